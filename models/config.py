@@ -1,0 +1,235 @@
+"""The configuration of one model instance: immutable, validated, loadable from JSON.
+
+A config fixes the kernel variant, the table limit, the finite universe the engines range over
+(flow identities, a bound on conntrack allocations per run), the listeners and their socket
+options, the sysctls and which of their writes the environment may perform, and which faults may
+happen. Every check on a config names the offending field, so a bad file gets a one-line error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from nfct_spec.models.bits import BIT_NAMES, GROUPS
+
+VARIANTS = ("2.6.30", "2.6.31", "6.x")
+FAULTS = ("build_failure",)
+SYSCTLS = ("nf_conntrack_events", "events_retry_timeout")
+REQUIRED_BITS = ("NEW", "DESTROY")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    """One userspace netlink socket subscribed to conntrack groups.
+
+    `capacity` is the receive buffer expressed in messages: a broadcast is accepted while fewer
+    than `capacity` messages are queued (netlink_broadcast_deliver() accepts while sk_rmem_alloc
+    <= sk_rcvbuf; every small conntrack message costs about the same buffer space).
+    """
+
+    name: str
+    groups: tuple[str, ...]
+    broadcast_error: bool = False
+    no_enobufs: bool = False
+    capacity: int = 1
+    open_at_start: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that is fixed for one run of the model."""
+
+    variant: str = "2.6.31"
+    nf_conntrack_max: int = 2
+    flows: int = 2
+    max_conntracks: int = 3
+    listeners: tuple[ListenerConfig, ...] = ()
+    nf_conntrack_events: int = 1
+    events_retry_timeout: int = 2
+    ct_timeout: int = 2
+    sysctl_writes: tuple[tuple[str, int], ...] = ()
+    faults: tuple[str, ...] = ()
+    event_bits: tuple[str, ...] = ("NEW", "STATUS", "DESTROY")
+    expectations: bool = False
+    listener_churn: bool = False
+    name: str = "custom"
+    requesters: tuple[str, ...] = field(default=("conntrack",))
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def event_mask(self) -> int:
+        """The event bits this config models, as a mask."""
+        mask = 0
+        for name in self.event_bits:
+            mask |= BIT_NAMES[name]
+        return mask
+
+    def listener_index(self, name: str) -> int:
+        """The position of a listener by name (raises KeyError if there is none)."""
+        for i, listener in enumerate(self.listeners):
+            if listener.name == name:
+                return i
+        raise KeyError(name)
+
+    def portid(self, requester: str) -> int:
+        """The netlink port id of a requesting process: listener i is i + 1, the tool is last."""
+        if requester in self.requesters:
+            return len(self.listeners) + 1 + self.requesters.index(requester)
+        return self.listener_index(requester) + 1
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (the inverse of `config_from_json`)."""
+        data = asdict(self)
+        data["listeners"] = [asdict(listener) for listener in self.listeners]
+        data["sysctl_writes"] = [list(pair) for pair in self.sysctl_writes]
+        return data
+
+    def with_(self, **changes: Any) -> Config:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+
+def _fail(path: str, problem: str) -> ConfigError:
+    return ConfigError(f"config field '{path}': {problem}")
+
+
+def _check_int(path: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(path, f"must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise _fail(path, f"must be between {low} and {high}, got {value}")
+
+
+def _check_bool(path: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise _fail(path, f"must be true or false, got {value!r}")
+
+
+def validate(config: Config) -> None:
+    """Raise ConfigError naming the first field that is out of range."""
+    if config.variant not in VARIANTS:
+        raise _fail("variant", f"unknown variant {config.variant!r} (known: {', '.join(VARIANTS)})")
+    _check_int("nf_conntrack_max", config.nf_conntrack_max, 0, 16)
+    _check_int("flows", config.flows, 1, 6)
+    _check_int("max_conntracks", config.max_conntracks, 1, 12)
+    _check_int("nf_conntrack_events", config.nf_conntrack_events, 0, 2)
+    _check_int("events_retry_timeout", config.events_retry_timeout, 0, 16)
+    _check_int("ct_timeout", config.ct_timeout, 1, 16)
+    _check_bool("expectations", config.expectations)
+    _check_bool("listener_churn", config.listener_churn)
+    if config.nf_conntrack_events == 2 and config.variant != "6.x":
+        raise _fail("nf_conntrack_events", "2 (auto) exists only in the 6.x variant")
+    names: set[str] = set()
+    for i, listener in enumerate(config.listeners):
+        _validate_listener(f"listeners[{i}]", listener)
+        if listener.name in names:
+            raise _fail(f"listeners[{i}].name", f"duplicate listener name {listener.name!r}")
+        names.add(listener.name)
+    if not 0 < len(config.listeners) <= 4:
+        raise _fail("listeners", "between 1 and 4 listeners are needed")
+    for i, (name, value) in enumerate(config.sysctl_writes):
+        if name not in SYSCTLS:
+            raise _fail(
+                f"sysctl_writes[{i}]", f"unknown sysctl {name!r} (known: {', '.join(SYSCTLS)})"
+            )
+        high = 2 if name == "nf_conntrack_events" else 16
+        _check_int(f"sysctl_writes[{i}]", value, 0, high)
+    for i, fault in enumerate(config.faults):
+        if fault not in FAULTS:
+            raise _fail(f"faults[{i}]", f"unknown fault {fault!r} (known: {', '.join(FAULTS)})")
+    for i, bit in enumerate(config.event_bits):
+        if bit not in BIT_NAMES:
+            raise _fail(
+                f"event_bits[{i}]", f"unknown event bit {bit!r} (known: {', '.join(BIT_NAMES)})"
+            )
+    for bit in REQUIRED_BITS:
+        if bit not in config.event_bits:
+            raise _fail("event_bits", f"{bit} must be modelled")
+    for i, requester in enumerate(config.requesters):
+        if not requester or requester in names:
+            raise _fail(f"requesters[{i}]", "must be a non-empty name that is not a listener's")
+
+
+def _validate_listener(path: str, listener: ListenerConfig) -> None:
+    if not isinstance(listener.name, str) or not listener.name:
+        raise _fail(f"{path}.name", "must be a non-empty string")
+    if not isinstance(listener.groups, tuple) or not listener.groups:
+        raise _fail(f"{path}.groups", "must be a non-empty list of groups")
+    for group in listener.groups:
+        if group not in GROUPS:
+            raise _fail(f"{path}.groups", f"unknown group {group!r} (known: {', '.join(GROUPS)})")
+    if len(set(listener.groups)) != len(listener.groups):
+        raise _fail(f"{path}.groups", "a group is listed twice")
+    _check_bool(f"{path}.broadcast_error", listener.broadcast_error)
+    _check_bool(f"{path}.no_enobufs", listener.no_enobufs)
+    _check_bool(f"{path}.open_at_start", listener.open_at_start)
+    _check_int(f"{path}.capacity", listener.capacity, 1, 8)
+
+
+_LISTENER_FIELDS = {f.name for f in fields(ListenerConfig)}
+_CONFIG_FIELDS = {f.name for f in fields(Config)}
+
+
+def config_from_json(data: object) -> Config:
+    """Build a Config from parsed JSON, rejecting unknown or mistyped fields by name."""
+    if not isinstance(data, dict):
+        raise ConfigError("config: the top level must be a JSON object")
+    unknown = sorted(set(data) - _CONFIG_FIELDS)
+    if unknown:
+        raise _fail(unknown[0], "unknown field")
+    values = dict(data)
+    listeners = values.get("listeners", [])
+    if not isinstance(listeners, list):
+        raise _fail("listeners", "must be a list")
+    built = []
+    for i, item in enumerate(listeners):
+        if not isinstance(item, dict):
+            raise _fail(f"listeners[{i}]", "must be an object")
+        extra = sorted(set(item) - _LISTENER_FIELDS)
+        if extra:
+            raise _fail(f"listeners[{i}].{extra[0]}", "unknown field")
+        if "name" not in item or "groups" not in item:
+            raise _fail(f"listeners[{i}]", "needs 'name' and 'groups'")
+        groups = item["groups"]
+        if not isinstance(groups, list):
+            raise _fail(f"listeners[{i}].groups", "must be a list")
+        built.append(ListenerConfig(**{**item, "groups": tuple(groups)}))
+    values["listeners"] = tuple(built)
+    for key in ("faults", "event_bits", "requesters"):
+        if key in values:
+            if not isinstance(values[key], list):
+                raise _fail(key, "must be a list")
+            values[key] = tuple(values[key])
+    if "sysctl_writes" in values:
+        writes = values["sysctl_writes"]
+        if not isinstance(writes, list) or not all(
+            isinstance(w, list) and len(w) == 2 for w in writes
+        ):
+            raise _fail("sysctl_writes", "must be a list of [name, value] pairs")
+        values["sysctl_writes"] = tuple((str(w[0]), w[1]) for w in writes)
+    try:
+        return Config(**values)
+    except TypeError as exc:
+        raise ConfigError(f"config: {exc}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Load a config file; every failure is a ConfigError with a one-line message."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config {path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return config_from_json(data)

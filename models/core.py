@@ -1,0 +1,242 @@
+"""Kernel actions of the conntrack core: packets, confirmation, expiry, early drop, retries.
+
+Each public function is one action of the registry: it takes the config, a state and explicit
+arguments, and returns the successor state or None when the action is not enabled with those
+arguments. Citations are to net/netfilter/nf_conntrack_core.c unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW, IPCT_PROTOINFO, IPCT_STATUS
+from nfct_spec.models.config import Config
+from nfct_spec.models.ecache import (
+    nf_conntrack_event_cache,
+    nf_conntrack_eventmask_report,
+    nf_ct_deliver_cached_events,
+)
+from nfct_spec.models.lists import (
+    arm_retry_timer,
+    nf_conntrack_free,
+    nf_ct_delete_from_lists,
+    nf_ct_insert_dying_list,
+    note_death,
+    set_dying_bit,
+)
+from nfct_spec.models.netlink import ctnetlink_expect_event
+from nfct_spec.models.state import NO_TIMER, Conntrack, Message, State, replace_ct
+from nfct_spec.models.variants import variant_of
+
+PACKETS = ("new", "plain", "assure", "protoinfo")
+"""What a packet does to its conntrack: create it, only refresh it, make it ASSURED (raising
+IPCT_STATUS), or change its protocol state (raising IPCT_PROTOINFO)."""
+
+
+def death_by_timeout(config: Config, state: State, uid: int) -> State | None:
+    """The conntrack's timeout timer expires (or early_drop, flush or nf_ct_kill steal it).
+
+    Enabled as a timer handler for a hashed conntrack whose timer reached 0.
+
+    2.6.31 (dd7669a92c): unless the DYING bit is set, send DESTROY; if that fails, unlink from
+    the hash, put the conntrack on the dying list and arm the retry timer; otherwise set DYING,
+    unlink and drop the last reference (freed, count decremented). 2.6.30: DESTROY is sent from
+    destroy_conntrack() and its result ignored: the conntrack is always freed.
+
+    Left out: the reference a packet in flight would hold (packets on existing conntracks are
+    atomic in this model), and the helper and expectation clean-up.
+    """
+    ct = state.ct(uid)
+    if ct is None or uid not in state.kernel.hash or ct.timer != 0:
+        return None
+    return death_by_timeout_now(config, state, uid)
+
+
+def death_by_timeout_now(config: Config, state: State, uid: int) -> State:
+    """death_by_timeout() run at once on a hashed conntrack whose timer was stolen
+    (del_timer() succeeded), as early_drop, the flush iterator and nf_ct_kill() do."""
+    ct = state.ct(uid)
+    assert ct is not None
+    state = note_death(state, uid)
+    state = replace(state, kernel=replace_ct(state.kernel, replace(ct, timer=NO_TIMER)))
+    if not ct.dying:
+        state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, 0, False)
+        if ret < 0 and variant_of(config.variant).reliable:
+            state = nf_ct_delete_from_lists(state, uid)
+            return nf_ct_insert_dying_list(state, uid)
+    state = set_dying_bit(state, uid)
+    return nf_conntrack_free(state, uid)
+
+
+def death_by_event(config: Config, state: State, uid: int) -> State | None:
+    """The retry timer of a conntrack on the dying list fires: send DESTROY again.
+
+    Enabled for a dying-list conntrack whose retry timer is pending, at any tick up to its
+    bound (the random delay). 2.6.31 only. On failure re-arm the timer the same way (a retry
+    timeout of 0 crashes); on success set DYING, unlink from the dying list, drop the last
+    reference. The remembered requester pid is used and `missed` is then not added.
+    """
+    ct = state.ct(uid)
+    if ct is None or uid not in state.kernel.dying or ct.timer == NO_TIMER:
+        return None
+    state = replace(state, kernel=replace_ct(state.kernel, replace(ct, timer=NO_TIMER)))
+    state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, 0, False)
+    if ret < 0:
+        return arm_retry_timer(state, uid)
+    state = set_dying_bit(state, uid)
+    return nf_conntrack_free(state, uid)
+
+
+def _free_ctid(state: State) -> int:
+    """The id of a new conntrack: the lowest object slot not in use (the slab reuses memory)."""
+    used = {ct.ctid for ct in state.kernel.cts}
+    slot = 0
+    while slot in used:
+        slot += 1
+    return slot
+
+
+def _allocate(config: Config, state: State, flow: int) -> State:
+    """init_conntrack() after the limit check: a new conntrack on the unconfirmed list.
+
+    The event-cache extension is added only if `nf_conntrack_events` is on now (2.6.31
+    nf_ct_ecache_ext_add()); 2.6.30 has no such switch. The first packet raises IPCT_NEW.
+    """
+    uid = state.next_uid
+    ecache = state.kernel.nf_conntrack_events != 0 or not variant_of(config.variant).events_sysctl
+    ct = Conntrack(uid=uid, flow=flow, ctid=_free_ctid(state), ecache=ecache)
+    kernel = state.kernel
+    kernel = replace(
+        kernel,
+        cts=(*kernel.cts, ct),
+        unconfirmed=(*kernel.unconfirmed, uid),
+        alloc_pending=-1,
+    )
+    ghost = state.ghost
+    ghost = replace(
+        ghost,
+        identity=(*ghost.identity, (flow, ct.ctid)),
+        generated=(*ghost.generated, 0),
+        pending=(*ghost.pending, 0),
+    )
+    state = State(kernel, ghost)
+    return nf_conntrack_event_cache(state, ct, IPCT_NEW)
+
+
+def nf_conntrack_in(config: Config, state: State, flow: int, packet: str) -> State | None:
+    """A packet of `flow` passes the conntrack hook.
+
+    `new`: no conntrack of this tuple is hashed or unconfirmed; nf_conntrack_alloc() counts it
+    first, and if a limit is set and the count now exceeds it, early_drop (the next step) must
+    find a victim. Otherwise the conntrack is allocated on the unconfirmed list with NEW cached.
+
+    `plain`, `assure`, `protoinfo`: the tuple's conntrack is hashed; the packet refreshes its
+    timeout (nf_ct_refresh_acct()), may cache IPCT_STATUS (first time ASSURED is set) or
+    IPCT_PROTOINFO, and at the confirm hook nf_ct_deliver_cached_events() sends the cache.
+
+    Left out: per-protocol state machines (a packet kind stands for what they raise), NAT,
+    helpers other than the expectation event, and concurrent packets of one flow: such a packet
+    is processed from the hook to the confirm hook in one step, and a new flow has at most one
+    unconfirmed conntrack. `max_conntracks` bounds allocations per run (a modelling bound).
+    """
+    if not 0 <= flow < config.flows:
+        return None
+    hashed = state.hashed_ct_of_flow(flow)
+    if packet == "new":
+        if hashed is not None or state.next_uid >= config.max_conntracks:
+            return None
+        if any(ct.flow == flow for ct in state.kernel.cts if ct.uid in state.kernel.unconfirmed):
+            return None
+        kernel = replace(state.kernel, count=state.kernel.count + 1)
+        limit = config.nf_conntrack_max
+        if limit and kernel.count > limit:
+            return replace(state, kernel=replace(kernel, alloc_pending=flow))
+        return _allocate(config, replace(state, kernel=kernel), flow)
+    if hashed is None:
+        return None
+    bits = _packet_bits(config, hashed, packet)
+    if bits is None:
+        return None
+    ct = replace(hashed, timer=config.ct_timeout, assured=hashed.assured or packet == "assure")
+    state = replace(state, kernel=replace_ct(state.kernel, ct))
+    state = nf_conntrack_event_cache(state, ct, bits)
+    return nf_ct_deliver_cached_events(config, state, ct.uid)
+
+
+def _packet_bits(config: Config, ct: Conntrack, packet: str) -> int | None:
+    if packet == "plain":
+        return 0
+    if packet == "assure" and "STATUS" in config.event_bits and not ct.assured:
+        return IPCT_STATUS
+    if packet == "protoinfo" and "PROTOINFO" in config.event_bits:
+        return IPCT_PROTOINFO
+    return None
+
+
+def early_drop(config: Config, state: State, victim: int) -> State | None:
+    """The table is full: evict a hashed, non-ASSURED conntrack near the new tuple's bucket.
+
+    Enabled only while an allocation waits for it. `victim` is the evicted uid, or -1 when the
+    scan (at most NF_CT_EVICTION_RANGE entries from the new tuple's bucket) finds none; then the
+    count is decremented and the packet dropped ("table full, dropping packet"). The victim dies
+    through death_by_timeout(): in 2.6.31, if its DESTROY fails it only moves to the dying list,
+    still counted, yet early_drop reports success and the allocation goes ahead.
+    """
+    flow = state.kernel.alloc_pending
+    if flow < 0:
+        return None
+    if victim == -1:
+        kernel = replace(state.kernel, count=state.kernel.count - 1, alloc_pending=-1)
+        return replace(state, kernel=kernel)
+    ct = state.ct(victim)
+    if ct is None or victim not in state.kernel.hash or ct.assured:
+        return None
+    state = death_by_timeout_now(config, state, victim)
+    if state.kernel.crashed:
+        return state
+    return _allocate(config, state, flow)
+
+
+def __nf_conntrack_confirm(config: Config, state: State, uid: int) -> State | None:
+    """The first packet reaches the confirm hook: hash the conntrack, start its timer, and send
+    the cached events (nf_conntrack_confirm() then nf_ct_deliver_cached_events()).
+
+    Enabled for an unconfirmed conntrack. In 2.6.31 the DYING bit is not checked here, so a
+    conntrack that a flush marked dying while unconfirmed is hashed anyway and never reports
+    (the check came with a 2014 fix of the race against get_next_corpse()).
+    """
+    if uid not in state.kernel.unconfirmed:
+        return None
+    ct = state.ct(uid)
+    assert ct is not None
+    kernel = replace(
+        state.kernel,
+        unconfirmed=tuple(u for u in state.kernel.unconfirmed if u != uid),
+        hash=(*state.kernel.hash, uid),
+    )
+    kernel = replace_ct(kernel, replace(ct, timer=config.ct_timeout))
+    return nf_ct_deliver_cached_events(config, replace(state, kernel=kernel), uid)
+
+
+def destroy_conntrack(config: Config, state: State, uid: int) -> State | None:
+    """The first packet is dropped before the confirm hook (a later rule drops it): its
+    reference was the last, so the unconfirmed conntrack is freed without any event.
+    """
+    if uid not in state.kernel.unconfirmed:
+        return None
+    return nf_conntrack_free(state, uid)
+
+
+def nf_ct_expect_related(config: Config, state: State, flow: int) -> State | None:
+    """A helper creates an expectation for a hashed conntrack: IPEXP_NEW is sent best effort.
+
+    nf_ct_expect_event_report() (2.6.31) ignores the result: nothing is cached or retried.
+    Enabled when the config models expectations. The expectation object itself is left out.
+    """
+    if not config.expectations:
+        return None
+    ct = state.hashed_ct_of_flow(flow)
+    if ct is None:
+        return None
+    msg = Message(uid=ct.uid, flow=ct.flow, ctid=ct.ctid, bits=0, expect=True)
+    return ctnetlink_expect_event(config, state, msg)

@@ -1,0 +1,113 @@
+"""Deletions requested from userspace over ctnetlink: one conntrack, or all of them.
+
+Abstracts ctnetlink_del_conntrack() (net/netfilter/nf_conntrack_netlink.c) and
+nf_conntrack_flush_report() with kill_report(), nf_ct_iterate_cleanup() and get_next_corpse()
+(net/netfilter/nf_conntrack_core.c), Linux 2.6.31. The requester is a process with a netlink
+port id: the `conntrack` tool, or one of the listeners, which then asks for an echo
+(NLM_F_ECHO) and receives the DESTROY on its own socket as part of the send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from nfct_spec.models.bits import IPCT_DESTROY
+from nfct_spec.models.config import Config
+from nfct_spec.models.core import death_by_timeout_now
+from nfct_spec.models.ecache import nf_conntrack_eventmask_report
+from nfct_spec.models.lists import (
+    nf_conntrack_free,
+    nf_ct_delete_from_lists,
+    nf_ct_insert_dying_list,
+    note_death,
+    set_dying_bit,
+)
+from nfct_spec.models.state import NO_TIMER, State, replace_ct
+from nfct_spec.models.variants import variant_of
+
+
+def requester_ok(config: Config, state: State, requester: str) -> bool:
+    """A request comes from the tool or from an open listener socket."""
+    if requester in config.requesters:
+        return True
+    try:
+        i = config.listener_index(requester)
+    except KeyError:
+        return False
+    return state.kernel.sockets[i].open
+
+
+def _echo(config: Config, requester: str) -> bool:
+    return requester not in config.requesters
+
+
+def ctnetlink_del_conntrack(
+    config: Config, state: State, flow: int, requester: str
+) -> State | None:
+    """`conntrack -D` for one tuple: report DESTROY with the requester's pid, then kill.
+
+    Enabled when the tuple's conntrack is hashed. 2.6.31: if the DESTROY fails, unlink it, put
+    it on the dying list (its pid is remembered for the re-sends) and arm the retry timer; else
+    set DYING and kill it through its timer (nf_ct_kill(), freed).
+
+    Left out (KERNEL race of this era): the timeout timer is still pending when the retry timer
+    is set up over it; the model replaces it. 2.6.30 reports once and kills.
+    """
+    if not requester_ok(config, state, requester):
+        return None
+    ct = state.hashed_ct_of_flow(flow)
+    if ct is None:
+        return None
+    uid = ct.uid
+    state = note_death(state, uid)
+    portid = config.portid(requester)
+    state, ret = nf_conntrack_eventmask_report(
+        config, state, uid, IPCT_DESTROY, portid, _echo(config, requester)
+    )
+    ct = state.ct(uid)
+    assert ct is not None
+    state = replace(state, kernel=replace_ct(state.kernel, replace(ct, timer=NO_TIMER)))
+    if ret < 0 and variant_of(config.variant).reliable:
+        state = nf_ct_delete_from_lists(state, uid)
+        return nf_ct_insert_dying_list(state, uid)
+    state = set_dying_bit(state, uid)
+    return nf_conntrack_free(state, uid)
+
+
+def nf_conntrack_flush_report(
+    config: Config, state: State, requester: str, order: tuple[int, ...]
+) -> State | None:
+    """`conntrack -F`: visit every hashed conntrack in hash order and kill it.
+
+    `order` is the hash order, a permutation of the hashed uids (the kernel's bucket order is
+    unrelated to anything the model tracks, so every order is possible). Per conntrack,
+    kill_report() sends DESTROY with the requester's pid and sets DYING on success; then its
+    timer is stolen and death_by_timeout() runs, which sends DESTROY a second time if the first
+    failed and moves it to the dying list if that fails too. get_next_corpse() also sets DYING
+    on every unconfirmed conntrack. Entries already on the dying list are not visited.
+
+    Enabled when some conntrack is hashed. Left out: conntracks hashed while the iteration runs
+    (the flush is one step).
+    """
+    if not requester_ok(config, state, requester):
+        return None
+    if not state.kernel.hash or sorted(order) != sorted(state.kernel.hash):
+        return None
+    portid = config.portid(requester)
+    echo = _echo(config, requester)
+    reliable = variant_of(config.variant).reliable
+    for uid in order:
+        state = note_death(state, uid)
+        if reliable:
+            state, ret = nf_conntrack_eventmask_report(
+                config, state, uid, IPCT_DESTROY, portid, echo
+            )
+            if ret == 0:
+                state = set_dying_bit(state, uid)
+        state = death_by_timeout_now(config, state, uid)
+        if state.kernel.crashed:
+            return state
+    if reliable:
+        for uid in state.kernel.unconfirmed:
+            state = set_dying_bit(state, uid)
+    return state

@@ -1,0 +1,117 @@
+"""The conntrack event cache: caching event bits, reporting them, and the missed-event cache.
+
+Abstracts include/net/netfilter/nf_conntrack_ecache.h and net/netfilter/nf_conntrack_ecache.c
+(Linux 2.6.31): nf_conntrack_event_cache(), nf_conntrack_eventmask_report() and
+nf_ct_deliver_cached_events(). For 2.6.30 the same entry points send once and ignore failures:
+there is no `missed` field and no requester pid is remembered.
+
+Left out: the unlocked read of `missed` in nf_ct_deliver_cached_events() (the kernel comment says
+an event may then be sent twice); every action here is atomic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from nfct_spec.models.bits import IPCT_DESTROY
+from nfct_spec.models.config import Config
+from nfct_spec.models.netlink import ctnetlink_conntrack_event, note_reporting
+from nfct_spec.models.state import Conntrack, Ghost, Message, State, replace_ct, set_at
+from nfct_spec.models.variants import variant_of
+
+
+def generate(ghost: Ghost, uid: int, bits: int) -> Ghost:
+    """Ghost: `bits` were raised for `uid` (they are now generated and undelivered)."""
+    return replace(
+        ghost,
+        generated=set_at(ghost.generated, uid, ghost.generated[uid] | bits),
+        pending=set_at(ghost.pending, uid, ghost.pending[uid] | bits),
+    )
+
+
+def _delivered(ghost: Ghost, uid: int, bits: int) -> Ghost:
+    return replace(ghost, pending=set_at(ghost.pending, uid, ghost.pending[uid] & ~bits))
+
+
+def nf_conntrack_event_cache(state: State, ct: Conntrack, bits: int) -> State:
+    """Record event bits in `cache` while a packet is processed (no-op without an ecache)."""
+    if not ct.ecache or not bits:
+        return state
+    kernel = replace_ct(state.kernel, replace(ct, cache=ct.cache | bits))
+    return State(kernel, generate(state.ghost, ct.uid, bits))
+
+
+def _confirmed(state: State, uid: int) -> bool:
+    return uid in state.kernel.hash or uid in state.kernel.dying
+
+
+def _send(
+    config: Config, state: State, ct: Conntrack, bits: int, portid: int, report: bool
+) -> tuple[State, int]:
+    msg = Message(uid=ct.uid, flow=ct.flow, ctid=ct.ctid, bits=bits)
+    state = replace(state, ghost=note_reporting(state.ghost, ct.uid))
+    sent = ctnetlink_conntrack_event(config, state, msg, portid, report)
+    ghost = sent.state.ghost
+    if sent.ret == 0:
+        ghost = _delivered(ghost, ct.uid, bits)
+    return replace(sent.state, ghost=ghost), sent.ret
+
+
+def nf_conntrack_eventmask_report(
+    config: Config, state: State, uid: int, eventmask: int, portid: int, report: bool
+) -> tuple[State, int]:
+    """Report `eventmask` for a confirmed, not-dying conntrack; returns (state, ret).
+
+    2.6.31: a remembered `pid` (a DESTROY re-send for a process) is used instead of `portid`
+    and then `missed` is not added. On failure, a user-triggered DESTROY (portid != 0) whose pid
+    is not yet remembered stores it; any other failed event is OR-ed into `missed`. On success
+    the missed bits that were sent are cleared. 2.6.30 sends `eventmask` once and returns the
+    result, which its callers ignore.
+    """
+    ct = state.ct(uid)
+    if ct is None or not ct.ecache or not _confirmed(state, uid) or ct.dying:
+        return state, 0
+    if not variant_of(config.variant).missed_cache:
+        return _send(config, state, ct, eventmask, portid, report)
+    item_pid = ct.pid or portid
+    missed = 0 if ct.pid else ct.missed
+    state, ret = _send(config, state, ct, eventmask | missed, item_pid, report)
+    ct = state.ct(uid)
+    assert ct is not None
+    if ret < 0:
+        if eventmask & IPCT_DESTROY and ct.pid == 0 and portid != 0:
+            ct = replace(ct, pid=portid)
+        else:
+            ct = replace(ct, missed=ct.missed | eventmask)
+    elif missed:
+        ct = replace(ct, missed=ct.missed & ~missed)
+    return replace(state, kernel=replace_ct(state.kernel, ct)), ret
+
+
+def nf_ct_deliver_cached_events(config: Config, state: State, uid: int) -> State:
+    """At the confirm hook: take `cache` (it becomes 0) and send `cache | missed`.
+
+    2.6.31 sends only if `cache` held new bits: missed bits wait for the next packet that
+    caches an event. A failure ORs the new bits into `missed`; a success clears the missed bits
+    that were sent. Nothing is sent for an unconfirmed or dying conntrack.
+    """
+    ct = state.ct(uid)
+    if ct is None or not ct.ecache:
+        return state
+    events = ct.cache
+    ct = replace(ct, cache=0)
+    state = replace(state, kernel=replace_ct(state.kernel, ct))
+    if not _confirmed(state, uid) or ct.dying or not events:
+        return state
+    if not variant_of(config.variant).missed_cache:
+        state, _ = _send(config, state, ct, events, 0, False)
+        return state
+    missed = ct.missed
+    state, ret = _send(config, state, ct, events | missed, 0, False)
+    ct = state.ct(uid)
+    assert ct is not None
+    if ret < 0:
+        ct = replace(ct, missed=ct.missed | events)
+    elif missed:
+        ct = replace(ct, missed=ct.missed & ~missed)
+    return replace(state, kernel=replace_ct(state.kernel, ct))

@@ -1,0 +1,125 @@
+"""Environment steps: what userspace, the network and time do. None of this is kernel code.
+
+Each is an action of the registry with an `env_` prefix. Reading is netlink_recvmsg() with
+skb_recv_datagram() and netlink_rcv_wake() (net/netlink/af_netlink.c, 2.6.31): a pending sk_err
+is returned first, and a read that leaves the queue empty clears the congested bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from nfct_spec.models.config import Config
+from nfct_spec.models.state import NO_TIMER, Socket, State, set_at
+from nfct_spec.models.variants import variant_of
+
+
+def _listener(config: Config, name: str) -> int | None:
+    try:
+        return config.listener_index(name)
+    except KeyError:
+        return None
+
+
+def env_recv(config: Config, state: State, listener: str) -> State | None:
+    """The listener calls recv() once: it gets ENOBUFS if sk_err is set, else one message.
+
+    Enabled when the socket is open and has an error or a message pending. The ghost records
+    the event bits received per conntrack.
+    """
+    i = _listener(config, listener)
+    if i is None:
+        return None
+    sock = state.kernel.sockets[i]
+    if not sock.open or not (sock.sk_err or sock.queue):
+        return None
+    ghost = state.ghost
+    if sock.sk_err:
+        sock = replace(sock, sk_err=False)
+    else:
+        msg, rest = sock.queue[0], sock.queue[1:]
+        sock = replace(sock, queue=rest)
+        if not msg.expect:
+            got = {(msg.uid, 1 << b) for b in range(msg.bits.bit_length()) if msg.bits >> b & 1}
+            ghost = replace(ghost, got=set_at(ghost.got, i, ghost.got[i] | got))
+    if not sock.queue:
+        sock = replace(sock, congested=False)
+    kernel = replace(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
+    return State(kernel, ghost)
+
+
+def env_listener_close(config: Config, state: State, listener: str) -> State | None:
+    """The listener process closes its socket: the queue and its error go with it.
+
+    Enabled when the config allows listener churn and the socket is open.
+    """
+    i = _listener(config, listener)
+    if i is None or not config.listener_churn or not state.kernel.sockets[i].open:
+        return None
+    kernel = replace(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=False)))
+    return replace(state, kernel=kernel)
+
+
+def env_listener_open(config: Config, state: State, listener: str) -> State | None:
+    """The listener (re)opens its socket with its configured options; the ghost starts afresh.
+
+    Enabled when the config allows listener churn and the socket is closed.
+    """
+    i = _listener(config, listener)
+    if i is None or not config.listener_churn or state.kernel.sockets[i].open:
+        return None
+    kernel = replace(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=True)))
+    ghost = state.ghost
+    ghost = replace(
+        ghost,
+        got=set_at(ghost.got, i, frozenset()),
+        dropped=set_at(ghost.dropped, i, frozenset()),
+        since=set_at(ghost.since, i, state.next_uid),
+    )
+    return State(kernel, ghost)
+
+
+def env_sysctl_write(config: Config, state: State, name: str, value: int) -> State | None:
+    """Root writes a sysctl: `nf_conntrack_events` or the retry timeout (2.6.31 only).
+
+    Enabled for the (name, value) pairs the config lists, when the variant has the sysctl and
+    the value differs. proc_dointvec accepts any int; negative values are left out.
+    """
+    if (name, value) not in config.sysctl_writes:
+        return None
+    variant = variant_of(config.variant)
+    kernel = state.kernel
+    if name == "nf_conntrack_events" and variant.events_sysctl:
+        if kernel.nf_conntrack_events == value:
+            return None
+        return replace(state, kernel=replace(kernel, nf_conntrack_events=value))
+    if name == "events_retry_timeout" and variant.retry_sysctl:
+        if kernel.events_retry_timeout == value:
+            return None
+        return replace(state, kernel=replace(kernel, events_retry_timeout=value))
+    return None
+
+
+def env_fault_arm(config: Config, state: State) -> State | None:
+    """The next netlink message allocation will fail (GFP_ATOMIC under memory pressure).
+
+    Enabled when the config lists the `build_failure` fault and none is armed.
+    """
+    if "build_failure" not in config.faults or state.kernel.build_fail_armed:
+        return None
+    return replace(state, kernel=replace(state.kernel, build_fail_armed=True))
+
+
+def env_tick(config: Config, state: State) -> State | None:
+    """One tick passes: every pending timer counts down by one.
+
+    Enabled when some timer is pending and none has reached 0: an expired timer's handler runs
+    before time moves on (timers are urgent), so a retry fires at the latest at its bound.
+    """
+    timers = [ct.timer for ct in state.kernel.cts if ct.timer != NO_TIMER]
+    if not timers or min(timers) == 0:
+        return None
+    cts = tuple(
+        replace(ct, timer=ct.timer - 1) if ct.timer != NO_TIMER else ct for ct in state.kernel.cts
+    )
+    return replace(state, kernel=replace(state.kernel, cts=cts))

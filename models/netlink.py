@@ -1,0 +1,171 @@
+"""Netlink delivery of one conntrack or expectation message to the listening sockets.
+
+This is the part of the model that decides whether an event "was delivered": it abstracts
+ctnetlink_conntrack_event() and ctnetlink_expect_event() (net/netfilter/nf_conntrack_netlink.c),
+nfnetlink_send() / nlmsg_notify() (net/netlink/af_netlink.c) and netlink_broadcast() with
+do_one_broadcast(), netlink_broadcast_deliver() and netlink_overrun(), all as of Linux 2.6.31
+(unchanged in what matters since 2.6.30, where NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS
+appeared).
+
+Left out: socket buffer accounting in bytes (a queue holds `capacity` messages), skb clone
+failures (`p->failure`), and the nfnetlink_has_listeners() fast path for echo requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from nfct_spec.models.bits import GROUP_EXPECT, ct_group
+from nfct_spec.models.config import Config
+from nfct_spec.models.state import DROPS_CAP, Ghost, Kernel, Message, Socket, State, set_at
+
+ENOBUFS = -105
+EAGAIN = -11
+
+
+@dataclass(frozen=True)
+class Send:
+    """The outcome of one send: the new state and the value ctnetlink returns (0 or ENOBUFS)."""
+
+    state: State
+    ret: int
+
+
+def has_listeners(config: Config, kernel: Kernel, group: str) -> bool:
+    """nfnetlink_has_listeners(): some open socket is subscribed to `group`."""
+    return any(
+        sock.open and group in listener.groups
+        for sock, listener in zip(kernel.sockets, config.listeners, strict=True)
+    )
+
+
+def _overrun(config: Config, state: State, i: int, msg: Message) -> State:
+    """netlink_overrun(): count a drop; without NO_ENOBUFS also mark congested and set sk_err.
+
+    A congested socket refuses every broadcast until a read leaves its queue empty
+    (netlink_rcv_wake()). The ghost remembers which events this socket lost.
+    """
+    sock = state.kernel.sockets[i]
+    listener = config.listeners[i]
+    if not listener.no_enobufs and not sock.congested:
+        sock = replace(sock, congested=True, sk_err=True)
+    sock = replace(sock, drops=min(sock.drops + 1, DROPS_CAP))
+    kernel = replace(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
+    ghost = state.ghost
+    if msg.expect:
+        if listener.broadcast_error:
+            ghost = replace(ghost, exp_lost=True)
+    else:
+        lost = {(msg.uid, bit) for bit in _bits(msg.bits)}
+        ghost = replace(ghost, dropped=set_at(ghost.dropped, i, ghost.dropped[i] | lost))
+    return State(kernel, ghost)
+
+
+def _bits(bits: int) -> list[int]:
+    return [1 << b for b in range(bits.bit_length()) if bits & (1 << b)]
+
+
+def _accepts(config: Config, sock: Socket, i: int) -> bool:
+    """netlink_broadcast_deliver(): room in the buffer and not congested."""
+    return len(sock.queue) < config.listeners[i].capacity and not sock.congested
+
+
+def _queue(state: State, i: int, msg: Message) -> State:
+    sock = state.kernel.sockets[i]
+    sock = replace(sock, queue=(*sock.queue, msg))
+    return replace(
+        state, kernel=replace(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
+    )
+
+
+def _multicast(
+    config: Config, state: State, msg: Message, group: str, exclude: int
+) -> tuple[State, int]:
+    """netlink_broadcast(): offer `msg` to every open socket in `group` but `exclude`.
+
+    Returns 0 if some socket took it, -ENOBUFS if a socket with NETLINK_BROADCAST_ERROR was
+    overrun (even if others took it), -ESRCH (here: 1) if nobody took it.
+    """
+    delivered = False
+    failure = False
+    for i, listener in enumerate(config.listeners):
+        sock = state.kernel.sockets[i]
+        if not sock.open or group not in listener.groups or i + 1 == exclude:
+            continue
+        if _accepts(config, sock, i):
+            state = _queue(state, i, msg)
+            delivered = True
+        else:
+            state = _overrun(config, state, i, msg)
+            failure = failure or listener.broadcast_error
+    if failure:
+        return state, ENOBUFS
+    return state, 0 if delivered else 1
+
+
+def _unicast(config: Config, state: State, msg: Message, portid: int) -> tuple[State, int]:
+    """nlmsg_unicast() of the echo to the requesting socket (non-blocking).
+
+    netlink_attachskb() refuses when the queue is full or the socket is congested, calling
+    netlink_overrun() because the sender is the kernel, and returns -EAGAIN.
+    """
+    i = portid - 1
+    if not 0 <= i < len(config.listeners) or not state.kernel.sockets[i].open:
+        return state, 0
+    if _accepts(config, state.kernel.sockets[i], i):
+        return _queue(state, i, msg), 0
+    return _overrun(config, state, i, msg), EAGAIN
+
+
+def _build_failure(config: Config, state: State, group: str) -> State:
+    """The message could not be allocated: nfnetlink_set_err(group, ENOBUFS), return 0.
+
+    In 2.6.31 ctnetlink_conntrack_event() then reports success, so the event is lost even for
+    reliable listeners (fixed by 2.6.35). Every open socket of the group sees ENOBUFS.
+    """
+    sockets = tuple(
+        replace(sock, sk_err=True) if sock.open and group in listener.groups else sock
+        for sock, listener in zip(state.kernel.sockets, config.listeners, strict=True)
+    )
+    return replace(state, kernel=replace(state.kernel, sockets=sockets, build_fail_armed=False))
+
+
+def ctnetlink_conntrack_event(
+    config: Config, state: State, msg: Message, portid: int, report: bool
+) -> Send:
+    """Send one conntrack event message; ret < 0 means "not delivered, keep it".
+
+    No listener in the group and no echo asked: delivered (nothing to do). With `report`
+    (NLM_F_ECHO) the multicast skips the requester and the echo is unicast to it; an echo
+    failure makes the whole send fail when the multicast itself succeeded (nlmsg_notify()).
+    -ENOBUFS and -EAGAIN become -ENOBUFS; anything else is success.
+    """
+    group = ct_group(msg.bits)
+    if not report and not has_listeners(config, state.kernel, group):
+        return Send(state, 0)
+    if state.kernel.build_fail_armed:
+        return Send(_build_failure(config, state, group), 0)
+    exclude = portid if report else 0
+    state, err = _multicast(config, state, msg, group, exclude)
+    if report:
+        state, err2 = _unicast(config, state, msg, portid)
+        if err in (0, 1):
+            err = err2
+    return Send(state, ENOBUFS if err in (ENOBUFS, EAGAIN) else 0)
+
+
+def ctnetlink_expect_event(config: Config, state: State, msg: Message) -> State:
+    """Send a new-expectation message; the result is ignored (best effort, no retry)."""
+    if not has_listeners(config, state.kernel, GROUP_EXPECT):
+        return state
+    if state.kernel.build_fail_armed:
+        return _build_failure(config, state, GROUP_EXPECT)
+    state, _ = _multicast(config, state, msg, GROUP_EXPECT, 0)
+    return state
+
+
+def note_reporting(ghost: Ghost, uid: int) -> Ghost:
+    """Record that an event of `uid` was handed to ctnetlink (it is expected to report)."""
+    if uid in ghost.reporting:
+        return ghost
+    return replace(ghost, reporting=tuple(sorted((*ghost.reporting, uid))))

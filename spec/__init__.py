@@ -1,0 +1,1 @@
+"""The property catalogue, the seed claims table and the prose chapters of the specification."""

@@ -1,0 +1,465 @@
+"""The property catalogue: one record per property, with its expected verdict per variant.
+
+An expected verdict is derived from the kernel code and written down with its reason; it is
+never adjusted to what a checker printed. Verdicts: `holds` (no reachable violation),
+`violated` (a reachable violation exists), `witness` (the non-guarantee or reachability
+property has a reachable witness), `no-witness` (it has none: the kernel does guarantee it),
+`n/a` (the property speaks of a mechanism the variant lacks; not checked).
+
+Some expectations depend on what the config lets the environment do; an `Override` names that
+feature (for instance a writable retry timeout of 0) and the verdict it leads to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from nfct_spec.models.config import Config
+from nfct_spec.spec import properties as p
+from nfct_spec.spec.fairness import (
+    LISTENERS_READ,
+    PACKETS_COMPLETE,
+    RETRY_POSITIVE,
+    TIMERS_FIRE,
+    TRAFFIC_STOPS,
+)
+
+KINDS = ("invariant", "action", "liveness", "reachable", "non-guarantee")
+VERDICTS = ("holds", "violated", "witness", "no-witness", "n/a")
+
+
+def _retry_zero(config: Config) -> bool:
+    return config.events_retry_timeout == 0 or ("events_retry_timeout", 0) in config.sysctl_writes
+
+
+def _build_failure(config: Config) -> bool:
+    return "build_failure" in config.faults
+
+
+FEATURES: Mapping[str, Callable[[Config], bool]] = {
+    "retry-timeout-0": _retry_zero,
+    "build-failure": _build_failure,
+}
+
+
+@dataclass(frozen=True)
+class Override:
+    """When `feature` is enabled in the config, `variant` is expected to give `verdict`."""
+
+    feature: str
+    variant: str
+    verdict: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Property:
+    """A catalogue entry."""
+
+    id: str
+    kind: str
+    statement: str
+    source: str
+    expected: Mapping[str, str]
+    reasons: Mapping[str, str]
+    check: Callable[..., bool] | None = None
+    fairness: tuple[str, ...] = ()
+    overrides: tuple[Override, ...] = field(default=())
+
+    @property
+    def on_transitions(self) -> bool:
+        """True when `check` takes (config, pre, step, post) rather than (config, state)."""
+        return self.check is not None and self.check.__code__.co_argcount == 4
+
+    def expected_for(self, config: Config) -> str:
+        """The expected verdict for this config (its variant, and overrides that apply)."""
+        for override in self.overrides:
+            if override.variant == config.variant and FEATURES[override.feature](config):
+                return override.verdict
+        return self.expected[config.variant]
+
+    def reason_for(self, config: Config) -> str:
+        """Why that verdict is expected."""
+        for override in self.overrides:
+            if override.variant == config.variant and FEATURES[override.feature](config):
+                return override.reason
+        return self.reasons[config.variant]
+
+
+def _prop(
+    id: str,
+    kind: str,
+    statement: str,
+    source: str,
+    check: Callable[..., bool] | None,
+    verdicts: tuple[tuple[str, str], tuple[str, str], tuple[str, str]],
+    **extra: object,
+) -> Property:
+    names = ("2.6.30", "2.6.31", "6.x")
+    return Property(
+        id=id,
+        kind=kind,
+        statement=statement,
+        source=source,
+        check=check,
+        expected={n: v[0] for n, v in zip(names, verdicts, strict=True)},
+        reasons={n: v[1] for n, v in zip(names, verdicts, strict=True)},
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+SEED = "seed"
+CATALOGUE: tuple[Property, ...] = (
+    _prop(
+        "table-bound",
+        "invariant",
+        "After a completed allocation, nf_conntrack_count never exceeds nf_conntrack_max "
+        "(when a limit is set).",
+        "seed: 'The maximum number of conntrack entries (active or inactive) is still handled "
+        "by nf_conntrack_max.'",
+        p.table_bound,
+        (
+            ("holds", "early_drop frees its victim at once: nothing outlives its deletion."),
+            (
+                "violated",
+                "early_drop() returns 1 after death_by_timeout() even when the victim's "
+                "DESTROY failed and it only moved to the dying list, still counted; the new "
+                "conntrack is allocated on top.",
+            ),
+            ("holds", "early_drop counts a victim only if nf_ct_delete() really freed it."),
+        ),
+    ),
+    _prop(
+        "count-exact",
+        "invariant",
+        "nf_conntrack_count equals the number of allocated conntracks (plus the one being "
+        "allocated).",
+        "KERNEL: count is incremented in nf_conntrack_alloc() and decremented in "
+        "nf_conntrack_free(), dying entries included.",
+        p.count_exact,
+        (
+            ("holds", "alloc/free pair up."),
+            ("holds", "dying entries stay allocated and counted."),
+            ("holds", "same accounting."),
+        ),
+    ),
+    _prop(
+        "one-place",
+        "invariant",
+        "Every allocated conntrack is on exactly one of the unconfirmed list, the hash table "
+        "and the dying list.",
+        "seed: 'we remove the conntrack entry from the hashes and we insert them in the dying "
+        "list, which contains inactive entries.'",
+        p.one_place,
+        (
+            ("holds", "no dying list; unlink and free are one step."),
+            ("holds", "nf_ct_delete_from_lists() precedes nf_ct_insert_dying_list()."),
+            ("holds", "the redelivery list replaces the hash entry."),
+        ),
+    ),
+    _prop(
+        "dying-has-retry",
+        "invariant",
+        "Every conntrack on the dying list has a pending retry (unless the kernel crashed).",
+        "seed: 'the conntrack timer is added with an extra grace timeout ... to trigger the "
+        "event again'",
+        p.dying_has_retry,
+        (
+            ("n/a", "2.6.30 has no dying list for events."),
+            (
+                "holds",
+                "nf_ct_insert_dying_list() and death_by_event() always add_timer() after a "
+                "failure; a retry timeout of 0 crashes first (see no-crash).",
+            ),
+            ("holds", "the delayed ecache worker is scheduled whenever the list is non-empty."),
+        ),
+    ),
+    _prop(
+        "destroy-before-free",
+        "action",
+        "With a BE listener subscribed to DESTROY, a conntrack that reported events is freed "
+        "only after that listener has its DESTROY queued.",
+        "seed: 'At worst case, if no events were delivered to userspace, we make sure that "
+        "destroy events are successfully delivered.'",
+        p.destroy_before_free,
+        (
+            ("violated", "destroy_conntrack() ignores the send result and frees."),
+            (
+                "holds",
+                "death_by_timeout()/death_by_event() free only after a successful send, "
+                "and success means every BE socket took the message.",
+            ),
+            ("holds", "nf_ct_delete() frees only after the DESTROY was delivered."),
+        ),
+        overrides=(
+            Override(
+                "build-failure",
+                "2.6.31",
+                "violated",
+                "a message that fails to be built counts as delivered in 2.6.31 "
+                "(ctnetlink_conntrack_event() returns 0 after nfnetlink_set_err())",
+            ),
+        ),
+    ),
+    _prop(
+        "nothing-after-destroy",
+        "action",
+        "No NEW or update message of a conntrack reaches a listener after its DESTROY did.",
+        "KERNEL observed: no event for a conntrack instance ever arrives after its DESTROY.",
+        p.nothing_after_destroy,
+        (
+            (
+                "holds",
+                "after deletion the conntrack is unhashed, so no packet caches events for "
+                "it; the model processes a packet of an existing conntrack atomically.",
+            ),
+            (
+                "holds",
+                "re-sends after a failed DESTROY carry DESTROY; no packet reaches an "
+                "unhashed conntrack (atomic-packet abstraction: the in-flight race of this era is "
+                "left out).",
+            ),
+            (
+                "holds",
+                "nf_ct_delete() sets DYING first and events are not sent for dying conntracks.",
+            ),
+        ),
+    ),
+    _prop(
+        "missed-only-undelivered",
+        "invariant",
+        "`missed` holds only bits generated for this conntrack and not delivered since.",
+        "seed: 'if an event delivery fails, we keep the undelivered events in the missed "
+        "event cache.'",
+        p.missed_only_undelivered,
+        (
+            ("n/a", "2.6.30 has no missed cache."),
+            (
+                "holds",
+                "failures OR the sent new bits into missed; successes clear the sent missed bits.",
+            ),
+            ("holds", "same, with cmpxchg."),
+        ),
+    ),
+    _prop(
+        "no-crash",
+        "invariant",
+        "No step divides by zero or otherwise faults.",
+        "KERNEL analysis: random32() % sysctl_events_retry_timeout with the sysctl at 0.",
+        p.no_crash,
+        (
+            ("holds", "no retry timer."),
+            ("holds", "with a positive retry timeout nothing faults."),
+            ("holds", "the retry delay is a constant."),
+        ),
+        overrides=(
+            Override(
+                "retry-timeout-0",
+                "2.6.31",
+                "violated",
+                "the sysctl accepts 0 and the next failed DESTROY computes random32() % 0 in "
+                "nf_ct_insert_dying_list() or death_by_event()",
+            ),
+        ),
+    ),
+    _prop(
+        "destroy-eventually",
+        "liveness",
+        "Every dying conntrack is eventually freed, with its DESTROY read by every BE listener "
+        "subscribed to DESTROY that was open since before it was created.",
+        "seed: 'we make sure that destroy events are successfully delivered' and 'the "
+        "userspace process gets in sync at some point'",
+        None,
+        (
+            ("violated", "the DESTROY is dropped for a full BE listener and never re-sent."),
+            (
+                "holds",
+                "under listeners-read, timers-fire, packets-complete, traffic-stops and "
+                "retry-timeout-positive, every retry finds the queues drained and succeeds.",
+            ),
+            ("holds", "the worker re-runs until the list is empty once listeners read."),
+        ),
+        fairness=(
+            LISTENERS_READ.id,
+            TIMERS_FIRE.id,
+            PACKETS_COMPLETE.id,
+            TRAFFIC_STOPS.id,
+            RETRY_POSITIVE.id,
+        ),
+        overrides=(
+            Override(
+                "build-failure",
+                "2.6.31",
+                "violated",
+                "a DESTROY whose message cannot be built counts as delivered and is never sent",
+            ),
+        ),
+    ),
+    _prop(
+        "may-lose-without-be",
+        "non-guarantee",
+        "Without NETLINK_BROADCAST_ERROR a listener can lose a DESTROY for good.",
+        "KERNEL: a failed delivery is reported back only for sockets with BE set.",
+        p.lost_without_be,
+        (
+            ("witness", "overrun sockets drop the message; nothing is re-sent."),
+            ("witness", "success needs only the BE sockets; others may have dropped it."),
+            ("witness", "same."),
+        ),
+    ),
+    _prop(
+        "may-coalesce",
+        "non-guarantee",
+        "A listener can miss an intermediate state transition (merged into a later message, or "
+        "never sent on its own).",
+        "seed: 'we may lose state transitions but the userspace process gets in sync at some "
+        "point.'",
+        p.coalesced,
+        (
+            ("witness", "a dropped update is simply lost."),
+            ("witness", "missed bits are merged into the next message."),
+            ("witness", "same; observed on 6.18."),
+        ),
+    ),
+    _prop(
+        "may-reorder",
+        "non-guarantee",
+        "DESTROY messages can reach a listener in a different order than the deaths.",
+        "seed: 'Event delivery may re-order but we can identify them by means of the tuple plus "
+        "the conntrack ID.'",
+        p.reordered,
+        (
+            ("no-witness", "each DESTROY is sent once, at the death, into FIFO socket queues."),
+            (
+                "witness",
+                "a failed DESTROY is re-sent later by a random timer while later deaths "
+                "are delivered at once.",
+            ),
+            ("witness", "the redelivery list is walked newest first; observed on 6.18."),
+        ),
+    ),
+    _prop(
+        "may-duplicate",
+        "non-guarantee",
+        "A listener can receive the same NEW or DESTROY of a conntrack twice.",
+        "KERNEL: other sockets see the same message again when the kernel re-sends it.",
+        p.duplicated,
+        (
+            ("no-witness", "every event is sent once."),
+            ("witness", "a re-send reaches the sockets that had taken the failed one."),
+            ("witness", "observed on 6.18 at a fast unreliable listener."),
+        ),
+    ),
+    _prop(
+        "may-drop-when-full",
+        "non-guarantee",
+        "A new flow can be dropped while entries waiting on the dying list fill the table.",
+        "seed: 'we may start dropping packets at some point if we accumulate a lot of inactive "
+        "conntrack entries'",
+        p.dropped_when_full,
+        (
+            ("n/a", "no dying list."),
+            ("witness", "dying entries count and cannot be early-dropped."),
+            ("witness", "observed on 6.18 (EPERM, 'table full')."),
+        ),
+    ),
+    _prop(
+        "expectation-unreliable",
+        "non-guarantee",
+        "An expectation event can be lost even for a listener with BE set.",
+        "seed: 'For expectations, no changes are introduced in this patch.'",
+        p.expectation_lost,
+        (
+            ("witness", "best effort."),
+            ("witness", "nf_ct_expect_event_report() ignores the send result."),
+            ("witness", "still best effort."),
+        ),
+    ),
+    _prop(
+        "missed-waits-for-traffic",
+        "non-guarantee",
+        "A missed event stays undelivered while the flow sends only packets that cache nothing, "
+        "even when the listeners have room.",
+        "seed: 'Once the next packet arrives, we add the new events (if any) to the missed "
+        "events in the cache and we try a new delivery'",
+        p.missed_waits,
+        (
+            ("no-witness", "there is no missed cache to wait in."),
+            ("witness", "nf_ct_deliver_cached_events() returns early when the cache is empty."),
+            ("no-witness", "cache | missed is sent whenever the union is non-empty."),
+        ),
+    ),
+    _prop(
+        "identity-unique",
+        "action",
+        "Tuple plus conntrack id identify one conntrack among the events a listener receives: "
+        "no event of an older conntrack arrives after one of a newer conntrack with the same "
+        "tuple and id.",
+        "seed: 'we can identify them by means of the tuple plus the conntrack ID.'",
+        p.identity_unique,
+        (
+            (
+                "holds",
+                "the id is the object address; it is reused only after the free, after "
+                "every message of the old conntrack was sent.",
+            ),
+            (
+                "holds",
+                "a conntrack on the dying list keeps its memory, so a new conntrack of the "
+                "same tuple gets another address until the old DESTROY was sent.",
+            ),
+            ("violated", "ids are reused; observed on 6.18."),
+        ),
+    ),
+    _prop(
+        "new-before-destroy",
+        "action",
+        "A reliable listener that receives a conntrack's DESTROY has received its NEW before.",
+        "seed: 'Thus, if ctnetlink fails to deliver an event, we try to deliver them once we "
+        "see a new packet.'",
+        p.new_before_destroy,
+        (
+            ("violated", "a NEW dropped for a full socket is never re-sent."),
+            ("violated", "a missed NEW travels inside the DESTROY message (a DELETE message)."),
+            ("violated", "observed on 6.18: NEW absorbed into DESTROY."),
+        ),
+    ),
+    _prop(
+        "no-destroy-before-listener",
+        "non-guarantee",
+        "A conntrack created while events were off never emits a DESTROY, even to a reliable "
+        "listener.",
+        "KERNEL: the event extension is added at creation only if nf_conntrack_events is on.",
+        p.silent_destroy,
+        (
+            ("no-witness", "no per-conntrack switch: every conntrack reports."),
+            ("witness", "nf_ct_ecache_ext_add() is skipped while the sysctl is 0."),
+            ("witness", "auto mode: no extension without a listener at creation."),
+        ),
+    ),
+    _prop(
+        "flush-confirm-race",
+        "non-guarantee",
+        "A conntrack that is still unconfirmed while a flush runs is hashed with DYING set and "
+        "never reports NEW nor DESTROY.",
+        "KERNEL: get_next_corpse() sets DYING on unconfirmed entries; 2.6.31 "
+        "__nf_conntrack_confirm() does not check it (fixed in 2014).",
+        p.flush_confirm_race,
+        (
+            ("n/a", "the 2.6.30 model does not model the marking of unconfirmed entries."),
+            ("witness", "the DYING bit set by the flush suppresses every later event."),
+            ("no-witness", "__nf_conntrack_confirm() drops dying conntracks."),
+        ),
+    ),
+)
+
+BY_ID: Mapping[str, Property] = {prop.id: prop for prop in CATALOGUE}
+
+
+def lookup(prop_id: str) -> Property:
+    """The property with this id; KeyError with the known ids otherwise."""
+    try:
+        return BY_ID[prop_id]
+    except KeyError:
+        raise KeyError(f"unknown property id {prop_id!r} (known: {', '.join(BY_ID)})") from None

@@ -1,0 +1,1 @@
+"""Engines that check the catalogue on the model: Hypothesis stateful testing (sampling)."""

@@ -1,0 +1,205 @@
+"""The Hypothesis engine: a RuleBasedStateMachine over the action registry.
+
+One rule per registry action (named after the kernel function), enabled by a precondition when
+some argument choice is enabled in the current state; the rule draws one of the enabled steps.
+After every step the machine evaluates every catalogue property it was given and records the
+first run that shows each finding (a violation, or a witness); liveness is checked in the
+teardown by the bounded fair drain. Runs keep going after a finding, so one search collects the
+findings of every property; each recorded run is then minimised by replay
+(`nfct_spec.minimize`). `hypothesis.target` steers runs toward long dying lists, full queues
+and a full table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, settings, target
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from nfct_spec.checking import finding_in_state, finding_on_step
+from nfct_spec.minimize import liveness_tail
+from nfct_spec.models.config import Config
+from nfct_spec.models.registry import Step, actions_for, enabled_steps
+from nfct_spec.models.state import State, initial_state
+from nfct_spec.spec.catalogue import Property
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A Hypothesis budget: runs per search, steps per run, derandomised or seeded."""
+
+    name: str
+    max_examples: int
+    steps: int
+    derandomize: bool
+
+
+PROFILES = {
+    "dev": Profile("dev", 300, 30, False),
+    "ci": Profile("ci", 1500, 30, True),
+    "deep": Profile("deep", 10000, 60, False),
+}
+
+
+class AllFound(Exception):
+    """Every property of the search has its finding: stop generating runs."""
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class Collection:
+    """What one search produced: per property id, the steps of the first run that showed
+    its finding; and the budget used."""
+
+    found: dict[str, list[Step]] = field(default_factory=dict)
+    progress: ProgressFn | None = None
+    examples: int = 0
+    steps: int = 0
+    elapsed: float = 0.0
+
+
+def _rule_for(name: str) -> Callable[..., None]:
+    def has_steps(self: ModelMachine) -> bool:
+        return bool(self.options.get(name))
+
+    def fire(self: ModelMachine, data: st.DataObject) -> None:
+        step, successor = data.draw(st.sampled_from(self.options[name]), label=name)
+        self.advance(step, successor)
+
+    fire.__name__ = fire.__qualname__ = name.lstrip("_")
+    return precondition(has_steps)(rule(data=st.data())(fire))
+
+
+class ModelMachine(RuleBasedStateMachine):
+    """Base class; `machine_class` fills in the config, the properties and one rule per
+    registry action."""
+
+    config: ClassVar[Config]
+    props: ClassVar[tuple[Property, ...]]
+    collection: ClassVar[Collection]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = initial_state(self.config)
+        self.path: list[tuple[Step, State]] = []
+        self.peaks = {"dying": 0, "queued": 0, "count": 0, "findings": 0}
+        self.collection.examples += 1
+        if self.collection.progress is not None:
+            self.collection.progress(self.collection.examples, len(self.collection.found))
+        self._refresh()
+        for prop in self.props:
+            if finding_in_state(prop, self.config, self.state):
+                self._record(prop)
+
+    def _refresh(self) -> None:
+        self.options: dict[str, list[tuple[Step, State]]] = {}
+        for action in actions_for(self.config.variant):
+            steps = list(enabled_steps(self.config, self.state, action))
+            if steps:
+                self.options[action.name] = steps
+
+    def _record(self, prop: Property) -> None:
+        self.peaks["findings"] += 1
+        if prop.id not in self.collection.found:
+            self.collection.found[prop.id] = [step for step, _ in self.path]
+
+    def advance(self, step: Step, successor: State) -> None:
+        """Take one step, then evaluate every property on it."""
+        pre = self.state
+        self.path.append((step, successor))
+        self.state = successor
+        self.collection.steps += 1
+        kernel = successor.kernel
+        self.peaks["dying"] = max(self.peaks["dying"], len(kernel.dying))
+        self.peaks["queued"] = max(self.peaks["queued"], sum(len(s.queue) for s in kernel.sockets))
+        self.peaks["count"] = max(self.peaks["count"], kernel.count)
+        for prop in self.props:
+            if prop.kind != "liveness" and finding_on_step(prop, self.config, pre, step, successor):
+                self._record(prop)
+        self._refresh()
+
+    @precondition(lambda self: not self.options)
+    @rule()
+    def stopped(self) -> None:
+        """Nothing is enabled (the kernel crashed or the bounded run is over): stutter."""
+
+    def teardown(self) -> None:
+        for prop in self.props:
+            pending = prop.kind == "liveness" and prop.id not in self.collection.found
+            if pending and liveness_tail(self.config, self.path) is not None:
+                self._record(prop)
+        for label, value in self.peaks.items():
+            target(float(value), label=label)
+        if len(self.collection.found) == len(self.props):
+            raise AllFound
+
+
+def machine_class(
+    config: Config, props: Sequence[Property], collection: Collection
+) -> type[ModelMachine]:
+    """A state machine class for one config that records findings of `props`."""
+    namespace: dict[str, Any] = {
+        "config": config,
+        "props": tuple(props),
+        "collection": collection,
+    }
+    for action in actions_for(config.variant):
+        namespace[f"rule_{action.name.lstrip('_')}"] = _rule_for(action.name)
+    return type("NfctMachine", (ModelMachine,), namespace)
+
+
+def hypothesis_settings(profile: Profile, database_dir: Path | None) -> settings:
+    """Settings for one search. Findings are collected, not raised, so there is nothing to
+    shrink; the example database (dev and deep profiles) lives under the output folder."""
+    database = None
+    if database_dir is not None and not profile.derandomize:
+        database = DirectoryBasedExampleDatabase(str(database_dir))
+    return settings(
+        max_examples=profile.max_examples,
+        stateful_step_count=profile.steps,
+        derandomize=profile.derandomize,
+        database=database,
+        deadline=None,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+        print_blob=False,
+        verbosity=hypothesis.Verbosity.quiet,
+    )
+
+
+def search(
+    config: Config,
+    props: Sequence[Property],
+    profile: Profile,
+    seed: int,
+    database_dir: Path | None = None,
+    progress: ProgressFn | None = None,
+) -> Collection:
+    """Run one Hypothesis search over `config`, collecting the first run showing each
+    property's finding."""
+    collection = Collection(progress=progress)
+    cls = machine_class(config, props, collection)
+    if not profile.derandomize:
+        hypothesis.seed(seed)(cls)
+    started = time.perf_counter()
+    with contextlib.suppress(AllFound):
+        run_state_machine_as_test(cls, settings=hypothesis_settings(profile, database_dir))
+    collection.elapsed = time.perf_counter() - started
+    return collection

@@ -1,0 +1,98 @@
+"""Shrinking a finding: drop steps while the run still replays and still shows the finding.
+
+A path "shows" a finding for a property when, replayed from the initial state, every step is
+enabled and some step is a finding (the path is then cut right after the first one). For
+liveness the path is a prefix: it shows the finding when the bounded fair drain that follows it
+leaves an obligation unmet. Removal is greedy by halving chunks (delta debugging), so the
+result is 1-minimal: no single remaining step can be dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from nfct_spec.checking import finding_in_state, finding_on_step
+from nfct_spec.models.config import Config
+from nfct_spec.models.registry import Step, apply
+from nfct_spec.models.state import State, initial_state
+from nfct_spec.spec.catalogue import Property
+from nfct_spec.spec.fairness import assumptions_hold, drain, obligations_met
+
+Path = list[tuple[Step, State]]
+
+
+def replay_steps(config: Config, steps: Sequence[Step]) -> Path | None:
+    """The path the steps take from the initial state, or None if one is not enabled."""
+    state = initial_state(config)
+    path: Path = []
+    for step in steps:
+        successor = apply(config, state, step)
+        if successor is None:
+            return None
+        path.append((step, successor))
+        state = successor
+    return path
+
+
+def first_finding(config: Config, prop: Property, path: Path) -> int | None:
+    """The number of steps after which the finding first shows (0: the initial state)."""
+    state = initial_state(config)
+    if finding_in_state(prop, config, state):
+        return 0
+    for i, (step, successor) in enumerate(path, start=1):
+        if finding_on_step(prop, config, state, step, successor):
+            return i
+        state = successor
+    return None
+
+
+def liveness_tail(config: Config, path: Path) -> Path | None:
+    """The drain after `path` if it leaves an obligation unmet (the finding), else None."""
+    end = path[-1][1] if path else initial_state(config)
+    if not assumptions_hold(config, end):
+        return None
+    tail = drain(config, end)
+    final = tail[-1][1] if tail else end
+    return None if obligations_met(config, final) else tail
+
+
+def shows(config: Config, prop: Property) -> Callable[[Sequence[Step]], Path | None]:
+    """A predicate on step lists: the (cut) path if it shows the finding, else None."""
+
+    def check(steps: Sequence[Step]) -> Path | None:
+        path = replay_steps(config, steps)
+        if path is None:
+            return None
+        if prop.kind == "liveness":
+            tail = liveness_tail(config, path)
+            return None if tail is None else path
+        at = first_finding(config, prop, path)
+        return None if at is None else path[:at]
+
+    return check
+
+
+def minimize(config: Config, prop: Property, steps: Sequence[Step]) -> Path:
+    """A 1-minimal sub-sequence of `steps` that still shows the finding; ValueError if the
+    original does not show it."""
+    check = shows(config, prop)
+    best = check(steps)
+    if best is None:
+        raise ValueError(f"the steps do not show a finding for {prop.id}")
+    current = [step for step, _ in best]
+    chunk = max(1, len(current) // 2)
+    while True:
+        start = 0
+        removed = False
+        while start < len(current):
+            candidate = current[:start] + current[start + chunk :]
+            path = check(candidate)
+            if path is not None:
+                current = [step for step, _ in path]
+                best = path
+                removed = True
+            else:
+                start += chunk
+        if chunk == 1 and not removed:
+            return best
+        chunk = max(1, chunk // 2) if not removed else chunk

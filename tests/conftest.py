@@ -1,0 +1,24 @@
+"""Shared fixtures and the Hypothesis profiles of the test suite.
+
+Profiles: `ci` (the default, derandomized so CI runs are reproducible), `dev` (randomised,
+fewer examples) and `deep` (many examples). Choose one with HYPOTHESIS_PROFILE.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    stateful_step_count=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=30, stateful_step_count=25, deadline=None)
+settings.register_profile("deep", max_examples=2000, stateful_step_count=60, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -1,0 +1,27 @@
+"""Small builders for tests: steps by keyword, and runs of steps on a preset."""
+
+from __future__ import annotations
+
+from nfct_spec.models.config import Config
+from nfct_spec.models.registry import ArgValue, Step, apply
+from nfct_spec.models.state import State, initial_state
+
+
+def step(action: str, **args: ArgValue) -> Step:
+    """A Step from keyword arguments."""
+    return Step(action, tuple(args.items()))
+
+
+def run(config: Config, *steps: Step, start: State | None = None) -> State:
+    """Apply the steps in order; fails the test if one is not enabled."""
+    state = start if start is not None else initial_state(config)
+    for i, s in enumerate(steps, start=1):
+        successor = apply(config, state, s)
+        assert successor is not None, f"step {i} {s} is not enabled"
+        state = successor
+    return state
+
+
+def new_confirmed(flow: int, uid: int) -> tuple[Step, Step]:
+    """The two steps that create and confirm a conntrack for a new flow."""
+    return step("nf_conntrack_in", flow=flow, packet="new"), step("__nf_conntrack_confirm", uid=uid)
