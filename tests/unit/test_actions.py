@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from helpers import new_confirmed, run, step
 
+from helpers import new_confirmed, run, step
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW, IPCT_STATUS
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.registry import apply

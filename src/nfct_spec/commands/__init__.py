@@ -1,0 +1,8 @@
+"""The `nfct-spec` subcommands: one module each, with `add_parser(subparsers)` and
+`run(args, console) -> exit code`. `nfct_spec.cli` registers every module listed here."""
+
+from __future__ import annotations
+
+from nfct_spec.commands import actions, check, replay
+
+COMMAND_MODULES = (check, actions, replay)

@@ -1,0 +1,123 @@
+"""`nfct-spec check`: the main job. Samples every property on every variant with the
+Hypothesis engine, prints the property x variant table, and writes results.json and one trace
+per finding under the output folder."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from nfct_spec.commands.common import configs_from_args, properties_from_ids
+from nfct_spec.engines.hypothesis_engine import PROFILES
+from nfct_spec.engines.sampling import Checked, check_sampling
+from nfct_spec.models.presets import PRESETS
+from nfct_spec.outdir import fresh_subdir, prepare
+from nfct_spec.results import Result, exit_code, write_results
+from nfct_spec.traces import save_trace
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `check`."""
+    check = sub.add_parser("check", help="check every property on every variant")
+    check.add_argument("--out", default="nfct-spec-out", help="output folder")
+    check.add_argument("--variant", action="append", help="variant to check (repeatable)")
+    check.add_argument("--preset", default="ci", choices=PRESETS)
+    check.add_argument("--config", help="a JSON config file instead of a preset")
+    check.add_argument("--profile", default="ci", choices=sorted(PROFILES))
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--property", action="append", help="property id (repeatable)")
+
+
+def _table(results: list[Result], variants: list[str]) -> Table:
+    table = Table(title="property x variant (expected -> hypothesis verdict)")
+    table.add_column("property")
+    for variant in variants:
+        table.add_column(variant)
+    cells = {(r.property_id, r.variant): r for r in results}
+    for prop_id in dict.fromkeys(r.property_id for r in results):
+        row = [prop_id]
+        for variant in variants:
+            r = cells.get((prop_id, variant))
+            if r is None:
+                row.append("[dim]n/a[/dim]")
+                continue
+            colour = {"ok": "green", "unknown": "yellow"}.get(r.status, "red bold")
+            row.append(f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]")
+        table.add_row(*row)
+    return table
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """The main job: sample every property on every variant and write the results."""
+    configs = configs_from_args(args)
+    props = properties_from_ids(args.property)
+    profile = PROFILES[args.profile]
+    out = prepare(Path(args.out))
+    traces_dir = fresh_subdir(out, "traces")
+    started = time.time()
+    checked: list[Checked] = []
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[found]} findings"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        for config in configs:
+            task = progress.add_task(
+                f"{config.variant} ({config.name})", total=2 * profile.max_examples, found=0
+            )
+            done = {"full": 0, "quiet": 0}
+
+            def report(
+                name: str, runs: int, found: int, task: TaskID = task, done: dict[str, int] = done
+            ) -> None:
+                done[name] = min(runs, profile.max_examples)
+                progress.update(task, completed=sum(done.values()), found=found)
+
+            checked += check_sampling(
+                config, props, profile, args.seed, out / ".hypothesis", report
+            )
+            progress.update(task, completed=2 * profile.max_examples)
+    results: list[Result] = []
+    for item in checked:
+        result = item.result
+        if item.trace is not None:
+            name = Path(result.variant) / f"{result.property_id}.json"
+            save_trace(item.trace, traces_dir / name)
+            result = Result(**{**result.__dict__, "trace": str(Path("traces") / name)})
+        results.append(result)
+    elapsed = time.time() - started
+    run = {
+        "command": "check",
+        "profile": profile.name,
+        "seed": args.seed,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "elapsed_seconds": round(elapsed, 2),
+    }
+    write_results(out / "results.json", results, run, {c.variant: c.to_json() for c in configs})
+    console.print(_table(results, [c.variant for c in configs]))
+    code = exit_code(results)
+    summary = {
+        0: "every verdict as expected",
+        1: "some verdict NOT as expected",
+        3: "some expected finding was not found within the budget (unknown)",
+    }[code]
+    console.print(
+        f"{summary}; results in {out / 'results.json'}, traces in {traces_dir} ({elapsed:.1f} s)"
+    )
+    return code
