@@ -1,0 +1,1 @@
+"""Z3 encodings of the model: induction, bounded model checking and liveness proofs."""
