@@ -88,9 +88,7 @@ class Config:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form (the inverse of `config_from_json`)."""
-        data = asdict(self)
-        data["listeners"] = [asdict(listener) for listener in self.listeners]
-        data["sysctl_writes"] = [list(pair) for pair in self.sysctl_writes]
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
         return data
 
     def with_(self, **changes: Any) -> Config:

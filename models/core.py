@@ -2,7 +2,8 @@
 
 Each public function is one action of the registry: it takes the config, a state and explicit
 arguments, and returns the successor state or None when the action is not enabled with those
-arguments. Citations are to net/netfilter/nf_conntrack_core.c unless stated otherwise.
+arguments. Citations are to net/netfilter/nf_conntrack_core.c of Linux 2.6.31 unless stated
+otherwise; where 2.6.30 differs, the docstring says how.
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ def _allocate(config: Config, state: State, flow: int) -> State:
 def nf_conntrack_in(config: Config, state: State, flow: int, packet: str) -> State | None:
     """A packet of `flow` passes the conntrack hook.
 
+    Enabled for `new` when no conntrack of the flow's tuple is hashed or unconfirmed and the
+    allocation bound is not reached; for the other packets when the tuple's conntrack is hashed.
+
     `new`: no conntrack of this tuple is hashed or unconfirmed; nf_conntrack_alloc() counts it
     first, and if a limit is set and the count now exceeds it, early_drop (the next step) must
     find a victim. Otherwise the conntrack is allocated on the unconfirmed list with NEW cached.
@@ -221,6 +225,8 @@ def __nf_conntrack_confirm(config: Config, state: State, uid: int) -> State | No
 def destroy_conntrack(config: Config, state: State, uid: int) -> State | None:
     """The first packet is dropped before the confirm hook (a later rule drops it): its
     reference was the last, so the unconfirmed conntrack is freed without any event.
+
+    Enabled for an unconfirmed conntrack. Left out: why the packet is dropped (any later hook).
     """
     if uid not in state.kernel.unconfirmed:
         return None

@@ -219,7 +219,7 @@ ACTIONS: tuple[Action, ...] = (
         env.env_sysctl_write,
         _sysctls,
         "env",
-        OLD,
+        RELIABLE,
         frozenset({"kernel.nf_conntrack_events", "kernel.events_retry_timeout"}),
     ),
     _a(

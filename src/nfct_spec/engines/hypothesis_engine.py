@@ -93,6 +93,7 @@ class ModelMachine(RuleBasedStateMachine):
     config: ClassVar[Config]
     props: ClassVar[tuple[Property, ...]]
     collection: ClassVar[Collection]
+    fail_on: ClassVar[frozenset[str]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -115,6 +116,11 @@ class ModelMachine(RuleBasedStateMachine):
                 self.options[action.name] = steps
 
     def _record(self, prop: Property) -> None:
+        if prop.id in self.fail_on:
+            raise AssertionError(
+                f"{prop.id}: {prop.statement} Not so after: "
+                + "; ".join(str(step) for step, _ in self.path)
+            )
         self.peaks["findings"] += 1
         if prop.id not in self.collection.found:
             self.collection.found[prop.id] = [step for step, _ in self.path]
@@ -151,13 +157,18 @@ class ModelMachine(RuleBasedStateMachine):
 
 
 def machine_class(
-    config: Config, props: Sequence[Property], collection: Collection
+    config: Config,
+    props: Sequence[Property],
+    collection: Collection,
+    fail_on: frozenset[str] = frozenset(),
 ) -> type[ModelMachine]:
-    """A state machine class for one config that records findings of `props`."""
+    """A state machine class for one config that records findings of `props`; a finding of a
+    property in `fail_on` fails the run at once (the pytest invariant suite uses this)."""
     namespace: dict[str, Any] = {
         "config": config,
         "props": tuple(props),
         "collection": collection,
+        "fail_on": fail_on,
     }
     for action in actions_for(config.variant):
         namespace[f"rule_{action.name.lstrip('_')}"] = _rule_for(action.name)
