@@ -7,8 +7,12 @@ fewer examples) and `deep` (many examples). Choose one with HYPOTHESIS_PROFILE.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from nfct_spec.cli import main
 
 settings.register_profile(
     "ci",
@@ -22,3 +26,10 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=30, stateful_step_count=25, deadline=None)
 settings.register_profile("deep", max_examples=2000, stateful_step_count=60, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    """`nfct-spec check` at its default budget, run once per session: (exit code, out dir)."""
+    out = tmp_path_factory.mktemp("check") / "out"
+    return main(["check", "--out", str(out)]), out

@@ -18,12 +18,6 @@ from nfct_spec.models.presets import preset
 from nfct_spec.spec.catalogue import CATALOGUE
 
 
-@pytest.fixture(scope="session")
-def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
-    out = tmp_path_factory.mktemp("check") / "out"
-    return main(["check", "--out", str(out)]), out
-
-
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "nfct_spec.cli", *args],

@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from nfct_spec.commands import actions, check, replay
+from nfct_spec.commands import actions, check, doc, replay, trace
 
-COMMAND_MODULES = (check, actions, replay)
+COMMAND_MODULES = (check, actions, replay, trace, doc)

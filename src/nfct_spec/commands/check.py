@@ -26,6 +26,7 @@ from nfct_spec.models.presets import PRESETS
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.results import Result, exit_code, write_results
 from nfct_spec.traces import save_trace
+from nfct_spec.viewer.html import write_pages
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -110,6 +111,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "elapsed_seconds": round(elapsed, 2),
     }
     write_results(out / "results.json", results, run, {c.variant: c.to_json() for c in configs})
+    fresh_subdir(out, "html")
+    index = write_pages(out, out / "results.json")
     console.print(_table(results, [c.variant for c in configs]))
     code = exit_code(results)
     summary = {
@@ -118,6 +121,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         3: "some expected finding was not found within the budget (unknown)",
     }[code]
     console.print(
-        f"{summary}; results in {out / 'results.json'}, traces in {traces_dir} ({elapsed:.1f} s)"
+        f"{summary}; results in {out / 'results.json'}, traces in {traces_dir}, "
+        f"pages in {index} ({elapsed:.1f} s)"
     )
     return code

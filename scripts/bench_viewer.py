@@ -1,0 +1,55 @@
+"""Time to render a 500-step trace in the terminal (`trace show`) and as a page (`trace html`).
+
+The trace is a deterministic random walk with `successors` on preset "ci" for 2.6.31, seed 0,
+avoiding the retry-timeout crash (which would end the walk). Usage: python scripts/bench_viewer.py
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+
+from rich.console import Console
+
+from nfct_spec.models.presets import preset
+from nfct_spec.models.registry import Step, successors
+from nfct_spec.models.state import State, initial_state
+from nfct_spec.traces import make_trace
+from nfct_spec.viewer.html import render_page
+from nfct_spec.viewer.show import show
+
+
+def walk(length: int, seed: int) -> list[tuple[Step, State]]:
+    """`length` random enabled steps from the initial state of ci/2.6.31."""
+    config = preset("ci", "2.6.31")
+    rng = random.Random(seed)
+    state = initial_state(config)
+    path: list[tuple[Step, State]] = []
+    while len(path) < length:
+        options = [(s, n) for s, n in successors(config, state) if not n.kernel.crashed]
+        chosen = options[rng.randrange(len(options))]
+        path.append(chosen)
+        state = chosen[1]
+    return path
+
+
+def main() -> None:
+    """Print the measured times."""
+    config = preset("ci", "2.6.31")
+    trace = make_trace(config, walk(500, 0), initial_state(config), {"seed": 0})
+    started = time.perf_counter()
+    out = io.StringIO()
+    show(trace, Console(file=out, width=120, color_system="truecolor", force_terminal=True))
+    terminal = time.perf_counter() - started
+    started = time.perf_counter()
+    page = render_page(trace)
+    html = time.perf_counter() - started
+    print(
+        f"500-step trace: terminal {terminal:.2f} s ({len(out.getvalue())} chars), "
+        f"page {html:.2f} s ({len(page) // 1024} KiB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Writing the document: Markdown pages, the same pages as a static HTML site, one SVG
+message-sequence diagram and one HTML trace page per finding, and the README's table."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from markdown_it import MarkdownIt
+
+from nfct_spec.docs.content import (
+    DocError,
+    Page,
+    all_pages,
+    index_results,
+    readme_markers,
+    readme_table,
+)
+from nfct_spec.docs.msc import render_svg
+from nfct_spec.traces import TraceError, load_trace
+from nfct_spec.viewer.html import write_page
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:0 1.2em 3em;
+line-height:1.45;color:#1a1a1a}
+nav{padding:.8em 0;border-bottom:1px solid #ddd;margin-bottom:1em}
+nav a{margin-right:1em}
+table{border-collapse:collapse;margin:1em 0;font-size:.92em}
+th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}
+th{background:#f3f3f3}
+code{background:#f5f5f5;padding:0 .2em}
+img{max-width:100%;border:1px solid #eee}
+"""
+LINK = re.compile(r'href="([^":#]+)\.md(#[^"]*)?"')
+
+
+def _html(page: Page, pages: list[Page]) -> str:
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    body = LINK.sub(
+        lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', md.render(page.markdown)
+    )
+    nav = " ".join(f'<a href="{p.stem}.html">{escape(p.title)}</a>' for p in pages)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(page.title)} — nfct-spec</title><style>{STYLE}</style></head>"
+        f"<body><nav>{nav}</nav>\n{body}</body></html>\n"
+    )
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """The results file; DocError (exit 2) when there is none yet."""
+    if not path.is_file():
+        raise DocError(f"no results at {path}: run `nfct-spec check` first (or pass --results)")
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DocError(f"results {path}: not readable JSON ({exc})") from None
+    if not isinstance(doc.get("results"), list):
+        raise DocError(f"results {path}: no 'results' list")
+    return doc
+
+
+def _findings(out: Path, results_path: Path, doc: dict[str, Any]) -> int:
+    count = 0
+    for r in doc["results"]:
+        if not r.get("trace"):
+            continue
+        try:
+            trace = load_trace(results_path.parent / r["trace"])
+        except TraceError as exc:
+            raise DocError(f"results list a trace that cannot be read: {exc}") from None
+        stem = f"{r['variant']}-{r['engine']}-{r['property']}"
+        (out / "diagrams").mkdir(exist_ok=True)
+        (out / "diagrams" / f"{stem}.svg").write_text(render_svg(trace), encoding="utf-8")
+        write_page(trace, out / "traces" / f"{stem}.html", f"{r['property']} on {r['variant']}")
+        count += 1
+    return count
+
+
+def build(out: Path, results_path: Path) -> list[Path]:
+    """Write the site (HTML) and its Markdown twin under `out`; returns the HTML pages."""
+    doc = load_results(results_path)
+    pages = all_pages(index_results(doc), doc.get("run", {}))
+    (out / "md").mkdir(parents=True, exist_ok=True)
+    written = []
+    for page in pages:
+        (out / "md" / f"{page.stem}.md").write_text(page.markdown + "\n", encoding="utf-8")
+        path = out / f"{page.stem}.html"
+        path.write_text(_html(page, pages), encoding="utf-8")
+        written.append(path)
+    _findings(out, results_path, doc)
+    return written
+
+
+def update_readme(readme: Path) -> bool:
+    """Regenerate the table between the README's markers; True if the file changed."""
+    begin, end = readme_markers()
+    text = readme.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise DocError(f"{readme}: the markers {begin} ... {end} are missing")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{begin}\n{readme_table()}\n{end}{tail}"
+    if new == text:
+        return False
+    readme.write_text(new, encoding="utf-8")
+    return True

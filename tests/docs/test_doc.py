@@ -1,0 +1,141 @@
+"""The generated document: every page opens, every internal link resolves, diagrams parse,
+markers are checked, and the README's generated table is fresh."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from nfct_spec.cli import main
+from nfct_spec.docs.build import update_readme
+from nfct_spec.docs.content import DocError, expand_markers, readme_markers, readme_table
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+HREF = re.compile(r'(?:href|src)="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def site(checked: tuple[int, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _, out = checked
+    site = tmp_path_factory.mktemp("doc") / "site"
+    assert main(["doc", "--results", str(out / "results.json"), "-o", str(site)]) == 0
+    return site
+
+
+def test_doc_without_results_says_what_to_run_first(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nfct_spec.cli",
+            "doc",
+            "--results",
+            str(tmp_path / "none.json"),
+            "-o",
+            str(tmp_path / "site"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2 and "run `nfct-spec check` first" in result.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_every_internal_link_and_anchor_resolves(site: Path) -> None:
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 8
+    for page in pages:
+        text = page.read_text()
+        for target in HREF.findall(text):
+            if target.startswith(("http:", "https:", "data:", "#")):
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = (page.parent / path).resolve()
+            assert resolved.exists(), f"{page.name}: broken link {target}"
+            if anchor and resolved.suffix == ".html":
+                html = resolved.read_text()
+                assert f'id="{anchor}"' in html, f"{page.name}: missing anchor {target}"
+
+
+def test_every_diagram_is_well_formed_svg(site: Path) -> None:
+    diagrams = sorted((site / "diagrams").glob("*.svg"))
+    assert diagrams
+    for svg in diagrams:
+        root = ET.parse(svg).getroot()
+        assert (
+            root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}line") is not None
+        )
+
+
+def test_every_seed_sentence_has_a_status_backed_by_a_result(site: Path) -> None:
+    claims = (site / "md" / "claims.md").read_text()
+    from nfct_spec.spec.claims import CLAIMS
+
+    for claim in CLAIMS:
+        assert claim.sentence.replace("|", "\\|") in claims
+        if claim.properties:
+            row = next(line for line in claims.splitlines() if claim.sentence[:60] in line)
+            assert "(hypothesis)" in row, f"no result backs: {claim.sentence[:50]}"
+
+
+def test_an_unknown_property_marker_is_an_error() -> None:
+    with pytest.raises(DocError, match="no-such-id"):
+        expand_markers("see {{prop:no-such-id}}", "chapter x.md")
+
+
+def test_the_readme_table_is_fresh() -> None:
+    begin, end = readme_markers()
+    text = (ROOT / "README.md").read_text()
+    current = text.split(begin, 1)[1].split(end, 1)[0].strip()
+    assert current == readme_table(), "run: nfct-spec doc --update-readme README.md"
+
+
+def test_update_readme_rewrites_only_between_the_markers(tmp_path: Path) -> None:
+    begin, end = readme_markers()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{begin}\nstale-table\n{end}\noutro\n")
+    assert update_readme(readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "stale-table" not in text
+
+
+def test_pages_open_in_headless_chromium_without_console_errors(site: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            for html in sorted(site.glob("*.html")):
+                page.goto(html.as_uri())
+                assert page.title()
+            page.goto((site / "index.html").as_uri())
+            page.screenshot(path=str(ARTIFACTS / "doc-property-matrix.png"), full_page=True)
+            assert page.locator("table").count() >= 1
+            assert not errors, errors
+        finally:
+            browser.close()

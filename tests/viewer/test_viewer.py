@@ -1,0 +1,239 @@
+"""The trace viewer on violations, witnesses, lassos, malformed files and a 500-step trace."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from nfct_spec.cli import main
+from nfct_spec.replay import replay
+from nfct_spec.traces import (
+    Trace,
+    TraceError,
+    load_trace,
+    save_trace,
+    trace_from_json,
+    trace_to_json,
+)
+from nfct_spec.viewer.export_pytest import render_test
+from nfct_spec.viewer.html import render_page, write_pages
+from nfct_spec.viewer.itf import from_plain_itf, to_plain_itf
+from nfct_spec.viewer.lanes import deliveries, diff, state_view
+from nfct_spec.viewer.minimize import minimize_trace
+from nfct_spec.viewer.show import show
+
+
+def shown(trace: Trace, **options: object) -> str:
+    console = Console(width=120, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    show(trace, console, **options)  # type: ignore[arg-type]
+    return console.export_text()
+
+
+def test_diff_lists_only_changed_leaves_including_nested_ones() -> None:
+    before = {"a": 1, "b": {"c": [1], "d": "x"}}
+    after = {"a": 1, "b": {"c": [1, 2], "d": "x"}, "e": True}
+    assert [(c.path, c.before, c.after) for c in diff(before, after)] == [
+        ("b.c", [1], [1, 2]),
+        ("e", None, True),
+    ]
+
+
+def test_view_shows_the_victim_moving_to_the_dying_list_with_headroom_negative(
+    violation: Trace,
+) -> None:
+    view = state_view(violation.config, violation.states[5])
+    assert view["conntracks"]["ct1"]["place"] == "dying"
+    assert view["table"]["headroom"] == violation.config.nf_conntrack_max - 3
+
+
+def test_show_prints_each_step_with_its_citation_and_the_finding_at_its_step(
+    violation: Trace,
+) -> None:
+    text = shown(violation)
+    assert "early_drop(victim=1)" in text
+    assert "The table is full: evict a hashed" in text
+    assert "table-bound: violated at step 5" in text
+    assert "conntracks.ct1.place: hash -> dying" in text
+
+
+def test_show_follows_one_flow_and_one_listener(violation: Trace) -> None:
+    text = shown(violation, flow=2, listener="logger")
+    assert "conntracks.ct1" in text
+    assert "conntracks.ct0" not in text
+    assert "listeners.conntrackd" not in text
+
+
+def test_show_full_prints_every_state(witness: Trace) -> None:
+    assert shown(witness, full=True).count("nf_conntrack_events:") == len(witness.states)
+
+
+def test_show_marks_the_lasso_loop(lasso: Trace) -> None:
+    text = shown(lasso)
+    assert "step 4 [loop] nf_conntrack_in" in text
+    assert "returns to state 3" in text
+
+
+def test_deliveries_record_what_each_listener_received(witness: Trace) -> None:
+    kinds = {(d.listener, d.kind, d.text) for d in deliveries(witness)}
+    assert ("conntrackd", "received", "ct0 NEW") in kinds
+
+
+@pytest.mark.parametrize("name", ["violation", "witness", "lasso"])
+def test_page_is_self_contained_and_marks_finding_and_loop(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    trace: Trace = request.getfixturevalue(name)
+    page = render_page(trace)
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in page and "<link" not in page and " src=" not in page
+    data = page.split('id="trace-data">', 1)[1].split("</script>", 1)[0]
+    parsed = json.loads(data)
+    assert parsed["finding_step"] == trace.meta["step"]
+    assert parsed["loop"] == trace.loop
+    assert len(parsed["views"]) == len(trace.states)
+
+
+def test_write_pages_renders_each_listed_trace_and_an_index(
+    violation: Trace, tmp_path: Path
+) -> None:
+    save_trace(violation, tmp_path / "traces" / "2.6.31" / "table-bound.json")
+    results = {
+        "results": [
+            {
+                "property": "table-bound",
+                "variant": "2.6.31",
+                "engine": e,
+                "status": "ok",
+                "trace": "traces/2.6.31/table-bound.json",
+            }
+            for e in ("hypothesis", "explorer")
+        ]
+    }
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    index = write_pages(tmp_path, tmp_path / "results.json")
+    assert 'href="2.6.31/table-bound.html"' in index.read_text()
+    assert (index.parent / "2.6.31" / "table-bound.html").exists()
+
+
+@pytest.mark.parametrize("name", ["violation", "witness", "lasso"])
+def test_plain_itf_round_trip_is_identical(name: str, request: pytest.FixtureRequest) -> None:
+    trace = trace_from_json(trace_to_json(request.getfixturevalue(name)))
+    plain = json.loads(json.dumps(to_plain_itf(trace)))
+    assert plain["states"][0]["kernel"]["count"] == {"#bigint": "0"}
+    back = from_plain_itf(plain)
+    assert back == trace
+    assert trace_to_json(back) == trace_to_json(trace)
+
+
+def test_plain_itf_is_read_by_the_itf_py_package(violation: Trace) -> None:
+    itf_py = pytest.importorskip("itf_py")
+    plain = json.loads(json.dumps(to_plain_itf(violation)))
+    kernel = itf_py.value_from_json(plain["states"][5]["kernel"])
+    assert kernel.count == violation.states[5].kernel.count
+
+
+def test_minimize_drops_a_needless_step_and_still_replays(witness: Trace) -> None:
+    small = minimize_trace(witness)
+    assert len(small.steps) < len(witness.steps)
+    assert replay(small).ok
+
+
+def test_minimize_keeps_a_lasso_a_lasso(lasso: Trace) -> None:
+    small = minimize_trace(lasso)
+    assert small.loop is not None
+    assert small.states[-1] == small.states[small.loop]
+
+
+@pytest.mark.parametrize("name", ["violation", "witness", "lasso"])
+@pytest.mark.parametrize("fixed", [False, True])
+def test_exported_pytest_passes_and_its_fixed_form_fails(
+    name: str, fixed: bool, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    trace: Trace = request.getfixturevalue(name)
+    test_file = tmp_path / f"test_{name}.py"
+    test_file.write_text(render_test(trace, name, fixed=fixed))
+    assert 'state = apply_ok(config, state, "nf_conntrack_in", flow=' in test_file.read_text()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert (done.returncode == 0) is not fixed, done.stdout[-2000:]
+
+
+def test_cli_show_html_pytest_itf_and_minimize_work_on_a_trace_file(
+    witness: Trace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "t.json"
+    save_trace(witness, src)
+    assert main(["trace", "show", str(src)]) == 0
+    assert main(["trace", "html", str(src), "-o", str(tmp_path / "t.html")]) == 0
+    assert main(["trace", "pytest", str(src), "-o", str(tmp_path / "test_t.py")]) == 0
+    assert main(["trace", "itf-export", str(src), "-o", str(tmp_path / "p.itf.json")]) == 0
+    assert (
+        main(["trace", "itf-import", str(tmp_path / "p.itf.json"), "-o", str(tmp_path / "b.json")])
+        == 0
+    )
+    assert load_trace(tmp_path / "b.json") == load_trace(src)
+    assert main(["trace", "minimize", str(src)]) == 0
+    assert "6 steps -> 4 steps" in capsys.readouterr().out
+    assert main(["trace", "minimize", str(src)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert trace_to_json(load_trace(src)) == trace_to_json(witness)
+
+
+def _corrupt(doc: dict[str, object], where: str) -> None:
+    states = doc["states"]
+    assert isinstance(states, list)
+    if where == "action":
+        states[2]["#meta"]["action"] = "no_such_function"
+    elif where == "count":
+        states[3]["kernel"]["count"] = "many"
+    elif where == "sockets":
+        states[1]["kernel"]["sockets"] = []
+    elif where == "step":
+        meta = doc["#meta"]
+        assert isinstance(meta, dict)
+        meta["step"] = 99
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("action", "states[2].#meta.action"),
+        ("count", "states[3].kernel.count"),
+        ("sockets", "states[1].kernel.sockets"),
+        ("step", "#meta.step"),
+    ],
+)
+def test_malformed_trace_gives_one_line_error_naming_field_and_step(
+    where: str, message: str, witness: Trace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = trace_to_json(witness)
+    _corrupt(doc, where)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    for command in ("show", "pytest"):
+        assert main(["trace", command, str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err
+
+
+def test_a_500_step_trace_renders_in_the_terminal_and_as_a_page(long_trace: Trace) -> None:
+    assert "step 500 " in shown(long_trace)
+    page = render_page(long_trace)
+    assert (
+        len(json.loads(page.split('id="trace-data">', 1)[1].split("</script>", 1)[0])["views"])
+        == 501
+    )
+
+
+def test_trace_error_is_a_value_error() -> None:
+    assert issubclass(TraceError, ValueError)
