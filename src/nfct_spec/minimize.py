@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from nfct_spec.checking import finding_in_state, finding_on_step
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import Step, apply
+from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.spec.fairness import assumptions_hold, drain, obligations_met
@@ -72,27 +72,91 @@ def shows(config: Config, prop: Property) -> Callable[[Sequence[Step]], Path | N
     return check
 
 
+UID_ARGS = ("uid", "victim")
+
+
+def _allocated(config: Config, path: Path, start: int, stop: int) -> list[int]:
+    """The uids that the steps path[start:stop] allocated."""
+    before = path[start - 1][1].next_uid if start else initial_state(config).next_uid
+    after = path[stop - 1][1].next_uid if stop else before
+    return list(range(before, after))
+
+
+def _renumber(steps: Sequence[Step], removed: list[int]) -> list[Step] | None:
+    """The steps with every uid argument renumbered as if the `removed` allocations had never
+    happened; None when a step names a removed uid."""
+    if not removed:
+        return list(steps)
+
+    def new_uid(uid: int) -> int:
+        if uid in removed:
+            raise LookupError(uid)
+        return uid - sum(1 for r in removed if r < uid)
+
+    out = []
+    try:
+        for step in steps:
+            args: list[tuple[str, ArgValue]] = []
+            for name, value in step.args:
+                if name in UID_ARGS and isinstance(value, int) and value >= 0:
+                    value = new_uid(value)
+                elif name == "order" and isinstance(value, tuple):
+                    value = tuple(new_uid(u) for u in value)
+                args.append((name, value))
+            out.append(Step(step.action, tuple(args)))
+    except LookupError:
+        return None
+    return out
+
+
 def minimize(config: Config, prop: Property, steps: Sequence[Step]) -> Path:
     """A 1-minimal sub-sequence of `steps` that still shows the finding; ValueError if the
-    original does not show it."""
+    original does not show it.
+
+    Dropping a step that allocated a conntrack shifts the uids of every later allocation, so a
+    removal is tried as is and, if that fails, with the later steps' uid arguments renumbered.
+    """
     check = shows(config, prop)
     best = check(steps)
     if best is None:
         raise ValueError(f"the steps do not show a finding for {prop.id}")
-    current = [step for step, _ in best]
-    chunk = max(1, len(current) // 2)
+    chunk = max(1, len(best) // 2)
     while True:
-        start = 0
-        removed = False
-        while start < len(current):
-            candidate = current[:start] + current[start + chunk :]
-            path = check(candidate)
-            if path is not None:
-                current = [step for step, _ in path]
-                best = path
-                removed = True
-            else:
-                start += chunk
-        if chunk == 1 and not removed:
+        best, removed = _removal_pass(config, check, best, chunk, slide=chunk <= 3)
+        if removed:
+            continue
+        if chunk > 1:
+            chunk //= 2
+            continue
+        for width in (2, 3):
+            best, removed = _removal_pass(config, check, best, width, slide=True)
+            if removed:
+                break
+        else:
             return best
-        chunk = max(1, chunk // 2) if not removed else chunk
+
+
+def _removal_pass(
+    config: Config,
+    check: Callable[[Sequence[Step]], Path | None],
+    best: Path,
+    chunk: int,
+    slide: bool,
+) -> tuple[Path, bool]:
+    """Try to drop every window of `chunk` steps (aligned, or at every offset when `slide`)."""
+    removed = False
+    start = 0
+    while start < len(best):
+        current = [step for step, _ in best]
+        path = check(current[:start] + current[start + chunk :])
+        if path is None:
+            gone = _allocated(config, best, start, min(start + chunk, len(best)))
+            renumbered = _renumber(current[start + chunk :], gone)
+            if gone and renumbered is not None:
+                path = check(current[:start] + renumbered)
+        if path is not None:
+            best = path
+            removed = True
+        else:
+            start += 1 if slide else chunk
+    return best, removed

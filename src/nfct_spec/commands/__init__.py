@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from nfct_spec.commands import actions, check, doc, replay, trace
+from nfct_spec.commands import actions, check, doc, kernel, replay, trace
 
-COMMAND_MODULES = (check, actions, replay, trace, doc)
+COMMAND_MODULES = (check, actions, replay, trace, doc, kernel)

@@ -3,7 +3,8 @@
 A config is searched twice: with its whole environment, then with a quiet slice of it (no
 sysctl writes, no listener churn, no expectations, no faults). The slice's behaviours are a
 subset of the config's, so every finding of either search is a run of the config itself; it
-is replayed and minimised under the full config before it is reported. Quiet runs reach deep
+is replayed and minimised under the full config before it is reported (steps dropped with
+uids renumbered, then arguments shrunk: `nfct_spec.viewer.minimize`). Quiet runs reach deep
 kernel states (long dying lists, re-sends) far more often, because no step is spent on the
 environment's side shows.
 """
@@ -23,6 +24,7 @@ from nfct_spec.models.state import initial_state
 from nfct_spec.results import Result
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import Trace, make_trace
+from nfct_spec.viewer.minimize import minimize_trace
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -59,7 +61,7 @@ def _trace(config: Config, prop: Property, steps: list[Step], profile: Profile, 
         "seed": seed,
         "variant": config.variant,
     }
-    return make_trace(config, path, initial_state(config), meta)
+    return minimize_trace(make_trace(config, path, initial_state(config), meta))
 
 
 def check_sampling(

@@ -1,0 +1,121 @@
+"""`nfct-spec kernel run SCENARIO` and `nfct-spec kernel check`: scenarios on the live kernel.
+
+Each scenario runs in a throw-away network namespace (loopback only), records an observed
+trace, and checks it with the monitors of `nfct_spec.kernel.monitors` against the outcomes the
+kernel facts predict. Without root or network-namespace support the command says so and exits
+3 (nothing is faked). Interrupted runs remove their namespace and restore every sysctl first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from nfct_spec.commands.common import UsageError
+from nfct_spec.kernel.monitors import format_verdicts, verdicts
+from nfct_spec.kernel.netns import Interrupted, KernelUnavailable, exit_for
+from nfct_spec.kernel.observe import ParamValue, format_summary, save
+from nfct_spec.kernel.scenarios import SCENARIOS, run_scenario_with
+from nfct_spec.outdir import prepare
+
+
+def _param(text: str) -> tuple[str, ParamValue]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--param expects KEY=VALUE, got {text!r}")
+    value: ParamValue = raw
+    if raw in ("true", "false"):
+        value = raw == "true"
+    else:
+        for kind in (int, float):
+            try:
+                value = kind(raw)
+                break
+            except ValueError:
+                continue
+    return key.replace("-", "_"), value
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `kernel run` and `kernel check`."""
+    kernel = sub.add_parser("kernel", help="run scenarios on the live kernel")
+    ksub = kernel.add_subparsers(dest="kernel_command", required=True, parser_class=type(kernel))
+    run_p = ksub.add_parser("run", help="run one scenario and check its observed trace")
+    run_p.add_argument("scenario", choices=sorted(SCENARIOS))
+    run_p.add_argument("-p", "--param", action="append", default=[], help="KEY=VALUE")
+    run_p.add_argument("-o", "--out", help="write the observed trace (JSON) here")
+    run_p.add_argument("-v", "--verbose", action="store_true")
+    check_p = ksub.add_parser("check", help="run every scenario and check them all")
+    check_p.add_argument("--out", default="nfct-spec-out/kernel", help="output folder")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Run the scenarios; 0 all as expected, 1 some monitor not, 3 kernel unavailable."""
+    try:
+        if args.kernel_command == "run":
+            return _run(args, console)
+        return _check(args, console)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except KernelUnavailable as exc:
+        console.print(f"skipped: {exc}", highlight=False)
+        return 3
+    except Interrupted as exc:
+        console.print(f"{exc}; namespace removed and sysctls restored", highlight=False)
+        exit_for(exc)
+        return 130
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    params = dict(_param(p) for p in args.param)
+    trace = run_scenario_with(args.scenario, params, verbose=args.verbose)
+    if args.out:
+        save(trace, args.out)
+    console.print(format_summary(trace), highlight=False)
+    results = verdicts(trace)
+    console.print(format_verdicts(results), highlight=False)
+    return 0 if all(v.as_expected for v in results) else 1
+
+
+def _check(args: argparse.Namespace, console: Console) -> int:
+    out = prepare(Path(args.out))
+    table = Table(title="live kernel scenarios")
+    for column in ("scenario", "seconds", "monitors as expected", "not as expected"):
+        table.add_column(column)
+    report = []
+    ok = True
+    for name in sorted(SCENARIOS):
+        started = time.perf_counter()
+        trace = run_scenario_with(name, {})
+        save(trace, out / f"{name}.json")
+        results = verdicts(trace)
+        seconds = time.perf_counter() - started
+        bad = [v.result.name for v in results if not v.as_expected]
+        ok = ok and not bad
+        table.add_row(name, f"{seconds:.1f}", str(len(results) - len(bad)), ", ".join(bad) or "-")
+        report.append(
+            {
+                "scenario": name,
+                "seconds": round(seconds, 2),
+                "kernel": trace.kernel,
+                "monitors": [
+                    {
+                        "name": v.result.name,
+                        "holds": v.result.holds,
+                        "applicable": v.result.applicable,
+                        "expected": v.expected,
+                        "as_expected": v.as_expected,
+                        "detail": v.result.detail,
+                    }
+                    for v in results
+                ],
+            }
+        )
+    (out / "kernel-check.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    console.print(table)
+    return 0 if ok else 1
