@@ -61,6 +61,9 @@ class Config:
     listener_churn: bool = False
     name: str = "custom"
     requesters: tuple[str, ...] = field(default=("conntrack",))
+    worker_first_delay: int = 2
+    worker_retry_delay: int = 1
+    ecache_work_fixed: bool = False
 
     def __post_init__(self) -> None:
         validate(self)
@@ -122,6 +125,9 @@ def validate(config: Config) -> None:
     _check_int("nf_conntrack_events", config.nf_conntrack_events, 0, 2)
     _check_int("events_retry_timeout", config.events_retry_timeout, 0, 16)
     _check_int("ct_timeout", config.ct_timeout, 1, 16)
+    _check_int("worker_first_delay", config.worker_first_delay, 0, 16)
+    _check_int("worker_retry_delay", config.worker_retry_delay, 0, 16)
+    _check_bool("ecache_work_fixed", config.ecache_work_fixed)
     _check_bool("expectations", config.expectations)
     _check_bool("listener_churn", config.listener_churn)
     if config.nf_conntrack_events == 2 and config.variant != "6.x":

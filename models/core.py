@@ -26,6 +26,7 @@ from nfct_spec.models.lists import (
     set_dying_bit,
 )
 from nfct_spec.models.netlink import ctnetlink_expect_event
+from nfct_spec.models.redelivery import nf_ct_delete
 from nfct_spec.models.state import NO_TIMER, Conntrack, Message, State, replace_ct
 from nfct_spec.models.variants import variant_of
 
@@ -97,6 +98,21 @@ def _free_ctid(state: State) -> int:
     return slot
 
 
+def _wants_ecache(config: Config, state: State) -> bool:
+    """nf_ct_ecache_ext_add(): 2.6.30 always reports; 2.6.31 if `nf_conntrack_events` is on;
+    6.x also in auto mode (2) if some ctnetlink listener exists anywhere right now."""
+    variant = variant_of(config.variant)
+    events = state.kernel.nf_conntrack_events
+    if not variant.events_sysctl:
+        return True
+    if events == 2 and variant.events_auto:
+        return any(
+            sock.open and set(listener.groups) & {"new", "update", "destroy"}
+            for sock, listener in zip(state.kernel.sockets, config.listeners, strict=True)
+        )
+    return events != 0
+
+
 def _allocate(config: Config, state: State, flow: int) -> State:
     """init_conntrack() after the limit check: a new conntrack on the unconfirmed list.
 
@@ -104,7 +120,7 @@ def _allocate(config: Config, state: State, flow: int) -> State:
     nf_ct_ecache_ext_add()); 2.6.30 has no such switch. The first packet raises IPCT_NEW.
     """
     uid = state.next_uid
-    ecache = state.kernel.nf_conntrack_events != 0 or not variant_of(config.variant).events_sysctl
+    ecache = _wants_ecache(config, state)
     ct = Conntrack(uid=uid, flow=flow, ctid=_free_ctid(state), ecache=ecache)
     kernel = state.kernel
     kernel = replace(
@@ -138,6 +154,9 @@ def nf_conntrack_in(config: Config, state: State, flow: int, packet: str) -> Sta
     timeout (nf_ct_refresh_acct()), may cache IPCT_STATUS (first time ASSURED is set) or
     IPCT_PROTOINFO, and at the confirm hook nf_ct_deliver_cached_events() sends the cache.
 
+    6.x: a lookup that finds the tuple's conntrack expired reaps it (nf_ct_gc_expired()) and
+    goes on as for a new flow; a packet of an expired conntrack is therefore always `new`.
+
     Left out: per-protocol state machines (a packet kind stands for what they raise), NAT,
     helpers other than the expectation event, and concurrent packets of one flow: such a packet
     is processed from the hook to the confirm hook in one step, and a new flow has at most one
@@ -146,6 +165,11 @@ def nf_conntrack_in(config: Config, state: State, flow: int, packet: str) -> Sta
     if not 0 <= flow < config.flows:
         return None
     hashed = state.hashed_ct_of_flow(flow)
+    if hashed is not None and variant_of(config.variant).gc_expiry and hashed.timer == 0:
+        if packet != "new":
+            return None
+        state, _ = nf_ct_delete(config, state, hashed.uid, 0, False)
+        hashed = None
     if packet == "new":
         if hashed is not None or state.next_uid >= config.max_conntracks:
             return None
@@ -184,7 +208,8 @@ def early_drop(config: Config, state: State, victim: int) -> State | None:
     scan (at most NF_CT_EVICTION_RANGE entries from the new tuple's bucket) finds none; then the
     count is decremented and the packet dropped ("table full, dropping packet"). The victim dies
     through death_by_timeout(): in 2.6.31, if its DESTROY fails it only moves to the dying list,
-    still counted, yet early_drop reports success and the allocation goes ahead.
+    still counted, yet early_drop reports success and the allocation goes ahead. 6.x counts a
+    victim only if nf_ct_delete() freed it; otherwise the packet is dropped.
     """
     flow = state.kernel.alloc_pending
     if flow < 0:
@@ -195,6 +220,12 @@ def early_drop(config: Config, state: State, victim: int) -> State | None:
     ct = state.ct(victim)
     if ct is None or victim not in state.kernel.hash or ct.assured:
         return None
+    if variant_of(config.variant).single_winner_delete:
+        state, freed = nf_ct_delete(config, state, victim, 0, False)
+        if not freed:
+            kernel = replace(state.kernel, count=state.kernel.count - 1, alloc_pending=-1)
+            return replace(state, kernel=kernel)
+        return _allocate(config, state, flow)
     state = death_by_timeout_now(config, state, victim)
     if state.kernel.crashed:
         return state
@@ -207,12 +238,15 @@ def __nf_conntrack_confirm(config: Config, state: State, uid: int) -> State | No
 
     Enabled for an unconfirmed conntrack. In 2.6.31 the DYING bit is not checked here, so a
     conntrack that a flush marked dying while unconfirmed is hashed anyway and never reports
-    (the check came with a 2014 fix of the race against get_next_corpse()).
+    (the check came with a 2014 fix of the race against get_next_corpse()); 6.x drops such a
+    conntrack instead.
     """
     if uid not in state.kernel.unconfirmed:
         return None
     ct = state.ct(uid)
     assert ct is not None
+    if ct.dying and variant_of(config.variant).confirm_drops_dying:
+        return nf_conntrack_free(state, uid)
     kernel = replace(
         state.kernel,
         unconfirmed=tuple(u for u in state.kernel.unconfirmed if u != uid),

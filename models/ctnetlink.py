@@ -22,6 +22,7 @@ from nfct_spec.models.lists import (
     note_death,
     set_dying_bit,
 )
+from nfct_spec.models.redelivery import nf_ct_delete
 from nfct_spec.models.state import NO_TIMER, State, replace_ct
 from nfct_spec.models.variants import variant_of
 
@@ -51,7 +52,8 @@ def ctnetlink_del_conntrack(
     set DYING and kill it through its timer (nf_ct_kill(), freed).
 
     Left out (KERNEL race of this era): the timeout timer is still pending when the retry timer
-    is set up over it; the model replaces it. 2.6.30 reports once and kills.
+    is set up over it; the model replaces it. 2.6.30 reports once and kills. 6.x calls
+    nf_ct_delete() with the requester's port id.
     """
     if not requester_ok(config, state, requester):
         return None
@@ -59,8 +61,11 @@ def ctnetlink_del_conntrack(
     if ct is None:
         return None
     uid = ct.uid
-    state = note_death(state, uid)
     portid = config.portid(requester)
+    if variant_of(config.variant).single_winner_delete:
+        state, _ = nf_ct_delete(config, state, uid, portid, _echo(config, requester))
+        return state
+    state = note_death(state, uid)
     state, ret = nf_conntrack_eventmask_report(
         config, state, uid, IPCT_DESTROY, portid, _echo(config, requester)
     )
@@ -86,6 +91,9 @@ def nf_conntrack_flush_report(
     failed and moves it to the dying list if that fails too. get_next_corpse() also sets DYING
     on every unconfirmed conntrack. Entries already on the dying list are not visited.
 
+    6.x (ctnetlink_flush_conntrack()): one nf_ct_delete() per hashed conntrack, with the
+    requester's port id; unconfirmed and redelivery-list entries are not visited.
+
     Enabled when some conntrack is hashed. Left out: conntracks hashed while the iteration runs
     (the flush is one step).
     """
@@ -95,7 +103,12 @@ def nf_conntrack_flush_report(
         return None
     portid = config.portid(requester)
     echo = _echo(config, requester)
-    reliable = variant_of(config.variant).reliable
+    variant = variant_of(config.variant)
+    if variant.single_winner_delete:
+        for uid in order:
+            state, _ = nf_ct_delete(config, state, uid, portid, echo)
+        return state
+    reliable = variant.reliable
     for uid in order:
         state = note_death(state, uid)
         if reliable:
@@ -107,7 +120,7 @@ def nf_conntrack_flush_report(
         state = death_by_timeout_now(config, state, uid)
         if state.kernel.crashed:
             return state
-    if reliable:
+    if variant.flush_marks_unconfirmed:
         for uid in state.kernel.unconfirmed:
             state = set_dying_bit(state, uid)
     return state

@@ -66,12 +66,18 @@ def nf_conntrack_eventmask_report(
     and then `missed` is not added. On failure, a user-triggered DESTROY (portid != 0) whose pid
     is not yet remembered stores it; any other failed event is OR-ed into `missed`. On success
     the missed bits that were sent are cleared. 2.6.30 sends `eventmask` once and returns the
-    result, which its callers ignore.
+    result, which its callers ignore. 6.x (nf_conntrack_eventmask_report() and
+    __nf_conntrack_eventmask_report(), nf_conntrack_ecache.c) sends for dying conntracks too
+    (the DESTROY is sent after DYING is set), ORs every failed event into `missed`, and also
+    remembers the pid of a failed user-triggered DESTROY.
     """
+    variant = variant_of(config.variant)
     ct = state.ct(uid)
-    if ct is None or not ct.ecache or not _confirmed(state, uid) or ct.dying:
+    if ct is None or not ct.ecache or not _confirmed(state, uid):
         return state, 0
-    if not variant_of(config.variant).missed_cache:
+    if ct.dying and not variant.single_winner_delete:
+        return state, 0
+    if not variant.missed_cache:
         return _send(config, state, ct, eventmask, portid, report)
     item_pid = ct.pid or portid
     missed = 0 if ct.pid else ct.missed
@@ -79,9 +85,10 @@ def nf_conntrack_eventmask_report(
     ct = state.ct(uid)
     assert ct is not None
     if ret < 0:
-        if eventmask & IPCT_DESTROY and ct.pid == 0 and portid != 0:
+        remember = eventmask & IPCT_DESTROY and ct.pid == 0 and portid != 0
+        if remember:
             ct = replace(ct, pid=portid)
-        else:
+        if variant.single_winner_delete or not remember:
             ct = replace(ct, missed=ct.missed | eventmask)
     elif missed:
         ct = replace(ct, missed=ct.missed & ~missed)
@@ -93,7 +100,8 @@ def nf_ct_deliver_cached_events(config: Config, state: State, uid: int) -> State
 
     2.6.31 sends only if `cache` held new bits: missed bits wait for the next packet that
     caches an event. A failure ORs the new bits into `missed`; a success clears the missed bits
-    that were sent. Nothing is sent for an unconfirmed or dying conntrack.
+    that were sent. Nothing is sent for an unconfirmed or dying conntrack. 6.x sends whenever
+    `cache | missed` is non-empty, so every packet retries the missed bits.
     """
     ct = state.ct(uid)
     if ct is None or not ct.ecache:
@@ -101,7 +109,8 @@ def nf_ct_deliver_cached_events(config: Config, state: State, uid: int) -> State
     events = ct.cache
     ct = replace(ct, cache=0)
     state = replace(state, kernel=replace_ct(state.kernel, ct))
-    if not _confirmed(state, uid) or ct.dying or not events:
+    retry = variant_of(config.variant).missed_every_packet and ct.missed
+    if not _confirmed(state, uid) or ct.dying or not (events or retry):
         return state
     if not variant_of(config.variant).missed_cache:
         state, _ = _send(config, state, ct, events, 0, False)

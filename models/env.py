@@ -80,7 +80,8 @@ def env_listener_open(config: Config, state: State, listener: str) -> State | No
 
 
 def env_sysctl_write(config: Config, state: State, name: str, value: int) -> State | None:
-    """Root writes a sysctl: `nf_conntrack_events` or the retry timeout (2.6.31 only).
+    """Root writes a sysctl: `nf_conntrack_events` (2.6.31 and 6.x; 2 = auto in 6.x) or the
+    retry timeout (2.6.31 only).
 
     Enabled for the (name, value) pairs the config lists, when the variant has the sysctl and
     the value differs. proc_dointvec accepts any int; negative values are left out.
@@ -113,13 +114,18 @@ def env_fault_arm(config: Config, state: State) -> State | None:
 def env_tick(config: Config, state: State) -> State | None:
     """One tick passes: every pending timer counts down by one.
 
-    Enabled when some timer is pending and none has reached 0: an expired timer's handler runs
-    before time moves on (timers are urgent), so a retry fires at the latest at its bound.
+    Enabled when something counts down and nothing urgent is due. In 2.6.x an expired timer's
+    handler runs before time moves on (timers are urgent), so a retry fires at the latest at
+    its bound. In 6.x a conntrack's timeout only marks it expired (it stays at 0 until the gc
+    or a lookup reaps it) and the delayed ecache worker is the urgent one.
     """
-    timers = [ct.timer for ct in state.kernel.cts if ct.timer != NO_TIMER]
-    if not timers or min(timers) == 0:
+    kernel = state.kernel
+    gc = variant_of(config.variant).gc_expiry
+    timers = [ct.timer for ct in kernel.cts if ct.timer != NO_TIMER]
+    counting = any(t > 0 for t in timers) or kernel.worker > 0
+    due = kernel.worker == 0 or (not gc and 0 in timers)
+    if not counting or due:
         return None
-    cts = tuple(
-        replace(ct, timer=ct.timer - 1) if ct.timer != NO_TIMER else ct for ct in state.kernel.cts
-    )
-    return replace(state, kernel=replace(state.kernel, cts=cts))
+    cts = tuple(replace(ct, timer=ct.timer - 1) if ct.timer > 0 else ct for ct in kernel.cts)
+    worker = kernel.worker - 1 if kernel.worker > 0 else kernel.worker
+    return replace(state, kernel=replace(kernel, cts=cts, worker=worker))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from nfct_spec.models.bits import GROUP_EXPECT, ct_group
 from nfct_spec.models.config import Config
 from nfct_spec.models.state import DROPS_CAP, Ghost, Kernel, Message, Socket, State, set_at
+from nfct_spec.models.variants import variant_of
 
 ENOBUFS = -105
 EAGAIN = -11
@@ -144,7 +145,8 @@ def ctnetlink_conntrack_event(
     if not report and not has_listeners(config, state.kernel, group):
         return Send(state, 0)
     if state.kernel.build_fail_armed:
-        return Send(_build_failure(config, state, group), 0)
+        failed = _build_failure(config, state, group)
+        return Send(failed, ENOBUFS if _reports_build_failure(config, state, group) else 0)
     exclude = portid if report else 0
     state, err = _multicast(config, state, msg, group, exclude)
     if report:
@@ -152,6 +154,17 @@ def ctnetlink_conntrack_event(
         if err in (0, 1):
             err = err2
     return Send(state, ENOBUFS if err in (ENOBUFS, EAGAIN) else 0)
+
+
+def _reports_build_failure(config: Config, state: State, group: str) -> bool:
+    """Since 2.6.35, nfnetlink_set_err() returns how many sockets of the group set
+    NETLINK_NO_ENOBUFS, and ctnetlink then reports the event as failed if there is one."""
+    if not variant_of(config.variant).build_failure_reports:
+        return False
+    return any(
+        sock.open and group in listener.groups and listener.no_enobufs
+        for sock, listener in zip(state.kernel.sockets, config.listeners, strict=True)
+    )
 
 
 def ctnetlink_expect_event(config: Config, state: State, msg: Message) -> State:

@@ -25,7 +25,22 @@ _LOGGER = ListenerConfig(name="logger", groups=("new", "destroy"), capacity=1)
 
 
 def preset(name: str, variant: str = "2.6.31") -> Config:
-    """The preset `name` for `variant`; ConfigError for an unknown name."""
+    """The preset `name` for `variant`; ConfigError for an unknown name.
+
+    For 6.x the events sysctl starts in auto mode (2, the default of current kernels) and the
+    environment may write 0, 1 and 2; there is no retry-timeout sysctl.
+    """
+    config = _preset(name, variant)
+    if variant == "6.x":
+        writes = tuple(w for w in config.sysctl_writes if w[0] != "events_retry_timeout")
+        writes += tuple(
+            ("nf_conntrack_events", v) for v in (1, 2) if ("nf_conntrack_events", v) not in writes
+        )
+        config = config.with_(nf_conntrack_events=2, sysctl_writes=writes)
+    return config
+
+
+def _preset(name: str, variant: str) -> Config:
     if name == "tiny":
         return Config(
             name="tiny",
@@ -59,7 +74,7 @@ def preset(name: str, variant: str = "2.6.31") -> Config:
             event_bits=("NEW", "STATUS", "PROTOINFO", "DESTROY"),
         )
     if name in ("deep", "faults"):
-        base = preset("ci", variant)
+        base = _preset("ci", variant)
         return base.with_(
             name=name,
             flows=4 if name == "deep" else 3,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nfct_spec.models import core, ctnetlink, env
+from nfct_spec.models import core, ctnetlink, env, redelivery
 from nfct_spec.models.config import Config
 from nfct_spec.models.state import State
 
@@ -121,10 +121,14 @@ def _sysctls(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
         yield {"name": name, "value": value}
 
 
+ALL = frozenset({"2.6.30", "2.6.31", "6.x"})
 OLD = frozenset({"2.6.30", "2.6.31"})
-RELIABLE = frozenset({"2.6.31"})
+RETRY_TIMER = frozenset({"2.6.31"})
+EVENTS_SYSCTL = frozenset({"2.6.31", "6.x"})
+MAINLINE = frozenset({"6.x"})
 _CT = frozenset({"kernel.cts"})
 _LISTS = frozenset({"kernel.hash", "kernel.unconfirmed", "kernel.dying", "kernel.count"})
+_WORK = frozenset({"kernel.worker", "kernel.dwork_pending"})
 _SEND = frozenset(
     {
         "kernel.sockets",
@@ -135,7 +139,9 @@ _SEND = frozenset(
         "ghost.reporting",
     }
 )
-_DEATH = _CT | _LISTS | _SEND | frozenset({"kernel.crashed", "ghost.deaths", "ghost.generated"})
+_DEATH = (
+    _CT | _LISTS | _SEND | _WORK | frozenset({"kernel.crashed", "ghost.deaths", "ghost.generated"})
+)
 _ALLOC = frozenset({"kernel.alloc_pending", "ghost.identity", "ghost.generated", "ghost.pending"})
 
 
@@ -151,21 +157,14 @@ def _a(
 
 
 ACTIONS: tuple[Action, ...] = (
-    _a(
-        "nf_conntrack_in",
-        core.nf_conntrack_in,
-        _flows_packets,
-        "kernel",
-        OLD,
-        _CT | _LISTS | _SEND | _ALLOC,
-    ),
-    _a("early_drop", core.early_drop, _victims, "kernel", OLD, _DEATH | _ALLOC),
+    _a("nf_conntrack_in", core.nf_conntrack_in, _flows_packets, "kernel", ALL, _DEATH | _ALLOC),
+    _a("early_drop", core.early_drop, _victims, "kernel", ALL, _DEATH | _ALLOC),
     _a(
         "__nf_conntrack_confirm",
         core.__nf_conntrack_confirm,
         _uids("unconfirmed"),
         "kernel",
-        OLD,
+        ALL,
         _CT | _LISTS | _SEND,
     ),
     _a(
@@ -173,17 +172,19 @@ ACTIONS: tuple[Action, ...] = (
         core.destroy_conntrack,
         _uids("unconfirmed"),
         "kernel",
-        OLD,
+        ALL,
         _CT | _LISTS,
     ),
     _a("death_by_timeout", core.death_by_timeout, _uids("hash"), "kernel", OLD, _DEATH),
-    _a("death_by_event", core.death_by_event, _uids("dying"), "kernel", RELIABLE, _DEATH),
+    _a("death_by_event", core.death_by_event, _uids("dying"), "kernel", RETRY_TIMER, _DEATH),
+    _a("gc_worker", redelivery.gc_worker, _uids("hash"), "kernel", MAINLINE, _DEATH),
+    _a("ecache_work", redelivery.ecache_work, _none, "kernel", MAINLINE, _DEATH),
     _a(
         "ctnetlink_del_conntrack",
         ctnetlink.ctnetlink_del_conntrack,
         _flows_requesters,
         "kernel",
-        OLD,
+        ALL,
         _DEATH,
     ),
     _a(
@@ -191,19 +192,19 @@ ACTIONS: tuple[Action, ...] = (
         ctnetlink.nf_conntrack_flush_report,
         _flush_orders,
         "kernel",
-        OLD,
+        ALL,
         _DEATH,
     ),
-    _a("nf_ct_expect_related", core.nf_ct_expect_related, _flows, "kernel", OLD, _SEND),
+    _a("nf_ct_expect_related", core.nf_ct_expect_related, _flows, "kernel", ALL, _SEND),
     _a(
-        "env_recv", env.env_recv, _listeners, "env", OLD, frozenset({"kernel.sockets", "ghost.got"})
+        "env_recv", env.env_recv, _listeners, "env", ALL, frozenset({"kernel.sockets", "ghost.got"})
     ),
     _a(
         "env_listener_open",
         env.env_listener_open,
         _listeners,
         "env",
-        OLD,
+        ALL,
         frozenset({"kernel.sockets", "ghost.got", "ghost.dropped", "ghost.since"}),
     ),
     _a(
@@ -211,7 +212,7 @@ ACTIONS: tuple[Action, ...] = (
         env.env_listener_close,
         _listeners,
         "env",
-        OLD,
+        ALL,
         frozenset({"kernel.sockets"}),
     ),
     _a(
@@ -219,7 +220,7 @@ ACTIONS: tuple[Action, ...] = (
         env.env_sysctl_write,
         _sysctls,
         "env",
-        RELIABLE,
+        EVENTS_SYSCTL,
         frozenset({"kernel.nf_conntrack_events", "kernel.events_retry_timeout"}),
     ),
     _a(
@@ -227,10 +228,10 @@ ACTIONS: tuple[Action, ...] = (
         env.env_fault_arm,
         _none,
         "env",
-        OLD,
+        ALL,
         frozenset({"kernel.build_fail_armed"}),
     ),
-    _a("env_tick", env.env_tick, _none, "env", OLD, _CT),
+    _a("env_tick", env.env_tick, _none, "env", ALL, _CT | frozenset({"kernel.worker"})),
 )
 
 BY_NAME: Mapping[str, Action] = {action.name: action for action in ACTIONS}

@@ -76,7 +76,11 @@ DROPS_CAP = 3
 
 @dataclass(frozen=True, slots=True)
 class Kernel:
-    """Per-namespace kernel state (`struct net` and what hangs off it)."""
+    """Per-namespace kernel state (`struct net` and what hangs off it).
+
+    6.x only: `worker` is the delayed ecache work (-1 not scheduled, else ticks until it runs)
+    and `dwork_pending` is `net->ct.ecache_dwork_pending`; `dying` is then the redelivery list.
+    """
 
     cts: tuple[Conntrack, ...]
     unconfirmed: tuple[int, ...]
@@ -89,6 +93,8 @@ class Kernel:
     alloc_pending: int = -1
     build_fail_armed: bool = False
     crashed: str = ""
+    worker: int = -1
+    dwork_pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,36 @@ class Variant:
 
     name: str
     reliable: bool
-    """A failed DESTROY keeps the conntrack on the dying list and retries (dd7669a92c)."""
+    """A failed DESTROY keeps the conntrack allocated and re-sends it (dd7669a92c)."""
     events_sysctl: bool
     """`nf_conntrack_events` decides at creation whether a conntrack gets an event cache."""
     missed_cache: bool
-    """Failed non-DESTROY events are kept in `missed` and re-sent with a later event."""
-    retry_sysctl: bool
-    """`nf_conntrack_events_retry_timeout` arms the dying conntrack's retry timer."""
+    """Failed events are kept in `missed` and re-sent with a later message."""
+    retry_timer: bool
+    """2.6.31: the dying conntrack's own timer retries, armed by the retry-timeout sysctl.
+    Otherwise (6.x) a per-namespace delayed worker walks the redelivery list."""
+    single_winner_delete: bool
+    """6.x nf_ct_delete(): DYING is set atomically first, the DESTROY is sent once, and a
+    failure puts the conntrack on the redelivery list."""
+    missed_every_packet: bool
+    """6.x: each packet sends `cache | missed` when the union is non-empty."""
+    gc_expiry: bool
+    """6.x: no per-conntrack timer; an expired conntrack is reaped by the gc worker or by a
+    lookup of its tuple."""
+    flush_marks_unconfirmed: bool
+    """2.6.31 get_next_corpse() sets DYING on unconfirmed conntracks during a flush."""
+    confirm_drops_dying: bool
+    """6.x __nf_conntrack_confirm() drops a conntrack that is already dying."""
+    build_failure_reports: bool
+    """A message that cannot be built counts as failed when a subscribed socket set
+    NETLINK_NO_ENOBUFS (2.6.35 and later)."""
+    events_auto: bool
+    """`nf_conntrack_events` = 2: an event cache only if some ctnetlink listener exists."""
+
+    @property
+    def retry_sysctl(self) -> bool:
+        """The `nf_conntrack_events_retry_timeout` sysctl exists (2.6.31 only)."""
+        return self.retry_timer
 
 
 VARIANT_2_6_30 = Variant(
@@ -29,21 +52,49 @@ VARIANT_2_6_30 = Variant(
     reliable=False,
     events_sysctl=False,
     missed_cache=False,
-    retry_sysctl=False,
+    retry_timer=False,
+    single_winner_delete=False,
+    missed_every_packet=False,
+    gc_expiry=False,
+    flush_marks_unconfirmed=False,
+    confirm_drops_dying=False,
+    build_failure_reports=False,
+    events_auto=False,
 )
 VARIANT_2_6_31 = Variant(
     name="2.6.31",
     reliable=True,
     events_sysctl=True,
     missed_cache=True,
-    retry_sysctl=True,
+    retry_timer=True,
+    single_winner_delete=False,
+    missed_every_packet=False,
+    gc_expiry=False,
+    flush_marks_unconfirmed=True,
+    confirm_drops_dying=False,
+    build_failure_reports=False,
+    events_auto=False,
+)
+VARIANT_6_X = Variant(
+    name="6.x",
+    reliable=True,
+    events_sysctl=True,
+    missed_cache=True,
+    retry_timer=False,
+    single_winner_delete=True,
+    missed_every_packet=True,
+    gc_expiry=True,
+    flush_marks_unconfirmed=False,
+    confirm_drops_dying=True,
+    build_failure_reports=True,
+    events_auto=True,
 )
 
-MODELLED: dict[str, Variant] = {v.name: v for v in (VARIANT_2_6_30, VARIANT_2_6_31)}
-"""Variants with an executable model. `6.x` is named in configs and the catalogue but its
-actions are not modelled yet, so engines refuse it with a clear message."""
+DEFINED: dict[str, Variant] = {v.name: v for v in (VARIANT_2_6_30, VARIANT_2_6_31, VARIANT_6_X)}
+MODELLED: dict[str, Variant] = DEFINED
+"""Variants that the engines and the command line offer."""
 
 
 def variant_of(name: str) -> Variant:
-    """The variant called `name`; KeyError if it has no executable model."""
-    return MODELLED[name]
+    """The variant called `name`; KeyError if there is none."""
+    return DEFINED[name]

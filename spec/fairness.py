@@ -33,7 +33,7 @@ LISTENERS_READ = Fairness(
 TIMERS_FIRE = Fairness(
     "timers-fire",
     "time advances and every pending timer eventually fires (weak fairness)",
-    ("env_tick", "death_by_timeout", "death_by_event"),
+    ("env_tick", "death_by_timeout", "death_by_event", "gc_worker", "ecache_work"),
 )
 PACKETS_COMPLETE = Fairness(
     "packets-complete",
@@ -57,7 +57,9 @@ DRAIN_ORDER = (
     "__nf_conntrack_confirm",
     "env_recv",
     "death_by_event",
+    "ecache_work",
     "death_by_timeout",
+    "gc_worker",
     "env_tick",
 )
 DRAIN_BOUND = 400

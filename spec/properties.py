@@ -21,6 +21,7 @@ from nfct_spec.models.bits import (
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step
 from nfct_spec.models.state import NO_TIMER, Message, State
+from nfct_spec.models.variants import variant_of
 
 TRANSITION_BITS = IPCT_NEW | IPCT_STATUS | IPCT_PROTOINFO | IPCT_DESTROY
 ONE_TIME_BITS = IPCT_NEW | IPCT_DESTROY
@@ -106,10 +107,13 @@ def one_place(config: Config, state: State) -> bool:
 
 
 def dying_has_retry(config: Config, state: State) -> bool:
-    """Every conntrack on the dying list has its retry timer pending (unless crashed)."""
+    """Every conntrack on the dying list has a retry pending (unless crashed): its own retry
+    timer in 2.6.31, the scheduled ecache worker in 6.x."""
     k = state.kernel
     if k.crashed:
         return True
+    if not variant_of(config.variant).retry_timer:
+        return not k.dying or k.worker >= 0
     return all(ct.timer != NO_TIMER for ct in k.cts if ct.uid in k.dying)
 
 

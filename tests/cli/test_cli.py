@@ -79,7 +79,6 @@ def test_actions_json_lists_the_registry() -> None:
     ("args", "message"),
     [
         (["check", "--variant", "2.4"], "unknown variant"),
-        (["check", "--variant", "6.x"], "no executable model"),
         (["check", "--property", "no-such-property"], "unknown property id"),
         (["check", "--profile", "huge"], "invalid choice"),
         (["replay", "/nonexistent/trace.json"], "cannot read"),

@@ -34,6 +34,8 @@ def _suite(variant: str, quiet: bool = False) -> type:
 TestHoldsOn2630 = _suite("2.6.30")
 TestHoldsOn2631 = _suite("2.6.31")
 TestHoldsOn2631WithQuietEnvironment = _suite("2.6.31", quiet=True)
+TestHoldsOn6x = _suite("6.x")
+TestHoldsOn6xWithQuietEnvironment = _suite("6.x", quiet=True)
 
 
 def test_the_suite_fails_on_a_model_that_forgets_to_decrement_the_count(

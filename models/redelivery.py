@@ -1,0 +1,113 @@
+"""Current kernels (5.19 and later, e.g. 6.18): single-winner deletion, the per-namespace
+redelivery list and its delayed worker, and expiry by the garbage collector.
+
+Abstracts nf_ct_delete() and gc_worker() / nf_ct_gc_expired() (net/netfilter/
+nf_conntrack_core.c) and nf_conntrack_ecache_work(), ecache_work() and
+ecache_work_evict_list() (net/netfilter/nf_conntrack_ecache.c), Linux 6.18.
+
+Time: the worker's delays are ticks from the config (`worker_first_delay` stands for HZ, the
+first retry one second after a failure; `worker_retry_delay` for ECACHE_RETRY_JIFFIES, 10 ms
+rounded up to jiffies). Left out: the worker's batching of 16 entries per lock hold, the RCU
+grace periods, and namespace exit (where the event callback goes first and pending DESTROYs
+are dropped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from nfct_spec.models.bits import IPCT_DESTROY
+from nfct_spec.models.config import Config
+from nfct_spec.models.ecache import nf_conntrack_eventmask_report
+from nfct_spec.models.lists import nf_conntrack_free, nf_ct_delete_from_lists, note_death
+from nfct_spec.models.state import NO_TIMER, State, replace_ct
+
+
+def _schedule_on_failure(config: Config, state: State) -> State:
+    """nf_conntrack_ecache_work(NFCT_ECACHE_DESTROY_FAIL): schedule the worker in HZ unless it
+    is already pending, and set ecache_dwork_pending."""
+    kernel = state.kernel
+    worker = kernel.worker if kernel.worker >= 0 else config.worker_first_delay
+    return replace(state, kernel=replace(kernel, worker=worker, dwork_pending=True))
+
+
+def _kick_on_success(state: State) -> State:
+    """nf_conntrack_ecache_work(NFCT_ECACHE_DESTROY_SENT), called while ecache_dwork_pending:
+    run the worker at once if the redelivery list is not empty, else clear the flag."""
+    kernel = state.kernel
+    if kernel.dying:
+        return replace(state, kernel=replace(kernel, worker=0))
+    return replace(state, kernel=replace(kernel, dwork_pending=False))
+
+
+def nf_ct_delete(
+    config: Config, state: State, uid: int, portid: int, report: bool
+) -> tuple[State, bool]:
+    """Delete a conntrack; True only if it was freed with its DESTROY delivered.
+
+    test_and_set_bit(IPS_DYING_BIT) first: a second deleter loses and does nothing. Then the
+    DESTROY is reported once; on failure the conntrack is unhashed and added at the head of
+    the redelivery list and the worker scheduled; on success it is unhashed and freed, and a
+    pending worker is kicked.
+    """
+    ct = state.ct(uid)
+    assert ct is not None
+    if ct.dying:
+        return state, False
+    state = note_death(state, uid)
+    kernel = replace_ct(state.kernel, replace(ct, dying=True, timer=NO_TIMER))
+    state = replace(state, kernel=kernel)
+    state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, portid, report)
+    if ret < 0:
+        state = nf_ct_delete_from_lists(state, uid)
+        state = replace(state, kernel=replace(state.kernel, dying=(uid, *state.kernel.dying)))
+        return _schedule_on_failure(config, state), False
+    if state.kernel.dwork_pending:
+        state = _kick_on_success(state)
+    return nf_conntrack_free(state, uid), True
+
+
+def gc_worker(config: Config, state: State, uid: int) -> State | None:
+    """The conntrack garbage collector finds an expired conntrack and kills it
+    (nf_ct_gc_expired() -> nf_ct_kill() -> nf_ct_delete(ct, 0, 0)).
+
+    Enabled for a hashed conntrack whose timeout has run out, at any later time: the worker
+    scans the table in slices and an idle table rarely, so the DESTROY of an expiry can come
+    long after it. 6.x only.
+    """
+    ct = state.ct(uid)
+    if ct is None or uid not in state.kernel.hash or ct.timer != 0:
+        return None
+    state, _ = nf_ct_delete(config, state, uid, 0, False)
+    return state
+
+
+def ecache_work(config: Config, state: State) -> State | None:
+    """The delayed ecache worker runs: re-send DESTROY along the redelivery list.
+
+    Enabled when the worker is due. It walks the list from the head (newest failure first);
+    at the first failure it stops and reschedules itself after ECACHE_RETRY_JIFFIES. As
+    shipped, the time-slice test in ecache_work_evict_list() is inverted, so after the first
+    success it stops and restarts at once (`ecache_work_fixed` models the posted fix: it goes
+    on until a failure or the end of the list). Delivered entries are freed after the walk.
+    """
+    kernel = state.kernel
+    if kernel.worker != 0:
+        return None
+    state = replace(state, kernel=replace(kernel, worker=-1))
+    delivered: list[int] = []
+    delay = -1
+    for uid in kernel.dying:
+        state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, 0, False)
+        if ret < 0:
+            delay = config.worker_retry_delay
+            break
+        delivered.append(uid)
+        if not config.ecache_work_fixed:
+            delay = 0
+            break
+    for uid in delivered:
+        state = nf_conntrack_free(state, uid)
+    if delay >= 0:
+        state = replace(state, kernel=replace(state.kernel, worker=delay))
+    return state
