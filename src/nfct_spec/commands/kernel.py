@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from nfct_spec.commands.common import UsageError
+from nfct_spec.kernel.conformance import VALIDATION_RUNS, TooLarge, Validation, validate
 from nfct_spec.kernel.monitors import format_verdicts, verdicts
 from nfct_spec.kernel.netns import Interrupted, KernelUnavailable, exit_for
-from nfct_spec.kernel.observe import ParamValue, format_summary, save
+from nfct_spec.kernel.observe import ObservedTrace, ParamValue, format_summary, save
 from nfct_spec.kernel.scenarios import SCENARIOS, run_scenario_with
 from nfct_spec.outdir import prepare
 
@@ -71,6 +72,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 130
 
 
+def _validation(trace: ObservedTrace) -> Validation | None:
+    try:
+        return validate(trace)
+    except TooLarge:
+        return None
+
+
 def _run(args: argparse.Namespace, console: Console) -> int:
     params = dict(_param(p) for p in args.param)
     trace = run_scenario_with(args.scenario, params, verbose=args.verbose)
@@ -79,7 +87,16 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     console.print(format_summary(trace), highlight=False)
     results = verdicts(trace)
     console.print(format_verdicts(results), highlight=False)
-    return 0 if all(v.as_expected for v in results) else 1
+    validation = _validation(trace)
+    console.print(
+        "trace validation: "
+        + (
+            validation.summary() if validation else "not run (too large to search; use fewer flows)"
+        ),
+        highlight=False,
+    )
+    ok = all(v.as_expected for v in results) and (validation is None or validation.ok)
+    return 0 if ok else 1
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
@@ -116,6 +133,30 @@ def _check(args: argparse.Namespace, console: Console) -> int:
                 ],
             }
         )
+    conformance = Table(title="trace validation against the 6.x model (small runs)")
+    for column in ("scenario", "parameters", "result"):
+        conformance.add_column(column)
+    for name, params in VALIDATION_RUNS:
+        trace = run_scenario_with(name, dict(params))
+        label = " ".join(f"{k}={v}" for k, v in params)
+        save(trace, out / f"{name}-{label.replace(' ', '-').replace('=', '')}.json")
+        validation = validate(trace)
+        ok = ok and validation.ok
+        conformance.add_row(name, label, validation.summary())
+        report.append(
+            {
+                "scenario": name,
+                "params": dict(params),
+                "validation": {
+                    "ok": validation.ok,
+                    "explained": validation.explained,
+                    "total": validation.total,
+                    "unexplained": validation.unexplained,
+                    "unsupported": validation.unsupported,
+                },
+            }
+        )
     (out / "kernel-check.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     console.print(table)
+    console.print(conformance)
     return 0 if ok else 1
