@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from nfct_spec.models.config import Config
+from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
+
+RELIABLE = ListenerConfig("conntrackd", ("new", "update", "destroy"), True, True, 1)
+"""A conntrackd-like reliable listener (BE and NO_ENOBUFS) with a one-message buffer."""
+PLAIN = ListenerConfig("logger", ("new", "destroy"), False, False, 1)
+"""A plain listener with a one-message buffer."""
 
 
 def step(action: str, **args: ArgValue) -> Step:

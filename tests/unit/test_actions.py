@@ -6,14 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from helpers import new_confirmed, run, step
+from helpers import PLAIN, RELIABLE, new_confirmed, run, step
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW, IPCT_STATUS
-from nfct_spec.models.config import Config, ListenerConfig
+from nfct_spec.models.config import Config
 from nfct_spec.models.registry import apply
 from nfct_spec.models.state import CRASH_MOD_ZERO, NO_TIMER, initial_state
-
-RELIABLE = ListenerConfig("conntrackd", ("new", "update", "destroy"), True, True, 1)
-PLAIN = ListenerConfig("logger", ("new", "destroy"), False, False, 1)
 
 
 def config(variant: str = "2.6.31", **changes: object) -> Config:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from helpers import new_confirmed, run, step
+from helpers import PLAIN, RELIABLE, new_confirmed, run, step
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.registry import apply
 from nfct_spec.models.state import NO_TIMER, initial_state
-
-RELIABLE = ListenerConfig("conntrackd", ("new", "update", "destroy"), True, True, 1)
-PLAIN = ListenerConfig("logger", ("new", "destroy"), False, False, 1)
 
 
 def config(**changes: object) -> Config:

@@ -95,32 +95,22 @@ def check_sampling(
     out: list[Checked] = []
     for prop in props:
         expected = prop.expected_for(config)
-        reason = prop.reason_for(config)
         steps_found = found.get(prop.id)
-        if steps_found is None:
+        trace = None if steps_found is None else _trace(config, prop, steps_found, profile, seed)
+        if trace is None:
             verdict = "unknown" if expected in ("violated", "witness") else "sampled"
-            result = Result(
-                prop.id,
-                config.variant,
-                "hypothesis",
-                verdict,
-                expected,
-                f"no finding in {scope}",
-                reason,
-                config=config.name,
-            )
-            out.append(Checked(result, None))
-            continue
-        trace = _trace(config, prop, steps_found, profile, seed)
-        verdict = "witnessed" if finding_verdict(prop) == "witness" else "violated"
+            scope_text = f"no finding in {scope}"
+        else:
+            verdict = "witnessed" if finding_verdict(prop) == "witness" else "violated"
+            scope_text = f"trace of {len(trace.steps)} steps, found in {scope}"
         result = Result(
             prop.id,
             config.variant,
             "hypothesis",
             verdict,
             expected,
-            f"trace of {len(trace.steps)} steps, found in {scope}",
-            reason,
+            scope_text,
+            prop.reason_for(config),
             config=config.name,
         )
         out.append(Checked(result, trace))
