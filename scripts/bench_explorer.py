@@ -1,0 +1,98 @@
+"""Explorer benchmark: distinct states per second, time and peak memory on the reference
+config, and how the state count grows with the number of flows, with and without symmetry
+reduction. Prints Markdown tables.
+
+Reference config (variant 2.6.31): 4 flows, nf_conntrack_max 3, one listener with
+BROADCAST_ERROR and NO_ENOBUFS subscribed to new/update/destroy with a 2-message queue, retry
+timeout 3 ticks, conntrack timeout 2 ticks, at most `--max-conntracks` allocations per run. A
+search that reaches `--budget` states stops and is reported as not exhausted.
+
+Growth: the same listener options with a 1-message queue, limit 1, retry timeout 2, timeout 1,
+at most 2 allocations, for 2 to 5 flows.
+
+Usage: python scripts/bench_explorer.py [--max-conntracks 4] [--budget 300000]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from nfct_spec.engines.explorer import Stats, explore, peak_rss_mib
+from nfct_spec.models.config import Config, ListenerConfig
+from nfct_spec.spec.catalogue import CATALOGUE
+
+LISTENER = ListenerConfig(
+    name="conntrackd",
+    groups=("new", "update", "destroy"),
+    broadcast_error=True,
+    no_enobufs=True,
+    capacity=2,
+)
+
+
+def reference(max_conntracks: int) -> Config:
+    """The reference config of the benchmark."""
+    return Config(
+        name="reference",
+        variant="2.6.31",
+        nf_conntrack_max=3,
+        flows=4,
+        max_conntracks=max_conntracks,
+        listeners=(LISTENER,),
+        events_retry_timeout=3,
+        ct_timeout=2,
+    )
+
+
+def growth(flows: int) -> Config:
+    """The growth series config for `flows` flows."""
+    return Config(
+        name="growth",
+        variant="2.6.31",
+        nf_conntrack_max=1,
+        flows=flows,
+        max_conntracks=2,
+        listeners=(ListenerConfig(**{**LISTENER.__dict__, "capacity": 1}),),
+        events_retry_timeout=2,
+        ct_timeout=1,
+    )
+
+
+def _count(stats: Stats) -> str:
+    return f"{stats.states}" if stats.complete else f"> {stats.states} (budget)"
+
+
+def main() -> None:
+    """Run the benchmark and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-conntracks", type=int, default=4)
+    parser.add_argument("--budget", type=int, default=300_000)
+    parser.add_argument("--max-flows", type=int, default=5)
+    args = parser.parse_args()
+
+    ref = explore(reference(args.max_conntracks), CATALOGUE, max_states=args.budget)
+    s = ref.stats
+    print(f"## Reference config (max_conntracks {args.max_conntracks}, budget {args.budget})\n")
+    print("| exhausted | states | transitions | depth | seconds | states/s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| {'yes' if s.complete else 'no'} | {s.states} | {s.transitions} | {s.depth} "
+        f"| {s.seconds:.1f} | {s.states_per_second:.0f} | {peak_rss_mib():.0f} |"
+    )
+    print("\n## State count by number of flows (growth config)\n")
+    print("| flows | reduced | seconds | unreduced | seconds | ratio |")
+    print("|---|---|---|---|---|---|")
+    for flows in range(2, args.max_flows + 1):
+        config = growth(flows)
+        reduced = explore(config, CATALOGUE, max_states=args.budget).stats
+        full = explore(config, CATALOGUE, max_states=args.budget, symmetry=False).stats
+        ratio = f"{full.states / reduced.states:.2f}" if full.complete else "-"
+        print(
+            f"| {flows} | {_count(reduced)} | {reduced.seconds:.1f} "
+            f"| {_count(full)} | {full.seconds:.1f} | {ratio} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

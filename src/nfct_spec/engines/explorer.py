@@ -1,0 +1,240 @@
+"""The explicit-state explorer: breadth-first search over every reachable state of a config.
+
+Every state is reduced to its canonical representative (`nfct_spec.models.canonical`) before
+it is looked up, so each class of symmetric states is expanded once. Every invariant and state
+witness is evaluated on every new state, every action property and step witness on every
+transition, the same way as the other engines do (`nfct_spec.checking`). Because the search is
+breadth-first, the first finding of each property is at the smallest possible depth: the trace
+rebuilt from the parent pointers is a shortest counterexample or witness.
+
+Storage is compact: states are kept once, as dictionary keys mapping to a dense index (plus a
+list of references by index); the parent of each state is an integer array. A trace
+is rebuilt by replaying real steps from the initial state and choosing, at each depth, the
+successor whose canonical form is the next state on the path, so every trace replays through
+the plain model even though the search worked on representatives.
+
+Liveness (`destroy-eventually`) is not decided here: see `nfct_spec.engines.lasso`, which works
+on the unreduced graph.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from nfct_spec.checking import finding_in_state, finding_on_step, finding_verdict, searched
+from nfct_spec.models.canonical import Canonicaliser
+from nfct_spec.models.config import Config
+from nfct_spec.models.registry import Step, successors
+from nfct_spec.models.state import State, initial_state
+from nfct_spec.spec.catalogue import Property
+from nfct_spec.traces import Trace, make_trace
+
+ProgressFn = Callable[["Stats"], None]
+PROGRESS_EVERY = 5000
+NO_PARENT = -1
+
+
+@dataclass
+class Stats:
+    """What a search covered: distinct states, transitions, BFS depth, time and memory."""
+
+    states: int = 0
+    transitions: int = 0
+    depth: int = 0
+    seconds: float = 0.0
+    peak_rss_mib: float = 0.0
+    complete: bool = False
+
+    @property
+    def states_per_second(self) -> float:
+        """Distinct states found per second of search."""
+        return self.states / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def scope(self) -> str:
+        """The scope line of an `exhausted` verdict."""
+        return f"{self.states} states, {self.transitions} transitions, depth {self.depth}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The first (shallowest) finding of one property: the canonical state it was found from
+    (for a step finding) or in (for a state finding), and the step when it is a step finding."""
+
+    target: int
+    step: Step | None
+    post: State | None
+
+
+@dataclass
+class Exploration:
+    """The outcome of one search: statistics, first findings and the reachable set."""
+
+    config: Config
+    stats: Stats
+    findings: dict[str, Finding] = field(default_factory=dict)
+    index: dict[State, int] = field(default_factory=dict)
+    states: list[State] = field(default_factory=list)
+    parents: array[int] = field(default_factory=lambda: array("q"))
+    canonical: Callable[[State], State] = lambda s: s
+
+    def contains(self, state: State) -> bool:
+        """Whether `state` (any member of its symmetry class) was reached."""
+        return self.canonical(state) in self.index
+
+    def path_to(self, target: int) -> list[int]:
+        """The canonical state ids from the initial state to `target`."""
+        ids = [target]
+        while self.parents[ids[-1]] != NO_PARENT:
+            ids.append(self.parents[ids[-1]])
+        return ids[::-1]
+
+
+def peak_rss_mib() -> float:
+    """The peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def explore(
+    config: Config,
+    props: Sequence[Property],
+    max_states: int | None = None,
+    symmetry: bool = True,
+    progress: ProgressFn | None = None,
+) -> Exploration:
+    """Breadth-first search of every reachable canonical state, checking `props`.
+
+    Liveness properties and properties that are `n/a` for the config are skipped. The search
+    stops early, incomplete, once `max_states` distinct states are stored.
+    """
+    canonical = Canonicaliser(config, flows=symmetry, listeners=symmetry)
+    checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
+    on_states = [p for p in checked if not p.on_transitions]
+    on_steps = [p for p in checked if p.on_transitions]
+    stats = Stats()
+    result = Exploration(config, stats, canonical=canonical)
+    index, states, parents = result.index, result.states, result.parents
+    findings = result.findings
+    started = time.perf_counter()
+
+    def add(state: State, parent: int) -> bool:
+        """Store a new canonical state; False once the budget is full."""
+        if max_states is not None and len(index) >= max_states:
+            return False
+        sid = len(index)
+        index[state] = sid
+        states.append(state)
+        parents.append(parent)
+        for prop in on_states:
+            if prop.id not in findings and finding_in_state(prop, config, state):
+                findings[prop.id] = Finding(sid, None, None)
+        return True
+
+    root = canonical(initial_state(config))
+    add(root, NO_PARENT)
+    frontier = [root]
+    complete = True
+    while frontier and complete:
+        next_frontier: list[State] = []
+        for pre in frontier:
+            pre_id = index[pre]
+            for step, post in successors(config, pre):
+                stats.transitions += 1
+                for prop in on_steps:
+                    if prop.id not in findings and finding_on_step(prop, config, pre, step, post):
+                        findings[prop.id] = Finding(pre_id, step, post)
+                rep = canonical(post)
+                if rep in index:
+                    continue
+                if not add(rep, pre_id):
+                    complete = False
+                    break
+                next_frontier.append(rep)
+                if progress is not None and len(index) % PROGRESS_EVERY == 0:
+                    stats.states, stats.seconds = len(index), time.perf_counter() - started
+                    progress(stats)
+            if not complete:
+                break
+        if next_frontier:
+            stats.depth += 1
+        frontier = next_frontier
+    stats.states = len(index)
+    stats.seconds = time.perf_counter() - started
+    stats.peak_rss_mib = peak_rss_mib()
+    stats.complete = complete
+    if progress is not None:
+        progress(stats)
+    return result
+
+
+def _follow(exploration: Exploration, ids: list[int]) -> list[tuple[Step, State]]:
+    """Real steps from the initial state whose successors have the canonical forms `ids`."""
+    config, canonical = exploration.config, exploration.canonical
+    state = initial_state(config)
+    path: list[tuple[Step, State]] = []
+    for sid in ids[1:]:
+        want = exploration.states[sid]
+        for step, post in successors(config, state):
+            if canonical(post) == want:
+                path.append((step, post))
+                state = post
+                break
+        else:
+            raise AssertionError(f"no step reaches canonical state {sid}")
+    return path
+
+
+def trace_of(exploration: Exploration, prop: Property) -> Trace:
+    """The BFS-shortest trace of a property's finding, rebuilt from real steps."""
+    finding = exploration.findings[prop.id]
+    config = exploration.config
+    path = _follow(exploration, exploration.path_to(finding.target))
+    if finding.step is not None:
+        assert finding.post is not None
+        pre = path[-1][1] if path else initial_state(config)
+        want = exploration.canonical(finding.post)
+        for step, post in successors(config, pre):
+            if exploration.canonical(post) == want and finding_on_step(
+                prop, config, pre, step, post
+            ):
+                path.append((step, post))
+                break
+        else:
+            raise AssertionError(f"{prop.id}: the finding does not carry over to the trace")
+    meta = {
+        "property": prop.id,
+        "statement": prop.statement,
+        "finding": finding_verdict(prop),
+        "step": len(path),
+        "engine": "explorer",
+        "variant": config.variant,
+    }
+    return make_trace(config, path, initial_state(config), meta)
+
+
+def verdict(prop: Property, exploration: Exploration) -> tuple[str, str]:
+    """The explorer's verdict on a safety or witness property, with its scope line.
+
+    An expected finding that an exhaustive search did not show is `unknown`, not a pass or a
+    refutation: the config is too small to show it (the catalogue claims it for some config).
+    """
+    stats = exploration.stats
+    finding = exploration.findings.get(prop.id)
+    if finding is not None:
+        found = "witnessed" if finding_verdict(prop) == "witness" else "violated"
+        return found, f"BFS-shortest finding at depth {_depth(exploration, finding)}; {stats.scope}"
+    if not stats.complete:
+        return "unknown", f"budget hit: {stats.scope} searched, not exhausted"
+    if prop.expected_for(exploration.config) in ("violated", "witness"):
+        kind = finding_verdict(prop)
+        return "unknown", f"no {kind} in any of the {stats.scope}: the config is too small for it"
+    return "exhausted", stats.scope
+
+
+def _depth(exploration: Exploration, finding: Finding) -> int:
+    steps = len(exploration.path_to(finding.target)) - 1
+    return steps + (1 if finding.step is not None else 0)

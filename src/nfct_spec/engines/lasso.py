@@ -1,0 +1,451 @@
+"""Liveness of `destroy-eventually` on the explicit state graph: broken obligations and fair
+lassos.
+
+The graph is built without symmetry reduction (a reduced graph can merge a cycle with its
+mirror image and so invent cycles, or hide which conntrack stays pending), from the initial
+state by breadth-first search. A counterexample to "every dying conntrack is eventually freed
+with its DESTROY queued to every reliable listener" takes one of two shapes:
+
+1. **A broken obligation**: a reachable state in which a conntrack that reported events was
+   freed while a reliable (BROADCAST_ERROR) DESTROY listener, open since before the
+   conntrack's creation, neither holds nor received its DESTROY. Nothing can make up for it
+   later (a freed conntrack sends nothing), whatever the fairness.
+2. **A fair lasso**: a reachable cycle of actual transitions on which one conntrack stays on
+   the dying list in every state, and which is fair with respect to the chosen fairness
+   records (`nfct_spec.spec.fairness`). A behaviour may also stutter forever in a state where
+   no fair step is enabled (then the cycle is that single state).
+
+Fairness, read from the records' statements: `listeners-read`, `timers-fire` and
+`packets-complete` are weak fairness on each of their actions *per instance* (one listener, one
+timer, one conntrack): if the instance is enabled, with a step that changes the state, in every
+state of the cycle, some step of the cycle is that instance changing the state (stuttering
+steps do not count). `traffic-stops`: no step of the cycle is a packet, a userspace request, a
+sysctl write or any other environment input (`TRAFFIC_ACTIONS`); it does not restrict the
+prefix. `retry-timeout-positive`: every state of the lasso has a positive retry timeout and no
+crash (`assumptions_hold`).
+
+Fairness is checked on the actual cycle (`check_lasso`), not on a strongly connected component.
+Components only guide the search: within a component of the graph restricted to states where
+the conntrack is dying, a closed walk is grown from its first state by detours that either
+take a missing fair step or visit a state where that step is disabled, until the walk is fair;
+if some instance is enabled throughout the component and never taken in it, no cycle inside it
+can be fair. In the ITF trace, `loop` is the index of the state where the cycle starts, and the
+last state equals that state (the closing step is recorded, so the whole cycle replays).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import networkx as nx
+
+from nfct_spec.engines.explorer import peak_rss_mib
+from nfct_spec.models.bits import IPCT_DESTROY
+from nfct_spec.models.config import Config
+from nfct_spec.models.registry import BY_NAME, Step, enabled_steps, successors
+from nfct_spec.models.state import State, initial_state
+from nfct_spec.spec.fairness import FAIRNESS, RETRY_POSITIVE, TRAFFIC_STOPS, assumptions_hold
+from nfct_spec.traces import Trace, make_trace
+
+PROPERTY = "destroy-eventually"
+TRAFFIC_ACTIONS = frozenset(
+    {
+        "nf_conntrack_in",
+        "ctnetlink_del_conntrack",
+        "nf_conntrack_flush_report",
+        "nf_ct_expect_related",
+        "env_sysctl_write",
+        "env_listener_open",
+        "env_listener_close",
+        "env_fault_arm",
+    }
+)
+"""Steps that stop under `traffic-stops`: packets, userspace requests and environment inputs.
+Everything else is kernel work that follows from them (confirmation, early drop, timers) or a
+listener reading."""
+
+FULL_FAIRNESS = tuple(f.id for f in FAIRNESS)
+Unit = tuple[str, tuple[tuple[str, object], ...]]
+Edge = tuple[int, Step, int]
+
+
+def weaker_fairness_sets() -> list[tuple[str, ...]]:
+    """The full fairness set with one record dropped, for each record."""
+    return [tuple(i for i in FULL_FAIRNESS if i != dropped) for dropped in FULL_FAIRNESS]
+
+
+def broken_obligation(config: Config, state: State) -> int | None:
+    """The uid of a conntrack freed without its DESTROY reaching an owed reliable listener."""
+    live = {ct.uid for ct in state.kernel.cts}
+    for i, listener in enumerate(config.listeners):
+        if not (listener.broadcast_error and "destroy" in listener.groups):
+            continue
+        sock = state.kernel.sockets[i]
+        if not sock.open:
+            continue
+        queued = {m.uid for m in sock.queue if m.bits & IPCT_DESTROY and not m.expect}
+        for uid in state.ghost.deaths:
+            if uid in live or uid not in state.ghost.reporting or state.ghost.since[i] > uid:
+                continue
+            if (uid, IPCT_DESTROY) not in state.ghost.got[i] and uid not in queued:
+                return uid
+    return None
+
+
+def _fair_units(config: Config, state: State, fairness: Sequence[str]) -> set[Unit]:
+    """The fairness instances enabled in `state` with a step that changes it."""
+    names = {a for f in FAIRNESS if f.id in fairness for a in f.actions}
+    units: set[Unit] = set()
+    for name in sorted(names):
+        action = BY_NAME[name]
+        if config.variant not in action.variants:
+            continue
+        for step, post in enabled_steps(config, state, action):
+            if post != state:
+                units.add((step.action, step.args))
+    return units
+
+
+@dataclass
+class Graph:
+    """The unreduced reachable state graph (possibly cut at a budget)."""
+
+    config: Config
+    states: list[State] = field(default_factory=list)
+    index: dict[State, int] = field(default_factory=dict)
+    out: list[list[tuple[Step, int]]] = field(default_factory=list)
+    complete: bool = True
+    transitions: int = 0
+    units_cache: dict[tuple[int, tuple[str, ...]], frozenset[Unit]] = field(default_factory=dict)
+
+    def units(self, node: int, fairness: Sequence[str]) -> frozenset[Unit]:
+        """The fairness instances enabled in a node (cached: the search asks repeatedly)."""
+        key = (node, tuple(fairness))
+        found = self.units_cache.get(key)
+        if found is None:
+            found = frozenset(_fair_units(self.config, self.states[node], fairness))
+            self.units_cache[key] = found
+        return found
+
+    def shortest_path(
+        self, goal: Callable[[int], bool], allowed: Callable[[int], bool]
+    ) -> list[tuple[Step, State]] | None:
+        """The BFS-shortest path from the initial state to a node satisfying `goal`, through
+        `allowed` nodes only (None if there is none)."""
+        if not allowed(0):
+            return None
+        prev: dict[int, tuple[int, Step]] = {}
+        queue = deque([0])
+        seen = {0}
+        while queue:
+            node = queue.popleft()
+            if goal(node):
+                path: list[tuple[Step, State]] = []
+                while node:
+                    back, step = prev[node]
+                    path.append((step, self.states[node]))
+                    node = back
+                return path[::-1]
+            for step, dst in self.out[node]:
+                if dst not in seen and allowed(dst):
+                    seen.add(dst)
+                    prev[dst] = (node, step)
+                    queue.append(dst)
+        return None
+
+
+def build_graph(config: Config, max_states: int | None = None) -> Graph:
+    """Breadth-first construction of every reachable state and transition."""
+    graph = Graph(config)
+    start = initial_state(config)
+    graph.states.append(start)
+    graph.index[start] = 0
+    graph.out.append([])
+    queue = deque([0])
+    while queue:
+        node = queue.popleft()
+        for step, post in successors(config, graph.states[node]):
+            graph.transitions += 1
+            dst = graph.index.get(post)
+            if dst is None:
+                if max_states is not None and len(graph.states) >= max_states:
+                    graph.complete = False
+                    continue
+                dst = len(graph.states)
+                graph.index[post] = dst
+                graph.states.append(post)
+                graph.out.append([])
+                queue.append(dst)
+            graph.out[node].append((step, dst))
+    return graph
+
+
+@dataclass(frozen=True)
+class Lasso:
+    """A prefix to `cycle[0]`'s source and a closed walk of actual transitions."""
+
+    uid: int
+    prefix: list[tuple[Step, State]]
+    cycle: list[tuple[Step, State]]
+
+
+def _allowed(graph: Graph, node: int, fairness: Sequence[str]) -> bool:
+    state = graph.states[node]
+    return RETRY_POSITIVE.id not in fairness or assumptions_hold(graph.config, state)
+
+
+def _restricted(graph: Graph, uid: int, fairness: Sequence[str]) -> nx.DiGraph:
+    """States where `uid` is dying (and the assumptions hold), and the allowed steps."""
+    quiet = TRAFFIC_STOPS.id in fairness
+    h = nx.DiGraph()
+    nodes = [
+        n
+        for n, s in enumerate(graph.states)
+        if uid in s.kernel.dying and _allowed(graph, n, fairness)
+    ]
+    h.add_nodes_from(nodes)
+    keep = set(nodes)
+    for n in nodes:
+        for step, dst in graph.out[n]:
+            if dst in keep and not (quiet and step.action in TRAFFIC_ACTIONS):
+                h.add_edge(n, dst)
+    return h
+
+
+def _bfs(h: nx.DiGraph, comp: set[int], src: int, target: int) -> list[int] | None:
+    """Shortest node path of at least one step inside `comp` from `src` to `target` (a cycle
+    when they are the same node)."""
+    prev: dict[int, int] = {}
+    queue = deque([src])
+    seen = {src}
+    while queue:
+        node = queue.popleft()
+        for nxt in sorted(h.successors(node)):
+            if nxt not in comp:
+                continue
+            if nxt == target:
+                path = [nxt, node]
+                while path[-1] != src:
+                    path.append(prev[path[-1]])
+                return path[::-1]
+            if nxt not in seen:
+                seen.add(nxt)
+                prev[nxt] = node
+                queue.append(nxt)
+    return None
+
+
+def _edge(graph: Graph, src: int, dst: int, fairness: Sequence[str]) -> Step:
+    quiet = TRAFFIC_STOPS.id in fairness
+    for step, node in graph.out[src]:
+        if node == dst and not (quiet and step.action in TRAFFIC_ACTIONS):
+            return step
+    raise AssertionError("edge not in graph")
+
+
+def _walk(graph: Graph, nodes: list[int], fairness: Sequence[str]) -> list[Edge]:
+    return [(a, _edge(graph, a, b, fairness), b) for a, b in pairwise(nodes)]
+
+
+def _unfair_units(
+    graph: Graph, walk: list[Edge], nodes: Iterable[int], fairness: Sequence[str]
+) -> list[Unit]:
+    always: frozenset[Unit] | None = None
+    for node in nodes:
+        units = graph.units(node, fairness)
+        always = units if always is None else always & units
+    taken = {(s.action, s.args) for a, s, b in walk if a != b}
+    return sorted(always - taken, key=repr) if always else []
+
+
+def _fair_cycle(
+    graph: Graph, h: nx.DiGraph, comp: set[int], fairness: Sequence[str]
+) -> list[Edge] | None:
+    """A fair closed walk inside the component from its first state, or None if none exists.
+    An empty walk stands for stuttering forever in that state (no fair step is enabled)."""
+    root = min(comp)
+    if not graph.units(root, fairness):
+        return []
+    if len(comp) == 1 and not h.has_edge(root, root):
+        return None
+    back = _bfs(h, comp, root, root)
+    assert back is not None
+    walk = _walk(graph, back, fairness)
+    for _ in range(4 * len(comp) + 16):
+        nodes = [a for a, _, _ in walk]
+        missing = _unfair_units(graph, walk, nodes, fairness)
+        if not missing:
+            return walk
+        unit = missing[0]
+        detour = _detour(graph, h, comp, root, unit, fairness)
+        if detour is None:
+            return None
+        walk += detour
+    raise AssertionError("fair cycle construction did not converge")
+
+
+def _detour(
+    graph: Graph, h: nx.DiGraph, comp: set[int], root: int, unit: Unit, fairness: Sequence[str]
+) -> list[Edge] | None:
+    """A closed walk from `root` that takes `unit` or visits a state where it is disabled."""
+    for node in sorted(comp):
+        for step, dst in graph.out[node]:
+            if (step.action, step.args) == unit and dst in comp and dst != node:
+                to = [root] if node == root else _bfs(h, comp, root, node)
+                home = [root] if dst == root else _bfs(h, comp, dst, root)
+                if to is None or home is None:
+                    continue
+                return [
+                    *_walk(graph, to, fairness),
+                    (node, step, dst),
+                    *_walk(graph, home, fairness),
+                ]
+    for node in sorted(comp):
+        if unit not in graph.units(node, fairness):
+            to = _bfs(h, comp, root, node)
+            home = _bfs(h, comp, node, root)
+            if to is not None and home is not None:
+                return [*_walk(graph, to, fairness), *_walk(graph, home, fairness)]
+    return None
+
+
+def find_lasso(graph: Graph, fairness: Sequence[str]) -> Lasso | None:
+    """The first fair lasso on which some conntrack stays dying forever, or None."""
+    config = graph.config
+    for uid in range(config.max_conntracks):
+        h = _restricted(graph, uid, fairness)
+        stuck = [{n} for n in sorted(h.nodes) if not graph.units(n, fairness)]
+        comps = sorted((set(c) for c in nx.strongly_connected_components(h)), key=min)
+        for comp in stuck[:1] + comps:
+            walk = _fair_cycle(graph, h, comp, fairness)
+            if walk is None:
+                continue
+            root = min(comp)
+            prefix = graph.shortest_path(
+                {root}.__contains__, lambda n: _allowed(graph, n, fairness)
+            )
+            assert prefix is not None
+            cycle = [(step, graph.states[dst]) for _, step, dst in walk]
+            return Lasso(uid, prefix, cycle)
+    return None
+
+
+def check_lasso(
+    config: Config,
+    states: Sequence[State],
+    steps: Sequence[Step],
+    loop: int,
+    fairness: Sequence[str],
+) -> str | None:
+    """Why a lasso is not a fair counterexample, or None if it is one.
+
+    Checks the cycle itself: it closes, some conntrack is dying in every state of it, no traffic
+    step occurs on it under `traffic-stops`, the assumptions hold under
+    `retry-timeout-positive`, and every fair instance enabled throughout it is taken.
+    """
+    cycle_states = list(states[loop:])
+    if cycle_states[-1] != states[loop]:
+        return "the last state is not the loop state"
+    if len(cycle_states) > 1:
+        cycle_states = cycle_states[:-1]
+    cycle_steps = list(steps[loop:])
+    dying = set.intersection(*(set(s.kernel.dying) for s in cycle_states))
+    if not dying:
+        return "no conntrack is dying in every state of the cycle"
+    if TRAFFIC_STOPS.id in fairness and any(s.action in TRAFFIC_ACTIONS for s in cycle_steps):
+        return "the cycle has a traffic step (traffic-stops)"
+    if RETRY_POSITIVE.id in fairness and not all(assumptions_hold(config, s) for s in states):
+        return "a state breaks retry-timeout-positive"
+    always = set.intersection(*(_fair_units(config, s, fairness) for s in cycle_states))
+    changes = zip(states[loop:-1], steps[loop:], states[loop + 1 :], strict=True)
+    taken = {(step.action, step.args) for pre, step, post in changes if pre != post}
+    unfair = sorted(always - taken, key=repr)
+    if unfair:
+        return f"weak fairness broken for {unfair[0][0]}{dict(unfair[0][1])}"
+    return None
+
+
+def lasso_trace(config: Config, lasso: Lasso, fairness: Sequence[str]) -> Trace:
+    """The lasso as an ITF trace with `loop` set (the last state equals the loop state)."""
+    path = lasso.prefix + lasso.cycle
+    loop = len(lasso.prefix)
+    meta = {
+        "lasso-of": PROPERTY,
+        "finding": "fair lasso",
+        "fairness": list(fairness),
+        "dying-forever": lasso.uid,
+        "step": loop,
+        "engine": "explorer",
+        "variant": config.variant,
+    }
+    return make_trace(config, path, initial_state(config), meta, loop=loop)
+
+
+@dataclass(frozen=True)
+class LivenessOutcome:
+    """What the liveness search found for one fairness set."""
+
+    fairness: tuple[str, ...]
+    complete: bool
+    states: int
+    transitions: int
+    broken: Trace | None
+    lasso: Trace | None
+    peak_rss_mib: float
+
+
+def broken_trace(config: Config, graph: Graph) -> Trace | None:
+    """The BFS-shortest path to a broken obligation (through states that respect
+    `retry-timeout-positive`), as a `destroy-eventually` trace."""
+    path = graph.shortest_path(
+        lambda n: broken_obligation(config, graph.states[n]) is not None,
+        lambda n: _allowed(graph, n, FULL_FAIRNESS),
+    )
+    if path is None:
+        return None
+    meta = {
+        "property": PROPERTY,
+        "finding": "violated",
+        "step": len(path),
+        "engine": "explorer",
+        "variant": config.variant,
+    }
+    return make_trace(config, path, initial_state(config), meta)
+
+
+def check_liveness(graph: Graph, fairness: Sequence[str]) -> LivenessOutcome:
+    """Search the graph for a broken obligation and a fair lasso under `fairness`."""
+    config = graph.config
+    lasso = find_lasso(graph, fairness)
+    trace = lasso_trace(config, lasso, fairness) if lasso is not None else None
+    return LivenessOutcome(
+        tuple(fairness),
+        graph.complete,
+        len(graph.states),
+        graph.transitions,
+        broken_trace(config, graph),
+        trace,
+        peak_rss_mib(),
+    )
+
+
+def liveness_verdict(outcome: LivenessOutcome, expected: str) -> tuple[str, str, Trace | None]:
+    """The verdict on `destroy-eventually` under the outcome's fairness, its scope and trace
+    (an expected violation that an exhaustive search did not show is `unknown`: the config is
+    too small for it)."""
+    scope = (
+        f"{outcome.states} states, {outcome.transitions} transitions, no symmetry reduction; "
+        f"fairness: {', '.join(outcome.fairness)}"
+    )
+    if outcome.broken is not None:
+        return "violated", f"freed without its DESTROY; {scope}", outcome.broken
+    if outcome.lasso is not None:
+        return "violated", f"fair lasso; {scope}", outcome.lasso
+    if not outcome.complete:
+        return "unknown", f"budget hit: {scope}", None
+    if expected == "violated":
+        return "unknown", f"no counterexample, the config is too small for it; {scope}", None
+    return "exhausted", f"no broken obligation and no fair lasso; {scope}", None

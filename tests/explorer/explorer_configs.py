@@ -1,0 +1,35 @@
+"""Small configs that the explorer exhausts in seconds, shared by the explorer tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from nfct_spec.models.config import Config, ListenerConfig
+
+RELIABLE = ListenerConfig(
+    name="conntrackd",
+    groups=("new", "update", "destroy"),
+    broadcast_error=True,
+    no_enobufs=True,
+    capacity=1,
+)
+
+
+def small(variant: str, flows: int = 2, **changes: object) -> Config:
+    """One reliable listener with a one-message queue, limit 1, at most two allocations."""
+    config = Config(
+        name="small",
+        variant=variant,
+        nf_conntrack_max=1,
+        flows=flows,
+        max_conntracks=2,
+        listeners=(RELIABLE,),
+        events_retry_timeout=2,
+        ct_timeout=1,
+    )
+    return config.with_(**changes)
+
+
+def twin_listeners(variant: str) -> Config:
+    """Two reliable listeners that differ only by name (listener symmetry)."""
+    return small(variant, flows=1, listeners=(RELIABLE, replace(RELIABLE, name="ulogd")))

@@ -1,0 +1,77 @@
+"""`nfct-spec explore`: verdicts merged into results.json, traces that replay, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from explorer_configs import small
+
+from nfct_spec.cli import main
+
+PROPS = ["count-exact", "table-bound", "destroy-eventually"]
+
+
+def _config_file(tmp_path: Path, variant: str) -> Path:
+    path = tmp_path / f"small-{variant}.json"
+    config = small(variant, sysctl_writes=(("events_retry_timeout", 0),))
+    path.write_text(json.dumps(config.to_json()), encoding="utf-8")
+    return path
+
+
+def _args(config: Path, out: Path, *extra: str) -> list[str]:
+    args = ["explore", "--config", str(config), "--out", str(out), *extra]
+    for prop in PROPS:
+        args += ["--property", prop]
+    return args
+
+
+def test_explore_exhausts_a_small_config_and_writes_replayable_traces(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(_args(_config_file(tmp_path, "2.6.31"), out)) == 0
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    rows = {r["property"]: r for r in doc["results"]}
+    assert {r["engine"] for r in rows.values()} == {"explorer"}
+    assert rows["count-exact"]["verdict"] == "exhausted"
+    assert rows["count-exact"]["scope"] == "9970 states, 27831 transitions, depth 18"
+    assert rows["destroy-eventually"]["verdict"] == "exhausted"
+    assert rows["table-bound"]["verdict"] == "violated"
+    trace = out / rows["table-bound"]["trace"]
+    assert main(["replay", str(trace)]) == 0
+    lassos = sorted((out / "traces-explorer" / "2.6.31").glob("destroy-eventually.without-*"))
+    assert len(lassos) == 5
+    for lasso in lassos:
+        assert main(["replay", str(lasso)]) == 0
+
+
+def test_explore_keeps_the_results_of_other_engines(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".nfct-spec-out").write_text("", encoding="utf-8")
+    other = {"results": [{"property": "count-exact", "engine": "z3", "verdict": "proved"}]}
+    (out / "results.json").write_text(json.dumps(other), encoding="utf-8")
+    main(_args(_config_file(tmp_path, "2.6.30"), out))
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert {r["engine"] for r in doc["results"]} == {"z3", "explorer"}
+
+
+def test_a_state_budget_that_runs_out_gives_unknown_and_exit_3(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(_args(_config_file(tmp_path, "2.6.31"), out, "--max-states", "50")) == 3
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    verdicts = {r["property"]: r["verdict"] for r in doc["results"]}
+    assert verdicts["count-exact"] == "unknown"
+    assert verdicts["destroy-eventually"] == "unknown"
+
+
+@pytest.mark.parametrize(
+    "extra", [["--max-states", "0"], ["--variant", "9.9"], ["--property", "no-such"]]
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_2(
+    extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["explore", "--out", str(tmp_path / "out"), *extra])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nfct-spec: error:") and err.count("\n") == 1
