@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from nfct_spec.viewer.show import show
 
 
 def shown(trace: Trace, **options: object) -> str:
-    console = Console(width=120, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console = Console(width=120, record=True, file=io.StringIO())
     show(trace, console, **options)  # type: ignore[arg-type]
     return console.export_text()
 
