@@ -1,0 +1,479 @@
+"""One Z3 builder per registry action, and the transition relation built from them.
+
+A builder takes a `Sym` (the pre-state being rewritten), the parameters, the variant flags and
+the step's arguments, rewrites the state as the model's action does, and returns the guard
+(when the action is enabled with those arguments). `relation` then adds the frame: every field
+whose owners are not in the action's registry `modifies` is unchanged, and a builder that
+writes such a field is an error (`FrameError`). Arguments are terms: concrete when a model step
+is checked, Z3 variables when the relation is used for proofs and BMC (then `ARGS` says how to
+make them). Where the model picks something by list order (the hashed conntrack of a flow),
+the builder takes the pick as an argument (`uid`) constrained to a valid choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from nfct_spec.models.bits import GROUP_DESTROY, IPCT_DESTROY, IPCT_PROTOINFO, IPCT_STATUS
+from nfct_spec.models.core import PACKETS
+from nfct_spec.models.registry import BY_NAME, actions_for
+from nfct_spec.models.state import NO_TIMER
+from nfct_spec.proofs import kernel_z3 as k
+from nfct_spec.proofs.params import Flags, Params
+from nfct_spec.proofs.sym import Sym
+from nfct_spec.proofs.terms import And, If, Implies, Not, Or, Term, count, sel
+from nfct_spec.proofs.vocab import FIELDS, AState, Shape, equal_fields
+
+Builder = Callable[[Sym, Params, Flags, dict[str, Any]], Term]
+
+
+class FrameError(AssertionError):
+    """A builder wrote a field that its action does not declare in `modifies`."""
+
+
+def _uids(s: Sym) -> range:
+    return range(len(s.get("alloc")))
+
+
+def _hashed_of_flow(s: Sym, uid: Term, flow: Term) -> Term:
+    return And(
+        uid >= 0,
+        uid < len(s.get("alloc")),
+        sel(s.get("alloc"), uid),
+        sel(s.get("inH"), uid),
+        sel(s.get("flow"), uid) == flow,
+    )
+
+
+def _requester_ok(s: Sym, p: Params, portid: Term) -> Term:
+    listener = Or(*[And(portid == i + 1, i < p.nl, s.at("open", i)) for i in range(len(p.be))])
+    tool = And(portid > p.nl, portid <= p.nl + p.ntools)
+    return Or(listener, tool)
+
+
+def nf_conntrack_in(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """A packet of `flow`: `new` allocates (or waits for early_drop); others refresh `uid`."""
+    flow, packet = a["flow"], a["packet"]
+    valid = And(flow >= 0, flow < p.flows)
+    if packet == "new":
+        busy = Or(
+            *[
+                And(s.at("alloc", u), Or(s.at("inH", u), s.at("inU", u)), s.at("flow", u) == flow)
+                for u in _uids(s)
+            ]
+        )
+        nxt = s.get("nxt")
+        guard = And(valid, Not(busy), nxt < p.maxct, nxt < len(s.get("alloc")))
+        c = s.get("count") + 1
+        s.put("count", c)
+        full = And(p.limit != 0, c > p.limit)
+        with s.when(full):
+            s.put("apend", flow)
+        with s.when(Not(full)):
+            k.allocate(s, p, f, flow)
+        return guard
+    uid = a["uid"]
+    guard = And(valid, _hashed_of_flow(s, uid, flow))
+    assured = s.at("assured", uid)
+    if packet == "plain":
+        bits: Term = 0
+    elif packet == "assure":
+        guard = And(guard, p.status_bit, Not(assured))
+        bits = IPCT_STATUS
+    else:
+        guard = And(guard, p.protoinfo_bit)
+        bits = IPCT_PROTOINFO
+    s.put("timer", p.ct_timeout, uid)
+    if packet == "assure":
+        s.put("assured", True, uid)
+    k.event_cache(s, uid, bits)
+    k.deliver_cached_events(s, p, f, uid)
+    return guard
+
+
+def early_drop(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """Evict `victim` (or drop the packet when it is -1) for the waiting allocation."""
+    victim = a["victim"]
+    flow = s.get("apend")
+    waiting = flow >= 0
+    none = victim == -1
+    with s.when(none):
+        s.put("count", s.get("count") - 1)
+        s.put("apend", -1)
+    ok_victim = And(
+        victim >= 0,
+        victim < len(s.get("alloc")),
+        s.at("alloc", victim),
+        s.at("inH", victim),
+        Not(s.at("assured", victim)),
+    )
+    with s.when(Not(none)):
+        k.death_by_timeout_now(s, p, f, victim)
+        alive = Not(s.get("crashed"))
+        if f.admission_6x:
+            freed = Not(s.at("alloc", victim))
+            with s.when(And(alive, freed)):
+                k.allocate(s, p, f, flow)
+            with s.when(And(alive, Not(freed))):
+                s.put("count", s.get("count") - 1)
+                s.put("apend", -1)
+        else:
+            with s.when(alive):
+                k.allocate(s, p, f, flow)
+    return And(waiting, Or(none, ok_victim))
+
+
+def nf_conntrack_confirm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """Hash an unconfirmed conntrack, start its timer, send its cached events."""
+    uid = a["uid"]
+    guard = And(uid >= 0, uid < len(s.get("alloc")), s.at("inU", uid), s.at("alloc", uid))
+    s.put("inU", False, uid)
+    s.put("inH", True, uid)
+    s.put("timer", p.ct_timeout, uid)
+    k.deliver_cached_events(s, p, f, uid)
+    return guard
+
+
+def destroy_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """Free an unconfirmed conntrack whose first packet was dropped."""
+    uid = a["uid"]
+    guard = And(uid >= 0, uid < len(s.get("alloc")), s.at("inU", uid), s.at("alloc", uid))
+    k.free(s, uid)
+    return guard
+
+
+def death_by_timeout(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """The timeout timer of a hashed conntrack expires."""
+    uid = a["uid"]
+    guard = And(
+        uid >= 0,
+        uid < len(s.get("alloc")),
+        s.at("alloc", uid),
+        s.at("inH", uid),
+        s.at("timer", uid) == 0,
+    )
+    k.death_by_timeout_now(s, p, f, uid)
+    return guard
+
+
+def death_by_event(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """The retry timer of a dying-list conntrack fires: DESTROY again."""
+    uid = a["uid"]
+    guard = And(
+        uid >= 0,
+        uid < len(s.get("alloc")),
+        s.at("alloc", uid),
+        s.at("inD", uid),
+        s.at("timer", uid) != NO_TIMER,
+    )
+    s.put("timer", NO_TIMER, uid)
+    failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False)
+    with s.when(failed):
+        k.arm_retry_timer(s, uid)
+    with s.when(Not(failed)):
+        s.put("dbit", True, uid)
+        k.free(s, uid)
+    return guard
+
+
+def ctnetlink_del_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """`conntrack -D`: DESTROY with the requester's port id, then kill or park on dying."""
+    flow, portid, uid = a["flow"], a["requester"], a["uid"]
+    guard = And(_requester_ok(s, p, portid), _hashed_of_flow(s, uid, flow))
+    k.note_death(s, uid)
+    echo = portid <= p.nl
+    failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, portid, echo)
+    s.put("timer", NO_TIMER, uid)
+    keep = failed if f.reliable else False
+    with s.when(keep):
+        k.delete_from_lists(s, uid)
+        k.insert_dying_list(s, uid)
+    with s.when(Not(keep)):
+        s.put("dbit", True, uid)
+        k.free(s, uid)
+    return guard
+
+
+def nf_conntrack_flush_report(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """`conntrack -F`: kill every hashed conntrack in `order` (a permutation of the hash)."""
+    portid, order = a["requester"], a["order"]
+    n = len(s.get("alloc"))
+    hashed = [And(s.at("alloc", u), s.at("inH", u)) for u in range(n)]
+    nh = count(hashed)
+    guard = And(_requester_ok(s, p, portid), nh > 0)
+    if isinstance(order, tuple):
+        guard = And(guard, sorted(order) == [u for u in range(n) if hashed[u] is True])
+        positions: list[tuple[Term, Term]] = [(u, True) for u in order]
+    else:
+        positions = []
+        for j, u in enumerate(order):
+            active = j < nh
+            guard = And(guard, Implies(active, And(u >= 0, u < n, sel(hashed, u))))
+            guard = And(guard, *[Implies(And(active, j2 < nh), u != order[j2]) for j2 in range(j)])
+            positions.append((u, active))
+    echo = portid <= p.nl
+    for uid, active in positions:
+        with s.when(And(active, Not(s.get("crashed")))):
+            k.note_death(s, uid)
+            if f.reliable:
+                failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, portid, echo)
+                with s.when(Not(failed)):
+                    s.put("dbit", True, uid)
+            k.death_by_timeout_now(s, p, f, uid)
+    if f.reliable:
+        with s.when(Not(s.get("crashed"))):
+            for u in range(n):
+                with s.when(And(s.at("alloc", u), s.at("inU", u))):
+                    s.put("dbit", True, u)
+    return guard
+
+
+def nf_ct_expect_related(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """IPEXP_NEW for the hashed conntrack of `flow`, best effort."""
+    uid = a["uid"]
+    guard = And(p.expectations, _hashed_of_flow(s, uid, a["flow"]))
+    k.expect_event(s, p, uid)
+    return guard
+
+
+def _listener_guard(p: Params, i: Term) -> Term:
+    return And(i >= 0, i < p.nl)
+
+
+def env_recv(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """recv() once: the pending error, else one message; an emptied queue is uncongested."""
+    i = a["listener"]
+    err = s.at("skerr", i)
+    qlen = s.at("qlen", i)
+    guard = And(_listener_guard(p, i), s.at("open", i), Or(err, qlen > 0))
+    for slot in range(len(p.be)):
+        with s.when(i == slot):
+            with s.when(err):
+                s.put("skerr", False, slot)
+            with s.when(Not(err)):
+                s.put("qlen", qlen - 1, slot)
+            with s.when(s.at("qlen", slot) == 0):
+                s.put("cong", False, slot)
+    return guard
+
+
+def env_listener_open(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """A listener (re)opens: empty socket, and its ghost record starts afresh."""
+    i = a["listener"]
+    guard = And(p.churn, _listener_guard(p, i), Not(s.at("open", i)))
+    for slot in range(len(p.be)):
+        with s.when(i == slot):
+            s.put("open", True, slot)
+            s.put("qlen", 0, slot)
+            s.put("cong", False, slot)
+            s.put("skerr", False, slot)
+            s.put("hasD", False, slot, None)
+            s.put("since", s.get("nxt"), slot)
+    return guard
+
+
+def env_listener_close(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """A listener closes: its queue goes (what it already read stays in the ghost, so `hasD`
+    may only lose entries; which ones depends on message contents, hence a havoc)."""
+    i = a["listener"]
+    guard = And(p.churn, _listener_guard(p, i), s.at("open", i))
+    for slot in range(len(p.be)):
+        with s.when(i == slot):
+            s.put("open", False, slot)
+            s.put("qlen", 0, slot)
+            s.put("cong", False, slot)
+            s.put("skerr", False, slot)
+    return guard
+
+
+def _close_havoc(pre: AState, post: AState, a: dict[str, Any]) -> Term:
+    i = a["listener"]
+    rows = []
+    for slot, (old, new) in enumerate(zip(pre["hasD"], post["hasD"], strict=True)):
+        for o, n in zip(old, new, strict=True):
+            rows.append(If(i == slot, Implies(n, o), n == o))
+    return And(*rows)
+
+
+def env_sysctl_write(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """Root writes an allowed sysctl value (the variant must have the sysctl)."""
+    name, value = a["name"], a["value"]
+    if name == "nf_conntrack_events":
+        if not f.events_sysctl:
+            return False
+        old_events = s.get("events")
+        s.put("events", value)
+        return And(p.sysctl_ok(0, value), value >= 0, value <= 1, old_events != value)
+    if not f.retry_sysctl:
+        return False
+    old = s.get("retry")
+    s.put("retry", value)
+    return And(p.sysctl_ok(1, value), value >= 0, old != value)
+
+
+def env_fault_arm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """Arm a message build failure."""
+    guard = And(p.faults, Not(s.get("bfa")))
+    s.put("bfa", True)
+    return guard
+
+
+def env_tick(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """Every pending timer counts down; enabled when some is pending and none is at 0."""
+    pending = [And(s.at("alloc", u), s.at("timer", u) != NO_TIMER) for u in _uids(s)]
+    guard = And(
+        Or(*pending), *[Implies(pend, s.at("timer", u) != 0) for u, pend in enumerate(pending)]
+    )
+    for u, pend in enumerate(pending):
+        with s.when(pend):
+            s.put("timer", s.at("timer", u) - 1, u)
+    return guard
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A builder and how to make symbolic arguments for it."""
+
+    build: Builder
+    args: tuple[tuple[str, str], ...]
+    havoc: tuple[str, ...] = ()
+
+
+BUILDERS: dict[str, Spec] = {
+    "nf_conntrack_in": Spec(
+        nf_conntrack_in, (("flow", "int"), ("packet", "packet"), ("uid", "int"))
+    ),
+    "early_drop": Spec(early_drop, (("victim", "int"),)),
+    "__nf_conntrack_confirm": Spec(nf_conntrack_confirm, (("uid", "int"),)),
+    "destroy_conntrack": Spec(destroy_conntrack, (("uid", "int"),)),
+    "death_by_timeout": Spec(death_by_timeout, (("uid", "int"),)),
+    "death_by_event": Spec(death_by_event, (("uid", "int"),)),
+    "ctnetlink_del_conntrack": Spec(
+        ctnetlink_del_conntrack, (("flow", "int"), ("requester", "int"), ("uid", "int"))
+    ),
+    "nf_conntrack_flush_report": Spec(
+        nf_conntrack_flush_report, (("requester", "int"), ("order", "order"))
+    ),
+    "nf_ct_expect_related": Spec(nf_ct_expect_related, (("flow", "int"), ("uid", "int"))),
+    "env_recv": Spec(env_recv, (("listener", "int"),)),
+    "env_listener_open": Spec(env_listener_open, (("listener", "int"),)),
+    "env_listener_close": Spec(env_listener_close, (("listener", "int"),), havoc=("hasD",)),
+    "env_sysctl_write": Spec(env_sysctl_write, (("name", "sysctl"), ("value", "int"))),
+    "env_fault_arm": Spec(env_fault_arm, ()),
+    "env_tick": Spec(env_tick, ()),
+}
+"""Keyed by registry action name; a test checks the keys against `ACTIONS` one to one."""
+
+HAVOC_CONSTRAINTS = {"env_listener_close": _close_havoc}
+
+ENCODED_VARIANTS = ("2.6.30", "2.6.31")
+"""Variants with a Z3 transition relation. The 6.x model (gc_worker, ecache_work, the
+single-winner nf_ct_delete()) is not encoded; only its admission rule is, as a flag on the
+2.6.31 relation (`nfct_spec.proofs.params.Flags.admission_6x`)."""
+
+
+class NotEncoded(KeyError):
+    """The variant has no Z3 transition relation."""
+
+
+def builders_for(variant: str) -> dict[str, Spec]:
+    """The builders of a variant's registry actions, in registry order."""
+    if variant not in ENCODED_VARIANTS:
+        raise NotEncoded(f"variant {variant!r} has no Z3 encoding (encoded: 2.6.30, 2.6.31)")
+    return {a.name: BUILDERS[a.name] for a in actions_for(variant)}
+
+
+def owned_fields(modifies: frozenset[str]) -> set[str]:
+    """The abstract fields an action may change: those with an owner in `modifies`."""
+    return {f.name for f in FIELDS if f.owners & modifies}
+
+
+def execute(
+    action: str, flags: Flags, params: Params, pre: AState, args: dict[str, Any]
+) -> tuple[Term, AState]:
+    """Run a builder: (guard including the registry rules, post-state of written fields)."""
+    spec = BUILDERS[action]
+    s = Sym(pre)
+    guard = spec.build(s, params, flags, args)
+    allowed = owned_fields(BY_NAME[action].modifies)
+    stray = s.written - allowed
+    if stray:
+        raise FrameError(f"{action} writes {sorted(stray)} outside its declared modifies")
+    rules = And(Not(pre["crashed"]), True if action == "early_drop" else pre["apend"] < 0)
+    return And(rules, guard), s.v
+
+
+def relation(
+    action: str, flags: Flags, params: Params, pre: AState, post: AState, args: dict[str, Any]
+) -> Term:
+    """T_action(pre, args, post): enabled, written fields as computed, frame unchanged."""
+    guard, computed = execute(action, flags, params, pre, args)
+    spec = BUILDERS[action]
+    changed = owned_fields(BY_NAME[action].modifies)
+    parts = [guard]
+    for fld in FIELDS:
+        if fld.name in spec.havoc:
+            continue
+        source = computed if fld.name in changed else pre
+        parts.extend(equal_fields(post, source, [fld.name]))
+    if action in HAVOC_CONSTRAINTS:
+        parts.append(HAVOC_CONSTRAINTS[action](pre, post, args))
+    return And(*parts)
+
+
+def symbolic_args(action: str, shape: Shape, tag: str) -> list[dict[str, Any]]:
+    """Argument dicts covering every step of an action: one per value of its enumerated
+    arguments (packet kind, sysctl name), the rest Z3 integers."""
+    spec = BUILDERS[action]
+    variants: list[dict[str, Any]] = [{}]
+    for name, kind in spec.args:
+        if kind == "packet":
+            variants = [{**v, name: pk} for v in variants for pk in PACKETS]
+        elif kind == "sysctl":
+            variants = [
+                {**v, name: nm}
+                for v in variants
+                for nm in ("nf_conntrack_events", "events_retry_timeout")
+            ]
+        elif kind == "order":
+            order = [z3.Int(f"{action}.{name}[{j}]_{tag}") for j in range(shape.n)]
+            variants = [{**v, name: order} for v in variants]
+        else:
+            var = z3.Int(f"{action}.{name}_{tag}")
+            variants = [{**v, name: var} for v in variants]
+    return variants
+
+
+def arg_vars(args: dict[str, Any]) -> list[z3.ExprRef]:
+    """The Z3 variables among an argument dict's values."""
+    out: list[z3.ExprRef] = []
+    for value in args.values():
+        if isinstance(value, list):
+            out.extend(value)
+        elif isinstance(value, z3.ExprRef):
+            out.append(value)
+    return out
+
+
+def destroy_owed(params: Params, pre: AState, post: AState) -> Term:
+    """The destroy-before-free condition on one transition: every conntrack freed that had
+    reported has its DESTROY queued or read at every reliable DESTROY listener that was open
+    before and after the step."""
+    n = len(pre["alloc"])
+    parts = []
+    for u in range(n):
+        freed = And(pre["alloc"][u], Not(post["alloc"][u]), post["rep"][u])
+        for i in range(len(params.be)):
+            reliable = And(
+                i < params.nl,
+                params.be[i],
+                params.sub_of(GROUP_DESTROY, i),
+                pre["open"][i],
+                post["open"][i],
+            )
+            parts.append(Implies(And(freed, reliable), post["hasD"][i][u]))
+    return And(*parts)

@@ -1,0 +1,265 @@
+"""Invariants over the abstract state, as named conjuncts (catalogue ids and auxiliary ids).
+
+Each predicate is written once with the operators of `nfct_spec.proofs.terms`, so it can be
+evaluated on a projected model state (the tests compare it with the catalogue's own check) and
+turned into a Z3 formula for the induction queries. Auxiliary invariants (`aux-*`) are the
+strengthenings the inductive proofs need; each says why the kernel keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nfct_spec.models.bits import IPCT_DESTROY
+from nfct_spec.models.state import NO_TIMER
+from nfct_spec.proofs.params import Params
+from nfct_spec.proofs.terms import And, If, Implies, Not, Or, Term, clear, count
+from nfct_spec.proofs.vocab import AState
+
+Pred = Callable[[AState, Params], Term]
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A named state predicate; `catalogue` is True for catalogue property ids."""
+
+    id: str
+    statement: str
+    pred: Pred
+    catalogue: bool = False
+
+
+def _slots(s: AState) -> range:
+    return range(len(s["alloc"]))
+
+
+def _table_bound(s: AState, p: Params) -> Term:
+    return Or(p.limit == 0, s["apend"] >= 0, s["count"] <= p.limit)
+
+
+def _count_exact(s: AState, p: Params) -> Term:
+    return s["count"] == count(s["alloc"]) + If(s["apend"] >= 0, 1, 0)
+
+
+def _one_place(s: AState, p: Params) -> Term:
+    parts = []
+    for u in _slots(s):
+        places = [s["inU"][u], s["inH"][u], s["inD"][u]]
+        exactly_one = And(Or(*places), *[Not(And(a, b)) for a, b in _pairs(places)])
+        parts.append(If(s["alloc"][u], exactly_one, Not(Or(*places))))
+    return And(*parts)
+
+
+def _pairs(items: list[Term]) -> list[tuple[Term, Term]]:
+    return [(a, b) for i, a in enumerate(items) for b in items[i + 1 :]]
+
+
+def _missed_only_undelivered(s: AState, p: Params) -> Term:
+    return And(
+        *[Implies(s["alloc"][u], clear(s["missed"][u], s["pend"][u]) == 0) for u in _slots(s)]
+    )
+
+
+def _dying_has_retry(s: AState, p: Params) -> Term:
+    return Or(
+        s["crashed"],
+        And(
+            *[
+                Implies(And(s["alloc"][u], s["inD"][u]), s["timer"][u] != NO_TIMER)
+                for u in _slots(s)
+            ]
+        ),
+    )
+
+
+def _no_crash(s: AState, p: Params) -> Term:
+    return Not(s["crashed"])
+
+
+def _fresh(s: AState, p: Params) -> Term:
+    parts = [s["nxt"] >= 0, s["nxt"] <= p.maxct]
+    for u in _slots(s):
+        unused = And(
+            Not(s["alloc"][u]),
+            Not(s["rep"][u]),
+            Not(s["dead"][u]),
+            s["pend"][u] == 0,
+            *[Not(row[u]) for row in s["hasD"]],
+        )
+        parts.append(Implies(s["nxt"] <= u, unused))
+    return And(*parts)
+
+
+def _alloc_waits(s: AState, p: Params) -> Term:
+    return Implies(s["apend"] >= 0, And(s["nxt"] < p.maxct, p.limit > 0))
+
+
+def _alloc_one_over(s: AState, p: Params) -> Term:
+    return Implies(s["apend"] >= 0, s["count"] <= p.limit + 1)
+
+
+def _apend_range(s: AState, p: Params) -> Term:
+    return s["apend"] >= -1
+
+
+def _cache_unconfirmed(s: AState, p: Params) -> Term:
+    return And(
+        *[
+            Implies(
+                And(s["alloc"][u], s["cache"][u] != 0),
+                And(s["inU"][u], s["ecache"][u], clear(s["cache"][u], s["pend"][u]) == 0),
+            )
+            for u in _slots(s)
+        ]
+    )
+
+
+def _dead_on_dying(s: AState, p: Params) -> Term:
+    return And(*[Implies(s["alloc"][u], s["dead"][u] == s["inD"][u]) for u in _slots(s)])
+
+
+def _dying_owes_destroy(s: AState, p: Params) -> Term:
+    return And(
+        *[
+            Implies(
+                And(s["alloc"][u], s["inD"][u]),
+                And(
+                    Not(s["dbit"][u]),
+                    Implies(s["ecache"][u], (s["pend"][u] & IPCT_DESTROY) != 0),
+                ),
+            )
+            for u in _slots(s)
+        ]
+    )
+
+
+def _silent_until_confirmed(s: AState, p: Params) -> Term:
+    return And(
+        *[
+            Implies(
+                And(s["alloc"][u], Or(s["inU"][u], Not(s["ecache"][u]), s["dbit"][u])),
+                Not(s["rep"][u]),
+            )
+            for u in _slots(s)
+        ]
+    )
+
+
+def _timers_valid(s: AState, p: Params) -> Term:
+    return And(*[Implies(s["alloc"][u], s["timer"][u] >= NO_TIMER) for u in _slots(s)])
+
+
+def _no_fault_unarmed(s: AState, p: Params) -> Term:
+    return Implies(s["bfa"], p.faults)
+
+
+def _retry_positive(s: AState, p: Params) -> Term:
+    return s["retry"] > 0
+
+
+def _queues_sane(s: AState, p: Params) -> Term:
+    """Queue lengths are non-negative and a congested socket has something queued (a read
+    that empties the queue clears the congestion, netlink_rcv_wake())."""
+    return And(
+        *[
+            And(s["qlen"][i] >= 0, Implies(s["cong"][i], s["qlen"][i] > 0))
+            for i in range(len(s["qlen"]))
+        ]
+    )
+
+
+def _timers_placed(s: AState, p: Params) -> Term:
+    """A hashed conntrack's timeout is running; an unconfirmed one has none yet."""
+    return And(
+        *[
+            And(
+                Implies(And(s["alloc"][u], s["inH"][u]), s["timer"][u] >= 0),
+                Implies(And(s["alloc"][u], s["inU"][u]), s["timer"][u] == -1),
+            )
+            for u in range(len(s["alloc"]))
+        ]
+    )
+
+
+INVARIANTS: tuple[Invariant, ...] = (
+    Invariant(
+        "table-bound",
+        "once no allocation waits, count <= nf_conntrack_max (when set)",
+        _table_bound,
+        True,
+    ),
+    Invariant("count-exact", "count = allocated conntracks (+1 while waiting)", _count_exact, True),
+    Invariant("one-place", "allocated <=> on exactly one list", _one_place, True),
+    Invariant(
+        "missed-only-undelivered", "missed is a subset of pending", _missed_only_undelivered, True
+    ),
+    Invariant("dying-has-retry", "dying => retry timer pending", _dying_has_retry, True),
+    Invariant("no-crash", "the kernel has not crashed", _no_crash, True),
+    Invariant(
+        "aux-fresh",
+        "slots from the next uid on are unused: not allocated, no ghost record, no DESTROY "
+        "seen (uids are never reused)",
+        _fresh,
+    ),
+    Invariant(
+        "aux-alloc-waits",
+        "a waiting allocation has a uid left and a non-zero limit (nf_conntrack_alloc() only "
+        "calls early_drop when a limit is set)",
+        _alloc_waits,
+    ),
+    Invariant(
+        "aux-alloc-one-over",
+        "a waiting allocation exceeds the limit by exactly the one it counted",
+        _alloc_one_over,
+    ),
+    Invariant("aux-apend-range", "alloc_pending is -1 or a flow", _apend_range),
+    Invariant(
+        "aux-cache-unconfirmed",
+        "a non-empty event cache belongs to an unconfirmed conntrack with an event cache "
+        "extension, and its bits are pending "
+        "(nf_ct_deliver_cached_events() empties it at the confirm hook and after each packet)",
+        _cache_unconfirmed,
+    ),
+    Invariant(
+        "aux-dead-on-dying",
+        "an allocated conntrack has started to die iff it is on the dying list (a death that "
+        "does not free it parks it there)",
+        _dead_on_dying,
+    ),
+    Invariant(
+        "aux-dying-owes-destroy",
+        "a dying-list conntrack has no DYING bit and, with an event cache, its DESTROY pending",
+        _dying_owes_destroy,
+    ),
+    Invariant(
+        "aux-silent-until-confirmed",
+        "a conntrack that is unconfirmed, has no event cache, or has the DYING bit has never "
+        "handed an event to ctnetlink (only the flush marks live conntracks DYING, and only "
+        "unconfirmed ones)",
+        _silent_until_confirmed,
+    ),
+    Invariant("aux-timers-valid", "timers are -1 or counting down", _timers_valid),
+    Invariant(
+        "aux-no-fault-unarmed",
+        "no build failure is armed unless the config has the fault",
+        _no_fault_unarmed,
+    ),
+    Invariant(
+        "aux-queues-sane",
+        "queue lengths are non-negative and a congested socket has something queued "
+        "(netlink_rcv_wake() clears congestion when a read empties the queue)",
+        _queues_sane,
+    ),
+    Invariant(
+        "aux-timers-placed",
+        "a hashed conntrack's timeout runs; an unconfirmed one has no timer yet",
+        _timers_placed,
+    ),
+    Invariant(
+        "aux-retry-positive",
+        "the retry timeout is positive (assumption retry-timeout-positive)",
+        _retry_positive,
+    ),
+)
+BY_ID = {inv.id: inv for inv in INVARIANTS}

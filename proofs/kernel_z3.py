@@ -1,0 +1,274 @@
+"""The kernel helpers shared by the Z3 builders, mirroring `nfct_spec.models` function by function.
+
+Each helper rewrites a `Sym` under its path condition exactly as the model's helper of the same
+name rewrites a `State`, on the projected fields (see `nfct_spec.proofs.vocab`). Sends are
+modelled with the sockets' queue lengths, congestion and options, so whether a send fails is
+decided as in the model (netlink_broadcast_deliver(): room and not congested), not guessed.
+"""
+
+from __future__ import annotations
+
+from nfct_spec.models.bits import (
+    GROUP_DESTROY,
+    GROUP_EXPECT,
+    GROUP_NEW,
+    GROUP_UPDATE,
+    IPCT_DESTROY,
+    IPCT_NEW,
+)
+from nfct_spec.models.state import NO_TIMER
+from nfct_spec.proofs.params import Flags, Params
+from nfct_spec.proofs.sym import Sym
+from nfct_spec.proofs.terms import And, If, Not, Or, Term, clear, has
+from nfct_spec.proofs.vocab import FIELDS
+
+CT_FIELDS = [f for f in FIELDS if f.owners == frozenset({"kernel.cts"})]
+
+
+def group_of(bits: Term) -> dict[str, Term]:
+    """ct_group(): DESTROY, else NEW, else UPDATE (one group per message)."""
+    des = has(bits, IPCT_DESTROY)
+    new = And(Not(des), has(bits, IPCT_NEW))
+    return {GROUP_DESTROY: des, GROUP_NEW: new, GROUP_UPDATE: And(Not(des), Not(new))}
+
+
+def subscribed(p: Params, i: int, groups: dict[str, Term]) -> Term:
+    """Listener slot i is in the message's group."""
+    return Or(*[And(cond, p.sub_of(g, i)) for g, cond in groups.items()])
+
+
+def listening(s: Sym, p: Params, i: int, groups: dict[str, Term]) -> Term:
+    """Slot i is a configured, open socket in the group."""
+    return And(i < p.nl, s.at("open", i), subscribed(p, i, groups))
+
+
+def has_listeners(s: Sym, p: Params, groups: dict[str, Term]) -> Term:
+    """nfnetlink_has_listeners()."""
+    return Or(*[listening(s, p, i, groups) for i in range(len(p.be))])
+
+
+def accepts(s: Sym, p: Params, i: int) -> Term:
+    """netlink_broadcast_deliver(): room in the buffer and not congested."""
+    return And(s.at("qlen", i) < p.cap[i], Not(s.at("cong", i)))
+
+
+def queue(s: Sym, i: int, uid: Term, destroy: Term) -> None:
+    """Append a message to socket i (a DESTROY of `uid` is remembered in hasD)."""
+    s.put("qlen", s.at("qlen", i) + 1, i)
+    with s.when(destroy):
+        s.put("hasD", True, i, uid)
+
+
+def overrun(s: Sym, p: Params, i: int) -> None:
+    """netlink_overrun(): without NO_ENOBUFS mark congested and set sk_err."""
+    with s.when(And(Not(p.noenob[i]), Not(s.at("cong", i)))):
+        s.put("cong", True, i)
+        s.put("skerr", True, i)
+
+
+def multicast(
+    s: Sym, p: Params, uid: Term, destroy: Term, groups: dict[str, Term], exclude: Term
+) -> tuple[Term, Term]:
+    """netlink_broadcast() over the listener slots in order: (some BE socket overran, some
+    socket took it). `exclude` is the requester's listener slot or -1."""
+    failure: Term = False
+    delivered: Term = False
+    for i in range(len(p.be)):
+        active = And(s.pc, listening(s, p, i, groups), exclude != i)
+        ok = accepts(s, p, i)
+        with s.when(And(active, ok)):
+            queue(s, i, uid, destroy)
+        with s.when(And(active, Not(ok))):
+            overrun(s, p, i)
+        failure = Or(failure, And(active, Not(ok), p.be[i]))
+        delivered = Or(delivered, And(active, ok))
+    return failure, delivered
+
+
+def unicast(s: Sym, p: Params, uid: Term, destroy: Term, slot: Term) -> Term:
+    """nlmsg_unicast() of the echo to listener `slot`: True when it fails (-EAGAIN)."""
+    failed: Term = False
+    for i in range(len(p.be)):
+        here = And(slot == i, i < p.nl, s.at("open", i))
+        ok = accepts(s, p, i)
+        with s.when(And(here, ok)):
+            queue(s, i, uid, destroy)
+        with s.when(And(here, Not(ok))):
+            overrun(s, p, i)
+        failed = Or(failed, And(here, Not(ok)))
+    return failed
+
+
+def build_failure(s: Sym, p: Params, groups: dict[str, Term]) -> None:
+    """nfnetlink_set_err(): every open socket of the group gets sk_err; the fault is used up."""
+    for i in range(len(p.be)):
+        with s.when(listening(s, p, i, groups)):
+            s.put("skerr", True, i)
+    s.put("bfa", False)
+
+
+def conntrack_event(s: Sym, p: Params, uid: Term, bits: Term, portid: Term, report: Term) -> Term:
+    """ctnetlink_conntrack_event(): True when the send fails (ret < 0)."""
+    groups = group_of(bits)
+    destroy = groups[GROUP_DESTROY]
+    go = Or(report, has_listeners(s, p, groups))
+    armed = s.get("bfa")
+    with s.when(And(go, armed)):
+        build_failure(s, p, groups)
+    slot = If(report, portid - 1, -1)
+    failed: Term = False
+    with s.when(And(go, Not(armed))):
+        mfail, _ = multicast(s, p, uid, destroy, groups, slot)
+        with s.when(report):
+            ufail = unicast(s, p, uid, destroy, slot)
+        failed = And(s.pc, go, Not(armed), Or(mfail, And(report, ufail)))
+    return failed
+
+
+def expect_event(s: Sym, p: Params, uid: Term) -> None:
+    """ctnetlink_expect_event(): best effort to the expect group."""
+    groups = {GROUP_EXPECT: True}
+    go = has_listeners(s, p, groups)
+    armed = s.get("bfa")
+    with s.when(And(go, armed)):
+        build_failure(s, p, groups)
+    with s.when(And(go, Not(armed))):
+        multicast(s, p, uid, False, groups, -1)
+
+
+def send(s: Sym, p: Params, uid: Term, bits: Term, portid: Term, report: Term) -> Term:
+    """ecache's _send(): note the reporter, send, and on success mark the bits delivered."""
+    s.put("rep", True, uid)
+    failed = conntrack_event(s, p, uid, bits, portid, report)
+    with s.when(Not(failed)):
+        s.put("pend", clear(s.at("pend", uid), bits), uid)
+    return failed
+
+
+def confirmed(s: Sym, uid: Term) -> Term:
+    """In the hash table or on the dying list."""
+    return Or(s.at("inH", uid), s.at("inD", uid))
+
+
+def eventmask_report(
+    s: Sym, p: Params, f: Flags, uid: Term, eventmask: int, portid: Term, report: Term
+) -> Term:
+    """nf_conntrack_eventmask_report(): True when the send failed."""
+    live = And(s.at("alloc", uid), s.at("ecache", uid), confirmed(s, uid), Not(s.at("dbit", uid)))
+    failed: Term = False
+    with s.when(live):
+        if not f.missed_cache:
+            failed = And(s.pc, send(s, p, uid, eventmask, portid, report))
+        else:
+            pid = s.at("pid", uid)
+            item_pid = If(pid != 0, pid, portid)
+            missed = If(pid != 0, 0, s.at("missed", uid))
+            sent = eventmask | missed
+            ret = send(s, p, uid, sent, item_pid, report)
+            with s.when(ret):
+                keep_pid = (eventmask & IPCT_DESTROY) != 0
+                with s.when(And(keep_pid, pid == 0, portid != 0)):
+                    s.put("pid", portid, uid)
+                with s.when(Not(And(keep_pid, pid == 0, portid != 0))):
+                    s.put("missed", s.at("missed", uid) | eventmask, uid)
+            with s.when(Not(ret)):
+                s.put("missed", clear(s.at("missed", uid), missed), uid)
+            failed = And(s.pc, ret)
+    return failed
+
+
+def deliver_cached_events(s: Sym, p: Params, f: Flags, uid: Term) -> None:
+    """nf_ct_deliver_cached_events(): send cache (| missed), cache becomes 0."""
+    with s.when(And(s.at("alloc", uid), s.at("ecache", uid))):
+        events = s.at("cache", uid)
+        s.put("cache", 0, uid)
+        with s.when(And(confirmed(s, uid), Not(s.at("dbit", uid)), events != 0)):
+            if not f.missed_cache:
+                send(s, p, uid, events, 0, False)
+                return
+            missed = s.at("missed", uid)
+            failed = send(s, p, uid, events | missed, 0, False)
+            with s.when(failed):
+                s.put("missed", s.at("missed", uid) | events, uid)
+            with s.when(Not(failed)):
+                s.put("missed", clear(s.at("missed", uid), missed), uid)
+
+
+def event_cache(s: Sym, uid: Term, bits: Term) -> None:
+    """nf_conntrack_event_cache(): OR bits into cache; the ghost marks them pending."""
+    with s.when(And(s.at("ecache", uid), bits != 0)):
+        s.put("cache", s.at("cache", uid) | bits, uid)
+        s.put("pend", s.at("pend", uid) | bits, uid)
+
+
+def note_death(s: Sym, uid: Term) -> None:
+    """Ghost: the first death of a conntrack raises DESTROY (if it has an event cache)."""
+    with s.when(Not(s.at("dead", uid))):
+        s.put("dead", True, uid)
+        with s.when(And(s.at("alloc", uid), s.at("ecache", uid))):
+            s.put("pend", s.at("pend", uid) | IPCT_DESTROY, uid)
+
+
+def delete_from_lists(s: Sym, uid: Term) -> None:
+    """nf_ct_delete_from_lists(): unhash (and leave the unconfirmed list)."""
+    s.put("inH", False, uid)
+    s.put("inU", False, uid)
+
+
+def free(s: Sym, uid: Term) -> None:
+    """nf_conntrack_free(): off every list, slot emptied, count decremented."""
+    for fld in CT_FIELDS:
+        s.put(fld.name, fld.default, uid)
+    for name in ("inH", "inU", "inD"):
+        s.put(name, False, uid)
+    s.put("count", s.get("count") - 1)
+
+
+def arm_retry_timer(s: Sym, uid: Term) -> None:
+    """Retry timer at its bound, or the crash of random32() % 0."""
+    retry = s.get("retry")
+    with s.when(retry <= 0):
+        s.put("timer", NO_TIMER, uid)
+        s.put("crashed", True)
+    with s.when(retry > 0):
+        s.put("timer", retry - 1, uid)
+
+
+def insert_dying_list(s: Sym, uid: Term) -> None:
+    """nf_ct_insert_dying_list()."""
+    s.put("inD", True, uid)
+    arm_retry_timer(s, uid)
+
+
+def death_by_timeout_now(s: Sym, p: Params, f: Flags, uid: Term) -> None:
+    """death_by_timeout() on a hashed conntrack whose timer was stolen."""
+    already = s.at("dbit", uid)
+    note_death(s, uid)
+    s.put("timer", NO_TIMER, uid)
+    failed: Term = False
+    with s.when(Not(already)):
+        failed = And(Not(already), eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False))
+        if f.reliable:
+            with s.when(failed):
+                delete_from_lists(s, uid)
+                insert_dying_list(s, uid)
+    keep = failed if f.reliable else False
+    with s.when(Not(keep)):
+        s.put("dbit", True, uid)
+        free(s, uid)
+
+
+def allocate(s: Sym, p: Params, f: Flags, flow: Term) -> None:
+    """init_conntrack() after the limit check: a new unconfirmed conntrack with NEW cached."""
+    uid = s.get("nxt")
+    ecache = Or(s.get("events") != 0, not f.events_sysctl)
+    for fld in CT_FIELDS:
+        s.put(fld.name, fld.default, uid)
+    s.put("alloc", True, uid)
+    s.put("flow", flow, uid)
+    s.put("ecache", ecache, uid)
+    s.put("inU", True, uid)
+    s.put("apend", -1)
+    s.put("pend", 0, uid)
+    s.put("nxt", uid + 1)
+    event_cache(s, uid, IPCT_NEW)

@@ -1,0 +1,104 @@
+"""Symbolic execution of one action: a state being rewritten under a path condition.
+
+A builder reads fields with `at`/`get` and writes them with `put`; inside `with s.when(c):`
+every write is guarded by `c`, which is how the kernel's branches become If-terms in Z3 mode
+(and ordinary branches in concrete mode). Writes are recorded per field so that the frame of
+an action can be checked against its registry declaration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from nfct_spec.proofs.terms import And, If, Term, sel, symbolic
+from nfct_spec.proofs.vocab import BY_FIELD, AState
+
+
+class Sym:
+    """A mutable abstract state plus the path condition of the code being executed."""
+
+    def __init__(self, state: AState) -> None:
+        self.v: AState = {
+            k: ([list(r) for r in v] if v and isinstance(v[0], list) else list(v))
+            if isinstance(v, list)
+            else v
+            for k, v in state.items()
+        }
+        self._pc: list[Term] = []
+        self.written: set[str] = set()
+        self._memo: dict[tuple[int, ...], tuple[Any, Term]] = {}
+
+    @property
+    def pc(self) -> Term:
+        """The current path condition (memoized: many writes share it)."""
+        key = tuple(id(c) for c in self._pc)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = (list(self._pc), And(*self._pc))
+            self._memo[key] = hit
+        return hit[1]
+
+    def _slot_conds(self, index: Term, n: int) -> list[Term]:
+        key = (-1, n, id(index), *(id(c) for c in self._pc))
+        hit = self._memo.get(key)
+        if hit is None:
+            pc = self.pc
+            hit = ((index, list(self._pc)), [And(pc, _is(index, k)) for k in range(n)])
+            self._memo[key] = hit
+        conds: list[Term] = hit[1]
+        return conds
+
+    @contextmanager
+    def when(self, cond: Term) -> Iterator[None]:
+        """Guard the writes of the block by `cond`."""
+        self._pc.append(cond)
+        try:
+            yield
+        finally:
+            self._pc.pop()
+
+    def get(self, name: str) -> Any:
+        """A scalar field, or the list of a per-slot field."""
+        return self.v[name]
+
+    def at(self, name: str, index: Term, uid: Term = None) -> Term:
+        """A per-slot field at `index` (for `hasD`: listener `index`, conntrack `uid`)."""
+        values = self.v[name]
+        if uid is None:
+            return sel(values, index)
+        return sel([sel(row, uid) for row in values], index)
+
+    def put(self, name: str, value: Term, index: Term = None, uid: Term = None) -> None:
+        """Write a field (at a slot), guarded by the path condition."""
+        self.written.add(name)
+        pc = self.pc
+        shape = BY_FIELD[name].shape
+        if shape == "scalar":
+            self.v[name] = If(pc, value, self.v[name])
+            return
+        if shape == "listener_uid":
+            rows = self.v[name]
+            self.v[name] = [
+                [
+                    _guarded(And(pc, _is(index, i), _is(uid, u)), value, old)
+                    for u, old in enumerate(row)
+                ]
+                for i, row in enumerate(rows)
+            ]
+            return
+        conds = self._slot_conds(index, len(self.v[name]))
+        self.v[name] = [_guarded(c, value, old) for c, old in zip(conds, self.v[name], strict=True)]
+
+
+def _is(index: Term, k: int) -> Term:
+    if index is None:
+        return True
+    if symbolic(index):
+        return index == k
+    return bool(index == k)
+
+
+def _guarded(cond: Term, value: Term, old: Term) -> Term:
+    return If(cond, value, old)

@@ -1,0 +1,127 @@
+"""Terms that are either concrete Python values or Z3 expressions, with one set of operators.
+
+Every Z3 builder in `nfct_spec.proofs.actions` is written once against these helpers. Given Z3
+variables it produces the transition formula; given the plain values of a projected model
+state it computes the successor directly, which is how the agreement tests run thousands of
+cases per action without a solver call each (a smaller sample is also checked through Z3 itself,
+so the two readings of a builder are compared too).
+
+Python's `==`, `<`, `+`, `&`, `|` already work on both kinds of value; `and`, `or`, `not` and
+`if` do not, hence `If`, `And`, `Or`, `Not` here. Event bits are 5-bit vectors in Z3 and
+non-negative ints below 32 in Python (`BITS_MASK`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import z3
+
+BITS_WIDTH = 5
+BITS_MASK = (1 << BITS_WIDTH) - 1
+
+Term = Any
+"""A bool, an int, or a z3.ExprRef."""
+
+
+def symbolic(*terms: Term) -> bool:
+    """True if any of the terms is a Z3 expression."""
+    return any(isinstance(t, z3.ExprRef) for t in terms)
+
+
+def If(cond: Term, then: Term, other: Term) -> Term:
+    """`then if cond else other`, as a Z3 If when the condition is symbolic."""
+    if isinstance(cond, bool):
+        return then if cond else other
+    if isinstance(cond, z3.BoolRef) and z3.is_true(cond):
+        return then
+    if isinstance(cond, z3.BoolRef) and z3.is_false(cond):
+        return other
+    return z3.If(cond, then, other)
+
+
+def And(*terms: Term) -> Term:
+    """Conjunction; short-circuits on concrete False."""
+    rest = []
+    for t in terms:
+        if isinstance(t, bool):
+            if not t:
+                return False
+            continue
+        rest.append(t)
+    if not rest:
+        return True
+    return rest[0] if len(rest) == 1 else z3.And(*rest)
+
+
+def Or(*terms: Term) -> Term:
+    """Disjunction; short-circuits on concrete True."""
+    rest = []
+    for t in terms:
+        if isinstance(t, bool):
+            if t:
+                return True
+            continue
+        rest.append(t)
+    if not rest:
+        return False
+    return rest[0] if len(rest) == 1 else z3.Or(*rest)
+
+
+def Not(term: Term) -> Term:
+    """Negation."""
+    return (not term) if isinstance(term, bool) else z3.Not(term)
+
+
+def Implies(a: Term, b: Term) -> Term:
+    """Implication."""
+    return Or(Not(a), b)
+
+
+def clear(bits: Term, mask: Term) -> Term:
+    """`bits & ~mask` for 5-bit event masks."""
+    if symbolic(bits, mask):
+        return bits & ~mask
+    return int(bits) & ~int(mask) & BITS_MASK
+
+
+def has(bits: Term, mask: int) -> Term:
+    """`bits & mask != 0`."""
+    return (bits & mask) != 0
+
+
+def sel(values: Sequence[Term], index: Term) -> Term:
+    """`values[index]` for a symbolic or concrete index (out of range gives the last)."""
+    if not symbolic(index):
+        return values[int(index)] if 0 <= int(index) < len(values) else values[-1]
+    result = values[-1]
+    for k in range(len(values) - 2, -1, -1):
+        result = If(index == k, values[k], result)
+    return result
+
+
+def upd(values: Sequence[Term], index: Term, value: Term) -> list[Term]:
+    """A copy of `values` with position `index` set to `value`."""
+    if not symbolic(index):
+        return [value if k == index else v for k, v in enumerate(values)]
+    return [If(index == k, value, v) for k, v in enumerate(values)]
+
+
+def count(flags: Sequence[Term]) -> Term:
+    """The number of true flags."""
+    if not symbolic(*flags):
+        return sum(1 for f in flags if f)
+    return z3.Sum([If(f, 1, 0) for f in flags])
+
+
+def truth(term: Term) -> bool:
+    """A concrete term as a bool (simplifying a closed Z3 term); TypeError if it is open."""
+    if isinstance(term, bool):
+        return term
+    simplified = z3.simplify(term)
+    if z3.is_true(simplified):
+        return True
+    if z3.is_false(simplified):
+        return False
+    raise TypeError(f"not a closed boolean term: {term}")

@@ -1,0 +1,141 @@
+"""`nfct-spec prove`: the Z3 engine. Inductive proofs over symbolic configs for the properties
+expected to hold, shortest BMC findings (replayed through the Python model) for those expected
+to be violated or witnessed; verdicts merged into results.json under engine "z3".
+
+`--variant 6.x` proves `table-bound` for 6.x-style admission on the 2.6.31 encoding (the 6.x
+model does not exist yet; the verdict's scope says so). Every induction query is written as one
+line `transition conjunct status seconds` to DIR/z3-induction.txt (and to the console with
+`--lines`). A solver timeout is `unknown` (exit 3), never `proved`. `--lasso` also searches
+the destroy-eventually lasso under the weaker fairness (no traffic-stops) and writes it under
+DIR/traces/z3/2.6.31/; it takes minutes, so it is not part of the default run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from nfct_spec.commands.common import UsageError, properties_from_ids
+from nfct_spec.models.config import VARIANTS
+from nfct_spec.models.presets import preset
+from nfct_spec.models.variants import MODELLED
+from nfct_spec.outdir import prepare
+from nfct_spec.proofs.induction import Line
+from nfct_spec.proofs.lasso_z3 import find_lasso
+from nfct_spec.proofs.runner import ENGINE, Outcome, run_property
+from nfct_spec.results import exit_code, write_results
+from nfct_spec.traces import save_trace
+
+LASSO_DEPTH = 12
+LASSO_BUDGET_MS = 900_000
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `prove`."""
+    prove = sub.add_parser("prove", help="prove invariants with Z3; BMC for findings")
+    prove.add_argument("--out", default="nfct-spec-out", help="output folder")
+    prove.add_argument("--variant", action="append", help="variant (repeatable; default all)")
+    prove.add_argument("--property", action="append", help="property id (repeatable)")
+    prove.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds per solver query (default 30)"
+    )
+    prove.add_argument("--lines", action="store_true", help="print every induction line")
+    prove.add_argument(
+        "--lasso",
+        action="store_true",
+        help="also search (BMC, slow: minutes) the destroy-eventually lasso of 2.6.31 without "
+        "traffic-stops",
+    )
+
+
+def _variants(names: list[str] | None) -> list[str]:
+    for name in names or []:
+        if name not in VARIANTS:
+            raise UsageError(f"unknown variant {name!r} (known: {', '.join(VARIANTS)})")
+    return list(names) if names else list(VARIANTS)
+
+
+def _line_text(variant: str, prop_id: str, line: Line) -> str:
+    return (
+        f"{variant} {prop_id}: {line.transition} {line.conjunct} {line.status} {line.seconds:.3f}s"
+    )
+
+
+def _cti_text(line: Line) -> list[str]:
+    if line.model is None:
+        return []
+    return [f"    {key}: {value}" for key, value in line.model.items()]
+
+
+def _lasso(out: Path, console: Console) -> None:
+    found, loop = find_lasso(preset("ci", "2.6.31"), LASSO_DEPTH, LASSO_BUDGET_MS)
+    if found.trace is None:
+        console.print(f"lasso: none found ({found.status}, depth {found.depth})")
+        return
+    path = out / "traces" / ENGINE / "2.6.31" / "destroy-eventually-lasso.json"
+    save_trace(found.trace, path)
+    console.print(
+        f"lasso without traffic-stops: {len(found.trace.steps)} steps, loop at state {loop}, "
+        f"{found.seconds:.0f} s; written to {path}"
+    )
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Prove or find every selected property on every selected variant."""
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    variants = _variants(args.variant)
+    props = properties_from_ids(args.property)
+    out = prepare(Path(args.out))
+    started = time.time()
+    outcomes: list[Outcome] = []
+    log: list[str] = []
+    for variant in variants:
+        for prop in props:
+
+            def on_line(line: Line, variant: str = variant, prop_id: str = prop.id) -> None:
+                text = _line_text(variant, prop_id, line)
+                log.append(text)
+                if line.status == "cti":
+                    log.extend(_cti_text(line))
+                if args.lines or line.status != "proved":
+                    console.print(text, highlight=False)
+
+            outcome = run_property(prop, variant, args.timeout, out, on_line=on_line)
+            if outcome is not None:
+                outcomes.append(outcome)
+    (out / "z3-induction.txt").write_text("\n".join(log) + "\n", encoding="utf-8")
+    if args.lasso:
+        _lasso(out, console)
+    results = [o.result for o in outcomes]
+    table = Table(title="z3: property x variant (expected -> verdict)")
+    for column in ("property", "variant", "expected -> verdict", "scope / reason"):
+        table.add_column(column)
+    for r in results:
+        colour = {"ok": "green", "unknown": "yellow"}.get(r.status, "red bold")
+        table.add_row(
+            r.property_id,
+            r.variant,
+            f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]",
+            r.scope if r.verdict == "proved" else r.reason,
+        )
+    console.print(table)
+    elapsed = time.time() - started
+    run_info = {
+        "command": "prove",
+        "engine": ENGINE,
+        "timeout_seconds": args.timeout,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "elapsed_seconds": round(elapsed, 2),
+    }
+    configs = {v: preset("ci", v).to_json() for v in variants if v in MODELLED}
+    write_results(out / "results.json", results, run_info, configs)
+    code = exit_code(results)
+    console.print(
+        f"{len(results)} z3 verdicts in {elapsed:.1f} s; results in {out / 'results.json'}"
+    )
+    return code

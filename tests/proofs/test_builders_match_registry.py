@@ -1,0 +1,75 @@
+"""The Z3 builders are the registry's actions, one to one, and respect its frames."""
+
+from __future__ import annotations
+
+import pytest
+
+from nfct_spec.models.registry import ACTIONS, BY_NAME, actions_for
+from nfct_spec.proofs import actions as z3_actions
+from nfct_spec.proofs import kernel_z3
+from nfct_spec.proofs.actions import (
+    BUILDERS,
+    ENCODED_VARIANTS,
+    FrameError,
+    builders_for,
+    owned_fields,
+    relation,
+)
+from nfct_spec.proofs.params import flags_for, symbolic_params
+from nfct_spec.proofs.vocab import FIELDS, Shape, fresh_state
+
+
+def test_every_action_of_the_encoded_variants_has_exactly_one_builder() -> None:
+    encoded = {a.name for v in ENCODED_VARIANTS for a in actions_for(v)}
+    assert sorted(BUILDERS) == sorted(encoded)
+
+
+def test_the_only_registry_actions_without_a_builder_are_the_6x_ones() -> None:
+    missing = {a.name for a in ACTIONS} - set(BUILDERS)
+    assert all(BY_NAME[name].variants == frozenset({"6.x"}) for name in missing)
+
+
+@pytest.mark.parametrize("variant", ["2.6.30", "2.6.31"])
+def test_each_variant_gets_the_builders_of_its_own_actions_in_registry_order(
+    variant: str,
+) -> None:
+    assert list(builders_for(variant)) == [a.name for a in actions_for(variant)]
+
+
+def test_every_abstract_field_is_owned_by_model_fields_some_action_modifies() -> None:
+    declared = set().union(*(a.modifies for a in ACTIONS))
+    for field in FIELDS:
+        assert field.owners & declared, field.name
+
+
+def test_frame_of_env_tick_is_only_the_conntrack_fields() -> None:
+    assert owned_fields(frozenset({"kernel.cts"})) == {
+        f.name for f in FIELDS if f.owners == frozenset({"kernel.cts"})
+    }
+
+
+@pytest.mark.parametrize("variant", ["2.6.30", "2.6.31"])
+def test_no_builder_writes_a_field_outside_its_declared_modifies(variant: str) -> None:
+    shape = Shape(3, 2)
+    params, _ = symbolic_params(shape)
+    pre, post = fresh_state(shape, "pre"), fresh_state(shape, "post")
+    for action in builders_for(variant):
+        for args in z3_actions.symbolic_args(action, shape, "t"):
+            relation(action, flags_for(variant), params, pre, post, args)
+
+
+def test_a_builder_that_writes_an_undeclared_field_is_rejected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = kernel_z3.free
+
+    def free_and_touch_count(s: kernel_z3.Sym, uid: object) -> None:
+        original(s, uid)
+        s.put("since", 7, 0)
+
+    monkeypatch.setattr(kernel_z3, "free", free_and_touch_count)
+    shape = Shape(3, 2)
+    params, _ = symbolic_params(shape)
+    pre, post = fresh_state(shape, "pre"), fresh_state(shape, "post")
+    with pytest.raises(FrameError, match="destroy_conntrack writes"):
+        relation("destroy_conntrack", flags_for("2.6.31"), params, pre, post, {"uid": 0})
