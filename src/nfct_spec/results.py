@@ -89,17 +89,23 @@ def write_results(
 ) -> None:
     """Write results.json, merging with the verdicts of other engines already in it."""
     kept: list[dict[str, Any]] = []
+    runs: dict[str, Any] = {}
+    old_configs: dict[str, Any] = {}
     engines = {r.engine for r in results}
     if path.exists():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
             kept = [r for r in old.get("results", []) if r.get("engine") not in engines]
+            runs = dict(old.get("runs", {}))
+            old_configs = dict(old.get("configs", {}))
         except (OSError, ValueError, AttributeError):
-            kept = []
+            kept, runs, old_configs = [], {}, {}
+    runs[str(run.get("command", "run"))] = run
     doc = {
         "tool": tool_versions(),
         "run": run,
-        "configs": configs,
+        "runs": runs,
+        "configs": {**old_configs, **configs},
         "results": kept + [r.to_json() for r in results],
     }
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from nfct_spec.commands import prove
 from nfct_spec.commands.common import configs_from_args, properties_from_ids
 from nfct_spec.engines.hypothesis_engine import PROFILES
 from nfct_spec.engines.sampling import Checked, check_sampling
@@ -39,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     check.add_argument("--profile", default="ci", choices=sorted(PROFILES))
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--property", action="append", help="property id (repeatable)")
+    check.add_argument(
+        "--no-prove", action="store_true", help="skip the Z3 proofs (run only Hypothesis)"
+    )
 
 
 def _table(results: list[Result], variants: list[str]) -> Table:
@@ -60,13 +64,21 @@ def _table(results: list[Result], variants: list[str]) -> Table:
     return table
 
 
+def _worst(a: int, b: int) -> int:
+    """The exit code of two runs together: 1 before 3 before 0."""
+    for code in (1, 3):
+        if code in (a, b):
+            return code
+    return 0
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     """The main job: sample every property on every variant and write the results."""
     configs = configs_from_args(args)
     props = properties_from_ids(args.property)
     profile = PROFILES[args.profile]
     out = prepare(Path(args.out))
-    traces_dir = fresh_subdir(out, "traces")
+    traces_dir = fresh_subdir(out, "traces/hypothesis")
     started = time.time()
     checked: list[Checked] = []
     with Progress(
@@ -100,7 +112,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if item.trace is not None:
             name = Path(result.variant) / f"{result.property_id}.json"
             save_trace(item.trace, traces_dir / name)
-            result = Result(**{**result.__dict__, "trace": str(Path("traces") / name)})
+            trace_path = str((traces_dir / name).relative_to(out))
+            result = Result(**{**result.__dict__, "trace": trace_path})
         results.append(result)
     elapsed = time.time() - started
     run = {
@@ -111,10 +124,20 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "elapsed_seconds": round(elapsed, 2),
     }
     write_results(out / "results.json", results, run, {c.variant: c.to_json() for c in configs})
-    fresh_subdir(out, "html")
-    index = write_pages(out, out / "results.json")
     console.print(_table(results, [c.variant for c in configs]))
     code = exit_code(results)
+    if not args.no_prove:
+        proofs = argparse.Namespace(
+            out=args.out,
+            variant=[c.variant for c in configs],
+            property=args.property,
+            timeout=30.0,
+            lines=False,
+            lasso=False,
+        )
+        code = _worst(code, prove.run(proofs, console))
+    fresh_subdir(out, "html")
+    index = write_pages(out, out / "results.json")
     summary = {
         0: "every verdict as expected",
         1: "some verdict NOT as expected",
@@ -122,6 +145,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     }[code]
     console.print(
         f"{summary}; results in {out / 'results.json'}, traces in {traces_dir}, "
-        f"pages in {index} ({elapsed:.1f} s)"
+        f"pages in {index} ({time.time() - started:.1f} s)"
     )
     return code

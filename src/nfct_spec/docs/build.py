@@ -83,7 +83,7 @@ def _findings(out: Path, results_path: Path, doc: dict[str, Any]) -> int:
 def build(out: Path, results_path: Path) -> list[Path]:
     """Write the site (HTML) and its Markdown twin under `out`; returns the HTML pages."""
     doc = load_results(results_path)
-    pages = all_pages(index_results(doc), doc.get("run", {}))
+    pages = all_pages(index_results(doc), doc.get("runs", {}).get("check", doc.get("run", {})))
     (out / "md").mkdir(parents=True, exist_ok=True)
     written = []
     for page in pages:

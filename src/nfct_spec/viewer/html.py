@@ -391,11 +391,13 @@ def write_pages(out_dir: Path, results_json_path: Path) -> Path:
         trace = load_trace(Path(out_dir) / rel)
         variant = str(result.get("variant", trace.config.variant))
         prop = str(result.get("property", trace.property_id or Path(rel).stem))
-        page = pages_dir / variant / f"{prop}.html"
-        write_page(trace, page, f"{prop} ({variant})")
+        engine = str(result.get("engine", "hypothesis"))
+        stem = prop if engine == "hypothesis" else f"{prop}.{engine}"
+        page = pages_dir / variant / f"{stem}.html"
+        write_page(trace, page, f"{prop} ({variant}, {engine})")
         rows.append(
             f'<tr><td>{html.escape(variant)}</td><td><a href="{html.escape(variant)}/'
-            f'{html.escape(prop)}.html">{html.escape(prop)}</a></td>'
+            f'{html.escape(stem)}.html">{html.escape(prop)}</a> ({html.escape(engine)})</td>'
             f"<td>{html.escape(str(trace.meta.get('finding', '')))}</td>"
             f"<td>{len(trace.steps)}</td><td>{html.escape(str(result.get('status', '')))}</td>"
             f"<td>{html.escape(str(trace.meta.get('statement', '')))}</td></tr>"
