@@ -130,9 +130,15 @@ def test_pages_open_in_headless_chromium_without_console_errors(site: Path) -> N
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            for html in sorted(site.glob("*.html")):
+            for html in sorted(site.rglob("*.html")):
                 page.goto(html.as_uri())
-                assert page.title()
+                assert page.title(), html
+            page.goto((site / "properties.html").as_uri())
+            broken = page.evaluate(
+                "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+                ".map(i => i.src)"
+            )
+            assert page.locator("img").count() > 0 and not broken, broken
             page.goto((site / "index.html").as_uri())
             page.screenshot(path=str(ARTIFACTS / "doc-property-matrix.png"), full_page=True)
             assert page.locator("table").count() >= 1
