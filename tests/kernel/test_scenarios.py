@@ -110,7 +110,7 @@ def test_unreliable_flush_loses_destroys_and_frees_entries_at_once(observed: Obs
     trace = observed("unreliable-flush")
     assert count_after(trace, flush_time(trace)) == 0
     received = destroys(trace, "unreliable")
-    assert 1 <= len(received) < 10, "only what fits the tiny buffer arrives"
+    assert 0 < len(received) < 10, "only what fits the tiny buffer arrives"
 
 
 def test_table_full_drops_new_flows_with_eperm_while_entries_wait(observed: Observed) -> None:
