@@ -3,7 +3,8 @@
 Each public function is one action of the registry: it takes the config, a state and explicit
 arguments, and returns the successor state or None when the action is not enabled with those
 arguments. Citations are to net/netfilter/nf_conntrack_core.c of Linux 2.6.31 unless stated
-otherwise; where 2.6.30 differs, the docstring says how.
+otherwise; where 2.6.30 or 6.x (Linux 6.18) differ, the docstring says how and the variant
+flags (`models/variants.py`) select it. The 6.x-only actions are in `models/redelivery.py`.
 """
 
 from __future__ import annotations
