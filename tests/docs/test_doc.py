@@ -145,3 +145,13 @@ def test_pages_open_in_headless_chromium_without_console_errors(site: Path) -> N
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_every_auxiliary_invariant_of_the_proofs_has_an_entry() -> None:
+    from nfct_spec.docs.content import auxiliary_page
+    from nfct_spec.proofs.invariants import INVARIANTS
+
+    text = auxiliary_page().markdown
+    aux = [inv.id for inv in INVARIANTS if inv.id.startswith("aux-")]
+    assert aux and all(f'id="{i}"' in text for i in aux)
+    assert "2.6.31: missed-only-undelivered" in text

@@ -17,6 +17,8 @@ from typing import Any
 from nfct_spec.models.registry import actions_for
 from nfct_spec.models.state import Conntrack, Ghost, Kernel, Message, Socket
 from nfct_spec.models.variants import MODELLED
+from nfct_spec.proofs.invariants import INVARIANTS
+from nfct_spec.proofs.plans import PLANS
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
 from nfct_spec.spec.claims import CLAIMS
 from nfct_spec.spec.fairness import FAIRNESS
@@ -173,6 +175,31 @@ def properties_page(results: Results) -> Page:
     return Page("properties", "Properties", "\n".join(out))
 
 
+def auxiliary_page() -> Page:
+    """The auxiliary invariants the Z3 induction needs, with the variants whose proofs use
+    them; they are catalogue entries of their own, kept next to their Z3 encoding."""
+    out = [
+        "# Auxiliary invariants",
+        "",
+        "Strengthenings that make the expected invariants inductive (`proofs/invariants.py`). "
+        "Each is proved inductive together with the property that needs it, and checked on "
+        "every state the agreement tests reach.",
+        "",
+        "| id | statement | used by (variant: property) |",
+        "|---|---|---|",
+    ]
+    for inv in INVARIANTS:
+        if not inv.id.startswith("aux-"):
+            continue
+        users = sorted(
+            {f"{v}: {p.property_id}" for p in PLANS if inv.id in p.conjuncts for v in p.variants}
+        )
+        out.append(
+            f'| <a id="{inv.id}"></a>`{inv.id}` | {inv.statement} | {", ".join(users) or "—"} |'
+        )
+    return Page("auxiliary", "Auxiliary invariants", "\n".join(out))
+
+
 def _claim_status(results: Results, props: Iterable[str], status: str) -> str:
     evidence = []
     for prop_id in props:
@@ -242,6 +269,7 @@ Results: `{run.get("command", "check")}` with profile `{run.get("profile", "?")}
 
 {chapter_links}
 - [Properties](properties.md)
+- [Auxiliary invariants of the proofs](auxiliary.md)
 - [The seed's claims](claims.md)
 {kernels}
 
@@ -258,6 +286,7 @@ def all_pages(results: Results, run: dict[str, Any]) -> list[Page]:
         index_page(results, run),
         *chapters(),
         properties_page(results),
+        auxiliary_page(),
         claims_page(results),
         *(kernel_page(v) for v in VARIANTS),
     ]
