@@ -127,10 +127,15 @@ def early_drop(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     return And(waiting, Or(none, ok_victim))
 
 
+def _on_list(s: Sym, uid: Any, place: str) -> Term:
+    """`uid` names an allocated conntrack on the list `place` (inU, inH or inD)."""
+    return And(uid >= 0, uid < len(s.get("alloc")), s.at("alloc", uid), s.at(place, uid))
+
+
 def nf_conntrack_confirm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """Hash an unconfirmed conntrack, start its timer, send its cached events."""
     uid = a["uid"]
-    guard = And(uid >= 0, uid < len(s.get("alloc")), s.at("inU", uid), s.at("alloc", uid))
+    guard = _on_list(s, uid, "inU")
     s.put("inU", False, uid)
     s.put("inH", True, uid)
     s.put("timer", p.ct_timeout, uid)
@@ -141,7 +146,7 @@ def nf_conntrack_confirm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term
 def destroy_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """Free an unconfirmed conntrack whose first packet was dropped."""
     uid = a["uid"]
-    guard = And(uid >= 0, uid < len(s.get("alloc")), s.at("inU", uid), s.at("alloc", uid))
+    guard = _on_list(s, uid, "inU")
     k.free(s, uid)
     return guard
 
@@ -149,13 +154,7 @@ def destroy_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 def death_by_timeout(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """The timeout timer of a hashed conntrack expires."""
     uid = a["uid"]
-    guard = And(
-        uid >= 0,
-        uid < len(s.get("alloc")),
-        s.at("alloc", uid),
-        s.at("inH", uid),
-        s.at("timer", uid) == 0,
-    )
+    guard = And(_on_list(s, uid, "inH"), s.at("timer", uid) == 0)
     k.death_by_timeout_now(s, p, f, uid)
     return guard
 
@@ -163,13 +162,7 @@ def death_by_timeout(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 def death_by_event(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """The retry timer of a dying-list conntrack fires: DESTROY again."""
     uid = a["uid"]
-    guard = And(
-        uid >= 0,
-        uid < len(s.get("alloc")),
-        s.at("alloc", uid),
-        s.at("inD", uid),
-        s.at("timer", uid) != NO_TIMER,
-    )
+    guard = And(_on_list(s, uid, "inD"), s.at("timer", uid) != NO_TIMER)
     s.put("timer", NO_TIMER, uid)
     failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False)
     with s.when(failed):

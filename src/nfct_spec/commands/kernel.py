@@ -21,25 +21,15 @@ from nfct_spec.kernel.conformance import VALIDATION_RUNS, TooLarge, Validation, 
 from nfct_spec.kernel.monitors import format_verdicts, verdicts
 from nfct_spec.kernel.netns import Interrupted, KernelUnavailable, exit_for
 from nfct_spec.kernel.observe import ObservedTrace, ParamValue, format_summary, save
-from nfct_spec.kernel.scenarios import SCENARIOS, run_scenario_with
+from nfct_spec.kernel.scenarios import SCENARIOS, parse_param, run_scenario_with
 from nfct_spec.outdir import prepare
 
 
 def _param(text: str) -> tuple[str, ParamValue]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise UsageError(f"--param expects KEY=VALUE, got {text!r}")
-    value: ParamValue = raw
-    if raw in ("true", "false"):
-        value = raw == "true"
-    else:
-        for kind in (int, float):
-            try:
-                value = kind(raw)
-                break
-            except ValueError:
-                continue
-    return key.replace("-", "_"), value
+    try:
+        return parse_param(text)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--param: {exc}") from None
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

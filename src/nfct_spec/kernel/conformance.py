@@ -55,7 +55,7 @@ MAX_FLOWS = 6
 MAX_ALLOCATIONS = 12
 MESSAGE_BYTES = 2304
 INTERNAL = ("ecache_work", "env_tick", "gc_worker")
-IGNORED = ("note", "dump", "listener_option_ignored")
+IGNORED = ("note", "dump")
 
 
 class TooLarge(ValueError):

@@ -907,7 +907,8 @@ def run_scenario_with(
     return harness.trace(name, resolved)
 
 
-def _parse_param(text: str) -> tuple[str, ParamValue]:
+def parse_param(text: str) -> tuple[str, ParamValue]:
+    """`KEY=VALUE` as a scenario parameter: true/false, an int, a float, else a string."""
     key, sep, raw = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -934,7 +935,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="python -m nfct_spec.kernel.scenarios")
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
-    parser.add_argument("--param", "-p", action="append", default=[], type=_parse_param)
+    parser.add_argument("--param", "-p", action="append", default=[], type=parse_param)
     parser.add_argument("--out", "-o", help="write the observed trace (JSON) here")
     parser.add_argument("--verbose", "-v", action="store_true", help="print phases to stderr")
     args = parser.parse_args(argv)
