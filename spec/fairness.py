@@ -4,6 +4,12 @@
 record, and the engines that search for lassos (explorer, Z3) show what fails without it.
 The Hypothesis engine checks the bounded form: from any sampled state, once traffic stops and
 the fair steps run, every obligation is met within a bound.
+
+Why timer handlers are under strong fairness and the rest under weak: a kernel timer fires at
+its deadline whatever else happens. In the model an allocation that waits for early_drop
+disables every other step (in the kernel the allocation and its early drop are one call), so a
+due retry can be disabled again and again by new packets; weak fairness would then let it
+starve, which no kernel run does. Strong fairness on the handlers excludes exactly that.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ class Fairness:
     id: str
     statement: str
     actions: tuple[str, ...]
+    strong: tuple[str, ...] = ()
+    """The actions of `actions` under strong fairness (an instance enabled infinitely often is
+    taken infinitely often); the others are under weak fairness (an instance enabled
+    continuously from some point on is taken infinitely often)."""
 
 
 LISTENERS_READ = Fairness(
@@ -32,8 +42,10 @@ LISTENERS_READ = Fairness(
 )
 TIMERS_FIRE = Fairness(
     "timers-fire",
-    "time advances and every pending timer eventually fires (weak fairness)",
+    "time advances (weak fairness) and every timer handler that is enabled again and again "
+    "eventually runs (strong fairness)",
     ("env_tick", "death_by_timeout", "death_by_event", "gc_worker", "ecache_work"),
+    strong=("death_by_timeout", "death_by_event", "gc_worker", "ecache_work"),
 )
 PACKETS_COMPLETE = Fairness(
     "packets-complete",
@@ -51,6 +63,17 @@ RETRY_POSITIVE = Fairness(
     (),
 )
 FAIRNESS = (LISTENERS_READ, TIMERS_FIRE, PACKETS_COMPLETE, TRAFFIC_STOPS, RETRY_POSITIVE)
+"""The records `destroy-eventually` is stated under."""
+
+READS_BEFORE_RETRIES = Fairness(
+    "reads-before-retries",
+    "a retry runs only when no open listener has a message or error left to read",
+    ("env_recv",),
+)
+"""A stronger assumption than `listeners-read`, not part of the stated fairness: the Z3 ranking
+proof of `destroy-eventually` needs it (a retry that fires while a reliable queue is full fails
+and re-arms, and the measure does not decrease). With two reliable listeners the property fails
+without it: each retry can fail on the listener that has not read yet and refill the other."""
 
 DRAIN_ORDER = (
     "early_drop",

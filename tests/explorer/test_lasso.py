@@ -4,7 +4,7 @@ replayable lasso under each weaker set, and the freed-without-DESTROY counterexa
 from __future__ import annotations
 
 import pytest
-from explorer_configs import small
+from explorer_configs import small, twin_listeners
 
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
@@ -16,9 +16,11 @@ from nfct_spec.engines.lasso import (
     liveness_verdict,
     weaker_fairness_sets,
 )
-from nfct_spec.models.registry import actions_for
+from nfct_spec.models.registry import Step, actions_for
+from nfct_spec.models.state import State
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.replay import replay
+from nfct_spec.spec.catalogue import CATALOGUE
 from nfct_spec.spec.fairness import FAIRNESS
 from nfct_spec.traces import trace_from_json, trace_to_json
 
@@ -81,3 +83,48 @@ def test_unreliable_delivery_frees_a_conntrack_without_its_destroy() -> None:
     report = replay(outcome.broken)
     assert report.ok, report.message
     assert liveness_verdict(outcome, "violated")[0] == "violated"
+
+
+def _early_drop_cycle(graph: Graph) -> tuple[list[State], list[Step]]:
+    """A dying conntrack while a new flow arrives and is dropped by early_drop(victim=-1),
+    over and over: the retry is disabled in every other state of this cycle."""
+    for node, state in enumerate(graph.states):
+        if not state.kernel.dying:
+            continue
+        for step, mid in graph.out[node]:
+            if step.action != "nf_conntrack_in" or graph.states[mid].kernel.alloc_pending < 0:
+                continue
+            for back, dst in graph.out[mid]:
+                if back.kwargs == {"victim": -1} and dst == node:
+                    return [state, graph.states[mid], state], [step, back]
+    raise AssertionError("no early-drop cycle in the graph")
+
+
+def test_a_retry_starved_by_waiting_allocations_breaks_strong_timer_fairness() -> None:
+    graph = build_graph(small("2.6.31"))
+    states, steps = _early_drop_cycle(graph)
+    fairness = tuple(f for f in FULL_FAIRNESS if f != "traffic-stops")
+    why = check_lasso(graph.config, states, steps, 0, fairness)
+    assert why is not None and why.startswith("strong fairness broken for death_by_event")
+    lasso = check_liveness(graph, fairness).lasso
+    assert lasso is not None and lasso.loop is not None
+    assert any(s.action == "death_by_event" for s in lasso.steps[lasso.loop :])
+
+
+@pytest.mark.parametrize("variant", ["2.6.31", "6.x"])
+def test_two_reliable_listeners_starve_a_retry_under_the_full_fairness_set(variant: str) -> None:
+    """Each retry fails on the listener that has not read yet and duplicates the DESTROY to
+    the other, which refills it; both keep reading, yet the conntrack stays dying forever."""
+    config = twin_listeners(variant).with_(max_conntracks=1)
+    outcome = check_liveness(build_graph(config), FULL_FAIRNESS)
+    assert outcome.complete and outcome.broken is None
+    lasso = outcome.lasso
+    assert lasso is not None and lasso.loop is not None
+    assert replay(lasso).ok
+    assert check_lasso(config, lasso.states, lasso.steps, lasso.loop, FULL_FAIRNESS) is None
+    readers = {s.kwargs["listener"] for s in lasso.steps[lasso.loop :] if s.action == "env_recv"}
+    assert readers == {"conntrackd", "ulogd"}
+    assert not any(s.action in TRAFFIC_ACTIONS for s in lasso.steps[lasso.loop :])
+    expected = next(p for p in CATALOGUE if p.id == "destroy-eventually").expected_for(config)
+    assert expected == "violated"
+    assert liveness_verdict(outcome, expected)[0] == "violated"

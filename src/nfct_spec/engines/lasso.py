@@ -15,22 +15,26 @@ with its DESTROY queued to every reliable listener" takes one of two shapes:
    records (`nfct_spec.spec.fairness`). A behaviour may also stutter forever in a state where
    no fair step is enabled (then the cycle is that single state).
 
-Fairness, read from the records' statements: `listeners-read`, `timers-fire` and
-`packets-complete` are weak fairness on each of their actions *per instance* (one listener, one
-timer, one conntrack): if the instance is enabled, with a step that changes the state, in every
-state of the cycle, some step of the cycle is that instance changing the state (stuttering
-steps do not count). `traffic-stops`: no step of the cycle is a packet, a userspace request, a
-sysctl write or any other environment input (`TRAFFIC_ACTIONS`); it does not restrict the
-prefix. `retry-timeout-positive`: every state of the lasso has a positive retry timeout and no
-crash (`assumptions_hold`).
+Fairness, read from the records' statements, applies to each action *per instance* (one
+listener, one timer, one conntrack), and only a step that changes the state counts as taking
+it. Weak fairness (`listeners-read`, `packets-complete`, and time advancing in `timers-fire`):
+an instance enabled in every state of the cycle is taken on it. Strong fairness (the timer
+handlers of `timers-fire`): an instance enabled in some state of the cycle is taken on it.
+`traffic-stops`: no step of the cycle is a packet, a userspace request, a sysctl write or any
+other environment input (`TRAFFIC_ACTIONS`); it does not restrict the prefix.
+`retry-timeout-positive`: every state of the lasso has a positive retry timeout and no crash
+(`assumptions_hold`).
 
 Fairness is checked on the actual cycle (`check_lasso`), not on a strongly connected component.
-Components only guide the search: within a component of the graph restricted to states where
-the conntrack is dying, a closed walk is grown from its first state by detours that either
-take a missing fair step or visit a state where that step is disabled, until the walk is fair;
-if some instance is enabled throughout the component and never taken in it, no cycle inside it
-can be fair. In the ITF trace, `loop` is the index of the state where the cycle starts, and the
-last state equals that state (the closing step is recorded, so the whole cycle replays).
+Components only guide the search, as for Streett automata: within the graph restricted to
+states where the conntrack is dying, a component loses every state in which a strong instance
+is enabled that no step inside the component takes, and what is left is split into components
+again, until every component is closed under its strong instances. In such a component, if a
+weak instance is enabled in every state and never taken, no cycle inside it is fair; otherwise
+a closed walk is grown from its first state by detours that take a missing instance (a weak one
+may instead be avoided by visiting a state where it is disabled) until the walk is fair. In the
+ITF trace, `loop` is the index of the state where the cycle starts, and the last state equals
+that state (the closing step is recorded, so the whole cycle replays).
 """
 
 from __future__ import annotations
@@ -93,6 +97,24 @@ def broken_obligation(config: Config, state: State) -> int | None:
             if (uid, IPCT_DESTROY) not in state.ghost.got[i] and uid not in queued:
                 return uid
     return None
+
+
+def strong_actions(fairness: Sequence[str]) -> frozenset[str]:
+    """The actions under strong fairness in a fairness set."""
+    return frozenset(a for f in FAIRNESS if f.id in fairness for a in f.strong)
+
+
+def missing_units(
+    enabled: Sequence[Iterable[Unit]], taken: set[Unit], fairness: Sequence[str]
+) -> list[Unit]:
+    """The instances a cycle owes but does not take: weak ones enabled in every state of it,
+    strong ones enabled in some state of it (`enabled` lists the instances per state)."""
+    strong = strong_actions(fairness)
+    sets = [set(units) for units in enabled]
+    always = set.intersection(*sets) if sets else set()
+    sometimes = set.union(*sets) if sets else set()
+    owed = {u for u in always if u[0] not in strong} | {u for u in sometimes if u[0] in strong}
+    return sorted(owed - taken, key=repr)
 
 
 def _fair_units(config: Config, state: State, fairness: Sequence[str]) -> set[Unit]:
@@ -253,12 +275,45 @@ def _walk(graph: Graph, nodes: list[int], fairness: Sequence[str]) -> list[Edge]
 def _unfair_units(
     graph: Graph, walk: list[Edge], nodes: Iterable[int], fairness: Sequence[str]
 ) -> list[Unit]:
-    always: frozenset[Unit] | None = None
-    for node in nodes:
-        units = graph.units(node, fairness)
-        always = units if always is None else always & units
     taken = {(s.action, s.args) for a, s, b in walk if a != b}
-    return sorted(always - taken, key=repr) if always else []
+    return missing_units([graph.units(n, fairness) for n in nodes], taken, fairness)
+
+
+def _taken_inside(graph: Graph, comp: set[int]) -> set[Unit]:
+    """The instances some state-changing step inside the component takes."""
+    return {
+        (step.action, step.args)
+        for node in comp
+        for step, dst in graph.out[node]
+        if dst in comp and dst != node
+    }
+
+
+def _streett_components(
+    graph: Graph, h: nx.DiGraph, nodes: set[int], fairness: Sequence[str]
+) -> list[set[int]]:
+    """The components of `h` on `nodes`, each pruned until every strong instance enabled in
+    one of its states is taken by a step inside it (components of one state without a
+    self-loop are dropped: no cycle stays in them)."""
+    strong = strong_actions(fairness)
+    done: list[set[int]] = []
+    work = [set(c) for c in nx.strongly_connected_components(h.subgraph(nodes))]
+    while work:
+        comp = work.pop()
+        if len(comp) == 1 and not h.has_edge(next(iter(comp)), next(iter(comp))):
+            continue
+        inside = _taken_inside(graph, comp)
+        bad = {
+            n
+            for n in comp
+            if any(u[0] in strong and u not in inside for u in graph.units(n, fairness))
+        }
+        if not bad:
+            done.append(comp)
+            continue
+        rest = comp - bad
+        work.extend(set(c) for c in nx.strongly_connected_components(h.subgraph(rest)))
+    return sorted(done, key=min)
 
 
 def _fair_cycle(
@@ -270,6 +325,11 @@ def _fair_cycle(
     if not graph.units(root, fairness):
         return []
     if len(comp) == 1 and not h.has_edge(root, root):
+        return None
+    strong = strong_actions(fairness)
+    inside = _taken_inside(graph, comp)
+    weak_always = set.intersection(*(set(graph.units(n, fairness)) for n in comp))
+    if any(u[0] not in strong and u not in inside for u in weak_always):
         return None
     back = _bfs(h, comp, root, root)
     assert back is not None
@@ -303,6 +363,8 @@ def _detour(
                     (node, step, dst),
                     *_walk(graph, home, fairness),
                 ]
+    if unit[0] in strong_actions(fairness):
+        return None
     for node in sorted(comp):
         if unit not in graph.units(node, fairness):
             to = _bfs(h, comp, root, node)
@@ -318,7 +380,7 @@ def find_lasso(graph: Graph, fairness: Sequence[str]) -> Lasso | None:
     for uid in range(config.max_conntracks):
         h = _restricted(graph, uid, fairness)
         stuck = [{n} for n in sorted(h.nodes) if not graph.units(n, fairness)]
-        comps = sorted((set(c) for c in nx.strongly_connected_components(h)), key=min)
+        comps = _streett_components(graph, h, set(h.nodes), fairness)
         for comp in stuck[:1] + comps:
             walk = _fair_cycle(graph, h, comp, fairness)
             if walk is None:
@@ -359,12 +421,13 @@ def check_lasso(
         return "the cycle has a traffic step (traffic-stops)"
     if RETRY_POSITIVE.id in fairness and not all(assumptions_hold(config, s) for s in states):
         return "a state breaks retry-timeout-positive"
-    always = set.intersection(*(_fair_units(config, s, fairness) for s in cycle_states))
+    enabled = [_fair_units(config, s, fairness) for s in cycle_states]
     changes = zip(states[loop:-1], steps[loop:], states[loop + 1 :], strict=True)
     taken = {(step.action, step.args) for pre, step, post in changes if pre != post}
-    unfair = sorted(always - taken, key=repr)
+    unfair = missing_units(enabled, taken, fairness)
     if unfair:
-        return f"weak fairness broken for {unfair[0][0]}{dict(unfair[0][1])}"
+        kind = "strong" if unfair[0][0] in strong_actions(fairness) else "weak"
+        return f"{kind} fairness broken for {unfair[0][0]}{dict(unfair[0][1])}"
     return None
 
 
