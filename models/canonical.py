@@ -16,6 +16,10 @@ unchanged:
   `Config.portid`). The representative is the permutation with the smallest encoding; the
   groups are small (at most four listeners), so trying every permutation is cheap.
 
+A third reduction is not a symmetry but a slice: `Socket.drops` (sk_drops) is read by no
+action and no property (only the viewer shows it), so states that differ only in it have the
+same futures and the same verdicts; the canonical form sets it to 0.
+
 Steps name flows and listeners in their arguments, so only states are canonicalised; traces
 are rebuilt from real steps by the engines. Liveness must not use this reduction unless shown
 sound for the property: the explorer's lasso search works on the unreduced graph.
@@ -102,6 +106,15 @@ def permute_listeners(state: State, order: Sequence[int]) -> State:
     return State(new_kernel, ghost)
 
 
+def forget_drops(state: State) -> State:
+    """The state with every socket's `drops` counter at 0 (see the module docstring)."""
+    sockets = state.kernel.sockets
+    if not any(sock.drops for sock in sockets):
+        return state
+    kernel = replace(state.kernel, sockets=tuple(replace(sock, drops=0) for sock in sockets))
+    return State(kernel, state.ghost)
+
+
 def _orders(n: int, classes: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
     """Every listener order that permutes indices only within their class."""
     per_class = [list(itertools.permutations(group)) for group in classes]
@@ -120,15 +133,18 @@ class Canonicaliser:
 
     def __init__(self, config: Config, flows: bool = True, listeners: bool = True) -> None:
         self.flows = flows
+        self.slice = flows or listeners
         classes = listener_classes(config) if listeners else ()
         self.orders = _orders(len(config.listeners), classes)[1:] if classes else []
 
     @property
     def reduces(self) -> bool:
-        """Whether any symmetry is applied at all."""
-        return self.flows or bool(self.orders)
+        """Whether any reduction is applied at all."""
+        return self.slice or bool(self.orders)
 
     def __call__(self, state: State) -> State:
+        if self.slice:
+            state = forget_drops(state)
         if self.flows:
             state = relabel_flows(state, flow_relabelling(state))
         if not self.orders:

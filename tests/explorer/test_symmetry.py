@@ -9,8 +9,14 @@ from explorer_configs import small, twin_listeners
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nfct_spec.checking import finding_in_state, finding_on_step, searched
 from nfct_spec.engines.explorer import explore, verdict
-from nfct_spec.models.canonical import Canonicaliser, permute_listeners, relabel_flows
+from nfct_spec.models.canonical import (
+    Canonicaliser,
+    forget_drops,
+    permute_listeners,
+    relabel_flows,
+)
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import successors
 from nfct_spec.models.state import State, initial_state
@@ -69,3 +75,28 @@ def test_symmetry_reduction_changes_no_verdict_and_no_shortest_length() -> None:
     for prop_id, finding in reduced.findings.items():
         other = full.findings[prop_id]
         assert len(reduced.path_to(finding.target)) == len(full.path_to(other.target)), prop_id
+
+
+@given(st.lists(st.integers(min_value=0, max_value=1000), max_size=30))
+def test_forgetting_sk_drops_changes_no_successor_and_no_finding(choices: list[int]) -> None:
+    """The slice is exact: the successors of a state and of its sliced form agree once
+    sliced, step by step, and every property judges both the same way."""
+    config = small("2.6.31", flows=2, max_conntracks=3)
+    props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
+    for state in _walk(config, choices):
+        sliced = forget_drops(state)
+        mine = [(step, forget_drops(post)) for step, post in successors(config, state)]
+        theirs = [(step, forget_drops(post)) for step, post in successors(config, sliced)]
+        assert mine == theirs
+        for prop in props:
+            if prop.on_transitions:
+                for (step, post), (_, cut) in zip(
+                    successors(config, state), successors(config, sliced), strict=True
+                ):
+                    assert finding_on_step(prop, config, state, step, post) == finding_on_step(
+                        prop, config, sliced, step, cut
+                    ), prop.id
+            else:
+                assert finding_in_state(prop, config, state) == finding_in_state(
+                    prop, config, sliced
+                ), prop.id
