@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import Conntrack, Ghost, Kernel, Message, Socket, State
+from nfct_spec.models.state import Conntrack, Ghost, Kernel, Message, Socket, State, evolve
 
 
 def listener_classes(config: Config) -> tuple[tuple[int, ...], ...]:
@@ -57,7 +57,7 @@ def flow_relabelling(state: State) -> dict[int, int]:
 
 def _relabel_message(msg: Message, mapping: dict[int, int]) -> Message:
     flow = mapping[msg.flow]
-    return msg if flow == msg.flow else replace(msg, flow=flow)
+    return msg if flow == msg.flow else evolve(msg, flow=flow)
 
 
 def relabel_flows(state: State, mapping: dict[int, int]) -> State:
@@ -66,19 +66,19 @@ def relabel_flows(state: State, mapping: dict[int, int]) -> State:
         return state
     kernel = state.kernel
     cts = tuple(
-        ct if mapping[ct.flow] == ct.flow else replace(ct, flow=mapping[ct.flow])
+        ct if mapping[ct.flow] == ct.flow else evolve(ct, flow=mapping[ct.flow])
         for ct in kernel.cts
     )
     sockets = tuple(
-        replace(sock, queue=tuple(_relabel_message(m, mapping) for m in sock.queue))
+        evolve(sock, queue=tuple(_relabel_message(m, mapping) for m in sock.queue))
         if sock.queue
         else sock
         for sock in kernel.sockets
     )
     pending = mapping[kernel.alloc_pending] if kernel.alloc_pending >= 0 else -1
-    kernel = replace(kernel, cts=cts, sockets=sockets, alloc_pending=pending)
+    kernel = evolve(kernel, cts=cts, sockets=sockets, alloc_pending=pending)
     identity = tuple((mapping[flow], ctid) for flow, ctid in state.ghost.identity)
-    return State(kernel, replace(state.ghost, identity=identity))
+    return State(kernel, evolve(state.ghost, identity=identity))
 
 
 def _permute_pid(pid: int, order: Sequence[int]) -> int:
@@ -92,17 +92,17 @@ def permute_listeners(state: State, order: Sequence[int]) -> State:
     """The state with listener `order[j]` moved to position j."""
     kernel = state.kernel
     cts: tuple[Conntrack, ...] = tuple(
-        replace(ct, pid=_permute_pid(ct.pid, order)) if ct.pid else ct for ct in kernel.cts
+        evolve(ct, pid=_permute_pid(ct.pid, order)) if ct.pid else ct for ct in kernel.cts
     )
     sockets: tuple[Socket, ...] = tuple(kernel.sockets[i] for i in order)
     ghost: Ghost = state.ghost
-    ghost = replace(
+    ghost = evolve(
         ghost,
         got=tuple(ghost.got[i] for i in order),
         dropped=tuple(ghost.dropped[i] for i in order),
         since=tuple(ghost.since[i] for i in order),
     )
-    new_kernel: Kernel = replace(kernel, cts=cts, sockets=sockets)
+    new_kernel: Kernel = evolve(kernel, cts=cts, sockets=sockets)
     return State(new_kernel, ghost)
 
 
@@ -111,7 +111,7 @@ def forget_drops(state: State) -> State:
     sockets = state.kernel.sockets
     if not any(sock.drops for sock in sockets):
         return state
-    kernel = replace(state.kernel, sockets=tuple(replace(sock, drops=0) for sock in sockets))
+    kernel = evolve(state.kernel, sockets=tuple(evolve(sock, drops=0) for sock in sockets))
     return State(kernel, state.ghost)
 
 

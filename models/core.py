@@ -9,8 +9,6 @@ flags (`models/variants.py`) select it. The 6.x-only actions are in `models/rede
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW, IPCT_PROTOINFO, IPCT_STATUS
 from nfct_spec.models.config import Config
 from nfct_spec.models.ecache import (
@@ -28,7 +26,7 @@ from nfct_spec.models.lists import (
 )
 from nfct_spec.models.netlink import ctnetlink_expect_event
 from nfct_spec.models.redelivery import nf_ct_delete
-from nfct_spec.models.state import NO_TIMER, Conntrack, Message, State, replace_ct
+from nfct_spec.models.state import NO_TIMER, Conntrack, Message, State, evolve, replace_ct
 from nfct_spec.models.variants import variant_of
 
 PACKETS = ("new", "plain", "assure", "protoinfo")
@@ -61,7 +59,7 @@ def death_by_timeout_now(config: Config, state: State, uid: int) -> State:
     ct = state.ct(uid)
     assert ct is not None
     state = note_death(state, uid)
-    state = replace(state, kernel=replace_ct(state.kernel, replace(ct, timer=NO_TIMER)))
+    state = evolve(state, kernel=replace_ct(state.kernel, evolve(ct, timer=NO_TIMER)))
     if not ct.dying:
         state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, 0, False)
         if ret < 0 and variant_of(config.variant).reliable:
@@ -82,7 +80,7 @@ def death_by_event(config: Config, state: State, uid: int) -> State | None:
     ct = state.ct(uid)
     if ct is None or uid not in state.kernel.dying or ct.timer == NO_TIMER:
         return None
-    state = replace(state, kernel=replace_ct(state.kernel, replace(ct, timer=NO_TIMER)))
+    state = evolve(state, kernel=replace_ct(state.kernel, evolve(ct, timer=NO_TIMER)))
     state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, 0, False)
     if ret < 0:
         return arm_retry_timer(state, uid)
@@ -124,14 +122,14 @@ def _allocate(config: Config, state: State, flow: int) -> State:
     ecache = _wants_ecache(config, state)
     ct = Conntrack(uid=uid, flow=flow, ctid=_free_ctid(state), ecache=ecache)
     kernel = state.kernel
-    kernel = replace(
+    kernel = evolve(
         kernel,
         cts=(*kernel.cts, ct),
         unconfirmed=(*kernel.unconfirmed, uid),
         alloc_pending=-1,
     )
     ghost = state.ghost
-    ghost = replace(
+    ghost = evolve(
         ghost,
         identity=(*ghost.identity, (flow, ct.ctid)),
         generated=(*ghost.generated, 0),
@@ -176,18 +174,18 @@ def nf_conntrack_in(config: Config, state: State, flow: int, packet: str) -> Sta
             return None
         if any(ct.flow == flow for ct in state.kernel.cts if ct.uid in state.kernel.unconfirmed):
             return None
-        kernel = replace(state.kernel, count=state.kernel.count + 1)
+        kernel = evolve(state.kernel, count=state.kernel.count + 1)
         limit = config.nf_conntrack_max
         if limit and kernel.count > limit:
-            return replace(state, kernel=replace(kernel, alloc_pending=flow))
-        return _allocate(config, replace(state, kernel=kernel), flow)
+            return evolve(state, kernel=evolve(kernel, alloc_pending=flow))
+        return _allocate(config, evolve(state, kernel=kernel), flow)
     if hashed is None:
         return None
     bits = _packet_bits(config, hashed, packet)
     if bits is None:
         return None
-    ct = replace(hashed, timer=config.ct_timeout, assured=hashed.assured or packet == "assure")
-    state = replace(state, kernel=replace_ct(state.kernel, ct))
+    ct = evolve(hashed, timer=config.ct_timeout, assured=hashed.assured or packet == "assure")
+    state = evolve(state, kernel=replace_ct(state.kernel, ct))
     state = nf_conntrack_event_cache(state, ct, bits)
     return nf_ct_deliver_cached_events(config, state, ct.uid)
 
@@ -216,16 +214,16 @@ def early_drop(config: Config, state: State, victim: int) -> State | None:
     if flow < 0:
         return None
     if victim == -1:
-        kernel = replace(state.kernel, count=state.kernel.count - 1, alloc_pending=-1)
-        return replace(state, kernel=kernel)
+        kernel = evolve(state.kernel, count=state.kernel.count - 1, alloc_pending=-1)
+        return evolve(state, kernel=kernel)
     ct = state.ct(victim)
     if ct is None or victim not in state.kernel.hash or ct.assured:
         return None
     if variant_of(config.variant).single_winner_delete:
         state, freed = nf_ct_delete(config, state, victim, 0, False)
         if not freed:
-            kernel = replace(state.kernel, count=state.kernel.count - 1, alloc_pending=-1)
-            return replace(state, kernel=kernel)
+            kernel = evolve(state.kernel, count=state.kernel.count - 1, alloc_pending=-1)
+            return evolve(state, kernel=kernel)
         return _allocate(config, state, flow)
     state = death_by_timeout_now(config, state, victim)
     if state.kernel.crashed:
@@ -248,13 +246,13 @@ def __nf_conntrack_confirm(config: Config, state: State, uid: int) -> State | No
     assert ct is not None
     if ct.dying and variant_of(config.variant).confirm_drops_dying:
         return nf_conntrack_free(state, uid)
-    kernel = replace(
+    kernel = evolve(
         state.kernel,
         unconfirmed=tuple(u for u in state.kernel.unconfirmed if u != uid),
         hash=(*state.kernel.hash, uid),
     )
-    kernel = replace_ct(kernel, replace(ct, timer=config.ct_timeout))
-    return nf_ct_deliver_cached_events(config, replace(state, kernel=kernel), uid)
+    kernel = replace_ct(kernel, evolve(ct, timer=config.ct_timeout))
+    return nf_ct_deliver_cached_events(config, evolve(state, kernel=kernel), uid)
 
 
 def destroy_conntrack(config: Config, state: State, uid: int) -> State | None:

@@ -9,8 +9,6 @@ port id: the `conntrack` tool, or one of the listeners, which then asks for an e
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.core import death_by_timeout_now
@@ -23,7 +21,7 @@ from nfct_spec.models.lists import (
     set_dying_bit,
 )
 from nfct_spec.models.redelivery import nf_ct_delete
-from nfct_spec.models.state import NO_TIMER, State, replace_ct
+from nfct_spec.models.state import NO_TIMER, State, evolve, replace_ct
 from nfct_spec.models.variants import variant_of
 
 
@@ -71,7 +69,7 @@ def ctnetlink_del_conntrack(
     )
     ct = state.ct(uid)
     assert ct is not None
-    state = replace(state, kernel=replace_ct(state.kernel, replace(ct, timer=NO_TIMER)))
+    state = evolve(state, kernel=replace_ct(state.kernel, evolve(ct, timer=NO_TIMER)))
     if ret < 0 and variant_of(config.variant).reliable:
         state = nf_ct_delete_from_lists(state, uid)
         return nf_ct_insert_dying_list(state, uid)

@@ -11,18 +11,16 @@ an event may then be sent twice); every action here is atomic.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.netlink import ctnetlink_conntrack_event, note_reporting
-from nfct_spec.models.state import Conntrack, Ghost, Message, State, replace_ct, set_at
+from nfct_spec.models.state import Conntrack, Ghost, Message, State, evolve, replace_ct, set_at
 from nfct_spec.models.variants import variant_of
 
 
 def generate(ghost: Ghost, uid: int, bits: int) -> Ghost:
     """Ghost: `bits` were raised for `uid` (they are now generated and undelivered)."""
-    return replace(
+    return evolve(
         ghost,
         generated=set_at(ghost.generated, uid, ghost.generated[uid] | bits),
         pending=set_at(ghost.pending, uid, ghost.pending[uid] | bits),
@@ -30,14 +28,14 @@ def generate(ghost: Ghost, uid: int, bits: int) -> Ghost:
 
 
 def _delivered(ghost: Ghost, uid: int, bits: int) -> Ghost:
-    return replace(ghost, pending=set_at(ghost.pending, uid, ghost.pending[uid] & ~bits))
+    return evolve(ghost, pending=set_at(ghost.pending, uid, ghost.pending[uid] & ~bits))
 
 
 def nf_conntrack_event_cache(state: State, ct: Conntrack, bits: int) -> State:
     """Record event bits in `cache` while a packet is processed (no-op without an ecache)."""
     if not ct.ecache or not bits:
         return state
-    kernel = replace_ct(state.kernel, replace(ct, cache=ct.cache | bits))
+    kernel = replace_ct(state.kernel, evolve(ct, cache=ct.cache | bits))
     return State(kernel, generate(state.ghost, ct.uid, bits))
 
 
@@ -49,12 +47,12 @@ def _send(
     config: Config, state: State, ct: Conntrack, bits: int, portid: int, report: bool
 ) -> tuple[State, int]:
     msg = Message(uid=ct.uid, flow=ct.flow, ctid=ct.ctid, bits=bits)
-    state = replace(state, ghost=note_reporting(state.ghost, ct.uid))
+    state = evolve(state, ghost=note_reporting(state.ghost, ct.uid))
     sent = ctnetlink_conntrack_event(config, state, msg, portid, report)
     ghost = sent.state.ghost
     if sent.ret == 0:
         ghost = _delivered(ghost, ct.uid, bits)
-    return replace(sent.state, ghost=ghost), sent.ret
+    return evolve(sent.state, ghost=ghost), sent.ret
 
 
 def nf_conntrack_eventmask_report(
@@ -87,12 +85,12 @@ def nf_conntrack_eventmask_report(
     if ret < 0:
         remember = eventmask & IPCT_DESTROY and ct.pid == 0 and portid != 0
         if remember:
-            ct = replace(ct, pid=portid)
+            ct = evolve(ct, pid=portid)
         if variant.single_winner_delete or not remember:
-            ct = replace(ct, missed=ct.missed | eventmask)
+            ct = evolve(ct, missed=ct.missed | eventmask)
     elif missed:
-        ct = replace(ct, missed=ct.missed & ~missed)
-    return replace(state, kernel=replace_ct(state.kernel, ct)), ret
+        ct = evolve(ct, missed=ct.missed & ~missed)
+    return evolve(state, kernel=replace_ct(state.kernel, ct)), ret
 
 
 def nf_ct_deliver_cached_events(config: Config, state: State, uid: int) -> State:
@@ -107,8 +105,8 @@ def nf_ct_deliver_cached_events(config: Config, state: State, uid: int) -> State
     if ct is None or not ct.ecache:
         return state
     events = ct.cache
-    ct = replace(ct, cache=0)
-    state = replace(state, kernel=replace_ct(state.kernel, ct))
+    ct = evolve(ct, cache=0)
+    state = evolve(state, kernel=replace_ct(state.kernel, ct))
     retry = variant_of(config.variant).missed_every_packet and ct.missed
     if not _confirmed(state, uid) or ct.dying or not (events or retry):
         return state
@@ -120,7 +118,7 @@ def nf_ct_deliver_cached_events(config: Config, state: State, uid: int) -> State
     ct = state.ct(uid)
     assert ct is not None
     if ret < 0:
-        ct = replace(ct, missed=ct.missed | events)
+        ct = evolve(ct, missed=ct.missed | events)
     elif missed:
-        ct = replace(ct, missed=ct.missed & ~missed)
-    return replace(state, kernel=replace_ct(state.kernel, ct))
+        ct = evolve(ct, missed=ct.missed & ~missed)
+    return evolve(state, kernel=replace_ct(state.kernel, ct))

@@ -7,10 +7,8 @@ is returned first, and a read that leaves the queue empty clears the congested b
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import NO_TIMER, Socket, State, set_at
+from nfct_spec.models.state import NO_TIMER, Socket, State, evolve, set_at
 from nfct_spec.models.variants import variant_of
 
 
@@ -35,16 +33,16 @@ def env_recv(config: Config, state: State, listener: str) -> State | None:
         return None
     ghost = state.ghost
     if sock.sk_err:
-        sock = replace(sock, sk_err=False)
+        sock = evolve(sock, sk_err=False)
     else:
         msg, rest = sock.queue[0], sock.queue[1:]
-        sock = replace(sock, queue=rest)
+        sock = evolve(sock, queue=rest)
         if not msg.expect:
             got = {(msg.uid, 1 << b) for b in range(msg.bits.bit_length()) if msg.bits >> b & 1}
-            ghost = replace(ghost, got=set_at(ghost.got, i, ghost.got[i] | got))
+            ghost = evolve(ghost, got=set_at(ghost.got, i, ghost.got[i] | got))
     if not sock.queue:
-        sock = replace(sock, congested=False)
-    kernel = replace(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
+        sock = evolve(sock, congested=False)
+    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
     return State(kernel, ghost)
 
 
@@ -56,8 +54,8 @@ def env_listener_close(config: Config, state: State, listener: str) -> State | N
     i = _listener(config, listener)
     if i is None or not config.listener_churn or not state.kernel.sockets[i].open:
         return None
-    kernel = replace(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=False)))
-    return replace(state, kernel=kernel)
+    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=False)))
+    return evolve(state, kernel=kernel)
 
 
 def env_listener_open(config: Config, state: State, listener: str) -> State | None:
@@ -68,9 +66,9 @@ def env_listener_open(config: Config, state: State, listener: str) -> State | No
     i = _listener(config, listener)
     if i is None or not config.listener_churn or state.kernel.sockets[i].open:
         return None
-    kernel = replace(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=True)))
+    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=True)))
     ghost = state.ghost
-    ghost = replace(
+    ghost = evolve(
         ghost,
         got=set_at(ghost.got, i, frozenset()),
         dropped=set_at(ghost.dropped, i, frozenset()),
@@ -93,11 +91,11 @@ def env_sysctl_write(config: Config, state: State, name: str, value: int) -> Sta
     if name == "nf_conntrack_events" and variant.events_sysctl:
         if kernel.nf_conntrack_events == value:
             return None
-        return replace(state, kernel=replace(kernel, nf_conntrack_events=value))
+        return evolve(state, kernel=evolve(kernel, nf_conntrack_events=value))
     if name == "events_retry_timeout" and variant.retry_sysctl:
         if kernel.events_retry_timeout == value:
             return None
-        return replace(state, kernel=replace(kernel, events_retry_timeout=value))
+        return evolve(state, kernel=evolve(kernel, events_retry_timeout=value))
     return None
 
 
@@ -108,7 +106,7 @@ def env_fault_arm(config: Config, state: State) -> State | None:
     """
     if "build_failure" not in config.faults or state.kernel.build_fail_armed:
         return None
-    return replace(state, kernel=replace(state.kernel, build_fail_armed=True))
+    return evolve(state, kernel=evolve(state.kernel, build_fail_armed=True))
 
 
 def env_tick(config: Config, state: State) -> State | None:
@@ -126,6 +124,6 @@ def env_tick(config: Config, state: State) -> State | None:
     due = kernel.worker == 0 or (not gc and 0 in timers)
     if not counting or due:
         return None
-    cts = tuple(replace(ct, timer=ct.timer - 1) if ct.timer > 0 else ct for ct in kernel.cts)
+    cts = tuple(evolve(ct, timer=ct.timer - 1) if ct.timer > 0 else ct for ct in kernel.cts)
     worker = kernel.worker - 1 if kernel.worker > 0 else kernel.worker
-    return replace(state, kernel=replace(kernel, cts=cts, worker=worker))
+    return evolve(state, kernel=evolve(kernel, cts=cts, worker=worker))

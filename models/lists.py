@@ -8,11 +8,9 @@ reference goes; the model drops references only where the kernel's final nf_ct_p
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.ecache import generate
-from nfct_spec.models.state import CRASH_MOD_ZERO, NO_TIMER, State, replace_ct
+from nfct_spec.models.state import CRASH_MOD_ZERO, NO_TIMER, State, evolve, replace_ct
 
 
 def _without(values: tuple[int, ...], uid: int) -> tuple[int, ...]:
@@ -22,16 +20,16 @@ def _without(values: tuple[int, ...], uid: int) -> tuple[int, ...]:
 def nf_ct_delete_from_lists(state: State, uid: int) -> State:
     """Unlink from the hash table (and the unconfirmed list); the conntrack stays allocated."""
     kernel = state.kernel
-    kernel = replace(
+    kernel = evolve(
         kernel, hash=_without(kernel.hash, uid), unconfirmed=_without(kernel.unconfirmed, uid)
     )
-    return replace(state, kernel=kernel)
+    return evolve(state, kernel=kernel)
 
 
 def nf_conntrack_free(state: State, uid: int) -> State:
     """The last reference is gone: unlink from every list, free, and decrement the count."""
     kernel = state.kernel
-    kernel = replace(
+    kernel = evolve(
         kernel,
         cts=tuple(ct for ct in kernel.cts if ct.uid != uid),
         hash=_without(kernel.hash, uid),
@@ -39,7 +37,7 @@ def nf_conntrack_free(state: State, uid: int) -> State:
         dying=_without(kernel.dying, uid),
         count=kernel.count - 1,
     )
-    return replace(state, kernel=kernel)
+    return evolve(state, kernel=kernel)
 
 
 def nf_ct_insert_dying_list(state: State, uid: int) -> State:
@@ -51,8 +49,8 @@ def nf_ct_insert_dying_list(state: State, uid: int) -> State:
     division by zero in the kernel: the model enters the crashed state with the conntrack on the
     dying list and no timer.
     """
-    kernel = replace(state.kernel, dying=(uid, *state.kernel.dying))
-    state = replace(state, kernel=kernel)
+    kernel = evolve(state.kernel, dying=(uid, *state.kernel.dying))
+    state = evolve(state, kernel=kernel)
     return arm_retry_timer(state, uid)
 
 
@@ -61,10 +59,10 @@ def arm_retry_timer(state: State, uid: int) -> State:
     ct = state.ct(uid)
     assert ct is not None
     if state.kernel.events_retry_timeout <= 0:
-        kernel = replace_ct(state.kernel, replace(ct, timer=NO_TIMER))
-        return replace(state, kernel=replace(kernel, crashed=CRASH_MOD_ZERO))
-    ct = replace(ct, timer=state.kernel.events_retry_timeout - 1)
-    return replace(state, kernel=replace_ct(state.kernel, ct))
+        kernel = replace_ct(state.kernel, evolve(ct, timer=NO_TIMER))
+        return evolve(state, kernel=evolve(kernel, crashed=CRASH_MOD_ZERO))
+    ct = evolve(ct, timer=state.kernel.events_retry_timeout - 1)
+    return evolve(state, kernel=replace_ct(state.kernel, ct))
 
 
 def note_death(state: State, uid: int) -> State:
@@ -72,15 +70,15 @@ def note_death(state: State, uid: int) -> State:
     ghost = state.ghost
     if uid in ghost.deaths:
         return state
-    ghost = replace(ghost, deaths=(*ghost.deaths, uid))
+    ghost = evolve(ghost, deaths=(*ghost.deaths, uid))
     ct = state.ct(uid)
     if ct is not None and ct.ecache:
         ghost = generate(ghost, uid, IPCT_DESTROY)
-    return replace(state, ghost=ghost)
+    return evolve(state, ghost=ghost)
 
 
 def set_dying_bit(state: State, uid: int) -> State:
     """set_bit(IPS_DYING_BIT, &ct->status): no more events will be sent for it."""
     ct = state.ct(uid)
     assert ct is not None
-    return replace(state, kernel=replace_ct(state.kernel, replace(ct, dying=True)))
+    return evolve(state, kernel=replace_ct(state.kernel, evolve(ct, dying=True)))

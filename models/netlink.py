@@ -13,11 +13,11 @@ failures (`p->failure`), and the nfnetlink_has_listeners() fast path for echo re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from nfct_spec.models.bits import GROUP_EXPECT, ct_group
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import DROPS_CAP, Ghost, Kernel, Message, Socket, State, set_at
+from nfct_spec.models.state import DROPS_CAP, Ghost, Kernel, Message, Socket, State, evolve, set_at
 from nfct_spec.models.variants import variant_of
 
 ENOBUFS = -105
@@ -49,16 +49,16 @@ def _overrun(config: Config, state: State, i: int, msg: Message) -> State:
     sock = state.kernel.sockets[i]
     listener = config.listeners[i]
     if not listener.no_enobufs and not sock.congested:
-        sock = replace(sock, congested=True, sk_err=True)
-    sock = replace(sock, drops=min(sock.drops + 1, DROPS_CAP))
-    kernel = replace(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
+        sock = evolve(sock, congested=True, sk_err=True)
+    sock = evolve(sock, drops=min(sock.drops + 1, DROPS_CAP))
+    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
     ghost = state.ghost
     if msg.expect:
         if listener.broadcast_error:
-            ghost = replace(ghost, exp_lost=True)
+            ghost = evolve(ghost, exp_lost=True)
     else:
         lost = {(msg.uid, bit) for bit in _bits(msg.bits)}
-        ghost = replace(ghost, dropped=set_at(ghost.dropped, i, ghost.dropped[i] | lost))
+        ghost = evolve(ghost, dropped=set_at(ghost.dropped, i, ghost.dropped[i] | lost))
     return State(kernel, ghost)
 
 
@@ -73,10 +73,8 @@ def _accepts(config: Config, sock: Socket, i: int) -> bool:
 
 def _queue(state: State, i: int, msg: Message) -> State:
     sock = state.kernel.sockets[i]
-    sock = replace(sock, queue=(*sock.queue, msg))
-    return replace(
-        state, kernel=replace(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
-    )
+    sock = evolve(sock, queue=(*sock.queue, msg))
+    return evolve(state, kernel=evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock)))
 
 
 def _multicast(
@@ -125,10 +123,10 @@ def _build_failure(config: Config, state: State, group: str) -> State:
     reliable listeners (fixed by 2.6.35). Every open socket of the group sees ENOBUFS.
     """
     sockets = tuple(
-        replace(sock, sk_err=True) if sock.open and group in listener.groups else sock
+        evolve(sock, sk_err=True) if sock.open and group in listener.groups else sock
         for sock, listener in zip(state.kernel.sockets, config.listeners, strict=True)
     )
-    return replace(state, kernel=replace(state.kernel, sockets=sockets, build_fail_armed=False))
+    return evolve(state, kernel=evolve(state.kernel, sockets=sockets, build_fail_armed=False))
 
 
 def ctnetlink_conntrack_event(
@@ -181,4 +179,4 @@ def note_reporting(ghost: Ghost, uid: int) -> Ghost:
     """Record that an event of `uid` was handed to ctnetlink (it is expected to report)."""
     if uid in ghost.reporting:
         return ghost
-    return replace(ghost, reporting=tuple(sorted((*ghost.reporting, uid))))
+    return evolve(ghost, reporting=tuple(sorted((*ghost.reporting, uid))))

@@ -14,13 +14,11 @@ are dropped).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.ecache import nf_conntrack_eventmask_report
 from nfct_spec.models.lists import nf_conntrack_free, nf_ct_delete_from_lists, note_death
-from nfct_spec.models.state import NO_TIMER, State, replace_ct
+from nfct_spec.models.state import NO_TIMER, State, evolve, replace_ct
 
 
 def _schedule_on_failure(config: Config, state: State) -> State:
@@ -28,7 +26,7 @@ def _schedule_on_failure(config: Config, state: State) -> State:
     is already pending, and set ecache_dwork_pending."""
     kernel = state.kernel
     worker = kernel.worker if kernel.worker >= 0 else config.worker_first_delay
-    return replace(state, kernel=replace(kernel, worker=worker, dwork_pending=True))
+    return evolve(state, kernel=evolve(kernel, worker=worker, dwork_pending=True))
 
 
 def _kick_on_success(state: State) -> State:
@@ -36,8 +34,8 @@ def _kick_on_success(state: State) -> State:
     run the worker at once if the redelivery list is not empty, else clear the flag."""
     kernel = state.kernel
     if kernel.dying:
-        return replace(state, kernel=replace(kernel, worker=0))
-    return replace(state, kernel=replace(kernel, dwork_pending=False))
+        return evolve(state, kernel=evolve(kernel, worker=0))
+    return evolve(state, kernel=evolve(kernel, dwork_pending=False))
 
 
 def nf_ct_delete(
@@ -55,12 +53,12 @@ def nf_ct_delete(
     if ct.dying:
         return state, False
     state = note_death(state, uid)
-    kernel = replace_ct(state.kernel, replace(ct, dying=True, timer=NO_TIMER))
-    state = replace(state, kernel=kernel)
+    kernel = replace_ct(state.kernel, evolve(ct, dying=True, timer=NO_TIMER))
+    state = evolve(state, kernel=kernel)
     state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, portid, report)
     if ret < 0:
         state = nf_ct_delete_from_lists(state, uid)
-        state = replace(state, kernel=replace(state.kernel, dying=(uid, *state.kernel.dying)))
+        state = evolve(state, kernel=evolve(state.kernel, dying=(uid, *state.kernel.dying)))
         return _schedule_on_failure(config, state), False
     if state.kernel.dwork_pending:
         state = _kick_on_success(state)
@@ -94,7 +92,7 @@ def ecache_work(config: Config, state: State) -> State | None:
     kernel = state.kernel
     if kernel.worker != 0:
         return None
-    state = replace(state, kernel=replace(kernel, worker=-1))
+    state = evolve(state, kernel=evolve(kernel, worker=-1))
     delivered: list[int] = []
     delay = -1
     for uid in kernel.dying:
@@ -109,5 +107,5 @@ def ecache_work(config: Config, state: State) -> State | None:
     for uid in delivered:
         state = nf_conntrack_free(state, uid)
     if delay >= 0:
-        state = replace(state, kernel=replace(state.kernel, worker=delay))
+        state = evolve(state, kernel=evolve(state.kernel, worker=delay))
     return state

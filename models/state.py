@@ -15,8 +15,9 @@ step reads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 from nfct_spec.models.config import Config
 
@@ -146,6 +147,47 @@ class State:
         return None
 
 
+T = TypeVar("T")
+_KEEP = object()
+
+
+def _compile_evolver(cls: type) -> Callable[..., Any]:
+    """The copy-with-changes function of one frozen, slotted state class.
+
+    dataclasses.replace() validates the names, builds a keyword dict and runs the frozen
+    __init__, and that was half of the explorer's time. The function compiled here takes one
+    keyword-only parameter per field (so an unknown name is a TypeError, as with replace()) and
+    fills the slots of a new object directly. The classes have no __post_init__ to skip.
+    """
+    names = [f.name for f in fields(cls)]
+    params = ", ".join(f"{name}=_KEEP" for name in names)
+    body = "".join(
+        f"    _set(new, {name!r}, obj.{name} if {name} is _KEEP else {name})\n" for name in names
+    )
+    source = f"def evolve(obj, *, {params}):\n    new = _new(cls)\n{body}    return new\n"
+    scope: dict[str, Any] = {
+        "_KEEP": _KEEP,
+        "_new": object.__new__,
+        "_set": object.__setattr__,
+        "cls": cls,
+    }
+    exec(source, scope)
+    evolve: Callable[..., Any] = scope["evolve"]
+    return evolve
+
+
+_EVOLVERS: dict[type, Callable[..., Any]] = {
+    cls: _compile_evolver(cls) for cls in (Conntrack, Message, Socket, Kernel, Ghost, State)
+}
+
+
+def evolve(obj: T, **changes: Any) -> T:
+    """A copy of a state object with some fields changed: dataclasses.replace(), faster, for
+    the classes of this module only (a KeyError names any other class)."""
+    result: T = _EVOLVERS[type(obj)](obj, **changes)
+    return result
+
+
 def initial_state(config: Config) -> State:
     """The state after boot: empty table, the configured listeners open or closed."""
     sockets = tuple(Socket(open=listener.open_at_start) for listener in config.listeners)
@@ -166,7 +208,7 @@ def initial_state(config: Config) -> State:
 
 def replace_ct(kernel: Kernel, ct: Conntrack) -> Kernel:
     """The kernel with the conntrack of the same uid replaced by `ct`."""
-    return replace(kernel, cts=tuple(ct if c.uid == ct.uid else c for c in kernel.cts))
+    return evolve(kernel, cts=tuple(ct if c.uid == ct.uid else c for c in kernel.cts))
 
 
 def set_at(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:

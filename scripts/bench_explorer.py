@@ -10,6 +10,9 @@ search that reaches `--budget` states stops and is reported as not exhausted.
 Growth: the same listener options with a 1-message queue, limit 1, retry timeout 2, timeout 1,
 at most 2 allocations, for 2 to 5 flows.
 
+Allocations: the reference config with at most 1, 2, ... allocations, which is where the state
+space explodes (every live conntrack brings its own timers, event bits and queued messages).
+
 Usage: python scripts/bench_explorer.py [--max-conntracks 4] [--budget 300000]
 """
 
@@ -79,6 +82,15 @@ def main() -> None:
         f"| {'yes' if s.complete else 'no'} | {s.states} | {s.transitions} | {s.depth} "
         f"| {s.seconds:.1f} | {s.states_per_second:.0f} | {peak_rss_mib():.0f} |"
     )
+    print("\n## State count by allocation bound (reference config)\n")
+    print("| max allocations | states | transitions | depth | seconds |")
+    print("|---|---|---|---|---|")
+    for allocations in range(1, args.max_conntracks):
+        a = explore(reference(allocations), CATALOGUE, max_states=args.budget).stats
+        print(
+            f"| {allocations} | {_count(a)} | {a.transitions} | {a.depth} | {a.seconds:.1f} |",
+            flush=True,
+        )
     print("\n## State count by number of flows (growth config)\n")
     print("| flows | reduced | seconds | unreduced | seconds | ratio |")
     print("|---|---|---|---|---|---|")

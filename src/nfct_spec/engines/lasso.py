@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -105,7 +106,7 @@ def strong_actions(fairness: Sequence[str]) -> frozenset[str]:
 
 
 def missing_units(
-    enabled: Sequence[Iterable[Unit]], taken: set[Unit], fairness: Sequence[str]
+    enabled: Sequence[Iterable[Unit]], taken: AbstractSet[Unit], fairness: Sequence[str]
 ) -> list[Unit]:
     """The instances a cycle owes but does not take: weak ones enabled in every state of it,
     strong ones enabled in some state of it (`enabled` lists the instances per state)."""
