@@ -21,7 +21,7 @@ from nfct_spec.proofs.invariants import INVARIANTS
 from nfct_spec.proofs.plans import PLANS
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
 from nfct_spec.spec.claims import CLAIMS
-from nfct_spec.spec.fairness import FAIRNESS
+from nfct_spec.spec.fairness import FAIRNESS, READS_BEFORE_RETRIES
 
 MARKER = re.compile(r"\{\{prop:([a-z0-9-]+)\}\}")
 VARIANTS = tuple(MODELLED)
@@ -155,6 +155,11 @@ def properties_page(results: Results) -> Page:
             out.append(
                 "- assumed fairness: "
                 + "; ".join(f"`{f}` ({fair[f].statement})" for f in prop.fairness)
+            )
+        if prop.kind == "liveness":
+            out.append(
+                f"- the Z3 ranking proof assumes more: `{READS_BEFORE_RETRIES.id}` "
+                f"({READS_BEFORE_RETRIES.statement})"
             )
         for variant in VARIANTS:
             out.append(
