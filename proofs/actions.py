@@ -7,7 +7,9 @@ whose owners are not in the action's registry `modifies` is unchanged, and a bui
 writes such a field is an error (`FrameError`). Arguments are terms: concrete when a model step
 is checked, Z3 variables when the relation is used for proofs and BMC (then `ARGS` says how to
 make them). Where the model picks something by list order (the hashed conntrack of a flow),
-the builder takes the pick as an argument (`uid`) constrained to a valid choice.
+the builder takes the pick as an argument (`uid`) constrained to a valid choice. The variant's
+behaviour is chosen by the flags of `nfct_spec.models.variants.Variant`, as in the model's
+actions; the 6.x-only actions are `gc_worker` and `ecache_work`.
 """
 
 from __future__ import annotations
@@ -56,10 +58,19 @@ def _requester_ok(s: Sym, p: Params, portid: Term) -> Term:
 
 
 def nf_conntrack_in(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """A packet of `flow`: `new` allocates (or waits for early_drop); others refresh `uid`."""
+    """A packet of `flow`: `new` allocates (or waits for early_drop); others refresh `uid`.
+
+    6.x (`gc_expiry`): if the flow's hashed conntrack `uid` has expired, the lookup reaps it
+    (nf_ct_gc_expired() -> nf_ct_delete()) and a `new` packet goes on as for a new flow; any
+    other packet of an expired conntrack is not enabled."""
     flow, packet = a["flow"], a["packet"]
     valid = And(flow >= 0, flow < p.flows)
+    expired: Term = False
+    if f.gc_expiry:
+        expired = And(_hashed_of_flow(s, a["uid"], flow), s.at("timer", a["uid"]) == 0)
     if packet == "new":
+        with s.when(expired):
+            k.nf_ct_delete(s, p, f, a["uid"], 0, False)
         busy = Or(
             *[
                 And(s.at("alloc", u), Or(s.at("inH", u), s.at("inU", u)), s.at("flow", u) == flow)
@@ -77,7 +88,7 @@ def nf_conntrack_in(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
             k.allocate(s, p, f, flow)
         return guard
     uid = a["uid"]
-    guard = And(valid, _hashed_of_flow(s, uid, flow))
+    guard = And(valid, _hashed_of_flow(s, uid, flow), Not(expired))
     assured = s.at("assured", uid)
     if packet == "plain":
         bits: Term = 0
@@ -112,19 +123,24 @@ def early_drop(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
         Not(s.at("assured", victim)),
     )
     with s.when(Not(none)):
-        k.death_by_timeout_now(s, p, f, victim)
-        alive = Not(s.get("crashed"))
-        if f.admission_6x:
-            freed = Not(s.at("alloc", victim))
-            with s.when(And(alive, freed)):
-                k.allocate(s, p, f, flow)
-            with s.when(And(alive, Not(freed))):
-                s.put("count", s.get("count") - 1)
-                s.put("apend", -1)
+        if f.single_winner_delete:
+            _admit_if_freed(s, p, f, victim, flow)
         else:
-            with s.when(alive):
+            k.death_by_timeout_now(s, p, f, victim)
+            with s.when(Not(s.get("crashed"))):
                 k.allocate(s, p, f, flow)
     return And(waiting, Or(none, ok_victim))
+
+
+def _admit_if_freed(s: Sym, p: Params, f: Flags, victim: Term, flow: Term) -> None:
+    """6.x early_drop(): the victim counts only if nf_ct_delete() freed it; otherwise the
+    packet is dropped ("table full") and the victim waits on the redelivery list."""
+    freed = k.nf_ct_delete(s, p, f, victim, 0, False)
+    with s.when(freed):
+        k.allocate(s, p, f, flow)
+    with s.when(Not(freed)):
+        s.put("count", s.get("count") - 1)
+        s.put("apend", -1)
 
 
 def _on_list(s: Sym, uid: Any, place: str) -> Term:
@@ -133,13 +149,20 @@ def _on_list(s: Sym, uid: Any, place: str) -> Term:
 
 
 def nf_conntrack_confirm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """Hash an unconfirmed conntrack, start its timer, send its cached events."""
+    """Hash an unconfirmed conntrack, start its timer, send its cached events; 6.x
+    (`confirm_drops_dying`) frees a conntrack that is already dying instead."""
     uid = a["uid"]
     guard = _on_list(s, uid, "inU")
-    s.put("inU", False, uid)
-    s.put("inH", True, uid)
-    s.put("timer", p.ct_timeout, uid)
-    k.deliver_cached_events(s, p, f, uid)
+    dropped: Term = False
+    if f.confirm_drops_dying:
+        dropped = s.at("dbit", uid)
+        with s.when(dropped):
+            k.free(s, uid)
+    with s.when(Not(dropped)):
+        s.put("inU", False, uid)
+        s.put("inH", True, uid)
+        s.put("timer", p.ct_timeout, uid)
+        k.deliver_cached_events(s, p, f, uid)
     return guard
 
 
@@ -169,16 +192,20 @@ def death_by_event(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
         k.arm_retry_timer(s, uid)
     with s.when(Not(failed)):
         s.put("dbit", True, uid)
-        k.free(s, uid)
+        k.free_dying(s, uid)
     return guard
 
 
 def ctnetlink_del_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """`conntrack -D`: DESTROY with the requester's port id, then kill or park on dying."""
+    """`conntrack -D`: DESTROY with the requester's port id, then kill or park on dying; 6.x
+    calls nf_ct_delete() with the requester's port id."""
     flow, portid, uid = a["flow"], a["requester"], a["uid"]
     guard = And(_requester_ok(s, p, portid), _hashed_of_flow(s, uid, flow))
-    k.note_death(s, uid)
     echo = portid <= p.nl
+    if f.single_winner_delete:
+        k.nf_ct_delete(s, p, f, uid, portid, echo)
+        return guard
+    k.note_death(s, uid)
     failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, portid, echo)
     s.put("timer", NO_TIMER, uid)
     keep = failed if f.reliable else False
@@ -192,7 +219,8 @@ def ctnetlink_del_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> T
 
 
 def nf_conntrack_flush_report(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """`conntrack -F`: kill every hashed conntrack in `order` (a permutation of the hash)."""
+    """`conntrack -F`: kill every hashed conntrack in `order` (a permutation of the hash);
+    6.x: one nf_ct_delete() each, unconfirmed conntracks untouched."""
     portid, order = a["requester"], a["order"]
     n = len(s.get("alloc"))
     hashed = [And(s.at("alloc", u), s.at("inH", u)) for u in range(n)]
@@ -209,6 +237,11 @@ def nf_conntrack_flush_report(s: Sym, p: Params, f: Flags, a: dict[str, Any]) ->
             guard = And(guard, *[Implies(And(active, j2 < nh), u != order[j2]) for j2 in range(j)])
             positions.append((u, active))
     echo = portid <= p.nl
+    if f.single_winner_delete:
+        for uid, active in positions:
+            with s.when(active):
+                k.nf_ct_delete(s, p, f, uid, portid, echo)
+        return guard
     for uid, active in positions:
         with s.when(And(active, Not(s.get("crashed")))):
             k.note_death(s, uid)
@@ -217,7 +250,7 @@ def nf_conntrack_flush_report(s: Sym, p: Params, f: Flags, a: dict[str, Any]) ->
                 with s.when(Not(failed)):
                     s.put("dbit", True, uid)
             k.death_by_timeout_now(s, p, f, uid)
-    if f.reliable:
+    if f.flush_marks_unconfirmed:
         with s.when(Not(s.get("crashed"))):
             for u in range(n):
                 with s.when(And(s.at("alloc", u), s.at("inU", u))):
@@ -293,14 +326,15 @@ def _close_havoc(pre: AState, post: AState, a: dict[str, Any]) -> Term:
 
 
 def env_sysctl_write(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """Root writes an allowed sysctl value (the variant must have the sysctl)."""
+    """Root writes an allowed sysctl value (the variant must have the sysctl). The config
+    accepts 0..2 for `nf_conntrack_events` in every variant; 2.6.31 reads 2 as on."""
     name, value = a["name"], a["value"]
     if name == "nf_conntrack_events":
         if not f.events_sysctl:
             return False
         old_events = s.get("events")
         s.put("events", value)
-        return And(p.sysctl_ok(0, value), value >= 0, value <= 1, old_events != value)
+        return And(p.sysctl_ok(0, value), value >= 0, value <= 2, old_events != value)
     if not f.retry_sysctl:
         return False
     old = s.get("retry")
@@ -316,14 +350,41 @@ def env_fault_arm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 
 
 def env_tick(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """Every pending timer counts down; enabled when some is pending and none is at 0."""
-    pending = [And(s.at("alloc", u), s.at("timer", u) != NO_TIMER) for u in _uids(s)]
-    guard = And(
-        Or(*pending), *[Implies(pend, s.at("timer", u) != 0) for u, pend in enumerate(pending)]
-    )
-    for u, pend in enumerate(pending):
-        with s.when(pend):
+    """Every timer above 0 counts down, the 6.x worker too; enabled when something counts
+    down and nothing urgent is due: a 2.6.x timer at 0 (its handler runs first) or the 6.x
+    worker at 0. A 6.x conntrack timeout at 0 only marks it expired (`gc_expiry`)."""
+    worker = s.get("worker")
+    running = [And(s.at("alloc", u), s.at("timer", u) > 0) for u in _uids(s)]
+    due: Term = worker == 0
+    if not f.gc_expiry:
+        expired = [And(s.at("alloc", u), s.at("timer", u) == 0) for u in _uids(s)]
+        due = Or(due, *expired)
+    guard = And(Or(*running, worker > 0), Not(due))
+    for u, run in enumerate(running):
+        with s.when(run):
             s.put("timer", s.at("timer", u) - 1, u)
+    with s.when(worker > 0):
+        s.put("worker", worker - 1)
+    return guard
+
+
+def gc_worker(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """6.x: the garbage collector reaps an expired hashed conntrack through nf_ct_delete()
+    (gc_worker() -> nf_ct_gc_expired() -> nf_ct_kill())."""
+    uid = a["uid"]
+    guard = And(_on_list(s, uid, "inH"), s.at("timer", uid) == 0)
+    k.nf_ct_delete(s, p, f, uid, 0, False)
+    return guard
+
+
+def ecache_work(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """6.x: the delayed ecache worker is due; it walks the redelivery list from the head
+    (ecache_work_evict_list()) and reschedules itself by the walk's outcome."""
+    guard = s.get("worker") == 0
+    s.put("worker", -1)
+    delay = k.ecache_work_evict_list(s, p, f)
+    with s.when(delay >= 0):
+        s.put("worker", delay)
     return guard
 
 
@@ -345,6 +406,8 @@ BUILDERS: dict[str, Spec] = {
     "destroy_conntrack": Spec(destroy_conntrack, (("uid", "int"),)),
     "death_by_timeout": Spec(death_by_timeout, (("uid", "int"),)),
     "death_by_event": Spec(death_by_event, (("uid", "int"),)),
+    "gc_worker": Spec(gc_worker, (("uid", "int"),)),
+    "ecache_work": Spec(ecache_work, ()),
     "ctnetlink_del_conntrack": Spec(
         ctnetlink_del_conntrack, (("flow", "int"), ("requester", "int"), ("uid", "int"))
     ),
@@ -363,10 +426,9 @@ BUILDERS: dict[str, Spec] = {
 
 HAVOC_CONSTRAINTS = {"env_listener_close": _close_havoc}
 
-ENCODED_VARIANTS = ("2.6.30", "2.6.31")
-"""Variants with a Z3 transition relation. The 6.x model (gc_worker, ecache_work, the
-single-winner nf_ct_delete()) is not encoded; only its admission rule is, as a flag on the
-2.6.31 relation (`nfct_spec.proofs.params.Flags.admission_6x`)."""
+ENCODED_VARIANTS = ("2.6.30", "2.6.31", "6.x")
+"""Variants with a Z3 transition relation: every modelled variant, 6.x with its redelivery
+list (in order), delayed worker, single-winner nf_ct_delete() and gc expiry."""
 
 
 class NotEncoded(KeyError):
@@ -376,7 +438,9 @@ class NotEncoded(KeyError):
 def builders_for(variant: str) -> dict[str, Spec]:
     """The builders of a variant's registry actions, in registry order."""
     if variant not in ENCODED_VARIANTS:
-        raise NotEncoded(f"variant {variant!r} has no Z3 encoding (encoded: 2.6.30, 2.6.31)")
+        raise NotEncoded(
+            f"variant {variant!r} has no Z3 encoding (encoded: {', '.join(ENCODED_VARIANTS)})"
+        )
     return {a.name: BUILDERS[a.name] for a in actions_for(variant)}
 
 

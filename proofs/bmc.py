@@ -21,11 +21,11 @@ import z3
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
-from nfct_spec.proofs.actions import builders_for, relation, symbolic_args
+from nfct_spec.proofs.actions import arg_vars, builders_for, relation, symbolic_args
 from nfct_spec.proofs.induction import decode
 from nfct_spec.proofs.params import Flags, Params, concrete_params, flags_for
 from nfct_spec.proofs.terms import Term
-from nfct_spec.proofs.vocab import AState, Shape, fresh_state, lift, project, shape_for
+from nfct_spec.proofs.vocab import AState, Shape, fresh_state, leaves, lift, project, shape_for
 from nfct_spec.replay import replay
 from nfct_spec.traces import Trace, make_trace
 
@@ -108,6 +108,48 @@ class _Found:
     status: str
 
 
+def _expr(term: Term) -> z3.ExprRef:
+    return term if isinstance(term, z3.ExprRef) else z3.BoolVal(bool(term))
+
+
+def _pairs(template: AState, state: AState) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
+    pairs = []
+    for name in template:
+        pairs += list(zip(leaves(template, name), leaves(state, name), strict=True))
+    return pairs
+
+
+class _Unrolling:
+    """Each action's relation, built once over template states and instantiated for each
+    unrolled step by substitution (building it through the builders costs more than that)."""
+
+    def __init__(self, config: Config, flags: Flags, params: Params, shape: Shape) -> None:
+        self.shape = shape
+        self.pre = fresh_state(shape, "tpre")
+        self.post = fresh_state(shape, "tpost")
+        self.relations: list[tuple[str, int, dict[str, Any], z3.ExprRef]] = []
+        for action in builders_for(config.variant):
+            for k, args in enumerate(symbolic_args(action, shape, "t")):
+                formula = relation(action, flags, params, self.pre, self.post, args)
+                self.relations.append((action, k, args, _expr(formula)))
+
+    def step(
+        self, pre: AState, post: AState, depth: int
+    ) -> list[tuple[str, int, dict[str, Any], z3.ExprRef]]:
+        """(action, argument kind, arguments of this step, relation) for every action and
+        kind of its arguments."""
+        states = _pairs(self.pre, pre) + _pairs(self.post, post)
+        fresh: dict[str, list[dict[str, Any]]] = {}
+        out = []
+        for action, k, args, formula in self.relations:
+            if action not in fresh:
+                fresh[action] = symbolic_args(action, self.shape, f"d{depth}")
+            mine = fresh[action][k]
+            renamed = list(zip(arg_vars(args), arg_vars(mine), strict=True))
+            out.append((action, k, mine, z3.substitute(formula, *states, *renamed)))
+        return out
+
+
 def _search(
     config: Config, target: PathTarget, max_depth: int, timeout_ms: int, flags: Flags
 ) -> _Found:
@@ -118,7 +160,7 @@ def _search(
     solver = z3.Solver()
     states: list[AState] = [lift(project(config, initial_state(config), shape))]
     sels: list[StepSel] = []
-    actions = list(builders_for(config.variant))
+    unrolling = _Unrolling(config, flags, params, shape)
 
     def found(status: str, depth: int, model: z3.ModelRef | None = None) -> _Found:
         return _Found(model, states, sels, depth, time.perf_counter() - started, status)
@@ -127,11 +169,10 @@ def _search(
         pre = states[-1]
         post = fresh_state(shape, f"s{depth}")
         choices: list[tuple[str, dict[str, Any], z3.BoolRef]] = []
-        for action in actions:
-            for k, args in enumerate(symbolic_args(action, shape, f"d{depth}")):
-                sel = z3.Bool(f"sel{depth}.{action}.{k}")
-                solver.add(z3.Implies(sel, relation(action, flags, params, pre, post, args)))
-                choices.append((action, args, sel))
+        for action, k, args, formula in unrolling.step(pre, post, depth):
+            sel = z3.Bool(f"sel{depth}.{action}.{k}")
+            solver.add(z3.Implies(sel, formula))
+            choices.append((action, args, sel))
         solver.add(z3.Or([c[2] for c in choices]))
         states.append(post)
         sels.append(StepSel(choices))

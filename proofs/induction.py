@@ -24,10 +24,39 @@ import z3
 from nfct_spec.proofs.actions import arg_vars, builders_for, relation, symbolic_args
 from nfct_spec.proofs.invariants import BY_ID as INV
 from nfct_spec.proofs.params import Flags, Params, symbolic_params
-from nfct_spec.proofs.terms import And, Not, Term
+from nfct_spec.proofs.terms import And, Implies, Not, Or, Term
 from nfct_spec.proofs.vocab import FIELDS, AState, Shape, fresh_state
 
 ActionPred = Callable[[Params, AState, AState], Term]
+
+
+class Relations:
+    """The transition formulas of the proofs, built once per (variant, shape, action) and
+    shared by every proof of a run that gets the same object.
+
+    A proof's formulas depend on nothing else: the pre- and post-states, the parameters and the
+    step arguments always carry the same Z3 names (`pre`, `post`, `cfg`, tag `a`), and the
+    builders are deterministic. A run that changes the builders (a seeded mutant) must not
+    share a cache with one that does not; `check_induction` without one builds afresh."""
+
+    def __init__(self) -> None:
+        self._formulas: dict[tuple[str, Shape, str], tuple[list[dict[str, Any]], Term]] = {}
+
+    def step(
+        self, flags: Flags, params: Params, shape: Shape, pre: AState, post: AState, action: str
+    ) -> tuple[list[dict[str, Any]], Term]:
+        """(argument dicts, their disjoint relation) of `action`."""
+        key = (flags.name, shape, action)
+        if key not in self._formulas:
+            self._formulas[key] = _step(flags, params, shape, pre, post, action)
+        return self._formulas[key]
+
+
+def _step(
+    flags: Flags, params: Params, shape: Shape, pre: AState, post: AState, action: str
+) -> tuple[list[dict[str, Any]], Term]:
+    variants = symbolic_args(action, shape, "a")
+    return variants, z3.Or(*[relation(action, flags, params, pre, post, a) for a in variants])
 
 
 def init_state(p: Params, shape: Shape) -> AState:
@@ -61,6 +90,16 @@ NO_BUILD_FAILURE = Assumption(
     "no-build-failure",
     "the config has no message build failure fault",
     lambda p: Not(p.faults),
+)
+BUILD_FAILURE_REPORTED = Assumption(
+    "build-failure-reported",
+    "the config has no message build failure fault, or every NETLINK_BROADCAST_ERROR listener "
+    "also sets NETLINK_NO_ENOBUFS (as conntrackd and ulogd2 do in reliable mode), so that "
+    "nfnetlink_set_err() makes ctnetlink report an unbuilt message as failed (2.6.35 and later)",
+    lambda p: Or(
+        Not(p.faults),
+        And(*[Implies(And(i < p.nl, p.be[i]), p.noenob[i]) for i in range(len(p.be))]),
+    ),
 )
 RETRY_POSITIVE = Assumption(
     "retry-timeout-positive",
@@ -167,8 +206,10 @@ def check_induction(
     timeout_ms: int = 20000,
     only_actions: list[str] | None = None,
     on_line: Callable[[Line], None] | None = None,
+    relations: Relations | None = None,
 ) -> InductionReport:
-    """Run every (transition, conjunct) query; stop early at nothing (all lines are wanted)."""
+    """Run every (transition, conjunct) query; stop early at nothing (all lines are wanted).
+    `relations` shares the transition formulas with other proofs of the same run."""
     report = InductionReport()
     params, base = symbolic_params(shape)
     base = base + [a.constraint(params) for a in assumptions]
@@ -196,11 +237,13 @@ def check_induction(
     pre = fresh_state(shape, "pre")
     post = fresh_state(shape, "post")
     inv_pre = And(*[pred(pre, params) for _, pred in preds])
-    for action in builders_for(flags.name if flags.name != "6.x-admission" else "2.6.31"):
+    for action in builders_for(flags.name):
         if only_actions is not None and action not in only_actions:
             continue
-        variants = symbolic_args(action, shape, "a")
-        step = z3.Or(*[relation(action, flags, params, pre, post, a) for a in variants])
+        if relations is None:
+            variants, step = _step(flags, params, shape, pre, post, action)
+        else:
+            variants, step = relations.step(flags, params, shape, pre, post, action)
         solver = _solver(timeout_ms)
         solver.add(*base)
         solver.add(inv_pre, step)

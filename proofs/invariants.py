@@ -62,11 +62,15 @@ def _missed_only_undelivered(s: AState, p: Params) -> Term:
 
 
 def _dying_has_retry(s: AState, p: Params) -> Term:
+    """Each dying conntrack has a retry pending: its own timer (2.6.31) or the scheduled ecache
+    worker (6.x). Each variant's plan pins the other mechanism down (`aux-worker-idle`,
+    `aux-redelivery-untimed`), so the proved invariant is the catalogue's per variant."""
+    worker = s["worker"] >= 0
     return Or(
         s["crashed"],
         And(
             *[
-                Implies(And(s["alloc"][u], s["inD"][u]), s["timer"][u] != NO_TIMER)
+                Implies(And(s["alloc"][u], s["inD"][u]), Or(s["timer"][u] != NO_TIMER, worker))
                 for u in _slots(s)
             ]
         ),
@@ -144,6 +148,63 @@ def _silent_until_confirmed(s: AState, p: Params) -> Term:
             for u in _slots(s)
         ]
     )
+
+
+def _silent_unconfirmed(s: AState, p: Params) -> Term:
+    return And(
+        *[
+            Implies(And(s["alloc"][u], Or(s["inU"][u], Not(s["ecache"][u]))), Not(s["rep"][u]))
+            for u in _slots(s)
+        ]
+    )
+
+
+def _redelivery_owes_destroy(s: AState, p: Params) -> Term:
+    return And(
+        *[
+            Implies(
+                And(s["alloc"][u], s["inD"][u]),
+                And(s["dbit"][u], Implies(s["ecache"][u], (s["pend"][u] & IPCT_DESTROY) != 0)),
+            )
+            for u in _slots(s)
+        ]
+    )
+
+
+def _redelivery_untimed(s: AState, p: Params) -> Term:
+    return And(
+        *[Implies(And(s["alloc"][u], s["inD"][u]), s["timer"][u] == NO_TIMER) for u in _slots(s)]
+    )
+
+
+def _dying_order(s: AState, p: Params) -> Term:
+    """Every position 0 .. size-1 of the dying list holds an entry; with as many entries as
+    positions, each holds exactly one and no entry is outside."""
+    on = [And(s["alloc"][u], s["inD"][u]) for u in _slots(s)]
+    size = count(on)
+    return And(
+        *[
+            Implies(k < size, Or(*[And(on[u], s["dpos"][u] == k) for u in _slots(s)]))
+            for k in _slots(s)
+        ]
+    )
+
+
+def _live_until_deleted(s: AState, p: Params) -> Term:
+    return And(
+        *[
+            Implies(And(s["alloc"][u], Or(s["inU"][u], s["inH"][u])), Not(s["dbit"][u]))
+            for u in _slots(s)
+        ]
+    )
+
+
+def _worker_idle(s: AState, p: Params) -> Term:
+    return And(s["worker"] == -1, Not(s["dwork_pending"]))
+
+
+def _worker_valid(s: AState, p: Params) -> Term:
+    return s["worker"] >= -1
 
 
 def _timers_valid(s: AState, p: Params) -> Term:
@@ -260,6 +321,49 @@ INVARIANTS: tuple[Invariant, ...] = (
         "aux-retry-positive",
         "the retry timeout is positive (assumption retry-timeout-positive)",
         _retry_positive,
+    ),
+    Invariant(
+        "aux-worker-idle",
+        "no ecache worker is scheduled and ecache_dwork_pending is clear (2.6.x has neither: no "
+        "step of it schedules the 6.x worker)",
+        _worker_idle,
+    ),
+    Invariant(
+        "aux-worker-valid",
+        "the 6.x ecache worker is idle (-1) or counting down to its run",
+        _worker_valid,
+    ),
+    Invariant(
+        "aux-live-until-deleted",
+        "an unconfirmed or hashed conntrack has no DYING bit (6.x sets it only in nf_ct_delete(), "
+        "which takes the conntrack out of the table in the same step)",
+        _live_until_deleted,
+    ),
+    Invariant(
+        "aux-silent-unconfirmed",
+        "a conntrack that is unconfirmed or has no event cache has never handed an event to "
+        "ctnetlink (6.x: nf_conntrack_eventmask_report() and nf_ct_deliver_cached_events() "
+        "return early for them; DYING no longer silences the DESTROY)",
+        _silent_unconfirmed,
+    ),
+    Invariant(
+        "aux-redelivery-owes-destroy",
+        "a conntrack on the 6.x redelivery list has the DYING bit (nf_ct_delete() set it first) "
+        "and, with an event cache, its DESTROY pending",
+        _redelivery_owes_destroy,
+    ),
+    Invariant(
+        "aux-redelivery-untimed",
+        "a conntrack on the 6.x redelivery list has no timer of its own (nf_ct_delete() took it "
+        "out of the table; only the worker re-sends)",
+        _redelivery_untimed,
+    ),
+    Invariant(
+        "aux-dying-order",
+        "every position 0 .. size - 1 of the dying list (counted from the tail) holds an entry, "
+        "so each holds exactly one (additions go to the head, removals close the gap) and "
+        "ecache_work() walks every entry",
+        _dying_order,
     ),
 )
 BY_ID = {inv.id: inv for inv in INVARIANTS}

@@ -4,6 +4,10 @@ Each helper rewrites a `Sym` under its path condition exactly as the model's hel
 name rewrites a `State`, on the projected fields (see `nfct_spec.proofs.vocab`). Sends are
 modelled with the sockets' queue lengths, congestion and options, so whether a send fails is
 decided as in the model (netlink_broadcast_deliver(): room and not congested), not guessed.
+Where the variants differ, a helper branches on the same `Variant` flag as the model's helper
+(Python `if`, since the variant is fixed when a relation is built). The 6.x helpers (Linux
+6.18: nf_ct_delete(), nf_conntrack_ecache_work(), ecache_work_evict_list()) mirror
+`nfct_spec.models.redelivery`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from nfct_spec.models.bits import (
 from nfct_spec.models.state import NO_TIMER
 from nfct_spec.proofs.params import Flags, Params
 from nfct_spec.proofs.sym import Sym
-from nfct_spec.proofs.terms import And, If, Not, Or, Term, clear, has
+from nfct_spec.proofs.terms import And, If, Not, Or, Term, clear, count, has
 from nfct_spec.proofs.vocab import FIELDS
 
 CT_FIELDS = [f for f in FIELDS if f.owners == frozenset({"kernel.cts"})]
@@ -107,12 +111,23 @@ def build_failure(s: Sym, p: Params, groups: dict[str, Term]) -> None:
     s.put("bfa", False)
 
 
-def conntrack_event(s: Sym, p: Params, uid: Term, bits: Term, portid: Term, report: Term) -> Term:
+def reports_build_failure(s: Sym, p: Params, f: Flags, groups: dict[str, Term]) -> Term:
+    """Since 2.6.35 nfnetlink_set_err() counts the group's sockets with NETLINK_NO_ENOBUFS and
+    ctnetlink reports the event as failed if there is one; 2.6.31 reports success."""
+    if not f.build_failure_reports:
+        return False
+    return Or(*[And(listening(s, p, i, groups), p.noenob[i]) for i in range(len(p.be))])
+
+
+def conntrack_event(
+    s: Sym, p: Params, f: Flags, uid: Term, bits: Term, portid: Term, report: Term
+) -> Term:
     """ctnetlink_conntrack_event(): True when the send fails (ret < 0)."""
     groups = group_of(bits)
     destroy = groups[GROUP_DESTROY]
     go = Or(report, has_listeners(s, p, groups))
     armed = s.get("bfa")
+    unbuilt = And(s.pc, go, armed, reports_build_failure(s, p, f, groups))
     with s.when(And(go, armed)):
         build_failure(s, p, groups)
     slot = If(report, portid - 1, -1)
@@ -122,7 +137,7 @@ def conntrack_event(s: Sym, p: Params, uid: Term, bits: Term, portid: Term, repo
         with s.when(report):
             ufail = unicast(s, p, uid, destroy, slot)
         failed = And(s.pc, go, Not(armed), Or(mfail, And(report, ufail)))
-    return failed
+    return Or(unbuilt, failed)
 
 
 def expect_event(s: Sym, p: Params, uid: Term) -> None:
@@ -136,10 +151,10 @@ def expect_event(s: Sym, p: Params, uid: Term) -> None:
         multicast(s, p, uid, False, groups, -1)
 
 
-def send(s: Sym, p: Params, uid: Term, bits: Term, portid: Term, report: Term) -> Term:
+def send(s: Sym, p: Params, f: Flags, uid: Term, bits: Term, portid: Term, report: Term) -> Term:
     """ecache's _send(): note the reporter, send, and on success mark the bits delivered."""
     s.put("rep", True, uid)
-    failed = conntrack_event(s, p, uid, bits, portid, report)
+    failed = conntrack_event(s, p, f, uid, bits, portid, report)
     with s.when(Not(failed)):
         s.put("pend", clear(s.at("pend", uid), bits), uid)
     return failed
@@ -153,23 +168,29 @@ def confirmed(s: Sym, uid: Term) -> Term:
 def eventmask_report(
     s: Sym, p: Params, f: Flags, uid: Term, eventmask: int, portid: Term, report: Term
 ) -> Term:
-    """nf_conntrack_eventmask_report(): True when the send failed."""
-    live = And(s.at("alloc", uid), s.at("ecache", uid), confirmed(s, uid), Not(s.at("dbit", uid)))
+    """nf_conntrack_eventmask_report(): True when the send failed.
+
+    6.x sends for a dying conntrack too (nf_ct_delete() sets DYING before the DESTROY) and ORs
+    every failed event into `missed`, the remembered pid included."""
+    live = And(s.at("alloc", uid), s.at("ecache", uid), confirmed(s, uid))
+    if not f.single_winner_delete:
+        live = And(live, Not(s.at("dbit", uid)))
     failed: Term = False
     with s.when(live):
         if not f.missed_cache:
-            failed = And(s.pc, send(s, p, uid, eventmask, portid, report))
+            failed = And(s.pc, send(s, p, f, uid, eventmask, portid, report))
         else:
             pid = s.at("pid", uid)
             item_pid = If(pid != 0, pid, portid)
             missed = If(pid != 0, 0, s.at("missed", uid))
             sent = eventmask | missed
-            ret = send(s, p, uid, sent, item_pid, report)
+            ret = send(s, p, f, uid, sent, item_pid, report)
             with s.when(ret):
                 keep_pid = (eventmask & IPCT_DESTROY) != 0
-                with s.when(And(keep_pid, pid == 0, portid != 0)):
+                remember = And(keep_pid, pid == 0, portid != 0)
+                with s.when(remember):
                     s.put("pid", portid, uid)
-                with s.when(Not(And(keep_pid, pid == 0, portid != 0))):
+                with s.when(Or(f.single_winner_delete, Not(remember))):
                     s.put("missed", s.at("missed", uid) | eventmask, uid)
             with s.when(Not(ret)):
                 s.put("missed", clear(s.at("missed", uid), missed), uid)
@@ -178,16 +199,18 @@ def eventmask_report(
 
 
 def deliver_cached_events(s: Sym, p: Params, f: Flags, uid: Term) -> None:
-    """nf_ct_deliver_cached_events(): send cache (| missed), cache becomes 0."""
+    """nf_ct_deliver_cached_events(): send cache (| missed), cache becomes 0. 2.6.31 sends only
+    when the cache holds new bits; 6.x whenever `cache | missed` is non-empty."""
     with s.when(And(s.at("alloc", uid), s.at("ecache", uid))):
         events = s.at("cache", uid)
         s.put("cache", 0, uid)
-        with s.when(And(confirmed(s, uid), Not(s.at("dbit", uid)), events != 0)):
+        missed = s.at("missed", uid)
+        due = Or(events != 0, And(f.missed_every_packet, missed != 0))
+        with s.when(And(confirmed(s, uid), Not(s.at("dbit", uid)), due)):
             if not f.missed_cache:
-                send(s, p, uid, events, 0, False)
+                send(s, p, f, uid, events, 0, False)
                 return
-            missed = s.at("missed", uid)
-            failed = send(s, p, uid, events | missed, 0, False)
+            failed = send(s, p, f, uid, events | missed, 0, False)
             with s.when(failed):
                 s.put("missed", s.at("missed", uid) | events, uid)
             with s.when(Not(failed)):
@@ -221,7 +244,27 @@ def free(s: Sym, uid: Term) -> None:
         s.put(fld.name, fld.default, uid)
     for name in ("inH", "inU", "inD"):
         s.put(name, False, uid)
+    s.put("dpos", -1, uid)
     s.put("count", s.get("count") - 1)
+
+
+def free_dying(s: Sym, uid: Term) -> None:
+    """nf_conntrack_free() of a conntrack on the dying list (2.6.31 death_by_event(), 6.x
+    ecache_work()): leaving the list closes the gap, the entries nearer the head move one
+    position towards the tail. Every other free is of a hashed or unconfirmed conntrack."""
+    pos = s.at("dpos", uid)
+    for v in range(len(s.get("alloc"))):
+        with s.when(And(s.at("inD", v), s.at("dpos", v) > pos)):
+            s.put("dpos", s.at("dpos", v) - 1, v)
+    free(s, uid)
+
+
+def add_head_dying(s: Sym, uid: Term) -> None:
+    """hlist_nulls_add_head_rcu() onto the dying list: the newcomer is the head, one position
+    above the entries already there (nf_ct_insert_dying_list() in 2.6.31,
+    nf_ct_add_to_ecache_list() in 6.x)."""
+    s.put("dpos", count(s.get("inD")), uid)
+    s.put("inD", True, uid)
 
 
 def arm_retry_timer(s: Sym, uid: Term) -> None:
@@ -235,8 +278,8 @@ def arm_retry_timer(s: Sym, uid: Term) -> None:
 
 
 def insert_dying_list(s: Sym, uid: Term) -> None:
-    """nf_ct_insert_dying_list()."""
-    s.put("inD", True, uid)
+    """nf_ct_insert_dying_list(): at the head of the dying list, with the retry timer armed."""
+    add_head_dying(s, uid)
     arm_retry_timer(s, uid)
 
 
@@ -258,10 +301,28 @@ def death_by_timeout_now(s: Sym, p: Params, f: Flags, uid: Term) -> None:
         free(s, uid)
 
 
+def wants_ecache(s: Sym, p: Params, f: Flags) -> Term:
+    """nf_ct_ecache_ext_add(): 2.6.30 always; 2.6.31 if `nf_conntrack_events` is on; 6.x also
+    in auto mode (2) if some open socket listens to a ctnetlink conntrack group."""
+    events = s.get("events")
+    if not f.events_sysctl:
+        return True
+    if not f.events_auto:
+        return events != 0
+    groups = (GROUP_NEW, GROUP_UPDATE, GROUP_DESTROY)
+    listener = Or(
+        *[
+            And(i < p.nl, s.at("open", i), Or(*[p.sub_of(g, i) for g in groups]))
+            for i in range(len(p.be))
+        ]
+    )
+    return If(events == 2, listener, events != 0)
+
+
 def allocate(s: Sym, p: Params, f: Flags, flow: Term) -> None:
     """init_conntrack() after the limit check: a new unconfirmed conntrack with NEW cached."""
     uid = s.get("nxt")
-    ecache = Or(s.get("events") != 0, not f.events_sysctl)
+    ecache = wants_ecache(s, p, f)
     for fld in CT_FIELDS:
         s.put(fld.name, fld.default, uid)
     s.put("alloc", True, uid)
@@ -272,3 +333,88 @@ def allocate(s: Sym, p: Params, f: Flags, flow: Term) -> None:
     s.put("pend", 0, uid)
     s.put("nxt", uid + 1)
     event_cache(s, uid, IPCT_NEW)
+
+
+def schedule_on_failure(s: Sym, p: Params) -> None:
+    """nf_conntrack_ecache_work(NFCT_ECACHE_DESTROY_FAIL) as the model has it: the worker in
+    `worker_first_delay` ticks (HZ) unless already scheduled; ecache_dwork_pending set. (The
+    kernel sets the flag only when it schedules the work; the model sets it in both cases, and
+    the encoding follows the model.)"""
+    worker = s.get("worker")
+    s.put("worker", If(worker >= 0, worker, p.worker_first_delay))
+    s.put("dwork_pending", True)
+
+
+def kick_on_success(s: Sym) -> None:
+    """nf_conntrack_ecache_work(NFCT_ECACHE_DESTROY_SENT): run the worker at once if the
+    redelivery list is not empty (mod_delayed_work(..., 0)), else clear ecache_dwork_pending."""
+    waiting = Or(*s.get("inD"))
+    with s.when(waiting):
+        s.put("worker", 0)
+    with s.when(Not(waiting)):
+        s.put("dwork_pending", False)
+
+
+def nf_ct_delete(s: Sym, p: Params, f: Flags, uid: Term, portid: Term, report: Term) -> Term:
+    """6.x nf_ct_delete(): True when the conntrack was freed with its DESTROY delivered.
+
+    test_and_set_bit(IPS_DYING_BIT) first (a second deleter does nothing); one DESTROY; on
+    failure unhash, add at the head of the redelivery list and schedule the worker; on success
+    kick a pending worker, unhash and free."""
+    winner = Not(s.at("dbit", uid))
+    freed: Term = False
+    with s.when(winner):
+        note_death(s, uid)
+        s.put("dbit", True, uid)
+        s.put("timer", NO_TIMER, uid)
+        failed = eventmask_report(s, p, f, uid, IPCT_DESTROY, portid, report)
+        with s.when(failed):
+            delete_from_lists(s, uid)
+            add_head_dying(s, uid)
+            schedule_on_failure(s, p)
+        with s.when(Not(failed)):
+            with s.when(s.get("dwork_pending")):
+                kick_on_success(s)
+            free(s, uid)
+        freed = And(s.pc, Not(failed))
+    return freed
+
+
+def dying_at(s: Sym, pos: Term) -> tuple[Term, Term]:
+    """(some conntrack is at position `pos` of the dying list, its slot)."""
+    n = len(s.get("alloc"))
+    here = [And(s.at("inD", u), s.at("dpos", u) == pos) for u in range(n)]
+    slot: Term = n - 1
+    for u in range(n - 2, -1, -1):
+        slot = If(here[u], u, slot)
+    return Or(*here), slot
+
+
+def ecache_work_evict_list(s: Sym, p: Params, f: Flags) -> Term:
+    """ecache_work_evict_list(): re-send DESTROY from the head of the redelivery list; returns
+    the worker's next delay (-1: done).
+
+    A failure stops the walk (STATE_CONGESTED: ECACHE_RETRY_JIFFIES). As shipped, the inverted
+    time_after(stop, jiffies) test stops it after the first success too (STATE_RESTART: 0);
+    with `ecache_work_fixed` it goes on to the end of the list (STATE_DONE). The delivered
+    entries are put (freed) after the walk."""
+    n = len(s.get("alloc"))
+    size = count(s.get("inD"))
+    walking: Term = True
+    delay: Term = -1
+    delivered: list[tuple[Term, Term]] = []
+    for j in range(n):
+        here, uid = dying_at(s, size - 1 - j)
+        step = And(walking, here)
+        failed: Term = False
+        with s.when(step):
+            failed = eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False)
+        ok = And(step, Not(failed))
+        delay = If(And(step, failed), p.worker_retry_delay, delay)
+        delay = If(And(ok, Not(p.ecache_work_fixed)), 0, delay)
+        delivered.append((ok, uid))
+        walking = And(ok, p.ecache_work_fixed)
+    for ok, uid in delivered:
+        with s.when(ok):
+            free_dying(s, uid)
+    return delay

@@ -5,7 +5,10 @@ A symbolic `Params` leaves every number and option of a config free, constrained
 table limit and capacities are unbounded integers). A proof over symbolic parameters therefore
 holds for every config with at most `Shape.n` allocations and `Shape.listeners` listeners.
 The variant is not a parameter: each variant's transition relation is built separately, from
-the flags of `nfct_spec.models.variants` (plus `admission_6x`, see `Flags`).
+the flags of `nfct_spec.models.variants`. The 6.x worker's delays and the choice between the
+shipped and the fixed ecache_work() are parameters like the other config values.
+`nf_conntrack_events` ranges over 0..2 for every variant (the config accepts writes of 2
+everywhere; 2.6.x reads any non-zero value as on, as the model does).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import z3
 
 from nfct_spec.models.bits import GROUP_DESTROY, GROUP_EXPECT, GROUP_NEW, GROUP_UPDATE
 from nfct_spec.models.config import Config
-from nfct_spec.models.variants import variant_of
+from nfct_spec.models.variants import Variant, variant_of
 from nfct_spec.proofs.terms import Implies, Term
 from nfct_spec.proofs.vocab import Shape
 
@@ -26,33 +29,14 @@ SYSCTL_NAMES = ("nf_conntrack_events", "events_retry_timeout")
 GROUPS4 = (GROUP_NEW, GROUP_UPDATE, GROUP_DESTROY, GROUP_EXPECT)
 
 
-@dataclass(frozen=True)
-class Flags:
-    """Variant behaviour (see `nfct_spec.models.variants.Variant`) as the encoding uses it.
-
-    `admission_6x` replaces 2.6.31's early_drop() admission by 6.x's: the new conntrack is
-    admitted only if nf_ct_delete() really freed the victim; otherwise the packet is dropped
-    ("table full") and the victim stays on the dying list. It exists only in the Z3 encoding
-    (the 6.x Python variant is not modelled yet), for the `table-bound` proof.
-    """
-
-    name: str
-    reliable: bool
-    events_sysctl: bool
-    missed_cache: bool
-    retry_sysctl: bool
-    admission_6x: bool = False
-
-
-ADMISSION_6X = "6.x-admission"
+Flags = Variant
+"""Variant behaviour as the encoding uses it: the flags of `nfct_spec.models.variants.Variant`
+themselves, so a builder branches on exactly the flag the Python action branches on."""
 
 
 def flags_for(variant: str) -> Flags:
-    """The flags of a modelled variant, or of `6.x-admission` (2.6.31 with 6.x admission)."""
-    if variant == ADMISSION_6X:
-        return Flags(ADMISSION_6X, True, True, True, True, admission_6x=True)
-    v = variant_of(variant)
-    return Flags(v.name, v.reliable, v.events_sysctl, v.missed_cache, v.retry_sysctl)
+    """The flags of a modelled variant (KeyError for an unknown name)."""
+    return variant_of(variant)
 
 
 @dataclass(frozen=True)
@@ -78,6 +62,9 @@ class Params:
     open0: list[Term]
     events0: Term
     retry0: Term
+    worker_first_delay: Term
+    worker_retry_delay: Term
+    ecache_work_fixed: Term
 
     def sub_of(self, group: str, i: int) -> Term:
         """Listener slot i subscribes to `group`."""
@@ -117,6 +104,9 @@ def concrete_params(config: Config, shape: Shape) -> Params:
         open0=col(lambda x: x.open_at_start, False),
         events0=config.nf_conntrack_events,
         retry0=config.events_retry_timeout,
+        worker_first_delay=config.worker_first_delay,
+        worker_retry_delay=config.worker_retry_delay,
+        ecache_work_fixed=config.ecache_work_fixed,
     )
 
 
@@ -148,6 +138,9 @@ def symbolic_params(shape: Shape, tag: str = "cfg") -> tuple[Params, list[Term]]
         open0=bools("open_at_start"),
         events0=z3.Int(f"{tag}.nf_conntrack_events"),
         retry0=z3.Int(f"{tag}.events_retry_timeout"),
+        worker_first_delay=z3.Int(f"{tag}.worker_first_delay"),
+        worker_retry_delay=z3.Int(f"{tag}.worker_retry_delay"),
+        ecache_work_fixed=z3.Bool(f"{tag}.ecache_work_fixed"),
     )
     constraints = [
         p.nl >= 1,
@@ -158,8 +151,11 @@ def symbolic_params(shape: Shape, tag: str = "cfg") -> tuple[Params, list[Term]]
         p.maxct >= 1,
         p.maxct <= shape.n,
         p.ct_timeout >= 1,
-        z3.Or(p.events0 == 0, p.events0 == 1),
+        p.events0 >= 0,
+        p.events0 <= 2,
         p.retry0 >= 0,
+        p.worker_first_delay >= 0,
+        p.worker_retry_delay >= 0,
     ]
     for i in lsl:
         constraints.append(p.cap[i] >= 1)

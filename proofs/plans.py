@@ -1,8 +1,9 @@
 """What each inductive proof consists of: target, auxiliary conjuncts, assumptions, variants.
 
 A plan lists the conjuncts of its inductive invariant (the catalogue property first), the
-assumptions on the configs it covers, and the variants (flag sets) it is run for. The scope
-string of a `proved` verdict is built from the plan and the shape (see `scope`).
+assumptions on the configs it covers, and the variants it is run for (each with the variant's
+own transition relation). The scope string of a `proved` verdict is built from the plan, the
+shape and the variant (see `scope`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from dataclasses import dataclass
 
 from nfct_spec.proofs.actions import destroy_owed
 from nfct_spec.proofs.induction import (
+    BUILD_FAILURE_REPORTED,
     NO_BUILD_FAILURE,
     RETRY_POSITIVE,
     ActionPred,
     Assumption,
 )
-from nfct_spec.proofs.params import ADMISSION_6X
 from nfct_spec.proofs.vocab import Shape
 
 LISTS = ("one-place", "aux-fresh", "aux-alloc-waits")
@@ -42,20 +43,20 @@ class Plan:
 PLANS: tuple[Plan, ...] = (
     Plan(
         "table-bound",
-        ("2.6.30", ADMISSION_6X),
+        ("2.6.30", "6.x"),
         ("table-bound", "aux-alloc-waits", "aux-alloc-one-over", "aux-apend-range"),
         why="only count, alloc_pending and the limit: every step changes count by at most "
         "one, and early_drop admits only after its victim was freed",
     ),
     Plan(
         "count-exact",
-        ("2.6.30", "2.6.31", ADMISSION_6X),
+        ("2.6.30", "2.6.31", "6.x"),
         ("count-exact", "aux-apend-range", *LISTS),
         why="count against the allocated slots; a slot is taken only at the next uid",
     ),
     Plan(
         "one-place",
-        ("2.6.30", "2.6.31", ADMISSION_6X),
+        ("2.6.30", "2.6.31", "6.x"),
         LISTS,
         why="list membership per slot",
     ),
@@ -73,10 +74,30 @@ PLANS: tuple[Plan, ...] = (
         "so every send may succeed or fail",
     ),
     Plan(
+        "missed-only-undelivered",
+        ("6.x",),
+        (
+            "missed-only-undelivered",
+            "aux-cache-unconfirmed",
+            "aux-dead-on-dying",
+            "aux-redelivery-owes-destroy",
+            *LISTS,
+        ),
+        why="missed, cache and the ghost pending bits per slot; a failed DESTROY is OR-ed into "
+        "missed while it is pending, and the conntrack is freed with the send that delivers it",
+    ),
+    Plan(
         "dying-has-retry",
         ("2.6.31",),
-        ("dying-has-retry", "aux-timers-valid", *LISTS),
+        ("dying-has-retry", "aux-timers-valid", "aux-worker-idle", *LISTS),
         why="timers of dying-list slots",
+    ),
+    Plan(
+        "dying-has-retry",
+        ("6.x",),
+        ("dying-has-retry", "aux-redelivery-untimed", "aux-dying-order", *LISTS),
+        why="the worker: a failed DESTROY schedules it, and a run that leaves entries on the "
+        "list (a failure, or the shipped stop after one success) reschedules it",
     ),
     Plan(
         "destroy-before-free",
@@ -89,10 +110,20 @@ PLANS: tuple[Plan, ...] = (
         "ENOBUFS otherwise)",
     ),
     Plan(
+        "destroy-before-free",
+        ("6.x",),
+        ("aux-silent-unconfirmed", "aux-no-fault-unarmed", *LISTS),
+        (BUILD_FAILURE_REPORTED,),
+        destroy_owed,
+        why="nf_ct_delete() and ecache_work() free a slot only in the step of a successful "
+        "DESTROY send, and success means every open BE socket of the DESTROY group took it; "
+        "a message that cannot be built counts as failed when a NO_ENOBUFS socket listens",
+    ),
+    Plan(
         "no-crash",
-        ("2.6.30",),
+        ("2.6.30", "6.x"),
         ("no-crash",),
-        why="2.6.30 never arms a retry timer",
+        why="only 2.6.31's retry timer can divide by zero",
     ),
     Plan(
         "no-crash",
@@ -109,11 +140,15 @@ def plans_for(property_id: str | None = None) -> list[Plan]:
     return [p for p in PLANS if property_id is None or p.property_id == property_id]
 
 
-def scope(plan: Plan, shape: Shape) -> str:
-    """The scope of a `proved` verdict of this plan."""
+SCOPE_6X = ", both worker delays (first run and retry) and the shipped and the fixed ecache_work()"
+
+
+def scope(plan: Plan, shape: Shape, variant: str = "") -> str:
+    """The scope of a `proved` verdict of this plan on `variant`."""
     assumed = "".join(f"; assuming {a.id}: {a.statement}" for a in plan.assumptions)
+    worker = SCOPE_6X if variant == "6.x" else ""
     return (
         f"inductive (Z3) for every nf_conntrack_max, listener capacity, ct timeout, retry "
-        f"timeout, number of flows and listener options, with max_conntracks <= {shape.n} and "
-        f"at most {shape.listeners} listeners{assumed}"
+        f"timeout, number of flows and listener options{worker}, with max_conntracks <= "
+        f"{shape.n} and at most {shape.listeners} listeners{assumed}"
     )

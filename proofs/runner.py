@@ -9,13 +9,22 @@ preset:
   gives `unknown` (the invariant needs strengthening). A timeout gives `unknown`.
 - `violated` / `witness`: BMC on the preset finds the shortest finding (`violated` /
   `witnessed`, trace replayed); nothing within the depth is `unknown`.
-For `6.x` only `table-bound` is attempted, on the 2.6.31 encoding with 6.x-style admission.
-Properties without a plan or a BMC target are not reported by this engine.
+- `destroy-eventually`, where it is expected to hold (2.6.31 and 6.x): the ranking function of
+  `nfct_spec.proofs.liveness`.
+Every modelled variant has its own transition relation (6.x with its redelivery list in order,
+the delayed worker, single-winner deletion and gc expiry). Properties without a plan or a BMC
+target are not reported by this engine.
+
+`run_all` runs many (property, variant) pairs, in worker processes when asked (each Z3 query
+is single-threaded), and shares the transition formulas between the proofs of one process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,23 +33,27 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.proofs.bmc import BmcResult, run_bmc
-from nfct_spec.proofs.induction import InductionReport, Line, check_induction, projection
+from nfct_spec.proofs.induction import (
+    InductionReport,
+    Line,
+    Relations,
+    check_induction,
+    projection,
+)
+from nfct_spec.proofs.liveness import VARIANTS as LIVENESS_VARIANTS
+from nfct_spec.proofs.liveness import assumptions as liveness_assumptions
 from nfct_spec.proofs.liveness import check_ranking
-from nfct_spec.proofs.params import ADMISSION_6X, flags_for
+from nfct_spec.proofs.params import flags_for
 from nfct_spec.proofs.plans import Plan, plans_for, scope
 from nfct_spec.proofs.targets import TARGETS
 from nfct_spec.proofs.vocab import Shape
 from nfct_spec.results import Result
-from nfct_spec.spec.catalogue import Property
+from nfct_spec.spec.catalogue import BY_ID, Property
 from nfct_spec.traces import Trace, save_trace
 
 ENGINE = "z3"
 PROOF_SHAPE = Shape(n=5, listeners=3)
 BMC_DEPTH = 8
-ADMISSION_SCOPE = (
-    "6.x-style admission only: the 2.6.31 encoding with early_drop admitting the new "
-    "conntrack only when nf_ct_delete() freed the victim (the rest of 6.x is not modelled); "
-)
 
 
 @dataclass
@@ -50,15 +63,12 @@ class Outcome:
     result: Result
     lines: list[Line] = field(default_factory=list)
     trace: Trace | None = None
-
-
-def _flags_name(variant: str) -> str:
-    return ADMISSION_6X if variant == "6.x" else variant
+    seconds: float = 0.0
 
 
 def _plan(prop: Property, variant: str) -> Plan | None:
     for plan in plans_for(prop.id):
-        if _flags_name(variant) in plan.variants:
+        if variant in plan.variants:
             return plan
     return None
 
@@ -90,30 +100,47 @@ def run_property(
     out: Path | None,
     shape: Shape = PROOF_SHAPE,
     on_line: Callable[[Line], None] | None = None,
+    relations: Relations | None = None,
 ) -> Outcome | None:
-    """The z3 verdict of one property on one variant, or None if this engine has no method."""
-    if variant == "6.x" and prop.id != "table-bound":
-        return None
+    """The z3 verdict of one property on one variant, or None if this engine has no method.
+    `relations` shares transition formulas with the other proofs of the run."""
+    started = time.perf_counter()
+    outcome = _run(prop, variant, timeout_s, out, shape, on_line, relations)
+    if outcome is not None:
+        outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _run(
+    prop: Property,
+    variant: str,
+    timeout_s: float,
+    out: Path | None,
+    shape: Shape,
+    on_line: Callable[[Line], None] | None,
+    relations: Relations | None,
+) -> Outcome | None:
     config = preset("ci", variant) if variant in MODELLED else None
     expected = prop.expected_for(config) if config else prop.expected[variant]
     base = {"property_id": prop.id, "variant": variant, "engine": ENGINE, "expected": expected}
     cfg_name = config.name if config else "symbolic"
     if prop.id == "destroy-eventually":
-        if variant != "2.6.31" or expected != "holds":
+        if variant not in LIVENESS_VARIANTS or expected != "holds":
             return None
-        return _liveness(base, cfg_name, shape, timeout_s, on_line)
+        return _liveness(base, shape, timeout_s, on_line, relations)
     if expected in ("holds", "no-witness"):
         plan = _plan(prop, variant)
         if plan is None:
             return None
         report = check_induction(
-            flags_for(_flags_name(variant)),
+            flags_for(variant),
             shape,
             list(plan.conjuncts),
             list(plan.assumptions),
             {prop.id: plan.action_property} if plan.action_property else None,
             int(timeout_s * 1000),
             on_line=on_line,
+            relations=relations,
         )
         return _from_induction(prop, plan, report, config, base, cfg_name, shape, timeout_s, out)
     if expected not in ("violated", "witness") or config is None or prop.id not in TARGETS:
@@ -125,20 +152,26 @@ def run_property(
 LIVENESS_SCOPE = (
     "ranking function (Z3): from any reachable state where traffic stops, under the drain "
     "schedule of spec.fairness (reads before retries, timers fire, pending packets complete), "
-    "no build-failure fault and a positive retry timeout, the dying list empties and every "
-    "queue is read within M(s) steps (M in nfct_spec.proofs.liveness); max_conntracks <= {n}, "
-    "at most {l} listeners, every limit, capacity and timeout"
+    "the dying list empties and every queue is read within M(s) steps (M in "
+    "nfct_spec.proofs.liveness); max_conntracks <= {n}, at most {l} listeners, every limit, "
+    "capacity and timeout{extra}{assumed}"
 )
+LIVENESS_EXTRA = {
+    "2.6.31": "",
+    "6.x": ", both worker delays, the shipped and the fixed ecache_work() (the worker runs "
+    "when due: env_tick waits for it)",
+}
 
 
 def _liveness(
     base: dict[str, str],
-    cfg_name: str,
     shape: Shape,
     timeout_s: float,
     on_line: Callable[[Line], None] | None,
+    relations: Relations | None,
 ) -> Outcome:
-    report = check_ranking(shape, int(timeout_s * 1000))
+    variant = base["variant"]
+    report = check_ranking(shape, int(timeout_s * 1000), variant=variant, relations=relations)
     if on_line is not None:
         for line in report.lines:
             on_line(line)
@@ -151,7 +184,14 @@ def _liveness(
     result = Result(
         **base,
         verdict=verdict,
-        scope=LIVENESS_SCOPE.format(n=shape.n, l=shape.listeners),
+        scope=LIVENESS_SCOPE.format(
+            assumed="".join(
+                f"; assuming {a.id}: {a.statement}" for a in liveness_assumptions(variant)
+            ),
+            n=shape.n,
+            l=shape.listeners,
+            extra=LIVENESS_EXTRA[variant],
+        ),
         reason=reason,
         config="symbolic",
     )
@@ -169,13 +209,12 @@ def _from_induction(
     timeout_s: float,
     out: Path | None,
 ) -> Outcome:
-    prefix = ADMISSION_SCOPE if base["variant"] == "6.x" else ""
     if report.proved:
         n = len(report.lines)
         result = Result(
             **base,
             verdict="proved",
-            scope=prefix + scope(plan, shape),
+            scope=scope(plan, shape, base["variant"]),
             reason=f"{n} induction queries unsat (conjuncts: {', '.join(plan.conjuncts)}; "
             f"projection: {', '.join(projection(list(plan.conjuncts), shape))}); " + plan.why,
             config=cfg_name,
@@ -208,7 +247,7 @@ def _from_induction(
     result = Result(
         **base,
         verdict="unknown",
-        scope=prefix + scope(plan, shape),
+        scope=scope(plan, shape, base["variant"]),
         reason=f"{where}, {tail}: the invariant needs strengthening",
         config=cfg_name,
     )
@@ -248,3 +287,56 @@ def _from_bmc(
         config=cfg_name,
     )
     return Outcome(result, lines or [], found.trace)
+
+
+Task = tuple[Property, str]
+
+
+def _weight(task: Task) -> int:
+    """A rough cost rank, so that a parallel run starts the slow kinds first: liveness, then
+    BMC, then 6.x proofs, then the rest."""
+    prop, variant = task
+    if prop.id == "destroy-eventually":
+        return 3
+    config = preset("ci", variant)
+    if prop.expected_for(config) in ("violated", "witness"):
+        return 2
+    return 1 if variant == "6.x" else 0
+
+
+_WORKER_RELATIONS = Relations()
+"""The formulas shared by the proofs that one worker process runs."""
+
+
+def _in_worker(
+    prop_id: str, variant: str, timeout_s: float, out: Path | None, shape: Shape
+) -> Outcome | None:
+    return run_property(BY_ID[prop_id], variant, timeout_s, out, shape, relations=_WORKER_RELATIONS)
+
+
+def run_all(
+    tasks: list[Task],
+    timeout_s: float,
+    out: Path | None,
+    jobs: int = 1,
+    shape: Shape = PROOF_SHAPE,
+) -> Iterator[tuple[Property, str, Outcome | None]]:
+    """The outcome of every (property, variant) task, in task order. With `jobs` > 1 the
+    tasks run in that many worker processes, the slowest kinds submitted first."""
+    if jobs <= 1 or len(tasks) <= 1:
+        relations = Relations()
+        for prop, variant in tasks:
+            yield (
+                prop,
+                variant,
+                run_property(prop, variant, timeout_s, out, shape, relations=relations),
+            )
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
+        futures: dict[int, Future[Outcome | None]] = {}
+        for i in sorted(range(len(tasks)), key=lambda i: -_weight(tasks[i])):
+            prop, variant = tasks[i]
+            futures[i] = pool.submit(_in_worker, prop.id, variant, timeout_s, out, shape)
+        for i, (prop, variant) in enumerate(tasks):
+            yield prop, variant, futures[i].result()

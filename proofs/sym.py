@@ -71,9 +71,12 @@ class Sym:
         return sel([sel(row, uid) for row in values], index)
 
     def put(self, name: str, value: Term, index: Term = None, uid: Term = None) -> None:
-        """Write a field (at a slot), guarded by the path condition."""
+        """Write a field (at a slot), guarded by the path condition (nothing to do when the
+        condition is concretely false, as on the branches a concrete step does not take)."""
         self.written.add(name)
         pc = self.pc
+        if pc is False:
+            return
         shape = BY_FIELD[name].shape
         if shape == "scalar":
             self.v[name] = If(pc, value, self.v[name])

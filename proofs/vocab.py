@@ -11,11 +11,18 @@ What is projected away, and why that is sound for the proofs that use this vocab
   read", the only thing destroy-before-free and destroy-eventually read);
 - `ctid`, `drops`, the ghost `generated`, `got` (beyond `hasD`), `dropped`, `exp_lost` and the
   crash reason: no kernel step reads them and none of the proved properties does either;
-- list order: the unconfirmed list, hash and dying list become membership flags. Where the
-  kernel's order picks something (the hashed conntrack of a flow, the flush order) the choice is
+- list order: the unconfirmed list and the hash become membership flags. Where the kernel's
+  order picks something there (the hashed conntrack of a flow, the flush order) the choice is
   an existential argument of the step, so the abstract step allows every order the model
-  allows (an over-approximation);
-- `pid` keeps the remembered netlink port id as an integer (0 = none), as the kernel does.
+  allows (an over-approximation). The dying list keeps its order exactly, because 6.x's
+  ecache_work() walks it from the head and stops at the first failure, so which conntrack gets
+  the next DESTROY depends on it: membership `inD` plus `dpos`, the position counted from the
+  tail (hlist_nulls_add_head_rcu() in nf_ct_add_to_ecache_list() gives the newcomer the next
+  position; a free closes the gap, as unlinking from a list does);
+- `pid` keeps the remembered netlink port id as an integer (0 = none), as the kernel does;
+- the 6.x delayed ecache worker is kept whole: `worker` (ticks until it runs, -1 when not
+  scheduled) and `dwork_pending` (net->ct.ecache_dwork_pending), each owned by the model field
+  of the same name, so the registry's `modifies` gives their frames.
 
 Conntracks are slots `0 <= u < N`: a uid is its slot, so N bounds allocations per run (the
 model's `max_conntracks`, at most 12 by config validation). Limits, capacities, timeouts, the
@@ -67,6 +74,7 @@ FIELDS: tuple[Field, ...] = (
     _f("inU", "kernel.unconfirmed", "uid", "bool", False, "on the unconfirmed list"),
     _f("inH", "kernel.hash", "uid", "bool", False, "in the hash table"),
     _f("inD", "kernel.dying", "uid", "bool", False, "on the dying list"),
+    _f("dpos", "kernel.dying", "uid", "int", -1, "dying-list position from the tail, -1 off"),
     _f("count", "kernel.count", "scalar", "int", 0, "net->ct.count"),
     _f("open", SOCKETS, "listener", "bool", False, "the socket is open"),
     _f("qlen", SOCKETS, "listener", "int", 0, "messages in the receive queue"),
@@ -85,6 +93,15 @@ FIELDS: tuple[Field, ...] = (
     _f("apend", "kernel.alloc_pending", "scalar", "int", -1, "flow waiting for early_drop"),
     _f("bfa", "kernel.build_fail_armed", "scalar", "bool", False, "next message build fails"),
     _f("crashed", "kernel.crashed", "scalar", "bool", False, "the kernel faulted"),
+    _f("worker", "kernel.worker", "scalar", "int", -1, "6.x ecache dwork: ticks left, -1 idle"),
+    _f(
+        "dwork_pending",
+        "kernel.dwork_pending",
+        "scalar",
+        "bool",
+        False,
+        "net->ct.ecache_dwork_pending (6.x)",
+    ),
     _f("nxt", "ghost.identity", "scalar", "int", 0, "allocations so far (next uid)"),
     _f("pend", "ghost.pending", "uid", "bits", 0, "bits raised and not yet sent successfully"),
     _f("rep", "ghost.reporting", "uid", "bool", False, "an event of u was handed to ctnetlink"),
@@ -196,6 +213,7 @@ def project(config: Config, state: State, shape: Shape) -> AState:
     out["inU"] = [u in k.unconfirmed for u in range(n)]
     out["inH"] = [u in k.hash for u in range(n)]
     out["inD"] = [u in k.dying for u in range(n)]
+    out["dpos"] = [len(k.dying) - 1 - k.dying.index(u) if u in k.dying else -1 for u in range(n)]
     out["count"] = k.count
     socks = list(k.sockets) + [None] * (nl - len(k.sockets))
     out["open"] = [bool(s and s.open) for s in socks]
@@ -213,6 +231,8 @@ def project(config: Config, state: State, shape: Shape) -> AState:
     out["apend"] = k.alloc_pending
     out["bfa"] = k.build_fail_armed
     out["crashed"] = bool(k.crashed)
+    out["worker"] = k.worker
+    out["dwork_pending"] = k.dwork_pending
     out["nxt"] = state.next_uid
     out["pend"] = [g.pending[u] if u < len(g.pending) else 0 for u in range(n)]
     out["rep"] = [u in g.reporting for u in range(n)]

@@ -2,8 +2,10 @@
 transition, a perturbed successor does not, and a step the model refuses is refused.
 
 The relation is evaluated by running the builders on plain values (see
-`nfct_spec.proofs.terms`); every 40th case is also checked through Z3 itself by substituting
-the values into the symbolic relation.
+`nfct_spec.proofs.terms`); one case in `Z3_EVERY` is also checked through Z3 itself by
+substituting the values into the symbolic relation. The 2.6.x and the 6.x variants have a test
+each, so that every action of each gets its quota of cases; the order of the 6.x redelivery
+list, which decides who gets the next DESTROY, also has a scenario of its own.
 """
 
 from __future__ import annotations
@@ -12,17 +14,29 @@ import random
 from collections import Counter
 from typing import Any
 
+import pytest
 import z3
 from hypothesis import given, settings
 
-from nfct_spec.models.config import Config
+from nfct_spec.models.config import Config, ListenerConfig
+from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import Step, actions_for, apply, successors
-from nfct_spec.models.state import State
+from nfct_spec.models.state import State, initial_state
+from nfct_spec.proofs import actions as z3_actions
+from nfct_spec.proofs import kernel_z3
 from nfct_spec.proofs.actions import BUILDERS, execute, relation, symbolic_args
 from nfct_spec.proofs.agreement import Checker, concrete_args
-from nfct_spec.proofs.terms import truth
+from nfct_spec.proofs.params import Flags, Params
+from nfct_spec.proofs.terms import Term, count, truth
 from nfct_spec.proofs.vocab import BY_FIELD, AState, fresh_state, lift
-from tests.proofs.walks import WalkPlan, visit, walks
+from tests.proofs.walks import (
+    VARIANTS,
+    WALK_PRESETS,
+    WALK_PRESETS_6X,
+    WalkPlan,
+    visit,
+    walks,
+)
 
 CASES_PER_ACTION = 1000
 Z3_EVERY = 150
@@ -33,6 +47,8 @@ RAREST = (
     "early_drop",
     "death_by_timeout",
     "death_by_event",
+    "gc_worker",
+    "ecache_work",
     "__nf_conntrack_confirm",
     "destroy_conntrack",
 )
@@ -40,6 +56,7 @@ RAREST = (
 LOOKAHEAD = (
     "env_tick",
     "env_sysctl_write",
+    "env_fault_arm",
     "nf_ct_expect_related",
 )
 """Rare steps are also checked one step off the walk (one per action, from one successor)."""
@@ -138,12 +155,13 @@ def _check_walk(plan: WalkPlan, counts: Counter[str], stats: Counter[str]) -> No
 
 def _promising(state: State) -> bool:
     """A rare kernel step may be enabled: an allocation waits, a timer expired, a conntrack
-    waits on the dying list or to be confirmed."""
+    waits on the dying list or to be confirmed, the 6.x worker is due."""
     k = state.kernel
     return (
         k.alloc_pending >= 0
         or bool(k.dying)
         or bool(k.unconfirmed)
+        or k.worker == 0
         or any(ct.timer == 0 for ct in k.cts)
     )
 
@@ -189,9 +207,22 @@ def _check_step(
     bad, name = _perturb(post, rnd, step.action)
     assert not checker.holds(pre, step, bad, args), f"{step}: perturbed {name} accepted"
     counts[step.action] += 1
+    if step.action == "ecache_work":
+        _note_walk(checker.config, state, successor, stats)
     if sum(counts.values()) % Z3_EVERY == 0:
         assert _through_z3(checker, step.action, pre, post, args), f"z3: {step}"
         stats["z3"] += 1
+
+
+def _note_walk(config: Config, state: State, successor: State, stats: Counter[str]) -> None:
+    """Record what an ecache_work case exercised: the shipped or the fixed walk, and a walk
+    that delivered two or more entries (only the fixed one can) or stopped at a failure."""
+    before, after = len(state.kernel.dying), len(successor.kernel.dying)
+    stats[f"ecache_work fixed={config.ecache_work_fixed}"] += 1
+    if before - after >= 2:
+        stats["ecache_work delivered two or more"] += 1
+    if after and successor.kernel.worker == config.worker_retry_delay and after < before:
+        stats["ecache_work stopped at a failure after a success"] += 1
 
 
 def _check_refusals(
@@ -234,12 +265,14 @@ def _random_step(config: Config, action: str, rnd: random.Random) -> Step | None
         "env_listener_close": [(("listener", rnd.choice(names)),)],
         "env_fault_arm": [()],
         "env_tick": [()],
+        "ecache_work": [()],
     }
     for name in (
         "__nf_conntrack_confirm",
         "destroy_conntrack",
         "death_by_timeout",
         "death_by_event",
+        "gc_worker",
     ):
         options[name] = [(("uid", rnd.randrange(n)),)]
     if action not in options:
@@ -247,18 +280,141 @@ def _random_step(config: Config, action: str, rnd: random.Random) -> Step | None
     return Step(action, options[action][0])
 
 
-def test_python_successors_satisfy_the_z3_relation_and_perturbed_ones_do_not() -> None:
+def _agree_on_walks(
+    variants: tuple[str, ...], presets: tuple[str, ...], family: str
+) -> Counter[str]:
+    """Check generated walks of `variants`; every action of `family` gets enough cases.
+    Returns what the cases exercised."""
     counts: Counter[str] = Counter()
     stats: Counter[str] = Counter()
 
     @settings(max_examples=max(settings().max_examples, 60))
-    @given(walks())
+    @given(walks(variants=variants, presets=presets))
     def check(plan: WalkPlan) -> None:
         _check_walk(plan, counts, stats)
 
     check()
     thin = {
-        a.name: counts[a.name] for a in actions_for("2.6.31") if counts[a.name] < CASES_PER_ACTION
+        a.name: counts[a.name] for a in actions_for(family) if counts[a.name] < CASES_PER_ACTION
     }
     assert not thin, f"fewer than {CASES_PER_ACTION} cases: {thin}"
     assert stats["z3"] > 0 and stats["refused"] > 0
+    return stats
+
+
+def test_python_successors_satisfy_the_z3_relation_and_perturbed_ones_do_not() -> None:
+    _agree_on_walks(VARIANTS, WALK_PRESETS, "2.6.31")
+
+
+def test_6x_successors_satisfy_the_z3_relation_and_perturbed_ones_do_not() -> None:
+    stats = _agree_on_walks(("6.x",), WALK_PRESETS_6X, "6.x")
+    assert stats["ecache_work fixed=False"] > 0 and stats["ecache_work fixed=True"] > 0, stats
+
+
+def _three_on_the_redelivery_list(fixed: bool) -> tuple[Config, list[Step]]:
+    """A reliable listener with room for two NEWs; three conntracks are flushed while it is
+    full, so all three DESTROYs fail (redelivery list 2, 1, 0, newest first); it reads both
+    NEWs, and the due worker runs."""
+    listener = ListenerConfig("conntrackd", ("new", "destroy"), True, True, 2)
+    config = Config(
+        name="redelivery",
+        variant="6.x",
+        nf_conntrack_max=0,
+        flows=3,
+        max_conntracks=3,
+        listeners=(listener,),
+        nf_conntrack_events=1,
+        ecache_work_fixed=fixed,
+        worker_first_delay=0,
+    )
+    steps: list[Step] = []
+    for flow in range(3):
+        steps.append(Step("nf_conntrack_in", (("flow", flow), ("packet", "new"))))
+        steps.append(Step("__nf_conntrack_confirm", (("uid", flow),)))
+    steps.append(
+        Step("nf_conntrack_flush_report", (("requester", "conntrack"), ("order", (0, 1, 2))))
+    )
+    steps += [Step("env_recv", (("listener", "conntrackd"),))] * 2
+    steps.append(Step("ecache_work", ()))
+    return config, steps
+
+
+def _run_agreeing(config: Config, steps: list[Step]) -> list[bool]:
+    checker = Checker(config)
+    state = initial_state(config)
+    agreed = []
+    for step in steps:
+        successor = apply(config, state, step)
+        assert successor is not None, step
+        agreed.append(checker.step_agrees(state, step, successor))
+        state = successor
+    return agreed
+
+
+@pytest.mark.parametrize(
+    ("fixed", "delivered", "left"), [(True, [2, 1], (0,)), (False, [2], (1, 0))]
+)
+def test_the_worker_redelivers_newest_first_in_the_model_and_in_z3(
+    fixed: bool, delivered: list[int], left: tuple[int, ...]
+) -> None:
+    config, steps = _three_on_the_redelivery_list(fixed)
+    assert all(_run_agreeing(config, steps))
+    state = initial_state(config)
+    for step in steps:
+        next_state = apply(config, state, step)
+        assert next_state is not None
+        state = next_state
+    assert [m.uid for m in state.kernel.sockets[0].queue] == delivered
+    assert state.kernel.dying == left
+
+
+def _early_drop_of_a_victim_that_cannot_report() -> tuple[Config, list[Step]]:
+    """tiny 6.x: the first conntrack's NEW fills the reliable listener's queue, a second flow
+    needs early_drop, and the victim's DESTROY fails."""
+    config = preset("tiny", "6.x")
+    steps = [
+        Step("nf_conntrack_in", (("flow", 0), ("packet", "new"))),
+        Step("__nf_conntrack_confirm", (("uid", 0),)),
+        Step("nf_conntrack_in", (("flow", 1), ("packet", "new"))),
+        Step("early_drop", (("victim", 0),)),
+    ]
+    return config, steps
+
+
+def test_a_6x_early_drop_whose_victim_waits_for_redelivery_drops_the_packet_in_both() -> None:
+    """The 6.x admission rule (rarely reached by the walks): the victim moves to the
+    redelivery list, still counted, and the new flow's packet is dropped."""
+    config, steps = _early_drop_of_a_victim_that_cannot_report()
+    assert all(_run_agreeing(config, steps))
+    state = initial_state(config)
+    for step in steps:
+        next_state = apply(config, state, step)
+        assert next_state is not None
+        state = next_state
+    kernel = state.kernel
+    assert kernel.dying == (0,) and kernel.count == 1 and kernel.alloc_pending == -1
+    assert not kernel.unconfirmed and kernel.worker == config.worker_first_delay
+
+
+def test_a_z3_early_drop_that_admits_anyway_disagrees_with_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def admit_anyway(s: kernel_z3.Sym, p: Params, f: Flags, victim: Term, flow: Term) -> None:
+        kernel_z3.nf_ct_delete(s, p, f, victim, 0, False)
+        kernel_z3.allocate(s, p, f, flow)
+
+    monkeypatch.setattr(z3_actions, "_admit_if_freed", admit_anyway)
+    config, steps = _early_drop_of_a_victim_that_cannot_report()
+    assert _run_agreeing(config, steps) == [True, True, True, False]
+
+
+def test_a_z3_walk_from_the_tail_disagrees_with_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = kernel_z3.dying_at
+
+    def tail_first(s: kernel_z3.Sym, pos: Term) -> tuple[Term, Term]:
+        return original(s, count(s.get("inD")) - 1 - pos)
+
+    monkeypatch.setattr(kernel_z3, "dying_at", tail_first)
+    config, steps = _three_on_the_redelivery_list(True)
+    agreed = _run_agreeing(config, steps)
+    assert agreed == [True] * (len(steps) - 1) + [False]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nfct_spec.models.registry import ACTIONS, BY_NAME, actions_for
+from nfct_spec.models.variants import MODELLED
 from nfct_spec.proofs import actions as z3_actions
 from nfct_spec.proofs import kernel_z3
 from nfct_spec.proofs.actions import (
@@ -24,12 +25,12 @@ def test_every_action_of_the_encoded_variants_has_exactly_one_builder() -> None:
     assert sorted(BUILDERS) == sorted(encoded)
 
 
-def test_the_only_registry_actions_without_a_builder_are_the_6x_ones() -> None:
-    missing = {a.name for a in ACTIONS} - set(BUILDERS)
-    assert all(BY_NAME[name].variants == frozenset({"6.x"}) for name in missing)
+def test_every_registry_action_has_a_builder_and_every_modelled_variant_is_encoded() -> None:
+    assert sorted(BUILDERS) == sorted(a.name for a in ACTIONS)
+    assert set(ENCODED_VARIANTS) == set(MODELLED)
 
 
-@pytest.mark.parametrize("variant", ["2.6.30", "2.6.31"])
+@pytest.mark.parametrize("variant", ENCODED_VARIANTS)
 def test_each_variant_gets_the_builders_of_its_own_actions_in_registry_order(
     variant: str,
 ) -> None:
@@ -48,7 +49,15 @@ def test_frame_of_env_tick_is_only_the_conntrack_fields() -> None:
     }
 
 
-@pytest.mark.parametrize("variant", ["2.6.30", "2.6.31"])
+def test_the_6x_worker_fields_are_owned_by_the_registry_names_of_the_worker() -> None:
+    worker = {f.name for f in FIELDS if f.owners & {"kernel.worker", "kernel.dwork_pending"}}
+    assert worker == {"worker", "dwork_pending"}
+    assert owned_fields(BY_NAME["env_tick"].modifies) >= {"worker", "timer"}
+    assert "dwork_pending" not in owned_fields(BY_NAME["env_tick"].modifies)
+    assert owned_fields(BY_NAME["ecache_work"].modifies) >= {"worker", "dwork_pending", "dpos"}
+
+
+@pytest.mark.parametrize("variant", ENCODED_VARIANTS)
 def test_no_builder_writes_a_field_outside_its_declared_modifies(variant: str) -> None:
     shape = Shape(3, 2)
     params, _ = symbolic_params(shape)

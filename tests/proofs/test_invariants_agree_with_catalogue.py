@@ -1,28 +1,49 @@
 """The Z3 readings of the catalogue predicates agree with the catalogue on model states and
-steps, and every auxiliary invariant holds on every state the walks reach."""
+steps, and every auxiliary invariant of a proof holds on every state the walks reach (in
+configs that satisfy the proof's assumptions)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 
+from nfct_spec.proofs import liveness
 from nfct_spec.proofs.actions import destroy_owed
 from nfct_spec.proofs.agreement import Checker
+from nfct_spec.proofs.induction import Assumption
 from nfct_spec.proofs.invariants import INVARIANTS
 from nfct_spec.proofs.plans import PLANS
 from nfct_spec.proofs.terms import truth
 from nfct_spec.spec.catalogue import BY_ID
-from tests.proofs.walks import WalkPlan, visit, walks
+from tests.proofs.walks import WALK_PRESETS_6X, WalkPlan, visit, walks
 
 
 @given(walks(length=25))
 def test_state_invariants_read_the_same_on_projected_states(plan: WalkPlan) -> None:
+    _read_the_same(plan)
+
+
+@given(walks(length=25, variants=("6.x",), presets=WALK_PRESETS_6X))
+def test_state_invariants_read_the_same_on_projected_6x_states(plan: WalkPlan) -> None:
+    _read_the_same(plan)
+
+
+def _proofs(variant: str) -> list[tuple[tuple[str, ...], tuple[Assumption, ...]]]:
+    """The conjuncts and assumptions of every proof of `variant`: the plans and the ranking
+    function's invariants."""
+    proofs = [(p.conjuncts, p.assumptions) for p in PLANS if variant in p.variants]
+    if variant in liveness.VARIANTS:
+        proofs.append((liveness.CONJUNCTS[variant], tuple(liveness.assumptions(variant))))
+    return proofs
+
+
+def _read_the_same(plan: WalkPlan) -> None:
     config = plan.config
     checker = Checker(config)
     proved_aux = {
         c
-        for p in PLANS
-        if config.variant in p.variants and not p.assumptions
-        for c in p.conjuncts
+        for conjuncts, assumptions in _proofs(config.variant)
+        if all(truth(a.constraint(checker.params)) for a in assumptions)
+        for c in conjuncts
         if c.startswith("aux-")
     }
     for state, steps in visit(plan):

@@ -41,6 +41,33 @@ def test_prove_writes_the_table_bound_violation_as_a_replayable_trace(tmp_path: 
     assert end.kernel.count > trace.config.nf_conntrack_max
 
 
+def test_prove_6x_proves_its_invariants_in_worker_processes_with_the_worker_scope(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    args = ["prove", "--variant", "6.x", "--out", str(out), "--jobs", "2"]
+    code = main([*args, "--property", "dying-has-retry", "--property", "destroy-before-free"])
+    assert code == 0
+    doc = json.loads((out / "results.json").read_text())
+    results = {r["property"]: r for r in doc["results"] if r["engine"] == "z3"}
+    assert {r["verdict"] for r in results.values()} == {"proved"}
+    assert all("worker delays" in r["scope"] for r in results.values())
+    assert "build-failure-reported" in results["destroy-before-free"]["scope"]
+    lines = (out / "z3-induction.txt").read_text().splitlines()
+    assert any("6.x dying-has-retry: ecache_work dying-has-retry proved" in x for x in lines)
+
+
+def test_prove_6x_witnesses_may_drop_when_full_with_a_replayable_trace(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["prove", "--variant", "6.x", "--property", "may-drop-when-full", "--out", str(out)]
+    assert main(args) == 0
+    [result] = json.loads((out / "results.json").read_text())["results"]
+    assert result["verdict"] == "witnessed"
+    trace = load_trace(out / result["trace"])
+    assert replay(trace).ok and trace.config.variant == "6.x"
+    assert trace.steps[-1].action == "early_drop" and trace.states[-2].kernel.dying
+
+
 def test_an_unknown_variant_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,7 +7,7 @@ prints in one line); `visit` replays them into states with all their enabled ste
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import strategies as st
 
@@ -18,11 +18,20 @@ from nfct_spec.models.state import State, initial_state
 
 WALK_PRESETS = ("ci", "faults", "deep", "crowded", "crowded")
 VARIANTS = ("2.6.30", "2.6.31", "2.6.31")
-"""2.6.31 twice: only it has the dying list and retries."""
+"""2.6.31 twice: of the 2.6.x variants only it has the dying list and retries."""
+WALK_PRESETS_6X = ("ci", "faults", "deep", "crowded", "crowded-fixed")
+"""6.x walks: the worker as shipped and with the posted ecache_work() fix."""
 RARE_ENV = ("env_listener_open", "env_listener_close", "env_sysctl_write", "env_fault_arm")
-PROGRESS = ("death_by_timeout", "death_by_event", "env_tick", "__nf_conntrack_confirm")
+PROGRESS = (
+    "death_by_timeout",
+    "death_by_event",
+    "gc_worker",
+    "ecache_work",
+    "env_tick",
+    "__nf_conntrack_confirm",
+)
 """Walks favour these (two choices in five) and pick the rare environment steps only at one
-choice in five, so that expiries, retries and early drops are frequent."""
+choice in five, so that expiries, retries, redeliveries and early drops are frequent."""
 
 
 @dataclass(frozen=True)
@@ -38,12 +47,18 @@ class WalkPlan:
         """The walk's config."""
         if self.preset == "crowded":
             return crowded(self.variant)
+        if self.preset == "crowded-fixed":
+            return crowded_fixed(self.variant)
         return preset(self.preset, self.variant)
 
 
 def crowded(variant: str) -> Config:
     """A config where early drops, expiries and retries are frequent: a table of one entry,
-    short timers, many flows and allocations, small queues."""
+    short timers, many flows and allocations, small queues (6.x: the events sysctl toggles
+    between off and auto, as it has no retry timeout)."""
+    writes: tuple[tuple[str, int], ...] = (("events_retry_timeout", 2), ("nf_conntrack_events", 0))
+    if variant == "6.x":
+        writes = (("nf_conntrack_events", 0), ("nf_conntrack_events", 2))
     return preset("faults", variant).with_(
         name="crowded",
         nf_conntrack_max=1,
@@ -51,7 +66,24 @@ def crowded(variant: str) -> Config:
         max_conntracks=12,
         ct_timeout=1,
         events_retry_timeout=1,
-        sysctl_writes=(("events_retry_timeout", 2), ("nf_conntrack_events", 0)),
+        sysctl_writes=writes,
+    )
+
+
+def crowded_fixed(variant: str) -> Config:
+    """`crowded` with the fixed ecache_work() (it walks on after a success), a table of three
+    (so the dying list can hold three), a reliable listener that holds two messages (so a
+    walk can deliver two and fail at the third), and a worker that is due at once after a
+    failure and re-runs without delay while it fails."""
+    base = crowded(variant)
+    reliable, *others = base.listeners
+    return base.with_(
+        name="crowded-fixed",
+        nf_conntrack_max=3,
+        listeners=(replace(reliable, capacity=2), *others),
+        ecache_work_fixed=True,
+        worker_first_delay=0,
+        worker_retry_delay=0,
     )
 
 
@@ -84,11 +116,15 @@ def visit(plan: WalkPlan) -> Visited:
     return visited
 
 
-def walks(length: int = 50) -> st.SearchStrategy[WalkPlan]:
-    """Random walk plans over the presets of `WALK_PRESETS` and both modelled variants."""
+def walks(
+    length: int = 50,
+    variants: tuple[str, ...] = VARIANTS,
+    presets: tuple[str, ...] = WALK_PRESETS,
+) -> st.SearchStrategy[WalkPlan]:
+    """Random walk plans over `presets` and `variants` (by default the 2.6.x ones)."""
     return st.builds(
         WalkPlan,
-        st.sampled_from(WALK_PRESETS),
-        st.sampled_from(VARIANTS),
+        st.sampled_from(presets),
+        st.sampled_from(variants),
         st.lists(st.integers(0, 10**6), min_size=length, max_size=length).map(tuple),
     )

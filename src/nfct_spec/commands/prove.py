@@ -2,17 +2,23 @@
 expected to hold, shortest BMC findings (replayed through the Python model) for those expected
 to be violated or witnessed; verdicts merged into results.json under engine "z3".
 
-`--variant 6.x` proves `table-bound` for 6.x-style admission on the 2.6.31 encoding (the 6.x
-model does not exist yet; the verdict's scope says so). Every induction query is written as one
-line `transition conjunct status seconds` to DIR/z3-induction.txt (and to the console with
-`--lines`). A solver timeout is `unknown` (exit 3), never `proved`. `--lasso` also searches
-the destroy-eventually lasso under the weaker fairness (no traffic-stops) and writes it under
-DIR/traces/z3/2.6.31/; it takes minutes, so it is not part of the default run.
+Every variant has its own transition relation. For 6.x (Linux 6.18: single-winner
+nf_ct_delete(), the ordered redelivery list and its delayed worker, as shipped and with the
+posted ecache_work() fix, gc expiry, events auto mode) the run proves table-bound, count-exact,
+one-place, dying-has-retry, missed-only-undelivered, destroy-before-free (assuming a build
+failure is reported to reliable listeners), no-crash and destroy-eventually (ranking function
+under the fair drain), and finds may-drop-when-full by BMC. Every induction query is written as
+one line `transition conjunct status seconds` to DIR/z3-induction.txt (and to the console with
+`--lines`). A solver timeout is `unknown` (exit 3), never `proved`. The (property, variant)
+pairs run in `--jobs` worker processes (default: one per CPU). `--lasso` also searches the
+destroy-eventually lasso of 2.6.31 under the weaker fairness (no traffic-stops) and writes it
+under DIR/traces/z3/2.6.31/; it takes minutes, so it is not part of the default run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -26,7 +32,7 @@ from nfct_spec.models.variants import MODELLED
 from nfct_spec.outdir import prepare
 from nfct_spec.proofs.induction import Line
 from nfct_spec.proofs.lasso_z3 import find_lasso
-from nfct_spec.proofs.runner import ENGINE, Outcome, run_property
+from nfct_spec.proofs.runner import ENGINE, Outcome, run_all
 from nfct_spec.results import exit_code, write_results
 from nfct_spec.traces import save_trace
 
@@ -36,20 +42,46 @@ LASSO_BUDGET_MS = 900_000
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `prove`."""
-    prove = sub.add_parser("prove", help="prove invariants with Z3; BMC for findings")
+    prove = sub.add_parser(
+        "prove",
+        help="prove invariants with Z3 (2.6.30, 2.6.31 and 6.x); BMC for findings",
+        description="Z3 on every variant's own transition relation (6.x included: the ordered "
+        "redelivery list, the delayed worker as shipped and fixed, single-winner "
+        "nf_ct_delete(), gc expiry): induction over symbolic configs for the properties "
+        "expected to hold, a ranking function for destroy-eventually (2.6.31, 6.x), shortest "
+        "BMC findings replayed through the Python model for those expected to be found.",
+    )
     prove.add_argument("--out", default="nfct-spec-out", help="output folder")
-    prove.add_argument("--variant", action="append", help="variant (repeatable; default all)")
+    prove.add_argument(
+        "--variant",
+        action="append",
+        help=f"variant (repeatable; default all: {', '.join(VARIANTS)})",
+    )
     prove.add_argument("--property", action="append", help="property id (repeatable)")
     prove.add_argument(
         "--timeout", type=float, default=30.0, help="seconds per solver query (default 30)"
     )
     prove.add_argument("--lines", action="store_true", help="print every induction line")
     prove.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes for the (property, variant) pairs (default: one per CPU)",
+    )
+    prove.add_argument(
         "--lasso",
         action="store_true",
         help="also search (BMC, slow: minutes) the destroy-eventually lasso of 2.6.31 without "
         "traffic-stops",
     )
+
+
+def _jobs(jobs: int | None) -> int:
+    if jobs is None:
+        return os.cpu_count() or 1
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    return jobs
 
 
 def _variants(names: list[str] | None) -> list[str]:
@@ -90,24 +122,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--timeout must be positive")
     variants = _variants(args.variant)
     props = properties_from_ids(args.property)
+    jobs = _jobs(getattr(args, "jobs", None))
     out = prepare(Path(args.out))
     started = time.time()
     outcomes: list[Outcome] = []
     log: list[str] = []
-    for variant in variants:
-        for prop in props:
-
-            def on_line(line: Line, variant: str = variant, prop_id: str = prop.id) -> None:
-                text = _line_text(variant, prop_id, line)
-                log.append(text)
-                if line.status == "cti":
-                    log.extend(_cti_text(line))
-                if args.lines or line.status != "proved":
-                    console.print(text, highlight=False)
-
-            outcome = run_property(prop, variant, args.timeout, out, on_line=on_line)
-            if outcome is not None:
-                outcomes.append(outcome)
+    tasks = [(prop, variant) for variant in variants for prop in props]
+    for prop, variant, outcome in run_all(tasks, args.timeout, out, jobs):
+        if outcome is None:
+            continue
+        for line in outcome.lines:
+            text = _line_text(variant, prop.id, line)
+            log.append(text)
+            if line.status == "cti":
+                log.extend(_cti_text(line))
+            if args.lines or line.status != "proved":
+                console.print(text, highlight=False)
+        outcomes.append(outcome)
     (out / "z3-induction.txt").write_text("\n".join(log) + "\n", encoding="utf-8")
     if args.lasso:
         _lasso(out, console)
