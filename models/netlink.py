@@ -120,10 +120,15 @@ def _build_failure(config: Config, state: State, group: str) -> State:
     """The message could not be allocated: nfnetlink_set_err(group, ENOBUFS), return 0.
 
     In 2.6.31 ctnetlink_conntrack_event() then reports success, so the event is lost even for
-    reliable listeners (fixed by 2.6.35). Every open socket of the group sees ENOBUFS.
+    reliable listeners (fixed by 2.6.35), and every open socket of the group sees ENOBUFS.
+    Since 2.6.35 netlink_set_err() skips the sockets with NETLINK_NO_ENOBUFS (do_one_set_err()
+    counts them instead, see `_reports_build_failure`).
     """
+    skips = variant_of(config.variant).build_failure_reports
     sockets = tuple(
-        evolve(sock, sk_err=True) if sock.open and group in listener.groups else sock
+        evolve(sock, sk_err=True)
+        if sock.open and group in listener.groups and not (skips and listener.no_enobufs)
+        else sock
         for sock, listener in zip(state.kernel.sockets, config.listeners, strict=True)
     )
     return evolve(state, kernel=evolve(state.kernel, sockets=sockets, build_fail_armed=False))

@@ -22,11 +22,15 @@ from nfct_spec.models.state import NO_TIMER, State, evolve, replace_ct
 
 
 def _schedule_on_failure(config: Config, state: State) -> State:
-    """nf_conntrack_ecache_work(NFCT_ECACHE_DESTROY_FAIL): schedule the worker in HZ unless it
-    is already pending, and set ecache_dwork_pending."""
+    """nf_conntrack_ecache_work(NFCT_ECACHE_DESTROY_FAIL): unless the work is already pending
+    (delayed_work_pending()), schedule it in HZ and set ecache_dwork_pending; otherwise change
+    nothing (the flag is set only together with the scheduling)."""
     kernel = state.kernel
-    worker = kernel.worker if kernel.worker >= 0 else config.worker_first_delay
-    return evolve(state, kernel=evolve(kernel, worker=worker, dwork_pending=True))
+    if kernel.worker >= 0:
+        return state
+    return evolve(
+        state, kernel=evolve(kernel, worker=config.worker_first_delay, dwork_pending=True)
+    )
 
 
 def _kick_on_success(state: State) -> State:

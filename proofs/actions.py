@@ -262,7 +262,7 @@ def nf_ct_expect_related(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term
     """IPEXP_NEW for the hashed conntrack of `flow`, best effort."""
     uid = a["uid"]
     guard = And(p.expectations, _hashed_of_flow(s, uid, a["flow"]))
-    k.expect_event(s, p, uid)
+    k.expect_event(s, p, f, uid)
     return guard
 
 

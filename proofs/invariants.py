@@ -230,6 +230,17 @@ def _queues_sane(s: AState, p: Params) -> Term:
     )
 
 
+def _closed_empty(s: AState, p: Params) -> Term:
+    """A closed socket has nothing queued, no error and no congestion (closing drops the
+    queue; nothing is delivered to a closed socket)."""
+    return And(
+        *[
+            Or(s["open"][i], And(s["qlen"][i] == 0, Not(s["skerr"][i]), Not(s["cong"][i])))
+            for i in range(len(s["qlen"]))
+        ]
+    )
+
+
 def _timers_placed(s: AState, p: Params) -> Term:
     """A hashed conntrack's timeout is running; an unconfirmed one has none yet."""
     return And(
@@ -311,6 +322,11 @@ INVARIANTS: tuple[Invariant, ...] = (
         "queue lengths are non-negative and a congested socket has something queued "
         "(netlink_rcv_wake() clears congestion when a read empties the queue)",
         _queues_sane,
+    ),
+    Invariant(
+        "aux-closed-empty",
+        "a closed socket has nothing queued, no error and no congestion",
+        _closed_empty,
     ),
     Invariant(
         "aux-timers-placed",

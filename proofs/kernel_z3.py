@@ -103,10 +103,12 @@ def unicast(s: Sym, p: Params, uid: Term, destroy: Term, slot: Term) -> Term:
     return failed
 
 
-def build_failure(s: Sym, p: Params, groups: dict[str, Term]) -> None:
-    """nfnetlink_set_err(): every open socket of the group gets sk_err; the fault is used up."""
+def build_failure(s: Sym, p: Params, f: Flags, groups: dict[str, Term]) -> None:
+    """nfnetlink_set_err(): every open socket of the group gets sk_err (since 2.6.35 except
+    those with NETLINK_NO_ENOBUFS); the fault is used up."""
     for i in range(len(p.be)):
-        with s.when(listening(s, p, i, groups)):
+        skipped = And(f.build_failure_reports, p.noenob[i])
+        with s.when(And(listening(s, p, i, groups), Not(skipped))):
             s.put("skerr", True, i)
     s.put("bfa", False)
 
@@ -129,7 +131,7 @@ def conntrack_event(
     armed = s.get("bfa")
     unbuilt = And(s.pc, go, armed, reports_build_failure(s, p, f, groups))
     with s.when(And(go, armed)):
-        build_failure(s, p, groups)
+        build_failure(s, p, f, groups)
     slot = If(report, portid - 1, -1)
     failed: Term = False
     with s.when(And(go, Not(armed))):
@@ -140,13 +142,13 @@ def conntrack_event(
     return Or(unbuilt, failed)
 
 
-def expect_event(s: Sym, p: Params, uid: Term) -> None:
+def expect_event(s: Sym, p: Params, f: Flags, uid: Term) -> None:
     """ctnetlink_expect_event(): best effort to the expect group."""
     groups = {GROUP_EXPECT: True}
     go = has_listeners(s, p, groups)
     armed = s.get("bfa")
     with s.when(And(go, armed)):
-        build_failure(s, p, groups)
+        build_failure(s, p, f, groups)
     with s.when(And(go, Not(armed))):
         multicast(s, p, uid, False, groups, -1)
 
@@ -336,13 +338,11 @@ def allocate(s: Sym, p: Params, f: Flags, flow: Term) -> None:
 
 
 def schedule_on_failure(s: Sym, p: Params) -> None:
-    """nf_conntrack_ecache_work(NFCT_ECACHE_DESTROY_FAIL) as the model has it: the worker in
-    `worker_first_delay` ticks (HZ) unless already scheduled; ecache_dwork_pending set. (The
-    kernel sets the flag only when it schedules the work; the model sets it in both cases, and
-    the encoding follows the model.)"""
-    worker = s.get("worker")
-    s.put("worker", If(worker >= 0, worker, p.worker_first_delay))
-    s.put("dwork_pending", True)
+    """nf_conntrack_ecache_work(NFCT_ECACHE_DESTROY_FAIL): unless the work is already pending,
+    schedule it in `worker_first_delay` ticks (HZ) and set ecache_dwork_pending."""
+    with s.when(s.get("worker") < 0):
+        s.put("worker", p.worker_first_delay)
+        s.put("dwork_pending", True)
 
 
 def kick_on_success(s: Sym) -> None:

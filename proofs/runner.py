@@ -43,6 +43,8 @@ from nfct_spec.proofs.induction import (
 from nfct_spec.proofs.liveness import VARIANTS as LIVENESS_VARIANTS
 from nfct_spec.proofs.liveness import assumptions as liveness_assumptions
 from nfct_spec.proofs.liveness import check_ranking
+from nfct_spec.proofs.liveness_weak import VARIANT as WEAK_VARIANT
+from nfct_spec.proofs.liveness_weak import check_weak_fairness
 from nfct_spec.proofs.params import flags_for
 from nfct_spec.proofs.plans import Plan, plans_for, scope
 from nfct_spec.proofs.targets import TARGETS
@@ -150,11 +152,17 @@ def _run(
 
 
 LIVENESS_SCOPE = (
-    "ranking function (Z3): from any reachable state where traffic stops, under the drain "
-    "schedule of spec.fairness (reads before retries, timers fire, pending packets complete), "
-    "the dying list empties and every queue is read within M(s) steps (M in "
-    "nfct_spec.proofs.liveness); max_conntracks <= {n}, at most {l} listeners, every limit, "
-    "capacity and timeout{extra}{assumed}"
+    "{stated}ranking function (Z3): from any reachable state where traffic stops, under the "
+    "drain schedule of spec.fairness (the stronger reads-before-retries: reads before "
+    "retries, timers fire, pending packets complete), the dying list empties and every queue "
+    "is read within M(s) steps (M in nfct_spec.proofs.liveness); max_conntracks <= {n}, at "
+    "most {l} listeners, every limit, capacity and timeout{extra}{assumed}"
+)
+WEAK_SCOPE = (
+    "under the stated fairness (listeners-read, timers-fire, packets-complete, traffic-stops, "
+    "retry-timeout-positive) with at most one reliable DESTROY listener: a lexicographic "
+    "measure that no traffic-free step increases and a helpful action per case that the "
+    "fairness forces (nfct_spec.proofs.liveness_weak, {queries} queries unsat). Bounded form, "
 )
 LIVENESS_EXTRA = {
     "2.6.31": "",
@@ -172,12 +180,18 @@ def _liveness(
 ) -> Outcome:
     variant = base["variant"]
     report = check_ranking(shape, int(timeout_s * 1000), variant=variant, relations=relations)
+    lines = list(report.lines)
+    stated = ""
+    if variant == WEAK_VARIANT:
+        weak = check_weak_fairness(shape, int(timeout_s * 1000), relations=relations)
+        lines += weak.lines
+        stated = WEAK_SCOPE.format(queries=len(weak.lines))
     if on_line is not None:
-        for line in report.lines:
+        for line in lines:
             on_line(line)
-    bad = [x for x in report.lines if x.status != "proved"]
+    bad = [x for x in lines if x.status != "proved"]
     if not bad:
-        verdict, reason = "proved", f"{len(report.lines)} queries unsat"
+        verdict, reason = "proved", f"{len(lines)} queries unsat"
     else:
         verdict = "unknown"
         reason = "not proved: " + ", ".join(f"{x.transition}/{x.conjunct} {x.status}" for x in bad)
@@ -185,6 +199,7 @@ def _liveness(
         **base,
         verdict=verdict,
         scope=LIVENESS_SCOPE.format(
+            stated=stated,
             assumed="".join(
                 f"; assuming {a.id}: {a.statement}" for a in liveness_assumptions(variant)
             ),
@@ -195,7 +210,7 @@ def _liveness(
         reason=reason,
         config="symbolic",
     )
-    return Outcome(result, report.lines)
+    return Outcome(result, lines)
 
 
 def _from_induction(

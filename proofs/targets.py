@@ -4,17 +4,19 @@ Each target is the Z3 reading of the catalogue predicate of the same id on the l
 step (a violated invariant, a violated action property, or a witness step). The decoded trace
 is replayed through the Python model, which evaluates the catalogue's own predicate, so a
 target that is weaker than the catalogue's would show up as a replay failure, never pass.
-Properties whose predicates read message contents or the order of deaths (may-reorder,
-may-duplicate, ...) have no target here.
+Properties whose predicates read message contents, what each listener received or the order
+of deaths (may-reorder, may-duplicate, may-coalesce, may-lose-without-be, ...) have no target
+here: the abstract state keeps queue lengths, not messages.
 """
 
 from __future__ import annotations
 
+from nfct_spec.models.bits import GROUP_DESTROY
 from nfct_spec.proofs.actions import destroy_owed
 from nfct_spec.proofs.bmc import StepSel, Target
 from nfct_spec.proofs.invariants import BY_ID as INV
 from nfct_spec.proofs.params import Params
-from nfct_spec.proofs.terms import And, Not, Term, count
+from nfct_spec.proofs.terms import And, Not, Or, Term, count, sel
 from nfct_spec.proofs.vocab import AState
 
 
@@ -40,7 +42,40 @@ def _dropped_when_full(p: Params, pre: AState, post: AState, step: StepSel) -> T
     )
 
 
+def _flush_confirm_race(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
+    uid = step.arg("__nf_conntrack_confirm", "uid")
+    return And(
+        step.taken("__nf_conntrack_confirm"),
+        sel(post["alloc"], uid),
+        sel(post["dbit"], uid),
+        sel(post["ecache"], uid),
+    )
+
+
+def _silent_destroy(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
+    reliable = Or(
+        *[
+            And(i < p.nl, post["open"][i], p.be[i], p.sub_of(GROUP_DESTROY, i))
+            for i in range(len(p.be))
+        ]
+    )
+    freed = Or(
+        *[
+            And(
+                pre["alloc"][u],
+                Not(post["alloc"][u]),
+                Or(pre["inH"][u], pre["inD"][u]),
+                Not(pre["ecache"][u]),
+            )
+            for u in range(len(pre["alloc"]))
+        ]
+    )
+    return And(freed, reliable)
+
+
 TARGETS: dict[str, Target] = {
+    "flush-confirm-race": _flush_confirm_race,
+    "no-destroy-before-listener": _silent_destroy,
     "table-bound": _table_bound,
     "no-crash": _no_crash,
     "destroy-before-free": _destroy_before_free,

@@ -37,6 +37,13 @@ def _build_failure(config: Config) -> bool:
     return "build_failure" in config.faults
 
 
+def _build_failure_silent(config: Config) -> bool:
+    return _build_failure(config) and any(
+        listener.broadcast_error and "destroy" in listener.groups and not listener.no_enobufs
+        for listener in config.listeners
+    )
+
+
 def _reliable_listeners_2(config: Config) -> bool:
     reliable = [
         listener
@@ -49,6 +56,7 @@ def _reliable_listeners_2(config: Config) -> bool:
 FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "retry-timeout-0": _retry_zero,
     "build-failure": _build_failure,
+    "build-failure-without-no-enobufs": _build_failure_silent,
     "reliable-listeners-2": _reliable_listeners_2,
 }
 
@@ -210,6 +218,14 @@ CATALOGUE: tuple[Property, ...] = (
                 "a message that fails to be built counts as delivered in 2.6.31 "
                 "(ctnetlink_conntrack_event() returns 0 after nfnetlink_set_err())",
             ),
+            Override(
+                "build-failure-without-no-enobufs",
+                "6.x",
+                "violated",
+                "an unbuilt message counts as delivered unless some socket of the group set "
+                "NETLINK_NO_ENOBUFS (nfnetlink_set_err() returns how many did): a reliable "
+                "listener without it loses the DESTROY and the conntrack is freed",
+            ),
         ),
     ),
     _prop(
@@ -308,6 +324,13 @@ CATALOGUE: tuple[Property, ...] = (
                 "2.6.31",
                 "violated",
                 "a DESTROY whose message cannot be built counts as delivered and is never sent",
+            ),
+            Override(
+                "build-failure-without-no-enobufs",
+                "6.x",
+                "violated",
+                "an unbuilt DESTROY counts as delivered unless some socket of the group set "
+                "NETLINK_NO_ENOBUFS, so a reliable listener without it never gets it",
             ),
             *(
                 Override(
