@@ -1,9 +1,9 @@
-"""`destroy-eventually` for 2.6.31 under the stated fairness, with one reliable listener.
+"""`destroy-eventually` under the stated fairness, with one reliable listener (2.6.31, 6.x).
 
 The ranking proof of `nfct_spec.proofs.liveness` assumes `reads-before-retries`: no retry runs
 while a listener has something to read. The stated fairness of the catalogue does not give that
 (`spec/fairness.py`: `listeners-read`, `packets-complete` and ticks weakly fair, timer handlers
-strongly fair, `traffic-stops`, `retry-timeout-positive`): a retry may fire while the reliable
+strongly fair, `traffic-stops`, `retry-timeout-positive`): a retry may run while the reliable
 listener's queue is still full, fail and re-arm. With two reliable listeners that can go on
 forever (the explorer's lasso). With one reliable listener (every other slot without
 NETLINK_BROADCAST_ERROR) it cannot, and this module proves it by the well-founded response
@@ -12,33 +12,37 @@ helpful action that the fairness forces and that decreases it.
 
 Measure, lexicographic over traffic-free states (T = ct timeout, slot 0 = the reliable one):
     A = sum over allocated slots of  c_U if unconfirmed, timer + c_H if hashed, c_D if dying
-        (the retry timer left out: a failed retry re-arms it) + c_A if an allocation waits,
-        with c_D = 1, c_H = 2, c_U = T + 3, c_A = c_U + 1;
-    B = 3 qlen + sk_err + [qlen > 0 and not congested]   of slot 0.
-A failed retry changes neither A nor B upwards (with one reliable listener it fails only when
-slot 0 refuses, so nothing is queued there, and its overrun trades the congested bit for
-sk_err). The goal is A = 0 with slot 0 drained: every conntrack is freed and every DESTROY
-queued for the reliable listener is read.
+        or waiting for redelivery (a retry timer left out: a failed retry re-arms it)
+        + c_A if an allocation waits, with c_D = 1, c_H = 2, c_U = T + 3, c_A = c_U + 1;
+    B = 3 qlen + sk_err + [qlen > 0 and not congested]   of slot 0;
+    C = (6.x) worker delay + 1 while slot 0 is drained and the worker is scheduled, else 0.
+A failed retry changes none of them upwards: with one reliable listener it fails only when
+slot 0 refuses, so nothing is queued there and its overrun trades the congested bit for sk_err;
+C counts the worker's delay only while slot 0 is drained, when a walk cannot fail. The goal is
+A = 0 with slot 0 drained: every conntrack is freed and every DESTROY queued for the reliable
+listener is read.
 
 Cases, in priority order, each with its helpful action and the fairness that forces it:
-    1. an allocation waits for early_drop            early_drop(victim=-1)       weak
-    2. slot 0 has a message or an error to read      env_recv(slot 0)            weak
-    3. a conntrack is dying                          death_by_event(it)          strong
-    4. a conntrack is unconfirmed                    __nf_conntrack_confirm(it)  weak
-    5. a hashed conntrack's timer is 0               death_by_timeout(it)        strong
-    6. a conntrack is hashed                         env_tick()                  weak
-Obligations, each a Z3 query under the invariants of `liveness.CONJUNCTS["2.6.31"]` and
-`EXTRA` (proved inductive for every action) and the assumptions (no build failure, positive
-retry timeout, slot 0 the only reliable slot):
-    `no increase`:   every traffic-free step leaves (A, B) equal or lexicographically smaller;
-    `stutter`:       a step that leaves (A, B) equal changes no list, no hashed timer, no
-                     waiting allocation and does not close slot 0; with B equal, slot 0 has
-                     something to read after it iff before it (B > 0), so the case and its
-                     helpful instances stay as they were;
+    early-drop   an allocation waits for early_drop          early_drop(victim=-1)      weak
+    read         slot 0 has a message or an error to read    env_recv(slot 0)           weak
+    retry        (2.6.31) a conntrack is dying               death_by_event(it)         strong
+    worker-due   (6.x) the ecache worker is due              ecache_work()              strong
+    worker-wait  (6.x) entries wait, the worker counts down  env_tick()                 weak
+    confirm      a conntrack is unconfirmed                  __nf_conntrack_confirm(it) weak
+    expire       a hashed conntrack's timer is 0             death_by_timeout / gc_worker strong
+    tick         a conntrack is hashed                       env_tick()                 weak
+Obligations, each a Z3 query under the invariants of `liveness.CONJUNCTS[variant]` and `EXTRA`
+(proved inductive for every action) and the assumptions (no build failure; 2.6.31 a positive
+retry timeout; slot 0 the only reliable slot):
+    `no increase`:   every traffic-free step leaves the measure equal or smaller;
+    `stutter`:       a step that leaves it equal changes no list, no hashed timer, no waiting
+                     allocation, does not close slot 0, and (6.x, slot 0 drained) does not move
+                     the worker; with B equal, slot 0 has something to read after it iff
+                     before it, so the case and its helpful instances stay as they were;
     `cover`:         a state short of the goal is in one of the cases;
-    `enabled`:       in case i the helpful instance is enabled;
-    `helps`:         in case i a step of the helpful action decreases (A, B);
-    `bounded below`: A >= 0 and B >= 0;
+    `enabled`:       in each case its helpful instance is enabled;
+    `helps`:         in each case a step of its helpful action decreases the measure;
+    `bounded below`: A, B, C >= 0;
     `case satisfiable`: each case occurs in some state of the invariant (vacuity).
 Together: while the goal is not reached the measure cannot increase and cannot stay equal
 forever (the case's helpful instance stays enabled, so weak or strong fairness takes it, and it
@@ -48,6 +52,7 @@ decreases the measure), and it cannot decrease forever.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import z3
@@ -62,16 +67,16 @@ from nfct_spec.proofs.params import Params, flags_for, symbolic_params
 from nfct_spec.proofs.terms import And, If, Not, Or, Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
 
-VARIANT = "2.6.31"
+VARIANTS = ("2.6.31", "6.x")
 EXTRA = ("aux-closed-empty", "no-crash")
 """Invariants this proof needs beyond those of the drain proof (proved inductive with them)."""
 RELIABLE = 0
 """The slot of the one reliable listener."""
 
 
-def traffic_free_actions() -> tuple[str, ...]:
-    """The 2.6.31 actions that may still run once traffic has stopped."""
-    return tuple(a.name for a in actions_for(VARIANT) if a.name not in TRAFFIC_ACTIONS)
+def traffic_free_actions(variant: str) -> tuple[str, ...]:
+    """The variant's actions that may still run once traffic has stopped."""
+    return tuple(a.name for a in actions_for(variant) if a.name not in TRAFFIC_ACTIONS)
 
 
 def level_a(s: AState, p: Params) -> Term:
@@ -95,18 +100,35 @@ def level_b(s: AState) -> Term:
     )
 
 
-def _lex_less(pre: AState, post: AState, p: Params) -> Term:
-    a0, a1 = level_a(pre, p), level_a(post, p)
-    return Or(a1 < a0, And(a1 == a0, level_b(post) < level_b(pre)))
+def drained(s: AState) -> Term:
+    """The reliable listener has nothing to read."""
+    return And(s["qlen"][RELIABLE] == 0, Not(s["skerr"][RELIABLE]))
 
 
-def _equal(pre: AState, post: AState, p: Params) -> Term:
-    return And(level_a(post, p) == level_a(pre, p), level_b(post) == level_b(pre))
+def level_c(s: AState, variant: str) -> Term:
+    """C (6.x): the worker's delay, counted only while the reliable listener is drained."""
+    if variant != "6.x":
+        return 0
+    return If(And(drained(s), s["worker"] >= 0), s["worker"] + 1, 0)
+
+
+def _levels(s: AState, p: Params, variant: str) -> tuple[Term, Term, Term]:
+    return level_a(s, p), level_b(s), level_c(s, variant)
+
+
+def _lex_less(pre: AState, post: AState, p: Params, variant: str) -> Term:
+    (a0, b0, c0), (a1, b1, c1) = _levels(pre, p, variant), _levels(post, p, variant)
+    return Or(a1 < a0, And(a1 == a0, Or(b1 < b0, And(b1 == b0, c1 < c0))))
+
+
+def _equal(pre: AState, post: AState, p: Params, variant: str) -> Term:
+    before, after = _levels(pre, p, variant), _levels(post, p, variant)
+    return And(*[x == y for x, y in zip(before, after, strict=True)])
 
 
 def goal(s: AState, p: Params) -> Term:
     """Every conntrack freed and the reliable listener drained."""
-    return And(level_a(s, p) == 0, s["qlen"][RELIABLE] == 0, Not(s["skerr"][RELIABLE]))
+    return And(level_a(s, p) == 0, drained(s))
 
 
 def _slots(s: AState) -> range:
@@ -117,12 +139,18 @@ def _on(s: AState, place: str, u: int) -> Term:
     return And(s["alloc"][u], s[place][u])
 
 
-def cases(s: AState, p: Params) -> list[tuple[str, Term]]:
+def cases(s: AState, p: Params, variant: str) -> list[tuple[str, Term]]:
     """The cases in priority order: (name, condition), each excluding the earlier ones."""
+    dying = Or(*[_on(s, "inD", u) for u in _slots(s)])
     raw = [
         ("early-drop", s["apend"] >= 0),
-        ("read", And(s["open"][RELIABLE], Or(s["qlen"][RELIABLE] > 0, s["skerr"][RELIABLE]))),
-        ("retry", Or(*[_on(s, "inD", u) for u in _slots(s)])),
+        ("read", And(s["open"][RELIABLE], Not(drained(s)))),
+    ]
+    if variant == "6.x":
+        raw += [("worker-due", s["worker"] == 0), ("worker-wait", dying)]
+    else:
+        raw += [("retry", dying)]
+    raw += [
         ("confirm", Or(*[_on(s, "inU", u) for u in _slots(s)])),
         ("expire", Or(*[And(_on(s, "inH", u), s["timer"][u] == 0) for u in _slots(s)])),
         ("tick", Or(*[_on(s, "inH", u) for u in _slots(s)])),
@@ -135,30 +163,55 @@ def cases(s: AState, p: Params) -> list[tuple[str, Term]]:
     return out
 
 
-def _guard(action: str, p: Params, s: AState, args: dict[str, object]) -> Term:
-    return execute(action, flags_for(VARIANT), p, s, dict(args))[0]
+HELPFUL = {
+    "early-drop": ("early_drop", "weak"),
+    "read": ("env_recv", "weak"),
+    "retry": ("death_by_event", "strong"),
+    "worker-due": ("ecache_work", "strong"),
+    "worker-wait": ("env_tick", "weak"),
+    "confirm": ("__nf_conntrack_confirm", "weak"),
+    "expire": ("death_by_timeout", "strong"),
+    "tick": ("env_tick", "weak"),
+}
+"""Each case's helpful action and the fairness that forces it (`spec/fairness.py`)."""
 
 
-def helpful(name: str, s: AState, p: Params) -> tuple[str, Term]:
-    """The helpful action of a case and 'some instance of it is enabled' in `s`."""
-    if name == "read":
-        return "env_recv", _guard("env_recv", p, s, {"listener": RELIABLE})
-    if name == "early-drop":
-        return "early_drop", _guard("early_drop", p, s, {"victim": -1})
-    if name == "tick":
-        return "env_tick", _guard("env_tick", p, s, {})
-    action, place = {
-        "retry": ("death_by_event", "inD"),
-        "confirm": ("__nf_conntrack_confirm", "inU"),
-        "expire": ("death_by_timeout", "inH"),
-    }[name]
-    extra = (lambda u: s["timer"][u] == 0) if name == "expire" else (lambda u: True)
+def helpful_action(name: str, variant: str) -> str:
+    """The helpful action of a case (6.x expires through the gc worker)."""
+    if name == "expire" and variant == "6.x":
+        return "gc_worker"
+    return HELPFUL[name][0]
+
+
+def _guard(action: str, p: Params, s: AState, variant: str, args: Mapping[str, object]) -> Term:
+    return execute(action, flags_for(variant), p, s, dict(args))[0]
+
+
+def helpful(name: str, s: AState, p: Params, variant: str) -> tuple[str, Term]:
+    """The helpful action of a case and 'an instance of it is enabled' in `s`."""
+    action = helpful_action(name, variant)
+    fixed: dict[str, Mapping[str, object]] = {
+        "env_recv": {"listener": RELIABLE},
+        "early_drop": {"victim": -1},
+        "env_tick": {},
+        "ecache_work": {},
+    }
+    if action in fixed:
+        return action, _guard(action, p, s, variant, fixed[action])
+    place = {"retry": "inD", "confirm": "inU", "expire": "inH"}[name]
     return action, Or(
-        *[And(_on(s, place, u), extra(u), _guard(action, p, s, {"uid": u})) for u in _slots(s)]
+        *[
+            And(
+                _on(s, place, u),
+                s["timer"][u] == 0 if name == "expire" else True,
+                _guard(action, p, s, variant, {"uid": u}),
+            )
+            for u in _slots(s)
+        ]
     )
 
 
-def _stutter_keeps(pre: AState, post: AState) -> Term:
+def _stutter_keeps(pre: AState, post: AState, variant: str) -> Term:
     """What an equal measure must leave unchanged for the case to persist."""
     parts: list[Term] = [post["apend"] == pre["apend"]]
     for u in _slots(pre):
@@ -166,6 +219,8 @@ def _stutter_keeps(pre: AState, post: AState) -> Term:
             parts.append(post[place][u] == pre[place][u])
         parts.append(Or(Not(_on(pre, "inH", u)), post["timer"][u] == pre["timer"][u]))
     parts.append(post["open"][RELIABLE] == pre["open"][RELIABLE])
+    if variant == "6.x":
+        parts.append(Or(Not(drained(pre)), post["worker"] == pre["worker"]))
     return And(*parts)
 
 
@@ -199,12 +254,13 @@ def check_weak_fairness(
     timeout_ms: int = 20000,
     relations: Relations | None = None,
     one_reliable: bool = True,
+    variant: str = "2.6.31",
 ) -> WeakReport:
-    """Check every obligation of the module docstring for 2.6.31 on `shape` (`one_reliable`
+    """Check every obligation of the module docstring for `variant` on `shape` (`one_reliable`
     False lets every slot be reliable: the mutant that the two-listener lasso refutes)."""
-    flags = flags_for(VARIANT)
-    conjuncts = [*CONJUNCTS[VARIANT], *EXTRA]
-    assumed = assumptions(VARIANT)
+    flags = flags_for(variant)
+    conjuncts = [*CONJUNCTS[variant], *EXTRA]
+    assumed = assumptions(variant)
     params, base = symbolic_params(shape)
     others = [Not(params.be[i]) for i in range(len(params.be)) if i != RELIABLE]
     base = [*base, *[a.constraint(params) for a in assumed], *(others if one_reliable else [])]
@@ -216,34 +272,33 @@ def check_weak_fairness(
     lines: list[Line] = list(support.lines)
     cache = relations if relations is not None else Relations()
     ctx = [*base, inv]
-
-    status, secs = _query([*ctx, Or(level_a(pre, params) < 0, level_b(pre) < 0)], timeout_ms)
+    levels = _levels(pre, params, variant)
+    status, secs = _query([*ctx, Or(*[x < 0 for x in levels])], timeout_ms)
     lines.append(Line("state", "bounded below", status, secs))
-    named = cases(pre, params)
+    named = cases(pre, params, variant)
     status, secs = _query([*ctx, Not(goal(pre, params)), *[Not(c) for _, c in named]], timeout_ms)
     lines.append(Line("state", "cover", status, secs))
     for name, cond in named:
         status, secs = _query([*ctx, cond], timeout_ms)
         lines.append(Line(name, "case satisfiable", _sat(status), secs))
-        _, enabled = helpful(name, pre, params)
+        _, enabled = helpful(name, pre, params, variant)
         status, secs = _query([*ctx, cond, Not(enabled)], timeout_ms)
         lines.append(Line(name, "enabled", status, secs))
-    for action in traffic_free_actions():
+    for action in traffic_free_actions(variant):
         variants, step = cache.step(flags, params, shape, pre, post, action)
-        no_increase = Or(_lex_less(pre, post, params), _equal(pre, post, params))
-        status, secs = _query([*ctx, step, Not(no_increase)], timeout_ms)
+        less = _lex_less(pre, post, params, variant)
+        equal = _equal(pre, post, params, variant)
+        status, secs = _query([*ctx, step, Not(Or(less, equal))], timeout_ms)
         lines.append(Line(action, "no increase", status, secs))
-        keeps = _stutter_keeps(pre, post)
-        status, secs = _query([*ctx, step, _equal(pre, post, params), Not(keeps)], timeout_ms)
+        keeps = _stutter_keeps(pre, post, variant)
+        status, secs = _query([*ctx, step, equal, Not(keeps)], timeout_ms)
         lines.append(Line(action, "stutter", status, secs))
         for name, cond in named:
-            if helpful(name, pre, params)[0] != action:
+            if helpful_action(name, variant) != action:
                 continue
             instance = (
                 Or(*[v["listener"] == RELIABLE for v in variants]) if action == "env_recv" else True
             )
-            status, secs = _query(
-                [*ctx, cond, step, instance, Not(_lex_less(pre, post, params))], timeout_ms
-            )
+            status, secs = _query([*ctx, cond, step, instance, Not(less)], timeout_ms)
             lines.append(Line(action, f"helps in case {name}", status, secs))
     return WeakReport(lines)

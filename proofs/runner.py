@@ -43,7 +43,7 @@ from nfct_spec.proofs.induction import (
 from nfct_spec.proofs.liveness import VARIANTS as LIVENESS_VARIANTS
 from nfct_spec.proofs.liveness import assumptions as liveness_assumptions
 from nfct_spec.proofs.liveness import check_ranking
-from nfct_spec.proofs.liveness_weak import VARIANT as WEAK_VARIANT
+from nfct_spec.proofs.liveness_weak import VARIANTS as WEAK_VARIANTS
 from nfct_spec.proofs.liveness_weak import check_weak_fairness
 from nfct_spec.proofs.params import flags_for
 from nfct_spec.proofs.plans import Plan, plans_for, scope
@@ -182,8 +182,10 @@ def _liveness(
     report = check_ranking(shape, int(timeout_s * 1000), variant=variant, relations=relations)
     lines = list(report.lines)
     stated = ""
-    if variant == WEAK_VARIANT:
-        weak = check_weak_fairness(shape, int(timeout_s * 1000), relations=relations)
+    if variant in WEAK_VARIANTS:
+        weak = check_weak_fairness(
+            shape, int(timeout_s * 1000), relations=relations, variant=variant
+        )
         lines += weak.lines
         stated = WEAK_SCOPE.format(queries=len(weak.lines))
     if on_line is not None:
