@@ -18,6 +18,7 @@ import pytest
 import z3
 from hypothesis import given, settings
 
+from helpers import run
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import Step, actions_for, apply, successors
@@ -359,11 +360,7 @@ def test_the_worker_redelivers_newest_first_in_the_model_and_in_z3(
 ) -> None:
     config, steps = _three_on_the_redelivery_list(fixed)
     assert all(_run_agreeing(config, steps))
-    state = initial_state(config)
-    for step in steps:
-        next_state = apply(config, state, step)
-        assert next_state is not None
-        state = next_state
+    state = run(config, *steps)
     assert [m.uid for m in state.kernel.sockets[0].queue] == delivered
     assert state.kernel.dying == left
 
@@ -386,12 +383,7 @@ def test_a_6x_early_drop_whose_victim_waits_for_redelivery_drops_the_packet_in_b
     redelivery list, still counted, and the new flow's packet is dropped."""
     config, steps = _early_drop_of_a_victim_that_cannot_report()
     assert all(_run_agreeing(config, steps))
-    state = initial_state(config)
-    for step in steps:
-        next_state = apply(config, state, step)
-        assert next_state is not None
-        state = next_state
-    kernel = state.kernel
+    kernel = run(config, *steps).kernel
     assert kernel.dying == (0,) and kernel.count == 1 and kernel.alloc_pending == -1
     assert not kernel.unconfirmed and kernel.worker == config.worker_first_delay
 
