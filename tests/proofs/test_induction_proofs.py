@@ -88,9 +88,8 @@ def test_parking_on_the_dying_list_without_unhashing_breaks_one_place(
     assert ("death_by_timeout", "one-place", "cti") in failures
 
 
-def test_a_send_that_marks_missed_bits_delivered_breaks_missed_only_undelivered(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _install_eager_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mutant: a send that also marks the bits it sent as no longer pending."""
     original = kernel_z3.send
 
     def eager_send(
@@ -101,6 +100,12 @@ def test_a_send_that_marks_missed_bits_delivered_breaks_missed_only_undelivered(
         return failed
 
     monkeypatch.setattr(kernel_z3, "send", eager_send)
+
+
+def test_a_send_that_marks_missed_bits_delivered_breaks_missed_only_undelivered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _install_eager_send(monkeypatch)
     failures = _run(plans_for("missed-only-undelivered")[0], "2.6.31")
     assert any(c == "missed-only-undelivered" for _, c, _ in failures)
 
@@ -177,16 +182,7 @@ def test_a_6x_delete_that_parks_without_unhashing_breaks_one_place(
 def test_a_6x_send_that_marks_missed_bits_delivered_breaks_missed_only_undelivered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = kernel_z3.send
-
-    def eager_send(
-        s: kernel_z3.Sym, p: object, f: object, uid: object, bits: object, *rest: object
-    ) -> object:
-        failed = original(s, p, f, uid, bits, *rest)  # type: ignore[arg-type]
-        s.put("pend", kernel_z3.clear(s.at("pend", uid), bits), uid)
-        return failed
-
-    monkeypatch.setattr(kernel_z3, "send", eager_send)
+    _install_eager_send(monkeypatch)
     failures = _run(_plan("missed-only-undelivered", "6.x"), "6.x")
     assert ("gc_worker", "missed-only-undelivered", "cti") in failures
 
