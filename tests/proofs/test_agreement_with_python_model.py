@@ -23,13 +23,12 @@ from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import Step, actions_for, apply, successors
 from nfct_spec.models.state import State, initial_state
-from nfct_spec.proofs import actions as z3_actions
 from nfct_spec.proofs import kernel_z3
 from nfct_spec.proofs.actions import BUILDERS, execute, relation, symbolic_args
 from nfct_spec.proofs.agreement import Checker, concrete_args
-from nfct_spec.proofs.params import Flags, Params
 from nfct_spec.proofs.terms import Term, count, truth
 from nfct_spec.proofs.vocab import BY_FIELD, AState, fresh_state, lift
+from tests.proofs.mutants import install_admit_anyway
 from tests.proofs.walks import (
     VARIANTS,
     WALK_PRESETS,
@@ -391,11 +390,7 @@ def test_a_6x_early_drop_whose_victim_waits_for_redelivery_drops_the_packet_in_b
 def test_a_z3_early_drop_that_admits_anyway_disagrees_with_the_model(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def admit_anyway(s: kernel_z3.Sym, p: Params, f: Flags, victim: Term, flow: Term) -> None:
-        kernel_z3.nf_ct_delete(s, p, f, victim, 0, False)
-        kernel_z3.allocate(s, p, f, flow)
-
-    monkeypatch.setattr(z3_actions, "_admit_if_freed", admit_anyway)
+    install_admit_anyway(monkeypatch)
     config, steps = _early_drop_of_a_victim_that_cannot_report()
     assert _run_agreeing(config, steps) == [True, True, True, False]
 

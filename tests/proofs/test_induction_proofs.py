@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 import z3
 
-from nfct_spec.proofs import actions as z3_actions
 from nfct_spec.proofs import kernel_z3, liveness
 from nfct_spec.proofs.induction import check_induction
 from nfct_spec.proofs.invariants import BY_ID as INV
@@ -17,6 +16,7 @@ from nfct_spec.proofs.params import Flags, Params, flags_for, symbolic_params
 from nfct_spec.proofs.plans import PLANS, Plan, plans_for
 from nfct_spec.proofs.terms import And, If, Not, Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
+from tests.proofs.mutants import install_admit_anyway
 
 SMALL = Shape(n=3, listeners=2)
 
@@ -147,11 +147,7 @@ def _plan(property_id: str, variant: str) -> Plan:
 def test_a_6x_early_drop_that_admits_after_a_failed_delete_breaks_table_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def admit_anyway(s: kernel_z3.Sym, p: Params, f: Flags, victim: Term, flow: Term) -> None:
-        kernel_z3.nf_ct_delete(s, p, f, victim, 0, False)
-        kernel_z3.allocate(s, p, f, flow)
-
-    monkeypatch.setattr(z3_actions, "_admit_if_freed", admit_anyway)
+    install_admit_anyway(monkeypatch)
     failures = _run(_plan("table-bound", "6.x"), "6.x")
     assert failures == [("early_drop", "table-bound", "cti")]
 
