@@ -5,11 +5,12 @@ record, and the engines that search for lassos (explorer, Z3) show what fails wi
 The Hypothesis engine checks the bounded form: from any sampled state, once traffic stops and
 the fair steps run, every obligation is met within a bound.
 
-Why timer handlers are under strong fairness and the rest under weak: a kernel timer fires at
-its deadline whatever else happens. In the model an allocation that waits for early_drop
-disables every other step (in the kernel the allocation and its early drop are one call), so a
-due retry can be disabled again and again by new packets; weak fairness would then let it
-starve, which no kernel run does. Strong fairness on the handlers excludes exactly that.
+Why timer handlers and reads are under strong fairness, and ticks and pending packets under
+weak: a kernel timer fires at its deadline whatever else happens, and a listener is a process of
+its own. In the model an allocation that waits for early_drop disables every other step (in the
+kernel the allocation and its early drop are one call), so new packets that keep arriving and
+being dropped disable a due retry, or a read, again and again; weak fairness would then let it
+starve, which no kernel run does. Strong fairness on them excludes exactly that.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ class Fairness:
 
 LISTENERS_READ = Fairness(
     "listeners-read",
-    "every open listener with a pending message or error eventually reads (weak fairness)",
+    "every open listener that has a pending message or error again and again eventually reads "
+    "(strong fairness)",
     ("env_recv",),
+    strong=("env_recv",),
 )
 TIMERS_FIRE = Fairness(
     "timers-fire",

@@ -33,3 +33,17 @@ def small(variant: str, flows: int = 2, **changes: object) -> Config:
 def twin_listeners(variant: str) -> Config:
     """Two reliable listeners that differ only by name (listener symmetry)."""
     return small(variant, flows=1, listeners=(RELIABLE, replace(RELIABLE, name="ulogd")))
+
+
+def refilling(variant: str) -> Config:
+    """A second conntrack that can raise events for ever (expectations), beside the one that
+    dies: the traffic that can keep a reliable listener's one-message queue full."""
+    listener = replace(RELIABLE, groups=("new", "destroy", "expect"))
+    return small(
+        variant,
+        nf_conntrack_max=2,
+        expectations=True,
+        listeners=(listener,),
+        event_bits=("NEW", "DESTROY"),
+        ct_timeout=2,
+    )

@@ -9,6 +9,7 @@ import pytest
 from explorer_configs import small
 
 from nfct_spec.cli import main
+from nfct_spec.engines.lasso import FULL_FAIRNESS
 
 PROPS = ["count-exact", "table-bound", "destroy-eventually"]
 
@@ -40,7 +41,11 @@ def test_explore_exhausts_a_small_config_and_writes_replayable_traces(tmp_path: 
     trace = out / rows["table-bound"]["trace"]
     assert main(["replay", str(trace)]) == 0
     lassos = sorted((out / "traces-explorer" / "2.6.31").glob("destroy-eventually.without-*"))
-    assert len(lassos) == 5
+    # Limit 1 and no expectations: no traffic can refill the queue, so no lasso escapes
+    # traffic-stops (tests/explorer/test_lasso.py shows one on a config that can).
+    prefix = "destroy-eventually.without-"
+    dropped = {p.name.removeprefix(prefix).removesuffix(".json") for p in lassos}
+    assert dropped == set(FULL_FAIRNESS) - {"traffic-stops"}
     for lasso in lassos:
         assert main(["replay", str(lasso)]) == 0
 

@@ -17,9 +17,9 @@ with its DESTROY queued to every reliable listener" takes one of two shapes:
 
 Fairness, read from the records' statements, applies to each action *per instance* (one
 listener, one timer, one conntrack), and only a step that changes the state counts as taking
-it. Weak fairness (`listeners-read`, `packets-complete`, and time advancing in `timers-fire`):
-an instance enabled in every state of the cycle is taken on it. Strong fairness (the timer
-handlers of `timers-fire`): an instance enabled in some state of the cycle is taken on it.
+it. Weak fairness (`packets-complete`, and time advancing in `timers-fire`): an instance
+enabled in every state of the cycle is taken on it. Strong fairness (`listeners-read` and the
+timer handlers of `timers-fire`): an instance enabled in some state of the cycle is taken on it.
 `traffic-stops`: no step of the cycle is a packet, a userspace request, a sysctl write or any
 other environment input (`TRAFFIC_ACTIONS`); it does not restrict the prefix.
 `retry-timeout-positive`: every state of the lasso has a positive retry timeout and no crash
