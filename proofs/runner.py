@@ -9,6 +9,8 @@ preset:
   gives `unknown` (the invariant needs strengthening). A timeout gives `unknown`.
 - `violated` / `witness`: BMC on the preset finds the shortest finding (`violated` /
   `witnessed`, trace replayed); nothing within the depth is `unknown`.
+- an auxiliary invariant (`aux-*`), where expected to hold: the plan of a proof that needs it,
+  with it as the first conjunct (`nfct_spec.proofs.aux_plans`).
 - `destroy-eventually`, where it is expected to hold (2.6.31 and 6.x): the ranking function of
   `nfct_spec.proofs.liveness`.
 Every modelled variant has its own transition relation (6.x with its redelivery list in order,
@@ -32,6 +34,7 @@ from nfct_spec.checking import finding_verdict
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
+from nfct_spec.proofs.aux_plans import aux_plan
 from nfct_spec.proofs.bmc import BmcResult, run_bmc
 from nfct_spec.proofs.induction import (
     InductionReport,
@@ -69,6 +72,8 @@ class Outcome:
 
 
 def _plan(prop: Property, variant: str) -> Plan | None:
+    if prop.id.startswith("aux-"):
+        return aux_plan(prop.id, variant)
     for plan in plans_for(prop.id):
         if variant in plan.variants:
             return plan

@@ -1,22 +1,16 @@
 """The property catalogue: one record per property, with its expected verdict per variant.
 
-An expected verdict is derived from the kernel code and written down with its reason; it is
-never adjusted to what a checker printed. Verdicts: `holds` (no reachable violation),
-`violated` (a reachable violation exists), `witness` (the non-guarantee or reachability
-property has a reachable witness), `no-witness` (it has none: the kernel does guarantee it),
-`n/a` (the property speaks of a mechanism the variant lacks; not checked).
-
-Some expectations depend on what the config lets the environment do; an `Override` names that
-feature (for instance a writable retry timeout of 0) and the verdict it leads to.
+The record types and the verdict vocabulary are in `nfct_spec.spec.records`. The catalogue's
+own properties come first; the auxiliary invariants that the inductive proofs need follow
+(`nfct_spec.spec.auxiliary`), so every engine checks them too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
-from nfct_spec.models.config import Config
 from nfct_spec.spec import properties as p
+from nfct_spec.spec.auxiliary import AUXILIARY
 from nfct_spec.spec.fairness import (
     LISTENERS_READ,
     PACKETS_COMPLETE,
@@ -24,112 +18,20 @@ from nfct_spec.spec.fairness import (
     TIMERS_FIRE,
     TRAFFIC_STOPS,
 )
+from nfct_spec.spec.records import (
+    FEATURES,
+    KINDS,
+    VERDICTS,
+    Override,
+    Property,
+    prop,
+)
 
-KINDS = ("invariant", "action", "liveness", "reachable", "non-guarantee")
-VERDICTS = ("holds", "violated", "witness", "no-witness", "n/a")
-
-
-def _retry_zero(config: Config) -> bool:
-    return config.events_retry_timeout == 0 or ("events_retry_timeout", 0) in config.sysctl_writes
-
-
-def _build_failure(config: Config) -> bool:
-    return "build_failure" in config.faults
-
-
-def _build_failure_silent(config: Config) -> bool:
-    return _build_failure(config) and any(
-        listener.broadcast_error and "destroy" in listener.groups and not listener.no_enobufs
-        for listener in config.listeners
-    )
-
-
-def _reliable_listeners_2(config: Config) -> bool:
-    reliable = [
-        listener
-        for listener in config.listeners
-        if listener.broadcast_error and "destroy" in listener.groups
-    ]
-    return len(reliable) >= 2
-
-
-FEATURES: Mapping[str, Callable[[Config], bool]] = {
-    "retry-timeout-0": _retry_zero,
-    "build-failure": _build_failure,
-    "build-failure-without-no-enobufs": _build_failure_silent,
-    "reliable-listeners-2": _reliable_listeners_2,
-}
-
-
-@dataclass(frozen=True)
-class Override:
-    """When `feature` is enabled in the config, `variant` is expected to give `verdict`."""
-
-    feature: str
-    variant: str
-    verdict: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Property:
-    """A catalogue entry."""
-
-    id: str
-    kind: str
-    statement: str
-    source: str
-    expected: Mapping[str, str]
-    reasons: Mapping[str, str]
-    check: Callable[..., bool] | None = None
-    fairness: tuple[str, ...] = ()
-    overrides: tuple[Override, ...] = field(default=())
-
-    @property
-    def on_transitions(self) -> bool:
-        """True when `check` takes (config, pre, step, post) rather than (config, state)."""
-        return self.check is not None and self.check.__code__.co_argcount == 4
-
-    def expected_for(self, config: Config) -> str:
-        """The expected verdict for this config (its variant, and overrides that apply)."""
-        for override in self.overrides:
-            if override.variant == config.variant and FEATURES[override.feature](config):
-                return override.verdict
-        return self.expected[config.variant]
-
-    def reason_for(self, config: Config) -> str:
-        """Why that verdict is expected."""
-        for override in self.overrides:
-            if override.variant == config.variant and FEATURES[override.feature](config):
-                return override.reason
-        return self.reasons[config.variant]
-
-
-def _prop(
-    id: str,
-    kind: str,
-    statement: str,
-    source: str,
-    check: Callable[..., bool] | None,
-    verdicts: tuple[tuple[str, str], tuple[str, str], tuple[str, str]],
-    **extra: object,
-) -> Property:
-    names = ("2.6.30", "2.6.31", "6.x")
-    return Property(
-        id=id,
-        kind=kind,
-        statement=statement,
-        source=source,
-        check=check,
-        expected={n: v[0] for n, v in zip(names, verdicts, strict=True)},
-        reasons={n: v[1] for n, v in zip(names, verdicts, strict=True)},
-        **extra,  # type: ignore[arg-type]
-    )
-
+__all__ = ["BY_ID", "CATALOGUE", "FEATURES", "KINDS", "VERDICTS", "Override", "Property", "lookup"]
 
 SEED = "seed"
-CATALOGUE: tuple[Property, ...] = (
-    _prop(
+PRIMARY: tuple[Property, ...] = (
+    prop(
         "table-bound",
         "invariant",
         "After a completed allocation, nf_conntrack_count never exceeds nf_conntrack_max "
@@ -148,7 +50,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("holds", "early_drop counts a victim only if nf_ct_delete() really freed it."),
         ),
     ),
-    _prop(
+    prop(
         "count-exact",
         "invariant",
         "nf_conntrack_count equals the number of allocated conntracks (plus the one being "
@@ -162,7 +64,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("holds", "same accounting."),
         ),
     ),
-    _prop(
+    prop(
         "one-place",
         "invariant",
         "Every allocated conntrack is on exactly one of the unconfirmed list, the hash table "
@@ -176,7 +78,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("holds", "the redelivery list replaces the hash entry."),
         ),
     ),
-    _prop(
+    prop(
         "dying-has-retry",
         "invariant",
         "Every conntrack on the dying list has a pending retry (unless the kernel crashed).",
@@ -193,7 +95,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("holds", "the delayed ecache worker is scheduled whenever the list is non-empty."),
         ),
     ),
-    _prop(
+    prop(
         "destroy-before-free",
         "action",
         "With a BE listener subscribed to DESTROY, a conntrack that reported events is freed "
@@ -228,7 +130,7 @@ CATALOGUE: tuple[Property, ...] = (
             ),
         ),
     ),
-    _prop(
+    prop(
         "nothing-after-destroy",
         "action",
         "No NEW or update message of a conntrack reaches a listener after its DESTROY did.",
@@ -252,7 +154,7 @@ CATALOGUE: tuple[Property, ...] = (
             ),
         ),
     ),
-    _prop(
+    prop(
         "missed-only-undelivered",
         "invariant",
         "`missed` holds only bits generated for this conntrack and not delivered since.",
@@ -268,7 +170,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("holds", "same, with cmpxchg."),
         ),
     ),
-    _prop(
+    prop(
         "no-crash",
         "invariant",
         "No step divides by zero or otherwise faults.",
@@ -289,7 +191,7 @@ CATALOGUE: tuple[Property, ...] = (
             ),
         ),
     ),
-    _prop(
+    prop(
         "destroy-eventually",
         "liveness",
         "Every dying conntrack is eventually freed, with its DESTROY read by every BE listener "
@@ -346,7 +248,7 @@ CATALOGUE: tuple[Property, ...] = (
             ),
         ),
     ),
-    _prop(
+    prop(
         "may-lose-without-be",
         "non-guarantee",
         "Without NETLINK_BROADCAST_ERROR a listener can lose a DESTROY for good.",
@@ -358,7 +260,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("witness", "same."),
         ),
     ),
-    _prop(
+    prop(
         "may-coalesce",
         "non-guarantee",
         "A listener can miss an intermediate state transition (merged into a later message, or "
@@ -372,7 +274,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("witness", "same; observed on 6.18."),
         ),
     ),
-    _prop(
+    prop(
         "may-reorder",
         "non-guarantee",
         "DESTROY messages can reach a listener in a different order than the deaths.",
@@ -389,7 +291,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("witness", "the redelivery list is walked newest first; observed on 6.18."),
         ),
     ),
-    _prop(
+    prop(
         "may-duplicate",
         "non-guarantee",
         "A listener can receive the same NEW or DESTROY of a conntrack twice.",
@@ -401,7 +303,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("witness", "observed on 6.18 at a fast unreliable listener."),
         ),
     ),
-    _prop(
+    prop(
         "may-drop-when-full",
         "non-guarantee",
         "A new flow can be dropped while entries waiting on the dying list fill the table.",
@@ -414,7 +316,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("witness", "observed on 6.18 (EPERM, 'table full')."),
         ),
     ),
-    _prop(
+    prop(
         "expectation-unreliable",
         "non-guarantee",
         "An expectation event can be lost even for a listener with BE set.",
@@ -426,7 +328,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("witness", "still best effort."),
         ),
     ),
-    _prop(
+    prop(
         "missed-waits-for-traffic",
         "non-guarantee",
         "A missed event stays undelivered while the flow sends only packets that cache nothing, "
@@ -440,7 +342,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("no-witness", "cache | missed is sent whenever the union is non-empty."),
         ),
     ),
-    _prop(
+    prop(
         "identity-unique",
         "action",
         "Tuple plus conntrack id identify one conntrack among the events a listener receives: "
@@ -462,7 +364,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("violated", "ids are reused; observed on 6.18."),
         ),
     ),
-    _prop(
+    prop(
         "new-before-destroy",
         "action",
         "A reliable listener that receives a conntrack's DESTROY has received its NEW before.",
@@ -475,7 +377,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("violated", "observed on 6.18: NEW absorbed into DESTROY."),
         ),
     ),
-    _prop(
+    prop(
         "no-destroy-before-listener",
         "non-guarantee",
         "A conntrack created while events were off never emits a DESTROY, even to a reliable "
@@ -488,7 +390,7 @@ CATALOGUE: tuple[Property, ...] = (
             ("witness", "auto mode: no extension without a listener at creation."),
         ),
     ),
-    _prop(
+    prop(
         "flush-confirm-race",
         "non-guarantee",
         "A conntrack that is still unconfirmed while a flush runs is hashed with DYING set and "
@@ -504,7 +406,9 @@ CATALOGUE: tuple[Property, ...] = (
     ),
 )
 
-BY_ID: Mapping[str, Property] = {prop.id: prop for prop in CATALOGUE}
+CATALOGUE: tuple[Property, ...] = PRIMARY + AUXILIARY
+
+BY_ID: Mapping[str, Property] = {entry.id: entry for entry in CATALOGUE}
 
 
 def lookup(prop_id: str) -> Property:

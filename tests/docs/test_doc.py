@@ -148,10 +148,13 @@ def test_pages_open_in_headless_chromium_without_console_errors(site: Path) -> N
 
 
 def test_every_auxiliary_invariant_of_the_proofs_has_an_entry() -> None:
-    from nfct_spec.docs.content import auxiliary_page
+    from nfct_spec.docs.content import auxiliary_page, properties_page
     from nfct_spec.proofs.invariants import INVARIANTS
 
     text = auxiliary_page().markdown
+    entries = properties_page({}).markdown
     aux = [inv.id for inv in INVARIANTS if inv.id.startswith("aux-")]
-    assert aux and all(f'id="{i}"' in text for i in aux)
+    assert aux and all(f"(properties.md#{i})" in text for i in aux)
+    assert all(f'<a id="{i}"></a>' in entries for i in aux)
     assert "2.6.31: missed-only-undelivered" in text
+    assert "6.x: destroy-eventually (stated fairness)" in text

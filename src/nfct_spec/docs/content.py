@@ -17,8 +17,8 @@ from typing import Any
 from nfct_spec.models.registry import actions_for
 from nfct_spec.models.state import Conntrack, Ghost, Kernel, Message, Socket
 from nfct_spec.models.variants import MODELLED
-from nfct_spec.proofs.invariants import INVARIANTS
-from nfct_spec.proofs.plans import PLANS
+from nfct_spec.proofs.aux_plans import carriers
+from nfct_spec.spec.auxiliary import AUXILIARY
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
 from nfct_spec.spec.claims import CLAIMS
 from nfct_spec.spec.fairness import FAIRNESS, READS_BEFORE_RETRIES
@@ -118,8 +118,20 @@ def readme_table() -> str:
         "|---|---|" + "---|" * len(VARIANTS) + "---|",
     ]
     for prop in CATALOGUE:
+        if prop in AUXILIARY:
+            continue
         cells = " | ".join(prop.expected.get(v, "n/a") for v in VARIANTS)
         lines.append(f"| `{prop.id}` | {prop.kind} | {cells} | {prop.statement} |")
+    lines += [
+        "",
+        "Auxiliary invariants of the proofs (catalogue entries too, checked by every engine):",
+        "",
+        "| invariant | " + " | ".join(VARIANTS) + " | statement |",
+        "|---|" + "---|" * len(VARIANTS) + "---|",
+    ]
+    for prop in AUXILIARY:
+        cells = " | ".join(prop.expected.get(v, "n/a") for v in VARIANTS)
+        lines.append(f"| `{prop.id}` | {cells} | {prop.statement} |")
     return "\n".join(lines)
 
 
@@ -181,27 +193,29 @@ def properties_page(results: Results) -> Page:
 
 
 def auxiliary_page() -> Page:
-    """The auxiliary invariants the Z3 induction needs, with the variants whose proofs use
-    them; they are catalogue entries of their own, kept next to their Z3 encoding."""
+    """The auxiliary invariants the Z3 induction needs, with the proofs that use them. They are
+    catalogue entries (`spec/auxiliary.py`), so the properties page has their verdicts too."""
     out = [
         "# Auxiliary invariants",
         "",
-        "Strengthenings that make the expected invariants inductive (`proofs/invariants.py`). "
-        "Each is proved inductive together with the property that needs it, and checked on "
-        "every state the agreement tests reach.",
+        "Strengthenings that make the expected invariants inductive (terms in "
+        "`proofs/invariants.py`, catalogue entries in `spec/auxiliary.py`). Each is proved "
+        "inductive as a conjunct of the invariant of a proof that needs it, and every engine "
+        "checks it like any other catalogue invariant.",
         "",
-        "| id | statement | used by (variant: property) |",
+        "| id | statement | used by (variant: proof) |",
         "|---|---|---|",
     ]
-    for inv in INVARIANTS:
-        if not inv.id.startswith("aux-"):
-            continue
+    for prop in AUXILIARY:
         users = sorted(
-            {f"{v}: {p.property_id}" for p in PLANS if inv.id in p.conjuncts for v in p.variants}
+            {
+                f"{v}: {name}"
+                for v in VARIANTS
+                for name, conjuncts, _assumed in carriers(v)
+                if prop.id in conjuncts
+            }
         )
-        out.append(
-            f'| <a id="{inv.id}"></a>`{inv.id}` | {inv.statement} | {", ".join(users) or "—"} |'
-        )
+        out.append(f"| {_prop_link(prop.id)} | {prop.statement} | {', '.join(users) or '—'} |")
     return Page("auxiliary", "Auxiliary invariants", "\n".join(out))
 
 

@@ -1,0 +1,275 @@
+"""The auxiliary invariants of the inductive proofs, as catalogue entries (`aux-*`).
+
+The Z3 proofs need stronger invariants than the catalogue states (`nfct_spec.proofs.plans`):
+each auxiliary conjunct is written once, in the proof term language, in
+`nfct_spec.proofs.invariants`. Here each gets a catalogue entry of its own, so that the
+Hypothesis engine and the explorer check it on the model states they reach (through the same
+projection the agreement tests use) and the Z3 engine reports it proved as a conjunct of the
+invariant that needs it.
+
+Expected verdicts come from the kernel code, like every other entry. Where a conjunct is a
+strengthening for one variant only, the other variants either break it (`violated`, with the
+mechanism that does) or lack what it speaks of (`n/a`): the 6.x redelivery list does not exist
+before 6.x, and 6.x has no 2.6.31 dying list with retry timers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from nfct_spec.models.config import Config
+from nfct_spec.models.state import State
+from nfct_spec.proofs.agreement import Checker
+from nfct_spec.proofs.invariants import BY_ID as TERMS
+from nfct_spec.proofs.terms import truth
+from nfct_spec.proofs.vocab import AState
+from nfct_spec.spec.records import Override, Property, prop
+
+Verdicts = tuple[tuple[str, str], tuple[str, str], tuple[str, str]]
+
+
+@cache
+def _checker(config: Config) -> Checker:
+    return Checker(config)
+
+
+class _LastProjection:
+    """The abstract state of the last model state asked for: the engines evaluate every
+    invariant on one state before the next, and the projection is the costly part."""
+
+    def __init__(self) -> None:
+        self.config: Config | None = None
+        self.state: State | None = None
+        self.abstract: AState = {}
+
+    def __call__(self, config: Config, state: State) -> AState:
+        if state is not self.state or config is not self.config:
+            self.config, self.state = config, state
+            self.abstract = _checker(config).project(state)
+        return self.abstract
+
+
+_LAST = _LastProjection()
+
+
+def _check_of(inv_id: str) -> Callable[[Config, State], bool]:
+    term = TERMS[inv_id]
+
+    def check(config: Config, state: State) -> bool:
+        return bool(truth(term.pred(_LAST(config, state), _checker(config).params)))
+
+    check.__name__ = check.__qualname__ = "aux_" + inv_id.removeprefix("aux-").replace("-", "_")
+    check.__doc__ = f"`{inv_id}` on the projected state: {term.statement}."
+    return check
+
+
+def _aux(inv_id: str, source: str, verdicts: Verdicts, *overrides: Override) -> Property:
+    statement = TERMS[inv_id].statement
+    return prop(
+        inv_id,
+        "invariant",
+        statement[0].upper() + statement[1:] + ".",
+        source,
+        _check_of(inv_id),
+        verdicts,
+        overrides=overrides,
+    )
+
+
+MODEL = "model bookkeeping"
+HOLDS_ALL: Verdicts = (("holds", MODEL), ("holds", MODEL), ("holds", MODEL))
+NO_DYING_LIST = "2.6.30 has no dying list for events."
+NO_REDELIVERY = "the redelivery list of nf_ct_delete() exists only since 5.x (6.x here)."
+
+AUXILIARY: tuple[Property, ...] = (
+    _aux(
+        "aux-fresh",
+        "model: uids are allocation numbers (the kernel's memory is reused, see identity-unique).",
+        HOLDS_ALL,
+    ),
+    _aux(
+        "aux-alloc-waits",
+        "KERNEL: __nf_conntrack_alloc() calls early_drop() only when nf_conntrack_max is set "
+        "and the incremented count exceeds it.",
+        (
+            ("holds", "the check precedes early_drop()."),
+            ("holds", "the check precedes early_drop()."),
+            ("holds", "the check precedes early_drop()."),
+        ),
+    ),
+    _aux(
+        "aux-alloc-one-over",
+        "KERNEL: __nf_conntrack_alloc() increments nf_conntrack_count before it compares it "
+        "with nf_conntrack_max.",
+        (
+            ("holds", "early_drop() frees its victim at once, so count never exceeds the limit."),
+            (
+                "violated",
+                "early_drop() counts a victim that only moved to the dying list, still counted; "
+                "the table can already be over the limit when the next allocation adds one.",
+            ),
+            ("holds", "early_drop() counts only a victim that nf_ct_delete() really freed."),
+        ),
+    ),
+    _aux("aux-apend-range", MODEL, HOLDS_ALL),
+    _aux(
+        "aux-cache-unconfirmed",
+        "KERNEL: nf_ct_deliver_cached_events() runs at the confirm hook and after each packet, "
+        "and empties the cache whether or not the send succeeds (missed keeps what failed).",
+        (
+            ("holds", "the per-packet cache is delivered before the packet ends."),
+            ("holds", "the per-conntrack cache is delivered before the packet ends."),
+            ("holds", "same delivery points."),
+        ),
+    ),
+    _aux(
+        "aux-dead-on-dying",
+        "KERNEL: death_by_timeout() and nf_ct_delete() either free the conntrack or park it "
+        "on the dying (redelivery) list in the same step.",
+        (
+            ("holds", "a death frees at once: no allocated conntrack has started to die."),
+            ("holds", "a failed DESTROY parks it on the dying list."),
+            ("holds", "a failed DESTROY parks it on the redelivery list."),
+        ),
+    ),
+    _aux(
+        "aux-dying-owes-destroy",
+        "KERNEL 2.6.31: nf_ct_insert_dying_list() is called only after a DESTROY that failed; "
+        "DYING is set only by a flush on live conntracks.",
+        (
+            ("n/a", NO_DYING_LIST),
+            ("holds", "only a failed DESTROY leads to the dying list, and it stays pending."),
+            (
+                "n/a",
+                "6.x has no 2.6.31 dying list: its redelivery list holds DYING conntracks "
+                "(aux-redelivery-owes-destroy).",
+            ),
+        ),
+    ),
+    _aux(
+        "aux-silent-until-confirmed",
+        "KERNEL 2.6.31: nf_ct_deliver_cached_events() and nf_conntrack_event_report() skip "
+        "unconfirmed and DYING conntracks.",
+        (
+            ("holds", "events are delivered only for confirmed conntracks; no DYING marking."),
+            ("holds", "the DYING bit silences a conntrack before it ever reports."),
+            (
+                "violated",
+                "nf_ct_delete() sets DYING and then reports DESTROY, so a conntrack waiting "
+                "on the redelivery list has DYING set and has reported.",
+            ),
+        ),
+    ),
+    _aux("aux-timers-valid", MODEL, HOLDS_ALL),
+    _aux(
+        "aux-no-fault-unarmed",
+        "model: the build-failure fault is injected only when set.",
+        HOLDS_ALL,
+    ),
+    _aux(
+        "aux-queues-sane",
+        "KERNEL: netlink_rcv_wake() clears NETLINK_CONGESTED when a read empties the queue.",
+        (
+            ("holds", "same netlink core."),
+            ("holds", "same netlink core."),
+            ("holds", "same netlink core."),
+        ),
+    ),
+    _aux(
+        "aux-closed-empty",
+        "KERNEL: netlink_release() purges the receive queue; nothing is delivered to a "
+        "closed socket.",
+        (
+            ("holds", "same netlink core."),
+            ("holds", "same netlink core."),
+            ("holds", "same netlink core."),
+        ),
+    ),
+    _aux(
+        "aux-timers-placed",
+        "KERNEL: __nf_conntrack_confirm() starts ct->timeout when it hashes the conntrack.",
+        (
+            ("holds", "add_timer() at confirm."),
+            ("holds", "add_timer() at confirm."),
+            ("holds", "the timeout is set at confirm and read by the gc worker."),
+        ),
+    ),
+    _aux(
+        "aux-retry-positive",
+        "KERNEL 2.6.31: nf_conntrack_events_retry_timeout is a plain integer sysctl.",
+        (
+            ("n/a", "2.6.30 has no retry timeout."),
+            ("holds", "the default is 15 s and nothing but a sysctl write changes it."),
+            ("n/a", "6.x has no retry-timeout sysctl."),
+        ),
+        Override(
+            "retry-timeout-0",
+            "2.6.31",
+            "violated",
+            "proc_dointvec accepts 0 (assumption retry-timeout-positive excludes it).",
+        ),
+    ),
+    _aux(
+        "aux-worker-idle",
+        "KERNEL 6.x: nf_conntrack_ecache_work() schedules the delayed ecache worker.",
+        (
+            ("holds", "2.6.30 has no ecache worker."),
+            ("holds", "2.6.31 has no ecache worker: retries are per-conntrack timers."),
+            ("violated", "a failed DESTROY schedules the worker."),
+        ),
+    ),
+    _aux("aux-worker-valid", MODEL, HOLDS_ALL),
+    _aux(
+        "aux-live-until-deleted",
+        "KERNEL: where DYING is set: nf_ct_delete() (6.x) and get_next_corpse() (2.6.31 "
+        "flush, also on unconfirmed conntracks).",
+        (
+            ("holds", "the 2.6.30 model marks no unconfirmed conntrack at a flush."),
+            (
+                "violated",
+                "get_next_corpse() sets DYING on unconfirmed conntracks (see flush-confirm-race).",
+            ),
+            ("holds", "nf_ct_delete() sets DYING and unlinks in one step; a flush walks the hash."),
+        ),
+    ),
+    _aux(
+        "aux-silent-unconfirmed",
+        "KERNEL: nf_conntrack_eventmask_report() and nf_ct_deliver_cached_events() return "
+        "early for unconfirmed conntracks and for those without an event cache.",
+        (
+            ("holds", "events are delivered only after confirmation."),
+            ("holds", "weaker than aux-silent-until-confirmed."),
+            ("holds", "the early returns."),
+        ),
+    ),
+    _aux(
+        "aux-redelivery-owes-destroy",
+        "KERNEL 6.x: nf_ct_delete() sets DYING before its DESTROY, and a failed DESTROY puts "
+        "the conntrack on the redelivery list.",
+        (
+            ("n/a", NO_REDELIVERY),
+            ("n/a", NO_REDELIVERY),
+            ("holds", "the DESTROY stays pending until a send succeeds."),
+        ),
+    ),
+    _aux(
+        "aux-redelivery-untimed",
+        "KERNEL 6.x: nf_ct_delete() has already removed the conntrack from the table; only "
+        "ecache_work() re-sends.",
+        (
+            ("n/a", NO_REDELIVERY),
+            ("n/a", NO_REDELIVERY),
+            ("holds", "the worker, not a timer of the conntrack, retries."),
+        ),
+    ),
+    _aux(
+        "aux-dying-order",
+        "KERNEL: hlist_nulls_add_head() on insertion and hlist_nulls_del() on removal.",
+        (
+            ("n/a", NO_DYING_LIST),
+            ("holds", "removal closes the gap."),
+            ("holds", "removal closes the gap; ecache_work() walks every entry."),
+        ),
+    ),
+)

@@ -1,0 +1,121 @@
+"""The record types of the property catalogue: a property, its expected verdicts per variant,
+and the config features that override an expectation.
+
+An expected verdict is derived from the kernel code and written down with its reason; it is
+never adjusted to what a checker printed. Verdicts: `holds` (no reachable violation),
+`violated` (a reachable violation exists), `witness` (the non-guarantee or reachability
+property has a reachable witness), `no-witness` (it has none: the kernel does guarantee it),
+`n/a` (the property speaks of a mechanism the variant lacks; not checked).
+
+Some expectations depend on what the config lets the environment do; an `Override` names that
+feature (for instance a writable retry timeout of 0) and the verdict it leads to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from nfct_spec.models.config import Config
+
+KINDS = ("invariant", "action", "liveness", "reachable", "non-guarantee")
+VERDICTS = ("holds", "violated", "witness", "no-witness", "n/a")
+
+
+def _retry_zero(config: Config) -> bool:
+    return config.events_retry_timeout == 0 or ("events_retry_timeout", 0) in config.sysctl_writes
+
+
+def _build_failure(config: Config) -> bool:
+    return "build_failure" in config.faults
+
+
+def _build_failure_silent(config: Config) -> bool:
+    return _build_failure(config) and any(
+        listener.broadcast_error and "destroy" in listener.groups and not listener.no_enobufs
+        for listener in config.listeners
+    )
+
+
+def _reliable_listeners_2(config: Config) -> bool:
+    reliable = [
+        listener
+        for listener in config.listeners
+        if listener.broadcast_error and "destroy" in listener.groups
+    ]
+    return len(reliable) >= 2
+
+
+FEATURES: Mapping[str, Callable[[Config], bool]] = {
+    "retry-timeout-0": _retry_zero,
+    "build-failure": _build_failure,
+    "build-failure-without-no-enobufs": _build_failure_silent,
+    "reliable-listeners-2": _reliable_listeners_2,
+}
+
+
+@dataclass(frozen=True)
+class Override:
+    """When `feature` is enabled in the config, `variant` is expected to give `verdict`."""
+
+    feature: str
+    variant: str
+    verdict: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Property:
+    """A catalogue entry."""
+
+    id: str
+    kind: str
+    statement: str
+    source: str
+    expected: Mapping[str, str]
+    reasons: Mapping[str, str]
+    check: Callable[..., bool] | None = None
+    fairness: tuple[str, ...] = ()
+    overrides: tuple[Override, ...] = field(default=())
+
+    @property
+    def on_transitions(self) -> bool:
+        """True when `check` takes (config, pre, step, post) rather than (config, state)."""
+        return self.check is not None and self.check.__code__.co_argcount == 4
+
+    def expected_for(self, config: Config) -> str:
+        """The expected verdict for this config (its variant, and overrides that apply)."""
+        for override in self.overrides:
+            if override.variant == config.variant and FEATURES[override.feature](config):
+                return override.verdict
+        return self.expected[config.variant]
+
+    def reason_for(self, config: Config) -> str:
+        """Why that verdict is expected."""
+        for override in self.overrides:
+            if override.variant == config.variant and FEATURES[override.feature](config):
+                return override.reason
+        return self.reasons[config.variant]
+
+
+def prop(
+    id: str,
+    kind: str,
+    statement: str,
+    source: str,
+    check: Callable[..., bool] | None,
+    verdicts: tuple[tuple[str, str], tuple[str, str], tuple[str, str]],
+    **extra: object,
+) -> Property:
+    """A property from its verdicts, given as (verdict, reason) for 2.6.30, 2.6.31 and 6.x."""
+    names = ("2.6.30", "2.6.31", "6.x")
+    return Property(
+        id=id,
+        kind=kind,
+        statement=statement,
+        source=source,
+        check=check,
+        expected={n: v[0] for n, v in zip(names, verdicts, strict=True)},
+        reasons={n: v[1] for n, v in zip(names, verdicts, strict=True)},
+        **extra,  # type: ignore[arg-type]
+    )
