@@ -42,13 +42,15 @@ def If(cond: Term, then: Term, other: Term) -> Term:
 
 
 def And(*terms: Term) -> Term:
-    """Conjunction; short-circuits on concrete False."""
+    """Conjunction; short-circuits on concrete False. (Concrete truth values are the `True`
+    and `False` singletons, so identity tests suffice: the engines evaluate these on every
+    state they visit.)"""
     rest = []
     for t in terms:
-        if isinstance(t, bool):
-            if not t:
-                return False
+        if t is True:
             continue
+        if t is False:
+            return False
         rest.append(t)
     if not rest:
         return True
@@ -59,10 +61,10 @@ def Or(*terms: Term) -> Term:
     """Disjunction; short-circuits on concrete True."""
     rest = []
     for t in terms:
-        if isinstance(t, bool):
-            if t:
-                return True
+        if t is False:
             continue
+        if t is True:
+            return True
         rest.append(t)
     if not rest:
         return False
@@ -71,11 +73,19 @@ def Or(*terms: Term) -> Term:
 
 def Not(term: Term) -> Term:
     """Negation."""
-    return (not term) if isinstance(term, bool) else z3.Not(term)
+    if term is True:
+        return False
+    if term is False:
+        return True
+    return z3.Not(term)
 
 
 def Implies(a: Term, b: Term) -> Term:
     """Implication."""
+    if a is False or b is True:
+        return True
+    if a is True:
+        return b
     return Or(Not(a), b)
 
 

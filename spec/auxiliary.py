@@ -36,31 +36,36 @@ def _checker(config: Config) -> Checker:
 
 class _LastProjection:
     """The abstract state of the last model state asked for: the engines evaluate every
-    invariant on one state before the next, and the projection is the costly part."""
+    invariant on one state before the next, and the projection is the costly part. The config
+    is compared by identity too (hashing a config costs more than the projection)."""
 
     def __init__(self) -> None:
         self.config: Config | None = None
+        self.checker: Checker | None = None
         self.state: State | None = None
         self.abstract: AState = {}
 
-    def __call__(self, config: Config, state: State) -> AState:
-        if state is not self.state or config is not self.config:
-            self.config, self.state = config, state
-            self.abstract = _checker(config).project(state)
-        return self.abstract
+    def __call__(self, config: Config, state: State) -> tuple[AState, Checker]:
+        if config is not self.config or self.checker is None:
+            self.config, self.checker, self.state = config, _checker(config), None
+        if state is not self.state:
+            self.state = state
+            self.abstract = self.checker.project(state)
+        return self.abstract, self.checker
 
 
 _LAST = _LastProjection()
 
 
 def _check_of(inv_id: str) -> Callable[[Config, State], bool]:
-    term = TERMS[inv_id]
+    pred = TERMS[inv_id].pred
 
     def check(config: Config, state: State) -> bool:
-        return bool(truth(term.pred(_LAST(config, state), _checker(config).params)))
+        abstract, checker = _LAST(config, state)
+        return bool(truth(pred(abstract, checker.params)))
 
     check.__name__ = check.__qualname__ = "aux_" + inv_id.removeprefix("aux-").replace("-", "_")
-    check.__doc__ = f"`{inv_id}` on the projected state: {term.statement}."
+    check.__doc__ = f"`{inv_id}` on the projected state: {TERMS[inv_id].statement}."
     return check
 
 
