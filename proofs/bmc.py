@@ -233,10 +233,14 @@ LOOP_VAR = "lasso.loop"
 def _close_loop(config: Config, trace: Trace, loop: int) -> tuple[Trace, int | None]:
     """Repeat the cycle in the Python model until its end state equals a state of the cycle
     region exactly (saturating counters such as `drops` may need a few turns). Returns the
-    trace ending in that state and its index (the ITF `loop`), or None if none repeats."""
+    trace ending in that state and its index (the ITF `loop`), or None if none repeats. An
+    empty cycle (the last state stutters) is closed as it is."""
     cycle = list(trace.steps[loop:])
     states = list(trace.states)
     steps = list(trace.steps)
+    if not cycle:
+        path = list(zip(steps, states[1:], strict=True))
+        return make_trace(config, path, states[0], trace.meta, loop=loop), loop
     for _ in range(5):
         if states[-1] in states[loop:-1]:
             at = states.index(states[-1], loop)

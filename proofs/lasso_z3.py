@@ -1,33 +1,49 @@
-"""A lasso for `destroy-eventually` under the weaker fairness without `traffic-stops`, by BMC.
+"""Lassos for `destroy-eventually` under each weaker fairness set, by BMC (2.6.31).
 
 Target over the unrolled path: the last abstract state equals an earlier one (the loop start,
-`LOOP_VAR`), some conntrack is on the dying list in every state of the cycle, and the cycle
-contains a retry (death_by_event) and, for every listener with something to read in every
-state of the cycle, a read of it (weak fairness of `listeners-read`), and a tick if time can
-pass in every state of it (`timers-fire`). The decoded path is replayed through
-the Python model, its cycle repeated until a model state repeats exactly, and the resulting
-lasso is checked for fairness by `nfct_spec.engines.lasso.check_lasso` with every fairness
-record except `traffic-stops`: a lasso that fails that check is not reported.
+`LOOP_VAR`) and some conntrack is on the dying list in every state of the cycle. The fairness
+records that the set keeps add necessary conditions (the final check is exact):
 
-What the lasso shows (2.6.31): new packets of another conntrack keep the reliable listener's
-one-message queue full whenever the dying conntrack's retry timer fires, so every retry fails
-and re-arms, although the listener reads in every turn of the cycle.
+- `timers-fire`: the cycle contains a retry (death_by_event), and a tick if time can pass in
+  every state of it;
+- `listeners-read`: for every listener with something to read in every state of the cycle, a
+  read of it (the weak reading; the final check applies the record as stated, strong);
+- `traffic-stops`: no step of the cycle is traffic;
+- `retry-timeout-positive`: the retry timeout is positive in every state of the cycle.
+
+An empty cycle is a state that stutters forever: allowed when nothing the kept records force is
+enabled in it (no read pending, no timer and no worker pending, no packet in flight). The
+decoded path is replayed through the Python model, its cycle repeated until a model state
+repeats exactly, and the resulting lasso is checked by `nfct_spec.engines.lasso.check_lasso`
+with the fairness set: a lasso that fails that check is not reported.
+
+What the lasso without `traffic-stops` shows (2.6.31): new packets of another conntrack keep the
+reliable listener's one-message queue full whenever the dying conntrack's retry timer fires, so
+every retry fails and re-arms, although the listener reads in every turn of the cycle.
 """
 
 from __future__ import annotations
 
 import z3
 
+from nfct_spec.engines.lasso import TRAFFIC_ACTIONS as TRAFFIC
 from nfct_spec.engines.lasso import check_lasso
 from nfct_spec.models.config import Config
-from nfct_spec.proofs.bmc import LOOP_VAR, BmcResult, StepSel, run_lasso
+from nfct_spec.proofs.bmc import LOOP_VAR, BmcResult, PathTarget, StepSel, run_lasso
 from nfct_spec.proofs.params import Params
 from nfct_spec.proofs.terms import And, Not, Or, Term
 from nfct_spec.proofs.vocab import AState, equal_fields
-from nfct_spec.spec.fairness import FAIRNESS, TRAFFIC_STOPS
+from nfct_spec.spec.fairness import (
+    FAIRNESS,
+    LISTENERS_READ,
+    PACKETS_COMPLETE,
+    RETRY_POSITIVE,
+    TIMERS_FIRE,
+    TRAFFIC_STOPS,
+)
 
 WEAKER = tuple(f.id for f in FAIRNESS if f.id != TRAFFIC_STOPS.id)
-"""The fairness of the lasso: everything but traffic-stops."""
+"""The fairness of the lasso that needs new traffic: everything but traffic-stops."""
 
 
 def _tick_enabled(s: AState) -> Term:
@@ -37,57 +53,105 @@ def _tick_enabled(s: AState) -> Term:
     )
 
 
-def _target(p: Params, states: list[AState], sels: list[StepSel]) -> Term:
-    k = len(states) - 1
-    loop = z3.Int(LOOP_VAR)
-    options = []
-    names = list(states[0])
-    for j in range(k):
-        cycle = states[j : k + 1]
-        steps = sels[j:k]
-        dying = Or(
-            *[
-                And(*[And(s["alloc"][u], s["inD"][u]) for s in cycle])
-                for u in range(len(states[0]["alloc"]))
-            ]
-        )
-        reads = []
+def _dying_throughout(cycle: list[AState]) -> Term:
+    return Or(
+        *[
+            And(*[And(s["alloc"][u], s["inD"][u]) for s in cycle])
+            for u in range(len(cycle[0]["alloc"]))
+        ]
+    )
+
+
+def _waiting(s: AState, i: int) -> Term:
+    return And(s["open"][i], Or(s["skerr"][i], s["qlen"][i] > 0))
+
+
+def _stutters(p: Params, s: AState, fairness: tuple[str, ...]) -> Term:
+    """Nothing the kept records force is enabled in `s` (a necessary condition). While an
+    allocation waits for early_drop every other step is disabled, and after a crash every
+    step is (`blocked`)."""
+    blocked = Or(s["apend"] >= 0, s["crashed"])
+    parts = []
+    if LISTENERS_READ.id in fairness:
+        parts += [Or(blocked, Not(_waiting(s, i))) for i in range(len(p.be))]
+    if TIMERS_FIRE.id in fairness:
+        parts.append(Or(blocked, And(s["worker"] == -1, *[t == -1 for t in s["timer"]])))
+    if PACKETS_COMPLETE.id in fairness:
+        in_flight = [And(a, u) for a, u in zip(s["alloc"], s["inU"], strict=True)]
+        parts.append(Or(s["crashed"], Not(Or(s["apend"] >= 0, *in_flight))))
+    if RETRY_POSITIVE.id in fairness:
+        parts.append(s["retry"] > 0)
+    return And(*parts)
+
+
+def _cycle_fair(
+    p: Params, cycle: list[AState], steps: list[StepSel], fairness: tuple[str, ...]
+) -> Term:
+    """The kept records' necessary conditions on a non-empty cycle."""
+    parts = []
+    if TIMERS_FIRE.id in fairness:
+        parts.append(Or(*[st.taken("death_by_event") for st in steps]))
+        ticking = And(*[_tick_enabled(s) for s in cycle[:-1]])
+        parts.append(Or(Not(ticking), *[st.taken("env_tick") for st in steps]))
+    if LISTENERS_READ.id in fairness:
         for i in range(len(p.be)):
-            waiting = And(
-                *[And(s["open"][i], Or(s["skerr"][i], s["qlen"][i] > 0)) for s in cycle[:-1]]
-            )
+            waiting = And(*[_waiting(s, i) for s in cycle[:-1]])
             read = Or(
                 *[And(st.taken("env_recv"), st.arg("env_recv", "listener") == i) for st in steps]
             )
-            reads.append(Or(Not(waiting), read))
-        ticking = And(*[_tick_enabled(s) for s in cycle[:-1]])
-        reads.append(Or(Not(ticking), *[st.taken("env_tick") for st in steps]))
-        options.append(
-            And(
-                loop == j,
-                *equal_fields(states[j], states[k], names),
-                dying,
-                Or(*[st.taken("death_by_event") for st in steps]),
-                *reads,
+            parts.append(Or(Not(waiting), read))
+    if TRAFFIC_STOPS.id in fairness:
+        parts += [Not(st.taken(a)) for st in steps for a, _args, _sel in st.choices if a in TRAFFIC]
+    if RETRY_POSITIVE.id in fairness:
+        parts += [s["retry"] > 0 for s in cycle]
+    return And(*parts)
+
+
+def lasso_target(fairness: tuple[str, ...]) -> PathTarget:
+    """The BMC target of a lasso under `fairness` (see the module docstring)."""
+
+    def target(p: Params, states: list[AState], sels: list[StepSel]) -> Term:
+        k = len(states) - 1
+        loop = z3.Int(LOOP_VAR)
+        names = list(states[0])
+        last = states[k]
+        options = [And(loop == k, _dying_throughout([last]), _stutters(p, last, fairness))]
+        for j in range(k):
+            cycle = states[j : k + 1]
+            options.append(
+                And(
+                    loop == j,
+                    *equal_fields(states[j], states[k], names),
+                    _dying_throughout(cycle),
+                    _cycle_fair(p, cycle, sels[j:k], fairness),
+                )
             )
-        )
-    return Or(*options)
+        return Or(*options)
+
+    return target
 
 
-def find_lasso(config: Config, max_depth: int, timeout_ms: int) -> tuple[BmcResult, int | None]:
-    """The shortest fair lasso found, replayed, or a result without a trace."""
+def dropped_record(fairness: tuple[str, ...]) -> str:
+    """The one record of the full set that `fairness` leaves out."""
+    return next(f.id for f in FAIRNESS if f.id not in fairness)
+
+
+def find_lasso(
+    config: Config, max_depth: int, timeout_ms: int, fairness: tuple[str, ...] = WEAKER
+) -> tuple[BmcResult, int | None]:
+    """The shortest fair lasso under `fairness` found, replayed, or a result without a trace."""
     meta = {
         "lasso-of": "destroy-eventually",
         "finding": "fair lasso",
-        "fairness": list(WEAKER),
+        "fairness": list(fairness),
         "engine": "z3",
         "variant": config.variant,
     }
-    found, loop = run_lasso(config, _target, max_depth, meta, timeout_ms)
+    found, loop = run_lasso(config, lasso_target(fairness), max_depth, meta, timeout_ms)
     if found.trace is None or loop is None:
         return BmcResult(None, found.depth, found.seconds, found.status), None
     trace = found.trace
-    why = check_lasso(config, trace.states, trace.steps, loop, WEAKER)
+    why = check_lasso(config, trace.states, trace.steps, loop, fairness)
     if why is not None:
         return BmcResult(None, found.depth, found.seconds, f"unfair: {why}"), None
     trace.meta["step"] = loop

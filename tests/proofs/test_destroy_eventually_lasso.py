@@ -1,13 +1,18 @@
-"""The stored Z3 lasso of `destroy-eventually` (found by `nfct-spec prove --lasso`; the search
-takes minutes, so the test checks its stored result): it replays, it is fair under every
-fairness record but traffic-stops, and traffic-stops is what rules it out."""
+"""The Z3 lassos of `destroy-eventually`, one per weaker fairness set (`nfct-spec prove
+--lasso`). The one without traffic-stops takes minutes to find, so the test checks its stored
+result: it replays, it is fair under every record but traffic-stops, and traffic-stops is what
+rules it out. The others are found in seconds and searched here."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from nfct_spec.engines.lasso import check_lasso
-from nfct_spec.proofs.lasso_z3 import WEAKER
+import pytest
+
+from nfct_spec.commands.prove import SHORT_LASSO_DEPTH
+from nfct_spec.engines.lasso import FULL_FAIRNESS, check_lasso, weaker_fairness_sets
+from nfct_spec.models.presets import preset
+from nfct_spec.proofs.lasso_z3 import WEAKER, dropped_record, find_lasso
 from nfct_spec.replay import replay
 from nfct_spec.spec.fairness import FAIRNESS
 from nfct_spec.traces import load_trace
@@ -35,3 +40,21 @@ def test_traffic_stops_rules_the_lasso_out() -> None:
     every = tuple(f.id for f in FAIRNESS)
     why = check_lasso(trace.config, trace.states, trace.steps, trace.loop, every)
     assert why is not None and "traffic" in why
+
+
+SHORT = [f for f in weaker_fairness_sets() if dropped_record(f) != "traffic-stops"]
+
+
+@pytest.mark.parametrize("fairness", SHORT, ids=dropped_record)
+def test_bmc_finds_a_short_fair_lasso_for_each_other_weaker_set(fairness: tuple[str, ...]) -> None:
+    """Without listeners-read the retry fails for ever on a full queue; without timers-fire,
+    packets-complete or retry-timeout-positive a state with a dying conntrack stutters for
+    ever (no retry, an allocation that never completes, a crashed kernel)."""
+    config = preset("ci", "2.6.31")
+    found, loop = find_lasso(config, SHORT_LASSO_DEPTH, 120_000, fairness)
+    trace = found.trace
+    assert trace is not None and loop is not None, found.status
+    assert replay(trace).ok
+    assert check_lasso(config, trace.states, trace.steps, loop, fairness) is None
+    assert check_lasso(config, trace.states, trace.steps, loop, FULL_FAIRNESS) is not None
+    assert trace.states[-1].kernel.dying

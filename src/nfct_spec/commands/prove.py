@@ -10,9 +10,10 @@ failure is reported to reliable listeners), no-crash and destroy-eventually (ran
 under the fair drain), and finds may-drop-when-full by BMC. Every induction query is written as
 one line `transition conjunct status seconds` to DIR/z3-induction.txt (and to the console with
 `--lines`). A solver timeout is `unknown` (exit 3), never `proved`. The (property, variant)
-pairs run in `--jobs` worker processes (default: one per CPU). `--lasso` also searches the
-destroy-eventually lasso of 2.6.31 under the weaker fairness (no traffic-stops) and writes it
-under DIR/traces/z3/2.6.31/; it takes minutes, so it is not part of the default run.
+pairs run in `--jobs` worker processes (default: one per CPU). `--lasso` also searches, by BMC
+on the 2.6.31 `ci` preset, a destroy-eventually lasso under each weaker fairness set (every
+record but one) and writes each to DIR/traces/z3/2.6.31/destroy-eventually.without-RECORD.json;
+the one without traffic-stops takes minutes, so `--lasso` is not part of the default run.
 """
 
 from __future__ import annotations
@@ -26,18 +27,23 @@ from rich.console import Console
 from rich.table import Table
 
 from nfct_spec.commands.common import UsageError, properties_from_ids
+from nfct_spec.engines.lasso import weaker_fairness_sets
 from nfct_spec.models.config import VARIANTS
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.outdir import prepare
 from nfct_spec.proofs.induction import Line
-from nfct_spec.proofs.lasso_z3 import find_lasso
+from nfct_spec.proofs.lasso_z3 import dropped_record, find_lasso
 from nfct_spec.proofs.runner import ENGINE, Outcome, run_all
 from nfct_spec.results import exit_code, write_results
+from nfct_spec.spec.fairness import TRAFFIC_STOPS
 from nfct_spec.traces import save_trace
 
 LASSO_DEPTH = 12
 LASSO_BUDGET_MS = 900_000
+"""Depth and solver budget of the lasso without traffic-stops (found at depth 11)."""
+SHORT_LASSO_DEPTH = 8
+"""The other weaker sets have lassos of at most 5 steps."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,8 +77,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     prove.add_argument(
         "--lasso",
         action="store_true",
-        help="also search (BMC, slow: minutes) the destroy-eventually lasso of 2.6.31 without "
-        "traffic-stops",
+        help="also search (BMC, slow: minutes) a destroy-eventually lasso of 2.6.31 under each "
+        "weaker fairness set",
     )
 
 
@@ -104,16 +110,23 @@ def _cti_text(line: Line) -> list[str]:
 
 
 def _lasso(out: Path, console: Console) -> None:
-    found, loop = find_lasso(preset("ci", "2.6.31"), LASSO_DEPTH, LASSO_BUDGET_MS)
-    if found.trace is None:
-        console.print(f"lasso: none found ({found.status}, depth {found.depth})")
-        return
-    path = out / "traces" / ENGINE / "2.6.31" / "destroy-eventually-lasso.json"
-    save_trace(found.trace, path)
-    console.print(
-        f"lasso without traffic-stops: {len(found.trace.steps)} steps, loop at state {loop}, "
-        f"{found.seconds:.0f} s; written to {path}"
-    )
+    config = preset("ci", "2.6.31")
+    for fairness in weaker_fairness_sets():
+        dropped = dropped_record(fairness)
+        depth = LASSO_DEPTH if dropped == TRAFFIC_STOPS.id else SHORT_LASSO_DEPTH
+        found, loop = find_lasso(config, depth, LASSO_BUDGET_MS, fairness)
+        if found.trace is None:
+            console.print(
+                f"lasso without {dropped}: none found ({found.status}, depth {found.depth})"
+            )
+            continue
+        name = f"destroy-eventually.without-{dropped}.json"
+        path = out / "traces" / ENGINE / "2.6.31" / name
+        save_trace(found.trace, path)
+        console.print(
+            f"lasso without {dropped}: {len(found.trace.steps)} steps, loop at state {loop}, "
+            f"{found.seconds:.1f} s; written to {path}"
+        )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
