@@ -4,8 +4,8 @@ Target over the unrolled path: the last abstract state equals an earlier one (th
 `LOOP_VAR`) and some conntrack is on the dying list in every state of the cycle. The fairness
 records that the set keeps add necessary conditions (the final check is exact):
 
-- `timers-fire`: the cycle contains a retry (death_by_event), and a tick if time can pass in
-  every state of it;
+- `timers-fire`: the cycle contains a retry (death_by_event), a tick if time can pass in every
+  state of it, and the handler of every timer that is due in some state of it (strong);
 - `listeners-read`: for every listener with something to read in every state of the cycle, a
   read of it (the weak reading; the final check applies the record as stated, strong);
 - `traffic-stops`: no step of the cycle is traffic;
@@ -93,6 +93,11 @@ def _cycle_fair(
         parts.append(Or(*[st.taken("death_by_event") for st in steps]))
         ticking = And(*[_tick_enabled(s) for s in cycle[:-1]])
         parts.append(Or(Not(ticking), *[st.taken("env_tick") for st in steps]))
+        for handler, where in (("death_by_event", "inD"), ("death_by_timeout", "inH")):
+            for u in range(len(cycle[0]["alloc"])):
+                due = Or(*[And(s["alloc"][u], s[where][u], s["timer"][u] == 0) for s in cycle[:-1]])
+                fired = [And(st.taken(handler), st.arg(handler, "uid") == u) for st in steps]
+                parts.append(Or(Not(due), *fired))
     if LISTENERS_READ.id in fairness:
         for i in range(len(p.be)):
             waiting = And(*[_waiting(s, i) for s in cycle[:-1]])

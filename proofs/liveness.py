@@ -61,17 +61,21 @@ RETRIES = ("death_by_event", "ecache_work")
 """The retries, which run only when no listener has something to read (the priority)."""
 VARIANTS = ("2.6.31", "6.x")
 """The variants whose catalogue entry expects destroy-eventually to hold."""
+SHARED_CONJUNCTS = (
+    "aux-no-fault-unarmed",
+    "one-place",
+    "aux-fresh",
+    "aux-alloc-waits",
+    "aux-queues-sane",
+    "aux-timers-placed",
+)
+"""The invariants both variants' measures rely on."""
 CONJUNCTS: dict[str, tuple[str, ...]] = {
     "2.6.31": (
         "dying-has-retry",
         "aux-timers-valid",
         "aux-retry-positive",
-        "aux-no-fault-unarmed",
-        "one-place",
-        "aux-fresh",
-        "aux-alloc-waits",
-        "aux-queues-sane",
-        "aux-timers-placed",
+        *SHARED_CONJUNCTS,
         "aux-worker-idle",
     ),
     "6.x": (
@@ -80,12 +84,7 @@ CONJUNCTS: dict[str, tuple[str, ...]] = {
         "aux-dying-order",
         "aux-worker-valid",
         "aux-live-until-deleted",
-        "aux-no-fault-unarmed",
-        "one-place",
-        "aux-fresh",
-        "aux-alloc-waits",
-        "aux-queues-sane",
-        "aux-timers-placed",
+        *SHARED_CONJUNCTS,
     ),
 }
 """The invariants M relies on, proved inductive for every action of the variant (traffic may
