@@ -6,8 +6,8 @@ records that the set keeps add necessary conditions (the final check is exact):
 
 - `timers-fire`: the cycle contains a retry (death_by_event), a tick if time can pass in every
   state of it, and the handler of every timer that is due in some state of it (strong);
-- `listeners-read`: for every listener with something to read in every state of the cycle, a
-  read of it (the weak reading; the final check applies the record as stated, strong);
+- `listeners-read`: for every listener with something to read in some state of the cycle, a
+  read of it (strong, as the record is stated);
 - `traffic-stops`: no step of the cycle is traffic;
 - `retry-timeout-positive`: the retry timeout is positive in every state of the cycle.
 
@@ -100,7 +100,7 @@ def _cycle_fair(
                 parts.append(Or(Not(due), *fired))
     if LISTENERS_READ.id in fairness:
         for i in range(len(p.be)):
-            waiting = And(*[_waiting(s, i) for s in cycle[:-1]])
+            waiting = Or(*[_waiting(s, i) for s in cycle[:-1]])
             read = Or(
                 *[And(st.taken("env_recv"), st.arg("env_recv", "listener") == i) for st in steps]
             )
