@@ -139,21 +139,55 @@ def _run(
         plan = _plan(prop, variant)
         if plan is None:
             return None
-        report = check_induction(
-            flags_for(variant),
-            shape,
-            list(plan.conjuncts),
-            list(plan.assumptions),
-            {prop.id: plan.action_property} if plan.action_property else None,
-            int(timeout_s * 1000),
-            on_line=on_line,
-            relations=relations,
-        )
+        report = _induction(prop, plan, variant, shape, timeout_s, on_line, relations)
         return _from_induction(prop, plan, report, config, base, cfg_name, shape, timeout_s, out)
     if expected not in ("violated", "witness") or config is None or prop.id not in TARGETS:
         return None
     found = _bmc(prop, config, timeout_s)
     return _from_bmc(prop, found, base, cfg_name, out, "")
+
+
+_REPORTS: dict[tuple[object, ...], InductionReport] = {}
+"""Induction reports of this process by query set: an auxiliary invariant's plan asks the same
+(action, conjunct) queries as the proof it is a conjunct of, so it reuses that proof's lines."""
+
+
+def _induction(
+    prop: Property,
+    plan: Plan,
+    variant: str,
+    shape: Shape,
+    timeout_s: float,
+    on_line: Callable[[Line], None] | None,
+    relations: Relations | None,
+) -> InductionReport:
+    action = prop.id if plan.action_property else None
+    key = (
+        variant,
+        shape,
+        frozenset(plan.conjuncts),
+        tuple(a.id for a in plan.assumptions),
+        action,
+        timeout_s,
+    )
+    report = _REPORTS.get(key)
+    if report is not None:
+        for line in report.lines:
+            if on_line is not None:
+                on_line(line)
+        return report
+    report = check_induction(
+        flags_for(variant),
+        shape,
+        list(plan.conjuncts),
+        list(plan.assumptions),
+        {prop.id: plan.action_property} if plan.action_property else None,
+        int(timeout_s * 1000),
+        on_line=on_line,
+        relations=relations,
+    )
+    _REPORTS[key] = report
+    return report
 
 
 LIVENESS_SCOPE = (
@@ -316,8 +350,11 @@ Task = tuple[Property, str]
 
 def _weight(task: Task) -> int:
     """A rough cost rank, so that a parallel run starts the slow kinds first: liveness, then
-    BMC, then 6.x proofs, then the rest."""
+    BMC, then 6.x proofs, then the rest; auxiliary invariants last, so that the proofs they are
+    conjuncts of have run and their reports are reused where the same worker ran them."""
     prop, variant = task
+    if prop.id.startswith("aux-"):
+        return -1
     if prop.id == "destroy-eventually":
         return 3
     config = preset("ci", variant)
