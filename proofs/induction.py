@@ -41,6 +41,9 @@ class Relations:
 
     def __init__(self) -> None:
         self._formulas: dict[tuple[str, Shape, str], tuple[list[dict[str, Any]], Term]] = {}
+        self.reports: dict[tuple[object, ...], InductionReport] = {}
+        """Induction reports by query set, for proofs that ask the same queries (an auxiliary
+        invariant's plan and the proof it is a conjunct of)."""
 
     def step(
         self, flags: Flags, params: Params, shape: Shape, pre: AState, post: AState, action: str

@@ -147,11 +147,6 @@ def _run(
     return _from_bmc(prop, found, base, cfg_name, out, "")
 
 
-_REPORTS: dict[tuple[object, ...], InductionReport] = {}
-"""Induction reports of this process by query set: an auxiliary invariant's plan asks the same
-(action, conjunct) queries as the proof it is a conjunct of, so it reuses that proof's lines."""
-
-
 def _induction(
     prop: Property,
     plan: Plan,
@@ -161,6 +156,8 @@ def _induction(
     on_line: Callable[[Line], None] | None,
     relations: Relations | None,
 ) -> InductionReport:
+    """The induction report of `plan`, reused from `relations` when a proof of the same run
+    asked the same (action, conjunct) queries under the same assumptions."""
     action = prop.id if plan.action_property else None
     key = (
         variant,
@@ -170,7 +167,8 @@ def _induction(
         action,
         timeout_s,
     )
-    report = _REPORTS.get(key)
+    reports = relations.reports if relations is not None else {}
+    report = reports.get(key)
     if report is not None:
         for line in report.lines:
             if on_line is not None:
@@ -186,7 +184,7 @@ def _induction(
         on_line=on_line,
         relations=relations,
     )
-    _REPORTS[key] = report
+    reports[key] = report
     return report
 
 
