@@ -175,7 +175,8 @@ def _check_split(assertions: list[Term], cases: list[Term], timeout_ms: int) -> 
 
 @dataclass
 class RankingReport:
-    """One line per (fair action, obligation)."""
+    """The lines of a liveness proof: one per (fair action, obligation) here, one per
+    obligation in `nfct_spec.proofs.liveness_weak`."""
 
     lines: list[Line]
 

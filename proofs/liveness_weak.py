@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import z3
 
@@ -62,7 +61,7 @@ from nfct_spec.models.registry import actions_for
 from nfct_spec.proofs.actions import execute
 from nfct_spec.proofs.induction import Line, Relations, check_induction, solver_status
 from nfct_spec.proofs.invariants import BY_ID as INV
-from nfct_spec.proofs.liveness import CONJUNCTS, assumptions
+from nfct_spec.proofs.liveness import CONJUNCTS, RankingReport, assumptions
 from nfct_spec.proofs.params import Params, flags_for, symbolic_params
 from nfct_spec.proofs.terms import And, If, Not, Or, Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
@@ -224,18 +223,6 @@ def _stutter_keeps(pre: AState, post: AState, variant: str) -> Term:
     return And(*parts)
 
 
-@dataclass
-class WeakReport:
-    """One line per obligation."""
-
-    lines: list[Line]
-
-    @property
-    def proved(self) -> bool:
-        """Every obligation unsat."""
-        return all(line.status == "proved" for line in self.lines)
-
-
 def _sat(status: str) -> str:
     """A vacuity query is good when satisfiable: `proved` for sat, `cti` for unsat."""
     return {"cti": "proved", "proved": "cti"}.get(status, status)
@@ -255,7 +242,7 @@ def check_weak_fairness(
     relations: Relations | None = None,
     one_reliable: bool = True,
     variant: str = "2.6.31",
-) -> WeakReport:
+) -> RankingReport:
     """Check every obligation of the module docstring for `variant` on `shape` (`one_reliable`
     False lets every slot be reliable: the mutant that the two-listener lasso refutes)."""
     flags = flags_for(variant)
@@ -301,4 +288,4 @@ def check_weak_fairness(
             )
             status, secs = _query([*ctx, cond, step, instance, Not(less)], timeout_ms)
             lines.append(Line(action, f"helps in case {name}", status, secs))
-    return WeakReport(lines)
+    return RankingReport(lines)

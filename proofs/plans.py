@@ -8,6 +8,7 @@ shape and the variant (see `scope`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nfct_spec.proofs.actions import destroy_owed
@@ -17,7 +18,12 @@ from nfct_spec.proofs.induction import (
     RETRY_POSITIVE,
     ActionPred,
     Assumption,
+    InductionReport,
+    Line,
+    Relations,
+    check_induction,
 )
+from nfct_spec.proofs.params import flags_for
 from nfct_spec.proofs.vocab import Shape
 
 LISTS = ("one-place", "aux-fresh", "aux-alloc-waits")
@@ -133,6 +139,28 @@ PLANS: tuple[Plan, ...] = (
         why="the crash needs a retry timeout of 0",
     ),
 )
+
+
+def check_plan(
+    plan: Plan,
+    variant: str,
+    shape: Shape,
+    timeout_ms: int,
+    on_line: Callable[[Line], None] | None = None,
+    relations: Relations | None = None,
+) -> InductionReport:
+    """Every (transition, conjunct) query of `plan` on `variant`'s relation, and the action
+    property's queries when the plan has one."""
+    return check_induction(
+        flags_for(variant),
+        shape,
+        list(plan.conjuncts),
+        list(plan.assumptions),
+        {plan.property_id: plan.action_property} if plan.action_property else None,
+        timeout_ms,
+        on_line=on_line,
+        relations=relations,
+    )
 
 
 def plans_for(property_id: str | None = None) -> list[Plan]:

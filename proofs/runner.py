@@ -40,7 +40,6 @@ from nfct_spec.proofs.induction import (
     InductionReport,
     Line,
     Relations,
-    check_induction,
     projection,
 )
 from nfct_spec.proofs.liveness import VARIANTS as LIVENESS_VARIANTS
@@ -48,8 +47,7 @@ from nfct_spec.proofs.liveness import assumptions as liveness_assumptions
 from nfct_spec.proofs.liveness import check_ranking
 from nfct_spec.proofs.liveness_weak import VARIANTS as WEAK_VARIANTS
 from nfct_spec.proofs.liveness_weak import check_weak_fairness
-from nfct_spec.proofs.params import flags_for
-from nfct_spec.proofs.plans import Plan, plans_for, scope
+from nfct_spec.proofs.plans import Plan, check_plan, plans_for, scope
 from nfct_spec.proofs.targets import TARGETS
 from nfct_spec.proofs.vocab import Shape
 from nfct_spec.results import Result
@@ -139,7 +137,7 @@ def _run(
         plan = _plan(prop, variant)
         if plan is None:
             return None
-        report = _induction(prop, plan, variant, shape, timeout_s, on_line, relations)
+        report = _induction(plan, variant, shape, timeout_s, on_line, relations)
         return _from_induction(prop, plan, report, config, base, cfg_name, shape, timeout_s, out)
     if expected not in ("violated", "witness") or config is None or prop.id not in TARGETS:
         return None
@@ -148,7 +146,6 @@ def _run(
 
 
 def _induction(
-    prop: Property,
     plan: Plan,
     variant: str,
     shape: Shape,
@@ -158,13 +155,12 @@ def _induction(
 ) -> InductionReport:
     """The induction report of `plan`, reused from `relations` when a proof of the same run
     asked the same (action, conjunct) queries under the same assumptions."""
-    action = prop.id if plan.action_property else None
     key = (
         variant,
         shape,
         frozenset(plan.conjuncts),
         tuple(a.id for a in plan.assumptions),
-        action,
+        plan.property_id if plan.action_property else None,
         timeout_s,
     )
     reports = relations.reports if relations is not None else {}
@@ -174,16 +170,7 @@ def _induction(
             if on_line is not None:
                 on_line(line)
         return report
-    report = check_induction(
-        flags_for(variant),
-        shape,
-        list(plan.conjuncts),
-        list(plan.assumptions),
-        {prop.id: plan.action_property} if plan.action_property else None,
-        int(timeout_s * 1000),
-        on_line=on_line,
-        relations=relations,
-    )
+    report = check_plan(plan, variant, shape, int(timeout_s * 1000), on_line, relations)
     reports[key] = report
     return report
 

@@ -9,11 +9,10 @@ import pytest
 import z3
 
 from nfct_spec.proofs import kernel_z3, liveness
-from nfct_spec.proofs.induction import check_induction
 from nfct_spec.proofs.invariants import BY_ID as INV
 from nfct_spec.proofs.liveness import check_ranking, fair_actions
-from nfct_spec.proofs.params import Flags, Params, flags_for, symbolic_params
-from nfct_spec.proofs.plans import PLANS, Plan, plans_for
+from nfct_spec.proofs.params import Flags, Params, symbolic_params
+from nfct_spec.proofs.plans import PLANS, Plan, check_plan, plans_for
 from nfct_spec.proofs.terms import And, If, Not, Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
 from tests.proofs.mutants import install_admit_anyway
@@ -28,14 +27,7 @@ def _cases() -> Iterator[tuple[Plan, str]]:
 
 
 def _run(plan: Plan, variant: str, shape: Shape = SMALL) -> list[tuple[str, str, str]]:
-    report = check_induction(
-        flags_for(variant),
-        shape,
-        list(plan.conjuncts),
-        list(plan.assumptions),
-        {plan.property_id: plan.action_property} if plan.action_property else None,
-        timeout_ms=20000,
-    )
+    report = check_plan(plan, variant, shape, timeout_ms=20000)
     return [(x.transition, x.conjunct, x.status) for x in report.lines if x.status != "proved"]
 
 
