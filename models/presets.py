@@ -13,6 +13,8 @@ from dataclasses import replace
 from nfct_spec.models.config import Config, ConfigError, ListenerConfig
 
 PRESETS = ("tiny", "ci", "deep", "faults")
+SUITES = ("ci",)
+"""Suites of small configs that the explorer exhausts (see `suite`)."""
 
 _CONNTRACKD = ListenerConfig(
     name="conntrackd",
@@ -22,6 +24,13 @@ _CONNTRACKD = ListenerConfig(
     capacity=1,
 )
 _LOGGER = ListenerConfig(name="logger", groups=("new", "destroy"), capacity=1)
+_RELIABLE = ListenerConfig(
+    name="conntrackd",
+    groups=("new", "update", "destroy"),
+    broadcast_error=True,
+    no_enobufs=True,
+    capacity=1,
+)
 
 
 def preset(name: str, variant: str = "2.6.31") -> Config:
@@ -86,3 +95,63 @@ def _preset(name: str, variant: str) -> Config:
             faults=("build_failure",) if name == "faults" else (),
         )
     raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+
+
+def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
+    """The configs of the explorer suite `name` for `variant`; ConfigError for an unknown name.
+
+    A preset such as `ci` is too large to exhaust: every further allocation multiplies the
+    state count by a few hundred (each live conntrack brings its timer, event bits, list
+    position and queued messages). The `ci` suite splits what `ci` enables into four small
+    configs, each with one reliable listener (`conntrackd`, a one-message queue), limit 1, at
+    most two allocations, retry timeout 2, timeout 1 and only NEW and DESTROY events unless
+    said otherwise, each adding the one feature some expected finding needs:
+
+    - `ci.sysctl`: writes of the retry timeout (0) and of `nf_conntrack_events` (table-bound,
+      no-crash, may-reorder, may-drop-when-full, missed-waits-for-traffic,
+      no-destroy-before-listener);
+    - `ci.listeners`: one flow, and an unreliable `logger` beside the reliable listener
+      (may-lose-without-be, may-duplicate);
+    - `ci.expectations`: limit 2, expectations, timeout 2 (expectation-unreliable,
+      flush-confirm-race, and the queue that traffic refills for the liveness lassos);
+    - `ci.allocations`: three allocations and no userspace requests (an early drop whose
+      victim only moves to the dying list, aux-alloc-one-over).
+
+    For 6.x every member starts in auto mode (`nf_conntrack_events` 2, the default of current
+    kernels) and `ci.sysctl` writes 0, 1 and 2 instead of the retry timeout, which 6.x lacks.
+    """
+    if name not in SUITES:
+        raise ConfigError(f"unknown suite {name!r} (known: {', '.join(SUITES)})")
+    base = Config(
+        name="ci.base",
+        variant=variant,
+        nf_conntrack_max=1,
+        flows=2,
+        max_conntracks=2,
+        listeners=(_RELIABLE,),
+        events_retry_timeout=2,
+        ct_timeout=1,
+        event_bits=("NEW", "DESTROY"),
+        nf_conntrack_events=2 if variant == "6.x" else 1,
+    )
+    if variant == "6.x":
+        writes = tuple(("nf_conntrack_events", v) for v in (0, 1, 2))
+    else:
+        writes = (
+            ("events_retry_timeout", 0),
+            ("nf_conntrack_events", 0),
+            ("nf_conntrack_events", 1),
+        )
+    expecting = replace(_RELIABLE, groups=("new", "destroy", "expect"))
+    return (
+        base.with_(name="ci.sysctl", sysctl_writes=writes),
+        base.with_(name="ci.listeners", flows=1, listeners=(_RELIABLE, _LOGGER)),
+        base.with_(
+            name="ci.expectations",
+            nf_conntrack_max=2,
+            expectations=True,
+            listeners=(expecting,),
+            ct_timeout=2,
+        ),
+        base.with_(name="ci.allocations", max_conntracks=3, requesters=()),
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nfct_spec.cli import main
-from nfct_spec.models.presets import preset
+from nfct_spec.models.presets import preset, suite
 from nfct_spec.spec.catalogue import CATALOGUE
 
 
@@ -46,6 +46,27 @@ def test_check_gives_a_result_for_every_applicable_property_and_variant(
         for prop in CATALOGUE:
             applicable = prop.expected_for(config) != "n/a"
             assert ((prop.id, variant) in got) == applicable, (prop.id, variant)
+
+
+def test_check_exhausts_the_ci_suite_and_confirms_every_expected_verdict(
+    checked: tuple[int, Path],
+) -> None:
+    _, out = checked
+    results = json.loads((out / "results.json").read_text())["results"]
+    explorer = [r for r in results if r["engine"] == "explorer"]
+    for variant in ("2.6.30", "2.6.31"):
+        rows = {r["property"]: r for r in explorer if r["variant"] == variant}
+        applicable = {
+            p.id for c in suite("ci", variant) for p in CATALOGUE if p.expected_for(c) != "n/a"
+        }
+        assert set(rows) == applicable, variant
+        for prop_id, row in rows.items():
+            assert row["status"] == "ok", (variant, prop_id, row["scope"])
+            assert row["verdict"] in ("exhausted", "violated", "witnessed")
+    assert {r["verdict"] for r in explorer if r["property"] == "destroy-eventually"} == {
+        "violated",
+        "exhausted",
+    }
 
 
 def test_check_writes_a_trace_for_every_finding_and_each_replays(checked: tuple[int, Path]) -> None:

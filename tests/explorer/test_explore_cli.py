@@ -10,6 +10,7 @@ from explorer_configs import small
 
 from nfct_spec.cli import main
 from nfct_spec.engines.lasso import FULL_FAIRNESS
+from nfct_spec.models.presets import suite
 
 PROPS = ["count-exact", "table-bound", "destroy-eventually"]
 
@@ -70,8 +71,32 @@ def test_a_state_budget_that_runs_out_gives_unknown_and_exit_3(tmp_path: Path) -
     assert verdicts["destroy-eventually"] == "unknown"
 
 
+def test_explore_defaults_to_the_ci_suite_and_gives_one_verdict_per_property(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    assert main(["explore", "--variant", "2.6.30", "--out", str(out)]) == 0
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert set(doc["configs"]) == {f"2.6.30/{c.name}" for c in suite("ci", "2.6.30")}
+    rows = {r["property"]: r for r in doc["results"]}
+    assert len(rows) == len(doc["results"])
+    assert all(r["status"] == "ok" for r in rows.values())
+    assert (rows["count-exact"]["verdict"], rows["count-exact"]["config"]) == ("exhausted", "ci.*")
+    assert rows["count-exact"]["scope"].startswith("every state of 4 configs")
+    lost = rows["may-lose-without-be"]
+    assert (lost["verdict"], lost["config"]) == ("witnessed", "ci.listeners")
+    assert main(["replay", str(out / lost["trace"])]) == 0
+
+
 @pytest.mark.parametrize(
-    "extra", [["--max-states", "0"], ["--variant", "9.9"], ["--property", "no-such"]]
+    "extra",
+    [
+        ["--max-states", "0"],
+        ["--variant", "9.9"],
+        ["--property", "no-such"],
+        ["--suite", "huge"],
+        ["--suite", "ci", "--preset", "ci"],
+    ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(
     extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -1,6 +1,7 @@
 """`nfct-spec check`: the main job. Samples every property on every variant with the
-Hypothesis engine, prints the property x variant table, and writes results.json and one trace
-per finding under the output folder."""
+Hypothesis engine, exhausts the preset's explorer suite (for `ci`), runs the Z3 proofs, prints
+the property x variant tables, and writes results.json, one trace per finding and one page per
+trace under the output folder."""
 
 from __future__ import annotations
 
@@ -19,13 +20,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from nfct_spec.commands import prove
+from nfct_spec.commands import explore, prove
 from nfct_spec.commands.common import configs_from_args, properties_from_ids
 from nfct_spec.engines.hypothesis_engine import PROFILES
 from nfct_spec.engines.sampling import Checked, check_sampling
-from nfct_spec.models.presets import PRESETS
+from nfct_spec.models.config import Config
+from nfct_spec.models.presets import PRESETS, SUITES, suite
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.results import Result, exit_code, write_results
+from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import save_trace
 from nfct_spec.viewer.html import write_pages
 
@@ -40,8 +43,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     check.add_argument("--profile", default="ci", choices=sorted(PROFILES))
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--property", action="append", help="property id (repeatable)")
+    check.add_argument("--no-prove", action="store_true", help="skip the Z3 proofs")
     check.add_argument(
-        "--no-prove", action="store_true", help="skip the Z3 proofs (run only Hypothesis)"
+        "--no-explore", action="store_true", help="skip the explorer's exhaustive search"
     )
 
 
@@ -70,6 +74,54 @@ def _worst(a: int, b: int) -> int:
         if code in (a, b):
             return code
     return 0
+
+
+def _explore(
+    args: argparse.Namespace,
+    configs: list[Config],
+    props: list[Property],
+    out: Path,
+    console: Console,
+) -> int:
+    """The explorer on the suite of the preset (only `ci` has one: a preset itself is too large
+    to exhaust); its results are merged into results.json. Returns its exit code."""
+    if args.config or args.preset not in SUITES:
+        what = "a config file" if args.config else f"preset {args.preset!r}"
+        console.print(
+            f"explorer: skipped, {what} has no suite of exhaustible configs "
+            "(`nfct-spec explore` searches it within a state budget)"
+        )
+        return 0
+    fresh_subdir(out, explore.TRACES)
+    started = time.time()
+    results: list[Result] = []
+    with explore.progress_bars(console) as progress:
+        for config in configs:
+            members = suite(args.preset, config.variant)
+            results += explore.explore_configs(
+                f"{args.preset}.*",
+                members,
+                props,
+                explore.DEFAULT_MAX_STATES,
+                out,
+                progress,
+                lassos=False,
+            )
+    run = {
+        "command": "explore",
+        "suite": args.preset,
+        "max_states": explore.DEFAULT_MAX_STATES,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "elapsed_seconds": round(time.time() - started, 2),
+    }
+    explored = {
+        f"{c.variant}/{c.name}": c.to_json()
+        for config in configs
+        for c in suite(args.preset, config.variant)
+    }
+    write_results(out / "results.json", results, run, explored)
+    console.print(explore.results_table(results))
+    return exit_code(results)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -126,6 +178,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     write_results(out / "results.json", results, run, {c.variant: c.to_json() for c in configs})
     console.print(_table(results, [c.variant for c in configs]))
     code = exit_code(results)
+    if not args.no_explore:
+        code = _worst(code, _explore(args, configs, props, out, console))
     if not args.no_prove:
         proofs = argparse.Namespace(
             out=args.out,

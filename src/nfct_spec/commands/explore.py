@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -15,20 +17,28 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from nfct_spec.checking import searched
-from nfct_spec.commands.common import UsageError, configs_from_args, properties_from_ids
-from nfct_spec.engines.explorer import Exploration, Stats, explore, trace_of, verdict
+from nfct_spec.commands.common import (
+    DEFAULT_VARIANTS,
+    UsageError,
+    checked_variant,
+    configs_from_args,
+    properties_from_ids,
+)
+from nfct_spec.engines.explorer import Exploration, Stats, explore
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     PROPERTY,
+    Graph,
+    LivenessOutcome,
     build_graph,
     check_liveness,
     find_lasso,
     lasso_trace,
-    liveness_verdict,
     weaker_fairness_sets,
 )
+from nfct_spec.engines.suite import SuiteVerdict, combine, liveness_member, safety_member
 from nfct_spec.models.config import Config
-from nfct_spec.models.presets import PRESETS
+from nfct_spec.models.presets import PRESETS, SUITES, suite
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.results import Result, exit_code, write_results
 from nfct_spec.spec.catalogue import Property
@@ -44,15 +54,34 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cmd = sub.add_parser("explore", help="exhaustive breadth-first search of one config")
     cmd.add_argument("--out", default="nfct-spec-out", help="output folder")
     cmd.add_argument("--variant", action="append", help="variant to explore (repeatable)")
-    cmd.add_argument("--preset", default="ci", choices=PRESETS)
-    cmd.add_argument("--config", help="a JSON config file instead of a preset")
+    which = cmd.add_mutually_exclusive_group()
+    which.add_argument(
+        "--suite",
+        choices=SUITES,
+        help="a suite of small configs, every one exhausted (the default: ci)",
+    )
+    which.add_argument(
+        "--preset", choices=PRESETS, help="one preset (too large to exhaust: see README)"
+    )
+    which.add_argument("--config", help="a JSON config file")
     cmd.add_argument(
         "--max-states",
         type=int,
         default=DEFAULT_MAX_STATES,
-        help="stop (verdict unknown) after this many distinct states",
+        help="stop (verdict unknown) after this many distinct states per config",
     )
     cmd.add_argument("--property", action="append", help="property id (repeatable)")
+
+
+@dataclass
+class MemberRun:
+    """What the explorer found in one config: the reduced search for safety and witnesses,
+    and the unreduced graph with its liveness outcome under the full fairness set."""
+
+    config: Config
+    exploration: Exploration
+    graph: Graph | None = None
+    outcome: LivenessOutcome | None = None
 
 
 def _safety(
@@ -74,89 +103,131 @@ def _safety(
     return exploration
 
 
+def _member(
+    config: Config, props: list[Property], max_states: int, progress: Progress
+) -> MemberRun:
+    run = MemberRun(config, _safety(config, props, max_states, progress))
+    if any(p.id == PROPERTY and searched(p, config) for p in props):
+        task = progress.add_task(f"{config.variant} ({config.name}) liveness", total=None, info="")
+        run.graph = build_graph(config, max_states)
+        progress.update(task, info=f"{len(run.graph.states)} states (unreduced)")
+        run.outcome = check_liveness(run.graph, FULL_FAIRNESS)
+        progress.update(task, total=1, completed=1)
+    return run
+
+
 def _save(trace: Trace, out: Path, name: str) -> str:
     save_trace(trace, out / TRACES / name)
     return str(Path(TRACES) / name)
 
 
-def _explore_config(
-    config: Config, props: list[Property], max_states: int, out: Path, progress: Progress
-) -> list[Result]:
-    results: list[Result] = []
-    exploration = _safety(config, props, max_states, progress)
-    for prop in props:
-        if prop.kind == "liveness" or not searched(prop, config):
-            continue
-        found, scope = verdict(prop, exploration)
-        path = None
-        if prop.id in exploration.findings:
-            path = _save(trace_of(exploration, prop), out, f"{config.variant}/{prop.id}.json")
-        results.append(_result(prop, config, found, scope, path))
-    live = [p for p in props if p.id == PROPERTY and searched(p, config)]
-    if live:
-        task = progress.add_task(f"{config.variant} ({config.name}) liveness", total=None, info="")
-        graph = build_graph(config, max_states)
-        progress.update(task, info=f"{len(graph.states)} states (unreduced)")
-        outcome = check_liveness(graph, FULL_FAIRNESS)
-        found, scope, trace = liveness_verdict(outcome, live[0].expected_for(config))
-        path = None if trace is None else _save(trace, out, f"{config.variant}/{PROPERTY}.json")
-        results.append(_result(live[0], config, found, scope, path))
-        for fairness in weaker_fairness_sets():
-            lasso = find_lasso(graph, fairness)
+def _weaker_lassos(runs: list[MemberRun], out: Path) -> None:
+    """For each fairness set with one record dropped, the lasso of the first config that has
+    one, written as `destroy-eventually.without-RECORD.json`."""
+    for fairness in weaker_fairness_sets():
+        for run in runs:
+            lasso = None if run.graph is None else find_lasso(run.graph, fairness)
             if lasso is not None:
                 dropped = next(f for f in FULL_FAIRNESS if f not in fairness)
-                name = f"{config.variant}/{PROPERTY}.without-{dropped}.json"
-                _save(lasso_trace(config, lasso, fairness), out, name)
-        progress.update(task, total=1, completed=1)
+                name = f"{run.config.variant}/{PROPERTY}.without-{dropped}.json"
+                _save(lasso_trace(run.config, lasso, fairness), out, name)
+                break
+
+
+def _verdicts(label: str, prop: Property, runs: list[MemberRun]) -> SuiteVerdict | None:
+    if prop.kind == "liveness":
+        members = [
+            liveness_member(prop, run.config, run.outcome)
+            for run in runs
+            if run.outcome is not None
+        ]
+    else:
+        members = [safety_member(prop, run.exploration) for run in runs]
+    return combine(label, members)
+
+
+def explore_configs(
+    label: str,
+    configs: Sequence[Config],
+    props: list[Property],
+    max_states: int,
+    out: Path,
+    progress: Progress,
+    lassos: bool = True,
+) -> list[Result]:
+    """Explore every config of one variant (a suite, or a single config) and give one result
+    per property for them together (`nfct_spec.engines.suite`); with `lassos`, also write a
+    lasso for each weaker fairness set where some config has one."""
+    runs = [_member(config, props, max_states, progress) for config in configs]
+    results: list[Result] = []
+    for prop in props:
+        if prop.kind == "liveness" and prop.id != PROPERTY:
+            continue
+        combined = _verdicts(label, prop, runs)
+        if combined is None:
+            continue
+        trace = combined.trace(prop)
+        variant = configs[0].variant
+        path = None if trace is None else _save(trace, out, f"{variant}/{prop.id}.json")
+        reason = prop.reason_for(combined.source.config if combined.source else configs[0])
+        results.append(
+            Result(
+                prop.id,
+                variant,
+                ENGINE,
+                combined.verdict,
+                combined.expected,
+                combined.scope,
+                reason,
+                trace=path,
+                config=combined.config,
+            )
+        )
+    if lassos:
+        _weaker_lassos(runs, out)
     return results
 
 
-def _result(prop: Property, config: Config, found: str, scope: str, trace: str | None) -> Result:
-    return Result(
-        prop.id,
-        config.variant,
-        ENGINE,
-        found,
-        prop.expected_for(config),
-        scope,
-        prop.reason_for(config),
-        trace=trace,
-        config=config.name,
-    )
-
-
-def _table(results: list[Result]) -> Table:
+def results_table(results: list[Result]) -> Table:
+    """The explorer's verdicts: expected -> found, and the config that decided it (`ci.*`:
+    every config of the suite)."""
     table = Table(title="explorer: expected -> verdict")
-    for column in ("property", "variant", "verdict", "scope"):
+    for column in ("property", "variant", "verdict", "config"):
         table.add_column(column)
     for r in results:
         colour = {"ok": "green", "unknown": "yellow"}.get(r.status, "red bold")
         table.add_row(
-            r.property_id, r.variant, f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]", r.scope
+            r.property_id,
+            r.variant,
+            f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]",
+            r.config,
         )
     return table
+
+
+def selected(args: argparse.Namespace) -> list[tuple[str, tuple[Config, ...]]]:
+    """The configs to explore, per variant, with the label of their results: a suite (the
+    default is `ci`), one preset, or one config file."""
+    if args.config or args.preset:
+        return [(c.name, (c,)) for c in configs_from_args(args)]
+    name = args.suite or "ci"
+    variants = [checked_variant(v) for v in (args.variant or DEFAULT_VARIANTS)]
+    return [(f"{name}.*", suite(name, v)) for v in variants]
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Explore every selected config and write the explorer's results."""
     if args.max_states < 1:
         raise UsageError("--max-states must be at least 1")
-    configs = configs_from_args(args)
+    groups = selected(args)
     props = properties_from_ids(args.property)
     out = prepare(Path(args.out))
     fresh_subdir(out, TRACES)
     started = time.time()
     results: list[Result] = []
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed} states"),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        for config in configs:
-            results += _explore_config(config, props, args.max_states, out, progress)
+    with progress_bars(console) as progress:
+        for label, configs in groups:
+            results += explore_configs(label, configs, props, args.max_states, out, progress)
     elapsed = time.time() - started
     run_info = {
         "command": "explore",
@@ -164,10 +235,21 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "elapsed_seconds": round(elapsed, 2),
     }
-    write_results(
-        out / "results.json", results, run_info, {c.variant: c.to_json() for c in configs}
-    )
-    console.print(_table(results))
+    explored = {f"{c.variant}/{c.name}": c.to_json() for _, configs in groups for c in configs}
+    write_results(out / "results.json", results, run_info, explored)
+    console.print(results_table(results))
     code = exit_code(results)
     console.print(f"results in {out / 'results.json'}, traces in {out / TRACES} ({elapsed:.1f} s)")
     return code
+
+
+def progress_bars(console: Console) -> Progress:
+    """The progress display of a search: states found, transitions and depth, time."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} states"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )

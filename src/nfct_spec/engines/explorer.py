@@ -226,7 +226,8 @@ def verdict(prop: Property, exploration: Exploration) -> tuple[str, str]:
     finding = exploration.findings.get(prop.id)
     if finding is not None:
         found = "witnessed" if finding_verdict(prop) == "witness" else "violated"
-        return found, f"BFS-shortest finding at depth {_depth(exploration, finding)}; {stats.scope}"
+        depth = finding_depth(exploration, prop.id)
+        return found, f"BFS-shortest finding at depth {depth}; {stats.scope}"
     if not stats.complete:
         return "unknown", f"budget hit: {stats.scope} searched, not exhausted"
     if prop.expected_for(exploration.config) in ("violated", "witness"):
@@ -235,6 +236,8 @@ def verdict(prop: Property, exploration: Exploration) -> tuple[str, str]:
     return "exhausted", stats.scope
 
 
-def _depth(exploration: Exploration, finding: Finding) -> int:
+def finding_depth(exploration: Exploration, prop_id: str) -> int:
+    """The number of steps of the BFS-shortest finding of a property the search found."""
+    finding = exploration.findings[prop_id]
     steps = len(exploration.path_to(finding.target)) - 1
     return steps + (1 if finding.step is not None else 0)

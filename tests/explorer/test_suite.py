@@ -1,0 +1,178 @@
+"""The explorer's `ci` suite: small configs that are exhausted and that together confirm every
+expected verdict, and the rules that turn the members' verdicts into one per property."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from nfct_spec.engines.explorer import Exploration, explore, finding_depth, trace_of
+from nfct_spec.engines.hypothesis_engine import Collection, machine_class
+from nfct_spec.engines.suite import MemberVerdict, combine, safety_member
+from nfct_spec.models.config import Config, ConfigError
+from nfct_spec.models.presets import suite
+from nfct_spec.models.registry import Step
+from nfct_spec.models.state import State
+from nfct_spec.replay import replay
+from nfct_spec.results import PASSING
+from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
+
+PINNED = [
+    # (variant, member, reduced states, transitions, depth)
+    ("2.6.30", "ci.sysctl", 116, 364, 10),
+    ("2.6.30", "ci.listeners", 845, 2744, 14),
+    ("2.6.30", "ci.expectations", 1191, 8713, 12),
+    ("2.6.30", "ci.allocations", 1166, 2812, 15),
+    ("2.6.31", "ci.sysctl", 3554, 13082, 14),
+    ("2.6.31", "ci.listeners", 12119, 32731, 23),
+    ("2.6.31", "ci.expectations", 12249, 51713, 18),
+    ("2.6.31", "ci.allocations", 7319, 18019, 18),
+    ("6.x", "ci.sysctl", 2196, 8964, 18),
+    ("6.x", "ci.listeners", 23957, 60906, 29),
+    ("6.x", "ci.expectations", 10897, 46463, 20),
+    ("6.x", "ci.allocations", 5902, 11761, 23),
+]
+OPEN_QUESTION = {("6.x", "identity-unique")}
+"""Expected violated on 6.x from an observation the model does not reproduce (README, open
+questions): no member shows it, so the suite's verdict is `unknown`."""
+
+
+@cache
+def _explored(variant: str) -> tuple[Exploration, ...]:
+    return tuple(explore(config, CATALOGUE) for config in suite("ci", variant))
+
+
+def _member(variant: str, name: str) -> Exploration:
+    (exploration,) = [e for e in _explored(variant) if e.config.name == name]
+    return exploration
+
+
+@pytest.mark.parametrize(("variant", "name", "states", "transitions", "depth"), PINNED)
+def test_every_member_is_exhausted_with_its_pinned_state_count(
+    variant: str, name: str, states: int, transitions: int, depth: int
+) -> None:
+    stats = _member(variant, name).stats
+    assert stats.complete
+    assert (stats.states, stats.transitions, stats.depth) == (states, transitions, depth)
+
+
+@pytest.mark.parametrize("variant", ["2.6.30", "2.6.31", "6.x"])
+def test_the_suite_confirms_every_expected_safety_verdict(variant: str) -> None:
+    for prop in CATALOGUE:
+        if prop.kind == "liveness":
+            continue
+        members = [safety_member(prop, e) for e in _explored(variant)]
+        combined = combine("ci.*", members)
+        if combined is None:
+            continue
+        if (variant, prop.id) in OPEN_QUESTION:
+            assert combined.verdict == "unknown" and "too small" in combined.scope
+            continue
+        assert combined.verdict in PASSING[combined.expected], (variant, prop.id, combined)
+        assert combined.verdict != "unknown"
+
+
+@pytest.mark.parametrize("variant", ["2.6.30", "2.6.31"])
+def test_every_finding_of_the_suite_is_bfs_shortest_and_replays(variant: str) -> None:
+    for exploration in _explored(variant):
+        for prop_id in exploration.findings:
+            trace = trace_of(exploration, BY_ID[prop_id])
+            assert len(trace.steps) == finding_depth(exploration, prop_id)
+            assert replay(trace).ok, (exploration.config.name, prop_id)
+
+
+def test_an_unknown_suite_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown suite"):
+        suite("huge")
+
+
+def _verdict(config: Config, verdict: str, expected: str, depth: int = 0) -> MemberVerdict:
+    scope = "budget hit: 9 states" if verdict == "unknown" and expected == "holds" else "7 states"
+    return MemberVerdict(config, verdict, expected, scope, 7, depth)
+
+
+A, B, C = suite("ci", "2.6.31")[:3]
+
+
+def test_a_member_that_contradicts_its_expectation_decides_the_verdict() -> None:
+    combined = combine(
+        "ci.*",
+        [_verdict(A, "violated", "violated", 3), _verdict(B, "violated", "holds", 5)],
+    )
+    assert combined is not None
+    assert (combined.verdict, combined.expected, combined.config) == (
+        "violated",
+        "holds",
+        B.name,
+    )
+
+
+def test_the_shortest_finding_is_chosen_and_the_others_are_accounted_for() -> None:
+    combined = combine(
+        "ci.*",
+        [
+            _verdict(A, "witnessed", "witness", 6),
+            _verdict(B, "witnessed", "witness", 4),
+            _verdict(C, "unknown", "witness"),
+        ],
+    )
+    assert combined is not None
+    assert (combined.verdict, combined.config) == ("witnessed", B.name)
+    assert "1 show it too" in combined.scope and "1 too small for it" in combined.scope
+
+
+def test_an_expected_finding_no_member_shows_is_unknown_and_says_too_small() -> None:
+    combined = combine(
+        "ci.*", [_verdict(A, "unknown", "witness"), _verdict(B, "exhausted", "no-witness")]
+    )
+    assert combined is not None
+    assert (combined.verdict, combined.config) == ("unknown", "ci.*")
+    assert "too small" in combined.scope
+
+
+def test_a_property_exhausted_everywhere_is_exhausted_with_the_states_summed() -> None:
+    combined = combine(
+        "ci.*", [_verdict(A, "exhausted", "holds"), _verdict(B, "exhausted", "holds")]
+    )
+    assert combined is not None
+    assert combined.verdict == "exhausted"
+    assert combined.scope.startswith("every state of 2 configs, 14 in all")
+
+
+def test_a_budget_hit_in_one_member_makes_a_holds_property_unknown() -> None:
+    combined = combine("ci.*", [_verdict(A, "exhausted", "holds"), _verdict(B, "unknown", "holds")])
+    assert combined is not None
+    assert combined.verdict == "unknown" and "budget hit" in combined.scope
+
+
+def test_a_property_not_applicable_anywhere_gets_no_verdict() -> None:
+    assert combine("ci.*", [None, None]) is None
+
+
+def test_every_state_the_hypothesis_engine_visits_is_in_the_explored_set() -> None:
+    """Cross-engine consistency on a suite member, with the real state machine of `check`."""
+    exploration = _member("2.6.31", "ci.sysctl")
+    config = exploration.config
+    seen: list[State] = []
+    # One property that holds, so that the run never stops early with everything found.
+    base = machine_class(config, (BY_ID["count-exact"],), Collection())
+
+    class Recording(base):  # type: ignore[valid-type, misc]
+        def __init__(self) -> None:
+            super().__init__()
+            seen.append(self.state)
+
+        def advance(self, step: Step, successor: State) -> None:
+            super().advance(step, successor)
+            seen.append(successor)
+
+    run_state_machine_as_test(
+        Recording,
+        settings=settings(max_examples=60, stateful_step_count=30, derandomize=True, deadline=None),
+    )
+    assert len(seen) > 500
+    missing = [s for s in seen if not exploration.contains(s)]
+    assert not missing, missing[0]
