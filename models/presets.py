@@ -24,13 +24,8 @@ _CONNTRACKD = ListenerConfig(
     capacity=1,
 )
 _LOGGER = ListenerConfig(name="logger", groups=("new", "destroy"), capacity=1)
-_RELIABLE = ListenerConfig(
-    name="conntrackd",
-    groups=("new", "update", "destroy"),
-    broadcast_error=True,
-    no_enobufs=True,
-    capacity=1,
-)
+RELIABLE = replace(_CONNTRACKD, groups=("new", "update", "destroy"))
+"""conntrackd's socket without the expectation group: the listener of the small configs."""
 
 
 def preset(name: str, variant: str = "2.6.31") -> Config:
@@ -128,7 +123,7 @@ def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
         nf_conntrack_max=1,
         flows=2,
         max_conntracks=2,
-        listeners=(_RELIABLE,),
+        listeners=(RELIABLE,),
         events_retry_timeout=2,
         ct_timeout=1,
         event_bits=("NEW", "DESTROY"),
@@ -142,10 +137,10 @@ def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
             ("nf_conntrack_events", 0),
             ("nf_conntrack_events", 1),
         )
-    expecting = replace(_RELIABLE, groups=("new", "destroy", "expect"))
+    expecting = replace(RELIABLE, groups=("new", "destroy", "expect"))
     return (
         base.with_(name="ci.sysctl", sysctl_writes=writes),
-        base.with_(name="ci.listeners", flows=1, listeners=(_RELIABLE, _LOGGER)),
+        base.with_(name="ci.listeners", flows=1, listeners=(RELIABLE, _LOGGER)),
         base.with_(
             name="ci.expectations",
             nf_conntrack_max=2,

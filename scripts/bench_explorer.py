@@ -24,20 +24,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 from nfct_spec.engines.explorer import Stats, explore, peak_rss_mib
 from nfct_spec.engines.lasso import FULL_FAIRNESS, build_graph, check_liveness
-from nfct_spec.models.config import Config, ListenerConfig
-from nfct_spec.models.presets import suite
+from nfct_spec.models.config import Config
+from nfct_spec.models.presets import RELIABLE, suite
 from nfct_spec.spec.catalogue import CATALOGUE
 
-LISTENER = ListenerConfig(
-    name="conntrackd",
-    groups=("new", "update", "destroy"),
-    broadcast_error=True,
-    no_enobufs=True,
-    capacity=2,
-)
+LISTENER = replace(RELIABLE, capacity=2)
 
 
 def reference(max_conntracks: int) -> Config:
@@ -62,7 +57,7 @@ def growth(flows: int) -> Config:
         nf_conntrack_max=1,
         flows=flows,
         max_conntracks=2,
-        listeners=(ListenerConfig(**{**LISTENER.__dict__, "capacity": 1}),),
+        listeners=(RELIABLE,),
         events_retry_timeout=2,
         ct_timeout=1,
     )

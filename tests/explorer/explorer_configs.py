@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nfct_spec.models.config import Config, ListenerConfig
-
-RELIABLE = ListenerConfig(
-    name="conntrackd",
-    groups=("new", "update", "destroy"),
-    broadcast_error=True,
-    no_enobufs=True,
-    capacity=1,
-)
+from nfct_spec.models.config import Config
+from nfct_spec.models.presets import RELIABLE
 
 
 def small(variant: str, flows: int = 2, **changes: object) -> Config:

@@ -1,8 +1,10 @@
-"""`nfct-spec explore`: exhaustive breadth-first search of a config with the explicit-state
-explorer. Safety and witness properties are checked on the symmetry-reduced state space,
-`destroy-eventually` on the unreduced graph (broken obligations and fair lassos under the full
-fairness set, plus one lasso search per weaker set, written as extra traces). Results are merged
-into results.json with engine `explorer`; BFS-shortest traces go under traces-explorer/."""
+"""`nfct-spec explore`: exhaustive breadth-first search with the explicit-state explorer, of
+the `ci` suite of small configs (the default), of one preset or of one config file. Safety and
+witness properties are checked on the symmetry-reduced state space, `destroy-eventually` on the
+unreduced graph (broken obligations and fair lassos under the full fairness set, plus one lasso
+search per weaker set, written as extra traces). The configs of one variant give one verdict
+per property together (`nfct_spec.engines.suite`). Results are merged into results.json with
+engine `explorer`; BFS-shortest traces go under traces-explorer/."""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ TRACES = "traces-explorer"
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `explore`."""
-    cmd = sub.add_parser("explore", help="exhaustive breadth-first search of one config")
+    cmd = sub.add_parser("explore", help="exhaustive breadth-first search of small configs")
     cmd.add_argument("--out", default="nfct-spec-out", help="output folder")
     cmd.add_argument("--variant", action="append", help="variant to explore (repeatable)")
     which = cmd.add_mutually_exclusive_group()
