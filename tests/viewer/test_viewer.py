@@ -11,12 +11,17 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from helpers import step
 from nfct_spec.cli import main
+from nfct_spec.minimize import liveness_tail, replay_steps
+from nfct_spec.models.presets import preset
+from nfct_spec.models.state import initial_state
 from nfct_spec.replay import replay
 from nfct_spec.traces import (
     Trace,
     TraceError,
     load_trace,
+    make_trace,
     save_trace,
     trace_from_json,
     trace_to_json,
@@ -148,6 +153,32 @@ def test_minimize_keeps_a_lasso_a_lasso(lasso: Trace) -> None:
     small = minimize_trace(lasso)
     assert small.loop is not None
     assert small.states[-1] == small.states[small.loop]
+
+
+@pytest.mark.parametrize("drained", [False, True])
+def test_minimize_keeps_the_shape_of_a_liveness_trace(drained: bool) -> None:
+    """The explorer's broken obligation ends where it broke; Hypothesis adds the fair drain
+    that shows the DESTROY never arrives. Minimising keeps whichever the trace has."""
+    config = preset("ci", "2.6.30")
+    steps = [
+        step("env_listener_close", listener="logger"),
+        step("env_listener_open", listener="logger"),
+        step("nf_conntrack_in", flow=0, packet="new"),
+        step("__nf_conntrack_confirm", uid=0),
+        step("ctnetlink_del_conntrack", flow=0, requester="conntrack"),
+    ]
+    path = replay_steps(config, steps)
+    assert path is not None
+    tail = liveness_tail(config, path)
+    assert tail  # conntrackd still has the NEW to read, and no DESTROY will come
+    meta = {"property": "destroy-eventually", "finding": "violated", "step": len(steps)}
+    full = path + tail if drained else path
+    trace = make_trace(config, full, initial_state(config), meta)
+    small = minimize_trace(trace)
+    assert replay(small).ok
+    assert small.meta["step"] == 3 < len(steps)
+    assert (len(small.steps) > 3) is drained
+    assert len(small.steps) < len(trace.steps)
 
 
 @pytest.mark.parametrize("name", ["violation", "witness", "lasso"])

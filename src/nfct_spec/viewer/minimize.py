@@ -136,7 +136,11 @@ def minimize_trace(trace: Trace) -> Trace:
         raise TraceError("#meta.property: minimize needs the property whose finding to keep")
     prop = BY_ID[prop_id]
     steps = list(trace.steps)
+    # A liveness trace may end with the fair drain that shows the obligation unmet (Hypothesis
+    # writes one) or at the state where it broke (the explorer's): keep the trace's shape.
+    drained = False
     if prop.kind == "liveness" and isinstance(meta.get("step"), int):
+        drained = len(steps) > meta["step"]
         steps = steps[: meta["step"]]
     try:
         first = drop_steps(config, prop, steps)
@@ -146,7 +150,7 @@ def minimize_trace(trace: Trace) -> Trace:
     path = replay_steps(config, found)
     assert path is not None
     meta["step"] = len(path)
-    if prop.kind == "liveness":
+    if drained:
         path = path + (liveness_tail(config, path) or [])
     return make_trace(config, path, initial_state(config), meta)
 
