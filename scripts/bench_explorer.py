@@ -17,7 +17,11 @@ The `ci` suite: every member of the suite that `nfct-spec check` exhausts, per v
 the time of the reduced search (every catalogue entry checked) and of the liveness check on the
 unreduced graph (broken obligations and fair lassos under the full fairness set).
 
-Usage: python scripts/bench_explorer.py [--max-conntracks 4] [--budget 300000] [--suite-only]
+With `--lean`, what the reference config leaves open is set at its smallest (only NEW and
+DESTROY events, a timeout of 1 tick, no userspace requests).
+
+Usage: python scripts/bench_explorer.py [--max-conntracks 4] [--budget 300000] [--lean]
+       [--suite-only | --no-suite]
 """
 
 from __future__ import annotations
@@ -35,9 +39,15 @@ from nfct_spec.spec.catalogue import CATALOGUE
 LISTENER = replace(RELIABLE, capacity=2)
 
 
-def reference(max_conntracks: int) -> Config:
-    """The reference config of the benchmark."""
-    return Config(
+LEAN = {"event_bits": ("NEW", "DESTROY"), "ct_timeout": 1, "requesters": ()}
+"""`--lean`: what the reference config leaves open, at its smallest (only NEW and DESTROY
+events, a timeout of 1 tick, no userspace requests)."""
+
+
+def reference(max_conntracks: int, lean: bool = False) -> Config:
+    """The reference config of the benchmark (with `lean`, the smallest choices of what the
+    reference leaves open)."""
+    config = Config(
         name="reference",
         variant="2.6.31",
         nf_conntrack_max=3,
@@ -47,6 +57,7 @@ def reference(max_conntracks: int) -> Config:
         events_retry_timeout=3,
         ct_timeout=2,
     )
+    return config.with_(**LEAN) if lean else config
 
 
 def growth(flows: int) -> Config:
@@ -96,15 +107,25 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=300_000)
     parser.add_argument("--max-flows", type=int, default=5)
     parser.add_argument("--suite-only", action="store_true", help="only the ci suite table")
+    parser.add_argument("--no-suite", action="store_true", help="skip the ci suite table")
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="reference config with only NEW and DESTROY, timeout 1, no userspace requests",
+    )
     args = parser.parse_args()
 
-    ci_suite()
+    if not args.no_suite:
+        ci_suite()
     if args.suite_only:
         return
 
-    ref = explore(reference(args.max_conntracks), CATALOGUE, max_states=args.budget)
+    ref = explore(reference(args.max_conntracks, args.lean), CATALOGUE, max_states=args.budget)
     s = ref.stats
-    print(f"## Reference config (max_conntracks {args.max_conntracks}, budget {args.budget})\n")
+    lean = ", lean" if args.lean else ""
+    print(
+        f"## Reference config (max_conntracks {args.max_conntracks}{lean}, budget {args.budget})\n"
+    )
     print("| exhausted | states | transitions | depth | seconds | states/s | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|")
     print(
@@ -115,7 +136,7 @@ def main() -> None:
     print("| max allocations | states | transitions | depth | seconds |")
     print("|---|---|---|---|---|")
     for allocations in range(1, args.max_conntracks):
-        a = explore(reference(allocations), CATALOGUE, max_states=args.budget).stats
+        a = explore(reference(allocations, args.lean), CATALOGUE, max_states=args.budget).stats
         print(
             f"| {allocations} | {_count(a)} | {a.transitions} | {a.depth} | {a.seconds:.1f} |",
             flush=True,

@@ -77,7 +77,11 @@ def test_explore_defaults_to_the_ci_suite_and_gives_one_verdict_per_property(
     out = tmp_path / "out"
     assert main(["explore", "--variant", "2.6.30", "--out", str(out)]) == 0
     doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert set(doc["configs"]) == {f"2.6.30/{c.name}" for c in suite("ci", "2.6.30")}
+    members = [c.name for c in suite("ci", "2.6.30")]
+    assert set(doc["configs"]) == {f"2.6.30/{name}" for name in members}
+    searches = doc["runs"]["explore"]["searches"]
+    assert [s["config"] for s in searches] == members
+    assert all(s["exhausted"] and s["states"] > 0 and s["peak_rss_mib"] > 0 for s in searches)
     rows = {r["property"]: r for r in doc["results"]}
     assert len(rows) == len(doc["results"])
     assert all(r["status"] == "ok" for r in rows.values())

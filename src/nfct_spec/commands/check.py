@@ -95,6 +95,7 @@ def _explore(
     fresh_subdir(out, explore.TRACES)
     started = time.time()
     results: list[Result] = []
+    searches: list[dict[str, object]] = []
     with explore.progress_bars(console) as progress:
         for config in configs:
             members = suite(args.preset, config.variant)
@@ -106,11 +107,13 @@ def _explore(
                 out,
                 progress,
                 lassos=False,
+                searches=searches,
             )
     run = {
         "command": "explore",
         "suite": args.preset,
         "max_states": explore.DEFAULT_MAX_STATES,
+        "searches": searches,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "elapsed_seconds": round(time.time() - started, 2),
     }

@@ -84,6 +84,40 @@ class MemberRun:
     exploration: Exploration
     graph: Graph | None = None
     outcome: LivenessOutcome | None = None
+    liveness_seconds: float = 0.0
+
+    def summary(self) -> dict[str, object]:
+        """The figures of both searches, for the run record in results.json."""
+        stats = self.exploration.stats
+        return {
+            "variant": self.config.variant,
+            "config": self.config.name,
+            "exhausted": stats.complete,
+            "states": stats.states,
+            "transitions": stats.transitions,
+            "depth": stats.depth,
+            "seconds": round(stats.seconds, 2),
+            "states_per_second": round(stats.states_per_second),
+            "peak_rss_mib": round(stats.peak_rss_mib),
+            "unreduced_states": None if self.outcome is None else self.outcome.states,
+            "liveness_seconds": round(self.liveness_seconds, 2),
+        }
+
+    def line(self) -> str:
+        """One line for the terminal: what was searched, how fast, with how much memory."""
+        stats = self.exploration.stats
+        done = "exhausted" if stats.complete else "NOT exhausted (budget)"
+        text = (
+            f"{self.config.variant} {self.config.name}: {done}, {stats.states:,} states, "
+            f"{stats.transitions:,} transitions, depth {stats.depth}, {stats.seconds:.1f} s "
+            f"({stats.states_per_second:,.0f} states/s, peak {stats.peak_rss_mib:.0f} MiB)"
+        )
+        if self.outcome is not None:
+            text += (
+                f"; liveness: {self.outcome.states:,} unreduced states, "
+                f"{self.liveness_seconds:.1f} s"
+            )
+        return text
 
 
 def _safety(
@@ -111,10 +145,13 @@ def _member(
     run = MemberRun(config, _safety(config, props, max_states, progress))
     if any(p.id == PROPERTY and searched(p, config) for p in props):
         task = progress.add_task(f"{config.variant} ({config.name}) liveness", total=None, info="")
+        started = time.perf_counter()
         run.graph = build_graph(config, max_states)
         progress.update(task, info=f"{len(run.graph.states)} states (unreduced)")
         run.outcome = check_liveness(run.graph, FULL_FAIRNESS)
+        run.liveness_seconds = time.perf_counter() - started
         progress.update(task, total=1, completed=1)
+    progress.console.print(run.line())
     return run
 
 
@@ -156,11 +193,15 @@ def explore_configs(
     out: Path,
     progress: Progress,
     lassos: bool = True,
+    searches: list[dict[str, object]] | None = None,
 ) -> list[Result]:
     """Explore every config of one variant (a suite, or a single config) and give one result
     per property for them together (`nfct_spec.engines.suite`); with `lassos`, also write a
-    lasso for each weaker fairness set where some config has one."""
+    lasso for each weaker fairness set where some config has one. The figures of each search
+    are appended to `searches`."""
     runs = [_member(config, props, max_states, progress) for config in configs]
+    if searches is not None:
+        searches += [run.summary() for run in runs]
     results: list[Result] = []
     for prop in props:
         if prop.kind == "liveness" and prop.id != PROPERTY:
@@ -227,13 +268,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
     fresh_subdir(out, TRACES)
     started = time.time()
     results: list[Result] = []
+    searches: list[dict[str, object]] = []
     with progress_bars(console) as progress:
         for label, configs in groups:
-            results += explore_configs(label, configs, props, args.max_states, out, progress)
+            results += explore_configs(
+                label, configs, props, args.max_states, out, progress, searches=searches
+            )
     elapsed = time.time() - started
     run_info = {
         "command": "explore",
         "max_states": args.max_states,
+        "searches": searches,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "elapsed_seconds": round(elapsed, 2),
     }
