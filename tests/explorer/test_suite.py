@@ -152,9 +152,15 @@ def test_a_property_not_applicable_anywhere_gets_no_verdict() -> None:
     assert combine("ci.*", [None, None]) is None
 
 
-def test_every_state_the_hypothesis_engine_visits_is_in_the_explored_set() -> None:
-    """Cross-engine consistency on a suite member, with the real state machine of `check`."""
-    exploration = _member("2.6.31", "ci.sysctl")
+@pytest.mark.parametrize(
+    ("variant", "name"),
+    [("2.6.31", "ci.sysctl"), ("2.6.30", "ci.listeners"), ("6.x", "ci.expectations")],
+)
+def test_every_state_the_hypothesis_engine_visits_is_in_the_explored_set(
+    variant: str, name: str
+) -> None:
+    """Cross-engine consistency on suite members, with the real state machine of `check`."""
+    exploration = _member(variant, name)
     config = exploration.config
     seen: list[State] = []
     # One property that holds, so that the run never stops early with everything found.
