@@ -90,8 +90,9 @@ def test_an_unknown_suite_is_a_config_error() -> None:
 
 
 def _verdict(config: Config, verdict: str, expected: str, depth: int = 0) -> MemberVerdict:
-    scope = "budget hit: 9 states" if verdict == "unknown" and expected == "holds" else "7 states"
-    return MemberVerdict(config, verdict, expected, scope, 7, depth)
+    complete = not (verdict == "unknown" and expected == "holds")
+    scope = "7 states" if complete else "budget hit: 7 states"
+    return MemberVerdict(config, verdict, expected, scope, 7, complete, depth)
 
 
 A, B, C = suite("ci", "2.6.31")[:3]
@@ -146,6 +147,13 @@ def test_a_budget_hit_in_one_member_makes_a_holds_property_unknown() -> None:
     combined = combine("ci.*", [_verdict(A, "exhausted", "holds"), _verdict(B, "unknown", "holds")])
     assert combined is not None
     assert combined.verdict == "unknown" and "budget hit" in combined.scope
+
+
+def test_an_expected_finding_behind_a_budget_hit_names_the_config() -> None:
+    cut = MemberVerdict(A, "unknown", "witness", "budget hit: 7 states", 7, False)
+    combined = combine("ci.*", [cut, _verdict(B, "unknown", "witness")])
+    assert combined is not None
+    assert (combined.verdict, combined.scope) == ("unknown", f"budget hit in {A.name}")
 
 
 def test_a_property_not_applicable_anywhere_gets_no_verdict() -> None:

@@ -39,15 +39,17 @@ FINDINGS = ("violated", "witness")
 class MemberVerdict:
     """One member's verdict on one property, against that member's expectation.
 
-    `states` is how many states the member's search covered; `depth` orders findings (the
-    BFS depth, or the trace length for liveness); `trace` is built on demand for safety
-    findings (`exploration`) or given (liveness)."""
+    `states` is how many states the member's search covered and `complete` whether that was
+    all of them (no budget hit); `depth` orders findings (the BFS depth, or the trace length
+    for liveness); `trace` is built on demand for safety findings (`exploration`) or given
+    (liveness)."""
 
     config: Config
     verdict: str
     expected: str
     scope: str
     states: int
+    complete: bool
     depth: int = 0
     exploration: Exploration | None = None
     trace: Trace | None = None
@@ -93,8 +95,10 @@ def safety_member(prop: Property, exploration: Exploration) -> MemberVerdict | N
         return None
     found, scope = verdict(prop, exploration)
     depth = finding_depth(exploration, prop.id) if prop.id in exploration.findings else 0
-    states = exploration.stats.states
-    return MemberVerdict(config, found, expected, scope, states, depth, exploration=exploration)
+    stats = exploration.stats
+    return MemberVerdict(
+        config, found, expected, scope, stats.states, stats.complete, depth, exploration=exploration
+    )
 
 
 def liveness_member(
@@ -106,7 +110,9 @@ def liveness_member(
         return None
     found, scope, trace = liveness_verdict(outcome, expected)
     depth = len(trace.steps) if trace is not None else 0
-    return MemberVerdict(config, found, expected, scope, outcome.states, depth, trace=trace)
+    return MemberVerdict(
+        config, found, expected, scope, outcome.states, outcome.complete, depth, trace=trace
+    )
 
 
 def combine(label: str, members: Sequence[MemberVerdict | None]) -> SuiteVerdict | None:
@@ -134,7 +140,7 @@ def combine(label: str, members: Sequence[MemberVerdict | None]) -> SuiteVerdict
         return SuiteVerdict(best.verdict, best.expected, scope, best.config.name, best)
     wanted = [m for m in judged if m.expected in FINDINGS]
     if wanted:
-        budget = [m for m in wanted if m.verdict == "unknown" and "budget hit" in m.scope]
+        budget = [m for m in wanted if not m.complete]
         if single:
             why = judged[0].scope
         elif budget:
@@ -167,7 +173,7 @@ def _others(best: MemberVerdict, judged: Sequence[MemberVerdict]) -> str:
     for member in judged:
         if member is best:
             continue
-        if member.verdict == "unknown" and "budget hit" in member.scope:
+        if not member.complete and not member.shows_finding:
             counts["not exhausted (budget hit)"] += 1
         elif member.shows_finding:
             counts["show it too"] += 1
