@@ -14,7 +14,9 @@ import pytest
 
 from nfct_spec.cli import main
 from nfct_spec.docs.build import update_readme
+from nfct_spec.docs.configs import configs_page
 from nfct_spec.docs.content import DocError, expand_markers, readme_markers, readme_table
+from nfct_spec.models.presets import preset, suite
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -158,3 +160,17 @@ def test_every_auxiliary_invariant_of_the_proofs_has_an_entry() -> None:
     assert all(f'<a id="{i}"></a>' in entries for i in aux)
     assert "2.6.31: missed-only-undelivered" in text
     assert "6.x: destroy-eventually (stated fairness)" in text
+
+
+def test_the_configs_page_lists_every_config_a_verdict_was_found_on() -> None:
+    configs = {f"2.6.31/{c.name}": c.to_json() for c in suite("ci", "2.6.31")}
+    configs["2.6.31"] = preset("ci", "2.6.31").to_json()
+    page = configs_page(configs)
+    rows = [line for line in page.markdown.splitlines() if line.startswith("| `")]
+    assert [row.split(" | ")[0] for row in rows] == [f"| `{key}`" for key in configs]
+    listeners = next(row for row in rows if "ci.listeners" in row)
+    assert "conntrackd (new/update/destroy, broadcast_error, no_enobufs, queue 1)" in listeners
+    assert "logger (new/destroy, queue 1)" in listeners
+    assert "events_retry_timeout=0" in next(row for row in rows if "ci.sysctl" in row)
+    assert "expectations, listener churn" in rows[-1]
+    assert "No configs recorded." in configs_page({}).markdown

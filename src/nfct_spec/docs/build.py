@@ -11,6 +11,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
+from nfct_spec.docs.configs import configs_page
 from nfct_spec.docs.content import (
     DocError,
     Page,
@@ -84,6 +85,7 @@ def build(out: Path, results_path: Path) -> list[Path]:
     """Write the site (HTML) and its Markdown twin under `out`; returns the HTML pages."""
     doc = load_results(results_path)
     pages = all_pages(index_results(doc), doc.get("runs", {}).get("check", doc.get("run", {})))
+    pages.append(configs_page(dict(doc.get("configs") or {})))
     (out / "md").mkdir(parents=True, exist_ok=True)
     written = []
     for page in pages:
