@@ -25,7 +25,7 @@ from nfct_spec.commands.common import configs_from_args, properties_from_ids
 from nfct_spec.engines.hypothesis_engine import PROFILES
 from nfct_spec.engines.sampling import Checked, check_sampling
 from nfct_spec.models.config import Config
-from nfct_spec.models.presets import PRESETS, SUITES, suite
+from nfct_spec.models.presets import PRESETS, SUITES
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.results import Result, exit_code, write_results
 from nfct_spec.spec.catalogue import Property
@@ -92,38 +92,10 @@ def _explore(
             "(`nfct-spec explore` searches it within a state budget)"
         )
         return 0
-    fresh_subdir(out, explore.TRACES)
-    started = time.time()
-    results: list[Result] = []
-    searches: list[dict[str, object]] = []
-    with explore.progress_bars(console) as progress:
-        for config in configs:
-            members = suite(args.preset, config.variant)
-            results += explore.explore_configs(
-                f"{args.preset}.*",
-                members,
-                props,
-                explore.DEFAULT_MAX_STATES,
-                out,
-                progress,
-                lassos=False,
-                searches=searches,
-            )
-    run = {
-        "command": "explore",
-        "suite": args.preset,
-        "max_states": explore.DEFAULT_MAX_STATES,
-        "searches": searches,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "elapsed_seconds": round(time.time() - started, 2),
-    }
-    explored = {
-        f"{c.variant}/{c.name}": c.to_json()
-        for config in configs
-        for c in suite(args.preset, config.variant)
-    }
-    write_results(out / "results.json", results, run, explored)
-    console.print(explore.results_table(results))
+    groups = explore.suite_groups(args.preset, [c.variant for c in configs])
+    results = explore.explore_groups(
+        groups, props, explore.DEFAULT_MAX_STATES, out, console, lassos=False, suite=args.preset
+    )
     return exit_code(results)
 
 

@@ -248,14 +248,57 @@ def results_table(results: list[Result]) -> Table:
     return table
 
 
-def selected(args: argparse.Namespace) -> list[tuple[str, tuple[Config, ...]]]:
+Group = tuple[str, tuple[Config, ...]]
+"""The configs of one variant explored together, with the label of their results."""
+
+
+def suite_groups(name: str, variants: Sequence[str]) -> list[Group]:
+    """The suite `name` for each variant, labelled `name.*` (every config of the suite)."""
+    return [(f"{name}.*", suite(name, v)) for v in variants]
+
+
+def selected(args: argparse.Namespace) -> list[Group]:
     """The configs to explore, per variant, with the label of their results: a suite (the
     default is `ci`), one preset, or one config file."""
     if args.config or args.preset:
         return [(c.name, (c,)) for c in configs_from_args(args)]
-    name = args.suite or "ci"
     variants = [checked_variant(v) for v in (args.variant or DEFAULT_VARIANTS)]
-    return [(f"{name}.*", suite(name, v)) for v in variants]
+    return suite_groups(args.suite or "ci", variants)
+
+
+def explore_groups(
+    groups: Sequence[Group],
+    props: list[Property],
+    max_states: int,
+    out: Path,
+    console: Console,
+    lassos: bool = True,
+    **run_fields: object,
+) -> list[Result]:
+    """Explore every group with progress bars, merge the results into results.json (the run
+    record lists each search's figures, the configs are keyed `variant/name`), print the
+    table, and return the results. `run_fields` add to the run record."""
+    fresh_subdir(out, TRACES)
+    started = time.time()
+    results: list[Result] = []
+    searches: list[dict[str, object]] = []
+    with progress_bars(console) as progress:
+        for label, configs in groups:
+            results += explore_configs(
+                label, configs, props, max_states, out, progress, lassos, searches
+            )
+    run_info = {
+        "command": "explore",
+        **run_fields,
+        "max_states": max_states,
+        "searches": searches,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "elapsed_seconds": round(time.time() - started, 2),
+    }
+    explored = {f"{c.variant}/{c.name}": c.to_json() for _, configs in groups for c in configs}
+    write_results(out / "results.json", results, run_info, explored)
+    console.print(results_table(results))
+    return results
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -265,29 +308,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     groups = selected(args)
     props = properties_from_ids(args.property)
     out = prepare(Path(args.out))
-    fresh_subdir(out, TRACES)
     started = time.time()
-    results: list[Result] = []
-    searches: list[dict[str, object]] = []
-    with progress_bars(console) as progress:
-        for label, configs in groups:
-            results += explore_configs(
-                label, configs, props, args.max_states, out, progress, searches=searches
-            )
+    results = explore_groups(groups, props, args.max_states, out, console)
     elapsed = time.time() - started
-    run_info = {
-        "command": "explore",
-        "max_states": args.max_states,
-        "searches": searches,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "elapsed_seconds": round(elapsed, 2),
-    }
-    explored = {f"{c.variant}/{c.name}": c.to_json() for _, configs in groups for c in configs}
-    write_results(out / "results.json", results, run_info, explored)
-    console.print(results_table(results))
-    code = exit_code(results)
     console.print(f"results in {out / 'results.json'}, traces in {out / TRACES} ({elapsed:.1f} s)")
-    return code
+    return exit_code(results)
 
 
 def progress_bars(console: Console) -> Progress:
