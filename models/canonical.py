@@ -1,118 +1,74 @@
-"""Symmetry reduction: one canonical representative per class of equivalent states.
+"""Reductions: one canonical representative per class of equivalent states.
 
-Two symmetries of the model leave every action and every safety or reachability property
-unchanged:
+A search declares the observers it needs (a ghost *level*, `nfct_spec.models.observers`); the
+canonical form keeps exactly those, and identifies states that differ only by a renaming that
+no action and no property of the search can tell apart:
 
+- **Forgotten instances** are dropped: a freed conntrack's record stays in the state of the
+  step that freed it (so that properties see how it ended) and is forgotten here, or reduced
+  to what a queued message of it can still make a property read (`observers.collect`).
+- **Observers not needed** are cleared: a search that keeps no receipts forgets what each
+  message in a queue says (only the queue lengths matter to the kernel: netlink delivery
+  compares them with the capacity, and a read takes one message whatever it says), and the
+  bits and flags only receipts read. A `table-bound` search keeps no observer at all.
+- **Memory slots.** A slot only names an object; no kernel step compares two slots other than
+  for equality, and which free object the slab hands out is an argument of the allocation.
+  Slots are renamed in order of first appearance: the observer records in creation order
+  when receipts are kept (so a freed instance's id stays tied to the slot it shares with a
+  newer one), otherwise the live conntracks sorted by their contents and list positions.
 - **Flow identities.** A flow number only names a tuple; no kernel step compares two flows
   other than for equality (the hash bucket of a tuple is abstracted away: early_drop may pick
-  any hashed victim). Every place a flow appears (a conntrack, a queued message, the ghost
-  identity of an allocation, the allocation waiting for early_drop) is tied to an allocation
-  number (uid), except the waiting allocation. Relabelling flows in order of first appearance
-  in `ghost.identity` (then the waiting allocation's flow) is therefore an exact canonical form
-  for this symmetry, computed in one pass instead of a minimum over all permutations.
+  any hashed victim). Flows are renamed in order of first appearance along the slot order.
+- **Instance numbers** (observer uids) are renumbered 0, 1, ... keeping their order (creation
+  order) when receipts are kept; otherwise they follow the slot order.
 - **Interchangeable listeners.** Listeners whose configs are equal except for the name play the
-  same role. Permuting them permutes the sockets, the per-listener ghost records and the netlink
-  port ids that conntracks remember for re-sends (listener i has port id i + 1, see
-  `Config.portid`). The representative is the permutation with the smallest encoding; the
-  groups are small (at most four listeners), so trying every permutation is cheap.
+  same role. Permuting them permutes the sockets, the per-listener observer fields and the
+  netlink port ids that conntracks remember for re-sends (listener i has port id i + 1, see
+  `Config.portid`). The representative is the permutation with the smallest encoding.
+- **A slice:** `Socket.drops` (sk_drops) is read by no action and no property (only the viewer
+  shows it): the canonical form sets it to 0.
 
-A third reduction is not a symmetry but a slice: `Socket.drops` (sk_drops) is read by no
-action and no property (only the viewer shows it), so states that differ only in it have the
-same futures and the same verdicts; the canonical form sets it to 0.
-
-Steps name flows and listeners in their arguments, so only states are canonicalised; traces
-are rebuilt from real steps by the engines. Liveness must not use this reduction unless shown
-sound for the property: the explorer's lasso search works on the unreduced graph.
+When two conntracks tie on everything the slot order looks at, the first slot wins: the result
+is then a representative, not always the smallest one, which can only leave two equivalent
+states apart (less reduction, same verdicts). Steps name flows, slots and listeners in their
+arguments, so only states are canonicalised; traces are rebuilt from real steps by the engines.
+Liveness must not use this reduction unless shown sound for the property: the explorer's lasso
+search works on the unreduced graph.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import replace as dataclass_replace
 
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import Conntrack, Ghost, Kernel, Message, Socket, State, evolve
+from nfct_spec.models.observers import (
+    FULL,
+    IDS,
+    KERNEL,
+    NO_PREVIOUS,
+    OBLIGATIONS,
+    RECEIPTS,
+    Ghost,
+    Record,
+    Seen,
+    collect,
+    referenced_uids,
+)
+from nfct_spec.models.frozen import evolve as replace
+from nfct_spec.models.state import Conntrack, Kernel, Message, Socket, State, evolve
+
+ANONYMOUS = Message(slot=-1, flow=-1, bits=0)
+"""What a queued message becomes when no observer reads messages."""
 
 
 def listener_classes(config: Config) -> tuple[tuple[int, ...], ...]:
     """Groups of listener indices whose configs differ only by name (groups of one dropped)."""
     by_shape: dict[object, list[int]] = {}
     for i, listener in enumerate(config.listeners):
-        by_shape.setdefault(replace(listener, name=""), []).append(i)
+        by_shape.setdefault(dataclass_replace(listener, name=""), []).append(i)
     return tuple(tuple(group) for group in by_shape.values() if len(group) > 1)
-
-
-def flow_relabelling(state: State) -> dict[int, int]:
-    """New flow numbers in order of first appearance (allocations, then the waiting one)."""
-    mapping: dict[int, int] = {}
-    for flow, _ctid in state.ghost.identity:
-        if flow not in mapping:
-            mapping[flow] = len(mapping)
-    pending = state.kernel.alloc_pending
-    if pending >= 0 and pending not in mapping:
-        mapping[pending] = len(mapping)
-    return mapping
-
-
-def _relabel_message(msg: Message, mapping: dict[int, int]) -> Message:
-    flow = mapping[msg.flow]
-    return msg if flow == msg.flow else evolve(msg, flow=flow)
-
-
-def relabel_flows(state: State, mapping: dict[int, int]) -> State:
-    """The state with every flow `f` renamed `mapping[f]` (every used flow must be mapped)."""
-    if all(old == new for old, new in mapping.items()):
-        return state
-    kernel = state.kernel
-    cts = tuple(
-        ct if mapping[ct.flow] == ct.flow else evolve(ct, flow=mapping[ct.flow])
-        for ct in kernel.cts
-    )
-    sockets = tuple(
-        evolve(sock, queue=tuple(_relabel_message(m, mapping) for m in sock.queue))
-        if sock.queue
-        else sock
-        for sock in kernel.sockets
-    )
-    pending = mapping[kernel.alloc_pending] if kernel.alloc_pending >= 0 else -1
-    kernel = evolve(kernel, cts=cts, sockets=sockets, alloc_pending=pending)
-    identity = tuple((mapping[flow], ctid) for flow, ctid in state.ghost.identity)
-    return State(kernel, evolve(state.ghost, identity=identity))
-
-
-def _permute_pid(pid: int, order: Sequence[int]) -> int:
-    """The port id after listener `order[j]` moved to position j (tool port ids stay)."""
-    if 1 <= pid <= len(order):
-        return order.index(pid - 1) + 1
-    return pid
-
-
-def permute_listeners(state: State, order: Sequence[int]) -> State:
-    """The state with listener `order[j]` moved to position j."""
-    kernel = state.kernel
-    cts: tuple[Conntrack, ...] = tuple(
-        evolve(ct, pid=_permute_pid(ct.pid, order)) if ct.pid else ct for ct in kernel.cts
-    )
-    sockets: tuple[Socket, ...] = tuple(kernel.sockets[i] for i in order)
-    ghost: Ghost = state.ghost
-    ghost = evolve(
-        ghost,
-        got=tuple(ghost.got[i] for i in order),
-        dropped=tuple(ghost.dropped[i] for i in order),
-        since=tuple(ghost.since[i] for i in order),
-    )
-    new_kernel: Kernel = evolve(kernel, cts=cts, sockets=sockets)
-    return State(new_kernel, ghost)
-
-
-def forget_drops(state: State) -> State:
-    """The state with every socket's `drops` counter at 0 (see the module docstring)."""
-    sockets = state.kernel.sockets
-    if not any(sock.drops for sock in sockets):
-        return state
-    kernel = evolve(state.kernel, sockets=tuple(evolve(sock, drops=0) for sock in sockets))
-    return State(kernel, state.ghost)
 
 
 def _orders(n: int, classes: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
@@ -128,31 +84,265 @@ def _orders(n: int, classes: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...
     return orders
 
 
-class Canonicaliser:
-    """Maps a state of one config to its representative; built once per config."""
+def _project_seen(seen: Seen, level: int) -> Seen:
+    if level & RECEIPTS:
+        return seen if level & IDS or not seen.reuse else replace(seen, reuse=False)
+    if not (seen.got or seen.dropped or seen.newer or seen.later or seen.reuse):
+        return seen
+    return Seen(owed=seen.owed, has_destroy=seen.has_destroy)
 
-    def __init__(self, config: Config, flows: bool = True, listeners: bool = True) -> None:
+
+def project_ghost(ghost: Ghost, level: int) -> Ghost:
+    """The ghost with only the observers of `level` (records stay in uid order)."""
+    if level == KERNEL:
+        return ghost if ghost == Ghost(level=KERNEL) else Ghost(level=KERNEL)
+    records = ghost.records
+    if not level & RECEIPTS:
+        records = tuple(
+            replace(r, generated=0, seen=tuple(_project_seen(s, level) for s in r.seen))
+            for r in records
+            if r.live
+        )
+    elif not level & IDS:
+        records = tuple(
+            replace(r, seen=tuple(_project_seen(s, level) for s in r.seen)) for r in records
+        )
+    return Ghost(
+        level=level,
+        next_uid=ghost.next_uid,
+        records=records,
+        deaths=ghost.deaths if level & RECEIPTS else (),
+        exp_lost=ghost.exp_lost and bool(level & RECEIPTS),
+        previous=ghost.previous if level & IDS else (),
+    )
+
+
+def _ct_key(kernel: Kernel, slot: int, ct: Conntrack, record: Record | None) -> tuple[object, ...]:
+    """What a conntrack looks like without its slot and flow names (for the slot order)."""
+    place = (
+        0 if slot in kernel.unconfirmed else 1 if slot in kernel.hash else 2,
+        kernel.dying.index(slot) if slot in kernel.dying else -1,
+    )
+    fields = (ct.ecache, ct.assured, ct.dying, ct.timer, ct.cache, ct.missed, ct.pid)
+    if record is None:
+        return (*place, *fields)
+    seen = tuple(
+        (s.owed, s.has_destroy, s.got, s.dropped, s.newer, s.later, s.reuse) for s in record.seen
+    )
+    observed = (record.generated, record.pending, record.reporting, record.died, seen)
+    return (*place, *fields, *observed)
+
+
+class Canonicaliser:
+    """Maps a state of one config to its representative for a search at one ghost level;
+    built once per config and level."""
+
+    def __init__(
+        self,
+        config: Config,
+        level: int = FULL,
+        flows: bool = True,
+        listeners: bool = True,
+        slots: bool = True,
+    ) -> None:
+        self.level = level
         self.flows = flows
-        self.slice = flows or listeners
+        self.slots = slots
         classes = listener_classes(config) if listeners else ()
         self.orders = _orders(len(config.listeners), classes)[1:] if classes else []
 
-    @property
-    def reduces(self) -> bool:
-        """Whether any reduction is applied at all."""
-        return self.slice or bool(self.orders)
-
     def __call__(self, state: State) -> State:
-        if self.slice:
-            state = forget_drops(state)
-        if self.flows:
-            state = relabel_flows(state, flow_relabelling(state))
+        level = self.level
+        kernel = state.kernel
+        ghost = state.ghost
+        if not all(r.live for r in ghost.records):
+            ghost = collect(ghost, referenced_uids([s.queue for s in kernel.sockets]))
+        ghost = project_ghost(ghost, level)
+        if any(sock.drops for sock in kernel.sockets):
+            kernel = evolve(kernel, sockets=tuple(evolve(s, drops=0) for s in kernel.sockets))
+        if not level & RECEIPTS:
+            kernel = _anonymise(kernel)
+        if self.slots or self.flows:
+            kernel, ghost = self._relabel(kernel, ghost)
+        best = State(kernel, ghost)
         if not self.orders:
-            return state
-        best, best_key = state, repr(state)
+            return best
+        best_key = repr(best)
         for order in self.orders:
-            candidate = permute_listeners(state, order)
+            candidate = permute_listeners(best, order)
             key = repr(candidate)
             if key < best_key:
                 best, best_key = candidate, key
         return best
+
+    def _slot_order(self, kernel: Kernel, ghost: Ghost) -> list[int]:
+        order: list[int] = []
+        if self.level & RECEIPTS:
+            for record in ghost.records:
+                if record.slot not in order:
+                    order.append(record.slot)
+            live = [s for s, ct in enumerate(kernel.cts) if ct is not None and s not in order]
+        else:
+            by_slot = {r.slot: r for r in ghost.records}
+            live = sorted(
+                (s for s, ct in enumerate(kernel.cts) if ct is not None),
+                key=lambda s: _ct_key(kernel, s, kernel.cts[s], by_slot.get(s)),  # type: ignore[arg-type]
+            )
+        order.extend(live)
+        if kernel.alloc_slot >= 0 and kernel.alloc_slot not in order:
+            order.append(kernel.alloc_slot)
+        if ghost.previous:
+            remembered = [s for s, p in enumerate(ghost.previous) if p != NO_PREVIOUS]
+            order.extend(s for s in remembered if s not in order)
+        order.extend(s for s in range(len(kernel.cts)) if s not in order)
+        return order
+
+    def _relabel(self, kernel: Kernel, ghost: Ghost) -> tuple[Kernel, Ghost]:
+        n = len(kernel.cts)
+        order = self._slot_order(kernel, ghost) if self.slots else list(range(n))
+        slot_map = {old: new for new, old in enumerate(order)}
+        flow_map: dict[int, int] = {}
+        if self.flows:
+            for old in order:
+                ct = kernel.cts[old]
+                if ct is not None and ct.flow not in flow_map:
+                    flow_map[ct.flow] = len(flow_map)
+            for record in ghost.records:
+                if record.flow not in flow_map:
+                    flow_map[record.flow] = len(flow_map)
+            pending = kernel.alloc_pending
+            if pending >= 0 and pending not in flow_map:
+                flow_map[pending] = len(flow_map)
+            for old in order:
+                flow = ghost.previous[old][0] if ghost.previous else -1
+                if flow >= 0 and flow not in flow_map:
+                    flow_map[flow] = len(flow_map)
+        uid_map = _uid_map(ghost, slot_map, self.level)
+        next_uid = len(ghost.records) if self.level & RECEIPTS else n
+        if not ghost.level:
+            next_uid = 0
+        identity = (
+            all(k == v for k, v in slot_map.items())
+            and all(k == v for k, v in flow_map.items())
+            and all(k == v for k, v in uid_map.items())
+            and ghost.next_uid == next_uid
+        )
+        if identity:
+            return kernel, ghost
+        return _rename(kernel, slot_map, flow_map, uid_map), _rename_ghost(
+            ghost, order, slot_map, flow_map, uid_map, next_uid
+        )
+
+
+def _uid_map(ghost: Ghost, slot_map: dict[int, int], level: int) -> dict[int, int]:
+    if level & RECEIPTS:
+        return {r.uid: new for new, r in enumerate(ghost.records)}
+    return {r.uid: slot_map[r.slot] for r in ghost.records}
+
+
+def _anonymise(kernel: Kernel) -> Kernel:
+    if all(m is ANONYMOUS for sock in kernel.sockets for m in sock.queue):
+        return kernel
+    sockets = tuple(
+        evolve(sock, queue=(ANONYMOUS,) * len(sock.queue)) if sock.queue else sock
+        for sock in kernel.sockets
+    )
+    return evolve(kernel, sockets=sockets)
+
+
+def _flow(flow_map: dict[int, int], flow: int) -> int:
+    return flow_map.get(flow, flow)
+
+
+def _rename(
+    kernel: Kernel, slot_map: dict[int, int], flow_map: dict[int, int], uid_map: dict[int, int]
+) -> Kernel:
+    cts: list[Conntrack | None] = [None] * len(kernel.cts)
+    for old, ct in enumerate(kernel.cts):
+        if ct is not None:
+            flow = _flow(flow_map, ct.flow)
+            cts[slot_map[old]] = ct if flow == ct.flow else evolve(ct, flow=flow)
+
+    def message(m: Message) -> Message:
+        if m.slot < 0:
+            return m
+        return evolve(
+            m,
+            slot=slot_map[m.slot],
+            flow=_flow(flow_map, m.flow),
+            uid=uid_map.get(m.uid, -1),
+        )
+
+    sockets = tuple(
+        evolve(sock, queue=tuple(message(m) for m in sock.queue)) if sock.queue else sock
+        for sock in kernel.sockets
+    )
+    return evolve(
+        kernel,
+        cts=tuple(cts),
+        unconfirmed=tuple(sorted(slot_map[s] for s in kernel.unconfirmed)),
+        hash=tuple(sorted(slot_map[s] for s in kernel.hash)),
+        dying=tuple(slot_map[s] for s in kernel.dying),
+        sockets=sockets,
+        alloc_pending=_flow(flow_map, kernel.alloc_pending),
+        alloc_slot=slot_map[kernel.alloc_slot] if kernel.alloc_slot >= 0 else -1,
+    )
+
+
+def _rename_ghost(
+    ghost: Ghost,
+    order: Sequence[int],
+    slot_map: dict[int, int],
+    flow_map: dict[int, int],
+    uid_map: dict[int, int],
+    next_uid: int,
+) -> Ghost:
+    records = sorted(
+        (
+            replace(
+                r, uid=uid_map[r.uid], slot=slot_map[r.slot], flow=_flow(flow_map, r.flow)
+            )
+            for r in ghost.records
+        ),
+        key=lambda r: r.uid,
+    )
+    previous = ghost.previous
+    if previous:
+        previous = tuple(
+            (_flow(flow_map, previous[old][0]), previous[old][1]) for old in order
+        )
+    return replace(
+        ghost,
+        next_uid=next_uid,
+        records=tuple(records),
+        deaths=tuple(uid_map[u] for u in ghost.deaths),
+        previous=previous,
+    )
+
+
+def _permute_pid(pid: int, order: Sequence[int]) -> int:
+    """The port id after listener `order[j]` moved to position j (tool port ids stay)."""
+    if 1 <= pid <= len(order):
+        return order.index(pid - 1) + 1
+    return pid
+
+
+def _permute_mask(mask: int, order: Sequence[int]) -> int:
+    return sum(1 << j for j, i in enumerate(order) if mask >> i & 1)
+
+
+def permute_listeners(state: State, order: Sequence[int]) -> State:
+    """The state with listener `order[j]` moved to position j."""
+    kernel = state.kernel
+    cts = tuple(
+        evolve(ct, pid=_permute_pid(ct.pid, order)) if ct is not None and ct.pid else ct
+        for ct in kernel.cts
+    )
+    sockets: tuple[Socket, ...] = tuple(kernel.sockets[i] for i in order)
+    ghost = state.ghost
+    records = tuple(replace(r, seen=tuple(r.seen[i] for i in order)) for r in ghost.records)
+    previous = tuple((flow, _permute_mask(mask, order)) for flow, mask in ghost.previous)
+    return State(
+        evolve(kernel, cts=cts, sockets=sockets),
+        replace(ghost, records=records, previous=previous),
+    )

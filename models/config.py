@@ -1,7 +1,7 @@
 """The configuration of one model instance: immutable, validated, loadable from JSON.
 
 A config fixes the kernel variant, the table limit, the finite universe the engines range over
-(flow identities, a bound on conntrack allocations per run), the listeners and their socket
+(flow identities, the memory slots that bound how many conntracks exist at once), the listeners and their socket
 options, the sysctls and which of their writes the environment may perform, and which faults may
 happen. Every check on a config names the offending field, so a bad file gets a one-line error.
 """
@@ -49,7 +49,7 @@ class Config:
     variant: str = "2.6.31"
     nf_conntrack_max: int = 2
     flows: int = 2
-    max_conntracks: int = 3
+    slots: int = 3
     listeners: tuple[ListenerConfig, ...] = ()
     nf_conntrack_events: int = 1
     events_retry_timeout: int = 2
@@ -121,7 +121,7 @@ def validate(config: Config) -> None:
         raise _fail("variant", f"unknown variant {config.variant!r} (known: {', '.join(VARIANTS)})")
     _check_int("nf_conntrack_max", config.nf_conntrack_max, 0, 16)
     _check_int("flows", config.flows, 1, 6)
-    _check_int("max_conntracks", config.max_conntracks, 1, 12)
+    _check_int("slots", config.slots, 1, 12)
     _check_int("nf_conntrack_events", config.nf_conntrack_events, 0, 2)
     _check_int("events_retry_timeout", config.events_retry_timeout, 0, 16)
     _check_int("ct_timeout", config.ct_timeout, 1, 16)
@@ -187,6 +187,12 @@ def config_from_json(data: object) -> Config:
     """Build a Config from parsed JSON, rejecting unknown or mistyped fields by name."""
     if not isinstance(data, dict):
         raise ConfigError("config: the top level must be a JSON object")
+    if "max_conntracks" in data:
+        raise _fail(
+            "max_conntracks",
+            "renamed 'slots': it now bounds the conntracks that exist at once, not the "
+            "allocations of a run",
+        )
     unknown = sorted(set(data) - _CONFIG_FIELDS)
     if unknown:
         raise _fail(unknown[0], "unknown field")

@@ -9,6 +9,7 @@ flags (`models/variants.py`) select it. The 6.x-only actions are in `models/rede
 
 from __future__ import annotations
 
+from nfct_spec.models import observers
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW, IPCT_PROTOINFO, IPCT_STATUS
 from nfct_spec.models.config import Config
 from nfct_spec.models.ecache import (
@@ -26,15 +27,24 @@ from nfct_spec.models.lists import (
 )
 from nfct_spec.models.netlink import ctnetlink_expect_event
 from nfct_spec.models.redelivery import nf_ct_delete
-from nfct_spec.models.state import NO_TIMER, Conntrack, Message, State, evolve, replace_ct
+from nfct_spec.models.state import (
+    EXPECT_MESSAGE,
+    NO_TIMER,
+    Conntrack,
+    State,
+    evolve,
+    insert_sorted,
+    with_ct,
+    without,
+)
 from nfct_spec.models.variants import variant_of
 
-PACKETS = ("new", "plain", "assure", "protoinfo")
+PACKETS: tuple[str, ...] = ("new", "plain", "assure", "protoinfo")
 """What a packet does to its conntrack: create it, only refresh it, make it ASSURED (raising
 IPCT_STATUS), or change its protocol state (raising IPCT_PROTOINFO)."""
 
 
-def death_by_timeout(config: Config, state: State, uid: int) -> State | None:
+def death_by_timeout(config: Config, state: State, slot: int) -> State | None:
     """The conntrack's timeout timer expires (or early_drop, flush or nf_ct_kill steal it).
 
     Enabled as a timer handler for a hashed conntrack whose timer reached 0.
@@ -47,29 +57,29 @@ def death_by_timeout(config: Config, state: State, uid: int) -> State | None:
     Left out: the reference a packet in flight would hold (packets on existing conntracks are
     atomic in this model), and the helper and expectation clean-up.
     """
-    ct = state.ct(uid)
-    if ct is None or uid not in state.kernel.hash or ct.timer != 0:
+    ct = state.ct(slot)
+    if ct is None or slot not in state.kernel.hash or ct.timer != 0:
         return None
-    return death_by_timeout_now(config, state, uid)
+    return death_by_timeout_now(config, state, slot)
 
 
-def death_by_timeout_now(config: Config, state: State, uid: int) -> State:
+def death_by_timeout_now(config: Config, state: State, slot: int) -> State:
     """death_by_timeout() run at once on a hashed conntrack whose timer was stolen
     (del_timer() succeeded), as early_drop, the flush iterator and nf_ct_kill() do."""
-    ct = state.ct(uid)
+    ct = state.ct(slot)
     assert ct is not None
-    state = note_death(state, uid)
-    state = evolve(state, kernel=replace_ct(state.kernel, evolve(ct, timer=NO_TIMER)))
+    state = note_death(state, slot)
+    state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
     if not ct.dying:
-        state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, 0, False)
+        state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
         if ret < 0 and variant_of(config.variant).reliable:
-            state = nf_ct_delete_from_lists(state, uid)
-            return nf_ct_insert_dying_list(state, uid)
-    state = set_dying_bit(state, uid)
-    return nf_conntrack_free(state, uid)
+            state = nf_ct_delete_from_lists(state, slot)
+            return nf_ct_insert_dying_list(state, slot)
+    state = set_dying_bit(state, slot)
+    return nf_conntrack_free(state, slot)
 
 
-def death_by_event(config: Config, state: State, uid: int) -> State | None:
+def death_by_event(config: Config, state: State, slot: int) -> State | None:
     """The retry timer of a conntrack on the dying list fires: send DESTROY again.
 
     Enabled for a dying-list conntrack whose retry timer is pending, at any tick up to its
@@ -77,24 +87,15 @@ def death_by_event(config: Config, state: State, uid: int) -> State | None:
     timeout of 0 crashes); on success set DYING, unlink from the dying list, drop the last
     reference. The remembered requester pid is used and `missed` is then not added.
     """
-    ct = state.ct(uid)
-    if ct is None or uid not in state.kernel.dying or ct.timer == NO_TIMER:
+    ct = state.ct(slot)
+    if ct is None or slot not in state.kernel.dying or ct.timer == NO_TIMER:
         return None
-    state = evolve(state, kernel=replace_ct(state.kernel, evolve(ct, timer=NO_TIMER)))
-    state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, 0, False)
+    state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
+    state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
     if ret < 0:
-        return arm_retry_timer(state, uid)
-    state = set_dying_bit(state, uid)
-    return nf_conntrack_free(state, uid)
-
-
-def _free_ctid(state: State) -> int:
-    """The id of a new conntrack: the lowest object slot not in use (the slab reuses memory)."""
-    used = {ct.ctid for ct in state.kernel.cts}
-    slot = 0
-    while slot in used:
-        slot += 1
-    return slot
+        return arm_retry_timer(state, slot)
+    state = set_dying_bit(state, slot)
+    return nf_conntrack_free(state, slot)
 
 
 def _wants_ecache(config: Config, state: State) -> bool:
@@ -112,82 +113,92 @@ def _wants_ecache(config: Config, state: State) -> bool:
     return events != 0
 
 
-def _allocate(config: Config, state: State, flow: int) -> State:
-    """init_conntrack() after the limit check: a new conntrack on the unconfirmed list.
+def _allocate(config: Config, state: State, flow: int, slot: int) -> State:
+    """init_conntrack() after the limit check: a new conntrack in memory slot `slot`, on the
+    unconfirmed list, with NEW cached.
 
     The event-cache extension is added only if `nf_conntrack_events` is on now (2.6.31
-    nf_ct_ecache_ext_add()); 2.6.30 has no such switch. The first packet raises IPCT_NEW.
+    nf_ct_ecache_ext_add()); 2.6.30 has no such switch.
     """
-    uid = state.next_uid
-    ecache = _wants_ecache(config, state)
-    ct = Conntrack(uid=uid, flow=flow, ctid=_free_ctid(state), ecache=ecache)
+    ct = Conntrack(flow=flow, ecache=_wants_ecache(config, state))
     kernel = state.kernel
     kernel = evolve(
         kernel,
-        cts=(*kernel.cts, ct),
-        unconfirmed=(*kernel.unconfirmed, uid),
+        cts=(*kernel.cts[:slot], ct, *kernel.cts[slot + 1 :]),
+        unconfirmed=insert_sorted(kernel.unconfirmed, slot),
         alloc_pending=-1,
+        alloc_slot=-1,
     )
     ghost = state.ghost
-    ghost = evolve(
-        ghost,
-        identity=(*ghost.identity, (flow, ct.ctid)),
-        generated=(*ghost.generated, 0),
-        pending=(*ghost.pending, 0),
-    )
-    state = State(kernel, ghost)
-    return nf_conntrack_event_cache(state, ct, IPCT_NEW)
+    if ghost.level:
+        ghost = observers.allocated(ghost, slot, flow, [s.open for s in kernel.sockets])
+    return nf_conntrack_event_cache(State(kernel, ghost), slot, IPCT_NEW)
 
 
-def nf_conntrack_in(config: Config, state: State, flow: int, packet: str) -> State | None:
+def nf_conntrack_in(
+    config: Config, state: State, flow: int, packet: str, slot: int
+) -> State | None:
     """A packet of `flow` passes the conntrack hook.
 
-    Enabled for `new` when no conntrack of the flow's tuple is hashed or unconfirmed and the
-    allocation bound is not reached; for the other packets when the tuple's conntrack is hashed.
+    Enabled for `new` when no conntrack of the flow's tuple is hashed or unconfirmed and memory
+    slot `slot` is free; for the other packets (with `slot` -1) when the tuple's conntrack is
+    hashed.
 
-    `new`: no conntrack of this tuple is hashed or unconfirmed; nf_conntrack_alloc() counts it
-    first, and if a limit is set and the count now exceeds it, early_drop (the next step) must
-    find a victim. Otherwise the conntrack is allocated on the unconfirmed list with NEW cached.
+    `new`: nf_conntrack_alloc() counts the new conntrack first, and if a limit is set and the
+    count now exceeds it, early_drop (the next step) must find a victim. Otherwise the
+    conntrack is allocated in `slot` on the unconfirmed list with NEW cached. The slab may hand
+    out any free object, so the slot is an argument (`slot` is the object's address, which
+    ctnetlink reports as the id).
 
     `plain`, `assure`, `protoinfo`: the tuple's conntrack is hashed; the packet refreshes its
     timeout (nf_ct_refresh_acct()), may cache IPCT_STATUS (first time ASSURED is set) or
     IPCT_PROTOINFO, and at the confirm hook nf_ct_deliver_cached_events() sends the cache.
 
     6.x: a lookup that finds the tuple's conntrack expired reaps it (nf_ct_gc_expired()) and
-    goes on as for a new flow; a packet of an expired conntrack is therefore always `new`.
+    goes on as for a new flow; a packet of an expired conntrack is therefore always `new`, and
+    it may get the reaped conntrack's memory.
 
     Left out: per-protocol state machines (a packet kind stands for what they raise), NAT,
     helpers other than the expectation event, and concurrent packets of one flow: such a packet
     is processed from the hook to the confirm hook in one step, and a new flow has at most one
-    unconfirmed conntrack. `max_conntracks` bounds allocations per run (a modelling bound).
+    unconfirmed conntrack. The memory is chosen when the packet arrives, before early drop (the
+    kernel allocates it after early drop and may reuse the victim's object; the victim's tuple
+    differs, so its id differs too). `Config.slots` bounds the conntracks that exist at once:
+    a new flow that finds every slot in use is not modelled.
     """
     if not 0 <= flow < config.flows:
         return None
-    hashed = state.hashed_ct_of_flow(flow)
-    if hashed is not None and variant_of(config.variant).gc_expiry and hashed.timer == 0:
-        if packet != "new":
-            return None
-        state, _ = nf_ct_delete(config, state, hashed.uid, 0, False)
-        hashed = None
+    hashed = state.hashed_slot_of_flow(flow)
+    if hashed >= 0 and variant_of(config.variant).gc_expiry:
+        expired = state.kernel.cts[hashed]
+        if expired is not None and expired.timer == 0:
+            if packet != "new":
+                return None
+            state, _ = nf_ct_delete(config, state, hashed, 0, False)
+            hashed = -1
     if packet == "new":
-        if hashed is not None or state.next_uid >= config.max_conntracks:
+        if hashed >= 0 or state.ct(slot) is not None or not 0 <= slot < config.slots:
             return None
-        if any(ct.flow == flow for ct in state.kernel.cts if ct.uid in state.kernel.unconfirmed):
-            return None
-        kernel = evolve(state.kernel, count=state.kernel.count + 1)
+        for u in state.kernel.unconfirmed:
+            other = state.kernel.cts[u]
+            if other is not None and other.flow == flow:
+                return None
+        kernel = evolve(state.kernel, ct_count=state.kernel.ct_count + 1)
         limit = config.nf_conntrack_max
-        if limit and kernel.count > limit:
-            return evolve(state, kernel=evolve(kernel, alloc_pending=flow))
-        return _allocate(config, evolve(state, kernel=kernel), flow)
-    if hashed is None:
+        if limit and kernel.ct_count > limit:
+            return evolve(state, kernel=evolve(kernel, alloc_pending=flow, alloc_slot=slot))
+        return _allocate(config, evolve(state, kernel=kernel), flow, slot)
+    if hashed < 0 or slot != -1:
         return None
-    bits = _packet_bits(config, hashed, packet)
+    ct = state.kernel.cts[hashed]
+    assert ct is not None
+    bits = _packet_bits(config, ct, packet)
     if bits is None:
         return None
-    ct = evolve(hashed, timer=config.ct_timeout, assured=hashed.assured or packet == "assure")
-    state = evolve(state, kernel=replace_ct(state.kernel, ct))
-    state = nf_conntrack_event_cache(state, ct, bits)
-    return nf_ct_deliver_cached_events(config, state, ct.uid)
+    ct = evolve(ct, timer=config.ct_timeout, assured=ct.assured or packet == "assure")
+    state = evolve(state, kernel=with_ct(state.kernel, hashed, ct))
+    state = nf_conntrack_event_cache(state, hashed, bits)
+    return nf_ct_deliver_cached_events(config, state, hashed)
 
 
 def _packet_bits(config: Config, ct: Conntrack, packet: str) -> int | None:
@@ -203,18 +214,20 @@ def _packet_bits(config: Config, ct: Conntrack, packet: str) -> int | None:
 def early_drop(config: Config, state: State, victim: int) -> State | None:
     """The table is full: evict a hashed, non-ASSURED conntrack near the new tuple's bucket.
 
-    Enabled only while an allocation waits for it. `victim` is the evicted uid, or -1 when the
-    scan (at most NF_CT_EVICTION_RANGE entries from the new tuple's bucket) finds none; then the
-    count is decremented and the packet dropped ("table full, dropping packet"). The victim dies
-    through death_by_timeout(): in 2.6.31, if its DESTROY fails it only moves to the dying list,
-    still counted, yet early_drop reports success and the allocation goes ahead. 6.x counts a
-    victim only if nf_ct_delete() freed it; otherwise the packet is dropped.
+    Enabled only while an allocation waits for it. `victim` is the evicted slot, or -1 when
+    the scan (at most NF_CT_EVICTION_RANGE entries from the new tuple's bucket) finds none; then
+    the count is decremented and the packet dropped ("table full, dropping packet"). The victim
+    dies through death_by_timeout(): in 2.6.31, if its DESTROY fails it only moves to the dying
+    list, still counted, yet early_drop reports success and the allocation goes ahead. 6.x counts
+    a victim only if nf_ct_delete() freed it; otherwise the packet is dropped.
     """
-    flow = state.kernel.alloc_pending
+    flow, slot = state.kernel.alloc_pending, state.kernel.alloc_slot
     if flow < 0:
         return None
     if victim == -1:
-        kernel = evolve(state.kernel, count=state.kernel.count - 1, alloc_pending=-1)
+        kernel = evolve(
+            state.kernel, ct_count=state.kernel.ct_count - 1, alloc_pending=-1, alloc_slot=-1
+        )
         return evolve(state, kernel=kernel)
     ct = state.ct(victim)
     if ct is None or victim not in state.kernel.hash or ct.assured:
@@ -222,16 +235,18 @@ def early_drop(config: Config, state: State, victim: int) -> State | None:
     if variant_of(config.variant).single_winner_delete:
         state, freed = nf_ct_delete(config, state, victim, 0, False)
         if not freed:
-            kernel = evolve(state.kernel, count=state.kernel.count - 1, alloc_pending=-1)
+            kernel = evolve(
+                state.kernel, ct_count=state.kernel.ct_count - 1, alloc_pending=-1, alloc_slot=-1
+            )
             return evolve(state, kernel=kernel)
-        return _allocate(config, state, flow)
+        return _allocate(config, state, flow, slot)
     state = death_by_timeout_now(config, state, victim)
     if state.kernel.crashed:
         return state
-    return _allocate(config, state, flow)
+    return _allocate(config, state, flow, slot)
 
 
-def __nf_conntrack_confirm(config: Config, state: State, uid: int) -> State | None:
+def __nf_conntrack_confirm(config: Config, state: State, slot: int) -> State | None:
     """The first packet reaches the confirm hook: hash the conntrack, start its timer, and send
     the cached events (nf_conntrack_confirm() then nf_ct_deliver_cached_events()).
 
@@ -240,42 +255,39 @@ def __nf_conntrack_confirm(config: Config, state: State, uid: int) -> State | No
     (the check came with a 2014 fix of the race against get_next_corpse()); 6.x drops such a
     conntrack instead.
     """
-    if uid not in state.kernel.unconfirmed:
+    if slot not in state.kernel.unconfirmed:
         return None
-    ct = state.ct(uid)
+    ct = state.ct(slot)
     assert ct is not None
     if ct.dying and variant_of(config.variant).confirm_drops_dying:
-        return nf_conntrack_free(state, uid)
+        return nf_conntrack_free(state, slot)
     kernel = evolve(
         state.kernel,
-        unconfirmed=tuple(u for u in state.kernel.unconfirmed if u != uid),
-        hash=(*state.kernel.hash, uid),
+        unconfirmed=without(state.kernel.unconfirmed, slot),
+        hash=insert_sorted(state.kernel.hash, slot),
     )
-    kernel = replace_ct(kernel, evolve(ct, timer=config.ct_timeout))
-    return nf_ct_deliver_cached_events(config, evolve(state, kernel=kernel), uid)
+    kernel = with_ct(kernel, slot, evolve(ct, timer=config.ct_timeout))
+    return nf_ct_deliver_cached_events(config, evolve(state, kernel=kernel), slot)
 
 
-def destroy_conntrack(config: Config, state: State, uid: int) -> State | None:
+def destroy_conntrack(config: Config, state: State, slot: int) -> State | None:
     """The first packet is dropped before the confirm hook (a later rule drops it): its
     reference was the last, so the unconfirmed conntrack is freed without any event.
 
     Enabled for an unconfirmed conntrack. Left out: why the packet is dropped (any later hook).
     """
-    if uid not in state.kernel.unconfirmed:
+    if slot not in state.kernel.unconfirmed:
         return None
-    return nf_conntrack_free(state, uid)
+    return nf_conntrack_free(state, slot)
 
 
 def nf_ct_expect_related(config: Config, state: State, flow: int) -> State | None:
     """A helper creates an expectation for a hashed conntrack: IPEXP_NEW is sent best effort.
 
     nf_ct_expect_event_report() (2.6.31) ignores the result: nothing is cached or retried.
-    Enabled when the config models expectations. The expectation object itself is left out.
+    Enabled when the config models expectations. The expectation object itself is left out,
+    and so is what the message says (no action or property reads it).
     """
-    if not config.expectations:
+    if not config.expectations or state.hashed_slot_of_flow(flow) < 0:
         return None
-    ct = state.hashed_ct_of_flow(flow)
-    if ct is None:
-        return None
-    msg = Message(uid=ct.uid, flow=ct.flow, ctid=ct.ctid, bits=0, expect=True)
-    return ctnetlink_expect_event(config, state, msg)
+    return ctnetlink_expect_event(config, state, EXPECT_MESSAGE)

@@ -21,7 +21,7 @@ from nfct_spec.models.lists import (
     set_dying_bit,
 )
 from nfct_spec.models.redelivery import nf_ct_delete
-from nfct_spec.models.state import NO_TIMER, State, evolve, replace_ct
+from nfct_spec.models.state import NO_TIMER, State, evolve, with_ct
 from nfct_spec.models.variants import variant_of
 
 
@@ -55,26 +55,25 @@ def ctnetlink_del_conntrack(
     """
     if not requester_ok(config, state, requester):
         return None
-    ct = state.hashed_ct_of_flow(flow)
-    if ct is None:
+    slot = state.hashed_slot_of_flow(flow)
+    if slot < 0:
         return None
-    uid = ct.uid
     portid = config.portid(requester)
     if variant_of(config.variant).single_winner_delete:
-        state, _ = nf_ct_delete(config, state, uid, portid, _echo(config, requester))
+        state, _ = nf_ct_delete(config, state, slot, portid, _echo(config, requester))
         return state
-    state = note_death(state, uid)
+    state = note_death(state, slot)
     state, ret = nf_conntrack_eventmask_report(
-        config, state, uid, IPCT_DESTROY, portid, _echo(config, requester)
+        config, state, slot, IPCT_DESTROY, portid, _echo(config, requester)
     )
-    ct = state.ct(uid)
+    ct = state.ct(slot)
     assert ct is not None
-    state = evolve(state, kernel=replace_ct(state.kernel, evolve(ct, timer=NO_TIMER)))
+    state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
     if ret < 0 and variant_of(config.variant).reliable:
-        state = nf_ct_delete_from_lists(state, uid)
-        return nf_ct_insert_dying_list(state, uid)
-    state = set_dying_bit(state, uid)
-    return nf_conntrack_free(state, uid)
+        state = nf_ct_delete_from_lists(state, slot)
+        return nf_ct_insert_dying_list(state, slot)
+    state = set_dying_bit(state, slot)
+    return nf_conntrack_free(state, slot)
 
 
 def nf_conntrack_flush_report(
@@ -82,7 +81,7 @@ def nf_conntrack_flush_report(
 ) -> State | None:
     """`conntrack -F`: visit every hashed conntrack in hash order and kill it.
 
-    `order` is the hash order, a permutation of the hashed uids (the kernel's bucket order is
+    `order` is the hash order, a permutation of the hashed slots (the kernel's bucket order is
     unrelated to anything the model tracks, so every order is possible). Per conntrack,
     kill_report() sends DESTROY with the requester's pid and sets DYING on success; then its
     timer is stolen and death_by_timeout() runs, which sends DESTROY a second time if the first
@@ -103,22 +102,22 @@ def nf_conntrack_flush_report(
     echo = _echo(config, requester)
     variant = variant_of(config.variant)
     if variant.single_winner_delete:
-        for uid in order:
-            state, _ = nf_ct_delete(config, state, uid, portid, echo)
+        for slot in order:
+            state, _ = nf_ct_delete(config, state, slot, portid, echo)
         return state
     reliable = variant.reliable
-    for uid in order:
-        state = note_death(state, uid)
+    for slot in order:
+        state = note_death(state, slot)
         if reliable:
             state, ret = nf_conntrack_eventmask_report(
-                config, state, uid, IPCT_DESTROY, portid, echo
+                config, state, slot, IPCT_DESTROY, portid, echo
             )
             if ret == 0:
-                state = set_dying_bit(state, uid)
-        state = death_by_timeout_now(config, state, uid)
+                state = set_dying_bit(state, slot)
+        state = death_by_timeout_now(config, state, slot)
         if state.kernel.crashed:
             return state
     if variant.flush_marks_unconfirmed:
-        for uid in state.kernel.unconfirmed:
-            state = set_dying_bit(state, uid)
+        for slot in state.kernel.unconfirmed:
+            state = set_dying_bit(state, slot)
     return state

@@ -11,52 +11,40 @@ an event may then be sent twice); every action here is atomic.
 
 from __future__ import annotations
 
+from nfct_spec.models import observers
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
-from nfct_spec.models.netlink import ctnetlink_conntrack_event, note_reporting
-from nfct_spec.models.state import Conntrack, Ghost, Message, State, evolve, replace_ct, set_at
+from nfct_spec.models.netlink import ctnetlink_conntrack_event
+from nfct_spec.models.state import Conntrack, Message, State, evolve, with_ct
 from nfct_spec.models.variants import variant_of
 
 
-def generate(ghost: Ghost, uid: int, bits: int) -> Ghost:
-    """Ghost: `bits` were raised for `uid` (they are now generated and undelivered)."""
-    return evolve(
-        ghost,
-        generated=set_at(ghost.generated, uid, ghost.generated[uid] | bits),
-        pending=set_at(ghost.pending, uid, ghost.pending[uid] | bits),
-    )
-
-
-def _delivered(ghost: Ghost, uid: int, bits: int) -> Ghost:
-    return evolve(ghost, pending=set_at(ghost.pending, uid, ghost.pending[uid] & ~bits))
-
-
-def nf_conntrack_event_cache(state: State, ct: Conntrack, bits: int) -> State:
+def nf_conntrack_event_cache(state: State, slot: int, bits: int) -> State:
     """Record event bits in `cache` while a packet is processed (no-op without an ecache)."""
-    if not ct.ecache or not bits:
+    ct = state.ct(slot)
+    if ct is None or not ct.ecache or not bits:
         return state
-    kernel = replace_ct(state.kernel, evolve(ct, cache=ct.cache | bits))
-    return State(kernel, generate(state.ghost, ct.uid, bits))
+    kernel = with_ct(state.kernel, slot, evolve(ct, cache=ct.cache | bits))
+    return State(kernel, observers.raised(state.ghost, slot, bits))
 
 
-def _confirmed(state: State, uid: int) -> bool:
-    return uid in state.kernel.hash or uid in state.kernel.dying
+def _confirmed(state: State, slot: int) -> bool:
+    return slot in state.kernel.hash or slot in state.kernel.dying
 
 
 def _send(
-    config: Config, state: State, ct: Conntrack, bits: int, portid: int, report: bool
+    config: Config, state: State, slot: int, ct: Conntrack, bits: int, portid: int, report: bool
 ) -> tuple[State, int]:
-    msg = Message(uid=ct.uid, flow=ct.flow, ctid=ct.ctid, bits=bits)
-    state = evolve(state, ghost=note_reporting(state.ghost, ct.uid))
-    sent = ctnetlink_conntrack_event(config, state, msg, portid, report)
-    ghost = sent.state.ghost
+    ghost = observers.reporting(state.ghost, slot)
+    msg = Message(slot=slot, flow=ct.flow, bits=bits, uid=observers.uid_of(ghost, slot))
+    sent = ctnetlink_conntrack_event(config, State(state.kernel, ghost), msg, portid, report)
     if sent.ret == 0:
-        ghost = _delivered(ghost, ct.uid, bits)
-    return evolve(sent.state, ghost=ghost), sent.ret
+        return evolve(sent.state, ghost=observers.delivered(sent.state.ghost, slot, bits)), 0
+    return sent.state, sent.ret
 
 
 def nf_conntrack_eventmask_report(
-    config: Config, state: State, uid: int, eventmask: int, portid: int, report: bool
+    config: Config, state: State, slot: int, eventmask: int, portid: int, report: bool
 ) -> tuple[State, int]:
     """Report `eventmask` for a confirmed, not-dying conntrack; returns (state, ret).
 
@@ -70,17 +58,17 @@ def nf_conntrack_eventmask_report(
     remembers the pid of a failed user-triggered DESTROY.
     """
     variant = variant_of(config.variant)
-    ct = state.ct(uid)
-    if ct is None or not ct.ecache or not _confirmed(state, uid):
+    ct = state.ct(slot)
+    if ct is None or not ct.ecache or not _confirmed(state, slot):
         return state, 0
     if ct.dying and not variant.single_winner_delete:
         return state, 0
     if not variant.missed_cache:
-        return _send(config, state, ct, eventmask, portid, report)
+        return _send(config, state, slot, ct, eventmask, portid, report)
     item_pid = ct.pid or portid
     missed = 0 if ct.pid else ct.missed
-    state, ret = _send(config, state, ct, eventmask | missed, item_pid, report)
-    ct = state.ct(uid)
+    state, ret = _send(config, state, slot, ct, eventmask | missed, item_pid, report)
+    ct = state.ct(slot)
     assert ct is not None
     if ret < 0:
         remember = eventmask & IPCT_DESTROY and ct.pid == 0 and portid != 0
@@ -90,10 +78,10 @@ def nf_conntrack_eventmask_report(
             ct = evolve(ct, missed=ct.missed | eventmask)
     elif missed:
         ct = evolve(ct, missed=ct.missed & ~missed)
-    return evolve(state, kernel=replace_ct(state.kernel, ct)), ret
+    return evolve(state, kernel=with_ct(state.kernel, slot, ct)), ret
 
 
-def nf_ct_deliver_cached_events(config: Config, state: State, uid: int) -> State:
+def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> State:
     """At the confirm hook: take `cache` (it becomes 0) and send `cache | missed`.
 
     2.6.31 sends only if `cache` held new bits: missed bits wait for the next packet that
@@ -101,24 +89,24 @@ def nf_ct_deliver_cached_events(config: Config, state: State, uid: int) -> State
     that were sent. Nothing is sent for an unconfirmed or dying conntrack. 6.x sends whenever
     `cache | missed` is non-empty, so every packet retries the missed bits.
     """
-    ct = state.ct(uid)
+    ct = state.ct(slot)
     if ct is None or not ct.ecache:
         return state
     events = ct.cache
     ct = evolve(ct, cache=0)
-    state = evolve(state, kernel=replace_ct(state.kernel, ct))
+    state = evolve(state, kernel=with_ct(state.kernel, slot, ct))
     retry = variant_of(config.variant).missed_every_packet and ct.missed
-    if not _confirmed(state, uid) or ct.dying or not (events or retry):
+    if not _confirmed(state, slot) or ct.dying or not (events or retry):
         return state
     if not variant_of(config.variant).missed_cache:
-        state, _ = _send(config, state, ct, events, 0, False)
+        state, _ = _send(config, state, slot, ct, events, 0, False)
         return state
     missed = ct.missed
-    state, ret = _send(config, state, ct, events | missed, 0, False)
-    ct = state.ct(uid)
+    state, ret = _send(config, state, slot, ct, events | missed, 0, False)
+    ct = state.ct(slot)
     assert ct is not None
     if ret < 0:
         ct = evolve(ct, missed=ct.missed | events)
     elif missed:
         ct = evolve(ct, missed=ct.missed & ~missed)
-    return evolve(state, kernel=replace_ct(state.kernel, ct))
+    return evolve(state, kernel=with_ct(state.kernel, slot, ct))

@@ -7,8 +7,9 @@ is returned first, and a read that leaves the queue empty clears the congested b
 
 from __future__ import annotations
 
+from nfct_spec.models import observers
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import NO_TIMER, Socket, State, evolve, set_at
+from nfct_spec.models.state import NO_TIMER, Kernel, Socket, State, evolve, set_at
 from nfct_spec.models.variants import variant_of
 
 
@@ -22,8 +23,8 @@ def _listener(config: Config, name: str) -> int | None:
 def env_recv(config: Config, state: State, listener: str) -> State | None:
     """The listener calls recv() once: it gets ENOBUFS if sk_err is set, else one message.
 
-    Enabled when the socket is open and has an error or a message pending. The ghost records
-    the event bits received per conntrack.
+    Enabled when the socket is open and has an error or a message pending. The observers note
+    what was read; a freed conntrack whose last queued message this was is forgotten.
     """
     i = _listener(config, listener)
     if i is None:
@@ -37,13 +38,18 @@ def env_recv(config: Config, state: State, listener: str) -> State | None:
     else:
         msg, rest = sock.queue[0], sock.queue[1:]
         sock = evolve(sock, queue=rest)
-        if not msg.expect:
-            got = {(msg.uid, 1 << b) for b in range(msg.bits.bit_length()) if msg.bits >> b & 1}
-            ghost = evolve(ghost, got=set_at(ghost.got, i, ghost.got[i] | got))
+        if not msg.expect and ghost.level:
+            ghost = observers.read(ghost, i, msg.uid, msg.bits)
     if not sock.queue:
         sock = evolve(sock, congested=False)
     kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
-    return State(kernel, ghost)
+    return State(kernel, _collect(kernel, ghost))
+
+
+def _collect(kernel: Kernel, ghost: observers.Ghost) -> observers.Ghost:
+    if not ghost.level & observers.RECEIPTS:
+        return ghost
+    return observers.collect(ghost, observers.referenced_uids([s.queue for s in kernel.sockets]))
 
 
 def env_listener_close(config: Config, state: State, listener: str) -> State | None:
@@ -55,11 +61,12 @@ def env_listener_close(config: Config, state: State, listener: str) -> State | N
     if i is None or not config.listener_churn or not state.kernel.sockets[i].open:
         return None
     kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=False)))
-    return evolve(state, kernel=kernel)
+    return State(kernel, _collect(kernel, state.ghost))
 
 
 def env_listener_open(config: Config, state: State, listener: str) -> State | None:
-    """The listener (re)opens its socket with its configured options; the ghost starts afresh.
+    """The listener (re)opens its socket with its configured options; its observers start
+    afresh (it is owed nothing created before, and has read nothing).
 
     Enabled when the config allows listener churn and the socket is closed.
     """
@@ -67,14 +74,7 @@ def env_listener_open(config: Config, state: State, listener: str) -> State | No
     if i is None or not config.listener_churn or state.kernel.sockets[i].open:
         return None
     kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=True)))
-    ghost = state.ghost
-    ghost = evolve(
-        ghost,
-        got=set_at(ghost.got, i, frozenset()),
-        dropped=set_at(ghost.dropped, i, frozenset()),
-        since=set_at(ghost.since, i, state.next_uid),
-    )
-    return State(kernel, ghost)
+    return State(kernel, observers.opened(state.ghost, i))
 
 
 def env_sysctl_write(config: Config, state: State, name: str, value: int) -> State | None:
@@ -119,11 +119,14 @@ def env_tick(config: Config, state: State) -> State | None:
     """
     kernel = state.kernel
     gc = variant_of(config.variant).gc_expiry
-    timers = [ct.timer for ct in kernel.cts if ct.timer != NO_TIMER]
+    timers = [ct.timer for ct in kernel.cts if ct is not None and ct.timer != NO_TIMER]
     counting = any(t > 0 for t in timers) or kernel.worker > 0
     due = kernel.worker == 0 or (not gc and 0 in timers)
     if not counting or due:
         return None
-    cts = tuple(evolve(ct, timer=ct.timer - 1) if ct.timer > 0 else ct for ct in kernel.cts)
+    cts = tuple(
+        evolve(ct, timer=ct.timer - 1) if ct is not None and ct.timer > 0 else ct
+        for ct in kernel.cts
+    )
     worker = kernel.worker - 1 if kernel.worker > 0 else kernel.worker
     return evolve(state, kernel=evolve(kernel, cts=cts, worker=worker))

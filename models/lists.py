@@ -2,45 +2,52 @@
 
 Abstracts clean_from_lists() / nf_ct_delete_from_lists(), nf_ct_insert_dying_list(),
 destroy_conntrack() and nf_conntrack_free() (net/netfilter/nf_conntrack_core.c, 2.6.31). A
-conntrack's memory (and so its `ctid`) is released and `net->ct.count` decremented when the last
-reference goes; the model drops references only where the kernel's final nf_ct_put() would.
+conntrack's memory (its slot, and so its id) is released and `net->ct.count` decremented when
+the last reference goes; the model drops references only where the kernel's final nf_ct_put()
+would. The slot can then be allocated again, as the slab reuses the object.
 """
 
 from __future__ import annotations
 
-from nfct_spec.models.bits import IPCT_DESTROY
-from nfct_spec.models.ecache import generate
-from nfct_spec.models.state import CRASH_MOD_ZERO, NO_TIMER, State, evolve, replace_ct
+from nfct_spec.models import observers
+from nfct_spec.models.state import (
+    CRASH_MOD_ZERO,
+    NO_TIMER,
+    State,
+    evolve,
+    with_ct,
+    without,
+)
 
 
-def _without(values: tuple[int, ...], uid: int) -> tuple[int, ...]:
-    return tuple(v for v in values if v != uid)
-
-
-def nf_ct_delete_from_lists(state: State, uid: int) -> State:
+def nf_ct_delete_from_lists(state: State, slot: int) -> State:
     """Unlink from the hash table (and the unconfirmed list); the conntrack stays allocated."""
     kernel = state.kernel
     kernel = evolve(
-        kernel, hash=_without(kernel.hash, uid), unconfirmed=_without(kernel.unconfirmed, uid)
+        kernel, hash=without(kernel.hash, slot), unconfirmed=without(kernel.unconfirmed, slot)
     )
     return evolve(state, kernel=kernel)
 
 
-def nf_conntrack_free(state: State, uid: int) -> State:
-    """The last reference is gone: unlink from every list, free, and decrement the count."""
+def nf_conntrack_free(state: State, slot: int) -> State:
+    """The last reference is gone: unlink from every list, free the slot, decrement the count."""
     kernel = state.kernel
     kernel = evolve(
         kernel,
-        cts=tuple(ct for ct in kernel.cts if ct.uid != uid),
-        hash=_without(kernel.hash, uid),
-        unconfirmed=_without(kernel.unconfirmed, uid),
-        dying=_without(kernel.dying, uid),
-        count=kernel.count - 1,
+        cts=(*kernel.cts[:slot], None, *kernel.cts[slot + 1 :]),
+        hash=without(kernel.hash, slot),
+        unconfirmed=without(kernel.unconfirmed, slot),
+        dying=without(kernel.dying, slot),
+        ct_count=kernel.ct_count - 1,
     )
-    return evolve(state, kernel=kernel)
+    ghost = state.ghost
+    if ghost.level:
+        referenced = observers.referenced_uids([s.queue for s in kernel.sockets])
+        ghost = observers.freed(ghost, slot, referenced)
+    return State(kernel, ghost)
 
 
-def nf_ct_insert_dying_list(state: State, uid: int) -> State:
+def nf_ct_insert_dying_list(state: State, slot: int) -> State:
     """Add at the head of the dying list and arm the retry timer (`death_by_event`).
 
     The timer expires after random32() % nf_conntrack_events_retry_timeout jiffies; the model
@@ -49,36 +56,32 @@ def nf_ct_insert_dying_list(state: State, uid: int) -> State:
     division by zero in the kernel: the model enters the crashed state with the conntrack on the
     dying list and no timer.
     """
-    kernel = evolve(state.kernel, dying=(uid, *state.kernel.dying))
+    kernel = evolve(state.kernel, dying=(slot, *state.kernel.dying))
     state = evolve(state, kernel=kernel)
-    return arm_retry_timer(state, uid)
+    return arm_retry_timer(state, slot)
 
 
-def arm_retry_timer(state: State, uid: int) -> State:
+def arm_retry_timer(state: State, slot: int) -> State:
     """Set `ct->timeout` to the retry bound, or crash when the retry timeout is 0."""
-    ct = state.ct(uid)
+    ct = state.ct(slot)
     assert ct is not None
     if state.kernel.events_retry_timeout <= 0:
-        kernel = replace_ct(state.kernel, evolve(ct, timer=NO_TIMER))
+        kernel = with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER))
         return evolve(state, kernel=evolve(kernel, crashed=CRASH_MOD_ZERO))
     ct = evolve(ct, timer=state.kernel.events_retry_timeout - 1)
-    return evolve(state, kernel=replace_ct(state.kernel, ct))
+    return evolve(state, kernel=with_ct(state.kernel, slot, ct))
 
 
-def note_death(state: State, uid: int) -> State:
+def note_death(state: State, slot: int) -> State:
     """Ghost: the conntrack starts to die; a DESTROY event is raised for it (once)."""
-    ghost = state.ghost
-    if uid in ghost.deaths:
+    ct = state.ct(slot)
+    if ct is None or not state.ghost.level:
         return state
-    ghost = evolve(ghost, deaths=(*ghost.deaths, uid))
-    ct = state.ct(uid)
-    if ct is not None and ct.ecache:
-        ghost = generate(ghost, uid, IPCT_DESTROY)
-    return evolve(state, ghost=ghost)
+    return evolve(state, ghost=observers.died(state.ghost, slot, ct.ecache))
 
 
-def set_dying_bit(state: State, uid: int) -> State:
+def set_dying_bit(state: State, slot: int) -> State:
     """set_bit(IPS_DYING_BIT, &ct->status): no more events will be sent for it."""
-    ct = state.ct(uid)
+    ct = state.ct(slot)
     assert ct is not None
-    return evolve(state, kernel=replace_ct(state.kernel, evolve(ct, dying=True)))
+    return evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, dying=True)))

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nfct_spec.models import observers
 from nfct_spec.models.bits import GROUP_EXPECT, ct_group
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import DROPS_CAP, Ghost, Kernel, Message, Socket, State, evolve, set_at
+from nfct_spec.models.state import DROPS_CAP, Kernel, Message, Socket, State, evolve, set_at
 from nfct_spec.models.variants import variant_of
 
 ENOBUFS = -105
@@ -44,7 +45,7 @@ def _overrun(config: Config, state: State, i: int, msg: Message) -> State:
     """netlink_overrun(): count a drop; without NO_ENOBUFS also mark congested and set sk_err.
 
     A congested socket refuses every broadcast until a read leaves its queue empty
-    (netlink_rcv_wake()). The ghost remembers which events this socket lost.
+    (netlink_rcv_wake()). The observers note which events this socket lost.
     """
     sock = state.kernel.sockets[i]
     listener = config.listeners[i]
@@ -55,15 +56,10 @@ def _overrun(config: Config, state: State, i: int, msg: Message) -> State:
     ghost = state.ghost
     if msg.expect:
         if listener.broadcast_error:
-            ghost = evolve(ghost, exp_lost=True)
+            ghost = observers.expectation_lost(ghost)
     else:
-        lost = {(msg.uid, bit) for bit in _bits(msg.bits)}
-        ghost = evolve(ghost, dropped=set_at(ghost.dropped, i, ghost.dropped[i] | lost))
+        ghost = observers.overrun(ghost, i, msg.uid, msg.bits)
     return State(kernel, ghost)
-
-
-def _bits(bits: int) -> list[int]:
-    return [1 << b for b in range(bits.bit_length()) if bits & (1 << b)]
 
 
 def _accepts(config: Config, sock: Socket, i: int) -> bool:
@@ -74,7 +70,11 @@ def _accepts(config: Config, sock: Socket, i: int) -> bool:
 def _queue(state: State, i: int, msg: Message) -> State:
     sock = state.kernel.sockets[i]
     sock = evolve(sock, queue=(*sock.queue, msg))
-    return evolve(state, kernel=evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock)))
+    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
+    ghost = state.ghost
+    if not msg.expect:
+        ghost = observers.queued(ghost, i, msg.uid, msg.bits)
+    return State(kernel, ghost)
 
 
 def _multicast(
@@ -178,10 +178,3 @@ def ctnetlink_expect_event(config: Config, state: State, msg: Message) -> State:
         return _build_failure(config, state, GROUP_EXPECT)
     state, _ = _multicast(config, state, msg, GROUP_EXPECT, 0)
     return state
-
-
-def note_reporting(ghost: Ghost, uid: int) -> Ghost:
-    """Record that an event of `uid` was handed to ctnetlink (it is expected to report)."""
-    if uid in ghost.reporting:
-        return ghost
-    return evolve(ghost, reporting=tuple(sorted((*ghost.reporting, uid))))

@@ -51,7 +51,7 @@ def _preset(name: str, variant: str) -> Config:
             variant=variant,
             nf_conntrack_max=1,
             flows=2,
-            max_conntracks=3,
+            slots=3,
             listeners=(_CONNTRACKD, _LOGGER),
             events_retry_timeout=2,
             ct_timeout=1,
@@ -63,7 +63,7 @@ def _preset(name: str, variant: str) -> Config:
             variant=variant,
             nf_conntrack_max=2,
             flows=3,
-            max_conntracks=5,
+            slots=4,
             listeners=(_CONNTRACKD, _LOGGER),
             events_retry_timeout=3,
             ct_timeout=2,
@@ -83,7 +83,7 @@ def _preset(name: str, variant: str) -> Config:
             name=name,
             flows=4 if name == "deep" else 3,
             nf_conntrack_max=3 if name == "deep" else 2,
-            max_conntracks=8 if name == "deep" else 5,
+            slots=6 if name == "deep" else 4,
             listeners=(
                 (replace(_CONNTRACKD, capacity=2), _LOGGER) if name == "deep" else base.listeners
             ),
@@ -95,12 +95,11 @@ def _preset(name: str, variant: str) -> Config:
 def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
     """The configs of the explorer suite `name` for `variant`; ConfigError for an unknown name.
 
-    A preset such as `ci` is too large to exhaust: every further allocation multiplies the
-    state count by a few hundred (each live conntrack brings its timer, event bits, list
-    position and queued messages). The `ci` suite splits what `ci` enables into four small
-    configs, each with one reliable listener (`conntrackd`, a one-message queue), limit 1, at
-    most two allocations, retry timeout 2, timeout 1 and only NEW and DESTROY events unless
-    said otherwise, each adding the one feature some expected finding needs:
+    The `ci` suite splits what `ci` enables into four small configs, each with one reliable
+    listener (`conntrackd`, a one-message queue), limit 1, two memory slots (so at most two
+    conntracks at once, allocated again and again), retry timeout 2, timeout 1 and only NEW
+    and DESTROY events unless said otherwise, each adding the one feature some expected
+    finding needs:
 
     - `ci.sysctl`: writes of the retry timeout (0) and of `nf_conntrack_events` (table-bound,
       no-crash, may-reorder, may-drop-when-full, missed-waits-for-traffic,
@@ -109,7 +108,7 @@ def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
       (may-lose-without-be, may-duplicate);
     - `ci.expectations`: limit 2, expectations, timeout 2 (expectation-unreliable,
       flush-confirm-race, and the queue that traffic refills for the liveness lassos);
-    - `ci.allocations`: three allocations and no userspace requests (an early drop whose
+    - `ci.allocations`: three slots and no userspace requests (an early drop whose
       victim only moves to the dying list, aux-alloc-one-over).
 
     For 6.x every member starts in auto mode (`nf_conntrack_events` 2, the default of current
@@ -122,7 +121,7 @@ def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
         variant=variant,
         nf_conntrack_max=1,
         flows=2,
-        max_conntracks=2,
+        slots=2,
         listeners=(RELIABLE,),
         events_retry_timeout=2,
         ct_timeout=1,
@@ -148,5 +147,5 @@ def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
             listeners=(expecting,),
             ct_timeout=2,
         ),
-        base.with_(name="ci.allocations", max_conntracks=3, requesters=()),
+        base.with_(name="ci.allocations", slots=3, requesters=()),
     )

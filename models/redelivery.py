@@ -18,7 +18,7 @@ from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.ecache import nf_conntrack_eventmask_report
 from nfct_spec.models.lists import nf_conntrack_free, nf_ct_delete_from_lists, note_death
-from nfct_spec.models.state import NO_TIMER, State, evolve, replace_ct
+from nfct_spec.models.state import NO_TIMER, State, evolve, with_ct
 
 
 def _schedule_on_failure(config: Config, state: State) -> State:
@@ -43,7 +43,7 @@ def _kick_on_success(state: State) -> State:
 
 
 def nf_ct_delete(
-    config: Config, state: State, uid: int, portid: int, report: bool
+    config: Config, state: State, slot: int, portid: int, report: bool
 ) -> tuple[State, bool]:
     """Delete a conntrack; True only if it was freed with its DESTROY delivered.
 
@@ -52,24 +52,24 @@ def nf_ct_delete(
     the redelivery list and the worker scheduled; on success it is unhashed and freed, and a
     pending worker is kicked.
     """
-    ct = state.ct(uid)
+    ct = state.ct(slot)
     assert ct is not None
     if ct.dying:
         return state, False
-    state = note_death(state, uid)
-    kernel = replace_ct(state.kernel, evolve(ct, dying=True, timer=NO_TIMER))
+    state = note_death(state, slot)
+    kernel = with_ct(state.kernel, slot, evolve(ct, dying=True, timer=NO_TIMER))
     state = evolve(state, kernel=kernel)
-    state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, portid, report)
+    state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, portid, report)
     if ret < 0:
-        state = nf_ct_delete_from_lists(state, uid)
-        state = evolve(state, kernel=evolve(state.kernel, dying=(uid, *state.kernel.dying)))
+        state = nf_ct_delete_from_lists(state, slot)
+        state = evolve(state, kernel=evolve(state.kernel, dying=(slot, *state.kernel.dying)))
         return _schedule_on_failure(config, state), False
     if state.kernel.dwork_pending:
         state = _kick_on_success(state)
-    return nf_conntrack_free(state, uid), True
+    return nf_conntrack_free(state, slot), True
 
 
-def gc_worker(config: Config, state: State, uid: int) -> State | None:
+def gc_worker(config: Config, state: State, slot: int) -> State | None:
     """The conntrack garbage collector finds an expired conntrack and kills it
     (nf_ct_gc_expired() -> nf_ct_kill() -> nf_ct_delete(ct, 0, 0)).
 
@@ -77,10 +77,10 @@ def gc_worker(config: Config, state: State, uid: int) -> State | None:
     scans the table in slices and an idle table rarely, so the DESTROY of an expiry can come
     long after it. 6.x only.
     """
-    ct = state.ct(uid)
-    if ct is None or uid not in state.kernel.hash or ct.timer != 0:
+    ct = state.ct(slot)
+    if ct is None or slot not in state.kernel.hash or ct.timer != 0:
         return None
-    state, _ = nf_ct_delete(config, state, uid, 0, False)
+    state, _ = nf_ct_delete(config, state, slot, 0, False)
     return state
 
 
@@ -99,17 +99,17 @@ def ecache_work(config: Config, state: State) -> State | None:
     state = evolve(state, kernel=evolve(kernel, worker=-1))
     delivered: list[int] = []
     delay = -1
-    for uid in kernel.dying:
-        state, ret = nf_conntrack_eventmask_report(config, state, uid, IPCT_DESTROY, 0, False)
+    for slot in kernel.dying:
+        state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
         if ret < 0:
             delay = config.worker_retry_delay
             break
-        delivered.append(uid)
+        delivered.append(slot)
         if not config.ecache_work_fixed:
             delay = 0
             break
-    for uid in delivered:
-        state = nf_conntrack_free(state, uid)
+    for slot in delivered:
+        state = nf_conntrack_free(state, slot)
     if delay >= 0:
         state = evolve(state, kernel=evolve(state.kernel, worker=delay))
     return state

@@ -12,16 +12,23 @@ allocation waits for early_drop nothing else is.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from nfct_spec.models import core, ctnetlink, env, redelivery
-from nfct_spec.models.config import Config
+from nfct_spec.models.config import SYSCTLS, Config
 from nfct_spec.models.state import State
+from nfct_spec.models.variants import variant_of
 
 ArgValue = int | str | tuple[int, ...]
 Args = tuple[tuple[str, ArgValue], ...]
+
+
+class StepError(ValueError):
+    """A step that no action of the model can take as written: an unknown action, or an
+    argument that is missing, unexpected, of the wrong type or outside its declared domain."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,17 @@ class Step:
 
 
 Domain = Callable[[Config, State], Iterator[dict[str, ArgValue]]]
+Check = Callable[[Config, ArgValue], str | None]
+"""What is wrong with one argument value in a config (None if nothing)."""
 
 
 @dataclass(frozen=True)
 class Action:
-    """A registry entry; the docstring of `fn` says what it models and what it leaves out."""
+    """A registry entry; the docstring of `fn` says what it models and what it leaves out.
+
+    `params` declares each argument with the check of its static domain (what any state of
+    the config could accept); `domain` enumerates the arguments worth trying in one state.
+    """
 
     name: str
     fn: Callable[..., State | None]
@@ -54,6 +67,7 @@ class Action:
     kind: str
     variants: frozenset[str]
     modifies: frozenset[str]
+    params: tuple[tuple[str, Check], ...] = ()
 
     @property
     def doc(self) -> str:
@@ -66,26 +80,106 @@ class Action:
         return " ".join(self.doc.split("\n\n")[0].split())
 
 
+def _int_in(low: int, high: Callable[[Config], int]) -> Check:
+    def check(config: Config, value: ArgValue) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be an integer, got {value!r}"
+        top = high(config)
+        if not low <= value < top:
+            return f"must be between {low} and {top - 1}, got {value}"
+        return None
+
+    return check
+
+
+def _one_of(values: Callable[[Config], Sequence[str]]) -> Check:
+    def check(config: Config, value: ArgValue) -> str | None:
+        known = values(config)
+        if value not in known:
+            return f"must be one of {', '.join(known)}, got {value!r}"
+        return None
+
+    return check
+
+
+def _order(config: Config, value: ArgValue) -> str | None:
+    if not isinstance(value, tuple) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        return f"must be a list of slots, got {value!r}"
+    if len(set(value)) != len(value) or not all(0 <= v < config.slots for v in value):
+        return f"must list distinct slots between 0 and {config.slots - 1}, got {list(value)}"
+    return None
+
+
+def _sysctl_value(config: Config, value: ArgValue) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer, got {value!r}"
+    return None
+
+
+_FLOW = _int_in(0, lambda c: c.flows)
+_SLOT = _int_in(0, lambda c: c.slots)
+_SLOT_OR_NONE = _int_in(-1, lambda c: c.slots)
+_PACKET = _one_of(lambda c: core.PACKETS)
+_LISTENER = _one_of(lambda c: [listener.name for listener in c.listeners])
+_REQUESTER = _one_of(lambda c: _requesters(c))
+_SYSCTL = _one_of(lambda c: SYSCTLS)
+
+
 def _none(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
     yield {}
 
 
+def free_slots(state: State) -> list[int]:
+    """The free slots a new conntrack can get, one per class of interchangeable ones.
+
+    Free slots that nothing refers to (no queued message names them as a conntrack's id, no
+    observer remembers them) are interchangeable: relabelling them maps every run to a run.
+    So the lowest of them stands for all; free slots that something refers to are each listed,
+    since reusing one reuses an id that a listener may still see.
+    """
+    kernel, ghost = state.kernel, state.ghost
+    named = {m.slot for sock in kernel.sockets for m in sock.queue}
+    named.update(r.slot for r in ghost.records)
+    named.update(slot for slot, (flow, _) in enumerate(ghost.previous) if flow >= 0)
+    out: list[int] = []
+    fresh = False
+    for slot, ct in enumerate(kernel.cts):
+        if ct is not None or slot == kernel.alloc_slot:
+            continue
+        if slot in named:
+            out.append(slot)
+        elif not fresh:
+            fresh = True
+            out.append(slot)
+    return out
+
+
 def _flows_packets(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    free = free_slots(state)
     for flow in range(config.flows):
-        for packet in core.PACKETS:
-            yield {"flow": flow, "packet": packet}
+        hashed = state.hashed_slot_of_flow(flow)
+        ct = state.kernel.cts[hashed] if hashed >= 0 else None
+        if ct is not None and not (ct.timer == 0 and variant_of(config.variant).gc_expiry):
+            for packet in core.PACKETS[1:]:
+                yield {"flow": flow, "packet": packet, "slot": -1}
+            continue
+        slots = sorted({*free, hashed}) if ct is not None else free
+        for slot in slots:
+            yield {"flow": flow, "packet": "new", "slot": slot}
 
 
 def _victims(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
     yield {"victim": -1}
-    for uid in sorted(state.kernel.hash):
-        yield {"victim": uid}
+    for slot in state.kernel.hash:
+        yield {"victim": slot}
 
 
-def _uids(attr: str) -> Domain:
+def _slots_on(attr: str) -> Domain:
     def domain(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
-        for uid in sorted(getattr(state.kernel, attr)):
-            yield {"uid": uid}
+        for slot in sorted(getattr(state.kernel, attr)):
+            yield {"slot": slot}
 
     return domain
 
@@ -102,7 +196,7 @@ def _flows_requesters(config: Config, state: State) -> Iterator[dict[str, ArgVal
 
 def _flush_orders(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
     for requester in _requesters(config):
-        for order in itertools.permutations(sorted(state.kernel.hash)):
+        for order in itertools.permutations(state.kernel.hash):
             yield {"requester": requester, "order": tuple(order)}
 
 
@@ -127,22 +221,20 @@ RETRY_TIMER = frozenset({"2.6.31"})
 EVENTS_SYSCTL = frozenset({"2.6.31", "6.x"})
 MAINLINE = frozenset({"6.x"})
 _CT = frozenset({"kernel.cts"})
-_LISTS = frozenset({"kernel.hash", "kernel.unconfirmed", "kernel.dying", "kernel.count"})
+_LISTS = frozenset({"kernel.hash", "kernel.unconfirmed", "kernel.dying", "kernel.ct_count"})
 _WORK = frozenset({"kernel.worker", "kernel.dwork_pending"})
 _SEND = frozenset(
-    {
-        "kernel.sockets",
-        "kernel.build_fail_armed",
-        "ghost.dropped",
-        "ghost.exp_lost",
-        "ghost.pending",
-        "ghost.reporting",
-    }
+    {"kernel.sockets", "kernel.build_fail_armed", "ghost.records", "ghost.exp_lost"}
 )
 _DEATH = (
-    _CT | _LISTS | _SEND | _WORK | frozenset({"kernel.crashed", "ghost.deaths", "ghost.generated"})
+    _CT
+    | _LISTS
+    | _SEND
+    | _WORK
+    | frozenset({"kernel.crashed", "ghost.deaths", "ghost.previous"})
 )
-_ALLOC = frozenset({"kernel.alloc_pending", "ghost.identity", "ghost.generated", "ghost.pending"})
+_ALLOC = frozenset({"kernel.alloc_pending", "kernel.alloc_slot", "ghost.next_uid"})
+_COLLECT = frozenset({"kernel.sockets", "ghost.records", "ghost.deaths"})
 
 
 def _a(
@@ -152,32 +244,77 @@ def _a(
     kind: str,
     variants: frozenset[str],
     modifies: frozenset[str],
+    *params: tuple[str, Check],
 ) -> Action:
-    return Action(name, fn, domain, kind, variants, modifies)
+    return Action(name, fn, domain, kind, variants, modifies, params)
 
 
 ACTIONS: tuple[Action, ...] = (
-    _a("nf_conntrack_in", core.nf_conntrack_in, _flows_packets, "kernel", ALL, _DEATH | _ALLOC),
-    _a("early_drop", core.early_drop, _victims, "kernel", ALL, _DEATH | _ALLOC),
+    _a(
+        "nf_conntrack_in",
+        core.nf_conntrack_in,
+        _flows_packets,
+        "kernel",
+        ALL,
+        _DEATH | _ALLOC,
+        ("flow", _FLOW),
+        ("packet", _PACKET),
+        ("slot", _SLOT_OR_NONE),
+    ),
+    _a(
+        "early_drop",
+        core.early_drop,
+        _victims,
+        "kernel",
+        ALL,
+        _DEATH | _ALLOC,
+        ("victim", _SLOT_OR_NONE),
+    ),
     _a(
         "__nf_conntrack_confirm",
         core.__nf_conntrack_confirm,
-        _uids("unconfirmed"),
+        _slots_on("unconfirmed"),
         "kernel",
         ALL,
-        _CT | _LISTS | _SEND,
+        _CT | _LISTS | _SEND | frozenset({"ghost.previous", "ghost.deaths"}),
+        ("slot", _SLOT),
     ),
     _a(
         "destroy_conntrack",
         core.destroy_conntrack,
-        _uids("unconfirmed"),
+        _slots_on("unconfirmed"),
         "kernel",
         ALL,
-        _CT | _LISTS,
+        _CT | _LISTS | frozenset({"ghost.records", "ghost.deaths", "ghost.previous"}),
+        ("slot", _SLOT),
     ),
-    _a("death_by_timeout", core.death_by_timeout, _uids("hash"), "kernel", OLD, _DEATH),
-    _a("death_by_event", core.death_by_event, _uids("dying"), "kernel", RETRY_TIMER, _DEATH),
-    _a("gc_worker", redelivery.gc_worker, _uids("hash"), "kernel", MAINLINE, _DEATH),
+    _a(
+        "death_by_timeout",
+        core.death_by_timeout,
+        _slots_on("hash"),
+        "kernel",
+        OLD,
+        _DEATH,
+        ("slot", _SLOT),
+    ),
+    _a(
+        "death_by_event",
+        core.death_by_event,
+        _slots_on("dying"),
+        "kernel",
+        RETRY_TIMER,
+        _DEATH,
+        ("slot", _SLOT),
+    ),
+    _a(
+        "gc_worker",
+        redelivery.gc_worker,
+        _slots_on("hash"),
+        "kernel",
+        MAINLINE,
+        _DEATH,
+        ("slot", _SLOT),
+    ),
     _a("ecache_work", redelivery.ecache_work, _none, "kernel", MAINLINE, _DEATH),
     _a(
         "ctnetlink_del_conntrack",
@@ -186,6 +323,8 @@ ACTIONS: tuple[Action, ...] = (
         "kernel",
         ALL,
         _DEATH,
+        ("flow", _FLOW),
+        ("requester", _REQUESTER),
     ),
     _a(
         "nf_conntrack_flush_report",
@@ -194,10 +333,26 @@ ACTIONS: tuple[Action, ...] = (
         "kernel",
         ALL,
         _DEATH,
+        ("requester", _REQUESTER),
+        ("order", _order),
     ),
-    _a("nf_ct_expect_related", core.nf_ct_expect_related, _flows, "kernel", ALL, _SEND),
     _a(
-        "env_recv", env.env_recv, _listeners, "env", ALL, frozenset({"kernel.sockets", "ghost.got"})
+        "nf_ct_expect_related",
+        core.nf_ct_expect_related,
+        _flows,
+        "kernel",
+        ALL,
+        _SEND,
+        ("flow", _FLOW),
+    ),
+    _a(
+        "env_recv",
+        env.env_recv,
+        _listeners,
+        "env",
+        ALL,
+        _COLLECT,
+        ("listener", _LISTENER),
     ),
     _a(
         "env_listener_open",
@@ -205,7 +360,8 @@ ACTIONS: tuple[Action, ...] = (
         _listeners,
         "env",
         ALL,
-        frozenset({"kernel.sockets", "ghost.got", "ghost.dropped", "ghost.since"}),
+        frozenset({"kernel.sockets", "ghost.records", "ghost.previous"}),
+        ("listener", _LISTENER),
     ),
     _a(
         "env_listener_close",
@@ -213,7 +369,8 @@ ACTIONS: tuple[Action, ...] = (
         _listeners,
         "env",
         ALL,
-        frozenset({"kernel.sockets"}),
+        _COLLECT,
+        ("listener", _LISTENER),
     ),
     _a(
         "env_sysctl_write",
@@ -222,6 +379,8 @@ ACTIONS: tuple[Action, ...] = (
         "env",
         EVENTS_SYSCTL,
         frozenset({"kernel.nf_conntrack_events", "kernel.events_retry_timeout"}),
+        ("name", _SYSCTL),
+        ("value", _sysctl_value),
     ),
     _a(
         "env_fault_arm",
@@ -237,33 +396,63 @@ ACTIONS: tuple[Action, ...] = (
 BY_NAME: Mapping[str, Action] = {action.name: action for action in ACTIONS}
 
 
+@cache
 def actions_for(variant: str) -> tuple[Action, ...]:
     """The registry entries of one variant, in registry order."""
     return tuple(action for action in ACTIONS if variant in action.variants)
 
 
-def apply(config: Config, state: State, step: Step) -> State | None:
-    """The successor of `state` by `step`, or None if the step is not enabled."""
+def check_step(config: Config, step: Step) -> Action:
+    """The action of `step` after checking its arguments against the declared domains;
+    StepError names the action or the argument that is wrong."""
     action = BY_NAME.get(step.action)
-    if action is None or config.variant not in action.variants:
-        return None
+    if action is None:
+        raise StepError(f"unknown action {step.action!r}")
+    if config.variant not in action.variants:
+        raise StepError(f"action {step.action!r} does not exist in variant {config.variant}")
+    given = dict(step.args)
+    names = [name for name, _ in action.params]
+    for name in given:
+        if name not in names:
+            raise StepError(f"{step.action}: unexpected argument {name!r}")
+    for name, check in action.params:
+        if name not in given:
+            raise StepError(f"{step.action}: missing argument {name!r}")
+        problem = check(config, given[name])
+        if problem is not None:
+            raise StepError(f"{step.action}: argument {name!r} {problem}")
+    return action
+
+
+def apply(config: Config, state: State, step: Step) -> State | None:
+    """The successor of `state` by `step`, or None if the step is not enabled.
+
+    The step's arguments are checked first (StepError if they are not in the declared
+    domains). Whatever the action itself raises propagates: a fault in the model must never
+    look like a disabled step.
+    """
+    return _apply(config, state, check_step(config, step), step)
+
+
+def _apply(config: Config, state: State, action: Action, step: Step) -> State | None:
     if state.kernel.crashed:
         return None
     if state.kernel.alloc_pending >= 0 and action.name != "early_drop":
         return None
-    try:
-        return action.fn(config, state, **step.kwargs)
-    except TypeError:
-        return None
+    return action.fn(config, state, **step.kwargs)
 
 
 def enabled_steps(config: Config, state: State, action: Action) -> Iterator[tuple[Step, State]]:
     """Every enabled step of one action in `state`, with its successor, in domain order."""
+    if state.kernel.crashed:
+        return
+    if state.kernel.alloc_pending >= 0 and action.name != "early_drop":
+        return
+    fn = action.fn
     for kwargs in action.domain(config, state):
-        step = Step(action.name, tuple(kwargs.items()))
-        successor = apply(config, state, step)
+        successor = fn(config, state, **kwargs)
         if successor is not None:
-            yield step, successor
+            yield Step(action.name, tuple(kwargs.items())), successor
 
 
 def successors(config: Config, state: State) -> Iterator[tuple[Step, State]]:

@@ -1,11 +1,12 @@
 """The auxiliary invariants of the inductive proofs, as catalogue entries (`aux-*`).
 
 The Z3 proofs need stronger invariants than the catalogue states (`nfct_spec.proofs.plans`):
-each auxiliary conjunct is written once, in the proof term language, in
-`nfct_spec.proofs.invariants`. Here each gets a catalogue entry of its own, so that the
-Hypothesis engine and the explorer check it on the model states they reach (through the same
-projection the agreement tests use) and the Z3 engine reports it proved as a conjunct of the
-invariant that needs it.
+each auxiliary conjunct is written once, in the term language, in `nfct_spec.spec.invariants`.
+Here each gets a catalogue entry of its own, so that the Hypothesis engine and the explorer
+check it on the model states they reach (through the same projection the agreement tests use)
+and the Z3 engine reports it proved as a conjunct of the invariant that needs it. A conjunct
+that reads an observer field needs the OBLIGATIONS observers (found by reading which fields the
+predicate looks at).
 
 Expected verdicts come from the kernel code, like every other entry. Where a conjunct is a
 strengthening for one variant only, the other variants either break it (`violated`, with the
@@ -17,21 +18,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
-from nfct_spec.models.config import Config
-from nfct_spec.models.state import State
-from nfct_spec.proofs.agreement import Checker
-from nfct_spec.proofs.invariants import BY_ID as TERMS
-from nfct_spec.proofs.terms import truth
-from nfct_spec.proofs.vocab import AState
+from nfct_spec.models.config import Config, ListenerConfig
+from nfct_spec.models.observers import KERNEL, OBLIGATIONS
+from nfct_spec.models.state import State, initial_state
+from nfct_spec.spec.invariants import BY_ID as TERMS
+from nfct_spec.spec.invariants import Pred
+from nfct_spec.spec.params import Params, concrete_params
 from nfct_spec.spec.records import Override, Property, prop
+from nfct_spec.spec.terms import truth
+from nfct_spec.spec.vocab import OBSERVER_FIELDS, AState, Shape, project, shape_for
 
 Verdicts = tuple[tuple[str, str], tuple[str, str], tuple[str, str]]
 
 
 @cache
-def _checker(config: Config) -> Checker:
-    return Checker(config)
+def _params(config: Config) -> tuple[Shape, Params]:
+    shape = shape_for(config)
+    return shape, concrete_params(config, shape)
 
 
 class _LastProjection:
@@ -41,28 +46,61 @@ class _LastProjection:
 
     def __init__(self) -> None:
         self.config: Config | None = None
-        self.checker: Checker | None = None
+        self.shape = Shape(0, 0)
+        self.params: Params | None = None
         self.state: State | None = None
         self.abstract: AState = {}
 
-    def __call__(self, config: Config, state: State) -> tuple[AState, Checker]:
-        if config is not self.config or self.checker is None:
-            self.config, self.checker, self.state = config, _checker(config), None
+    def __call__(self, config: Config, state: State) -> tuple[AState, Params]:
+        if config is not self.config or self.params is None:
+            self.config, self.state = config, None
+            self.shape, self.params = _params(config)
         if state is not self.state:
             self.state = state
-            self.abstract = self.checker.project(state)
-        return self.abstract, self.checker
+            self.abstract = project(config, state, self.shape)
+        return self.abstract, self.params
 
 
 _LAST = _LastProjection()
+
+
+class _Reads(dict[str, Any]):
+    """An abstract state that notes which fields a predicate reads."""
+
+    def __init__(self, state: AState) -> None:
+        super().__init__(state)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def fields_read(pred: Pred) -> frozenset[str]:
+    """The abstract fields a term predicate reads (on a sample state of a small config)."""
+    config = Config(
+        listeners=(ListenerConfig("sample", ("new", "destroy")),),
+        nf_conntrack_max=1,
+        flows=1,
+        slots=2,
+    )
+    shape, params = _params(config)
+    reads = _Reads(project(config, initial_state(config), shape))
+    pred(reads, params)
+    return frozenset(reads.read)
+
+
+def level_of(pred: Pred) -> int:
+    """The observers a term predicate needs: OBLIGATIONS if it reads an observer field."""
+    return OBLIGATIONS if fields_read(pred) & OBSERVER_FIELDS else KERNEL
 
 
 def _check_of(inv_id: str) -> Callable[[Config, State], bool]:
     pred = TERMS[inv_id].pred
 
     def check(config: Config, state: State) -> bool:
-        abstract, checker = _LAST(config, state)
-        return bool(truth(pred(abstract, checker.params)))
+        abstract, params = _LAST(config, state)
+        return bool(truth(pred(abstract, params)))
 
     check.__name__ = check.__qualname__ = "aux_" + inv_id.removeprefix("aux-").replace("-", "_")
     check.__doc__ = f"`{inv_id}` on the projected state: {TERMS[inv_id].statement}."
@@ -79,6 +117,7 @@ def _aux(inv_id: str, source: str, verdicts: Verdicts, *overrides: Override) -> 
         _check_of(inv_id),
         verdicts,
         overrides=overrides,
+        observes=level_of(TERMS[inv_id].pred),
     )
 
 
@@ -89,8 +128,9 @@ NO_REDELIVERY = "the redelivery list of nf_ct_delete() exists only since 5.x (6.
 
 AUXILIARY: tuple[Property, ...] = (
     _aux(
-        "aux-fresh",
-        "model: uids are allocation numbers (the kernel's memory is reused, see identity-unique).",
+        "aux-free-clean",
+        "model: a slot's observers are cleared when its conntrack is freed and start afresh "
+        "when the slot is allocated again.",
         HOLDS_ALL,
     ),
     _aux(

@@ -8,6 +8,7 @@ own properties come first; the auxiliary invariants that the inductive proofs ne
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from nfct_spec.spec import properties as p
 from nfct_spec.spec.auxiliary import AUXILIARY
@@ -30,7 +31,7 @@ from nfct_spec.spec.records import (
 __all__ = ["BY_ID", "CATALOGUE", "FEATURES", "KINDS", "VERDICTS", "Override", "Property", "lookup"]
 
 SEED = "seed"
-PRIMARY: tuple[Property, ...] = (
+_PRIMARY: tuple[Property, ...] = (
     prop(
         "table-bound",
         "invariant",
@@ -353,15 +354,40 @@ PRIMARY: tuple[Property, ...] = (
         (
             (
                 "holds",
-                "the id is the object address; it is reused only after the free, after "
-                "every message of the old conntrack was sent.",
+                "the id is the object address (ctnetlink_dump_id()); it is reused only after "
+                "the free, after every message of the old conntrack was sent.",
             ),
             (
                 "holds",
                 "a conntrack on the dying list keeps its memory, so a new conntrack of the "
                 "same tuple gets another address until the old DESTROY was sent.",
             ),
-            ("violated", "ids are reused; observed on 6.18."),
+            (
+                "holds",
+                "nf_ct_get_id() hashes the object's address with its tuple; a conntrack on "
+                "the redelivery list holds its reference (and so its memory) until its DESTROY "
+                "was sent, so a newer conntrack of the same tuple gets another id while any "
+                "message of the old one can still be sent.",
+            ),
+        ),
+    ),
+    prop(
+        "id-reuse",
+        "non-guarantee",
+        "A listener can receive messages of two conntracks with the same tuple and the same id "
+        "(one freed, the next allocated in its memory).",
+        "ctnetlink reports the object's address as the id (2.6.30, 2.6.31) or a hash of the "
+        "address and the tuple (nf_ct_get_id(), since 5.x); the conntrack slab reuses a freed "
+        "object at once (SLAB_TYPESAFE_BY_RCU).",
+        p.id_reused,
+        (
+            ("witness", "the freed object's address is the next conntrack's id."),
+            ("witness", "same: the address is the id once the old conntrack is freed."),
+            (
+                "witness",
+                "the same object and the same tuple give the same hash; observed on 6.18, "
+                "where the next conntrack of a tuple often gets the id of the previous one.",
+            ),
         ),
     ),
     prop(
@@ -405,6 +431,11 @@ PRIMARY: tuple[Property, ...] = (
         ),
     ),
 )
+
+PRIMARY: tuple[Property, ...] = tuple(
+    replace(entry, observes=p.observes(entry.id)) for entry in _PRIMARY
+)
+"""The catalogue's own properties, each with the observers its check reads."""
 
 CATALOGUE: tuple[Property, ...] = PRIMARY + AUXILIARY
 

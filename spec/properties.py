@@ -3,10 +3,17 @@
 State predicates (`invariant`, and witnesses of a state condition) take `(config, state)`;
 transition predicates (`action`, and witnesses of a step) take `(config, pre, step, post)`.
 Each returns True when the state or step is fine (invariants, action properties) or when it is
-a witness (non-guarantees, reachability). They read ghost state freely; no kernel step reads it.
+a witness (non-guarantees, reachability). They read the ghost's observer records
+(`nfct_spec.models.observers`), never a growing history: `OBSERVES` says which observers each
+needs, so that a search keeps only those.
+
+A conntrack that is freed in a step still has its record, marked freed, in the state right
+after that step: what a property must know about how it ended is read there.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from nfct_spec.models.bits import (
     GROUP_DESTROY,
@@ -19,6 +26,7 @@ from nfct_spec.models.bits import (
     ct_group,
 )
 from nfct_spec.models.config import Config
+from nfct_spec.models.observers import IDS, KERNEL, OBLIGATIONS, RECEIPTS, Record
 from nfct_spec.models.registry import Step
 from nfct_spec.models.state import NO_TIMER, Message, State
 from nfct_spec.models.variants import variant_of
@@ -52,34 +60,51 @@ def _reliable_destroy_listeners(config: Config, state: State) -> list[int]:
     ]
 
 
-def _has_destroy(state: State, i: int, uid: int) -> bool:
-    """Listener i has received, or has queued, a DESTROY of `uid`."""
-    if (uid, IPCT_DESTROY) in state.ghost.got[i]:
-        return True
-    return any(
-        m.uid == uid and m.bits & IPCT_DESTROY and not m.expect
-        for m in state.kernel.sockets[i].queue
-    )
-
-
 def _int_arg(step: Step, name: str) -> int:
     value = step.kwargs.get(name)
     return value if isinstance(value, int) else -1
 
 
-def _freed(pre: State, post: State) -> list[int]:
-    return [ct.uid for ct in pre.kernel.cts if post.ct(ct.uid) is None]
+def freed_records(pre: State, post: State) -> list[Record]:
+    """The records (as they are after the step) of the instances that the step freed."""
+    live = {r.uid for r in pre.ghost.records if r.live}
+    return [r for r in post.ghost.records if not r.live and r.uid in live]
 
 
-def _received(config: Config, pre: State, step: Step) -> tuple[int, Message] | None:
-    """The listener index and conntrack message that `step` hands to userspace, if any."""
+def freed_slots(pre: State, post: State) -> list[int]:
+    """The slots whose conntrack the step freed (a slot freed and allocated again in the same
+    step holds a fresh, unconfirmed conntrack afterwards; a confirmed one never goes back)."""
+    out = []
+    for slot, ct in enumerate(pre.kernel.cts):
+        if ct is None:
+            continue
+        after = post.kernel.cts[slot]
+        renewed = slot not in pre.kernel.unconfirmed and slot in post.kernel.unconfirmed
+        if after is None or renewed:
+            out.append(slot)
+    return out
+
+
+def find_record(state: State, uid: int) -> Record | None:
+    """The record with this uid, if the state keeps it."""
+    for record in state.ghost.records:
+        if record.uid == uid:
+            return record
+    return None
+
+
+def _received(config: Config, pre: State, step: Step) -> tuple[int, Message, Record] | None:
+    """The listener index, conntrack message and its instance's record (before the read) of
+    what `step` hands to userspace, if it reads a tracked conntrack message."""
     if step.action != "env_recv":
         return None
     i = config.listener_index(str(step.kwargs["listener"]))
     sock = pre.kernel.sockets[i]
     if sock.sk_err or not sock.queue or sock.queue[0].expect:
         return None
-    return i, sock.queue[0]
+    msg = sock.queue[0]
+    record = find_record(pre, msg.uid)
+    return None if record is None else (i, msg, record)
 
 
 # --- invariants -------------------------------------------------------------------------------
@@ -89,21 +114,22 @@ def table_bound(config: Config, state: State) -> bool:
     """Once no allocation is in progress, count <= nf_conntrack_max (when a limit is set)."""
     k = state.kernel
     return (
-        config.nf_conntrack_max == 0 or k.alloc_pending >= 0 or k.count <= config.nf_conntrack_max
+        config.nf_conntrack_max == 0 or k.alloc_pending >= 0 or k.ct_count <= config.nf_conntrack_max
     )
 
 
 def count_exact(config: Config, state: State) -> bool:
     """count equals the allocated conntracks, plus one while an allocation waits for early_drop."""
     k = state.kernel
-    return k.count == len(k.cts) + (1 if k.alloc_pending >= 0 else 0)
+    allocated = sum(1 for ct in k.cts if ct is not None)
+    return k.ct_count == allocated + (1 if k.alloc_pending >= 0 else 0)
 
 
 def one_place(config: Config, state: State) -> bool:
     """Each allocated conntrack is on exactly one of the unconfirmed list, hash, dying list."""
     k = state.kernel
     places = [*k.unconfirmed, *k.hash, *k.dying]
-    return sorted(places) == sorted(ct.uid for ct in k.cts)
+    return sorted(places) == [slot for slot, ct in enumerate(k.cts) if ct is not None]
 
 
 def dying_has_retry(config: Config, state: State) -> bool:
@@ -114,12 +140,17 @@ def dying_has_retry(config: Config, state: State) -> bool:
         return True
     if not variant_of(config.variant).retry_timer:
         return not k.dying or k.worker >= 0
-    return all(ct.timer != NO_TIMER for ct in k.cts if ct.uid in k.dying)
+    return all(k.cts[s] is not None and k.cts[s].timer != NO_TIMER for s in k.dying)  # type: ignore[union-attr]
 
 
 def missed_only_undelivered(config: Config, state: State) -> bool:
     """`missed` holds only bits raised for this conntrack and not sent successfully since."""
-    return all(ct.missed & ~state.ghost.pending[ct.uid] == 0 for ct in state.kernel.cts)
+    cts = state.kernel.cts
+    for record in state.ghost.records:
+        ct = cts[record.slot] if record.live else None
+        if ct is not None and ct.missed & ~record.pending:
+            return False
+    return True
 
 
 def no_crash(config: Config, state: State) -> bool:
@@ -133,11 +164,11 @@ def no_crash(config: Config, state: State) -> bool:
 def destroy_before_free(config: Config, pre: State, step: Step, post: State) -> bool:
     """A conntrack that reported events is freed only once every reliable DESTROY listener
     (BE, subscribed, open) has its DESTROY queued or read."""
-    for uid in _freed(pre, post):
-        if uid not in post.ghost.reporting:
+    for record in freed_records(pre, post):
+        if not record.reporting:
             continue
         for i in _reliable_destroy_listeners(config, post):
-            if pre.kernel.sockets[i].open and not _has_destroy(post, i, uid):
+            if pre.kernel.sockets[i].open and not record.seen[i].has_destroy:
                 return False
     return True
 
@@ -147,20 +178,15 @@ def nothing_after_destroy(config: Config, pre: State, step: Step, post: State) -
     received = _received(config, pre, step)
     if received is None:
         return True
-    i, msg = received
-    return bool(msg.bits & IPCT_DESTROY) or (msg.uid, IPCT_DESTROY) not in pre.ghost.got[i]
+    i, msg, record = received
+    return bool(msg.bits & IPCT_DESTROY) or not record.seen[i].got & IPCT_DESTROY
 
 
 def identity_unique(config: Config, pre: State, step: Step, post: State) -> bool:
     """Tuple plus id name one conntrack: no message of an older conntrack with the same tuple
-    and id is read after a message of a newer one."""
+    and id is read after a message of a newer one (`newer`)."""
     received = _received(config, pre, step)
-    if received is None:
-        return True
-    i, msg = received
-    key = pre.ghost.identity[msg.uid]
-    newer = {u for u, _ in pre.ghost.got[i] if u > msg.uid and pre.ghost.identity[u] == key}
-    return not newer
+    return received is None or not received[2].seen[received[0]].newer
 
 
 def new_before_destroy(config: Config, pre: State, step: Step, post: State) -> bool:
@@ -169,25 +195,27 @@ def new_before_destroy(config: Config, pre: State, step: Step, post: State) -> b
     received = _received(config, pre, step)
     if received is None:
         return True
-    i, msg = received
+    i, msg, record = received
     listener = config.listeners[i]
     if not (msg.bits & IPCT_DESTROY and listener.broadcast_error):
         return True
-    if GROUP_NEW not in listener.groups or pre.ghost.since[i] > msg.uid:
+    if GROUP_NEW not in listener.groups or not record.seen[i].owed:
         return True
-    return (msg.uid, IPCT_NEW) in pre.ghost.got[i]
+    return bool(record.seen[i].got & IPCT_NEW)
 
 
 # --- witnesses --------------------------------------------------------------------------------
 
 
-def lost_without_be(config: Config, state: State) -> bool:
-    """A listener without BE had a DESTROY dropped and the conntrack is gone without it."""
-    for i, listener in enumerate(config.listeners):
-        if listener.broadcast_error:
-            continue
-        for uid, bit in state.ghost.dropped[i]:
-            if bit == IPCT_DESTROY and state.ct(uid) is None and not _has_destroy(state, i, uid):
+def lost_without_be(config: Config, pre: State, step: Step, post: State) -> bool:
+    """A conntrack is freed while a listener without BE had its DESTROY dropped and has
+    neither read nor queued one: that listener lost the DESTROY for good."""
+    for record in freed_records(pre, post):
+        for i, listener in enumerate(config.listeners):
+            seen = record.seen[i]
+            if listener.broadcast_error or not seen.dropped & IPCT_DESTROY:
+                continue
+            if not seen.has_destroy:
                 return True
     return False
 
@@ -198,29 +226,23 @@ def coalesced(config: Config, pre: State, step: Step, post: State) -> bool:
     received = _received(config, pre, step)
     if received is None:
         return False
-    i, msg = received
+    i, msg, record = received
     if len(_bits(msg.bits & TRANSITION_BITS)) >= 2:
         return True
-    if not msg.bits & IPCT_DESTROY or pre.ghost.since[i] > msg.uid:
+    seen = record.seen[i]
+    if not msg.bits & IPCT_DESTROY or not seen.owed:
         return False
-    earlier = pre.ghost.generated[msg.uid] & _subscribed_bits(config, i) & ~IPCT_DESTROY
-    return any((msg.uid, bit) not in pre.ghost.got[i] for bit in _bits(earlier & ~msg.bits))
+    earlier = record.generated & _subscribed_bits(config, i) & ~IPCT_DESTROY
+    return bool(earlier & ~msg.bits & ~seen.got)
 
 
 def reordered(config: Config, pre: State, step: Step, post: State) -> bool:
-    """A listener reads a DESTROY after the DESTROY of a conntrack that died later."""
+    """A listener reads a DESTROY after the DESTROY of a conntrack that died later (`later`)."""
     received = _received(config, pre, step)
     if received is None:
         return False
-    i, msg = received
-    deaths = pre.ghost.deaths
-    if not msg.bits & IPCT_DESTROY or msg.uid not in deaths:
-        return False
-    position = deaths.index(msg.uid)
-    return any(
-        bit == IPCT_DESTROY and u in deaths and deaths.index(u) > position
-        for u, bit in pre.ghost.got[i]
-    )
+    i, msg, record = received
+    return bool(msg.bits & IPCT_DESTROY) and record.seen[i].later
 
 
 def duplicated(config: Config, pre: State, step: Step, post: State) -> bool:
@@ -228,8 +250,15 @@ def duplicated(config: Config, pre: State, step: Step, post: State) -> bool:
     received = _received(config, pre, step)
     if received is None:
         return False
-    i, msg = received
-    return any((msg.uid, bit) in pre.ghost.got[i] for bit in _bits(msg.bits & ONE_TIME_BITS))
+    i, msg, record = received
+    return bool(msg.bits & ONE_TIME_BITS & record.seen[i].got)
+
+
+def id_reused(config: Config, pre: State, step: Step, post: State) -> bool:
+    """A listener reads a message of a conntrack after reading one of an earlier conntrack
+    with the same tuple and id (`reuse`): it cannot tell the two apart."""
+    received = _received(config, pre, step)
+    return received is not None and received[2].seen[received[0]].reuse
 
 
 def dropped_when_full(config: Config, pre: State, step: Step, post: State) -> bool:
@@ -237,7 +266,7 @@ def dropped_when_full(config: Config, pre: State, step: Step, post: State) -> bo
     if step.action != "early_drop" or step.kwargs.get("victim") != -1:
         return False
     k = pre.kernel
-    return bool(k.dying) and k.count - len(k.dying) <= config.nf_conntrack_max
+    return bool(k.dying) and k.ct_count - len(k.dying) <= config.nf_conntrack_max
 
 
 def expectation_lost(config: Config, state: State) -> bool:
@@ -250,10 +279,11 @@ def missed_waits(config: Config, pre: State, step: Step, post: State) -> bool:
     listener of their group has room now."""
     if step.action != "nf_conntrack_in" or step.kwargs.get("packet") != "plain":
         return False
-    ct = pre.hashed_ct_of_flow(_int_arg(step, "flow"))
+    slot = pre.hashed_slot_of_flow(_int_arg(step, "flow"))
+    ct = pre.ct(slot)
     if ct is None or not ct.missed:
         return False
-    after = post.ct(ct.uid)
+    after = post.ct(slot)
     if after is None or after.missed != ct.missed:
         return False
     group = ct_group(ct.missed)
@@ -272,10 +302,10 @@ def missed_waits(config: Config, pre: State, step: Step, post: State) -> bool:
 def silent_destroy(config: Config, pre: State, step: Step, post: State) -> bool:
     """A confirmed conntrack without an event cache (events were off at its creation) is freed
     with no DESTROY while a reliable DESTROY listener is open."""
-    for uid in _freed(pre, post):
-        ct = pre.ct(uid)
+    for slot in freed_slots(pre, post):
+        ct = pre.ct(slot)
         assert ct is not None
-        confirmed = uid in pre.kernel.hash or uid in pre.kernel.dying
+        confirmed = slot in pre.kernel.hash or slot in pre.kernel.dying
         if confirmed and not ct.ecache and _reliable_destroy_listeners(config, post):
             return True
     return False
@@ -286,5 +316,28 @@ def flush_confirm_race(config: Config, pre: State, step: Step, post: State) -> b
     but will never report NEW nor DESTROY."""
     if step.action != "__nf_conntrack_confirm":
         return False
-    ct = post.ct(_int_arg(step, "uid"))
+    ct = post.ct(_int_arg(step, "slot"))
     return ct is not None and ct.dying and ct.ecache
+
+
+OBSERVES: Mapping[str, int] = {
+    "missed-only-undelivered": OBLIGATIONS,
+    "destroy-before-free": OBLIGATIONS,
+    "destroy-eventually": OBLIGATIONS,
+    "nothing-after-destroy": RECEIPTS,
+    "identity-unique": RECEIPTS,
+    "new-before-destroy": OBLIGATIONS | RECEIPTS,
+    "may-lose-without-be": OBLIGATIONS | RECEIPTS,
+    "may-coalesce": OBLIGATIONS | RECEIPTS,
+    "may-reorder": RECEIPTS,
+    "may-duplicate": RECEIPTS,
+    "id-reuse": RECEIPTS | IDS,
+    "expectation-unreliable": RECEIPTS,
+}
+"""The observers each property reads (`nfct_spec.models.observers`); the others read only the
+kernel state (KERNEL)."""
+
+
+def observes(prop_id: str) -> int:
+    """The observer level a property needs."""
+    return OBSERVES.get(prop_id, KERNEL)

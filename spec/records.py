@@ -77,6 +77,9 @@ class Property:
     check: Callable[..., bool] | None = None
     fairness: tuple[str, ...] = ()
     overrides: tuple[Override, ...] = field(default=())
+    observes: int = 0
+    """The ghost observers the check reads (`nfct_spec.models.observers` levels; 0: only the
+    kernel state). A search keeps exactly the observers of the properties it checks."""
 
     @property
     def on_transitions(self) -> bool:

@@ -1,7 +1,11 @@
 """The explicit-state explorer: breadth-first search over every reachable state of a config.
 
-Every state is reduced to its canonical representative (`nfct_spec.models.canonical`) before
-it is looked up, so each class of symmetric states is expanded once. Every invariant and state
+The model is finite by construction (memory slots are reused, observers forget), so a search
+that ends is exhaustive: every reachable state of the config, with no bound on how many
+conntracks a run creates. A search keeps the ghost observers of the properties it checks, no
+more (`observers_for`). Every state is reduced to its canonical representative
+(`nfct_spec.models.canonical`) before it is looked up, so each class of equivalent states is
+expanded once. Every invariant and state
 witness is evaluated on every new state, every action property and step witness on every
 transition, the same way as the other engines do (`nfct_spec.checking`). Because the search is
 breadth-first, the first finding of each property is at the smallest possible depth: the trace
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from nfct_spec.checking import finding_in_state, finding_on_step, finding_verdict, searched
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
+from nfct_spec.models.observers import FULL, KERNEL
 from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
@@ -81,6 +86,7 @@ class Exploration:
     states: list[State] = field(default_factory=list)
     parents: array[int] = field(default_factory=lambda: array("q"))
     canonical: Callable[[State], State] = lambda s: s
+    level: int = FULL
 
     def contains(self, state: State) -> bool:
         """Whether `state` (any member of its symmetry class) was reached."""
@@ -99,24 +105,37 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def observers_for(props: Sequence[Property]) -> int:
+    """The ghost level a search of `props` keeps: the union of what their checks read."""
+    level = KERNEL
+    for prop in props:
+        level |= prop.observes
+    return level
+
+
 def explore(
     config: Config,
     props: Sequence[Property],
     max_states: int | None = None,
     symmetry: bool = True,
     progress: ProgressFn | None = None,
+    level: int | None = None,
 ) -> Exploration:
     """Breadth-first search of every reachable canonical state, checking `props`.
 
     Liveness properties and properties that are `n/a` for the config are skipped. The search
-    stops early, incomplete, once `max_states` distinct states are stored.
+    keeps the observers `level` (by default those the checked properties read). It stops
+    early, incomplete, once `max_states` distinct states are stored; and, complete for its
+    purpose, once every checked property has its finding (nothing is left to decide).
     """
-    canonical = Canonicaliser(config, flows=symmetry, listeners=symmetry)
     checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
+    if level is None:
+        level = observers_for(checked)
+    canonical = Canonicaliser(config, level, flows=symmetry, listeners=symmetry, slots=symmetry)
     on_states = [p for p in checked if not p.on_transitions]
     on_steps = [p for p in checked if p.on_transitions]
     stats = Stats()
-    result = Exploration(config, stats, canonical=canonical)
+    result = Exploration(config, stats, canonical=canonical, level=level)
     index, states, parents = result.index, result.states, result.parents
     findings = result.findings
     started = time.perf_counter()
@@ -134,11 +153,11 @@ def explore(
                 findings[prop.id] = Finding(sid, None, None)
         return True
 
-    root = canonical(initial_state(config))
+    root = canonical(initial_state(config, level))
     add(root, NO_PARENT)
     frontier = [root]
     complete = True
-    while frontier and complete:
+    while frontier and complete and not (checked and len(findings) == len(checked)):
         next_frontier: list[State] = []
         for pre in frontier:
             pre_id = index[pre]
@@ -165,14 +184,17 @@ def explore(
     stats.states = len(index)
     stats.seconds = time.perf_counter() - started
     stats.peak_rss_mib = peak_rss_mib()
-    stats.complete = complete
+    stats.complete = complete and not frontier
     if progress is not None:
         progress(stats)
     return result
 
 
 def _follow(exploration: Exploration, ids: list[int]) -> list[tuple[Step, State]]:
-    """Real steps from the initial state whose successors have the canonical forms `ids`."""
+    """Real steps from the initial state whose successors have the canonical forms `ids`.
+
+    The steps are replayed with every observer (so that traces show them all); the search's
+    own observers are a projection of those, which this checks on every step."""
     config, canonical = exploration.config, exploration.canonical
     state = initial_state(config)
     path: list[tuple[Step, State]] = []

@@ -134,7 +134,7 @@ class ModelMachine(RuleBasedStateMachine):
         kernel = successor.kernel
         self.peaks["dying"] = max(self.peaks["dying"], len(kernel.dying))
         self.peaks["queued"] = max(self.peaks["queued"], sum(len(s.queue) for s in kernel.sockets))
-        self.peaks["count"] = max(self.peaks["count"], kernel.count)
+        self.peaks["count"] = max(self.peaks["count"], kernel.ct_count)
         for prop in self.props:
             if prop.kind != "liveness" and finding_on_step(prop, self.config, pre, step, successor):
                 self._record(prop)

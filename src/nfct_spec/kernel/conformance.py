@@ -175,7 +175,7 @@ def _visible(config: Config, state: State, event: Event) -> Iterator[State]:
     elif isinstance(event, RecvEvent | RecvErrorEvent):
         yield from _recv(config, state, event)
     elif isinstance(event, CountEvent):
-        if state.kernel.count == event.value:
+        if state.kernel.ct_count == event.value:
             yield state
     elif isinstance(event, ListenerOpenEvent | ListenerCloseEvent):
         action = (

@@ -69,7 +69,7 @@ def headroom(config: Config, state: State) -> int | str:
     """`nf_conntrack_max - nf_conntrack_count`; negative when the table is over its limit."""
     if config.nf_conntrack_max <= 0:
         return "unlimited"
-    return config.nf_conntrack_max - state.kernel.count
+    return config.nf_conntrack_max - state.kernel.ct_count
 
 
 def _per_uid(values: Sequence[int]) -> dict[str, str]:
@@ -80,7 +80,7 @@ def state_view(config: Config, state: State) -> View:
     """The readable nested form of a state (see the module docstring)."""
     kernel, ghost = state.kernel, state.ghost
     table: View = {
-        "count": kernel.count,
+        "count": kernel.ct_count,
         "nf_conntrack_max": config.nf_conntrack_max,
         "headroom": headroom(config, state),
         "unconfirmed": [ct_key(u) for u in kernel.unconfirmed],

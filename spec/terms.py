@@ -1,6 +1,9 @@
 """Terms that are either concrete Python values or Z3 expressions, with one set of operators.
 
-Every Z3 builder in `nfct_spec.proofs.actions` is written once against these helpers. Given Z3
+The invariants of `nfct_spec.spec.invariants` and every Z3 builder in
+`nfct_spec.proofs.actions` are written once against these helpers. This module never imports
+z3 itself: a term is symbolic only once the proofs built it from Z3 variables, so the concrete
+reading (what every engine evaluates on model states) works where z3 is not installed. Given Z3
 variables it produces the transition formula; given the plain values of a projected model
 state it computes the successor directly, which is how the agreement tests run thousands of
 cases per action without a solver call each (a smaller sample is also checked through Z3 itself,
@@ -13,10 +16,10 @@ non-negative ints below 32 in Python (`BITS_MASK`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
-
-import z3
 
 BITS_WIDTH = 5
 BITS_MASK = (1 << BITS_WIDTH) - 1
@@ -25,15 +28,31 @@ Term = Any
 """A bool, an int, or a z3.ExprRef."""
 
 
+def _z3() -> ModuleType | None:
+    """The z3 module if something loaded it: a term can only be symbolic once the proofs
+    made it so, and the concrete readings (the engines' checks) never need z3."""
+    return sys.modules.get("z3")
+
+
 def symbolic(*terms: Term) -> bool:
     """True if any of the terms is a Z3 expression."""
-    return any(isinstance(t, z3.ExprRef) for t in terms)
+    z3 = _z3()
+    return z3 is not None and any(isinstance(t, z3.ExprRef) for t in terms)
+
+
+def _symbolic_module() -> ModuleType:
+    z3 = _z3()
+    if z3 is None:
+        raise TypeError("a symbolic term needs z3, and nothing has loaded it")
+    return z3
 
 
 def If(cond: Term, then: Term, other: Term) -> Term:
     """`then if cond else other`, as a Z3 If when the condition is symbolic."""
     if isinstance(cond, bool):
         return then if cond else other
+    z3 = _z3()
+    assert z3 is not None, f"not a concrete condition: {cond!r}"
     if isinstance(cond, z3.BoolRef) and z3.is_true(cond):
         return then
     if isinstance(cond, z3.BoolRef) and z3.is_false(cond):
@@ -54,7 +73,7 @@ def And(*terms: Term) -> Term:
         rest.append(t)
     if not rest:
         return True
-    return rest[0] if len(rest) == 1 else z3.And(*rest)
+    return rest[0] if len(rest) == 1 else _symbolic_module().And(*rest)
 
 
 def Or(*terms: Term) -> Term:
@@ -68,7 +87,7 @@ def Or(*terms: Term) -> Term:
         rest.append(t)
     if not rest:
         return False
-    return rest[0] if len(rest) == 1 else z3.Or(*rest)
+    return rest[0] if len(rest) == 1 else _symbolic_module().Or(*rest)
 
 
 def Not(term: Term) -> Term:
@@ -77,7 +96,7 @@ def Not(term: Term) -> Term:
         return False
     if term is False:
         return True
-    return z3.Not(term)
+    return _symbolic_module().Not(term)
 
 
 def Implies(a: Term, b: Term) -> Term:
@@ -122,13 +141,14 @@ def count(flags: Sequence[Term]) -> Term:
     """The number of true flags."""
     if not symbolic(*flags):
         return sum(1 for f in flags if f)
-    return z3.Sum([If(f, 1, 0) for f in flags])
+    return _symbolic_module().Sum([If(f, 1, 0) for f in flags])
 
 
 def truth(term: Term) -> bool:
     """A concrete term as a bool (simplifying a closed Z3 term); TypeError if it is open."""
     if isinstance(term, bool):
         return term
+    z3 = _symbolic_module()
     simplified = z3.simplify(term)
     if z3.is_true(simplified):
         return True

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.state import NO_TIMER
-from nfct_spec.proofs.params import Params
-from nfct_spec.proofs.terms import And, If, Implies, Not, Or, Term, clear, count
-from nfct_spec.proofs.vocab import AState
+from nfct_spec.spec.params import Params
+from nfct_spec.spec.terms import And, If, Implies, Not, Or, Term, clear, count, sel
+from nfct_spec.spec.vocab import AState
 
 Pred = Callable[[AState, Params], Term]
 
@@ -81,22 +81,27 @@ def _no_crash(s: AState, p: Params) -> Term:
     return Not(s["crashed"])
 
 
-def _fresh(s: AState, p: Params) -> Term:
-    parts = [s["nxt"] >= 0, s["nxt"] <= p.maxct]
+def _free_clean(s: AState, p: Params) -> Term:
+    parts = []
     for u in _slots(s):
-        unused = And(
-            Not(s["alloc"][u]),
+        clean = And(
             Not(s["rep"][u]),
             Not(s["dead"][u]),
             s["pend"][u] == 0,
             *[Not(row[u]) for row in s["hasD"]],
+            *[Not(row[u]) for row in s["owed"]],
         )
-        parts.append(Implies(s["nxt"] <= u, unused))
+        parts.append(Implies(Not(s["alloc"][u]), clean))
     return And(*parts)
 
 
 def _alloc_waits(s: AState, p: Params) -> Term:
-    return Implies(s["apend"] >= 0, And(s["nxt"] < p.maxct, p.limit > 0))
+    slot_free = And(
+        s["aslot"] >= 0,
+        s["aslot"] < len(s["alloc"]),
+        Not(sel(s["alloc"], s["aslot"])),
+    )
+    return If(s["apend"] >= 0, And(slot_free, p.limit > 0), s["aslot"] == -1)
 
 
 def _alloc_one_over(s: AState, p: Params) -> Term:
@@ -269,15 +274,16 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("dying-has-retry", "dying => retry timer pending", _dying_has_retry, True),
     Invariant("no-crash", "the kernel has not crashed", _no_crash, True),
     Invariant(
-        "aux-fresh",
-        "slots from the next uid on are unused: not allocated, no ghost record, no DESTROY "
-        "seen (uids are never reused)",
-        _fresh,
+        "aux-free-clean",
+        "a free slot has no observer state: nothing pending, not reporting, not dying, owed to "
+        "no listener and no DESTROY seen (a slot's observers start afresh at each allocation)",
+        _free_clean,
     ),
     Invariant(
         "aux-alloc-waits",
-        "a waiting allocation has a uid left and a non-zero limit (nf_conntrack_alloc() only "
-        "calls early_drop when a limit is set)",
+        "a waiting allocation has a free slot reserved and a non-zero limit "
+        "(nf_conntrack_alloc() only calls early_drop when a limit is set); otherwise no slot "
+        "is reserved",
         _alloc_waits,
     ),
     Invariant(

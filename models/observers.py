@@ -1,0 +1,374 @@
+"""The ghost part of the state: bounded observers that the properties read, never the kernel.
+
+A property of the catalogue is stated over what happened (which DESTROY a listener read, in
+which order the conntracks died, which bits were raised and not delivered). Instead of keeping
+growing histories, the model keeps one *observer record* per conntrack instance that a property
+can still fail on, updated on the transitions by the hooks of this module (like a monitor in
+P, or a never claim in SPIN), and forgets the record once no property can fail on it any more:
+
+- while the conntrack lives (its slot is allocated), its record holds what the obligations
+  need: the bits raised and not yet delivered (`pending`), whether it handed an event to
+  ctnetlink (`reporting`), whether it started to die, and per listener whether that listener
+  was open when it was created (`owed`) and has its DESTROY queued or read (`has_destroy`);
+- once freed, the record is kept only while a message of it is still queued at some listener
+  (a property about what a listener reads can still fail on it), then dropped;
+- relations between instances that a property needs after one of them is forgotten are folded
+  into flags at the moment they arise: `newer` (a message of a newer instance with the same
+  tuple and id was read), `later` (a DESTROY of an instance that died later was read), `reuse`
+  (a message of an earlier instance with the same tuple and id was read).
+
+Which observers a state keeps is its ghost `level`, a set of the flags below; each catalogue
+entry declares the ones it reads, so a search for `table-bound` keeps none at all. HISTORY is
+for tests only: records are never forgotten, so a run keeps its complete history, against which
+the bounded observers are compared.
+
+Records are kept sorted by `uid`, an instance number that the explorer renumbers canonically
+(0, 1, ... in creation order), so it names an instance without counting allocations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from nfct_spec.models.bits import IPCT_DESTROY
+from nfct_spec.models.frozen import evolve as replace
+from nfct_spec.models.frozen import register
+
+if TYPE_CHECKING:
+    from nfct_spec.models.config import Config
+
+KERNEL = 0
+"""No observers: only the kernel state."""
+OBLIGATIONS = 1
+"""Live instances: pending bits, reporting, death, and per listener owed and has_destroy."""
+RECEIPTS = 2
+"""What listeners read and lost: freed instances with queued messages, the bits each listener
+read or had dropped, the order of deaths, the `newer`/`later` flags, lost expectation events."""
+IDS = 4
+"""Id reuse: per slot, the tuple of its previous instance and which listeners read it."""
+HISTORY = 8
+"""Never forget (tests only): the complete history of a run."""
+FULL = OBLIGATIONS | RECEIPTS | IDS
+"""Every observer a catalogue property reads."""
+LEVEL_NAMES = {OBLIGATIONS: "obligations", RECEIPTS: "receipts", IDS: "ids", HISTORY: "history"}
+
+
+@register
+class Seen(NamedTuple):
+    """What one listener observed of one conntrack instance."""
+
+    owed: bool = False
+    """The listener was open when the instance was created (it is owed its DESTROY)."""
+    has_destroy: bool = False
+    """A DESTROY of the instance was queued at, or read by, the listener."""
+    got: int = 0
+    """Event bits the listener read in messages of the instance."""
+    dropped: int = 0
+    """Event bits of the instance refused by the listener's overrun socket."""
+    newer: bool = False
+    """The listener read a message of a newer instance with the same tuple and id."""
+    later: bool = False
+    """The listener read a DESTROY of an instance that died after this one."""
+    reuse: bool = False
+    """The listener read a message of an earlier instance with the same tuple and id."""
+
+
+FRESH = Seen()
+
+
+@register
+class Record(NamedTuple):
+    """The observer record of one conntrack instance (see the module docstring)."""
+
+    uid: int
+    slot: int
+    flow: int
+    live: bool = True
+    generated: int = 0
+    pending: int = 0
+    reporting: bool = False
+    died: bool = False
+    seen: tuple[Seen, ...] = ()
+
+
+@register
+class Ghost(NamedTuple):
+    """Observer state: the records, and what outlives them.
+
+    `deaths` lists the tracked uids in the order their deaths started; `previous` holds per
+    slot the flow of its last freed instance (-1 if none) and the listeners (a bit mask) that
+    read a message of it.
+    """
+
+    level: int
+    next_uid: int = 0
+    records: tuple[Record, ...] = ()
+    deaths: tuple[int, ...] = ()
+    exp_lost: bool = False
+    previous: tuple[tuple[int, int], ...] = ()
+
+
+NO_PREVIOUS = (-1, 0)
+
+
+def initial_ghost(config: Config, level: int) -> Ghost:
+    """The ghost after boot: no instance yet."""
+    previous = (NO_PREVIOUS,) * config.slots if level & IDS else ()
+    return Ghost(level=level, previous=previous)
+
+
+def _find(ghost: Ghost, uid: int) -> int:
+    for index, record in enumerate(ghost.records):
+        if record.uid == uid:
+            return index
+    return -1
+
+
+def live_index(ghost: Ghost, slot: int) -> int:
+    """The position in `records` of the live instance in `slot`, or -1."""
+    for index, record in enumerate(ghost.records):
+        if record.live and record.slot == slot:
+            return index
+    return -1
+
+
+def _put(ghost: Ghost, index: int, record: Record) -> Ghost:
+    records = ghost.records
+    return replace(ghost, records=(*records[:index], record, *records[index + 1 :]))
+
+
+def _seen_put(record: Record, i: int, seen: Seen) -> Record:
+    return replace(record, seen=(*record.seen[:i], seen, *record.seen[i + 1 :]))
+
+
+def allocated(ghost: Ghost, slot: int, flow: int, open_sockets: Sequence[bool]) -> Ghost:
+    """A conntrack is allocated in `slot`: a fresh record, owed to every open listener."""
+    if not ghost.level:
+        return ghost
+    seen = tuple(Seen(owed=is_open) for is_open in open_sockets)
+    if ghost.level & IDS:
+        prev_flow, readers = ghost.previous[slot]
+        if prev_flow == flow:
+            seen = tuple(
+                replace(s, reuse=True) if readers >> i & 1 else s for i, s in enumerate(seen)
+            )
+    record = Record(uid=ghost.next_uid, slot=slot, flow=flow, seen=seen)
+    return replace(ghost, next_uid=ghost.next_uid + 1, records=(*ghost.records, record))
+
+
+def raised(ghost: Ghost, slot: int, bits: int) -> Ghost:
+    """Event bits were raised for the conntrack in `slot` (generated, and pending delivery)."""
+    index = live_index(ghost, slot)
+    if index < 0 or not bits:
+        return ghost
+    record = ghost.records[index]
+    return _put(
+        ghost,
+        index,
+        replace(record, generated=record.generated | bits, pending=record.pending | bits),
+    )
+
+
+def delivered(ghost: Ghost, slot: int, bits: int) -> Ghost:
+    """A send of `bits` for the conntrack in `slot` succeeded: they are no longer pending."""
+    index = live_index(ghost, slot)
+    if index < 0:
+        return ghost
+    record = ghost.records[index]
+    if not record.pending & bits:
+        return ghost
+    return _put(ghost, index, replace(record, pending=record.pending & ~bits))
+
+
+def reporting(ghost: Ghost, slot: int) -> Ghost:
+    """The conntrack in `slot` handed an event to ctnetlink (it is expected to report)."""
+    index = live_index(ghost, slot)
+    if index < 0 or ghost.records[index].reporting:
+        return ghost
+    return _put(ghost, index, replace(ghost.records[index], reporting=True))
+
+
+def died(ghost: Ghost, slot: int, ecache: bool) -> Ghost:
+    """The conntrack in `slot` starts to die (once): a DESTROY is raised if it has an event
+    cache, and its death takes the next place in the order of deaths."""
+    index = live_index(ghost, slot)
+    if index < 0 or ghost.records[index].died:
+        return ghost
+    record = replace(ghost.records[index], died=True)
+    ghost = _put(ghost, index, record)
+    if ghost.level & RECEIPTS:
+        ghost = replace(ghost, deaths=(*ghost.deaths, record.uid))
+    return raised(ghost, slot, IPCT_DESTROY) if ecache else ghost
+
+
+def queued(ghost: Ghost, i: int, uid: int, bits: int) -> Ghost:
+    """Listener i's socket took a message of instance `uid` carrying `bits`."""
+    if not bits & IPCT_DESTROY:
+        return ghost
+    index = _find(ghost, uid)
+    if index < 0:
+        return ghost
+    record = ghost.records[index]
+    if record.seen[i].has_destroy:
+        return ghost
+    return _put(ghost, index, _seen_put(record, i, replace(record.seen[i], has_destroy=True)))
+
+
+def overrun(ghost: Ghost, i: int, uid: int, bits: int) -> Ghost:
+    """Listener i's socket refused a message of instance `uid` carrying `bits`."""
+    if not ghost.level & RECEIPTS:
+        return ghost
+    index = _find(ghost, uid)
+    if index < 0:
+        return ghost
+    record = ghost.records[index]
+    seen = record.seen[i]
+    if seen.dropped | bits == seen.dropped:
+        return ghost
+    return _put(ghost, index, _seen_put(record, i, replace(seen, dropped=seen.dropped | bits)))
+
+
+def expectation_lost(ghost: Ghost) -> Ghost:
+    """A listener with NETLINK_BROADCAST_ERROR refused an expectation event."""
+    if not ghost.level & RECEIPTS or ghost.exp_lost:
+        return ghost
+    return replace(ghost, exp_lost=True)
+
+
+def read(ghost: Ghost, i: int, uid: int, bits: int) -> Ghost:
+    """Listener i read a message of instance `uid` carrying `bits`.
+
+    Besides the bits read, the relations with other tracked instances are folded into flags
+    now, while both are tracked: every older instance with the same tuple and id learns that
+    a newer one was read (`newer`), a newer one that an older one was read (`reuse`), and on a
+    DESTROY every instance that died earlier learns that a later death was read (`later`).
+    """
+    index = _find(ghost, uid)
+    if index < 0:
+        return ghost
+    record = ghost.records[index]
+    if ghost.level & (RECEIPTS | HISTORY):
+        seen = record.seen[i]
+        ghost = _put(ghost, index, _seen_put(record, i, replace(seen, got=seen.got | bits)))
+    if ghost.level & RECEIPTS:
+        ghost = _fold_relations(ghost, i, record, bits)
+    if ghost.level & IDS and not record.live:
+        ghost = _note_previous_reader(ghost, i, record)
+    return ghost
+
+
+def _note_previous_reader(ghost: Ghost, i: int, record: Record) -> Ghost:
+    """A freed instance was read after its free: if it is still its slot's last instance, the
+    slot's memory of its readers must include this listener."""
+    if any(r.slot == record.slot and r.uid > record.uid for r in ghost.records):
+        return ghost
+    flow, readers = ghost.previous[record.slot]
+    if flow != record.flow or readers >> i & 1:
+        return ghost
+    previous = ghost.previous
+    entry = (flow, readers | 1 << i)
+    return replace(ghost, previous=(*previous[:record.slot], entry, *previous[record.slot + 1 :]))
+
+
+def _fold_relations(ghost: Ghost, i: int, record: Record, bits: int) -> Ghost:
+    position = ghost.deaths.index(record.uid) if record.uid in ghost.deaths else -1
+    earlier = set(ghost.deaths[:position]) if bits & IPCT_DESTROY and position >= 0 else set()
+    records = list(ghost.records)
+    for k, other in enumerate(records):
+        seen = other.seen[i]
+        same_id = other.uid != record.uid and (other.slot, other.flow) == (
+            record.slot,
+            record.flow,
+        )
+        changes: dict[str, bool] = {}
+        if same_id and other.uid < record.uid and not seen.newer:
+            changes["newer"] = True
+        if same_id and other.uid > record.uid and ghost.level & IDS and not seen.reuse:
+            changes["reuse"] = True
+        if other.uid in earlier and not seen.later:
+            changes["later"] = True
+        if changes:
+            records[k] = _seen_put(other, i, replace(seen, **changes))
+    return replace(ghost, records=tuple(records))
+
+
+def freed(ghost: Ghost, slot: int, referenced: Sequence[frozenset[int]]) -> Ghost:
+    """The conntrack in `slot` is freed (`referenced` lists, per listener, the uids its queued
+    messages refer to). Its record stays in this step's state, marked freed, so that the
+    properties see how it ended; `collect` forgets it afterwards (see there)."""
+    ghost = collect(ghost, referenced)
+    index = live_index(ghost, slot)
+    if index < 0:
+        return ghost
+    record = ghost.records[index]
+    if ghost.level & IDS:
+        readers = sum(1 << i for i, s in enumerate(record.seen) if s.got)
+        ghost = replace(
+            ghost,
+            previous=(*ghost.previous[:slot], (record.flow, readers), *ghost.previous[slot + 1 :]),
+        )
+    return _put(ghost, index, replace(record, live=False))
+
+
+def _strip(record: Record, referenced: Sequence[frozenset[int]]) -> Record:
+    """A freed instance's record, reduced to what a property can still read: a listener with
+    nothing of it queued will never read anything of it again (it is forgotten there), and the
+    obligations (pending bits, reporting, has_destroy, drops) were settled when it was freed.
+    What stays for the listeners that still hold one of its messages: the bits read, whether
+    it was owed, and the relation flags; and the bits generated (for may-coalesce)."""
+    seen = tuple(
+        replace(s, has_destroy=False, dropped=0) if record.uid in queued else FRESH
+        for s, queued in zip(record.seen, referenced, strict=True)
+    )
+    stripped = replace(record, pending=0, reporting=False, died=False, seen=seen)
+    return record if stripped == record else stripped
+
+
+def collect(ghost: Ghost, referenced: Sequence[frozenset[int]]) -> Ghost:
+    """Forget what no property can still read of freed instances (nothing in HISTORY).
+
+    Without receipts a freed instance is forgotten at once. With receipts it is kept while a
+    message of it is still queued (a listener may read it), reduced by `_strip`."""
+    if ghost.level & HISTORY or all(r.live for r in ghost.records):
+        return ghost
+    if not ghost.level & RECEIPTS:
+        return _drop(ghost, {r.uid for r in ghost.records if not r.live})
+    everywhere = frozenset().union(*referenced)
+    gone = {r.uid for r in ghost.records if not r.live and r.uid not in everywhere}
+    if gone:
+        ghost = _drop(ghost, gone)
+    records = tuple(r if r.live else _strip(r, referenced) for r in ghost.records)
+    if records != ghost.records:
+        ghost = replace(ghost, records=records)
+    return ghost
+
+
+def _drop(ghost: Ghost, uids: set[int]) -> Ghost:
+    return replace(
+        ghost,
+        records=tuple(r for r in ghost.records if r.uid not in uids),
+        deaths=tuple(u for u in ghost.deaths if u not in uids),
+    )
+
+
+def opened(ghost: Ghost, i: int) -> Ghost:
+    """Listener i (re)opens: it starts afresh, owed nothing and having read nothing."""
+    if not ghost.level:
+        return ghost
+    records = tuple(_seen_put(r, i, FRESH) if r.seen[i] != FRESH else r for r in ghost.records)
+    previous = ghost.previous
+    if ghost.level & IDS:
+        previous = tuple((flow, readers & ~(1 << i)) for flow, readers in previous)
+    return replace(ghost, records=records, previous=previous)
+
+
+def uid_of(ghost: Ghost, slot: int) -> int:
+    """The uid of the live instance in `slot`, or -1 when no record is kept."""
+    index = live_index(ghost, slot)
+    return ghost.records[index].uid if index >= 0 else -1
+
+
+def referenced_uids(queues: Sequence[Sequence[object]]) -> list[frozenset[int]]:
+    """Per listener, the uids its queued messages refer to (each has a `uid` attribute)."""
+    return [frozenset(m.uid for m in queue) for queue in queues]  # type: ignore[attr-defined]

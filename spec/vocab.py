@@ -1,0 +1,211 @@
+"""The abstract state the invariants and the Z3 proofs reason about, and the projection of
+model states onto it.
+
+The abstract state keeps, per conntrack slot `u < N` and per listener slot `i < L`, the fields
+the catalogue's invariants and the kernel's control flow read. Each field names the model
+fields it is derived from (its *owners*); an action whose registry `modifies` contains none of
+a field's owners leaves it unchanged, and that frame condition is generated, never written.
+
+Conntracks are the model's memory slots (`Config.slots`, at most 12 by config validation): a
+slot is allocated, freed and allocated again, so N bounds the conntracks that exist at once,
+not how many a run creates. The observer fields (`pend`, `rep`, `dead`, `owed`, `hasD`) are
+those of the instance living in the slot (`nfct_spec.models.observers`), cleared while it is
+free.
+
+What is projected away, and why that is sound for the proofs that use this vocabulary:
+- message contents: a socket queue becomes its length `qlen` (what netlink_broadcast_deliver()
+  compares with the capacity), and the observers keep `hasD[i][u]` ("listener i has a DESTROY
+  of the instance in u queued or read", the only thing destroy-before-free and
+  destroy-eventually read);
+- `drops`, the bits each listener read or lost, the order of deaths, `exp_lost` and the crash
+  reason: no kernel step reads them and none of the proved properties does either;
+- list order: the unconfirmed list and the hash become membership flags. Where the kernel's
+  order picks something there (the hashed conntrack of a flow, the flush order) the choice is
+  an existential argument of the step, so the abstract step allows every order the model
+  allows (an over-approximation). The dying list keeps its order exactly, because 6.x's
+  ecache_work() walks it from the head and stops at the first failure, so which conntrack gets
+  the next DESTROY depends on it: membership `inD` plus `dpos`, the position counted from the
+  tail (hlist_nulls_add_head_rcu() in nf_ct_add_to_ecache_list() gives the newcomer the next
+  position; a free closes the gap, as unlinking from a list does);
+- `pid` keeps the remembered netlink port id as an integer (0 = none), as the kernel does;
+- the 6.x delayed ecache worker is kept whole: `worker` (ticks until it runs, -1 when not
+  scheduled) and `dwork_pending` (net->ct.ecache_dwork_pending), each owned by the model field
+  of the same name, so the registry's `modifies` gives their frames.
+
+Limits, capacities, timeouts, the number of flows and listeners and every listener option are
+parameters (`nfct_spec.spec.params`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nfct_spec.models.config import Config
+from nfct_spec.models.state import NO_TIMER, State
+from nfct_spec.spec.terms import Term
+
+KERNEL_CTS = "kernel.cts"
+SOCKETS = "kernel.sockets"
+RECORDS = "ghost.records"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One abstract state variable (a scalar, or an array over conntrack or listener slots)."""
+
+    name: str
+    owners: frozenset[str]
+    shape: str
+    sort: str
+    default: int | bool
+    doc: str
+
+
+def _f(name: str, owners: str, shape: str, sort: str, default: int | bool, doc: str) -> Field:
+    return Field(name, frozenset(owners.split()), shape, sort, default, doc)
+
+
+FIELDS: tuple[Field, ...] = (
+    _f("alloc", KERNEL_CTS, "uid", "bool", False, "slot holds an allocated struct nf_conn"),
+    _f("flow", KERNEL_CTS, "uid", "int", 0, "the conntrack's tuple (flow id)"),
+    _f("ecache", KERNEL_CTS, "uid", "bool", False, "has the event-cache extension"),
+    _f("assured", KERNEL_CTS, "uid", "bool", False, "IPS_ASSURED"),
+    _f("dbit", KERNEL_CTS, "uid", "bool", False, "IPS_DYING_BIT"),
+    _f("timer", KERNEL_CTS, "uid", "int", NO_TIMER, "ct->timeout ticks left, -1 if not pending"),
+    _f("cache", KERNEL_CTS, "uid", "bits", 0, "ecache->cache"),
+    _f("missed", KERNEL_CTS, "uid", "bits", 0, "ecache->missed"),
+    _f("pid", KERNEL_CTS, "uid", "int", 0, "ecache->pid (remembered requester port id)"),
+    _f("inU", "kernel.unconfirmed", "uid", "bool", False, "on the unconfirmed list"),
+    _f("inH", "kernel.hash", "uid", "bool", False, "in the hash table"),
+    _f("inD", "kernel.dying", "uid", "bool", False, "on the dying list"),
+    _f("dpos", "kernel.dying", "uid", "int", -1, "dying-list position from the tail, -1 off"),
+    _f("count", "kernel.ct_count", "scalar", "int", 0, "net->ct.count"),
+    _f("open", SOCKETS, "listener", "bool", False, "the socket is open"),
+    _f("qlen", SOCKETS, "listener", "int", 0, "messages in the receive queue"),
+    _f("cong", SOCKETS, "listener", "bool", False, "NETLINK_CONGESTED"),
+    _f("skerr", SOCKETS, "listener", "bool", False, "sk_err pending"),
+    _f(
+        "hasD",
+        RECORDS,
+        "listener_uid",
+        "bool",
+        False,
+        "a DESTROY of the instance in u is queued at, or was read by, listener i",
+    ),
+    _f(
+        "owed",
+        RECORDS,
+        "listener_uid",
+        "bool",
+        False,
+        "listener i was open when the instance in u was created",
+    ),
+    _f("events", "kernel.nf_conntrack_events", "scalar", "int", 1, "sysctl"),
+    _f("retry", "kernel.events_retry_timeout", "scalar", "int", 0, "sysctl"),
+    _f("apend", "kernel.alloc_pending", "scalar", "int", -1, "flow waiting for early_drop"),
+    _f("aslot", "kernel.alloc_slot", "scalar", "int", -1, "the slot it will get"),
+    _f("bfa", "kernel.build_fail_armed", "scalar", "bool", False, "next message build fails"),
+    _f("crashed", "kernel.crashed", "scalar", "bool", False, "the kernel faulted"),
+    _f("worker", "kernel.worker", "scalar", "int", -1, "6.x ecache dwork: ticks left, -1 idle"),
+    _f(
+        "dwork_pending",
+        "kernel.dwork_pending",
+        "scalar",
+        "bool",
+        False,
+        "net->ct.ecache_dwork_pending (6.x)",
+    ),
+    _f("pend", RECORDS, "uid", "bits", 0, "bits raised and not yet sent successfully"),
+    _f("rep", RECORDS, "uid", "bool", False, "an event was handed to ctnetlink"),
+    _f("dead", RECORDS, "uid", "bool", False, "the instance started to die (DESTROY raised)"),
+)
+BY_FIELD = {f.name: f for f in FIELDS}
+OBSERVER_FIELDS = frozenset(f.name for f in FIELDS if RECORDS in f.owners)
+"""Fields that the ghost's observer records give (they need OBLIGATIONS)."""
+
+AState = dict[str, Any]
+"""An abstract state: field name -> term, list of terms, or list of lists (listener x slot)."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How many conntrack slots (N) and listener slots (L) an encoding has."""
+
+    n: int
+    listeners: int
+
+
+def leaves(state: AState, name: str) -> list[Term]:
+    """The scalar terms of one field, flattened."""
+    value = state[name]
+    if not isinstance(value, list):
+        return [value]
+    if value and isinstance(value[0], list):
+        return [t for row in value for t in row]
+    return list(value)
+
+
+def equal_fields(a: AState, b: AState, names: list[str]) -> list[Term]:
+    """Pointwise equalities of the named fields of two states."""
+    return [x == y for name in names for x, y in zip(leaves(a, name), leaves(b, name), strict=True)]
+
+
+def shape_for(config: Config) -> Shape:
+    """The smallest shape that holds every state of `config`."""
+    return Shape(n=config.slots, listeners=len(config.listeners))
+
+
+def project(config: Config, state: State, shape: Shape) -> AState:
+    """The abstract state of a model state (plain Python values)."""
+    k = state.kernel
+    n, nl = shape.n, shape.listeners
+    out: AState = {}
+    cts = [k.cts[u] if u < len(k.cts) else None for u in range(n)]
+    defaults = {f.name: f.default for f in FIELDS}
+
+    def per_ct(attr: str, name: str) -> list[Any]:
+        return [getattr(ct, attr) if ct is not None else defaults[name] for ct in cts]
+
+    out["alloc"] = [ct is not None for ct in cts]
+    for attr, name in (
+        ("flow", "flow"),
+        ("ecache", "ecache"),
+        ("assured", "assured"),
+        ("dying", "dbit"),
+        ("timer", "timer"),
+        ("cache", "cache"),
+        ("missed", "missed"),
+        ("pid", "pid"),
+    ):
+        out[name] = per_ct(attr, name)
+    out["inU"] = [u in k.unconfirmed for u in range(n)]
+    out["inH"] = [u in k.hash for u in range(n)]
+    out["inD"] = [u in k.dying for u in range(n)]
+    out["dpos"] = [len(k.dying) - 1 - k.dying.index(u) if u in k.dying else -1 for u in range(n)]
+    out["count"] = k.ct_count
+    socks = list(k.sockets) + [None] * (nl - len(k.sockets))
+    out["open"] = [bool(s and s.open) for s in socks]
+    out["qlen"] = [len(s.queue) if s else 0 for s in socks]
+    out["cong"] = [bool(s and s.congested) for s in socks]
+    out["skerr"] = [bool(s and s.sk_err) for s in socks]
+    records = [state.record(u) if cts[u] is not None else None for u in range(n)]
+    out["hasD"] = [
+        [bool(r and i < len(r.seen) and r.seen[i].has_destroy) for r in records]
+        for i in range(nl)
+    ]
+    out["owed"] = [
+        [bool(r and i < len(r.seen) and r.seen[i].owed) for r in records] for i in range(nl)
+    ]
+    out["events"] = k.nf_conntrack_events
+    out["retry"] = k.events_retry_timeout
+    out["apend"] = k.alloc_pending
+    out["aslot"] = k.alloc_slot
+    out["bfa"] = k.build_fail_armed
+    out["crashed"] = bool(k.crashed)
+    out["worker"] = k.worker
+    out["dwork_pending"] = k.dwork_pending
+    out["pend"] = [r.pending if r else 0 for r in records]
+    out["rep"] = [bool(r and r.reporting) for r in records]
+    out["dead"] = [bool(r and r.died) for r in records]
+    return out
