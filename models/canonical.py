@@ -4,9 +4,8 @@ A search declares the observers it needs (a ghost *level*, `nfct_spec.models.obs
 canonical form keeps exactly those, and identifies states that differ only by a renaming that
 no action and no property of the search can tell apart:
 
-- **Forgotten instances** are dropped: a freed conntrack's record stays in the state of the
-  step that freed it (so that properties see how it ended) and is forgotten here, or reduced
-  to what a queued message of it can still make a property read (`observers.collect`).
+- **The records freed by the last step** (kept in that step's state for the properties) are
+  dropped: the next step starts by dropping them anyway (`observers.settle`).
 - **Observers not needed** are cleared: a search that keeps no receipts forgets what each
   message in a queue says (only the queue lengths matter to the kernel: netlink delivery
   compares them with the capacity, and a read takes one message whatever it says), and the
@@ -53,8 +52,7 @@ from nfct_spec.models.observers import (
     Ghost,
     Record,
     Seen,
-    collect,
-    referenced_uids,
+    settle,
 )
 from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.state import Conntrack, Kernel, Message, Socket, State, evolve
@@ -154,10 +152,7 @@ class Canonicaliser:
     def __call__(self, state: State) -> State:
         level = self.level
         kernel = state.kernel
-        ghost = state.ghost
-        if not all(r.live for r in ghost.records):
-            ghost = collect(ghost, referenced_uids([s.queue for s in kernel.sockets]))
-        ghost = project_ghost(ghost, level)
+        ghost = project_ghost(settle(state.ghost), level)
         if any(sock.drops for sock in kernel.sockets):
             kernel = evolve(kernel, sockets=tuple(evolve(s, drops=0) for s in kernel.sockets))
         if not level & RECEIPTS:

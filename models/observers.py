@@ -98,7 +98,9 @@ class Ghost(NamedTuple):
 
     `deaths` lists the tracked uids in the order their deaths started; `previous` holds per
     slot the flow of its last freed instance (-1 if none) and the listeners (a bit mask) that
-    read a message of it.
+    read a message of it. `freed` holds, in the state right after a step, the complete records
+    of the instances that step freed (so that properties see how each ended); the next step
+    starts by clearing it (`settle`), and canonical forms drop it.
     """
 
     level: int
@@ -107,6 +109,7 @@ class Ghost(NamedTuple):
     deaths: tuple[int, ...] = ()
     exp_lost: bool = False
     previous: tuple[tuple[int, int], ...] = ()
+    freed: tuple[Record, ...] = ()
 
 
 NO_PREVIOUS = (-1, 0)
@@ -153,8 +156,13 @@ def allocated(ghost: Ghost, slot: int, flow: int, open_sockets: Sequence[bool]) 
             seen = tuple(
                 replace(s, reuse=True) if readers >> i & 1 else s for i, s in enumerate(seen)
             )
-    record = Record(uid=ghost.next_uid, slot=slot, flow=flow, seen=seen)
-    return replace(ghost, next_uid=ghost.next_uid + 1, records=(*ghost.records, record))
+    if ghost.level & (RECEIPTS | HISTORY):
+        uid, next_uid = ghost.next_uid, ghost.next_uid + 1
+    else:
+        uid, next_uid = slot, ghost.next_uid
+    record = Record(uid=uid, slot=slot, flow=flow, seen=seen)
+    records = tuple(sorted((*ghost.records, record)))
+    return replace(ghost, next_uid=next_uid, records=records)
 
 
 def raised(ghost: Ghost, slot: int, bits: int) -> Ghost:
@@ -295,20 +303,30 @@ def _fold_relations(ghost: Ghost, i: int, record: Record, bits: int) -> Ghost:
 
 def freed(ghost: Ghost, slot: int, referenced: Sequence[frozenset[int]]) -> Ghost:
     """The conntrack in `slot` is freed (`referenced` lists, per listener, the uids its queued
-    messages refer to). Its record stays in this step's state, marked freed, so that the
-    properties see how it ended; `collect` forgets it afterwards (see there)."""
-    ghost = collect(ghost, referenced)
+    messages refer to). Its complete record goes to `freed` for this step's properties; it
+    stays tracked (reduced by `_strip`) only while a message of it is still queued and receipts
+    are observed, or whole in HISTORY."""
     index = live_index(ghost, slot)
     if index < 0:
         return ghost
-    record = ghost.records[index]
+    record = replace(ghost.records[index], live=False)
     if ghost.level & IDS:
         readers = sum(1 << i for i, s in enumerate(record.seen) if s.got)
         ghost = replace(
             ghost,
             previous=(*ghost.previous[:slot], (record.flow, readers), *ghost.previous[slot + 1 :]),
         )
-    return _put(ghost, index, replace(record, live=False))
+    ghost = replace(ghost, freed=(*ghost.freed, record))
+    if ghost.level & HISTORY:
+        return _put(ghost, index, record)
+    if ghost.level & RECEIPTS and any(record.uid in queued for queued in referenced):
+        return _put(ghost, index, _strip(record, referenced))
+    return _drop(ghost, {record.uid})
+
+
+def settle(ghost: Ghost) -> Ghost:
+    """The ghost at the start of a step: the records freed by the previous step are gone."""
+    return replace(ghost, freed=()) if ghost.freed else ghost
 
 
 def _strip(record: Record, referenced: Sequence[frozenset[int]]) -> Record:
@@ -326,14 +344,11 @@ def _strip(record: Record, referenced: Sequence[frozenset[int]]) -> Record:
 
 
 def collect(ghost: Ghost, referenced: Sequence[frozenset[int]]) -> Ghost:
-    """Forget what no property can still read of freed instances (nothing in HISTORY).
-
-    Without receipts a freed instance is forgotten at once. With receipts it is kept while a
-    message of it is still queued (a listener may read it), reduced by `_strip`."""
+    """Forget what no property can still read of freed instances after a listener read or
+    lost messages (nothing in HISTORY): the record once nothing of it is queued anywhere, the
+    listeners that hold nothing of it."""
     if ghost.level & HISTORY or all(r.live for r in ghost.records):
         return ghost
-    if not ghost.level & RECEIPTS:
-        return _drop(ghost, {r.uid for r in ghost.records if not r.live})
     everywhere = frozenset().union(*referenced)
     gone = {r.uid for r in ghost.records if not r.live and r.uid not in everywhere}
     if gone:

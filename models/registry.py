@@ -19,6 +19,7 @@ from typing import Any
 
 from nfct_spec.models import core, ctnetlink, env, redelivery
 from nfct_spec.models.config import SYSCTLS, Config
+from nfct_spec.models.observers import settle
 from nfct_spec.models.state import State
 from nfct_spec.models.variants import variant_of
 
@@ -439,7 +440,13 @@ def _apply(config: Config, state: State, action: Action, step: Step) -> State | 
         return None
     if state.kernel.alloc_pending >= 0 and action.name != "early_drop":
         return None
-    return action.fn(config, state, **step.kwargs)
+    return action.fn(config, settled(state), **step.kwargs)
+
+
+def settled(state: State) -> State:
+    """The state as a step starts from it: the previous step's freed records dropped."""
+    ghost = state.ghost
+    return State(state.kernel, settle(ghost)) if ghost.freed else state
 
 
 def enabled_steps(config: Config, state: State, action: Action) -> Iterator[tuple[Step, State]]:
@@ -448,6 +455,7 @@ def enabled_steps(config: Config, state: State, action: Action) -> Iterator[tupl
         return
     if state.kernel.alloc_pending >= 0 and action.name != "early_drop":
         return
+    state = settled(state)
     fn = action.fn
     for kwargs in action.domain(config, state):
         successor = fn(config, state, **kwargs)

@@ -7,8 +7,8 @@ a witness (non-guarantees, reachability). They read the ghost's observer records
 (`nfct_spec.models.observers`), never a growing history: `OBSERVES` says which observers each
 needs, so that a search keeps only those.
 
-A conntrack that is freed in a step still has its record, marked freed, in the state right
-after that step: what a property must know about how it ended is read there.
+A conntrack that is freed in a step leaves its complete record in the state right after that
+step (`Ghost.freed`): what a property must know about how it ended is read there.
 """
 
 from __future__ import annotations
@@ -65,10 +65,9 @@ def _int_arg(step: Step, name: str) -> int:
     return value if isinstance(value, int) else -1
 
 
-def freed_records(pre: State, post: State) -> list[Record]:
+def freed_records(pre: State, post: State) -> tuple[Record, ...]:
     """The records (as they are after the step) of the instances that the step freed."""
-    live = {r.uid for r in pre.ghost.records if r.live}
-    return [r for r in post.ghost.records if not r.live and r.uid in live]
+    return post.ghost.freed
 
 
 def freed_slots(pre: State, post: State) -> list[int]:
