@@ -42,19 +42,18 @@ from collections.abc import Sequence
 from dataclasses import replace as dataclass_replace
 
 from nfct_spec.models.config import Config
+from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.observers import (
     FULL,
     IDS,
     KERNEL,
     NO_PREVIOUS,
-    OBLIGATIONS,
     RECEIPTS,
     Ghost,
     Record,
     Seen,
     settle,
 )
-from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.state import Conntrack, Kernel, Message, Socket, State, evolve
 
 ANONYMOUS = Message(slot=-1, flow=-1, bits=0)
@@ -294,18 +293,14 @@ def _rename_ghost(
 ) -> Ghost:
     records = sorted(
         (
-            replace(
-                r, uid=uid_map[r.uid], slot=slot_map[r.slot], flow=_flow(flow_map, r.flow)
-            )
+            replace(r, uid=uid_map[r.uid], slot=slot_map[r.slot], flow=_flow(flow_map, r.flow))
             for r in ghost.records
         ),
         key=lambda r: r.uid,
     )
     previous = ghost.previous
     if previous:
-        previous = tuple(
-            (_flow(flow_map, previous[old][0]), previous[old][1]) for old in order
-        )
+        previous = tuple((_flow(flow_map, previous[old][0]), previous[old][1]) for old in order)
     return replace(
         ghost,
         next_uid=next_uid,

@@ -1,9 +1,10 @@
 """The configuration of one model instance: immutable, validated, loadable from JSON.
 
 A config fixes the kernel variant, the table limit, the finite universe the engines range over
-(flow identities, the memory slots that bound how many conntracks exist at once), the listeners and their socket
-options, the sysctls and which of their writes the environment may perform, and which faults may
-happen. Every check on a config names the offending field, so a bad file gets a one-line error.
+(flow identities, the memory slots that bound how many conntracks exist at once), the listeners
+and their socket options, the sysctls and which of their writes the environment may perform,
+and which faults may happen. Every check on a config names the offending field, so a bad file
+gets a one-line error.
 """
 
 from __future__ import annotations

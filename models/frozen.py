@@ -22,9 +22,7 @@ def register(cls: type[T]) -> type[T]:
     """Compile the evolver of a NamedTuple class (usable as a decorator)."""
     names: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
     params = ", ".join(f"{name}=_KEEP" for name in names)
-    items = ", ".join(
-        f"obj[{i}] if {name} is _KEEP else {name}" for i, name in enumerate(names)
-    )
+    items = ", ".join(f"obj[{i}] if {name} is _KEEP else {name}" for i, name in enumerate(names))
     source = f"def evolve(obj, *, {params}):\n    return _new(cls, ({items},))\n"
     scope: dict[str, Any] = {"_KEEP": _KEEP, "_new": tuple.__new__, "cls": cls}
     exec(source, scope)

@@ -276,7 +276,7 @@ def _note_previous_reader(ghost: Ghost, i: int, record: Record) -> Ghost:
         return ghost
     previous = ghost.previous
     entry = (flow, readers | 1 << i)
-    return replace(ghost, previous=(*previous[:record.slot], entry, *previous[record.slot + 1 :]))
+    return replace(ghost, previous=(*previous[: record.slot], entry, *previous[record.slot + 1 :]))
 
 
 def _fold_relations(ghost: Ghost, i: int, record: Record, bits: int) -> Ghost:

@@ -224,15 +224,9 @@ MAINLINE = frozenset({"6.x"})
 _CT = frozenset({"kernel.cts"})
 _LISTS = frozenset({"kernel.hash", "kernel.unconfirmed", "kernel.dying", "kernel.ct_count"})
 _WORK = frozenset({"kernel.worker", "kernel.dwork_pending"})
-_SEND = frozenset(
-    {"kernel.sockets", "kernel.build_fail_armed", "ghost.records", "ghost.exp_lost"}
-)
+_SEND = frozenset({"kernel.sockets", "kernel.build_fail_armed", "ghost.records", "ghost.exp_lost"})
 _DEATH = (
-    _CT
-    | _LISTS
-    | _SEND
-    | _WORK
-    | frozenset({"kernel.crashed", "ghost.deaths", "ghost.previous"})
+    _CT | _LISTS | _SEND | _WORK | frozenset({"kernel.crashed", "ghost.deaths", "ghost.previous"})
 )
 _ALLOC = frozenset({"kernel.alloc_pending", "kernel.alloc_slot", "ghost.next_uid"})
 _COLLECT = frozenset({"kernel.sockets", "ghost.records", "ghost.deaths"})

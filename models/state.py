@@ -25,6 +25,26 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.frozen import evolve, register
 from nfct_spec.models.observers import FULL, Ghost, Record, initial_ghost
 
+__all__ = [
+    "CRASH_MOD_ZERO",
+    "DROPS_CAP",
+    "EXPECT_MESSAGE",
+    "NO_TIMER",
+    "Conntrack",
+    "Ghost",
+    "Kernel",
+    "Message",
+    "Record",
+    "Socket",
+    "State",
+    "evolve",
+    "initial_state",
+    "insert_sorted",
+    "set_at",
+    "with_ct",
+    "without",
+]
+
 NO_TIMER = -1
 """`Conntrack.timer` when the timer is not pending."""
 

@@ -107,5 +107,3 @@ def concrete_params(config: Config, shape: Shape) -> Params:
         worker_retry_delay=config.worker_retry_delay,
         ecache_work_fixed=config.ecache_work_fixed,
     )
-
-

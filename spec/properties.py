@@ -113,7 +113,9 @@ def table_bound(config: Config, state: State) -> bool:
     """Once no allocation is in progress, count <= nf_conntrack_max (when a limit is set)."""
     k = state.kernel
     return (
-        config.nf_conntrack_max == 0 or k.alloc_pending >= 0 or k.ct_count <= config.nf_conntrack_max
+        config.nf_conntrack_max == 0
+        or k.alloc_pending >= 0
+        or k.ct_count <= config.nf_conntrack_max
     )
 
 

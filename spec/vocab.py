@@ -191,8 +191,7 @@ def project(config: Config, state: State, shape: Shape) -> AState:
     out["skerr"] = [bool(s and s.sk_err) for s in socks]
     records = [state.record(u) if cts[u] is not None else None for u in range(n)]
     out["hasD"] = [
-        [bool(r and i < len(r.seen) and r.seen[i].has_destroy) for r in records]
-        for i in range(nl)
+        [bool(r and i < len(r.seen) and r.seen[i].has_destroy) for r in records] for i in range(nl)
     ]
     out["owed"] = [
         [bool(r and i < len(r.seen) and r.seen[i].owed) for r in records] for i in range(nl)

@@ -16,7 +16,7 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
-from nfct_spec.spec.fairness import assumptions_hold, drain, obligations_met
+from nfct_spec.spec.fairness import assumptions_hold, drain, unmet
 
 Path = list[tuple[Step, State]]
 
@@ -47,13 +47,13 @@ def first_finding(config: Config, prop: Property, path: Path) -> int | None:
 
 
 def liveness_tail(config: Config, path: Path) -> Path | None:
-    """The drain after `path` if it leaves an obligation unmet (the finding), else None."""
+    """The drain after `path` if the run with it leaves an obligation unmet (the finding),
+    else None."""
     end = path[-1][1] if path else initial_state(config)
     if not assumptions_hold(config, end):
         return None
     tail = drain(config, end)
-    final = tail[-1][1] if tail else end
-    return None if obligations_met(config, final) else tail
+    return tail if unmet(config, initial_state(config), [*path, *tail]) else None
 
 
 def shows(config: Config, prop: Property) -> Callable[[Sequence[Step]], Path | None]:

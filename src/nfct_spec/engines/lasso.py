@@ -3,13 +3,18 @@ lassos.
 
 The graph is built without symmetry reduction (a reduced graph can merge a cycle with its
 mirror image and so invent cycles, or hide which conntrack stays pending), from the initial
-state by breadth-first search. A counterexample to "every dying conntrack is eventually freed
-with its DESTROY queued to every reliable listener" takes one of two shapes:
+state by breadth-first search. Its states keep the OBLIGATIONS observers only (what the
+obligations read; no kernel step reads any observer, so dropping the others merges states
+with the same futures), and the records freed by a step are dropped once the step's
+obligation was checked: the graph is finite. Traces replay at that observer level.
 
-1. **A broken obligation**: a reachable state in which a conntrack that reported events was
-   freed while a reliable (BROADCAST_ERROR) DESTROY listener, open since before the
-   conntrack's creation, neither holds nor received its DESTROY. Nothing can make up for it
-   later (a freed conntrack sends nothing), whatever the fairness.
+A counterexample to "every dying conntrack is eventually freed with its DESTROY queued to every
+reliable listener" takes one of two shapes:
+
+1. **A broken obligation**: a reachable step that frees a conntrack that reported events while
+   a reliable (BROADCAST_ERROR) DESTROY listener, open since before the conntrack's creation,
+   neither holds nor received its DESTROY (`spec.fairness.obligation_broken`). Nothing can make
+   up for it later (a freed conntrack sends nothing), whatever the fairness.
 2. **A fair lasso**: a reachable cycle of actual transitions on which one conntrack stays on
    the dying list in every state, and which is fair with respect to the chosen fairness
    records (`nfct_spec.spec.fairness`). A behaviour may also stutter forever in a state where
@@ -43,16 +48,24 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import pairwise
 
 import networkx as nx
 
 from nfct_spec.engines.explorer import peak_rss_mib
-from nfct_spec.models.bits import IPCT_DESTROY
+from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import BY_NAME, Step, enabled_steps, successors
+from nfct_spec.models.observers import OBLIGATIONS
+from nfct_spec.models.registry import BY_NAME, Step, apply, enabled_steps, successors
 from nfct_spec.models.state import State, initial_state
-from nfct_spec.spec.fairness import FAIRNESS, RETRY_POSITIVE, TRAFFIC_STOPS, assumptions_hold
+from nfct_spec.spec.fairness import (
+    FAIRNESS,
+    RETRY_POSITIVE,
+    TRAFFIC_STOPS,
+    assumptions_hold,
+    obligation_broken,
+)
 from nfct_spec.traces import Trace, make_trace
 
 PROPERTY = "destroy-eventually"
@@ -82,24 +95,6 @@ def weaker_fairness_sets() -> list[tuple[str, ...]]:
     return [tuple(i for i in FULL_FAIRNESS if i != dropped) for dropped in FULL_FAIRNESS]
 
 
-def broken_obligation(config: Config, state: State) -> int | None:
-    """The uid of a conntrack freed without its DESTROY reaching an owed reliable listener."""
-    live = {ct.uid for ct in state.kernel.cts}
-    for i, listener in enumerate(config.listeners):
-        if not (listener.broadcast_error and "destroy" in listener.groups):
-            continue
-        sock = state.kernel.sockets[i]
-        if not sock.open:
-            continue
-        queued = {m.uid for m in sock.queue if m.bits & IPCT_DESTROY and not m.expect}
-        for uid in state.ghost.deaths:
-            if uid in live or uid not in state.ghost.reporting or state.ghost.since[i] > uid:
-                continue
-            if (uid, IPCT_DESTROY) not in state.ghost.got[i] and uid not in queued:
-                return uid
-    return None
-
-
 def strong_actions(fairness: Sequence[str]) -> frozenset[str]:
     """The actions under strong fairness in a fairness set."""
     return frozenset(a for f in FAIRNESS if f.id in fairness for a in f.strong)
@@ -121,13 +116,15 @@ def missing_units(
 def _fair_units(config: Config, state: State, fairness: Sequence[str]) -> set[Unit]:
     """The fairness instances enabled in `state` with a step that changes it."""
     names = {a for f in FAIRNESS if f.id in fairness for a in f.actions}
+    same = same_state(config, state.ghost.level)
+    before = same(state)
     units: set[Unit] = set()
     for name in sorted(names):
         action = BY_NAME[name]
         if config.variant not in action.variants:
             continue
         for step, post in enabled_steps(config, state, action):
-            if post != state:
+            if same(post) != before:
                 units.add((step.action, step.args))
     return units
 
@@ -143,6 +140,8 @@ class Graph:
     complete: bool = True
     transitions: int = 0
     units_cache: dict[tuple[int, tuple[str, ...]], frozenset[Unit]] = field(default_factory=dict)
+    broken: list[tuple[int, Step]] = field(default_factory=list)
+    """Steps (from a node) that break an obligation of destroy-eventually, in BFS order."""
 
     def units(self, node: int, fairness: Sequence[str]) -> frozenset[Unit]:
         """The fairness instances enabled in a node (cached: the search asks repeatedly)."""
@@ -180,18 +179,35 @@ class Graph:
         return None
 
 
+LEVEL = OBLIGATIONS
+"""The observers the liveness graph keeps."""
+
+
+@cache
+def same_state(config: Config, level: int) -> Canonicaliser:
+    """What two states must share to count as the same state of a lasso: everything at the
+    given observer level, except the previous step's freed records (no renaming)."""
+    return Canonicaliser(config, level, flows=False, listeners=False, slots=False)
+
+
 def build_graph(config: Config, max_states: int | None = None) -> Graph:
-    """Breadth-first construction of every reachable state and transition."""
+    """Breadth-first construction of every reachable state and transition (observers of
+    `LEVEL`, no symmetry reduction), noting the steps that break an obligation."""
     graph = Graph(config)
-    start = initial_state(config)
+    canonical = same_state(config, LEVEL)
+    start = canonical(initial_state(config, LEVEL))
     graph.states.append(start)
     graph.index[start] = 0
     graph.out.append([])
     queue = deque([0])
     while queue:
         node = queue.popleft()
-        for step, post in successors(config, graph.states[node]):
+        pre = graph.states[node]
+        for step, raw in successors(config, pre):
             graph.transitions += 1
+            if obligation_broken(config, pre, step, raw):
+                graph.broken.append((node, step))
+            post = canonical(raw)
             dst = graph.index.get(post)
             if dst is None:
                 if max_states is not None and len(graph.states) >= max_states:
@@ -210,7 +226,7 @@ def build_graph(config: Config, max_states: int | None = None) -> Graph:
 class Lasso:
     """A prefix to `cycle[0]`'s source and a closed walk of actual transitions."""
 
-    uid: int
+    slot: int
     prefix: list[tuple[Step, State]]
     cycle: list[tuple[Step, State]]
 
@@ -220,14 +236,15 @@ def _allowed(graph: Graph, node: int, fairness: Sequence[str]) -> bool:
     return RETRY_POSITIVE.id not in fairness or assumptions_hold(graph.config, state)
 
 
-def _restricted(graph: Graph, uid: int, fairness: Sequence[str]) -> nx.DiGraph:
-    """States where `uid` is dying (and the assumptions hold), and the allowed steps."""
+def _restricted(graph: Graph, slot: int, fairness: Sequence[str]) -> nx.DiGraph:
+    """States where the conntrack in `slot` is dying (and the assumptions hold), and the
+    allowed steps."""
     quiet = TRAFFIC_STOPS.id in fairness
     h = nx.DiGraph()
     nodes = [
         n
         for n, s in enumerate(graph.states)
-        if uid in s.kernel.dying and _allowed(graph, n, fairness)
+        if slot in s.kernel.dying and _allowed(graph, n, fairness)
     ]
     h.add_nodes_from(nodes)
     keep = set(nodes)
@@ -378,8 +395,8 @@ def _detour(
 def find_lasso(graph: Graph, fairness: Sequence[str]) -> Lasso | None:
     """The first fair lasso on which some conntrack stays dying forever, or None."""
     config = graph.config
-    for uid in range(config.max_conntracks):
-        h = _restricted(graph, uid, fairness)
+    for slot in range(config.slots):
+        h = _restricted(graph, slot, fairness)
         stuck = [{n} for n in sorted(h.nodes) if not graph.units(n, fairness)]
         comps = _streett_components(graph, h, set(h.nodes), fairness)
         for comp in stuck[:1] + comps:
@@ -392,7 +409,7 @@ def find_lasso(graph: Graph, fairness: Sequence[str]) -> Lasso | None:
             )
             assert prefix is not None
             cycle = [(step, graph.states[dst]) for _, step, dst in walk]
-            return Lasso(uid, prefix, cycle)
+            return Lasso(slot, prefix, cycle)
     return None
 
 
@@ -409,8 +426,9 @@ def check_lasso(
     step occurs on it under `traffic-stops`, the assumptions hold under
     `retry-timeout-positive`, and every fair instance enabled throughout it is taken.
     """
+    same = same_state(config, states[0].ghost.level)
     cycle_states = list(states[loop:])
-    if cycle_states[-1] != states[loop]:
+    if same(cycle_states[-1]) != same(states[loop]):
         return "the last state is not the loop state"
     if len(cycle_states) > 1:
         cycle_states = cycle_states[:-1]
@@ -424,7 +442,7 @@ def check_lasso(
         return "a state breaks retry-timeout-positive"
     enabled = [_fair_units(config, s, fairness) for s in cycle_states]
     changes = zip(states[loop:-1], steps[loop:], states[loop + 1 :], strict=True)
-    taken = {(step.action, step.args) for pre, step, post in changes if pre != post}
+    taken = {(step.action, step.args) for pre, step, post in changes if same(pre) != same(post)}
     unfair = missing_units(enabled, taken, fairness)
     if unfair:
         kind = "strong" if unfair[0][0] in strong_actions(fairness) else "weak"
@@ -434,18 +452,21 @@ def check_lasso(
 
 def lasso_trace(config: Config, lasso: Lasso, fairness: Sequence[str]) -> Trace:
     """The lasso as an ITF trace with `loop` set (the last state equals the loop state)."""
-    path = lasso.prefix + lasso.cycle
+    steps = [step for step, _ in lasso.prefix + lasso.cycle]
+    start = initial_state(config, LEVEL)
+    path = replay_path(config, start, steps)
     loop = len(lasso.prefix)
     meta = {
         "lasso-of": PROPERTY,
         "finding": "fair lasso",
         "fairness": list(fairness),
-        "dying-forever": lasso.uid,
+        "dying-forever": lasso.slot,
+        "observers": LEVEL,
         "step": loop,
         "engine": "explorer",
         "variant": config.variant,
     }
-    return make_trace(config, path, initial_state(config), meta, loop=loop)
+    return make_trace(config, path, initial_state(config, LEVEL), meta, loop=loop)
 
 
 @dataclass(frozen=True)
@@ -462,22 +483,36 @@ class LivenessOutcome:
 
 
 def broken_trace(config: Config, graph: Graph) -> Trace | None:
-    """The BFS-shortest path to a broken obligation (through states that respect
+    """The BFS-shortest path to a step that breaks an obligation (through states that respect
     `retry-timeout-positive`), as a `destroy-eventually` trace."""
-    path = graph.shortest_path(
-        lambda n: broken_obligation(config, graph.states[n]) is not None,
-        lambda n: _allowed(graph, n, FULL_FAIRNESS),
-    )
+    breaking = {node: step for node, step in reversed(graph.broken)}
+    path = graph.shortest_path(breaking.__contains__, lambda n: _allowed(graph, n, FULL_FAIRNESS))
     if path is None:
         return None
+    node = graph.index[path[-1][1]] if path else 0
+    steps = [step for step, _ in path] + [breaking[node]]
     meta = {
         "property": PROPERTY,
         "finding": "violated",
-        "step": len(path),
+        "step": len(steps),
         "engine": "explorer",
         "variant": config.variant,
+        "observers": LEVEL,
     }
-    return make_trace(config, path, initial_state(config), meta)
+    start = initial_state(config, LEVEL)
+    return make_trace(config, replay_path(config, start, steps), start, meta)
+
+
+def replay_path(config: Config, start: State, steps: Sequence[Step]) -> list[tuple[Step, State]]:
+    """The model's own states along `steps` from `start` (the graph keeps settled ones)."""
+    path: list[tuple[Step, State]] = []
+    state = start
+    for step in steps:
+        post = apply(config, state, step)
+        assert post is not None, f"{step} is not enabled on the graph's own path"
+        path.append((step, post))
+        state = post
+    return path
 
 
 def check_liveness(graph: Graph, fairness: Sequence[str]) -> LivenessOutcome:

@@ -37,7 +37,8 @@ from nfct_spec.kernel.observe import (
 )
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.config import Config, ListenerConfig
-from nfct_spec.models.registry import Step, apply
+from nfct_spec.models.observers import KERNEL
+from nfct_spec.models.registry import Step, apply, free_slots
 from nfct_spec.models.state import State, initial_state
 
 VALIDATION_RUNS: tuple[tuple[str, tuple[tuple[str, bool | int], ...]], ...] = (
@@ -134,7 +135,7 @@ def model_config(trace: ObservedTrace) -> Config:
         variant="6.x",
         nf_conntrack_max=limit,
         flows=max(flows, default=0) + 1,
-        max_conntracks=max(1, allocations),
+        slots=max(1, allocations),
         listeners=listeners,
         nf_conntrack_events=1,
         ct_timeout=timeout,
@@ -205,9 +206,11 @@ def _apply(config: Config, state: State, step: Step) -> Iterator[State]:
 
 
 def _new_flow(config: Config, state: State, flow: int, refused: bool) -> Iterator[State]:
-    for allocated in _apply(
-        config, state, Step("nf_conntrack_in", (("flow", flow), ("packet", "new")))
-    ):
+    arrivals = (
+        Step("nf_conntrack_in", (("flow", flow), ("packet", "new"), ("slot", slot)))
+        for slot in free_slots(state)
+    )
+    for allocated in (s for step in arrivals for s in _apply(config, state, step)):
         candidates = [allocated]
         if allocated.kernel.alloc_pending >= 0:
             victims = (-1, *allocated.kernel.hash)
@@ -218,17 +221,17 @@ def _new_flow(config: Config, state: State, flow: int, refused: bool) -> Iterato
             ]
         for candidate in candidates:
             fresh = [
-                ct.uid
-                for ct in candidate.kernel.cts
-                if ct.flow == flow and ct.uid in candidate.kernel.unconfirmed
+                slot
+                for slot in candidate.kernel.unconfirmed
+                if (ct := candidate.kernel.cts[slot]) is not None and ct.flow == flow
             ]
             if refused:
                 if not fresh:
                     yield candidate
                 continue
-            for uid in fresh:
+            for slot in fresh:
                 yield from _apply(
-                    config, candidate, Step("__nf_conntrack_confirm", (("uid", uid),))
+                    config, candidate, Step("__nf_conntrack_confirm", (("slot", slot),))
                 )
 
 
@@ -277,13 +280,14 @@ def _closure(
 
 def _internal_steps(state: State, name: str) -> Iterator[Step]:
     if name == "gc_worker":
-        for uid in state.kernel.hash:
-            yield Step(name, (("uid", uid),))
+        for slot in state.kernel.hash:
+            yield Step(name, (("slot", slot),))
     elif name == "nf_conntrack_in":
-        for ct in state.kernel.cts:
-            if ct.uid in state.kernel.hash:
-                for packet in ("assure", "protoinfo"):
-                    yield Step(name, (("flow", ct.flow), ("packet", packet)))
+        for slot in state.kernel.hash:
+            ct = state.kernel.cts[slot]
+            assert ct is not None
+            for packet in ("assure", "protoinfo"):
+                yield Step(name, (("flow", ct.flow), ("packet", packet), ("slot", -1)))
     else:
         yield Step(name)
 
@@ -293,7 +297,7 @@ def validate(trace: ObservedTrace, depth: int = 8) -> Validation:
     config = model_config(trace)
     events = [e for e in trace.events if e.kind not in IGNORED]
     traffic = any(isinstance(e, FlowEvent) and e.proto == "tcp" for e in events)
-    states = _closure(config, [initial_state(config)], depth, traffic)
+    states = _closure(config, [initial_state(config, KERNEL)], depth, traffic)
     peak = len(states)
     for index, event in enumerate(events):
         if event.kind == "listener_option":
