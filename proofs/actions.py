@@ -27,7 +27,7 @@ from nfct_spec.models.state import NO_TIMER
 from nfct_spec.proofs import kernel_z3 as k
 from nfct_spec.proofs.params import Flags, Params
 from nfct_spec.proofs.sym import Sym
-from nfct_spec.proofs.terms import And, If, Implies, Not, Or, Term, count, sel
+from nfct_spec.spec.terms import And, If, Implies, Not, Or, Term, count, sel
 from nfct_spec.proofs.vocab import FIELDS, AState, Shape, equal_fields
 
 Builder = Callable[[Sym, Params, Flags, dict[str, Any]], Term]

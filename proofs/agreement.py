@@ -15,7 +15,7 @@ from nfct_spec.models.registry import Step
 from nfct_spec.models.state import State
 from nfct_spec.proofs.actions import relation
 from nfct_spec.proofs.params import Flags, Params, concrete_params, flags_for
-from nfct_spec.proofs.terms import truth
+from nfct_spec.spec.terms import truth
 from nfct_spec.proofs.vocab import AState, Shape, project, shape_for
 
 

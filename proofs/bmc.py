@@ -24,7 +24,7 @@ from nfct_spec.models.state import State, initial_state
 from nfct_spec.proofs.actions import arg_vars, builders_for, relation, symbolic_args
 from nfct_spec.proofs.induction import decode
 from nfct_spec.proofs.params import Flags, Params, concrete_params, flags_for
-from nfct_spec.proofs.terms import Term
+from nfct_spec.spec.terms import Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state, leaves, lift, project, shape_for
 from nfct_spec.replay import replay
 from nfct_spec.traces import Trace, make_trace

@@ -22,9 +22,9 @@ from typing import Any
 import z3
 
 from nfct_spec.proofs.actions import arg_vars, builders_for, relation, symbolic_args
-from nfct_spec.proofs.invariants import BY_ID as INV
+from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.proofs.params import Flags, Params, symbolic_params
-from nfct_spec.proofs.terms import And, Implies, Not, Or, Term
+from nfct_spec.spec.terms import And, Implies, Not, Or, Term
 from nfct_spec.proofs.vocab import FIELDS, AState, Shape, fresh_state
 
 ActionPred = Callable[[Params, AState, AState], Term]

@@ -23,7 +23,7 @@ from nfct_spec.models.bits import (
 from nfct_spec.models.state import NO_TIMER
 from nfct_spec.proofs.params import Flags, Params
 from nfct_spec.proofs.sym import Sym
-from nfct_spec.proofs.terms import And, If, Not, Or, Term, clear, count, has
+from nfct_spec.spec.terms import And, If, Not, Or, Term, clear, count, has
 from nfct_spec.proofs.vocab import FIELDS
 
 CT_FIELDS = [f for f in FIELDS if f.owners == frozenset({"kernel.cts"})]

@@ -31,7 +31,7 @@ from nfct_spec.engines.lasso import check_lasso
 from nfct_spec.models.config import Config
 from nfct_spec.proofs.bmc import LOOP_VAR, BmcResult, PathTarget, StepSel, run_lasso
 from nfct_spec.proofs.params import Params
-from nfct_spec.proofs.terms import And, Not, Or, Term
+from nfct_spec.spec.terms import And, Not, Or, Term
 from nfct_spec.proofs.vocab import AState, equal_fields
 from nfct_spec.spec.fairness import (
     FAIRNESS,

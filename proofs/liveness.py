@@ -51,9 +51,9 @@ from nfct_spec.proofs.induction import (
     check_induction,
     solver_status,
 )
-from nfct_spec.proofs.invariants import BY_ID as INV
+from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.proofs.params import Params, flags_for, symbolic_params
-from nfct_spec.proofs.terms import And, If, Not, Or, Term
+from nfct_spec.spec.terms import And, If, Not, Or, Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
 from nfct_spec.spec.fairness import LISTENERS_READ, PACKETS_COMPLETE, TIMERS_FIRE
 

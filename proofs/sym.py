@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from nfct_spec.proofs.terms import And, If, Term, sel, symbolic
+from nfct_spec.spec.terms import And, If, Term, sel, symbolic
 from nfct_spec.proofs.vocab import BY_FIELD, AState
 
 

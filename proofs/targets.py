@@ -14,9 +14,9 @@ from __future__ import annotations
 from nfct_spec.models.bits import GROUP_DESTROY
 from nfct_spec.proofs.actions import destroy_owed
 from nfct_spec.proofs.bmc import StepSel, Target
-from nfct_spec.proofs.invariants import BY_ID as INV
+from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.proofs.params import Params
-from nfct_spec.proofs.terms import And, Not, Or, Term, count, sel
+from nfct_spec.spec.terms import And, Not, Or, Term, count, sel
 from nfct_spec.proofs.vocab import AState
 
 

@@ -1,6 +1,6 @@
 """Invariants over the abstract state, as named conjuncts (catalogue ids and auxiliary ids).
 
-Each predicate is written once with the operators of `nfct_spec.proofs.terms`, so it can be
+Each predicate is written once with the operators of `nfct_spec.spec.terms`, so it can be
 evaluated on a projected model state (the tests compare it with the catalogue's own check) and
 turned into a Z3 formula for the induction queries. Auxiliary invariants (`aux-*`) are the
 strengthenings the inductive proofs need; each says why the kernel keeps it.

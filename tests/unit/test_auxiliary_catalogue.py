@@ -10,7 +10,7 @@ from nfct_spec.engines.explorer import explore, trace_of
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.proofs.aux_plans import aux_plan, carriers
-from nfct_spec.proofs.invariants import INVARIANTS
+from nfct_spec.spec.invariants import INVARIANTS
 from nfct_spec.replay import replay
 from nfct_spec.spec.auxiliary import AUXILIARY
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
