@@ -192,7 +192,7 @@ def nf_conntrack_in(
         return None
     ct = state.kernel.cts[hashed]
     assert ct is not None
-    bits = _packet_bits(config, ct, packet)
+    bits = packet_bits(config, ct, packet)
     if bits is None:
         return None
     ct = evolve(ct, timer=config.ct_timeout, assured=ct.assured or packet == "assure")
@@ -201,7 +201,9 @@ def nf_conntrack_in(
     return nf_ct_deliver_cached_events(config, state, hashed)
 
 
-def _packet_bits(config: Config, ct: Conntrack, packet: str) -> int | None:
+def packet_bits(config: Config, ct: Conntrack, packet: str) -> int | None:
+    """The event bits a packet of an existing conntrack raises, or None if the config does not
+    model that packet (its event bit is not modelled, or the conntrack is already ASSURED)."""
     if packet == "plain":
         return 0
     if packet == "assure" and "STATUS" in config.event_bits and not ct.assured:

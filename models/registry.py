@@ -158,13 +158,19 @@ def free_slots(state: State) -> list[int]:
 
 
 def _flows_packets(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    kernel = state.kernel
     free = free_slots(state)
+    gc = variant_of(config.variant).gc_expiry
+    pending = {ct.flow for slot in kernel.unconfirmed if (ct := kernel.cts[slot]) is not None}
     for flow in range(config.flows):
+        if flow in pending:
+            continue
         hashed = state.hashed_slot_of_flow(flow)
-        ct = state.kernel.cts[hashed] if hashed >= 0 else None
-        if ct is not None and not (ct.timer == 0 and variant_of(config.variant).gc_expiry):
+        ct = kernel.cts[hashed] if hashed >= 0 else None
+        if ct is not None and not (gc and ct.timer == 0):
             for packet in core.PACKETS[1:]:
-                yield {"flow": flow, "packet": packet, "slot": -1}
+                if core.packet_bits(config, ct, packet) is not None:
+                    yield {"flow": flow, "packet": packet, "slot": -1}
             continue
         slots = sorted({*free, hashed}) if ct is not None else free
         for slot in slots:
@@ -172,9 +178,14 @@ def _flows_packets(config: Config, state: State) -> Iterator[dict[str, ArgValue]
 
 
 def _victims(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    kernel = state.kernel
+    if kernel.alloc_pending < 0:
+        return
     yield {"victim": -1}
-    for slot in state.kernel.hash:
-        yield {"victim": slot}
+    for slot in kernel.hash:
+        ct = kernel.cts[slot]
+        if ct is not None and not ct.assured:
+            yield {"victim": slot}
 
 
 def _slots_on(attr: str) -> Domain:
@@ -185,35 +196,86 @@ def _slots_on(attr: str) -> Domain:
     return domain
 
 
+def _expired(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    cts = state.kernel.cts
+    for slot in state.kernel.hash:
+        ct = cts[slot]
+        if ct is not None and ct.timer == 0:
+            yield {"slot": slot}
+
+
+def _retrying(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    cts = state.kernel.cts
+    for slot in sorted(state.kernel.dying):
+        ct = cts[slot]
+        if ct is not None and ct.timer >= 0:
+            yield {"slot": slot}
+
+
 def _requesters(config: Config) -> list[str]:
     return [*config.requesters, *(listener.name for listener in config.listeners)]
 
 
+def _open_requesters(config: Config, state: State) -> list[str]:
+    sockets = state.kernel.sockets
+    return [
+        *config.requesters,
+        *(listener.name for i, listener in enumerate(config.listeners) if sockets[i].open),
+    ]
+
+
 def _flows_requesters(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    if not state.kernel.hash:
+        return
+    requesters = _open_requesters(config, state)
     for flow in range(config.flows):
-        for requester in _requesters(config):
+        if state.hashed_slot_of_flow(flow) < 0:
+            continue
+        for requester in requesters:
             yield {"flow": flow, "requester": requester}
 
 
 def _flush_orders(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
-    for requester in _requesters(config):
+    if not state.kernel.hash:
+        return
+    for requester in _open_requesters(config, state):
         for order in itertools.permutations(state.kernel.hash):
             yield {"requester": requester, "order": tuple(order)}
 
 
-def _flows(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
-    for flow in range(config.flows):
+def _hashed_flows(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    if not config.expectations:
+        return
+    cts = state.kernel.cts
+    for flow in sorted({ct.flow for slot in state.kernel.hash if (ct := cts[slot]) is not None}):
         yield {"flow": flow}
 
 
-def _listeners(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
-    for listener in config.listeners:
-        yield {"listener": listener.name}
+def _readers(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    for sock, listener in zip(state.kernel.sockets, config.listeners, strict=True):
+        if sock.open and (sock.sk_err or sock.queue):
+            yield {"listener": listener.name}
+
+
+def _churn(opening: bool) -> Domain:
+    def domain(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+        if not config.listener_churn:
+            return
+        for sock, listener in zip(state.kernel.sockets, config.listeners, strict=True):
+            if sock.open != opening:
+                yield {"listener": listener.name}
+
+    return domain
 
 
 def _sysctls(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
     for name, value in config.sysctl_writes:
         yield {"name": name, "value": value}
+
+
+def _fault(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    if "build_failure" in config.faults and not state.kernel.build_fail_armed:
+        yield {}
 
 
 ALL = frozenset({"2.6.30", "2.6.31", "6.x"})
@@ -286,7 +348,7 @@ ACTIONS: tuple[Action, ...] = (
     _a(
         "death_by_timeout",
         core.death_by_timeout,
-        _slots_on("hash"),
+        _expired,
         "kernel",
         OLD,
         _DEATH,
@@ -295,7 +357,7 @@ ACTIONS: tuple[Action, ...] = (
     _a(
         "death_by_event",
         core.death_by_event,
-        _slots_on("dying"),
+        _retrying,
         "kernel",
         RETRY_TIMER,
         _DEATH,
@@ -304,7 +366,7 @@ ACTIONS: tuple[Action, ...] = (
     _a(
         "gc_worker",
         redelivery.gc_worker,
-        _slots_on("hash"),
+        _expired,
         "kernel",
         MAINLINE,
         _DEATH,
@@ -334,7 +396,7 @@ ACTIONS: tuple[Action, ...] = (
     _a(
         "nf_ct_expect_related",
         core.nf_ct_expect_related,
-        _flows,
+        _hashed_flows,
         "kernel",
         ALL,
         _SEND,
@@ -343,7 +405,7 @@ ACTIONS: tuple[Action, ...] = (
     _a(
         "env_recv",
         env.env_recv,
-        _listeners,
+        _readers,
         "env",
         ALL,
         _COLLECT,
@@ -352,7 +414,7 @@ ACTIONS: tuple[Action, ...] = (
     _a(
         "env_listener_open",
         env.env_listener_open,
-        _listeners,
+        _churn(opening=True),
         "env",
         ALL,
         frozenset({"kernel.sockets", "ghost.records", "ghost.previous"}),
@@ -361,7 +423,7 @@ ACTIONS: tuple[Action, ...] = (
     _a(
         "env_listener_close",
         env.env_listener_close,
-        _listeners,
+        _churn(opening=False),
         "env",
         ALL,
         _COLLECT,
@@ -380,7 +442,7 @@ ACTIONS: tuple[Action, ...] = (
     _a(
         "env_fault_arm",
         env.env_fault_arm,
-        _none,
+        _fault,
         "env",
         ALL,
         frozenset({"kernel.build_fail_armed"}),

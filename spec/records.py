@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from nfct_spec.models.config import Config
 
@@ -81,7 +82,7 @@ class Property:
     """The ghost observers the check reads (`nfct_spec.models.observers` levels; 0: only the
     kernel state). A search keeps exactly the observers of the properties it checks."""
 
-    @property
+    @cached_property
     def on_transitions(self) -> bool:
         """True when `check` takes (config, pre, step, post) rather than (config, state)."""
         return self.check is not None and self.check.__code__.co_argcount == 4

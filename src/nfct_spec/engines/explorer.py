@@ -29,7 +29,13 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from nfct_spec.checking import finding_in_state, finding_on_step, finding_verdict, searched
+from nfct_spec.checking import (
+    SAFETY_KINDS,
+    finding_in_state,
+    finding_on_step,
+    finding_verdict,
+    searched,
+)
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import FULL, KERNEL
@@ -139,18 +145,22 @@ def explore(
     index, states, parents = result.index, result.states, result.parents
     findings = result.findings
     started = time.perf_counter()
+    state_checks = _checks(on_states, findings)
+    step_checks = _checks(on_steps, findings)
 
     def add(state: State, parent: int) -> bool:
         """Store a new canonical state; False once the budget is full."""
+        nonlocal state_checks
         if max_states is not None and len(index) >= max_states:
             return False
         sid = len(index)
         index[state] = sid
         states.append(state)
         parents.append(parent)
-        for prop in on_states:
-            if prop.id not in findings and finding_in_state(prop, config, state):
+        for prop, check, safety in state_checks:
+            if bool(check(config, state)) is not safety:
                 findings[prop.id] = Finding(sid, None, None)
+                state_checks = _checks(on_states, findings)
         return True
 
     root = canonical(initial_state(config, level))
@@ -163,9 +173,10 @@ def explore(
             pre_id = index[pre]
             for step, post in successors(config, pre):
                 stats.transitions += 1
-                for prop in on_steps:
-                    if prop.id not in findings and finding_on_step(prop, config, pre, step, post):
+                for prop, check, safety in step_checks:
+                    if bool(check(config, pre, step, post)) is not safety:
                         findings[prop.id] = Finding(pre_id, step, post)
+                        step_checks = _checks(on_steps, findings)
                 rep = canonical(post)
                 if rep in index:
                     continue
@@ -188,6 +199,20 @@ def explore(
     if progress is not None:
         progress(stats)
     return result
+
+
+Check = tuple[Property, Callable[..., bool], bool]
+
+
+def _checks(props: Sequence[Property], findings: dict[str, Finding]) -> list[Check]:
+    """The checks still to run: each property without a finding yet, its predicate, and the
+    predicate's value that is fine (True for invariant and action properties, whose finding is
+    a violation; False for witnesses). Every predicate returns a bool."""
+    out = []
+    for prop in props:
+        if prop.id not in findings and prop.check is not None:
+            out.append((prop, prop.check, prop.kind in SAFETY_KINDS))
+    return out
 
 
 def _follow(exploration: Exploration, ids: list[int]) -> list[tuple[Step, State]]:
