@@ -24,6 +24,13 @@ STAGE = Path("build") / "mypyc-stage"
 COMPILED = "nfct_spec.models.compiled"
 
 
+INTERPRETED = ("__init__.py", "config.py", "_fingerprint.py")
+"""Modules that stay interpreted: the package's `__init__` (it chooses between compiled and
+source modules), and `config.py`, whose dataclasses build configs from user input: compiled,
+their constructors would check and convert field types before `validate()` can name the field
+that is wrong."""
+
+
 def _sources() -> list[Path]:
     return sorted(p for p in (HERE / "models").glob("*.py") if p.name != "_fingerprint.py")
 
@@ -54,7 +61,7 @@ def _compiled_extensions() -> list[object]:
     (STAGE / "nfct_spec" / "__init__.py").write_text("")
     for path in sources:
         shutil.copy(path, staged / path.name)
-    paths = [str(staged / p.name) for p in sources if p.name != "__init__.py"]
+    paths = [str(staged / p.name) for p in sources if p.name not in INTERPRETED]
     return list(mypycify(paths, group_name=COMPILED, opt_level="3"))
 
 

@@ -54,6 +54,12 @@ FULL = OBLIGATIONS | RECEIPTS | IDS
 LEVEL_NAMES = {OBLIGATIONS: "obligations", RECEIPTS: "receipts", IDS: "ids", HISTORY: "history"}
 
 
+def level_name(level: int) -> str:
+    """The observers of a level, named: `kernel` for none, else e.g. `obligations+receipts`."""
+    names = [name for bit, name in LEVEL_NAMES.items() if level & bit]
+    return "+".join(names) if names else "kernel"
+
+
 @register
 class Seen(NamedTuple):
     """What one listener observed of one conntrack instance."""

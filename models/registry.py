@@ -20,6 +20,7 @@ from typing import Any
 from nfct_spec.models import core, ctnetlink, env, redelivery
 from nfct_spec.models.config import SYSCTLS, Config
 from nfct_spec.models.observers import settle
+from nfct_spec.models.sourcedoc import docstring
 from nfct_spec.models.state import State
 from nfct_spec.models.variants import variant_of
 
@@ -50,7 +51,7 @@ class Step:
 
 
 Domain = Callable[[Config, State], Iterator[dict[str, ArgValue]]]
-Check = Callable[[Config, ArgValue], str | None]
+Check = Callable[[Config, object], str | None]
 """What is wrong with one argument value in a config (None if nothing)."""
 
 
@@ -73,7 +74,7 @@ class Action:
     @property
     def doc(self) -> str:
         """The kernel citation and abstraction notes (the function's docstring)."""
-        return (self.fn.__doc__ or "").strip()
+        return docstring(self.fn).strip()
 
     @property
     def summary(self) -> str:
@@ -82,7 +83,7 @@ class Action:
 
 
 def _int_in(low: int, high: Callable[[Config], int]) -> Check:
-    def check(config: Config, value: ArgValue) -> str | None:
+    def check(config: Config, value: object) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):
             return f"must be an integer, got {value!r}"
         top = high(config)
@@ -94,7 +95,7 @@ def _int_in(low: int, high: Callable[[Config], int]) -> Check:
 
 
 def _one_of(values: Callable[[Config], Sequence[str]]) -> Check:
-    def check(config: Config, value: ArgValue) -> str | None:
+    def check(config: Config, value: object) -> str | None:
         known = values(config)
         if value not in known:
             return f"must be one of {', '.join(known)}, got {value!r}"
@@ -103,7 +104,7 @@ def _one_of(values: Callable[[Config], Sequence[str]]) -> Check:
     return check
 
 
-def _order(config: Config, value: ArgValue) -> str | None:
+def _order(config: Config, value: object) -> str | None:
     if not isinstance(value, tuple) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
@@ -113,7 +114,7 @@ def _order(config: Config, value: ArgValue) -> str | None:
     return None
 
 
-def _sysctl_value(config: Config, value: ArgValue) -> str | None:
+def _sysctl_value(config: Config, value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return f"must be an integer, got {value!r}"
     return None
@@ -408,7 +409,7 @@ ACTIONS: tuple[Action, ...] = (
         _readers,
         "env",
         ALL,
-        _COLLECT,
+        _COLLECT | frozenset({"ghost.previous"}),
         ("listener", _LISTENER),
     ),
     _a(
@@ -526,11 +527,24 @@ def successors(config: Config, state: State) -> Iterator[tuple[Step, State]]:
 
 
 def step_from_json(data: Mapping[str, Any]) -> Step:
-    """A Step from `{"action": name, "args": {...}}` (lists become tuples)."""
-    args = tuple(
-        (str(k), tuple(v) if isinstance(v, list) else v) for k, v in dict(data["args"]).items()
-    )
-    return Step(str(data["action"]), args)
+    """A Step from `{"action": name, "args": {...}}` (lists become tuples); StepError when
+    the shape is wrong (an argument that is not an integer, a string or a list of integers)."""
+    action, raw = data.get("action"), data.get("args", {})
+    if not isinstance(action, str) or not isinstance(raw, dict):
+        raise StepError("a step needs an action name and an object of arguments")
+    args: list[tuple[str, ArgValue]] = []
+    for name, value in raw.items():
+        if isinstance(value, list) and all(_is_int(v) for v in value):
+            args.append((str(name), tuple(value)))
+        elif _is_int(value) or isinstance(value, str):
+            args.append((str(name), value))
+        else:
+            raise StepError(f"{action}: argument {name!r} has an unexpected value {value!r}")
+    return Step(action, tuple(args))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def step_to_json(step: Step) -> dict[str, Any]:

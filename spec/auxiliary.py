@@ -28,7 +28,14 @@ from nfct_spec.spec.invariants import Pred
 from nfct_spec.spec.params import Params, concrete_params
 from nfct_spec.spec.records import Override, Property, prop
 from nfct_spec.spec.terms import truth
-from nfct_spec.spec.vocab import OBSERVER_FIELDS, AState, Shape, project, shape_for
+from nfct_spec.spec.vocab import (
+    OBSERVER_FIELDS,
+    AState,
+    LazyProjection,
+    Shape,
+    project,
+    shape_for,
+)
 
 Verdicts = tuple[tuple[str, str], tuple[str, str], tuple[str, str]]
 
@@ -40,25 +47,35 @@ def _params(config: Config) -> tuple[Shape, Params]:
 
 
 class _LastProjection:
-    """The abstract state of the last model state asked for: the engines evaluate every
-    invariant on one state before the next, and the projection is the costly part. The config
-    is compared by identity too (hashing a config costs more than the projection)."""
+    """The abstract state of the last model state asked for, computed lazily: the engines
+    evaluate every invariant on one state before the next. The config is compared by identity
+    (hashing a config costs more than a check)."""
 
     def __init__(self) -> None:
         self.config: Config | None = None
         self.shape = Shape(0, 0)
         self.params: Params | None = None
+        self.memo: dict[str, dict[tuple[Any, ...], bool]] = {}
         self.state: State | None = None
         self.abstract: AState = {}
 
-    def __call__(self, config: Config, state: State) -> tuple[AState, Params]:
+    def __call__(
+        self, config: Config, state: State
+    ) -> tuple[AState, Params, dict[str, dict[tuple[Any, ...], bool]]]:
         if config is not self.config or self.params is None:
             self.config, self.state = config, None
             self.shape, self.params = _params(config)
+            self.memo = _memos(config)
         if state is not self.state:
             self.state = state
-            self.abstract = project(config, state, self.shape)
-        return self.abstract, self.params
+            self.abstract = LazyProjection(state, self.shape)
+        return self.abstract, self.params, self.memo
+
+
+@cache
+def _memos(config: Config) -> dict[str, dict[tuple[Any, ...], bool]]:
+    """Per invariant, the verdicts already known for this config by the fields it reads."""
+    return {inv_id: {} for inv_id in TERMS}
 
 
 _LAST = _LastProjection()
@@ -76,8 +93,10 @@ class _Reads(dict[str, Any]):
         return super().__getitem__(key)
 
 
-def fields_read(pred: Pred) -> frozenset[str]:
-    """The abstract fields a term predicate reads (on a sample state of a small config)."""
+@cache
+def fields_read(pred: Pred) -> tuple[str, ...]:
+    """The abstract fields a term predicate reads (on a sample state of a small config): all
+    of them whatever the state, since a term evaluates every operand."""
     config = Config(
         listeners=(ListenerConfig("sample", ("new", "destroy")),),
         nf_conntrack_max=1,
@@ -87,20 +106,29 @@ def fields_read(pred: Pred) -> frozenset[str]:
     shape, params = _params(config)
     reads = _Reads(project(config, initial_state(config), shape))
     pred(reads, params)
-    return frozenset(reads.read)
+    return tuple(sorted(reads.read))
 
 
 def level_of(pred: Pred) -> int:
     """The observers a term predicate needs: OBLIGATIONS if it reads an observer field."""
-    return OBLIGATIONS if fields_read(pred) & OBSERVER_FIELDS else KERNEL
+    return OBLIGATIONS if set(fields_read(pred)) & OBSERVER_FIELDS else KERNEL
 
 
 def _check_of(inv_id: str) -> Callable[[Config, State], bool]:
+    """The check of one auxiliary invariant. Its verdict depends only on the fields it reads
+    (and the config), so verdicts are remembered per config by the values of those fields:
+    states that differ elsewhere share them."""
     pred = TERMS[inv_id].pred
+    names = fields_read(pred)
 
     def check(config: Config, state: State) -> bool:
-        abstract, params = _LAST(config, state)
-        return bool(truth(pred(abstract, params)))
+        abstract, params, memos = _LAST(config, state)
+        memo = memos[inv_id]
+        key = tuple(abstract[name] for name in names)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = bool(truth(pred(abstract, params)))
+        return found
 
     check.__name__ = check.__qualname__ = "aux_" + inv_id.removeprefix("aux-").replace("-", "_")
     check.__doc__ = f"`{inv_id}` on the projected state: {TERMS[inv_id].statement}."

@@ -38,11 +38,12 @@ parameters (`nfct_spec.spec.params`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import NO_TIMER, State
+from nfct_spec.models.state import NO_TIMER, Record, Socket, State
 from nfct_spec.spec.terms import Term
 
 KERNEL_CTS = "kernel.cts"
@@ -156,55 +157,101 @@ def shape_for(config: Config) -> Shape:
     return Shape(n=config.slots, listeners=len(config.listeners))
 
 
+def _records(state: State, n: int) -> list[Record | None]:
+    cts = state.kernel.cts
+    return [state.record(u) if u < len(cts) and cts[u] is not None else None for u in range(n)]
+
+
+def _per_ct(attr: str, default: int | bool) -> Callable[[State, Shape], tuple[Any, ...]]:
+    def field(state: State, shape: Shape) -> tuple[Any, ...]:
+        cts = state.kernel.cts
+        return tuple(
+            getattr(cts[u], attr) if u < len(cts) and cts[u] is not None else default
+            for u in range(shape.n)
+        )
+
+    return field
+
+
+def _sockets(state: State, shape: Shape) -> list[Socket | None]:
+    socks: list[Socket | None] = list(state.kernel.sockets)
+    return socks + [None] * (shape.listeners - len(socks))
+
+
+def _per_seen(attr: str) -> Callable[[State, Shape], tuple[tuple[bool, ...], ...]]:
+    def field(state: State, shape: Shape) -> tuple[tuple[bool, ...], ...]:
+        records = _records(state, shape.n)
+        return tuple(
+            tuple(bool(r and i < len(r.seen) and getattr(r.seen[i], attr)) for r in records)
+            for i in range(shape.listeners)
+        )
+
+    return field
+
+
+def _dpos(state: State, shape: Shape) -> tuple[int, ...]:
+    dying = state.kernel.dying
+    return tuple(len(dying) - 1 - dying.index(u) if u in dying else -1 for u in range(shape.n))
+
+
+PROJECTIONS: dict[str, Callable[[State, Shape], Any]] = {
+    "alloc": lambda s, sh: tuple(
+        u < len(s.kernel.cts) and s.kernel.cts[u] is not None for u in range(sh.n)
+    ),
+    "flow": _per_ct("flow", 0),
+    "ecache": _per_ct("ecache", False),
+    "assured": _per_ct("assured", False),
+    "dbit": _per_ct("dying", False),
+    "timer": _per_ct("timer", NO_TIMER),
+    "cache": _per_ct("cache", 0),
+    "missed": _per_ct("missed", 0),
+    "pid": _per_ct("pid", 0),
+    "inU": lambda s, sh: tuple(u in s.kernel.unconfirmed for u in range(sh.n)),
+    "inH": lambda s, sh: tuple(u in s.kernel.hash for u in range(sh.n)),
+    "inD": lambda s, sh: tuple(u in s.kernel.dying for u in range(sh.n)),
+    "dpos": _dpos,
+    "count": lambda s, sh: s.kernel.ct_count,
+    "open": lambda s, sh: tuple(bool(x and x.open) for x in _sockets(s, sh)),
+    "qlen": lambda s, sh: tuple(len(x.queue) if x else 0 for x in _sockets(s, sh)),
+    "cong": lambda s, sh: tuple(bool(x and x.congested) for x in _sockets(s, sh)),
+    "skerr": lambda s, sh: tuple(bool(x and x.sk_err) for x in _sockets(s, sh)),
+    "hasD": _per_seen("has_destroy"),
+    "owed": _per_seen("owed"),
+    "events": lambda s, sh: s.kernel.nf_conntrack_events,
+    "retry": lambda s, sh: s.kernel.events_retry_timeout,
+    "apend": lambda s, sh: s.kernel.alloc_pending,
+    "aslot": lambda s, sh: s.kernel.alloc_slot,
+    "bfa": lambda s, sh: s.kernel.build_fail_armed,
+    "crashed": lambda s, sh: bool(s.kernel.crashed),
+    "worker": lambda s, sh: s.kernel.worker,
+    "dwork_pending": lambda s, sh: s.kernel.dwork_pending,
+    "pend": lambda s, sh: tuple(r.pending if r else 0 for r in _records(s, sh.n)),
+    "rep": lambda s, sh: tuple(bool(r and r.reporting) for r in _records(s, sh.n)),
+    "dead": lambda s, sh: tuple(bool(r and r.died) for r in _records(s, sh.n)),
+}
+"""How each field is read off a model state (one function per field of FIELDS); arrays are
+tuples, so that a field's value can key a memo."""
+
+
+def _listed(value: Any) -> Any:
+    return [_listed(v) for v in value] if isinstance(value, tuple) else value
+
+
 def project(config: Config, state: State, shape: Shape) -> AState:
-    """The abstract state of a model state (plain Python values)."""
-    k = state.kernel
-    n, nl = shape.n, shape.listeners
-    out: AState = {}
-    cts = [k.cts[u] if u < len(k.cts) else None for u in range(n)]
-    defaults = {f.name: f.default for f in FIELDS}
+    """The abstract state of a model state (plain Python values, arrays as lists)."""
+    return {f.name: _listed(PROJECTIONS[f.name](state, shape)) for f in FIELDS}
 
-    def per_ct(attr: str, name: str) -> list[Any]:
-        return [getattr(ct, attr) if ct is not None else defaults[name] for ct in cts]
 
-    out["alloc"] = [ct is not None for ct in cts]
-    for attr, name in (
-        ("flow", "flow"),
-        ("ecache", "ecache"),
-        ("assured", "assured"),
-        ("dying", "dbit"),
-        ("timer", "timer"),
-        ("cache", "cache"),
-        ("missed", "missed"),
-        ("pid", "pid"),
-    ):
-        out[name] = per_ct(attr, name)
-    out["inU"] = [u in k.unconfirmed for u in range(n)]
-    out["inH"] = [u in k.hash for u in range(n)]
-    out["inD"] = [u in k.dying for u in range(n)]
-    out["dpos"] = [len(k.dying) - 1 - k.dying.index(u) if u in k.dying else -1 for u in range(n)]
-    out["count"] = k.ct_count
-    socks = list(k.sockets) + [None] * (nl - len(k.sockets))
-    out["open"] = [bool(s and s.open) for s in socks]
-    out["qlen"] = [len(s.queue) if s else 0 for s in socks]
-    out["cong"] = [bool(s and s.congested) for s in socks]
-    out["skerr"] = [bool(s and s.sk_err) for s in socks]
-    records = [state.record(u) if cts[u] is not None else None for u in range(n)]
-    out["hasD"] = [
-        [bool(r and i < len(r.seen) and r.seen[i].has_destroy) for r in records] for i in range(nl)
-    ]
-    out["owed"] = [
-        [bool(r and i < len(r.seen) and r.seen[i].owed) for r in records] for i in range(nl)
-    ]
-    out["events"] = k.nf_conntrack_events
-    out["retry"] = k.events_retry_timeout
-    out["apend"] = k.alloc_pending
-    out["aslot"] = k.alloc_slot
-    out["bfa"] = k.build_fail_armed
-    out["crashed"] = bool(k.crashed)
-    out["worker"] = k.worker
-    out["dwork_pending"] = k.dwork_pending
-    out["pend"] = [r.pending if r else 0 for r in records]
-    out["rep"] = [bool(r and r.reporting) for r in records]
-    out["dead"] = [bool(r and r.died) for r in records]
-    return out
+class LazyProjection(dict[str, Any]):
+    """The abstract state of one model state, each field computed when first read (a check
+    reads a few fields, and the engines check every state they meet)."""
+
+    def __init__(self, state: State, shape: Shape) -> None:
+        super().__init__()
+        self.state = state
+        self.shape = shape
+
+    def __missing__(self, key: str) -> Any:
+        value = PROJECTIONS[key](self.state, self.shape)
+        self[key] = value
+        return value

@@ -26,7 +26,8 @@ from nfct_spec.commands.common import (
     configs_from_args,
     properties_from_ids,
 )
-from nfct_spec.engines.explorer import Exploration, Stats, explore
+from nfct_spec.engines.explorer import Exploration, Stats, explore, search_groups
+from nfct_spec.engines.lasso import LEVEL as LIVENESS_LEVEL
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     PROPERTY,
@@ -40,6 +41,7 @@ from nfct_spec.engines.lasso import (
 )
 from nfct_spec.engines.suite import SuiteVerdict, combine, liveness_member, safety_member
 from nfct_spec.models.config import Config
+from nfct_spec.models.observers import level_name
 from nfct_spec.models.presets import PRESETS, SUITES, suite
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.results import Result, exit_code, write_results
@@ -77,54 +79,85 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 @dataclass
 class MemberRun:
-    """What the explorer found in one config: the reduced search for safety and witnesses,
-    and the unreduced graph with its liveness outcome under the full fairness set."""
+    """What the explorer found in one config: the reduced searches for safety and witnesses
+    (one per group of observers, `search_groups`), and the unreduced graph with its liveness
+    outcome under the full fairness set."""
 
     config: Config
-    exploration: Exploration
+    explorations: list[Exploration]
     graph: Graph | None = None
     outcome: LivenessOutcome | None = None
     liveness_seconds: float = 0.0
 
-    def summary(self) -> dict[str, object]:
-        """The figures of both searches, for the run record in results.json."""
-        stats = self.exploration.stats
-        return {
-            "variant": self.config.variant,
-            "config": self.config.name,
-            "exhausted": stats.complete,
-            "states": stats.states,
-            "transitions": stats.transitions,
-            "depth": stats.depth,
-            "seconds": round(stats.seconds, 2),
-            "states_per_second": round(stats.states_per_second),
-            "peak_rss_mib": round(stats.peak_rss_mib),
-            "unreduced_states": None if self.outcome is None else self.outcome.states,
-            "liveness_seconds": round(self.liveness_seconds, 2),
-        }
+    def exploration_for(self, prop: Property) -> Exploration | None:
+        """The search that checked `prop`."""
+        for exploration in self.explorations:
+            if prop.id in exploration.checked:
+                return exploration
+        return None
+
+    def summary(self) -> list[dict[str, object]]:
+        """The figures of every search, for the run record in results.json."""
+        out: list[dict[str, object]] = []
+        for exploration in self.explorations:
+            stats = exploration.stats
+            out.append(
+                {
+                    "variant": self.config.variant,
+                    "config": self.config.name,
+                    "observers": level_name(exploration.level),
+                    "exhausted": stats.complete,
+                    "states": stats.states,
+                    "transitions": stats.transitions,
+                    "depth": stats.depth,
+                    "seconds": round(stats.seconds, 2),
+                    "states_per_second": round(stats.states_per_second),
+                    "peak_rss_mib": round(stats.peak_rss_mib),
+                }
+            )
+        if self.outcome is not None:
+            out.append(
+                {
+                    "variant": self.config.variant,
+                    "config": self.config.name,
+                    "observers": f"{level_name(LIVENESS_LEVEL)}, unreduced (liveness)",
+                    "exhausted": self.outcome.complete,
+                    "states": self.outcome.states,
+                    "transitions": self.outcome.transitions,
+                    "seconds": round(self.liveness_seconds, 2),
+                }
+            )
+        return out
 
     def line(self) -> str:
-        """One line for the terminal: what was searched, how fast, with how much memory."""
-        stats = self.exploration.stats
-        done = "exhausted" if stats.complete else "NOT exhausted (budget)"
-        text = (
-            f"{self.config.variant} {self.config.name}: {done}, {stats.states:,} states, "
-            f"{stats.transitions:,} transitions, depth {stats.depth}, {stats.seconds:.1f} s "
-            f"({stats.states_per_second:,.0f} states/s, peak {stats.peak_rss_mib:.0f} MiB)"
-        )
-        if self.outcome is not None:
-            text += (
-                f"; liveness: {self.outcome.states:,} unreduced states, "
-                f"{self.liveness_seconds:.1f} s"
+        """Lines for the terminal: what was searched, how fast, with how much memory."""
+        lines = []
+        for exploration in self.explorations:
+            stats = exploration.stats
+            done = "exhausted" if stats.complete else "stopped"
+            if not stats.complete and len(exploration.findings) == len(exploration.checked):
+                done = "every finding shown"
+            elif not stats.complete:
+                done = "NOT exhausted (budget)"
+            lines.append(
+                f"{self.config.variant} {self.config.name} [{level_name(exploration.level)}]: "
+                f"{done}, {stats.states:,} states, {stats.transitions:,} transitions, "
+                f"depth {stats.depth}, {stats.seconds:.1f} s "
+                f"({stats.states_per_second:,.0f} states/s, peak {stats.peak_rss_mib:.0f} MiB)"
             )
-        return text
+        if self.outcome is not None:
+            lines.append(
+                f"{self.config.variant} {self.config.name} [liveness]: "
+                f"{self.outcome.states:,} unreduced states, {self.liveness_seconds:.1f} s"
+            )
+        return "\n".join(lines)
 
 
 def _safety(
-    config: Config, props: list[Property], max_states: int, progress: Progress
+    config: Config, props: list[Property], max_states: int, progress: Progress, level: int
 ) -> Exploration:
     task: TaskID = progress.add_task(
-        f"{config.variant} ({config.name}) safety", total=max_states, info=""
+        f"{config.variant} ({config.name}) [{level_name(level)}]", total=max_states, info=""
     )
 
     def report(stats: Stats) -> None:
@@ -134,7 +167,7 @@ def _safety(
             info=f"{stats.transitions} transitions, depth {stats.depth}",
         )
 
-    exploration = explore(config, props, max_states, progress=report)
+    exploration = explore(config, props, max_states, progress=report, level=level)
     progress.update(task, total=exploration.stats.states, completed=exploration.stats.states)
     return exploration
 
@@ -142,7 +175,14 @@ def _safety(
 def _member(
     config: Config, props: list[Property], max_states: int, progress: Progress
 ) -> MemberRun:
-    run = MemberRun(config, _safety(config, props, max_states, progress))
+    checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
+    run = MemberRun(
+        config,
+        [
+            _safety(config, group, max_states, progress, level)
+            for level, group in search_groups(checked)
+        ],
+    )
     if any(p.id == PROPERTY and searched(p, config) for p in props):
         task = progress.add_task(f"{config.variant} ({config.name}) liveness", total=None, info="")
         started = time.perf_counter()
@@ -181,7 +221,11 @@ def _verdicts(label: str, prop: Property, runs: list[MemberRun]) -> SuiteVerdict
             if run.outcome is not None
         ]
     else:
-        members = [safety_member(prop, run.exploration) for run in runs]
+        members = [
+            safety_member(prop, exploration)
+            for run in runs
+            if (exploration := run.exploration_for(prop)) is not None
+        ]
     return combine(label, members)
 
 
@@ -201,7 +245,7 @@ def explore_configs(
     are appended to `searches`."""
     runs = [_member(config, props, max_states, progress) for config in configs]
     if searches is not None:
-        searches += [run.summary() for run in runs]
+        searches += [line for run in runs for line in run.summary()]
     results: list[Result] = []
     for prop in props:
         if prop.kind == "liveness" and prop.id != PROPERTY:

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from nfct_spec.models.registry import actions_for
+from nfct_spec.models.sourcedoc import docstring
 from nfct_spec.models.state import Conntrack, Ghost, Kernel, Message, Socket
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.proofs.aux_plans import carriers
@@ -248,7 +249,7 @@ def claims_page(results: Results) -> Page:
 
 
 def _fields(cls: type) -> list[str]:
-    doc = " ".join((cls.__doc__ or "").split())
+    doc = " ".join(docstring(cls).split())
     names = ", ".join(f"`{f.name}`" for f in dataclasses.fields(cls))
     return [f"- **{cls.__name__}**: {doc} Fields: {names}."]
 

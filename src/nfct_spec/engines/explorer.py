@@ -38,7 +38,7 @@ from nfct_spec.checking import (
 )
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
-from nfct_spec.models.observers import FULL, KERNEL
+from nfct_spec.models.observers import FULL, IDS, KERNEL, OBLIGATIONS, RECEIPTS
 from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
@@ -93,6 +93,8 @@ class Exploration:
     parents: array[int] = field(default_factory=lambda: array("q"))
     canonical: Callable[[State], State] = lambda s: s
     level: int = FULL
+    checked: frozenset[str] = frozenset()
+    """The ids of the properties the search checked."""
 
     def contains(self, state: State) -> bool:
         """Whether `state` (any member of its symmetry class) was reached."""
@@ -109,6 +111,24 @@ class Exploration:
 def peak_rss_mib() -> float:
     """The peak resident set size of this process so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def search_groups(props: Sequence[Property]) -> list[tuple[int, list[Property]]]:
+    """The searches that check `props`, each with the observers it keeps.
+
+    Observers multiply states: a search that keeps receipts has several times the states of
+    one that keeps only obligations (which has about as many as the kernel alone), and one that
+    also keeps id-reuse memory many times more again. So properties are checked by the
+    smallest search that keeps what they read: obligations (every kernel-only property too),
+    obligations with receipts, and receipts with id-reuse memory. A search for witnesses only
+    stops at its last witness.
+    """
+    ladder = (OBLIGATIONS, OBLIGATIONS | RECEIPTS, OBLIGATIONS | RECEIPTS | IDS)
+    groups: dict[int, list[Property]] = {}
+    for prop in props:
+        level = next(rung for rung in ladder if prop.observes & ~rung == 0)
+        groups.setdefault(level, []).append(prop)
+    return sorted(groups.items())
 
 
 def observers_for(props: Sequence[Property]) -> int:
@@ -141,7 +161,9 @@ def explore(
     on_states = [p for p in checked if not p.on_transitions]
     on_steps = [p for p in checked if p.on_transitions]
     stats = Stats()
-    result = Exploration(config, stats, canonical=canonical, level=level)
+    result = Exploration(
+        config, stats, canonical=canonical, level=level, checked=frozenset(p.id for p in checked)
+    )
     index, states, parents = result.index, result.states, result.parents
     findings = result.findings
     started = time.perf_counter()
