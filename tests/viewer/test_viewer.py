@@ -104,7 +104,8 @@ def test_each_conntrack_of_a_reused_slot_has_its_own_lane_labelled_with_flow_and
     assert view["table"]["slots"] == ["-", "-", "ct1", "-"]
     assert view["conntracks"]["ct0"] == {"flow": 1, "slot": 2, "place": "freed"}
     assert view["listeners"]["logger"]["queue"] == ["ct0 NEW"]
-    assert view["ghost"]["records"]["ct1"]["seen"]["conntrackd"]["reuse"] is True
+    assert view["ghost"]["records"]["ct1"]["seen"]["conntrackd"] == "owed, reuse"
+    assert view["ghost"]["records"]["ct0"]["seen"]["logger"] == "owed"
     received = [(d.step, d.text, d.ident) for d in deliveries(reuse) if d.kind == "received"]
     assert received == [
         (3, "ct0 NEW", "flow 1 id 2"),

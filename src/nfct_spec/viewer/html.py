@@ -159,7 +159,7 @@ _JS = r"""
     const rows = [];
     for (const s of stepsWith) for (const d of byStep[s]) rows.push(d);
     const colW = 190, rowH = 18, top = 24, left = 60;
-    const w = left + colW * names.length, h = top + rowH * rows.length + 10;
+    const w = left + colW * names.length + 120, h = top + rowH * rows.length + 10;
     const NS = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(NS, 'svg');
     svg.setAttribute('width', w); svg.setAttribute('height', h);

@@ -29,7 +29,7 @@ from typing import Any
 
 from nfct_spec.models.bits import bit_names
 from nfct_spec.models.config import Config
-from nfct_spec.models.observers import Record
+from nfct_spec.models.observers import Record, Seen
 from nfct_spec.models.registry import BY_NAME, Step, StepError, check_step
 from nfct_spec.models.state import NO_TIMER, Conntrack, Message, State
 from nfct_spec.traces import Trace, TraceError
@@ -129,25 +129,26 @@ def _conntrack_view(state: State, slot: int, ct: Conntrack) -> View:
     }
 
 
+def seen_text(seen: Seen) -> str:
+    """What one listener observed of one conntrack, as the flags that are set and the event
+    bits read (`got`) and refused (`dropped`); `-` for nothing."""
+    parts = [name for name in ("owed", "has_destroy") if getattr(seen, name)]
+    parts += [f"{name} {bits_text(getattr(seen, name))}" for name in ("got", "dropped")]
+    parts = [p for p in parts if not p.endswith(" -")]
+    parts += [name for name in ("newer", "later", "reuse") if getattr(seen, name)]
+    return ", ".join(parts) or "-"
+
+
 def _record_view(config: Config, record: Record) -> View:
-    seen = {
-        listener.name: {
-            "owed": s.owed,
-            "has_destroy": s.has_destroy,
-            "got": bits_text(s.got),
-            "dropped": bits_text(s.dropped),
-            "newer": s.newer,
-            "later": s.later,
-            "reuse": s.reuse,
-        }
-        for listener, s in zip(config.listeners, record.seen, strict=True)
-    }
     return {
         "generated": bits_text(record.generated),
         "pending": bits_text(record.pending),
         "reporting": record.reporting,
         "died": record.died,
-        "seen": seen,
+        "seen": {
+            listener.name: seen_text(s)
+            for listener, s in zip(config.listeners, record.seen, strict=True)
+        },
     }
 
 
