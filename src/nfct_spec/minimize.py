@@ -205,6 +205,43 @@ def attempt(
     return check(followed)
 
 
+def _conntracks_named(config: Config, path: Path) -> list[set[int]]:
+    """Per step of `path`, the conntracks (uids) it acts on: those its slot arguments name, and
+    for a `flow` argument of a step that allocates nothing, the flow's hashed conntrack."""
+    out: list[set[int]] = []
+    pre = initial_state(config)
+    for (step, post), refs in zip(path, slot_refs(config, path), strict=True):
+        named: set[int] = set()
+        if not allocates(step):
+            for value in refs.values():
+                named.update(value if isinstance(value, tuple) else (value,))
+            flow = step.kwargs.get("flow")
+            if isinstance(flow, int):
+                named.add(_uid_in(pre, pre.hashed_slot_of_flow(flow)))
+        out.append(named - {-1})
+        pre = post
+    return out
+
+
+def drop_conntracks(config: Config, check: Check, path: Path) -> Path:
+    """Try to drop each conntrack with every step that acts on it (its allocation, confirm,
+    packets, deletion...), which single removals cannot when those steps are apart: without
+    the allocation the others are not enabled, without its free the slot stays in use."""
+    current = path
+    k = 0
+    while k < len(current):
+        if allocates(current[k][0]):
+            uid = slot_refs(config, current)[k]["slot"]
+            named = _conntracks_named(config, current)
+            keep = [j for j in range(len(current)) if j != k and uid not in named[j]]
+            result = attempt(config, check, current, keep)
+            if result is not None:
+                current = result
+                continue
+        k += 1
+    return current
+
+
 def compact_slots(config: Config, check: Check, path: Path) -> Path:
     """`path` with every conntrack allocated in the lowest slot it can take, if the run still
     shows what `check` wants (slots then number conntracks in allocation order)."""
@@ -219,7 +256,9 @@ def minimize(config: Config, prop: Property, steps: Sequence[Step]) -> Path:
     original does not show it.
 
     A removal is tried as is and, if that fails, with the slot arguments of the later steps
-    following their conntracks (`follow_slots`); at the end the slots are compacted.
+    following their conntracks (`follow_slots`); once no window of steps can go, each
+    conntrack is tried away with the steps that name it (`drop_conntracks`); at the end the
+    slots are compacted.
     """
     check = shows(config, prop)
     best = check(steps)
@@ -238,7 +277,10 @@ def minimize(config: Config, prop: Property, steps: Sequence[Step]) -> Path:
             if removed:
                 break
         else:
-            return compact_slots(config, check, best)
+            smaller = drop_conntracks(config, check, best)
+            if len(smaller) == len(best):
+                return compact_slots(config, check, best)
+            best = smaller
 
 
 def _removal_pass(

@@ -57,6 +57,24 @@ def test_a_removal_that_moves_a_later_conntrack_makes_its_steps_follow() -> None
     assert first_finding(config, BY_ID["no-crash"], path) == len(path)
 
 
+def test_an_unrelated_conntrack_is_dropped_with_every_step_that_acts_on_it() -> None:
+    """The junk conntrack of flow 1 is allocated in slot 0 and destroyed two steps later; flow
+    2's conntrack takes slot 0 again. Neither junk step can go alone, both go together."""
+    config = preset("ci", "2.6.31")
+    steps = [
+        step("nf_conntrack_in", flow=1, packet="new", slot=0),
+        step("nf_conntrack_in", flow=0, packet="new", slot=3),
+        step("destroy_conntrack", slot=0),
+        step("nf_conntrack_in", flow=2, packet="new", slot=0),
+        step("__nf_conntrack_confirm", slot=0),
+        step("env_recv", listener="logger"),
+        step("nf_conntrack_in", flow=1, packet="new", slot=2),
+        step("early_drop", victim=0),
+    ]
+    path = minimize(config, BY_ID["table-bound"], steps)
+    assert [s for s, _ in path] == TABLE_BOUND
+
+
 def test_follow_slots_moves_a_conntrack_and_every_step_that_names_it() -> None:
     config = preset("ci", "2.6.31")
     path = replay_steps(

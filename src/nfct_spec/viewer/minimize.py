@@ -20,7 +20,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nfct_spec.minimize import Check, Path, attempt, liveness_tail, replay_steps, shows
+from nfct_spec.minimize import (
+    Check,
+    Path,
+    attempt,
+    drop_conntracks,
+    liveness_tail,
+    replay_steps,
+    shows,
+)
 from nfct_spec.minimize import minimize as drop_steps
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import BY_NAME, ArgValue, Step
@@ -95,7 +103,7 @@ def _drop_steps(config: Config, check: Check, path: Path) -> Path:
             else:
                 start += chunk
         if chunk == 1 and not removed:
-            return _drop_pairs(config, check, current)
+            return _drop_pairs(config, check, drop_conntracks(config, check, current))
         if not removed:
             chunk = max(1, chunk // 2)
 
