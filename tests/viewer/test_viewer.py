@@ -275,6 +275,10 @@ def _corrupt(doc: dict[str, object], where: str) -> None:
         states[3]["kernel"]["ct_count"] = "many"
     elif where == "sockets":
         states[1]["kernel"]["sockets"] = []
+    elif where == "args":
+        states[3]["#meta"]["args"]["slot"] = 7
+    elif where == "slots":
+        states[4]["kernel"]["cts"] = states[4]["kernel"]["cts"][:2]
     elif where == "step":
         meta = doc["#meta"]
         assert isinstance(meta, dict)
@@ -287,6 +291,8 @@ def _corrupt(doc: dict[str, object], where: str) -> None:
         ("action", "states[2].#meta.action"),
         ("count", "states[3].kernel.ct_count"),
         ("sockets", "states[1].kernel.sockets"),
+        ("args", "states[3].#meta.args: nf_conntrack_in: argument 'slot' must be between -1 and 3"),
+        ("slots", "states[4].kernel.cts: expected 4 (one per memory slot)"),
         ("step", "#meta.step"),
     ],
 )
@@ -301,6 +307,17 @@ def test_malformed_trace_gives_one_line_error_naming_field_and_step(
         assert main(["trace", command, str(bad)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err
+
+
+def test_a_trace_of_an_older_version_is_refused_in_one_line_by_every_tool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    older = Path(__file__).parents[1] / "unit" / "data" / "older-trace.json"
+    for command in (["replay"], ["trace", "show"], ["trace", "minimize"], ["trace", "pytest"]):
+        assert main([*command, str(older)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "written by an older nfct-spec" in err
+    assert not (older.parent / "older-trace.min.json").exists()
 
 
 def test_a_500_step_trace_renders_in_the_terminal_and_as_a_page(long_trace: Trace) -> None:
