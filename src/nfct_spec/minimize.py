@@ -205,15 +205,16 @@ def attempt(
     return check(followed)
 
 
-def _conntracks_named(config: Config, path: Path) -> list[set[int]]:
-    """Per step of `path`, the conntracks (uids) it acts on: those its slot arguments name, and
-    for a `flow` argument of a step that allocates nothing, the flow's hashed conntrack."""
+def _conntracks_named(config: Config, path: Path, refs: Sequence[Refs]) -> list[set[int]]:
+    """Per step of `path`, the conntracks (uids) it acts on: those its slot arguments name
+    (`refs`), and for a `flow` argument of a step that allocates nothing, the flow's hashed
+    conntrack."""
     out: list[set[int]] = []
     pre = initial_state(config)
-    for (step, post), refs in zip(path, slot_refs(config, path), strict=True):
+    for (step, post), step_refs in zip(path, refs, strict=True):
         named: set[int] = set()
         if not allocates(step):
-            for value in refs.values():
+            for value in step_refs.values():
                 named.update(value if isinstance(value, tuple) else (value,))
             flow = step.kwargs.get("flow")
             if isinstance(flow, int):
@@ -231,8 +232,9 @@ def drop_conntracks(config: Config, check: Check, path: Path) -> Path:
     k = 0
     while k < len(current):
         if allocates(current[k][0]):
-            uid = slot_refs(config, current)[k]["slot"]
-            named = _conntracks_named(config, current)
+            refs = slot_refs(config, current)
+            uid = refs[k]["slot"]
+            named = _conntracks_named(config, current, refs)
             keep = [j for j in range(len(current)) if j != k and uid not in named[j]]
             result = attempt(config, check, current, keep)
             if result is not None:

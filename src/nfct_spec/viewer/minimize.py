@@ -7,8 +7,8 @@ listener or requester, `victim=-1`, a flush order closer to hash order), kept on
 still replays and still shows the finding. Steps name conntracks by slot, so a removal or a
 smaller slot is also tried with the later steps' slot arguments following their conntracks
 (`nfct_spec.minimize.attempt`). The two alternate until neither changes the run, so the
-result is 1-minimal in steps (and in adjacent pairs of steps) and locally minimal in
-arguments.
+result is 1-minimal in steps (and in adjacent pairs of steps, and in conntracks dropped with
+every step acting on them) and locally minimal in arguments.
 
 A trace without a property, or a lasso, is shrunk by the same rules under what it shows
 instead: for a lasso, the prefix and the loop must still replay and the loop must still return
