@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from helpers import step
+from helpers import REUSED_SLOT, step
 from nfct_spec.checking import finding_verdict
 from nfct_spec.minimize import first_finding, liveness_tail, replay_steps
 from nfct_spec.models.presets import preset
@@ -29,7 +29,6 @@ NEW0 = new(0, 0)
 NEW1 = new(1, 1)
 CONFIRM0 = step("__nf_conntrack_confirm", slot=0)
 CONFIRM1 = step("__nf_conntrack_confirm", slot=1)
-CONFIRM2 = step("__nf_conntrack_confirm", slot=2)
 READ_D = step("env_recv", listener="conntrackd")
 READ_L = step("env_recv", listener="logger")
 
@@ -199,11 +198,7 @@ GOLDENS = (
     ),
     # a slot is allocated again to the same flow: conntrackd reads two conntracks with the same
     # tuple and id.
-    Golden(
-        "id-reuse",
-        "2.6.31",
-        (new(1, 2), CONFIRM2, READ_D, delete(1), READ_D, new(1, 2), CONFIRM2, READ_D),
-    ),
+    Golden("id-reuse", "2.6.31", REUSED_SLOT),
     # a conntrack still unconfirmed during the flush is hashed with DYING set.
     Golden(
         "flush-confirm-race",

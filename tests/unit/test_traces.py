@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from helpers import step
+from helpers import REUSED_SLOT, step
 from nfct_spec.minimize import replay_steps
 from nfct_spec.models.presets import preset
 from nfct_spec.models.state import initial_state
@@ -40,20 +40,10 @@ def _trace() -> Trace:
 
 
 def _reuse_trace() -> Trace:
-    """A slot freed and allocated again while the listeners still hold messages of its first
+    """A slot freed and allocated again while the logger still holds a message of its first
     conntrack: freed observer records, `previous`, messages with observer uids."""
     config = preset("ci", "2.6.31")
-    steps = (
-        step("nf_conntrack_in", flow=1, packet="new", slot=2),
-        step("__nf_conntrack_confirm", slot=2),
-        step("env_recv", listener="conntrackd"),
-        step("ctnetlink_del_conntrack", flow=1, requester="conntrack"),
-        step("env_recv", listener="logger"),
-        step("nf_conntrack_in", flow=1, packet="new", slot=2),
-        step("__nf_conntrack_confirm", slot=2),
-        step("env_recv", listener="logger"),
-    )
-    path = replay_steps(config, steps)
+    path = replay_steps(config, REUSED_SLOT)
     assert path is not None
     return make_trace(config, path, initial_state(config), {"engine": "test"})
 

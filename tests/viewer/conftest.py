@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helpers import step
+from helpers import REUSED_SLOT, step
 from nfct_spec.checking import finding_verdict
 from nfct_spec.minimize import replay_steps
 from nfct_spec.models.config import Config
@@ -64,20 +64,9 @@ def witness() -> Trace:
 
 @pytest.fixture
 def reuse() -> Trace:
-    """id-reuse on 2.6.31: flow 1's conntrack in slot 2 is deleted and a new one of the same
-    flow gets slot 2 again; conntrackd reads both, and the logger still holds the first one's
-    NEW (its DESTROY overran it), so the first stays observed after its free."""
-    steps = [
-        step("nf_conntrack_in", flow=1, packet="new", slot=2),
-        step("__nf_conntrack_confirm", slot=2),
-        step("env_recv", listener="conntrackd"),
-        step("ctnetlink_del_conntrack", flow=1, requester="conntrack"),
-        step("env_recv", listener="conntrackd"),
-        step("nf_conntrack_in", flow=1, packet="new", slot=2),
-        step("__nf_conntrack_confirm", slot=2),
-        step("env_recv", listener="conntrackd"),
-    ]
-    return build(preset("ci", "2.6.31"), steps, "id-reuse", 8)
+    """id-reuse on 2.6.31 (`helpers.REUSED_SLOT`): the first conntrack of slot 2 stays
+    observed after its free while the logger holds its NEW."""
+    return build(preset("ci", "2.6.31"), list(REUSED_SLOT), "id-reuse", 8)
 
 
 @pytest.fixture
