@@ -14,7 +14,9 @@ from rich.console import Console
 from helpers import step
 from nfct_spec.cli import main
 from nfct_spec.minimize import liveness_tail, replay_steps
+from nfct_spec.models.observers import KERNEL
 from nfct_spec.models.presets import preset
+from nfct_spec.models.registry import apply
 from nfct_spec.models.state import initial_state
 from nfct_spec.replay import replay
 from nfct_spec.traces import (
@@ -29,7 +31,14 @@ from nfct_spec.traces import (
 from nfct_spec.viewer.export_pytest import render_test
 from nfct_spec.viewer.html import render_page, write_pages
 from nfct_spec.viewer.itf import from_plain_itf, to_plain_itf
-from nfct_spec.viewer.lanes import ct_lanes, deliveries, diff, state_view, trace_views
+from nfct_spec.viewer.lanes import (
+    ct_lanes,
+    deliveries,
+    diff,
+    instance_keys,
+    state_view,
+    trace_views,
+)
 from nfct_spec.viewer.minimize import minimize_trace
 from nfct_spec.viewer.show import show
 
@@ -112,6 +121,19 @@ def test_each_conntrack_of_a_reused_slot_has_its_own_lane_labelled_with_flow_and
         (5, "ct0 DESTROY", "flow 1 id 2"),
         (8, "ct1 NEW", "flow 1 id 2"),
     ]
+
+
+def test_without_observers_instances_are_numbered_by_following_each_slot(reuse: Trace) -> None:
+    config = reuse.config
+    states = [initial_state(config, KERNEL)]
+    for s in reuse.steps:
+        successor = apply(config, states[-1], s)
+        assert successor is not None
+        states.append(successor)
+    assert [keys.get(2) for keys in instance_keys(states)] == [
+        keys.get(2) for keys in instance_keys(reuse.states)
+    ]
+    assert [keys.get(2) for keys in instance_keys(states)][3:7] == ["ct0", None, None, "ct1"]
 
 
 def test_show_prints_a_lane_per_conntrack_and_the_slot_reused(reuse: Trace) -> None:
