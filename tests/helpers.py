@@ -30,3 +30,18 @@ def run(config: Config, *steps: Step, start: State | None = None) -> State:
 def new_confirmed(flow: int, uid: int) -> tuple[Step, Step]:
     """The two steps that create and confirm a conntrack for a new flow."""
     return step("nf_conntrack_in", flow=flow, packet="new"), step("__nf_conntrack_confirm", uid=uid)
+
+
+REUSED_SLOT = (
+    step("nf_conntrack_in", flow=1, packet="new", slot=2),
+    step("__nf_conntrack_confirm", slot=2),
+    step("env_recv", listener="conntrackd"),
+    step("ctnetlink_del_conntrack", flow=1, requester="conntrack"),
+    step("env_recv", listener="conntrackd"),
+    step("nf_conntrack_in", flow=1, packet="new", slot=2),
+    step("__nf_conntrack_confirm", slot=2),
+    step("env_recv", listener="conntrackd"),
+)
+"""On preset ci: flow 1's conntrack in slot 2 is deleted and a new one of the same flow gets
+slot 2 again; conntrackd reads both (id-reuse at the last step), while the logger, whose
+DESTROY of the first overran it, still holds the first one's NEW."""

@@ -5,11 +5,15 @@ enabled and some step is a finding (the path is then cut right after the first o
 liveness the path is a prefix: it shows the finding when the bounded fair drain that follows it
 leaves an obligation unmet. Removal is greedy by halving chunks (delta debugging), so the
 result is 1-minimal: no single remaining step can be dropped.
+
+Steps name conntracks by their memory slot. Dropping a step can leave a later conntrack's
+slot in use, or the slot a later step names holding another conntrack; a removal that fails as
+written is tried again with each conntrack's slot arguments following it (`follow_slots`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from nfct_spec.checking import finding_in_state, finding_on_step
 from nfct_spec.models.config import Config
@@ -19,6 +23,8 @@ from nfct_spec.spec.catalogue import Property
 from nfct_spec.spec.fairness import assumptions_hold, drain, unmet
 
 Path = list[tuple[Step, State]]
+Check = Callable[[Sequence[Step]], Path | None]
+"""What a shrunk run must still show: the (cut) path if it does, else None."""
 
 
 def replay_steps(config: Config, steps: Sequence[Step]) -> Path | None:
@@ -56,7 +62,7 @@ def liveness_tail(config: Config, path: Path) -> Path | None:
     return tail if unmet(config, initial_state(config), [*path, *tail]) else None
 
 
-def shows(config: Config, prop: Property) -> Callable[[Sequence[Step]], Path | None]:
+def shows(config: Config, prop: Property) -> Check:
     """A predicate on step lists: the (cut) path if it shows the finding, else None."""
 
     def check(steps: Sequence[Step]) -> Path | None:
@@ -72,49 +78,189 @@ def shows(config: Config, prop: Property) -> Callable[[Sequence[Step]], Path | N
     return check
 
 
-UID_ARGS = ("uid", "victim")
+SLOT_ARGS = ("slot", "victim")
+"""Arguments that name a memory slot (besides the flush `order`, a list of slots)."""
+
+Refs = dict[str, int | tuple[int, ...]]
+"""The conntracks one step's slot arguments name, as observer uids (-1: no conntrack)."""
 
 
-def _allocated(config: Config, path: Path, start: int, stop: int) -> list[int]:
-    """The uids that the steps path[start:stop] allocated."""
-    before = path[start - 1][1].next_uid if start else initial_state(config).next_uid
-    after = path[stop - 1][1].next_uid if stop else before
-    return list(range(before, after))
+def allocates(step: Step) -> bool:
+    """Whether a step allocates a conntrack in its `slot` (now, or at the early_drop after)."""
+    return step.action == "nf_conntrack_in" and step.kwargs.get("packet") == "new"
 
 
-def _renumber(steps: Sequence[Step], removed: list[int]) -> list[Step] | None:
-    """The steps with every uid argument renumbered as if the `removed` allocations had never
-    happened; None when a step names a removed uid."""
-    if not removed:
-        return list(steps)
+def _uid_in(state: State, slot: int) -> int:
+    record = state.record(slot)
+    return record.uid if record is not None else -1
 
-    def new_uid(uid: int) -> int:
-        if uid in removed:
-            raise LookupError(uid)
-        return uid - sum(1 for r in removed if r < uid)
 
-    out = []
-    try:
-        for step in steps:
-            args: list[tuple[str, ArgValue]] = []
+def slot_refs(config: Config, path: Path) -> list[Refs]:
+    """Per step of `path`, the conntracks its slot arguments name: an allocation names the
+    conntrack it creates (the next uid), any other slot argument the conntrack living there."""
+    out: list[Refs] = []
+    pre = initial_state(config)
+    for step, post in path:
+        refs: Refs = {}
+        if allocates(step):
+            refs["slot"] = pre.ghost.next_uid
+        else:
             for name, value in step.args:
-                if name in UID_ARGS and isinstance(value, int) and value >= 0:
-                    value = new_uid(value)
+                if name in SLOT_ARGS and isinstance(value, int):
+                    refs[name] = _uid_in(pre, value) if value >= 0 else -1
                 elif name == "order" and isinstance(value, tuple):
-                    value = tuple(new_uid(u) for u in value)
-                args.append((name, value))
-            out.append(Step(step.action, tuple(args)))
-    except LookupError:
-        return None
+                    refs[name] = tuple(_uid_in(pre, v) for v in value)
+        out.append(refs)
+        pre = post
     return out
+
+
+def _with_args(step: Step, **changes: ArgValue) -> Step:
+    return Step(step.action, tuple((k, changes.get(k, v)) for k, v in step.args))
+
+
+def follow_slots(
+    config: Config,
+    path: Path,
+    keep: Sequence[int],
+    replace: Mapping[int, Step] | None = None,
+    compact: bool = False,
+) -> list[Step] | None:
+    """The steps `keep` of `path` (those in `replace` replaced as given), with every slot
+    argument following the conntrack it named in `path`; None if a step is then not enabled.
+
+    Dropping steps can leave a later allocation's slot in use (by a conntrack that is now
+    never freed), and moving an allocation moves its conntrack: each kept allocation takes its
+    recorded slot if it can (with `compact`, the lowest slot it can), and every later argument
+    naming that conntrack names its new slot. A step naming a conntrack whose allocation is not
+    kept gives None.
+    """
+    refs = slot_refs(config, path)
+    replace = replace or {}
+    slot_of: dict[int, int] = {}
+
+    def moved(uid: int, value: int) -> int:
+        if uid < 0:
+            return value
+        if uid not in slot_of:
+            raise LookupError(uid)
+        return slot_of[uid]
+
+    state = initial_state(config)
+    out: list[Step] = []
+    for k in keep:
+        step = replace.get(k, path[k][0])
+        if k in replace:
+            candidates = [step]
+        elif allocates(step):
+            recorded = step.kwargs["slot"]
+            assert isinstance(recorded, int)
+            order = sorted(range(config.slots), key=lambda s: (not compact and s != recorded, s))
+            candidates = [_with_args(step, slot=slot) for slot in order]
+        else:
+            changes: dict[str, ArgValue] = {}
+            try:
+                for name, uid in refs[k].items():
+                    value = step.kwargs[name]
+                    if isinstance(uid, int) and isinstance(value, int):
+                        changes[name] = moved(uid, value)
+                    elif isinstance(uid, tuple) and isinstance(value, tuple):
+                        changes[name] = tuple(moved(u, v) for u, v in zip(uid, value, strict=True))
+            except LookupError:
+                return None  # it names a conntrack whose allocation was dropped
+            candidates = [_with_args(step, **changes)]
+        for candidate in candidates:
+            successor = apply(config, state, candidate)
+            if successor is not None:
+                break
+        else:
+            return None
+        created = refs[k].get("slot")
+        if allocates(path[k][0]) and allocates(candidate) and isinstance(created, int):
+            slot = candidate.kwargs["slot"]
+            assert isinstance(slot, int)
+            slot_of[created] = slot
+        out.append(candidate)
+        state = successor
+    return out
+
+
+def attempt(
+    config: Config,
+    check: Check,
+    path: Path,
+    keep: Sequence[int],
+    replace: Mapping[int, Step] | None = None,
+) -> Path | None:
+    """The run of the steps `keep` of `path` (some replaced) if it still shows what `check`
+    wants: tried as written, then with slot arguments following their conntracks."""
+    replace = replace or {}
+    steps = [replace.get(k, path[k][0]) for k in keep]
+    found = check(steps)
+    if found is not None:
+        return found
+    followed = follow_slots(config, path, keep, replace)
+    if followed is None or followed == steps:
+        return None
+    return check(followed)
+
+
+def _conntracks_named(config: Config, path: Path, refs: Sequence[Refs]) -> list[set[int]]:
+    """Per step of `path`, the conntracks (uids) it acts on: those its slot arguments name
+    (`refs`), and for a `flow` argument of a step that allocates nothing, the flow's hashed
+    conntrack."""
+    out: list[set[int]] = []
+    pre = initial_state(config)
+    for (step, post), step_refs in zip(path, refs, strict=True):
+        named: set[int] = set()
+        if not allocates(step):
+            for value in step_refs.values():
+                named.update(value if isinstance(value, tuple) else (value,))
+            flow = step.kwargs.get("flow")
+            if isinstance(flow, int):
+                named.add(_uid_in(pre, pre.hashed_slot_of_flow(flow)))
+        out.append(named - {-1})
+        pre = post
+    return out
+
+
+def drop_conntracks(config: Config, check: Check, path: Path) -> Path:
+    """Try to drop each conntrack with every step that acts on it (its allocation, confirm,
+    packets, deletion...), which single removals cannot when those steps are apart: without
+    the allocation the others are not enabled, without its free the slot stays in use."""
+    current = path
+    k = 0
+    while k < len(current):
+        if allocates(current[k][0]):
+            refs = slot_refs(config, current)
+            uid = refs[k]["slot"]
+            named = _conntracks_named(config, current, refs)
+            keep = [j for j in range(len(current)) if j != k and uid not in named[j]]
+            result = attempt(config, check, current, keep)
+            if result is not None:
+                current = result
+                continue
+        k += 1
+    return current
+
+
+def compact_slots(config: Config, check: Check, path: Path) -> Path:
+    """`path` with every conntrack allocated in the lowest slot it can take, if the run still
+    shows what `check` wants (slots then number conntracks in allocation order)."""
+    followed = follow_slots(config, path, range(len(path)), compact=True)
+    if followed is None or followed == [step for step, _ in path]:
+        return path
+    return check(followed) or path
 
 
 def minimize(config: Config, prop: Property, steps: Sequence[Step]) -> Path:
     """A 1-minimal sub-sequence of `steps` that still shows the finding; ValueError if the
     original does not show it.
 
-    Dropping a step that allocated a conntrack shifts the uids of every later allocation, so a
-    removal is tried as is and, if that fails, with the later steps' uid arguments renumbered.
+    A removal is tried as is and, if that fails, with the slot arguments of the later steps
+    following their conntracks (`follow_slots`); once no window of steps can go, each
+    conntrack is tried away with the steps that name it (`drop_conntracks`); at the end the
+    slots are compacted.
     """
     check = shows(config, prop)
     best = check(steps)
@@ -133,12 +279,15 @@ def minimize(config: Config, prop: Property, steps: Sequence[Step]) -> Path:
             if removed:
                 break
         else:
-            return best
+            smaller = drop_conntracks(config, check, best)
+            if len(smaller) == len(best):
+                return compact_slots(config, check, best)
+            best = smaller
 
 
 def _removal_pass(
     config: Config,
-    check: Callable[[Sequence[Step]], Path | None],
+    check: Check,
     best: Path,
     chunk: int,
     slide: bool,
@@ -147,13 +296,8 @@ def _removal_pass(
     removed = False
     start = 0
     while start < len(best):
-        current = [step for step, _ in best]
-        path = check(current[:start] + current[start + chunk :])
-        if path is None:
-            gone = _allocated(config, best, start, min(start + chunk, len(best)))
-            renumbered = _renumber(current[start + chunk :], gone)
-            if gone and renumbered is not None:
-                path = check(current[:start] + renumbered)
+        keep = [*range(start), *range(start + chunk, len(best))]
+        path = attempt(config, check, best, keep)
         if path is not None:
             best = path
             removed = True

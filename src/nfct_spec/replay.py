@@ -1,19 +1,19 @@
 """Replaying a trace against the model: every step must be enabled and give the recorded state.
 
-The first step that is not enabled, or whose successor differs from the recorded state, is
-reported with the first field that differs. A trace that names a property must also show its
-finding at the recorded step.
+The first step that is not a step of the model (an unknown action, or an argument outside the
+action's declared domain), that is not enabled, or whose successor differs from the recorded
+state, is reported with the argument or the first field that differs. A trace that names a
+property must also show its finding at the recorded step.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from nfct_spec.checking import finding_in_state, finding_on_step
 from nfct_spec.minimize import liveness_tail
-from nfct_spec.models.registry import apply
+from nfct_spec.models.registry import StepError, apply
 from nfct_spec.models.state import initial_state
 from nfct_spec.spec.catalogue import BY_ID
 from nfct_spec.traces import Trace
@@ -29,13 +29,15 @@ class ReplayReport:
 
 
 def first_difference(expected: Any, actual: Any, path: str = "") -> str | None:
-    """The dotted path of the first field where two model values differ, or None."""
-    if dataclasses.is_dataclass(expected) and dataclasses.is_dataclass(actual):
-        for f in dataclasses.fields(expected):
+    """The dotted path of the first field where two model values differ, or None.
+
+    Records (the model's NamedTuples) are compared field by field, other tuples position by
+    position; a free slot (None) against a conntrack is a difference of the slot itself."""
+    fields: tuple[str, ...] | None = getattr(type(expected), "_fields", None)
+    if fields is not None and type(expected) is type(actual):
+        for name in fields:
             found = first_difference(
-                getattr(expected, f.name),
-                getattr(actual, f.name),
-                f"{path}.{f.name}" if path else f.name,
+                getattr(expected, name), getattr(actual, name), f"{path}.{name}" if path else name
             )
             if found:
                 return found
@@ -61,7 +63,10 @@ def replay(trace: Trace) -> ReplayReport:
     if diff:
         return ReplayReport(False, f"state 0 is not the initial state: {diff}", 0)
     for i, step in enumerate(trace.steps, start=1):
-        successor = apply(config, state, step)
+        try:
+            successor = apply(config, state, step)
+        except StepError as exc:
+            return ReplayReport(False, f"step {i}: {step} is not a step of the model: {exc}", i)
         if successor is None:
             return ReplayReport(False, f"step {i}: {step} is not enabled", i)
         diff = first_difference(trace.states[i], successor)

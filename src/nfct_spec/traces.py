@@ -3,28 +3,52 @@
 The format is ITF (the Apalache/Quint trace format): a top-level `#meta`, `vars`, `states`
 and, for lassos, `loop` (the index of the state the last state returns to). Each state's
 `#meta` holds the index, the action that produced it and its arguments, so a trace replays
-without search. The model state is encoded as two ITF records, `kernel` and `ghost`; ITF
-tuples (`#tup`) and sets (`#set`) are used where the model has pairs and sets, and JSON arrays
-for sequences.
+without search. The model state is encoded as two ITF records, `kernel` and `ghost`, one field
+per field of the model's records (`Kernel`, `Conntrack`, `Socket`, `Message`; `Ghost`,
+`Record`, `Seen`); fixed-size tuples are ITF tuples (`#tup`), sequences JSON arrays.
+
+ITF has no null. A memory slot of `Kernel.cts` is an ITF variant: `{"tag": "Allocated",
+"value": {...the conntrack...}}`, or `{"tag": "Free", "value": "U_OF_UNIT"}` for a free slot
+(Apalache's unit value), so generic ITF readers such as itf-py read it as a tagged union.
+
+Traces written before memory slots (conntracks numbered by allocation: `max_conntracks` in
+the config, `uid` and `ctid` fields) are refused with a message saying so: they name
+conntracks this model cannot name, so they cannot be converted.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import types
 import typing
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from nfct_spec import __version__
 from nfct_spec.models.config import Config, ConfigError, config_from_json
+from nfct_spec.models.observers import Ghost
 from nfct_spec.models.registry import Step, step_from_json, step_to_json
-from nfct_spec.models.state import Ghost, Kernel, State
+from nfct_spec.models.state import Conntrack, Kernel, Message, State
 
 ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
 VARS = ["kernel", "ghost"]
+ALLOCATED = "Allocated"
+FREE = "Free"
+UNIT = "U_OF_UNIT"
+"""The tags of a memory slot's variant, and the unit value of a free one."""
+
+OLDER = (
+    "written by an older nfct-spec (conntracks numbered by allocation); this version's model "
+    "names memory slots: produce the trace again"
+)
+_OLD_FIELDS: dict[type, frozenset[str]] = {
+    Conntrack: frozenset({"uid", "ctid"}),
+    Message: frozenset({"ctid"}),
+    Kernel: frozenset({"count"}),
+    Ghost: frozenset({"identity", "generated", "pending", "reporting", "got", "dropped", "since"}),
+}
 
 
 class TraceError(ValueError):
@@ -48,45 +72,86 @@ class Trace:
         return str(value) if value is not None else None
 
 
-def _encode_pair_aware(value: Any, hint: Any) -> Any:
-    """Encode with the declared type: fixed-size tuples become ITF `#tup`."""
+def _is_record(hint: Any) -> bool:
+    """A NamedTuple class of the model state."""
+    return isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields")
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field types of a record class."""
+    return typing.get_type_hints(cls)
+
+
+def _optional(hint: Any) -> Any:
+    """`T` for a hint `T | None`, else None."""
+    if typing.get_origin(hint) not in (types.UnionType, typing.Union):
+        return None
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if len(args) == 1 and len(typing.get_args(hint)) == 2 else None
+
+
+def _encode(value: Any, hint: Any) -> Any:
+    """Encode with the declared type: fixed-size tuples become ITF `#tup`, an optional value
+    a variant (see the module docstring)."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        hints = typing.get_type_hints(type(value))
-        return {
-            f.name: _encode_pair_aware(getattr(value, f.name), hints[f.name])
-            for f in dataclasses.fields(value)
-        }
-    if origin is frozenset:
-        return {"#set": [_encode_pair_aware(v, args[0]) for v in sorted(value)]}
+    if _is_record(hint):
+        hints = _hints(hint)
+        return {name: _encode(getattr(value, name), hints[name]) for name in hint._fields}
+    inner = _optional(hint)
+    if inner is not None:
+        if value is None:
+            return {"tag": FREE, "value": UNIT}
+        return {"tag": ALLOCATED, "value": _encode(value, inner)}
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return [_encode_pair_aware(v, args[0]) for v in value]
+        return [_encode(v, args[0]) for v in value]
     if origin is tuple:
-        return {"#tup": [_encode_pair_aware(v, a) for v, a in zip(value, args, strict=True)]}
+        return {"#tup": [_encode(v, a) for v, a in zip(value, args, strict=True)]}
     return value
+
+
+def _decode_record(data: Any, hint: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise TraceError(f"{path}: expected an object")
+    hints = _hints(hint)
+    names: tuple[str, ...] = hint._fields
+    for name in data:
+        if name not in names:
+            if name in _OLD_FIELDS.get(hint, ()):
+                raise TraceError(f"{path}.{name}: {OLDER}")
+            raise TraceError(f"{path}.{name}: unknown field")
+    defaults: dict[str, Any] = hint._field_defaults
+    values = {}
+    for name in names:
+        if name in data:
+            values[name] = _decode(data[name], hints[name], f"{path}.{name}")
+        elif name not in defaults:
+            raise TraceError(f"{path}.{name}: missing")
+    return hint(**values)
+
+
+def _decode_optional(data: Any, inner: Any, path: str) -> Any:
+    tag = data.get("tag") if isinstance(data, dict) and set(data) == {"tag", "value"} else None
+    if tag == FREE:
+        if data["value"] != UNIT:
+            raise TraceError(f"{path}.value: a free slot's value must be {UNIT!r}")
+        return None
+    if tag == ALLOCATED:
+        return _decode(data["value"], inner, f"{path}.value")
+    raise TraceError(
+        f"{path}: expected an ITF variant {{'tag': '{ALLOCATED}' or '{FREE}', 'value': ...}}"
+    )
 
 
 def _decode(data: Any, hint: Any, path: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        if not isinstance(data, dict):
-            raise TraceError(f"{path}: expected an object")
-        hints = typing.get_type_hints(hint)
-        names = [f.name for f in dataclasses.fields(hint)]
-        extra = sorted(set(data) - set(names))
-        if extra:
-            raise TraceError(f"{path}.{extra[0]}: unknown field")
-        values = {n: _decode(data[n], hints[n], f"{path}.{n}") for n in names if n in data}
-        try:
-            return hint(**values)
-        except TypeError as exc:
-            raise TraceError(f"{path}: {exc}") from None
-    if origin is frozenset:
-        if not isinstance(data, dict) or "#set" not in data or not isinstance(data["#set"], list):
-            raise TraceError(f"{path}: expected an ITF set {{'#set': [...]}}")
-        return frozenset(_decode(v, args[0], f"{path}[]") for v in data["#set"])
+    if _is_record(hint):
+        return _decode_record(data, hint, path)
+    inner = _optional(hint)
+    if inner is not None:
+        return _decode_optional(data, inner, path)
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         if not isinstance(data, list):
             raise TraceError(f"{path}: expected a list")
@@ -100,8 +165,6 @@ def _decode(data: Any, hint: Any, path: str) -> Any:
         return tuple(
             _decode(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(items, args, strict=True))
         )
-    if origin in (types.UnionType, typing.Union):
-        raise TraceError(f"{path}: unsupported type")
     if hint is bool:
         if not isinstance(data, bool):
             raise TraceError(f"{path}: expected true or false")
@@ -131,8 +194,8 @@ def encode_state(state: State, index: int, step: Step | None) -> dict[str, Any]:
         meta.update(step_to_json(step))
     return {
         "#meta": meta,
-        "kernel": _encode_pair_aware(state.kernel, Kernel),
-        "ghost": _encode_pair_aware(state.ghost, Ghost),
+        "kernel": _encode(state.kernel, Kernel),
+        "ghost": _encode(state.ghost, Ghost),
     }
 
 
@@ -198,6 +261,8 @@ def trace_from_json(doc: Any) -> Trace:
         raise TraceError("#meta: missing or not an object")
     if "config" not in meta:
         raise TraceError("#meta.config: missing")
+    if isinstance(meta["config"], dict) and "max_conntracks" in meta["config"]:
+        raise TraceError(f"#meta.config.max_conntracks: {OLDER}")
     try:
         config = config_from_json(meta["config"])
     except ConfigError as exc:

@@ -33,10 +33,10 @@ def test_page_steps_forward_and_back_and_the_state_panel_follows(tmp_path: Path)
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     steps = [
-        step("nf_conntrack_in", flow=0, packet="new"),
-        step("nf_conntrack_in", flow=2, packet="new"),
-        step("__nf_conntrack_confirm", uid=1),
-        step("nf_conntrack_in", flow=1, packet="new"),
+        step("nf_conntrack_in", flow=0, packet="new", slot=0),
+        step("nf_conntrack_in", flow=2, packet="new", slot=1),
+        step("__nf_conntrack_confirm", slot=1),
+        step("nf_conntrack_in", flow=1, packet="new", slot=2),
         step("early_drop", victim=1),
     ]
     config = preset("ci", "2.6.31")
@@ -54,6 +54,13 @@ def test_page_steps_forward_and_back_and_the_state_panel_follows(tmp_path: Path)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(page_file.as_uri())
         assert page.get_attribute("body", "data-step") == "0"
+        labels = page.eval_on_selector_all("#lanes .label", "els => els.map(e => e.textContent)")
+        assert labels[:3] == ["ct0 flow 0 id 0", "ct1 flow 2 id 1", "ct2 flow 1 id 2"]
+        victim = page.eval_on_selector_all(
+            "#lanes .row:nth-child(2) .cell", "els => els.map(e => e.className)"
+        )
+        assert victim == ["cell p-unconfirmed", "cell p-hash", "cell p-hash", "cell p-dying"]
+        assert "queue ct1 NEW (flow 2 id 1)" in page.inner_text("#msc")
         page.keyboard.press("ArrowRight")
         page.keyboard.press("j")
         page.keyboard.press("ArrowRight")

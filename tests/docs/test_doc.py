@@ -12,11 +12,23 @@ from pathlib import Path
 
 import pytest
 
+from helpers import REUSED_SLOT
 from nfct_spec.cli import main
 from nfct_spec.docs.build import update_readme
 from nfct_spec.docs.configs import configs_page
-from nfct_spec.docs.content import DocError, expand_markers, readme_markers, readme_table
+from nfct_spec.docs.content import (
+    DocError,
+    expand_markers,
+    kernel_page,
+    readme_markers,
+    readme_table,
+)
+from nfct_spec.docs.msc import render_svg
+from nfct_spec.minimize import replay_steps
+from nfct_spec.models.observers import Ghost, Record, Seen
 from nfct_spec.models.presets import preset, suite
+from nfct_spec.models.state import Conntrack, Kernel, Message, Socket, initial_state
+from nfct_spec.traces import make_trace
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -75,6 +87,26 @@ def test_every_diagram_is_well_formed_svg(site: Path) -> None:
         assert (
             root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}line") is not None
         )
+
+
+def test_a_diagram_names_each_message_by_its_conntrack_flow_and_id() -> None:
+    """Conntrackd reads messages of two conntracks with the same tuple and id (the slot is
+    allocated again); the logger's DESTROY of the first is refused."""
+    config = preset("ci", "2.6.31")
+    path = replay_steps(config, REUSED_SLOT)
+    assert path is not None
+    svg = render_svg(make_trace(config, path, initial_state(config), {}))
+    texts = [t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+    assert "step 3: ct0 NEW (flow 1 id 2) (read)" in texts
+    assert "step 4: ct0 DESTROY (flow 1 id 2) (refused)" in texts
+    assert "step 8: ct1 NEW (flow 1 id 2) (read)" in texts
+
+
+def test_the_kernel_pages_list_every_field_of_the_state_records() -> None:
+    lines = kernel_page("2.6.31").markdown.splitlines()
+    for cls in (Kernel, Conntrack, Socket, Message, Ghost, Record, Seen):
+        (line,) = [x for x in lines if x.startswith(f"- **{cls.__name__}**: ")]
+        assert line.endswith(", ".join(f"`{name}`" for name in cls._fields) + ".")
 
 
 def test_every_seed_sentence_has_a_status_backed_by_a_result(site: Path) -> None:
@@ -173,4 +205,5 @@ def test_the_configs_page_lists_every_config_a_verdict_was_found_on() -> None:
     assert "logger (new/destroy, queue 1)" in listeners
     assert "events_retry_timeout=0" in next(row for row in rows if "ci.sysctl" in row)
     assert "expectations, listener churn" in rows[-1]
+    assert next(row for row in rows if "ci.allocations" in row).split(" | ")[4] == "3"
     assert "No configs recorded." in configs_page({}).markdown

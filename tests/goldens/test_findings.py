@@ -12,18 +12,23 @@ from dataclasses import dataclass
 
 import pytest
 
-from helpers import step
+from helpers import REUSED_SLOT, step
 from nfct_spec.checking import finding_verdict
 from nfct_spec.minimize import first_finding, liveness_tail, replay_steps
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import Step
 from nfct_spec.spec.catalogue import BY_ID
 
-NEW0 = step("nf_conntrack_in", flow=0, packet="new")
-NEW1 = step("nf_conntrack_in", flow=1, packet="new")
-NEW2 = step("nf_conntrack_in", flow=2, packet="new")
-CONFIRM0 = step("__nf_conntrack_confirm", uid=0)
-CONFIRM1 = step("__nf_conntrack_confirm", uid=1)
+
+def new(flow: int, slot: int) -> Step:
+    """The first packet of `flow`: a conntrack allocated in memory slot `slot`."""
+    return step("nf_conntrack_in", flow=flow, packet="new", slot=slot)
+
+
+NEW0 = new(0, 0)
+NEW1 = new(1, 1)
+CONFIRM0 = step("__nf_conntrack_confirm", slot=0)
+CONFIRM1 = step("__nf_conntrack_confirm", slot=1)
 READ_D = step("env_recv", listener="conntrackd")
 READ_L = step("env_recv", listener="logger")
 
@@ -44,7 +49,11 @@ class Golden:
 
 GOLDENS = (
     # early_drop's victim fails its DESTROY, stays counted, and the new conntrack is allocated.
-    Golden("table-bound", "2.6.31", (NEW0, NEW2, CONFIRM1, NEW1, step("early_drop", victim=1))),
+    Golden(
+        "table-bound",
+        "2.6.31",
+        (NEW0, new(2, 1), CONFIRM1, new(1, 2), step("early_drop", victim=1)),
+    ),
     # the retry timeout is written as 0; the next failed DESTROY computes random32() % 0.
     Golden(
         "no-crash",
@@ -59,7 +68,7 @@ GOLDENS = (
     Golden(
         "may-duplicate",
         "2.6.31",
-        (NEW0, CONFIRM0, READ_L, delete(0), READ_L, step("death_by_event", uid=0), READ_L),
+        (NEW0, CONFIRM0, READ_L, delete(0), READ_L, step("death_by_event", slot=0), READ_L),
     ),
     # two DESTROYs fail; the later death's retry fires first.
     Golden(
@@ -73,9 +82,9 @@ GOLDENS = (
             delete(0),
             delete(1),
             READ_D,
-            step("death_by_event", uid=1),
+            step("death_by_event", slot=1),
             READ_D,
-            step("death_by_event", uid=0),
+            step("death_by_event", slot=0),
             READ_D,
         ),
     ),
@@ -83,18 +92,25 @@ GOLDENS = (
     Golden(
         "new-before-destroy",
         "2.6.31",
-        (NEW0, CONFIRM0, NEW1, CONFIRM1, delete(1), READ_D, step("death_by_event", uid=1), READ_D),
+        (NEW0, CONFIRM0, NEW1, CONFIRM1, delete(1), READ_D, step("death_by_event", slot=1), READ_D),
     ),
     Golden(
         "may-coalesce",
         "2.6.31",
-        (NEW0, CONFIRM0, NEW1, CONFIRM1, delete(1), READ_D, step("death_by_event", uid=1), READ_D),
+        (NEW0, CONFIRM0, NEW1, CONFIRM1, delete(1), READ_D, step("death_by_event", slot=1), READ_D),
     ),
     # a missed NEW is not retried by a packet that caches nothing, though the queue has room.
     Golden(
         "missed-waits-for-traffic",
         "2.6.31",
-        (NEW0, CONFIRM0, NEW1, CONFIRM1, READ_D, step("nf_conntrack_in", flow=1, packet="plain")),
+        (
+            NEW0,
+            CONFIRM0,
+            NEW1,
+            CONFIRM1,
+            READ_D,
+            step("nf_conntrack_in", flow=1, packet="plain", slot=-1),
+        ),
     ),
     # the flushed table leaves only dying entries, which cannot be early-dropped.
     Golden(
@@ -106,7 +122,7 @@ GOLDENS = (
             NEW1,
             CONFIRM1,
             step("nf_conntrack_flush_report", requester="conntrack", order=(0, 1)),
-            NEW2,
+            new(2, 2),
             step("early_drop", victim=-1),
         ),
     ),
@@ -163,7 +179,7 @@ GOLDENS = (
             NEW1,
             CONFIRM1,
             step("nf_conntrack_flush_report", requester="conntrack", order=(0, 1)),
-            NEW2,
+            new(2, 2),
             step("early_drop", victim=-1),
         ),
     ),
@@ -180,6 +196,9 @@ GOLDENS = (
             delete(0),
         ),
     ),
+    # a slot is allocated again to the same flow: conntrackd reads two conntracks with the same
+    # tuple and id.
+    Golden("id-reuse", "2.6.31", REUSED_SLOT),
     # a conntrack still unconfirmed during the flush is hashed with DYING set.
     Golden(
         "flush-confirm-race",

@@ -1,4 +1,5 @@
-"""Traces built on the model for the viewer tests: a violation, a witness, a lasso, and a
+"""Traces built on the model for the viewer tests: a violation, a witness, a lasso, a memory
+slot allocated again while a listener still holds a message of its first conntrack, and a
 500-step random walk."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helpers import step
+from helpers import REUSED_SLOT, step
 from nfct_spec.checking import finding_verdict
 from nfct_spec.minimize import replay_steps
 from nfct_spec.models.config import Config
@@ -38,10 +39,10 @@ def build(config: Config, steps: list[Step], prop: str | None, at: int | None, *
 def violation() -> Trace:
     """table-bound on 2.6.31: early_drop moves its victim to the dying list, count stays."""
     steps = [
-        step("nf_conntrack_in", flow=0, packet="new"),
-        step("nf_conntrack_in", flow=2, packet="new"),
-        step("__nf_conntrack_confirm", uid=1),
-        step("nf_conntrack_in", flow=1, packet="new"),
+        step("nf_conntrack_in", flow=0, packet="new", slot=0),
+        step("nf_conntrack_in", flow=2, packet="new", slot=1),
+        step("__nf_conntrack_confirm", slot=1),
+        step("nf_conntrack_in", flow=1, packet="new", slot=2),
         step("early_drop", victim=1),
     ]
     return build(preset("ci", "2.6.31"), steps, "table-bound", 5)
@@ -53,8 +54,8 @@ def witness() -> Trace:
     steps = [
         step("env_listener_close", listener="logger"),
         step("env_listener_open", listener="logger"),
-        step("nf_conntrack_in", flow=2, packet="new"),
-        step("__nf_conntrack_confirm", uid=0),
+        step("nf_conntrack_in", flow=2, packet="new", slot=0),
+        step("__nf_conntrack_confirm", slot=0),
         step("env_recv", listener="conntrackd"),
         step("ctnetlink_del_conntrack", flow=2, requester="conntrackd"),
     ]
@@ -62,14 +63,21 @@ def witness() -> Trace:
 
 
 @pytest.fixture
+def reuse() -> Trace:
+    """id-reuse on 2.6.31 (`helpers.REUSED_SLOT`): the first conntrack of slot 2 stays
+    observed after its free while the logger holds its NEW."""
+    return build(preset("ci", "2.6.31"), list(REUSED_SLOT), "id-reuse", 8)
+
+
+@pytest.fixture
 def lasso() -> Trace:
     """A lasso on tiny 2.6.31: a ct waits on the dying list while new packets keep finding
     the table full and early_drop finds no victim, forever (time never advances)."""
     steps = [
-        step("nf_conntrack_in", flow=0, packet="new"),
-        step("__nf_conntrack_confirm", uid=0),
+        step("nf_conntrack_in", flow=0, packet="new", slot=0),
+        step("__nf_conntrack_confirm", slot=0),
         step("ctnetlink_del_conntrack", flow=0, requester="conntrackd"),
-        step("nf_conntrack_in", flow=0, packet="new"),
+        step("nf_conntrack_in", flow=0, packet="new", slot=1),
         step("early_drop", victim=-1),
     ]
     return build(preset("tiny", "2.6.31"), steps, "destroy-eventually", 3, loop=3)

@@ -14,7 +14,9 @@ from rich.console import Console
 from helpers import step
 from nfct_spec.cli import main
 from nfct_spec.minimize import liveness_tail, replay_steps
+from nfct_spec.models.observers import KERNEL
 from nfct_spec.models.presets import preset
+from nfct_spec.models.registry import apply
 from nfct_spec.models.state import initial_state
 from nfct_spec.replay import replay
 from nfct_spec.traces import (
@@ -29,7 +31,14 @@ from nfct_spec.traces import (
 from nfct_spec.viewer.export_pytest import render_test
 from nfct_spec.viewer.html import render_page, write_pages
 from nfct_spec.viewer.itf import from_plain_itf, to_plain_itf
-from nfct_spec.viewer.lanes import deliveries, diff, state_view
+from nfct_spec.viewer.lanes import (
+    ct_lanes,
+    deliveries,
+    diff,
+    instance_keys,
+    state_view,
+    trace_views,
+)
 from nfct_spec.viewer.minimize import minimize_trace
 from nfct_spec.viewer.show import show
 
@@ -87,9 +96,61 @@ def test_show_marks_the_lasso_loop(lasso: Trace) -> None:
 def test_deliveries_record_what_each_listener_received(witness: Trace) -> None:
     kinds = {(d.listener, d.kind, d.text) for d in deliveries(witness)}
     assert ("conntrackd", "received", "ct0 NEW") in kinds
+    assert ("logger", "dropped", "ct0 DESTROY") in kinds
 
 
-@pytest.mark.parametrize("name", ["violation", "witness", "lasso"])
+def test_each_conntrack_of_a_reused_slot_has_its_own_lane_labelled_with_flow_and_id(
+    reuse: Trace,
+) -> None:
+    lanes = ct_lanes(trace_views(reuse))
+    assert [lane.label for lane in lanes] == ["ct0 flow 1 id 2", "ct1 flow 1 id 2"]
+    first, second = lanes
+    assert (first.first, second.first) == (1, 6)
+    places = [first.cell(i)["place"] if first.cell(i) else None for i in range(9)]
+    assert places == [None, "unconfirmed", *["hash"] * 2, *["freed"] * 5]
+    assert second.cell(5) is None and second.cell(6)["place"] == "unconfirmed"
+    view = state_view(reuse.config, reuse.states[6])
+    assert view["table"]["slots"] == ["-", "-", "ct1", "-"]
+    assert view["conntracks"]["ct0"] == {"flow": 1, "slot": 2, "place": "freed"}
+    assert view["listeners"]["logger"]["queue"] == ["ct0 NEW"]
+    assert view["ghost"]["records"]["ct1"]["seen"]["conntrackd"] == "owed, reuse"
+    assert view["ghost"]["records"]["ct0"]["seen"]["logger"] == "owed"
+    received = [(d.step, d.text, d.ident) for d in deliveries(reuse) if d.kind == "received"]
+    assert received == [
+        (3, "ct0 NEW", "flow 1 id 2"),
+        (5, "ct0 DESTROY", "flow 1 id 2"),
+        (8, "ct1 NEW", "flow 1 id 2"),
+    ]
+
+
+def test_without_observers_instances_are_numbered_by_following_each_slot(reuse: Trace) -> None:
+    config = reuse.config
+    states = [initial_state(config, KERNEL)]
+    for s in reuse.steps:
+        successor = apply(config, states[-1], s)
+        assert successor is not None
+        states.append(successor)
+    assert [keys.get(2) for keys in instance_keys(states)] == [
+        keys.get(2) for keys in instance_keys(reuse.states)
+    ]
+    assert [keys.get(2) for keys in instance_keys(states)][3:7] == ["ct0", None, None, "ct1"]
+
+
+def test_show_prints_a_lane_per_conntrack_and_the_slot_reused(reuse: Trace) -> None:
+    text = shown(reuse)
+    assert "table.slots: [-, -, -, -] -> [-, -, ct0, -]" in text
+    assert "table.slots: [-, -, ct0, -] -> [-, -, -, -]" in text
+    assert "table.slots: [-, -, -, -] -> [-, -, ct1, -]" in text.split("step 6 ", 1)[1]
+    assert "conntracks.ct0.place: hash -> freed" in text
+    assert "id-reuse: witness at step 8" in text
+    rows = [line for line in text.splitlines() if line.startswith(("│ ct0 ", "│ ct1 "))]
+    assert [row.split("│")[1:4] for row in rows] == [
+        [" ct0 ", " 1    ", " 2         "],
+        [" ct1 ", " 1    ", " 2         "],
+    ]
+
+
+@pytest.mark.parametrize("name", ["violation", "witness", "lasso", "reuse"])
 def test_page_is_self_contained_and_marks_finding_and_loop(
     name: str, request: pytest.FixtureRequest
 ) -> None:
@@ -102,6 +163,9 @@ def test_page_is_self_contained_and_marks_finding_and_loop(
     assert parsed["finding_step"] == trace.meta["step"]
     assert parsed["loop"] == trace.loop
     assert len(parsed["views"]) == len(trace.states)
+    assert [lane["label"] for lane in parsed["ct_lanes"]] == [
+        lane.label for lane in ct_lanes(trace_views(trace))
+    ]
 
 
 def test_write_pages_renders_each_listed_trace_and_an_index(
@@ -126,11 +190,11 @@ def test_write_pages_renders_each_listed_trace_and_an_index(
     assert (index.parent / "2.6.31" / "table-bound.html").exists()
 
 
-@pytest.mark.parametrize("name", ["violation", "witness", "lasso"])
+@pytest.mark.parametrize("name", ["violation", "witness", "lasso", "reuse"])
 def test_plain_itf_round_trip_is_identical(name: str, request: pytest.FixtureRequest) -> None:
     trace = trace_from_json(trace_to_json(request.getfixturevalue(name)))
     plain = json.loads(json.dumps(to_plain_itf(trace)))
-    assert plain["states"][0]["kernel"]["count"] == {"#bigint": "0"}
+    assert plain["states"][0]["kernel"]["ct_count"] == {"#bigint": "0"}
     back = from_plain_itf(plain)
     assert back == trace
     assert trace_to_json(back) == trace_to_json(trace)
@@ -140,7 +204,10 @@ def test_plain_itf_is_read_by_the_itf_py_package(violation: Trace) -> None:
     itf_py = pytest.importorskip("itf_py")
     plain = json.loads(json.dumps(to_plain_itf(violation)))
     kernel = itf_py.value_from_json(plain["states"][5]["kernel"])
-    assert kernel.count == violation.states[5].kernel.count
+    assert kernel.ct_count == violation.states[5].kernel.ct_count
+    allocated, free = kernel.cts[1], kernel.cts[3]
+    assert type(allocated).__name__ == "Allocated" and allocated.flow == 2
+    assert type(free).__name__ == "Free" and free.value == "U_OF_UNIT"
 
 
 def test_minimize_drops_a_needless_step_and_still_replays(witness: Trace) -> None:
@@ -163,8 +230,8 @@ def test_minimize_keeps_the_shape_of_a_liveness_trace(drained: bool) -> None:
     steps = [
         step("env_listener_close", listener="logger"),
         step("env_listener_open", listener="logger"),
-        step("nf_conntrack_in", flow=0, packet="new"),
-        step("__nf_conntrack_confirm", uid=0),
+        step("nf_conntrack_in", flow=0, packet="new", slot=0),
+        step("__nf_conntrack_confirm", slot=0),
         step("ctnetlink_del_conntrack", flow=0, requester="conntrack"),
     ]
     path = replay_steps(config, steps)
@@ -181,7 +248,7 @@ def test_minimize_keeps_the_shape_of_a_liveness_trace(drained: bool) -> None:
     assert len(small.steps) < len(trace.steps)
 
 
-@pytest.mark.parametrize("name", ["violation", "witness", "lasso"])
+@pytest.mark.parametrize("name", ["violation", "witness", "lasso", "reuse"])
 @pytest.mark.parametrize("fixed", [False, True])
 def test_exported_pytest_passes_and_its_fixed_form_fails(
     name: str, fixed: bool, request: pytest.FixtureRequest, tmp_path: Path
@@ -227,9 +294,13 @@ def _corrupt(doc: dict[str, object], where: str) -> None:
     if where == "action":
         states[2]["#meta"]["action"] = "no_such_function"
     elif where == "count":
-        states[3]["kernel"]["count"] = "many"
+        states[3]["kernel"]["ct_count"] = "many"
     elif where == "sockets":
         states[1]["kernel"]["sockets"] = []
+    elif where == "args":
+        states[3]["#meta"]["args"]["slot"] = 7
+    elif where == "slots":
+        states[4]["kernel"]["cts"] = states[4]["kernel"]["cts"][:2]
     elif where == "step":
         meta = doc["#meta"]
         assert isinstance(meta, dict)
@@ -240,8 +311,10 @@ def _corrupt(doc: dict[str, object], where: str) -> None:
     ("where", "message"),
     [
         ("action", "states[2].#meta.action"),
-        ("count", "states[3].kernel.count"),
+        ("count", "states[3].kernel.ct_count"),
         ("sockets", "states[1].kernel.sockets"),
+        ("args", "states[3].#meta.args: nf_conntrack_in: argument 'slot' must be between -1 and 3"),
+        ("slots", "states[4].kernel.cts: expected 4 (one per memory slot)"),
         ("step", "#meta.step"),
     ],
 )
@@ -256,6 +329,17 @@ def test_malformed_trace_gives_one_line_error_naming_field_and_step(
         assert main(["trace", command, str(bad)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err
+
+
+def test_a_trace_of_an_older_version_is_refused_in_one_line_by_every_tool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    older = Path(__file__).parents[1] / "unit" / "data" / "older-trace.json"
+    for command in (["replay"], ["trace", "show"], ["trace", "minimize"], ["trace", "pytest"]):
+        assert main([*command, str(older)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "written by an older nfct-spec" in err
+    assert not (older.parent / "older-trace.min.json").exists()
 
 
 def test_a_500_step_trace_renders_in_the_terminal_and_as_a_page(long_trace: Trace) -> None:

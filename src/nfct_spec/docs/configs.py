@@ -30,7 +30,7 @@ COLUMNS: tuple[tuple[str, Cell], ...] = (
     ("name", lambda key, c: str(c.get("name", ""))),
     ("limit", lambda key, c: str(c.get("nf_conntrack_max", ""))),
     ("flows", lambda key, c: str(c.get("flows", ""))),
-    ("allocations", lambda key, c: str(c.get("max_conntracks", ""))),
+    ("slots", lambda key, c: str(c.get("slots", ""))),
     ("listeners", lambda key, c: "; ".join(_listener(x) for x in c.get("listeners", ()))),
     ("events", lambda key, c: "/".join(c.get("event_bits", ()))),
     ("retry, timeout", lambda key, c: f"{c.get('events_retry_timeout')}, {c.get('ct_timeout')}"),
@@ -60,7 +60,9 @@ def configs_page(configs: dict[str, Any]) -> Page:
         "",
         "Every configuration a verdict was found on (the `config` of each result names one).",
         "The explorer's `ci` suite splits what the `ci` preset enables into small configs that",
-        "it can exhaust; `ci.*` in a result means every config of the suite.",
+        "it can exhaust; `ci.*` in a result means every config of the suite. `slots` is the",
+        "number of conntracks that can exist at once (memory slots, each allocated again after",
+        "a free); `limit` is `nf_conntrack_max`.",
         "",
     ]
     if not configs:

@@ -7,16 +7,16 @@ Markers: `{{prop:ID}}` in a chapter becomes a link to the property; an unknown i
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from nfct_spec.models.observers import Ghost, Record, Seen
 from nfct_spec.models.registry import actions_for
 from nfct_spec.models.sourcedoc import docstring
-from nfct_spec.models.state import Conntrack, Ghost, Kernel, Message, Socket
+from nfct_spec.models.state import Conntrack, Kernel, Message, Socket
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.proofs.aux_plans import carriers
 from nfct_spec.spec.auxiliary import AUXILIARY
@@ -249,15 +249,17 @@ def claims_page(results: Results) -> Page:
 
 
 def _fields(cls: type) -> list[str]:
+    """One line for a state record class (a NamedTuple): its docstring and its fields."""
     doc = " ".join(docstring(cls).split())
-    names = ", ".join(f"`{f.name}`" for f in dataclasses.fields(cls))
+    fields: tuple[str, ...] = getattr(cls, "_fields", ())
+    names = ", ".join(f"`{name}`" for name in fields)
     return [f"- **{cls.__name__}**: {doc} Fields: {names}."]
 
 
 def kernel_page(variant: str) -> Page:
     """The functions modelled for one kernel version and the abstractions taken."""
     out = [f"# Linux {variant}: what is modelled", "", "## State", ""]
-    for cls in (Kernel, Conntrack, Socket, Message, Ghost):
+    for cls in (Kernel, Conntrack, Socket, Message, Ghost, Record, Seen):
         out += _fields(cls)
     out += ["", "## Actions", ""]
     for action in actions_for(variant):

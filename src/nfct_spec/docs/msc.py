@@ -1,9 +1,11 @@
 """Message-sequence diagrams of a trace: the kernel on the left, one lifeline per listener, an
-arrow per message a listener read (solid), was refused (dashed, red) or had queued at the end.
+arrow per message a listener read (solid), was refused (dashed, red), had queued, or an error
+it read instead of a message (ENOBUFS).
 
-The diagram is plain SVG computed from the trace's states: a message is "read" at the step of
-an `env_recv` that dequeued it, "queued" when it first appears in a socket queue, "refused"
-when the socket's ghost `dropped` set grows.
+The diagram is plain SVG computed from the trace's netlink traffic (`viewer.lanes.deliveries`,
+the same traffic the trace page draws). Each conntrack message is labelled with the conntrack
+instance (`ct<uid>`, as in the trace views) and what the listener sees of it: its tuple (flow)
+and id (memory slot), so that two conntracks sharing a tuple and an id show as such.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from nfct_spec.models.bits import bit_names
-from nfct_spec.models.state import Message, State
 from nfct_spec.traces import Trace
+from nfct_spec.viewer.lanes import deliveries
 
 ROW = 22
 LANE = 170
 TOP = 40
+KINDS = {"received": "read", "queued": "queued", "dropped": "refused", "enobufs": "error"}
+COLOUR = {"read": "#1b5e20", "queued": "#555", "refused": "#b71c1c", "error": "#ad1457"}
 
 
 @dataclass(frozen=True)
@@ -30,33 +33,17 @@ class Arrow:
     kind: str
 
 
-def _label(msg: Message) -> str:
-    if msg.expect:
-        return f"ct#{msg.uid} EXP_NEW"
-    return f"ct#{msg.uid} {'|'.join(bit_names(msg.bits))}"
-
-
 def _arrows(trace: Trace) -> list[Arrow]:
     names = [listener.name for listener in trace.config.listeners]
-    arrows: list[Arrow] = []
-    for i, step in enumerate(trace.steps, start=1):
-        pre: State = trace.states[i - 1]
-        post: State = trace.states[i]
-        for j, (a, b) in enumerate(zip(pre.kernel.sockets, post.kernel.sockets, strict=True)):
-            kept = a.queue
-            reads = step.action == "env_recv" and step.kwargs.get("listener") == names[j]
-            if reads and a.queue and not a.sk_err:
-                arrows.append(Arrow(i, j, _label(a.queue[0]), "read"))
-                kept = a.queue[1:]
-            if a.open and b.open:
-                arrows.extend(Arrow(i, j, _label(m), "queued") for m in b.queue[len(kept) :])
-            lost = post.ghost.dropped[j] - pre.ghost.dropped[j]
-            for uid in sorted({u for u, _ in lost}):
-                bits = 0
-                for u, bit in lost:
-                    bits |= bit if u == uid else 0
-                arrows.append(Arrow(i, j, f"ct#{uid} {'|'.join(bit_names(bits))}", "refused"))
-    return arrows
+    return [
+        Arrow(
+            d.step,
+            names.index(d.listener),
+            f"{d.text} ({d.ident})" if d.ident else d.text,
+            KINDS[d.kind],
+        )
+        for d in deliveries(trace)
+    ]
 
 
 def render_svg(trace: Trace) -> str:
@@ -65,7 +52,6 @@ def render_svg(trace: Trace) -> str:
     arrows = _arrows(trace)
     width = LANE * (len(names) + 1) + 40
     height = TOP + ROW * (len(arrows) + 1)
-    colour = {"read": "#1b5e20", "queued": "#555", "refused": "#b71c1c"}
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'font-family="monospace" font-size="11" role="img">',
@@ -79,13 +65,14 @@ def render_svg(trace: Trace) -> str:
     for row, arrow in enumerate(arrows):
         y = TOP + ROW * row
         x2 = 40 + LANE * (arrow.listener + 1)
+        colour = COLOUR[arrow.kind]
         dash = ' stroke-dasharray="4 3"' if arrow.kind != "read" else ""
         parts.append(
-            f'<line x1="40" y1="{y}" x2="{x2 - 4}" y2="{y}" stroke="{colour[arrow.kind]}"'
+            f'<line x1="40" y1="{y}" x2="{x2 - 4}" y2="{y}" stroke="{colour}"'
             f'{dash} marker-end="url(#head)"/>'
         )
         parts.append(
-            f'<text x="46" y="{y - 4}" fill="{colour[arrow.kind]}">'
+            f'<text x="46" y="{y - 4}" fill="{colour}">'
             f"step {arrow.step}: {escape(arrow.label)} ({arrow.kind})</text>"
         )
     parts.insert(

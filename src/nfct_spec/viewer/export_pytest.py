@@ -1,7 +1,7 @@
 """`nfct-spec trace pytest`: a trace as a pytest regression test, read as a kernel call log.
 
 The test replays the trace on the model one step per line
-(`state = apply_ok(config, state, "death_by_event", uid=0)`), each step checked to be enabled,
+(`state = apply_ok(config, state, "death_by_event", slot=0)`), each step checked to be enabled,
 and then asserts the finding at the recorded step: the violation or witness of the trace's
 property on that step, the unmet obligation after the fair drain for liveness, or, for a
 lasso, that the loop returns to its first state with the obligation unmet all around it. With

@@ -2,10 +2,11 @@
 
 The page embeds the trace's views (see `lanes.state_view`), the per-step changes, the lanes
 and the netlink deliveries as JSON, with inline CSS and JavaScript that draw: the step list
-(action names), a timeline, per-flow conntrack and per-listener swim-lanes, the state panel
-with the values the current step changed highlighted, the finding (property, statement, step)
-and the lasso's loop, and a message-sequence chart (SVG) of what each listener was queued,
-received or lost. Left/right arrows or j/k step through the trace; Home/End jump.
+(action names), a timeline, swim-lanes per conntrack instance (labelled with the flow and id a
+listener sees, spanning the states from its allocation to its free) and per listener, the
+state panel with the values the current step changed highlighted, the finding (property,
+statement, step) and the lasso's loop, and a message-sequence chart (SVG) of what each listener
+was queued, received or lost. Left/right arrows or j/k step through the trace; Home/End jump.
 
 `write_pages` renders every trace that a results.json names, plus an index page linking
 them; `nfct-spec check` calls it.
@@ -50,7 +51,8 @@ section{background:#fff;border:1px solid #ccc;margin-bottom:10px;padding:6px 8px
 section h2{font-size:13px;margin:0 0 4px}
 .strip{display:flex;align-items:stretch;overflow-x:auto}
 .lanes .row{display:flex;align-items:center}
-.lanes .label{width:130px;flex:none;font-family:monospace;font-size:12px}
+.lanes .label{width:170px;flex:none;font-family:monospace;font-size:12px}
+.lanes .gap{flex:none;height:14px}
 .cell{flex:none;width:9px;height:14px;margin-right:1px;background:#eee;cursor:pointer}
 .cell.cur{outline:2px solid #1565c0}
 .t-kernel{background:#90a4ae}.t-env{background:#cfd8dc}
@@ -124,11 +126,20 @@ _JS = r"""
     lanes.appendChild(row);
     return row;
   };
-  for (const key of Object.keys(D.ct_lanes)) {
-    const lane = D.ct_lanes[key];
-    const row = laneRow('flow ' + lane.flow + ' ' + key);
-    lane.cells.forEach((c, i) => addCell(row, i, c ? 'p-' + c.place : '',
-      c ? key + ' ' + fmt(c) : key + ' not allocated'));
+  const gap = (row, cells) => {
+    if (cells > 0) {
+      const g = el('div', 'gap');
+      g.style.width = (cells * 10) + 'px';
+      row.appendChild(g);
+    }
+  };
+  for (const lane of D.ct_lanes) {
+    const row = laneRow(lane.label);
+    row.title = lane.label;
+    gap(row, lane.first);
+    lane.cells.forEach((c, j) => addCell(row, lane.first + j, 'p-' + c.place,
+      lane.key + ' ' + fmt(c)));
+    gap(row, n - lane.first - lane.cells.length);
   }
   for (const name of Object.keys(D.listener_lanes)) {
     const row = laneRow(name);
@@ -148,7 +159,7 @@ _JS = r"""
     const rows = [];
     for (const s of stepsWith) for (const d of byStep[s]) rows.push(d);
     const colW = 190, rowH = 18, top = 24, left = 60;
-    const w = left + colW * names.length, h = top + rowH * rows.length + 10;
+    const w = left + colW * names.length + 120, h = top + rowH * rows.length + 10;
     const NS = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(NS, 'svg');
     svg.setAttribute('width', w); svg.setAttribute('height', h);
@@ -164,6 +175,7 @@ _JS = r"""
       orient: 'auto'}, defs);
     mk('path', {d: 'M0,0 L8,4 L0,8 z', fill: '#333'}, m);
     const x = (name) => left + colW * names.indexOf(name) + colW / 2;
+    const label = (d) => d.ident ? d.text + ' (' + d.ident + ')' : d.text;
     rows.forEach((d, r) => {
       const y = top + r * rowH;
       const g = mk('g', {'class': 'row'});
@@ -174,15 +186,15 @@ _JS = r"""
       if (d.kind === 'queued') {
         mk('line', {x1: xk, y1: y + 8, x2: xl - 4, y2: y + 8, stroke: '#777',
           'stroke-dasharray': '4 3', 'marker-end': 'url(#arrow)'}, g);
-        mk('text', {x: xk + 6, y: y + 6, fill: '#555'}, g, 'queue ' + d.text);
+        mk('text', {x: xk + 6, y: y + 6, fill: '#555'}, g, 'queue ' + label(d));
       } else if (d.kind === 'received' || d.kind === 'enobufs') {
         const colour = d.kind === 'received' ? '#2e7d32' : '#d81b60';
         mk('circle', {cx: xl, cy: y + 8, r: 5, fill: colour}, g);
-        mk('text', {x: xl + 8, y: y + 12, fill: colour}, g, 'recv ' + d.text);
+        mk('text', {x: xl + 8, y: y + 12, fill: colour}, g, 'recv ' + label(d));
       } else {
         mk('line', {x1: xk, y1: y + 8, x2: xl - 10, y2: y + 8, stroke: '#c62828',
           'stroke-dasharray': '2 3'}, g);
-        mk('text', {x: xl - 8, y: y + 12, fill: '#c62828'}, g, '\u2715 ' + d.text);
+        mk('text', {x: xl - 8, y: y + 12, fill: '#c62828'}, g, '\u2715 ' + label(d));
       }
       g.addEventListener('click', () => go(d.step));
       mscRows.push(g);
@@ -276,7 +288,6 @@ def page_data(trace: Trace) -> dict[str, Any]:
         changes.append(
             [{"path": c.path, "before": c.before, "after": c.after} for c in diff(before, after)]
         )
-    last = views[-1]["conntracks"]
     at = trace.meta.get("step")
     return {
         "views": views,
@@ -285,13 +296,26 @@ def page_data(trace: Trace) -> dict[str, Any]:
         "loop": trace.loop,
         "finding_step": at if isinstance(at, int) else None,
         "listeners": [listener.name for listener in trace.config.listeners],
-        "ct_lanes": {
-            key: {"flow": last[key]["flow"], "cells": cells}
-            for key, cells in ct_lanes(views).items()
-        },
+        "ct_lanes": [
+            {
+                "key": lane.key,
+                "label": lane.label,
+                "flow": lane.flow,
+                "slot": lane.slot,
+                "first": lane.first,
+                "cells": lane.cells,
+            }
+            for lane in ct_lanes(views)
+        ],
         "listener_lanes": listener_lanes(views),
         "deliveries": [
-            {"step": d.step, "listener": d.listener, "kind": d.kind, "text": d.text}
+            {
+                "step": d.step,
+                "listener": d.listener,
+                "kind": d.kind,
+                "text": d.text,
+                "ident": d.ident,
+            }
             for d in deliveries(trace)
         ],
     }
@@ -342,14 +366,16 @@ def render_page(trace: Trace, title: str | None = None) -> str:
 <header><h1>{html.escape(name)}</h1>
 <div class="meta">{html.escape(meta)}; {len(trace.steps)} steps{html.escape(loop)}</div>
 <div class="meta">{html.escape(config.variant)}: nf_conntrack_max {config.nf_conntrack_max},
-{config.flows} flows, events_retry_timeout {config.events_retry_timeout};
+{config.flows} flows, {config.slots} memory slots,
+events_retry_timeout {config.events_retry_timeout};
 listeners {html.escape(listeners)}</div></header>
 {_finding_html(trace)}
 <div id="nav"><button id="prev">&larr; prev (k)</button> <button id="next">next (j) &rarr;</button>
 <b id="position"></b> <code id="action"></code> <span id="citation"></span></div>
 <main><ol id="step-list"></ol><div>
 <section><h2>timeline</h2><div id="timeline" class="strip"></div></section>
-<section class="lanes"><h2>swim-lanes (conntracks by flow, listeners)</h2>{legend}
+<section class="lanes"><h2>swim-lanes (conntracks from allocation to free, by flow and id;
+listeners)</h2>{legend}
 <div id="lanes"></div></section>
 <section><h2>changed by this step</h2><ul id="changes"></ul></section>
 <section><h2>state</h2><div id="state-panel"></div></section>

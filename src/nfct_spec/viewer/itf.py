@@ -9,9 +9,9 @@ state variables, `mbt::actionTaken` (the action name; `init` for the first state
 config and the finding stay in the top-level `#meta`, which ITF leaves free.
 
 The codec is written here rather than taken from the `itf-py` package: that package decodes
-to its own namedtuple and frozendict values (we need the model's typed dataclasses, which
-`nfct_spec.traces` already decodes) and cannot encode slotted dataclasses. The tests use it,
-where installed, as an independent reader of what we export.
+to its own namedtuple and frozendict values (we need the model's typed records, which
+`nfct_spec.traces` already decodes, free memory slots included). The tests use it, where
+installed, as an independent reader of what we export.
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
 Step removal is `nfct_spec.minimize.minimize` (greedy delta debugging by replay). This module
 adds argument shrinking: each step's arguments are replaced by a smaller choice from the
-action's own domain in the state before it (a lower flow number, the first listener or
-requester, `victim=-1`, a flush order closer to hash order), kept only if the run still
-replays and still shows the finding. The two alternate until neither changes the run, so the
-result is 1-minimal in steps (and in adjacent pairs of steps) and locally minimal in
-arguments.
+action's own domain in the state before it (a lower flow number or memory slot, the first
+listener or requester, `victim=-1`, a flush order closer to hash order), kept only if the run
+still replays and still shows the finding. Steps name conntracks by slot, so a removal or a
+smaller slot is also tried with the later steps' slot arguments following their conntracks
+(`nfct_spec.minimize.attempt`). The two alternate until neither changes the run, so the
+result is 1-minimal in steps (and in adjacent pairs of steps, and in conntracks dropped with
+every step acting on them) and locally minimal in arguments.
 
 A trace without a property, or a lasso, is shrunk by the same rules under what it shows
 instead: for a lasso, the prefix and the loop must still replay and the loop must still return
@@ -15,10 +17,18 @@ to the state where it starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from nfct_spec.minimize import Path, liveness_tail, replay_steps, shows
+from nfct_spec.minimize import (
+    Check,
+    Path,
+    attempt,
+    drop_conntracks,
+    liveness_tail,
+    replay_steps,
+    shows,
+)
 from nfct_spec.minimize import minimize as drop_steps
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import BY_NAME, ArgValue, Step
@@ -26,7 +36,6 @@ from nfct_spec.models.state import initial_state
 from nfct_spec.spec.catalogue import BY_ID
 from nfct_spec.traces import Trace, TraceError, make_trace
 
-Check = Callable[[Sequence[Step]], Path | None]
 MAX_ROUNDS = 20
 
 
@@ -40,20 +49,18 @@ def _arg_key(config: Config, value: ArgValue) -> tuple[Any, ...]:
 
 
 def step_key(config: Config, step: Step) -> tuple[Any, ...]:
-    """How large a step's arguments are: smaller flow numbers, uids and earlier names first."""
+    """How large a step's arguments are: smaller flow numbers, slots and earlier names first."""
     return tuple(_arg_key(config, v) for _, v in step.args)
 
 
-def shrink_args(config: Config, check: Check, steps: list[Step]) -> list[Step]:
-    """Replace each step by the smallest same-action step that keeps `check` true."""
-    current = list(steps)
+def shrink_args(config: Config, check: Check, path: Path) -> Path:
+    """Replace each step by the smallest same-action step that keeps `check` true (later slot
+    arguments following a conntrack that moved to a smaller slot)."""
+    current = path
     i = 0
     while i < len(current):
-        path = replay_steps(config, current[:i])
-        if path is None:
-            break
-        pre = path[-1][1] if path else initial_state(config)
-        step = current[i]
+        pre = current[i - 1][1] if i else initial_state(config)
+        step = current[i][0]
         action = BY_NAME[step.action]
         choices = sorted(
             (Step(step.action, tuple(kw.items())) for kw in action.domain(config, pre)),
@@ -62,10 +69,9 @@ def shrink_args(config: Config, check: Check, steps: list[Step]) -> list[Step]:
         for candidate in choices:
             if step_key(config, candidate) >= step_key(config, step):
                 break
-            trial = [*current[:i], candidate, *current[i + 1 :]]
-            result = check(trial)
+            result = attempt(config, check, current, range(len(current)), {i: candidate})
             if result is not None:
-                current = [s for s, _ in result]
+                current = result
                 break
         i += 1
     return current
@@ -82,34 +88,35 @@ def _lasso_check(config: Config, loop_steps: Sequence[Step]) -> Check:
     return check
 
 
-def _drop_steps(config: Config, check: Check, steps: list[Step]) -> list[Step]:
-    current = list(steps)
+def _drop_steps(config: Config, check: Check, path: Path) -> Path:
+    current = path
     chunk = max(1, len(current) // 2)
     while True:
         removed = False
         start = 0
         while start < len(current):
-            path = check(current[:start] + current[start + chunk :])
-            if path is not None:
-                current = [s for s, _ in path]
+            keep = [*range(start), *range(start + chunk, len(current))]
+            result = attempt(config, check, current, keep)
+            if result is not None:
+                current = result
                 removed = True
             else:
                 start += chunk
         if chunk == 1 and not removed:
-            return _drop_pairs(check, current)
+            return _drop_pairs(config, check, drop_conntracks(config, check, current))
         if not removed:
             chunk = max(1, chunk // 2)
 
 
-def _drop_pairs(check: Check, steps: list[Step]) -> list[Step]:
+def _drop_pairs(config: Config, check: Check, path: Path) -> Path:
     """Drop adjacent pairs that only make sense together (a close and its reopen, two sysctl
     writes), which single-step removal cannot: without one the other is not enabled."""
-    current = list(steps)
+    current = path
     i = 0
     while i + 1 < len(current):
-        path = check(current[:i] + current[i + 2 :])
-        if path is not None:
-            current = [s for s, _ in path]
+        result = attempt(config, check, current, [*range(i), *range(i + 2, len(current))])
+        if result is not None:
+            current = result
         else:
             i += 1
     return current
@@ -123,9 +130,10 @@ def minimize_trace(trace: Trace) -> Trace:
     if trace.loop is not None:
         loop_steps = trace.steps[trace.loop :]
         check = _lasso_check(config, loop_steps)
-        if check(trace.steps[: trace.loop]) is None:
+        start = check(trace.steps[: trace.loop])
+        if start is None:
             raise TraceError("loop: the trace does not replay as a lasso")
-        prefix = _fixpoint(config, check, list(trace.steps[: trace.loop]))
+        prefix = [step for step, _ in _fixpoint(config, check, start)]
         path = replay_steps(config, [*prefix, *loop_steps])
         assert path is not None
         if isinstance(meta.get("step"), int):
@@ -146,20 +154,18 @@ def minimize_trace(trace: Trace) -> Trace:
         first = drop_steps(config, prop, steps)
     except ValueError:
         raise TraceError(f"#meta.property: the trace does not show a {prop_id} finding") from None
-    found = _fixpoint(config, shows(config, prop), [s for s, _ in first])
-    path = replay_steps(config, found)
-    assert path is not None
+    path = _fixpoint(config, shows(config, prop), first)
     meta["step"] = len(path)
     if drained:
         path = path + (liveness_tail(config, path) or [])
     return make_trace(config, path, initial_state(config), meta)
 
 
-def _fixpoint(config: Config, check: Check, steps: list[Step]) -> list[Step]:
-    current = steps
+def _fixpoint(config: Config, check: Check, path: Path) -> Path:
+    current = path
     for _ in range(MAX_ROUNDS):
         smaller = _drop_steps(config, check, shrink_args(config, check, current))
-        if smaller == current:
+        if [s for s, _ in smaller] == [s for s, _ in current]:
             break
         current = smaller
     return current

@@ -5,12 +5,14 @@ after the kernel function it models) with its arguments and the first paragraph 
 docstring (what it models, with the kernel citation), and only the values that changed. The
 finding (violated property or witness) is shown with its statement at the step where it
 shows, and a lasso's loop is marked on every step inside it and where it closes. Last come the
-lanes: each conntrack's places and timers as runs of steps, and each listener's queue,
-congestion, drops and what it received.
+lanes: each conntrack instance (from the allocation of its slot to its free, labelled with the
+flow and id a listener sees) with its places and timers as runs of steps, and each listener's
+queue, congestion, drops and what it received and lost over the trace.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -22,10 +24,12 @@ from rich.text import Text
 from nfct_spec.models.registry import BY_NAME, Step
 from nfct_spec.traces import Trace
 from nfct_spec.viewer.lanes import (
+    Delivery,
     View,
     ct_lanes,
+    deliveries,
     diff,
-    flow_uids,
+    flow_keys,
     focus,
     listener_lanes,
     runs,
@@ -86,7 +90,7 @@ def _config_table(trace: Trace) -> Table:
     table.add_column()
     _row(table, "variant", f"{config.variant} (preset {config.name or '-'})")
     _row(table, "nf_conntrack_max", str(config.nf_conntrack_max))
-    _row(table, "flows", f"{config.flows} (at most {config.max_conntracks} allocations)")
+    _row(table, "flows", f"{config.flows} ({config.slots} memory slots: conntracks at once)")
     _row(
         table,
         "sysctls",
@@ -151,7 +155,7 @@ def _change_lines(before: View, after: View) -> list[Text]:
     return lines
 
 
-def _lane_text(cells: list[Any]) -> str:
+def _lane_text(cells: Sequence[Any]) -> str:
     parts = []
     for first, last, cell in runs(cells):
         span = f"{first}" if first == last else f"{first}-{last}"
@@ -165,25 +169,35 @@ def _lane_text(cells: list[Any]) -> str:
     return "\n".join(parts)
 
 
-def lanes_tables(views: list[View]) -> list[Table]:
-    """Per-conntrack and per-listener lanes as runs of states with the same values."""
-    cts = Table(title="conntrack lanes (states: place, timer, cache, missed)", title_justify="left")
+def _traffic(traffic: list[Delivery], listener: str, kind: str) -> list[str]:
+    return [f"{d.text} @{d.step}" for d in traffic if d.listener == listener and d.kind == kind]
+
+
+def lanes_tables(views: list[View], traffic: list[Delivery]) -> list[Table]:
+    """Per-conntrack and per-listener lanes as runs of states with the same values, with what
+    each listener received and had dropped over the trace (`text @step`)."""
+    cts = Table(
+        title="conntrack lanes, one per conntrack from its allocation to its free "
+        "(states: place, timer, cache, missed)",
+        title_justify="left",
+    )
     cts.add_column("ct")
     cts.add_column("flow")
+    cts.add_column("id (slot)")
     cts.add_column("runs")
-    last = views[-1]["conntracks"]
-    for key, cells in ct_lanes(views).items():
-        cts.add_row(key, str(last[key]["flow"]), Text(_lane_text(cells)))
+    for lane in ct_lanes(views):
+        states = [lane.cell(i) for i in range(len(views))]
+        cts.add_row(lane.key, str(lane.flow), str(lane.slot), Text(_lane_text(states)))
     listeners = Table(title="listener lanes", title_justify="left")
     listeners.add_column("listener")
     listeners.add_column("runs (states: open, queue, congested, sk_err, drops)")
-    listeners.add_column("received / dropped at the end")
-    for name, lane in listener_lanes(views).items():
-        end = views[-1]["listeners"][name]
+    listeners.add_column("received / dropped over the trace")
+    for name, cells in listener_lanes(views).items():
+        received, dropped = _traffic(traffic, name, "received"), _traffic(traffic, name, "dropped")
         listeners.add_row(
             name,
-            Text(_lane_text(list(lane))),
-            Text(f"received {fmt(end['received'])}\ndropped {fmt(end['dropped'])}"),
+            Text(_lane_text(cells)),
+            Text(f"received {fmt(received)}\ndropped {fmt(dropped)}"),
         )
     return [cts, listeners]
 
@@ -192,8 +206,9 @@ def renderables(
     trace: Trace, flow: int | None = None, listener: str | None = None, full: bool = False
 ) -> list[RenderableType]:
     """Everything `trace show` prints, in order."""
-    uids = flow_uids(trace, flow) if flow is not None else None
-    views = [focus(v, uids, listener) for v in trace_views(trace)]
+    views = trace_views(trace)
+    keys = flow_keys(views, flow) if flow is not None else None
+    views = [focus(v, keys, listener) for v in views]
     at = trace.meta.get("step")
     out: list[RenderableType] = [_header(trace), _config_table(trace)]
     panel = finding_panel(trace)
@@ -230,7 +245,7 @@ def renderables(
                 style="bold magenta",
             )
         )
-    out += lanes_tables(views)
+    out += lanes_tables(views, deliveries(trace))
     return out
 
 
