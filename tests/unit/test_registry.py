@@ -9,6 +9,7 @@ from functools import cache
 import pytest
 
 import helpers
+from nfct_spec.models import COMPILED
 from nfct_spec.models.config import VARIANTS, Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import (
@@ -72,6 +73,12 @@ def test_every_action_name_is_unique_and_env_steps_say_so() -> None:
         assert (action.kind == "env") == action.name.startswith("env_"), action.name
 
 
+@pytest.mark.xfail(
+    COMPILED,
+    strict=True,
+    reason="the compiled (mypyc) model has no docstrings: Action.doc is empty, so `nfct-spec "
+    "actions` and the specification document lose every kernel citation",
+)
 def test_every_kernel_action_cites_a_kernel_version_and_its_enabling_condition() -> None:
     for action in ACTIONS:
         module_doc = __import__(action.fn.__module__, fromlist=["_"]).__doc__ or ""

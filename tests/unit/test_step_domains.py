@@ -4,11 +4,12 @@ never a step that is merely not enabled."""
 from __future__ import annotations
 
 import re
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
 from helpers import new, new_confirmed, run, step
+from nfct_spec.models import COMPILED
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import ArgValue, Step, StepError, apply, check_step
@@ -72,6 +73,11 @@ BAD: list[tuple[str, Step, str]] = [
     ),
     (
         "2.6.31",
+        _step("nf_conntrack_flush_report", ("requester", "conntrack"), ("order", (True,))),
+        "'order' must be a list of slots",
+    ),
+    (
+        "2.6.31",
         _step("env_sysctl_write", ("name", "nf_conntrack_events"), ("value", "0")),
         "'value' must be an integer",
     ),
@@ -124,7 +130,30 @@ def _id(case: tuple[str, Step, str]) -> str:
     return f"{case[0]}:{case[1]}"
 
 
-@pytest.mark.parametrize(("variant", "bad", "message"), BAD, ids=[_id(c) for c in BAD])
+COMPILED_ORDER_BUG = pytest.mark.xfail(
+    COMPILED,
+    strict=True,
+    reason="compiled (mypyc) registry._order unboxes the elements of `order` as ints: a str, "
+    "float or None element raises a bare TypeError ('int object expected; got str') instead "
+    "of a StepError naming 'order', and True is accepted as slot 1",
+)
+
+
+def _params() -> list[Any]:
+    """The cases as pytest params, marked where the compiled model gets them wrong."""
+    out = []
+    for case in BAD:
+        order = dict(case[1].args).get("order")
+        fragile = isinstance(order, tuple) and any(type(v) is not int for v in order)
+        marks = [COMPILED_ORDER_BUG] if fragile else []
+        out.append(pytest.param(*case, id=_id(case), marks=marks))
+    return out
+
+
+PARAMS = _params()
+
+
+@pytest.mark.parametrize(("variant", "bad", "message"), PARAMS)
 def test_check_step_rejects_the_step_and_names_what_is_wrong(
     variant: str, bad: Step, message: str
 ) -> None:
@@ -134,7 +163,7 @@ def test_check_step_rejects_the_step_and_names_what_is_wrong(
     assert str(error.value).startswith(bad.action) or "action" in str(error.value)
 
 
-@pytest.mark.parametrize(("variant", "bad", "message"), BAD, ids=[_id(c) for c in BAD])
+@pytest.mark.parametrize(("variant", "bad", "message"), PARAMS)
 def test_apply_raises_the_same_step_error(variant: str, bad: Step, message: str) -> None:
     config = preset("ci", variant)
     with pytest.raises(StepError, match=re.escape(message)):
@@ -158,7 +187,7 @@ def _states_where_nothing_else_runs(config: Config) -> list[State]:
     return [waiting, crashed]
 
 
-@pytest.mark.parametrize(("variant", "bad", "message"), BAD, ids=[_id(c) for c in BAD])
+@pytest.mark.parametrize(("variant", "bad", "message"), PARAMS)
 def test_a_bad_step_is_an_error_even_where_no_step_is_enabled(
     variant: str, bad: Step, message: str
 ) -> None:
