@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.registry import ArgValue, Step, apply
-from nfct_spec.models.state import State, initial_state
+from nfct_spec.models.state import Conntrack, State, initial_state
 
 RELIABLE = ListenerConfig("conntrackd", ("new", "update", "destroy"), True, True, 1)
 """A conntrackd-like reliable listener (BE and NO_ENOBUFS) with a one-message buffer."""
@@ -27,9 +27,36 @@ def run(config: Config, *steps: Step, start: State | None = None) -> State:
     return state
 
 
-def new_confirmed(flow: int, uid: int) -> tuple[Step, Step]:
-    """The two steps that create and confirm a conntrack for a new flow."""
-    return step("nf_conntrack_in", flow=flow, packet="new"), step("__nf_conntrack_confirm", uid=uid)
+def new(flow: int, slot: int) -> Step:
+    """The first packet of a new flow, whose conntrack gets memory slot `slot`."""
+    return step("nf_conntrack_in", flow=flow, packet="new", slot=slot)
+
+
+def packet(flow: int, kind: str) -> Step:
+    """A packet of a flow whose conntrack is hashed (`plain`, `assure` or `protoinfo`)."""
+    return step("nf_conntrack_in", flow=flow, packet=kind, slot=-1)
+
+
+def confirm(slot: int) -> Step:
+    """The confirm hook for the unconfirmed conntrack in `slot`."""
+    return step("__nf_conntrack_confirm", slot=slot)
+
+
+def new_confirmed(flow: int, slot: int) -> tuple[Step, Step]:
+    """The two steps that create a conntrack for a new flow in `slot` and confirm it."""
+    return new(flow, slot), confirm(slot)
+
+
+def live(state: State) -> dict[int, Conntrack]:
+    """The allocated conntracks by slot."""
+    return {slot: ct for slot, ct in enumerate(state.kernel.cts) if ct is not None}
+
+
+def ct_at(state: State, slot: int) -> Conntrack:
+    """The conntrack allocated in `slot` (fails the test if the slot is free)."""
+    ct = state.ct(slot)
+    assert ct is not None, f"slot {slot} is free"
+    return ct
 
 
 REUSED_SLOT = (

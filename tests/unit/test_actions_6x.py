@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from helpers import PLAIN, RELIABLE, new_confirmed, run, step
+import pytest
+
+from helpers import PLAIN, RELIABLE, ct_at, live, new, new_confirmed, packet, run, step
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.config import Config, ListenerConfig
-from nfct_spec.models.registry import apply
-from nfct_spec.models.state import NO_TIMER, initial_state
+from nfct_spec.models.registry import Step, apply
+from nfct_spec.models.state import NO_TIMER, State, initial_state
 
 
 def config(**changes: object) -> Config:
@@ -14,7 +16,7 @@ def config(**changes: object) -> Config:
         variant="6.x",
         nf_conntrack_max=2,
         flows=3,
-        max_conntracks=5,
+        slots=5,
         listeners=(RELIABLE, PLAIN),
         ct_timeout=2,
         worker_first_delay=2,
@@ -23,7 +25,7 @@ def config(**changes: object) -> Config:
     return base.with_(**changes)
 
 
-def delete(flow: int) -> object:
+def delete(flow: int) -> Step:
     return step("ctnetlink_del_conntrack", flow=flow, requester="conntrack")
 
 
@@ -32,7 +34,7 @@ def test_failed_destroy_puts_the_conntrack_on_the_redelivery_list_and_schedules_
 ):
     cfg = config()
     state = run(cfg, *new_confirmed(0, 0), delete(0))
-    (ct,) = state.kernel.cts
+    ct = ct_at(state, 0)
     assert state.kernel.dying == (0,) and ct.dying and ct.timer == NO_TIMER
     assert state.kernel.worker == cfg.worker_first_delay and state.kernel.dwork_pending
     assert ct.missed & IPCT_DESTROY and ct.pid == cfg.portid("conntrack")
@@ -78,7 +80,7 @@ def test_fixed_worker_goes_on_until_the_first_failure() -> None:
     state = run(cfg, *new_confirmed(0, 0), *new_confirmed(1, 1), *new_confirmed(2, 2))
     state = run(
         cfg,
-        step("nf_conntrack_in", flow=0, packet="assure"),
+        packet(0, "assure"),
         delete(0),
         delete(1),
         start=state,
@@ -112,44 +114,47 @@ def test_early_drop_counts_a_victim_only_if_its_destroy_was_delivered() -> None:
     cfg = config()
     state = run(
         cfg,
-        step("nf_conntrack_in", flow=0, packet="new"),
+        new(0, 0),
         *new_confirmed(2, 1),
-        step("nf_conntrack_in", flow=1, packet="new"),
+        new(1, 2),
         step("early_drop", victim=1),
     )
-    assert state.kernel.dying == (1,) and state.kernel.count == 2 <= cfg.nf_conntrack_max
-    assert len(state.kernel.unconfirmed) == 1, "the new packet was dropped"
+    assert state.kernel.dying == (1,) and state.kernel.ct_count == 2 <= cfg.nf_conntrack_max
+    assert state.kernel.unconfirmed == (0,), "the new packet was dropped"
+    assert list(live(state)) == [0, 1] and state.kernel.alloc_slot == -1
+
+
+def expired(cfg: Config) -> State:
+    """A conntrack of flow 0 in slot 0 whose timeout ran out, both listeners empty."""
+    return run(
+        cfg,
+        *new_confirmed(0, 0),
+        step("env_recv", listener="conntrackd"),
+        step("env_recv", listener="logger"),
+        step("env_tick"),
+        step("env_tick"),
+    )
 
 
 def test_expiry_does_not_block_time_and_the_gc_reaps_later() -> None:
     cfg = config()
-    state = run(
-        cfg,
-        *new_confirmed(0, 0),
-        step("env_recv", listener="conntrackd"),
-        step("env_recv", listener="logger"),
-        step("env_tick"),
-        step("env_tick"),
-    )
-    assert state.kernel.cts[0].timer == 0
-    assert apply(cfg, state, step("nf_conntrack_in", flow=0, packet="plain")) is None
-    reaped = run(cfg, step("gc_worker", uid=0), start=state)
-    assert reaped.kernel.cts == ()
+    state = expired(cfg)
+    assert ct_at(state, 0).timer == 0
+    assert apply(cfg, state, packet(0, "plain")) is None
+    reaped = run(cfg, step("gc_worker", slot=0), start=state)
+    assert live(reaped) == {}
 
 
-def test_a_new_packet_of_an_expired_tuple_reaps_it_and_creates_a_new_conntrack() -> None:
+@pytest.mark.parametrize("slot", [0, 1])
+def test_a_new_packet_of_an_expired_tuple_reaps_it_and_creates_a_new_conntrack(slot: int) -> None:
+    """nf_ct_gc_expired() on lookup frees the expired conntrack; the new one may get its memory
+    (the slab reuses the object at once) or any other free object."""
     cfg = config()
-    state = run(
-        cfg,
-        *new_confirmed(0, 0),
-        step("env_recv", listener="conntrackd"),
-        step("env_recv", listener="logger"),
-        step("env_tick"),
-        step("env_tick"),
-        step("nf_conntrack_in", flow=0, packet="new"),
-    )
-    assert [ct.uid for ct in state.kernel.cts] == [1]
-    assert state.kernel.sockets[0].queue[0].bits & IPCT_DESTROY
+    state = run(cfg, new(0, slot), start=expired(cfg))
+    assert list(live(state)) == [slot] and state.kernel.unconfirmed == (slot,)
+    assert ct_at(state, slot).flow == 0 and ct_at(state, slot).timer == NO_TIMER
+    destroy = state.kernel.sockets[0].queue[0]
+    assert destroy.bits & IPCT_DESTROY and (destroy.slot, destroy.flow) == (0, 0)
 
 
 def test_every_packet_retries_the_missed_events() -> None:
@@ -159,9 +164,9 @@ def test_every_packet_retries_the_missed_events() -> None:
         *new_confirmed(0, 0),
         *new_confirmed(1, 1),
         step("env_recv", listener="conntrackd"),
-        step("nf_conntrack_in", flow=1, packet="plain"),
+        packet(1, "plain"),
     )
-    assert state.ct(1).missed == 0  # type: ignore[union-attr]
+    assert ct_at(state, 1).missed == 0
     assert state.kernel.sockets[0].queue[0].bits == IPCT_NEW
 
 
@@ -171,11 +176,11 @@ def test_auto_mode_gives_an_event_cache_only_if_a_listener_exists_at_creation() 
         cfg,
         step("env_listener_close", listener="conntrackd"),
         step("env_listener_close", listener="logger"),
-        step("nf_conntrack_in", flow=0, packet="new"),
+        new(0, 0),
     )
-    assert closed.kernel.cts[0].ecache is False
-    opened = run(cfg, step("nf_conntrack_in", flow=0, packet="new"))
-    assert opened.kernel.cts[0].ecache is True
+    assert ct_at(closed, 0).ecache is False
+    opened = run(cfg, new(0, 0))
+    assert ct_at(opened, 0).ecache is True
 
 
 def test_a_message_that_cannot_be_built_fails_when_a_listener_set_no_enobufs() -> None:
