@@ -74,6 +74,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="no targets or observer events (coverage and findings only)",
     )
     fuzz.add_argument(
+        "--stop-when-found",
+        action="store_true",
+        help="end the campaign once every expected finding is found",
+    )
+    fuzz.add_argument(
         "--replay", action="store_true", help="report what the database holds; do not fuzz"
     )
 
@@ -178,6 +183,16 @@ def _view(
     return Group(*lines)
 
 
+def _found_and_kept(
+    expected: set[tuple[str, str]], progress: Progress, coverage: CoverageReader
+) -> bool:
+    """Every expected finding was logged, and the run that showed it is in the database."""
+    if not expected <= set(progress.findings):
+        return False
+    kept = coverage.kept()
+    return all((progress.findings[key].test, key[1]) in kept for key in expected)
+
+
 def _fuzz(
     args: argparse.Namespace,
     campaign: Campaign,
@@ -208,6 +223,8 @@ def _fuzz(
                 live.update(
                     _view(campaign, progress, coverage, elapsed, planned, args.workers, expected)
                 )
+                if args.stop_when_found and _found_and_kept(expected, progress, coverage_reader):
+                    break
                 if not hub.running:
                     if coverage.failures >= len(keys) or restarts >= MAX_RESTARTS:
                         break
@@ -221,7 +238,8 @@ def _fuzz(
         code = hub.stop()
     seconds = time.monotonic() - started
     progress = reader.read()
-    if not interrupted and seconds < planned:
+    all_found = expected <= set(progress.findings)
+    if not interrupted and seconds < planned and not (args.stop_when_found and all_found):
         console.print(
             f"[yellow]HypoFuzz stopped after {seconds:.0f} s (exit {code}, "
             f"{restarts} restarts); the end of {hub.log_path}:[/yellow]\n{hub.log_tail()}"
@@ -330,6 +348,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "steps": outcome.steps,
         "states": outcome.states,
         "interrupted": outcome.interrupted,
+        "stopped_when_found": args.stop_when_found,
         "restarts": outcome.restarts,
         "guidance": campaign.guidance,
         "started": when,

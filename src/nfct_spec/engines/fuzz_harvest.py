@@ -137,6 +137,7 @@ def replay_database(campaign: Campaign) -> Replayed:
             database=memory,
             phases=[Phase.reuse],
             max_examples=len(entries),
+            derandomize=False,
             deadline=None,
             suppress_health_check=RUN_HEALTH_CHECKS,
             verbosity=Verbosity.quiet,

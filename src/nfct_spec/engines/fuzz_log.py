@@ -64,14 +64,18 @@ class WorkerLog:
             self._seen.add(digest)
             self._pending.append(digest)
 
-    def finding(self, test: str, variant: str, prop_id: str, steps: Sequence[Step]) -> None:
-        """Write the steps of a run that shows a finding of `prop_id`, at once."""
+    def finding(
+        self, test: str, variant: str, prop_id: str, steps: Sequence[Step], test_run: int
+    ) -> None:
+        """Write the steps of a run that shows a finding of `prop_id`, at once (`test_run`:
+        the number of this run among the test's runs in this process)."""
         self.findings += 1
         record = {
             "test": test,
             "variant": variant,
             "property": prop_id,
             "time": time.time(),
+            "run": test_run,
             "steps": [step_to_json(step) for step in steps],
         }
         with self._found.open("a", encoding="utf-8") as out:
@@ -111,6 +115,8 @@ class Finding:
     variant: str
     property_id: str
     time: float
+    run: int
+    """Which run of its test in its worker showed the finding (1: the first)."""
     steps: tuple[Step, ...]
 
 
@@ -189,6 +195,7 @@ class LogReader:
                     variant=str(record["variant"]),
                     property_id=str(record["property"]),
                     time=float(record["time"]),
+                    run=int(record["run"]),
                     steps=tuple(step_from_json(s) for s in record["steps"]),
                 )
             except (ValueError, KeyError, TypeError):

@@ -219,7 +219,11 @@ class FuzzRun:
             if target_.log_dir is not None:
                 with harness():
                     worker_log(target_.log_dir).finding(
-                        target_.name, self.memo.config.variant, prop_id, self.path
+                        target_.name,
+                        self.memo.config.variant,
+                        prop_id,
+                        self.path,
+                        target_.collection.examples,
                     )
         if prop_id in target_.fail_on:
             raise AssertionError(

@@ -62,3 +62,20 @@ class CoverageReader:
             self._grew_at = now
         since = None if self._grew_at is None else now - self._grew_at
         return Coverage(runs, behaviours, len(workers), failures, since)
+
+    def kept(self) -> set[tuple[str, str]]:
+        """The (test name, property id) pairs with a covering example in the database: a
+        finding is saved there only after HypoFuzz re-ran its example to see that its
+        coverage is stable, a moment after the run that showed it."""
+        out: set[tuple[str, str]] = set()
+        for name, key in self._keys.items():
+            for choices in self._db.corpus.fetch(key, as_bytes=True):
+                observation = self._db.corpus_observations.fetch(key, choices)
+                if observation is None:
+                    continue
+                out.update(
+                    (name, feature.removeprefix("finding:"))
+                    for feature in observation.features
+                    if feature.startswith("finding:")
+                )
+        return out
