@@ -4,55 +4,11 @@ here on loopback and stopped after) finds the violation, and a campaign of anoth
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from fuzzing import FINDING, fuzz, logged_findings, results, stored
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A throw-away redis-server on 127.0.0.1 (no persistence), stopped after the test."""
-    server = shutil.which("redis-server")
-    if server is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed; scripts/test installs it as root")
-        pytest.skip("redis-server is not installed (Debian package redis-server)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+from nfct_spec.engines.fuzz_redis import SharedRedisDatabase
 
 
 def test_machines_sharing_one_redis_share_their_finds(redis_url: str, tmp_path: Path) -> None:
@@ -70,3 +26,18 @@ def test_machines_sharing_one_redis_share_their_finds(redis_url: str, tmp_path: 
     assert sum(kept.values()) > 0
     assert finding.run <= 2 * kept[finding.test] + 1
     assert result["verdict"] == "violated" and redis_url in result["scope"]
+
+
+def test_a_save_on_one_machine_reaches_the_listeners_of_another(redis_url: str) -> None:
+    here, there = SharedRedisDatabase(redis_url), SharedRedisDatabase(redis_url)
+    heard: list[object] = []
+    there.add_listener(heard.append)
+    try:
+        time.sleep(0.3)  # the subscription is live once the reader thread has polled
+        here.save(b"key", b"value")
+        deadline = time.monotonic() + 5
+        while not heard and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        there.remove_listener(heard.append)
+    assert heard == [("save", (b"key", b"value"))]
