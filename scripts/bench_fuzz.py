@@ -8,7 +8,10 @@ the clock (when to re-run an example to sample an observation), so a seed fixes 
 not exactly.
 
 `workers`: runs per second of a real campaign (HypoFuzz's hub and N worker processes) with 1
-and with 2 workers, measured after every worker has started (worker start-up is not fuzzing).
+and with 2 workers, measured after every worker has started (worker start-up is not fuzzing),
+with the CPU seconds the workers got in that time and the load average: on a machine shared
+with other work, wall-clock runs/s scale only as far as the workers get the cores, while runs
+per worker CPU second show what each worker does with what it gets.
 
     python scripts/bench_fuzz.py guidance [--seeds 8] [--budget 800]
     python scripts/bench_fuzz.py workers [--seconds 120] [--workers 1 2]
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -97,7 +101,20 @@ def bench_guidance(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
-def runs_per_second(workers: int, seconds: float, config: Config) -> dict[str, float]:
+def _cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds of the given processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def runs_per_second(workers: int, seconds: float, config: Config) -> dict[str, object]:
     """Steady-state runs/s of a campaign with `workers` worker processes."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "campaign"
@@ -119,17 +136,26 @@ def runs_per_second(workers: int, seconds: float, config: Config) -> dict[str, f
                 if time.monotonic() > deadline or not hub.running:
                     raise RuntimeError(f"workers did not start:\n{hub.log_tail()}")
                 time.sleep(0.5)
+            pids = [int(p.stem) for p in (folder / "workers").glob("*.json")]
             start_runs, start = reader.read().runs, time.monotonic()
+            start_cpu, load_before = _cpu_seconds(pids), os.getloadavg()[0]
             time.sleep(seconds)
             progress = reader.read()
             elapsed = time.monotonic() - start
+            cpu = _cpu_seconds(pids) - start_cpu
+            load_after = os.getloadavg()[0]
         finally:
             hub.stop()
+    runs = progress.runs - start_runs
     return {
         "workers": workers,
         "seconds": round(elapsed, 1),
-        "runs": progress.runs - start_runs,
-        "runs/s": round((progress.runs - start_runs) / elapsed, 2),
+        "runs": runs,
+        "runs/s": round(runs / elapsed, 2),
+        "worker CPU seconds": round(cpu, 1),
+        "runs per worker CPU second": round(runs / cpu, 2) if cpu else 0.0,
+        "load average (1 min) before, after": [round(load_before, 1), round(load_after, 1)],
+        "cores": os.cpu_count() or 0,
         "steps/run": round(progress.steps / max(progress.runs, 1), 1),
     }
 

@@ -213,7 +213,7 @@ def _fuzz(
     if args.dashboard:
         console.print(f"HypoFuzz dashboard: http://localhost:{args.port}/")
     interrupted = False
-    restarts = 0
+    restarts = runs_at_start = 0
     coverage: Coverage | None = None
     try:
         with Live(console=console, refresh_per_second=2, transient=False) as live:
@@ -226,9 +226,14 @@ def _fuzz(
                 if args.stop_when_found and _found_and_kept(expected, progress, coverage_reader):
                     break
                 if not hub.running:
-                    if coverage.failures >= len(keys) or restarts >= MAX_RESTARTS:
+                    # HypoFuzz's hub exits when every test has failed, and also when no
+                    # worker finished its first hundred runs within a minute (it takes
+                    # that for "nothing left to fuzz"): restart it then, if it made progress.
+                    stuck = progress.runs == runs_at_start
+                    if coverage.failures >= len(keys) or stuck or restarts >= MAX_RESTARTS:
                         break
                     restarts += 1
+                    runs_at_start = progress.runs
                     hub = HypoFuzz(folder, args.workers, args.dashboard, args.port)
                     hub.start()
                 time.sleep(POLL_SECONDS)

@@ -24,6 +24,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,8 +287,18 @@ class HypoFuzz:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _reap_group(pgid: int) -> None:
-    """Kill what is left of the hub's process group (workers whose hub exited first)."""
+def _reap_group(pgid: int, grace: float = 10.0) -> None:
+    """Wait for the rest of the hub's process group (workers write what they still hold to
+    the database as they exit), then kill what is left of it."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

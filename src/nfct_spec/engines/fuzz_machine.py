@@ -195,9 +195,8 @@ class FuzzRun:
         with harness():
             if target.log_dir is not None:
                 worker_log(target.log_dir).run_started()
-            found = self._reached(self.state, self.memo.in_state(self.state))
-        for prop_id in found:
-            self._record(prop_id)
+            for prop_id in self._reached(self.state, self.memo.in_state(self.state)):
+                self._record(prop_id)
 
     def _reached(self, state: State, found: tuple[str, ...]) -> tuple[str, ...]:
         """Bookkeeping on entering `state` (called under `harness`); returns `found`."""
@@ -212,19 +211,21 @@ class FuzzRun:
         return found
 
     def _record(self, prop_id: str) -> None:
+        """Report a finding (called under `harness`: whether it is the first of its property in
+        this process must not change the run's coverage, or HypoFuzz would find the first run
+        showing it unstable and never keep it)."""
         event(f"finding:{prop_id}")
         target_ = self.target
         if prop_id not in target_.collection.found:
             target_.collection.found[prop_id] = list(self.path)
             if target_.log_dir is not None:
-                with harness():
-                    worker_log(target_.log_dir).finding(
-                        target_.name,
-                        self.memo.config.variant,
-                        prop_id,
-                        self.path,
-                        target_.collection.examples,
-                    )
+                worker_log(target_.log_dir).finding(
+                    target_.name,
+                    self.memo.config.variant,
+                    prop_id,
+                    self.path,
+                    target_.collection.examples,
+                )
         if prop_id in target_.fail_on:
             raise AssertionError(
                 f"{prop_id}, expected to hold on this config, does not after: "
@@ -253,17 +254,15 @@ class FuzzRun:
         memo = self.memo
         with harness():
             found = memo.in_state(post) + memo.on_step(pre, step, post)
-            self._reached(post, found)
-        for prop_id in found:
-            self._record(prop_id)
+            for prop_id in self._reached(post, found):
+                self._record(prop_id)
 
     def end(self) -> None:
         """The liveness check on the last state, and the run's guidance report."""
         with harness():
-            broken = bool(self.memo.live_props) and self.memo.live_broken(self.state)
-        if broken:
-            for prop_id in self.memo.live_props:
-                self._record(prop_id)
+            if self.memo.live_props and self.memo.live_broken(self.state):
+                for prop_id in self.memo.live_props:
+                    self._record(prop_id)
         if self.target.guidance:
             for name, value in self.peaks.items():
                 target(float(value), label=name)
