@@ -3,6 +3,16 @@
 
 from __future__ import annotations
 
-from nfct_spec.commands import actions, check, doc, explore, kernel, prove, replay, trace
+from nfct_spec.commands import (
+    actions,
+    check,
+    doc,
+    explore,
+    fuzz,
+    kernel,
+    prove,
+    replay,
+    trace,
+)
 
-COMMAND_MODULES = (check, actions, replay, trace, doc, kernel, prove, explore)
+COMMAND_MODULES = (check, actions, replay, trace, doc, kernel, prove, explore, fuzz)

@@ -1,0 +1,151 @@
+"""From what a campaign found to verdicts and traces, the way `nfct-spec check` reports them.
+
+A finding arrives as the steps of a run that showed it: from the workers' logs while a
+campaign runs, or from replaying the example database (`replay_database`). Either way it is
+replayed and minimised under the full config (a run of the quiet slice is a run of the config
+too), saved as a trace, and turned into a verdict against the catalogue's expectation: a
+finding is `violated` or `witnessed`; no finding is `sampled` where the property is expected
+to hold and `unknown` where a finding was expected (never a pass).
+
+Replaying the database needs only Hypothesis: the covering examples and failures HypoFuzz
+kept for each campaign test are copied into an in-memory database under the test's key and
+run by Hypothesis' own reuse phase, with a target that records findings instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import Phase, Verbosity, settings
+from hypothesis.database import ExampleDatabase, InMemoryExampleDatabase, choices_to_bytes
+
+from nfct_spec.checking import finding_verdict, searched
+from nfct_spec.engines.fuzz_campaign import Campaign, campaign_tests, open_database
+from nfct_spec.engines.fuzz_machine import RUN_HEALTH_CHECKS, given_test
+from nfct_spec.engines.sampling import Checked
+from nfct_spec.minimize import first_finding, liveness_tail, minimize
+from nfct_spec.models.config import Config
+from nfct_spec.models.registry import Step
+from nfct_spec.models.state import initial_state
+from nfct_spec.results import Result
+from nfct_spec.spec.catalogue import Property
+from nfct_spec.traces import Trace, make_trace
+from nfct_spec.viewer.minimize import minimize_trace
+
+ENGINE = "hypofuzz"
+Found = dict[tuple[str, str], Sequence[Step]]
+"""Steps of a run showing a finding, per (variant, property id)."""
+
+
+def finding_trace(
+    config: Config, prop: Property, steps: Sequence[Step], meta: Mapping[str, Any]
+) -> Trace:
+    """The minimised trace of a finding (as `check` makes them): for liveness, the prefix and
+    the fair drain after it that leaves the obligation unmet; otherwise cut at the finding."""
+    path = minimize(config, prop, steps)
+    at = len(path)
+    if prop.kind == "liveness":
+        path = path + (liveness_tail(config, path) or [])
+    else:
+        found_at = first_finding(config, prop, path)
+        at = found_at if found_at is not None else at
+    full_meta = {
+        "property": prop.id,
+        "statement": prop.statement,
+        "finding": finding_verdict(prop),
+        "step": at,
+        "engine": ENGINE,
+        "variant": config.variant,
+        **meta,
+    }
+    return minimize_trace(make_trace(config, path, initial_state(config), full_meta))
+
+
+def verdicts(
+    configs: Sequence[Config],
+    props: Sequence[Property],
+    found: Found,
+    scope: str,
+    meta: Mapping[str, Any],
+) -> list[Checked]:
+    """One result per config and applicable property, with a minimised trace per finding."""
+    out: list[Checked] = []
+    for config in configs:
+        for prop in props:
+            if not searched(prop, config):
+                continue
+            expected = prop.expected_for(config)
+            steps = found.get((config.variant, prop.id))
+            trace = None if steps is None else finding_trace(config, prop, steps, meta)
+            if trace is None:
+                verdict = "unknown" if expected in ("violated", "witness") else "sampled"
+                text = f"no finding in {scope}"
+            else:
+                verdict = "witnessed" if finding_verdict(prop) == "witness" else "violated"
+                text = f"trace of {len(trace.steps)} steps, found in {scope}"
+            result = Result(
+                prop.id,
+                config.variant,
+                ENGINE,
+                verdict,
+                expected,
+                text,
+                prop.reason_for(config),
+                config=config.name,
+            )
+            out.append(Checked(result, trace))
+    return out
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What replaying the database gave: findings and how many examples were run."""
+
+    found: Found
+    examples: int
+    steps: int
+
+
+def stored_examples(database: ExampleDatabase, key: bytes) -> list[bytes]:
+    """Every example HypoFuzz keeps for a test: its failures (shrunk, not yet shrunk, and
+    those that no longer failed) and its covering corpus."""
+    from hypofuzz.database import FailureState, HypofuzzDatabase
+
+    db = HypofuzzDatabase(database)
+    entries: list[bytes] = []
+    for state in (FailureState.SHRUNK, FailureState.UNSHRUNK, FailureState.FIXED):
+        entries += [choices_to_bytes(c) for c in db.failures(state=state).fetch(key)]
+    entries += list(db.corpus.fetch(key, as_bytes=True))
+    return list(dict.fromkeys(entries))
+
+
+def replay_database(campaign: Campaign) -> Replayed:
+    """Run every stored example of every campaign test and collect the findings."""
+    database = open_database(campaign.database)
+    found: Found = {}
+    examples = steps = 0
+    for test in campaign_tests(campaign, fail_on_holds=False, log=False):
+        entries = stored_examples(database, test.database_key)
+        if not entries:
+            continue
+        memory = InMemoryExampleDatabase()
+        for entry in entries:
+            memory.save(test.database_key, entry)
+        replay_settings = settings(
+            database=memory,
+            phases=[Phase.reuse],
+            max_examples=len(entries),
+            derandomize=False,
+            deadline=None,
+            suppress_health_check=RUN_HEALTH_CHECKS,
+            verbosity=Verbosity.quiet,
+        )
+        given_test(test.target, test.nodeid, replay_settings)()
+        collection = test.target.collection
+        examples += collection.examples
+        steps += collection.steps
+        for prop_id, prop_steps in collection.found.items():
+            found.setdefault((test.config.variant, prop_id), prop_steps)
+    return Replayed(found, examples, steps)
