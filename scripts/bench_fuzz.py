@@ -47,7 +47,7 @@ def guidance_config(args: argparse.Namespace) -> Config:
     early drop whose victim's DESTROY fails, so that it only moves to the dying list and
     stays counted: the deeper the larger N, and the deep states are what guidance is for."""
     return preset(args.preset, args.variant).with_(
-        nf_conntrack_max=args.limit, flows=args.limit + 1, max_conntracks=args.limit + 2
+        nf_conntrack_max=args.limit, flows=args.limit + 1, slots=args.limit + 2
     )
 
 

@@ -51,7 +51,9 @@ def features(config: Config, state: State) -> Features:
     """The guidance numbers of `state`."""
     kernel = state.kernel
     dying = set(kernel.dying)
-    retries = sum(1 for ct in kernel.cts if ct.missed or ct.uid in dying)
+    retries = sum(
+        1 for slot, ct in enumerate(kernel.cts) if ct is not None and (ct.missed or slot in dying)
+    )
     limit = config.nf_conntrack_max
     observer = "|".join(
         f"{int(sock.open)}{len(sock.queue)}{int(sock.congested)}{int(sock.sk_err)}"
@@ -61,6 +63,6 @@ def features(config: Config, state: State) -> Features:
         dying=len(kernel.dying),
         queued=sum(len(sock.queue) for sock in kernel.sockets),
         retries=retries,
-        over_limit=kernel.count - limit if limit else 0,
+        over_limit=kernel.ct_count - limit if limit else 0,
         observer=observer,
     )
