@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 from setuptools import setup
@@ -43,7 +44,17 @@ def fingerprint(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def _remove_old_builds() -> None:
+    """Compiled modules of an earlier build would shadow the sources (and a module that is no
+    longer compiled would stay compiled): remove them first."""
+    for path in (HERE / "models").iterdir():
+        if any(path.name.endswith(suffix) for suffix in EXTENSION_SUFFIXES):
+            path.unlink()
+    (HERE / "models" / "_fingerprint.py").unlink(missing_ok=True)
+
+
 def _compiled_extensions() -> list[object]:
+    _remove_old_builds()
     if os.environ.get("NFCT_SPEC_PURE") == "1":
         return []
     from mypyc.build import mypycify
