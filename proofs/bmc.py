@@ -21,12 +21,13 @@ import z3
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
-from nfct_spec.proofs.actions import arg_vars, builders_for, relation, symbolic_args
+from nfct_spec.proofs.actions import BUILDERS, arg_vars, builders_for, symbolic_args, transition
 from nfct_spec.proofs.induction import decode
 from nfct_spec.proofs.params import Flags, Params, concrete_params, flags_for
-from nfct_spec.spec.terms import Term
+from nfct_spec.proofs.sym import Freed
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state, leaves, lift, project, shape_for
 from nfct_spec.replay import replay
+from nfct_spec.spec.terms import And, Term
 from nfct_spec.traces import Trace, make_trace
 
 Target = Callable[[Params, AState, AState, "StepSel"], Term]
@@ -36,22 +37,41 @@ class BmcMismatch(AssertionError):
     """A Z3 trace that the Python model does not reproduce (an encoding error)."""
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One way to take an unrolled step: an action with one kind of its enumerated arguments,
+    its selector, and the frees it notes."""
+
+    action: str
+    args: dict[str, Any]
+    sel: z3.BoolRef
+    freed: tuple[Freed, ...]
+
+
 @dataclass
 class StepSel:
     """The selectors and arguments of one unrolled step."""
 
-    choices: list[tuple[str, dict[str, Any], z3.BoolRef]]
+    choices: list[Choice]
 
     def taken(self, action: str) -> Term:
         """The step is an instance of `action`."""
-        return z3.Or([sel for name, _, sel in self.choices if name == action] or [False])
+        return z3.Or([c.sel for c in self.choices if c.action == action] or [False])
 
     def arg(self, action: str, name: str) -> Any:
         """An argument term of `action` (shared by its enumerated variants)."""
-        for act, args, _ in self.choices:
-            if act == action:
-                return args[name]
+        for choice in self.choices:
+            if choice.action == action:
+                return choice.args[name]
         raise KeyError(f"{action}.{name}")
+
+    def freed(self) -> list[Freed]:
+        """The frees of the step, each under its choice's selector."""
+        return [
+            Freed(And(c.sel, gone.cond), gone.slot, gone.reported, gone.has_destroy)
+            for c in self.choices
+            for gone in c.freed
+        ]
 
 
 @dataclass
@@ -73,8 +93,9 @@ def _decode_args(
         return t
 
     out: list[tuple[str, ArgValue]] = []
+    picks = BUILDERS[action].picks
     for name, value in args.items():
-        if name == "uid" and action != "__nf_conntrack_confirm" and "flow" in args:
+        if name in picks:
             continue
         if name == "listener":
             out.append((name, config.listeners[val(value)].name))
@@ -119,6 +140,15 @@ def _pairs(template: AState, state: AState) -> list[tuple[z3.ExprRef, z3.ExprRef
     return pairs
 
 
+@dataclass(frozen=True)
+class _Template:
+    action: str
+    kind: int
+    args: dict[str, Any]
+    formula: z3.ExprRef
+    freed: tuple[Freed, ...]
+
+
 class _Unrolling:
     """Each action's relation, built once over template states and instantiated for each
     unrolled step by substitution (building it through the builders costs more than that)."""
@@ -127,26 +157,34 @@ class _Unrolling:
         self.shape = shape
         self.pre = fresh_state(shape, "tpre")
         self.post = fresh_state(shape, "tpost")
-        self.relations: list[tuple[str, int, dict[str, Any], z3.ExprRef]] = []
+        self.templates: list[_Template] = []
         for action in builders_for(config.variant):
             for k, args in enumerate(symbolic_args(action, shape, "t")):
-                formula = relation(action, flags, params, self.pre, self.post, args)
-                self.relations.append((action, k, args, _expr(formula)))
+                formula, freed = transition(action, flags, params, self.pre, self.post, args)
+                self.templates.append(_Template(action, k, args, _expr(formula), freed))
 
-    def step(
-        self, pre: AState, post: AState, depth: int
-    ) -> list[tuple[str, int, dict[str, Any], z3.ExprRef]]:
-        """(action, argument kind, arguments of this step, relation) for every action and
-        kind of its arguments."""
+    def step(self, pre: AState, post: AState, depth: int) -> list[_Template]:
+        """Every template instantiated for one unrolled step: its arguments renamed, its
+        relation and its frees over the step's states."""
         states = _pairs(self.pre, pre) + _pairs(self.post, post)
         fresh: dict[str, list[dict[str, Any]]] = {}
         out = []
-        for action, k, args, formula in self.relations:
-            if action not in fresh:
-                fresh[action] = symbolic_args(action, self.shape, f"d{depth}")
-            mine = fresh[action][k]
-            renamed = list(zip(arg_vars(args), arg_vars(mine), strict=True))
-            out.append((action, k, mine, z3.substitute(formula, *states, *renamed)))
+        for tpl in self.templates:
+            if tpl.action not in fresh:
+                fresh[tpl.action] = symbolic_args(tpl.action, self.shape, f"d{depth}")
+            mine = fresh[tpl.action][tpl.kind]
+            pairs = states + list(zip(arg_vars(tpl.args), arg_vars(mine), strict=True))
+
+            def sub(term: Term, pairs: list[tuple[z3.ExprRef, z3.ExprRef]] = pairs) -> Term:
+                return z3.substitute(term, *pairs) if isinstance(term, z3.ExprRef) else term
+
+            freed = tuple(
+                Freed(sub(g.cond), sub(g.slot), sub(g.reported), tuple(map(sub, g.has_destroy)))
+                for g in tpl.freed
+            )
+            out.append(
+                _Template(tpl.action, tpl.kind, mine, z3.substitute(tpl.formula, *pairs), freed)
+            )
         return out
 
 
@@ -168,12 +206,12 @@ def _search(
     for depth in range(1, max_depth + 1):
         pre = states[-1]
         post = fresh_state(shape, f"s{depth}")
-        choices: list[tuple[str, dict[str, Any], z3.BoolRef]] = []
-        for action, k, args, formula in unrolling.step(pre, post, depth):
-            sel = z3.Bool(f"sel{depth}.{action}.{k}")
-            solver.add(z3.Implies(sel, formula))
-            choices.append((action, args, sel))
-        solver.add(z3.Or([c[2] for c in choices]))
+        choices: list[Choice] = []
+        for step in unrolling.step(pre, post, depth):
+            sel = z3.Bool(f"sel{depth}.{step.action}.{step.kind}")
+            solver.add(z3.Implies(sel, step.formula))
+            choices.append(Choice(step.action, step.args, sel, step.freed))
+        solver.add(z3.Or([c.sel for c in choices]))
         states.append(post)
         sels.append(StepSel(choices))
         solver.push()
@@ -265,10 +303,9 @@ def _concretize(
     shape = shape_for(config)
     state: State = initial_state(config)
     path: list[tuple[Step, State]] = []
-    closed = False
     for j, step_sel in enumerate(sels):
         pre_abs = decode(model, states[j])
-        chosen = [(a, args) for a, args, sel in step_sel.choices if z3.is_true(model.eval(sel))]
+        chosen = [(c.action, c.args) for c in step_sel.choices if z3.is_true(model.eval(c.sel))]
         action, args = chosen[0]
         step = _decode_args(config, model, pre_abs, action, args)
         successor = apply(config, state, step)
@@ -276,10 +313,7 @@ def _concretize(
             raise BmcMismatch(f"Z3 step {j + 1} {step} is not enabled in the Python model")
         want = decode(model, states[j + 1])
         got = project(config, successor, shape)
-        closed = closed or action == "env_listener_close"
         for name in want:
-            if name == "hasD" and closed:
-                continue
             if want[name] != got[name]:
                 raise BmcMismatch(
                     f"Z3 step {j + 1} {step}: field {name} is {want[name]} in Z3, "

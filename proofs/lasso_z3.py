@@ -31,7 +31,6 @@ from nfct_spec.engines.lasso import check_lasso
 from nfct_spec.models.config import Config
 from nfct_spec.proofs.bmc import LOOP_VAR, BmcResult, PathTarget, StepSel, run_lasso
 from nfct_spec.proofs.params import Params
-from nfct_spec.spec.terms import And, Not, Or, Term
 from nfct_spec.proofs.vocab import AState, equal_fields
 from nfct_spec.spec.fairness import (
     FAIRNESS,
@@ -41,6 +40,7 @@ from nfct_spec.spec.fairness import (
     TIMERS_FIRE,
     TRAFFIC_STOPS,
 )
+from nfct_spec.spec.terms import And, Not, Or, Term
 
 WEAKER = tuple(f.id for f in FAIRNESS if f.id != TRAFFIC_STOPS.id)
 """The fairness of the lasso that needs new traffic: everything but traffic-stops."""
@@ -96,7 +96,7 @@ def _cycle_fair(
         for handler, where in (("death_by_event", "inD"), ("death_by_timeout", "inH")):
             for u in range(len(cycle[0]["alloc"])):
                 due = Or(*[And(s["alloc"][u], s[where][u], s["timer"][u] == 0) for s in cycle[:-1]])
-                fired = [And(st.taken(handler), st.arg(handler, "uid") == u) for st in steps]
+                fired = [And(st.taken(handler), st.arg(handler, "slot") == u) for st in steps]
                 parts.append(Or(Not(due), *fired))
     if LISTENERS_READ.id in fairness:
         for i in range(len(p.be)):
@@ -106,7 +106,7 @@ def _cycle_fair(
             )
             parts.append(Or(Not(waiting), read))
     if TRAFFIC_STOPS.id in fairness:
-        parts += [Not(st.taken(a)) for st in steps for a, _args, _sel in st.choices if a in TRAFFIC]
+        parts += [Not(c.sel) for st in steps for c in st.choices if c.action in TRAFFIC]
     if RETRY_POSITIVE.id in fairness:
         parts += [s["retry"] > 0 for s in cycle]
     return And(*parts)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nfct_spec.proofs.actions import destroy_owed
+from nfct_spec.proofs.actions import ActionPred, destroy_owed
 from nfct_spec.proofs.induction import (
     BUILD_FAILURE_REPORTED,
     NO_BUILD_FAILURE,
     RETRY_POSITIVE,
-    ActionPred,
     Assumption,
     InductionReport,
     Line,
@@ -26,7 +25,7 @@ from nfct_spec.proofs.induction import (
 from nfct_spec.proofs.params import flags_for
 from nfct_spec.proofs.vocab import Shape
 
-LISTS = ("one-place", "aux-fresh", "aux-alloc-waits")
+LISTS = ("one-place", "aux-free-clean", "aux-alloc-waits")
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,8 @@ PLANS: tuple[Plan, ...] = (
         "count-exact",
         ("2.6.30", "2.6.31", "6.x"),
         ("count-exact", "aux-apend-range", *LISTS),
-        why="count against the allocated slots; a slot is taken only at the next uid",
+        why="count against the allocated slots; an allocation takes a free slot (the one its "
+        "step names, or the one a waiting allocation reserved), a free empties one",
     ),
     Plan(
         "one-place",
@@ -177,6 +177,7 @@ def scope(plan: Plan, shape: Shape, variant: str = "") -> str:
     worker = SCOPE_6X if variant == "6.x" else ""
     return (
         f"inductive (Z3) for every nf_conntrack_max, listener capacity, ct timeout, retry "
-        f"timeout, number of flows and listener options{worker}, with max_conntracks <= "
-        f"{shape.n} and at most {shape.listeners} listeners{assumed}"
+        f"timeout, number of flows and listener options{worker}, with at most {shape.n} "
+        f"conntracks existing at once ({shape.n} memory slots, any number of allocations over "
+        f"time) and at most {shape.listeners} listeners{assumed}"
     )

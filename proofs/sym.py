@@ -4,16 +4,35 @@ A builder reads fields with `at`/`get` and writes them with `put`; inside `with 
 every write is guarded by `c`, which is how the kernel's branches become If-terms in Z3 mode
 (and ordinary branches in concrete mode). Writes are recorded per field so that the frame of
 an action can be checked against its registry declaration.
+
+A free (nf_conntrack_free()) takes the instance's observers out of the abstract view: the slot's
+observer fields are cleared with it. What the action properties need to know about how the
+instance ended (had it reported, which listeners had its DESTROY) is noted at the free, under
+its path condition, in `Sym.freed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from nfct_spec.spec.terms import And, If, Term, sel, symbolic
 from nfct_spec.proofs.vocab import BY_FIELD, AState
+from nfct_spec.spec.terms import And, If, Term, sel, symbolic
+
+
+@dataclass(frozen=True)
+class Freed:
+    """One nf_conntrack_free() in a step: under which condition it runs, the slot, and what the
+    instance's observers held just before (the observer record leaves with the instance)."""
+
+    cond: Term
+    slot: Term
+    reported: Term
+    """The instance had handed an event to ctnetlink (`rep`)."""
+    has_destroy: tuple[Term, ...]
+    """Per listener slot: a DESTROY of the instance was queued there or read (`hasD`)."""
 
 
 class Sym:
@@ -28,6 +47,7 @@ class Sym:
         }
         self._pc: list[Term] = []
         self.written: set[str] = set()
+        self.freed: list[Freed] = []
         self._memo: dict[tuple[int, ...], tuple[Any, Term]] = {}
 
     @property
@@ -63,16 +83,28 @@ class Sym:
         """A scalar field, or the list of a per-slot field."""
         return self.v[name]
 
-    def at(self, name: str, index: Term, uid: Term = None) -> Term:
-        """A per-slot field at `index` (for `hasD`: listener `index`, conntrack `uid`)."""
+    def at(self, name: str, index: Term, slot: Term = None) -> Term:
+        """A per-slot field at `index` (for `hasD` and `owed`: listener `index`, conntrack
+        `slot`)."""
         values = self.v[name]
-        if uid is None:
+        if slot is None:
             return sel(values, index)
-        return sel([sel(row, uid) for row in values], index)
+        return sel([sel(row, slot) for row in values], index)
 
-    def put(self, name: str, value: Term, index: Term = None, uid: Term = None) -> None:
-        """Write a field (at a slot), guarded by the path condition (nothing to do when the
-        condition is concretely false, as on the branches a concrete step does not take)."""
+    def note_free(self, slot: Term) -> None:
+        """Note the free of the instance in `slot` (before its observers are cleared)."""
+        pc = self.pc
+        if pc is False:
+            return
+        listeners = range(len(self.v["hasD"]))
+        has_destroy = tuple(self.at("hasD", i, slot) for i in listeners)
+        self.freed.append(Freed(pc, slot, self.at("rep", slot), has_destroy))
+
+    def put(self, name: str, value: Term, index: Term = None, slot: Term = None) -> None:
+        """Write a field (at a slot; for `hasD` and `owed` at listener `index` and conntrack
+        `slot`, every slot when `slot` is None), guarded by the path condition (nothing to do
+        when the condition is concretely false, as on the branches a concrete step does not
+        take)."""
         self.written.add(name)
         pc = self.pc
         if pc is False:
@@ -81,11 +113,11 @@ class Sym:
         if shape == "scalar":
             self.v[name] = If(pc, value, self.v[name])
             return
-        if shape == "listener_uid":
+        if shape == "listener_slot":
             rows = self.v[name]
             self.v[name] = [
                 [
-                    _guarded(And(pc, _is(index, i), _is(uid, u)), value, old)
+                    _guarded(And(pc, _is(index, i), _is(slot, u)), value, old)
                     for u, old in enumerate(row)
                 ]
                 for i, row in enumerate(rows)

@@ -55,7 +55,7 @@ def fresh_state(shape: Shape, tag: str) -> AState:
         base = f"{f.name}_{tag}"
         if f.shape == "scalar":
             state[f.name] = _var(f.sort, base)
-        elif f.shape == "uid":
+        elif f.shape == "slot":
             state[f.name] = [_var(f.sort, f"{base}[{u}]") for u in range(shape.n)]
         elif f.shape == "listener":
             state[f.name] = [_var(f.sort, f"{base}[{i}]") for i in range(shape.listeners)]

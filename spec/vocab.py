@@ -67,19 +67,19 @@ def _f(name: str, owners: str, shape: str, sort: str, default: int | bool, doc: 
 
 
 FIELDS: tuple[Field, ...] = (
-    _f("alloc", KERNEL_CTS, "uid", "bool", False, "slot holds an allocated struct nf_conn"),
-    _f("flow", KERNEL_CTS, "uid", "int", 0, "the conntrack's tuple (flow id)"),
-    _f("ecache", KERNEL_CTS, "uid", "bool", False, "has the event-cache extension"),
-    _f("assured", KERNEL_CTS, "uid", "bool", False, "IPS_ASSURED"),
-    _f("dbit", KERNEL_CTS, "uid", "bool", False, "IPS_DYING_BIT"),
-    _f("timer", KERNEL_CTS, "uid", "int", NO_TIMER, "ct->timeout ticks left, -1 if not pending"),
-    _f("cache", KERNEL_CTS, "uid", "bits", 0, "ecache->cache"),
-    _f("missed", KERNEL_CTS, "uid", "bits", 0, "ecache->missed"),
-    _f("pid", KERNEL_CTS, "uid", "int", 0, "ecache->pid (remembered requester port id)"),
-    _f("inU", "kernel.unconfirmed", "uid", "bool", False, "on the unconfirmed list"),
-    _f("inH", "kernel.hash", "uid", "bool", False, "in the hash table"),
-    _f("inD", "kernel.dying", "uid", "bool", False, "on the dying list"),
-    _f("dpos", "kernel.dying", "uid", "int", -1, "dying-list position from the tail, -1 off"),
+    _f("alloc", KERNEL_CTS, "slot", "bool", False, "slot holds an allocated struct nf_conn"),
+    _f("flow", KERNEL_CTS, "slot", "int", 0, "the conntrack's tuple (flow id)"),
+    _f("ecache", KERNEL_CTS, "slot", "bool", False, "has the event-cache extension"),
+    _f("assured", KERNEL_CTS, "slot", "bool", False, "IPS_ASSURED"),
+    _f("dbit", KERNEL_CTS, "slot", "bool", False, "IPS_DYING_BIT"),
+    _f("timer", KERNEL_CTS, "slot", "int", NO_TIMER, "ct->timeout ticks left, -1 if not pending"),
+    _f("cache", KERNEL_CTS, "slot", "bits", 0, "ecache->cache"),
+    _f("missed", KERNEL_CTS, "slot", "bits", 0, "ecache->missed"),
+    _f("pid", KERNEL_CTS, "slot", "int", 0, "ecache->pid (remembered requester port id)"),
+    _f("inU", "kernel.unconfirmed", "slot", "bool", False, "on the unconfirmed list"),
+    _f("inH", "kernel.hash", "slot", "bool", False, "in the hash table"),
+    _f("inD", "kernel.dying", "slot", "bool", False, "on the dying list"),
+    _f("dpos", "kernel.dying", "slot", "int", -1, "dying-list position from the tail, -1 off"),
     _f("count", "kernel.ct_count", "scalar", "int", 0, "net->ct.count"),
     _f("open", SOCKETS, "listener", "bool", False, "the socket is open"),
     _f("qlen", SOCKETS, "listener", "int", 0, "messages in the receive queue"),
@@ -88,7 +88,7 @@ FIELDS: tuple[Field, ...] = (
     _f(
         "hasD",
         RECORDS,
-        "listener_uid",
+        "listener_slot",
         "bool",
         False,
         "a DESTROY of the instance in u is queued at, or was read by, listener i",
@@ -96,7 +96,7 @@ FIELDS: tuple[Field, ...] = (
     _f(
         "owed",
         RECORDS,
-        "listener_uid",
+        "listener_slot",
         "bool",
         False,
         "listener i was open when the instance in u was created",
@@ -116,9 +116,9 @@ FIELDS: tuple[Field, ...] = (
         False,
         "net->ct.ecache_dwork_pending (6.x)",
     ),
-    _f("pend", RECORDS, "uid", "bits", 0, "bits raised and not yet sent successfully"),
-    _f("rep", RECORDS, "uid", "bool", False, "an event was handed to ctnetlink"),
-    _f("dead", RECORDS, "uid", "bool", False, "the instance started to die (DESTROY raised)"),
+    _f("pend", RECORDS, "slot", "bits", 0, "bits raised and not yet sent successfully"),
+    _f("rep", RECORDS, "slot", "bool", False, "an event was handed to ctnetlink"),
+    _f("dead", RECORDS, "slot", "bool", False, "the instance started to die (DESTROY raised)"),
 )
 BY_FIELD = {f.name: f for f in FIELDS}
 OBSERVER_FIELDS = frozenset(f.name for f in FIELDS if RECORDS in f.owners)
