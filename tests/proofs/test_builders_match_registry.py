@@ -49,6 +49,15 @@ def test_frame_of_env_tick_is_only_the_conntrack_fields() -> None:
     }
 
 
+def test_the_observer_fields_are_owned_by_the_records_and_the_count_by_ct_count() -> None:
+    observers = {f.name for f in FIELDS if f.owners == frozenset({"ghost.records"})}
+    assert observers == {"pend", "rep", "dead", "hasD", "owed"}
+    assert {f.name for f in FIELDS if "kernel.ct_count" in f.owners} == {"count"}
+    assert {f.name for f in FIELDS if "kernel.alloc_slot" in f.owners} == {"aslot"}
+    assert owned_fields(BY_NAME["env_listener_open"].modifies) >= {"owed", "hasD", "open"}
+    assert "owed" not in owned_fields(BY_NAME["env_tick"].modifies)
+
+
 def test_the_6x_worker_fields_are_owned_by_the_registry_names_of_the_worker() -> None:
     worker = {f.name for f in FIELDS if f.owners & {"kernel.worker", "kernel.dwork_pending"}}
     assert worker == {"worker", "dwork_pending"}
@@ -72,13 +81,13 @@ def test_a_builder_that_writes_an_undeclared_field_is_rejected(
 ) -> None:
     original = kernel_z3.free
 
-    def free_and_touch_count(s: kernel_z3.Sym, uid: object) -> None:
+    def free_and_touch_the_retry_timeout(s: kernel_z3.Sym, uid: object) -> None:
         original(s, uid)
-        s.put("since", 7, 0)
+        s.put("retry", 7)
 
-    monkeypatch.setattr(kernel_z3, "free", free_and_touch_count)
+    monkeypatch.setattr(kernel_z3, "free", free_and_touch_the_retry_timeout)
     shape = Shape(3, 2)
     params, _ = symbolic_params(shape)
     pre, post = fresh_state(shape, "pre"), fresh_state(shape, "post")
     with pytest.raises(FrameError, match="destroy_conntrack writes"):
-        relation("destroy_conntrack", flags_for("2.6.31"), params, pre, post, {"uid": 0})
+        relation("destroy_conntrack", flags_for("2.6.31"), params, pre, post, {"slot": 0})

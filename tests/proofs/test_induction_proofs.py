@@ -9,12 +9,12 @@ import pytest
 import z3
 
 from nfct_spec.proofs import kernel_z3, liveness
-from nfct_spec.proofs.invariants import BY_ID as INV
 from nfct_spec.proofs.liveness import check_ranking, fair_actions
 from nfct_spec.proofs.params import Flags, Params, symbolic_params
 from nfct_spec.proofs.plans import PLANS, Plan, check_plan, plans_for
-from nfct_spec.proofs.terms import And, If, Not, Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
+from nfct_spec.spec.invariants import BY_ID as INV
+from nfct_spec.spec.terms import And, If, Not, Term
 from tests.proofs.mutants import install_admit_anyway
 
 SMALL = Shape(n=3, listeners=2)

