@@ -25,7 +25,9 @@ from nfct_spec.proofs.induction import (
 from nfct_spec.proofs.params import flags_for
 from nfct_spec.proofs.vocab import Shape
 
-LISTS = ("one-place", "aux-free-clean", "aux-alloc-waits")
+LISTS = ("one-place", "aux-alloc-waits")
+"""The slot bookkeeping most proofs rest on: each allocated conntrack on one list, a free slot
+on none, and a waiting allocation's reserved slot free (so the allocation lands on no list)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,11 @@ PLANS: tuple[Plan, ...] = (
     Plan(
         "one-place",
         ("2.6.30", "2.6.31", "6.x"),
-        LISTS,
-        why="list membership per slot",
+        (*LISTS, "aux-free-clean"),
+        why="list membership per slot; with it the slots' observers: a free slot has none, so "
+        "an allocation's fresh observers are the only ones its instance ever has (no proof "
+        "needs aux-free-clean: every allocation starts the observers afresh; it is carried "
+        "here to show that the abstract state of a free slot is the projection's)",
     ),
     Plan(
         "missed-only-undelivered",
