@@ -18,6 +18,7 @@ from typing import Any
 
 import z3
 
+from nfct_spec.engines.lasso import same_state
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
@@ -269,19 +270,23 @@ LOOP_VAR = "lasso.loop"
 
 
 def _close_loop(config: Config, trace: Trace, loop: int) -> tuple[Trace, int | None]:
-    """Repeat the cycle in the Python model until its end state equals a state of the cycle
-    region exactly (saturating counters such as `drops` may need a few turns). Returns the
-    trace ending in that state and its index (the ITF `loop`), or None if none repeats. An
-    empty cycle (the last state stutters) is closed as it is."""
+    """Repeat the cycle in the Python model until its end state is the same state as one of the
+    cycle region (as `check_lasso` compares them: the previous step's freed records and the
+    saturating `drops` counters aside; the counters may need a few turns). Returns the trace
+    ending in that state and its index (the ITF `loop`), or None if none repeats. An empty
+    cycle (the last state stutters) is closed as it is."""
     cycle = list(trace.steps[loop:])
     states = list(trace.states)
     steps = list(trace.steps)
     if not cycle:
         path = list(zip(steps, states[1:], strict=True))
         return make_trace(config, path, states[0], trace.meta, loop=loop), loop
+    same = same_state(config, states[0].ghost.level)
     for _ in range(5):
-        if states[-1] in states[loop:-1]:
-            at = states.index(states[-1], loop)
+        region = [same(s) for s in states[loop:-1]]
+        end = same(states[-1])
+        if end in region:
+            at = loop + region.index(end)
             path = list(zip(steps, states[1:], strict=True))
             return make_trace(config, path, states[0], trace.meta, loop=at), at
         for step in cycle:
