@@ -80,6 +80,41 @@ def test_parking_on_the_dying_list_without_unhashing_breaks_one_place(
     assert ("death_by_timeout", "one-place", "cti") in failures
 
 
+def test_a_free_that_keeps_the_instances_observers_breaks_free_clean(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = kernel_z3.free
+
+    def keeps_observers(s: kernel_z3.Sym, uid: Term) -> None:
+        kept = [(name, s.at(name, uid)) for name in ("pend", "rep", "dead")]
+        listeners = range(len(s.get("hasD")))
+        rows = [(name, i, s.at(name, i, uid)) for name in ("hasD", "owed") for i in listeners]
+        original(s, uid)
+        for name, value in kept:
+            s.put(name, value, uid)
+        for name, i, value in rows:
+            s.put(name, value, i, uid)
+
+    monkeypatch.setattr(kernel_z3, "free", keeps_observers)
+    failures = _run(plans_for("one-place")[0], "2.6.31")
+    assert ("destroy_conntrack", "aux-free-clean", "cti") in failures
+
+
+def test_an_allocation_that_keeps_its_reservation_breaks_alloc_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = kernel_z3.allocate
+
+    def keeps_reservation(s: kernel_z3.Sym, p: Params, f: Flags, slot: Term, flow: Term) -> None:
+        reserved = s.get("aslot")
+        original(s, p, f, slot, flow)
+        s.put("aslot", reserved)
+
+    monkeypatch.setattr(kernel_z3, "allocate", keeps_reservation)
+    failures = _run(plans_for("one-place")[0], "2.6.31")
+    assert ("early_drop", "aux-alloc-waits", "cti") in failures
+
+
 def _install_eager_send(monkeypatch: pytest.MonkeyPatch) -> None:
     """The mutant: a send that also marks the bits it sent as no longer pending."""
     original = kernel_z3.send
