@@ -10,15 +10,17 @@ makes them). Conntracks are named by their memory slot, as in the model's argume
 allocation takes the free slot its step names (`slot`), or the one its waiting allocation
 reserved (early_drop). Where the model picks something by list order (the hashed conntrack of
 a flow), the builder takes the pick as an argument (`hashed`) constrained to a valid choice.
-The frees a builder runs are noted (`Sym.freed`) for the action properties: the freed
-instance's observers leave the abstract view with it (`destroy_owed`). The variant's
+A builder starts from the pre-state with its transient fields empty (the model settles a
+state before each step: the previous step's freed records are gone) and notes each free there
+(`Sym.note_free`), so that the action properties read how a freed instance ended in the
+post-state (`destroy_owed`). The variant's
 behaviour is chosen by the flags of `nfct_spec.models.variants.Variant`, as in the model's
 actions; the 6.x-only actions are `gc_worker` and `ecache_work`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +32,8 @@ from nfct_spec.models.registry import BY_NAME, actions_for
 from nfct_spec.models.state import NO_TIMER
 from nfct_spec.proofs import kernel_z3 as k
 from nfct_spec.proofs.params import Flags, Params
-from nfct_spec.proofs.sym import Freed, Sym
-from nfct_spec.proofs.vocab import FIELDS, AState, Shape, equal_fields
+from nfct_spec.proofs.sym import Sym
+from nfct_spec.proofs.vocab import BY_FIELD, FIELDS, TRANSIENT_FIELDS, AState, Shape, equal_fields
 from nfct_spec.spec.terms import And, Implies, Not, Or, Term, count, sel
 
 Builder = Callable[[Sym, Params, Flags, dict[str, Any]], Term]
@@ -462,58 +464,50 @@ def owned_fields(modifies: frozenset[str]) -> set[str]:
     return {f.name for f in FIELDS if f.owners & modifies}
 
 
-@dataclass(frozen=True)
-class Execution:
-    """A builder run: the guard (with the registry rules), the post-state it computes (every
-    field; the unwritten ones as in the pre-state) and the frees it noted."""
-
-    guard: Term
-    post: AState
-    freed: tuple[Freed, ...]
-
-
-def run_builder(
-    action: str, flags: Flags, params: Params, pre: AState, args: dict[str, Any]
-) -> Execution:
-    """Run the builder of `action` on `pre` (FrameError if it writes a field outside the
-    action's declared `modifies`)."""
-    spec = BUILDERS[action]
-    s = Sym(pre)
-    guard = spec.build(s, params, flags, args)
-    allowed = owned_fields(BY_NAME[action].modifies)
-    stray = s.written - allowed
-    if stray:
-        raise FrameError(f"{action} writes {sorted(stray)} outside its declared modifies")
-    rules = And(Not(pre["crashed"]), True if action == "early_drop" else pre["apend"] < 0)
-    return Execution(And(rules, guard), s.v, tuple(s.freed))
+def settled(pre: AState) -> AState:
+    """The pre-state as a step starts from it: the transient fields (the previous step's freed
+    records) empty, as `registry.settled` leaves the model's state."""
+    out = dict(pre)
+    for name in TRANSIENT_FIELDS:
+        default = BY_FIELD[name].default
+        value = pre[name]
+        out[name] = (
+            [[default] * len(row) for row in value]
+            if value and isinstance(value[0], list)
+            else [default] * len(value)
+        )
+    return out
 
 
 def execute(
     action: str, flags: Flags, params: Params, pre: AState, args: dict[str, Any]
 ) -> tuple[Term, AState]:
-    """Run a builder: (guard including the registry rules, post-state of written fields)."""
-    run = run_builder(action, flags, params, pre, args)
-    return run.guard, run.post
-
-
-def transition(
-    action: str, flags: Flags, params: Params, pre: AState, post: AState, args: dict[str, Any]
-) -> tuple[Term, tuple[Freed, ...]]:
-    """T_action(pre, args, post) and the frees of the step (for the action properties)."""
-    run = run_builder(action, flags, params, pre, args)
-    changed = owned_fields(BY_NAME[action].modifies)
-    parts = [run.guard]
-    for fld in FIELDS:
-        source = run.post if fld.name in changed else pre
-        parts.extend(equal_fields(post, source, [fld.name]))
-    return And(*parts), run.freed
+    """Run a builder: (guard including the registry rules, post-state of written fields).
+    FrameError if it writes a field outside the action's declared `modifies` (the transient
+    fields, which every step sets, aside)."""
+    spec = BUILDERS[action]
+    s = Sym(settled(pre))
+    guard = spec.build(s, params, flags, args)
+    allowed = owned_fields(BY_NAME[action].modifies) | TRANSIENT_FIELDS
+    stray = s.written - allowed
+    if stray:
+        raise FrameError(f"{action} writes {sorted(stray)} outside its declared modifies")
+    rules = And(Not(pre["crashed"]), True if action == "early_drop" else pre["apend"] < 0)
+    return And(rules, guard), s.v
 
 
 def relation(
     action: str, flags: Flags, params: Params, pre: AState, post: AState, args: dict[str, Any]
 ) -> Term:
-    """T_action(pre, args, post): enabled, written fields as computed, frame unchanged."""
-    return transition(action, flags, params, pre, post, args)[0]
+    """T_action(pre, args, post): enabled, written fields as computed, frame unchanged (the
+    transient fields are the step's own: always as computed)."""
+    guard, computed = execute(action, flags, params, pre, args)
+    changed = owned_fields(BY_NAME[action].modifies) | TRANSIENT_FIELDS
+    parts = [guard]
+    for fld in FIELDS:
+        source = computed if fld.name in changed else pre
+        parts.extend(equal_fields(post, source, [fld.name]))
+    return And(*parts)
 
 
 def symbolic_args(action: str, shape: Shape, tag: str) -> list[dict[str, Any]]:
@@ -550,17 +544,17 @@ def arg_vars(args: dict[str, Any]) -> list[z3.ExprRef]:
     return out
 
 
-ActionPred = Callable[[Params, AState, AState, Sequence[Freed]], Term]
-"""A property of one step: the parameters, the pre- and post-states and the step's frees."""
+ActionPred = Callable[[Params, AState, AState], Term]
+"""A property of one step, over the pre- and post-states."""
 
 
-def destroy_owed(params: Params, pre: AState, post: AState, freed: Sequence[Freed]) -> Term:
+def destroy_owed(params: Params, pre: AState, post: AState) -> Term:
     """The destroy-before-free condition on one step: every conntrack the step frees that had
     reported has its DESTROY queued or read at every reliable DESTROY listener that was open
-    before and after the step (read at the free, since the freed instance's observers leave
-    the abstract view with it)."""
+    before and after the step (read in the post-state's freed records)."""
     parts = []
-    for gone in freed:
+    for u in range(len(post["freed"])):
+        gone = And(post["freed"][u], post["freed_rep"][u])
         for i in range(len(params.be)):
             reliable = And(
                 i < params.nl,
@@ -569,5 +563,5 @@ def destroy_owed(params: Params, pre: AState, post: AState, freed: Sequence[Free
                 pre["open"][i],
                 post["open"][i],
             )
-            parts.append(Implies(And(gone.cond, gone.reported, reliable), gone.has_destroy[i]))
+            parts.append(Implies(And(gone, reliable), post["freed_hasD"][i][u]))
     return And(*parts)

@@ -14,9 +14,8 @@ from typing import Any
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step
 from nfct_spec.models.state import State
-from nfct_spec.proofs.actions import BUILDERS, relation, run_builder
+from nfct_spec.proofs.actions import BUILDERS, relation
 from nfct_spec.proofs.params import Flags, Params, concrete_params, flags_for
-from nfct_spec.proofs.sym import Freed
 from nfct_spec.proofs.vocab import AState, Shape, project, shape_for
 from nfct_spec.spec.terms import truth
 
@@ -53,11 +52,6 @@ class Checker:
     def holds(self, pre: AState, step: Step, post: AState, args: dict[str, Any]) -> bool:
         """T_step(pre, args, post), evaluated."""
         return truth(relation(step.action, self.flags, self.params, pre, post, args))
-
-    def freed(self, pre: State, step: Step) -> tuple[Freed, ...]:
-        """The frees the builder of `step` notes on the projection of `pre`."""
-        args = concrete_args(self.config, pre, step)
-        return run_builder(step.action, self.flags, self.params, self.project(pre), args).freed
 
     def step_agrees(self, pre: State, step: Step, post: State) -> bool:
         """The model's successor satisfies the Z3 relation of the step."""

@@ -22,13 +22,12 @@ from nfct_spec.engines.lasso import same_state
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
-from nfct_spec.proofs.actions import BUILDERS, arg_vars, builders_for, symbolic_args, transition
+from nfct_spec.proofs.actions import BUILDERS, arg_vars, builders_for, relation, symbolic_args
 from nfct_spec.proofs.induction import decode
 from nfct_spec.proofs.params import Flags, Params, concrete_params, flags_for
-from nfct_spec.proofs.sym import Freed
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state, leaves, lift, project, shape_for
 from nfct_spec.replay import replay
-from nfct_spec.spec.terms import And, Term
+from nfct_spec.spec.terms import Term
 from nfct_spec.traces import Trace, make_trace
 
 Target = Callable[[Params, AState, AState, "StepSel"], Term]
@@ -41,12 +40,11 @@ class BmcMismatch(AssertionError):
 @dataclass(frozen=True)
 class Choice:
     """One way to take an unrolled step: an action with one kind of its enumerated arguments,
-    its selector, and the frees it notes."""
+    and its selector."""
 
     action: str
     args: dict[str, Any]
     sel: z3.BoolRef
-    freed: tuple[Freed, ...]
 
 
 @dataclass
@@ -65,14 +63,6 @@ class StepSel:
             if choice.action == action:
                 return choice.args[name]
         raise KeyError(f"{action}.{name}")
-
-    def freed(self) -> list[Freed]:
-        """The frees of the step, each under its choice's selector."""
-        return [
-            Freed(And(c.sel, gone.cond), gone.slot, gone.reported, gone.has_destroy)
-            for c in self.choices
-            for gone in c.freed
-        ]
 
 
 @dataclass
@@ -147,7 +137,6 @@ class _Template:
     kind: int
     args: dict[str, Any]
     formula: z3.ExprRef
-    freed: tuple[Freed, ...]
 
 
 class _Unrolling:
@@ -161,12 +150,12 @@ class _Unrolling:
         self.templates: list[_Template] = []
         for action in builders_for(config.variant):
             for k, args in enumerate(symbolic_args(action, shape, "t")):
-                formula, freed = transition(action, flags, params, self.pre, self.post, args)
-                self.templates.append(_Template(action, k, args, _expr(formula), freed))
+                formula = relation(action, flags, params, self.pre, self.post, args)
+                self.templates.append(_Template(action, k, args, _expr(formula)))
 
     def step(self, pre: AState, post: AState, depth: int) -> list[_Template]:
-        """Every template instantiated for one unrolled step: its arguments renamed, its
-        relation and its frees over the step's states."""
+        """Every template instantiated for one unrolled step: its arguments renamed and its
+        relation over the step's states."""
         states = _pairs(self.pre, pre) + _pairs(self.post, post)
         fresh: dict[str, list[dict[str, Any]]] = {}
         out = []
@@ -175,17 +164,7 @@ class _Unrolling:
                 fresh[tpl.action] = symbolic_args(tpl.action, self.shape, f"d{depth}")
             mine = fresh[tpl.action][tpl.kind]
             pairs = states + list(zip(arg_vars(tpl.args), arg_vars(mine), strict=True))
-
-            def sub(term: Term, pairs: list[tuple[z3.ExprRef, z3.ExprRef]] = pairs) -> Term:
-                return z3.substitute(term, *pairs) if isinstance(term, z3.ExprRef) else term
-
-            freed = tuple(
-                Freed(sub(g.cond), sub(g.slot), sub(g.reported), tuple(map(sub, g.has_destroy)))
-                for g in tpl.freed
-            )
-            out.append(
-                _Template(tpl.action, tpl.kind, mine, z3.substitute(tpl.formula, *pairs), freed)
-            )
+            out.append(_Template(tpl.action, tpl.kind, mine, z3.substitute(tpl.formula, *pairs)))
         return out
 
 
@@ -211,7 +190,7 @@ def _search(
         for step in unrolling.step(pre, post, depth):
             sel = z3.Bool(f"sel{depth}.{step.action}.{step.kind}")
             solver.add(z3.Implies(sel, step.formula))
-            choices.append(Choice(step.action, step.args, sel, step.freed))
+            choices.append(Choice(step.action, step.args, sel))
         solver.add(z3.Or([c.sel for c in choices]))
         states.append(post)
         sels.append(StepSel(choices))

@@ -5,8 +5,8 @@ invariants) the checker asks Z3, under the symbolic parameters and the proof's a
 `Init /\ not C_i` for each conjunct, and `Inv /\ T_a /\ not C_i'` for each action a of the
 variant and each conjunct. Every query answers `proved` (unsat), `cti` (sat: a counterexample
 to induction, decoded into pre- and post-state) or `unknown` (timeout or solver gave up).
-An action property P(pre, post, frees) (destroy-before-free) is checked as
-`Inv /\ T_a /\ not P`, P reading what each free of the step noted (`Sym.freed`).
+An action property P(pre, post) (destroy-before-free) is checked as `Inv /\ T_a /\ not P`, P
+reading the post-state's transient fields (the instances the step freed).
 
 Fields that no conjunct mentions are left free in the pre-state, so each proof works on the
 projection onto the fields its conjuncts read (`projection`), and every other field ranges over
@@ -22,9 +22,8 @@ from typing import Any
 
 import z3
 
-from nfct_spec.proofs.actions import ActionPred, arg_vars, builders_for, symbolic_args, transition
+from nfct_spec.proofs.actions import ActionPred, arg_vars, builders_for, relation, symbolic_args
 from nfct_spec.proofs.params import Flags, Params, symbolic_params
-from nfct_spec.proofs.sym import Freed
 from nfct_spec.proofs.vocab import FIELDS, AState, Shape, fresh_state
 from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.spec.terms import And, Implies, Not, Or, Term
@@ -58,29 +57,17 @@ class Relations:
 @dataclass(frozen=True)
 class Step:
     """The symbolic steps of one action: per kind of its enumerated arguments (packet kind,
-    sysctl name) the argument dict, the relation and the frees it notes."""
+    sysctl name) the argument dict, and the disjunction of their relations."""
 
     variants: list[dict[str, Any]]
-    parts: list[tuple[Term, tuple[Freed, ...]]]
-
-    @property
-    def formula(self) -> Term:
-        """Some step of the action is taken."""
-        return z3.Or(*[relation for relation, _ in self.parts])
-
-    def violates(self, params: Params, pre: AState, post: AState, prop: ActionPred) -> Term:
-        """Some step of the action is taken and breaks the action property `prop`."""
-        return z3.Or(
-            *[And(relation, Not(prop(params, pre, post, freed))) for relation, freed in self.parts]
-        )
+    formula: Term
 
 
 def _step(
     flags: Flags, params: Params, shape: Shape, pre: AState, post: AState, action: str
 ) -> Step:
     variants = symbolic_args(action, shape, "a")
-    parts = [transition(action, flags, params, pre, post, a) for a in variants]
-    return Step(variants, parts)
+    return Step(variants, z3.Or(*[relation(action, flags, params, pre, post, a) for a in variants]))
 
 
 def init_state(p: Params, shape: Shape) -> AState:
@@ -274,7 +261,7 @@ def check_induction(
         solver.add(inv_pre, step.formula)
         goals: list[tuple[str, Term]] = [(n, Not(pred(post, params))) for n, pred in preds]
         for name, prop in (action_props or {}).items():
-            goals.append((name, step.violates(params, pre, post, prop)))
+            goals.append((name, Not(prop(params, pre, post))))
         for name, goal in goals:
             solver.push()
             solver.add(goal)

@@ -1,8 +1,9 @@
 """Lassos for `destroy-eventually` under each weaker fairness set, by BMC (2.6.31).
 
 Target over the unrolled path: the last abstract state equals an earlier one (the loop start,
-`LOOP_VAR`), some conntrack is on the dying list in every state of the cycle, and no step of the
-cycle allocates a conntrack. The last condition is the model's, not the kernel's: the lasso is
+`LOOP_VAR`; the transient fields, which describe the step into a state, aside), some conntrack
+is on the dying list in every state of the cycle, and no step of the cycle allocates a
+conntrack. The last condition is the model's, not the kernel's: the lasso is
 replayed with every observer, and the receipts give each new instance a new number, so a cycle
 that allocates never returns to a state of the model (the abstract state, which names memory
 slots, would close it). The fairness records that the set keeps add necessary conditions (the
@@ -39,7 +40,7 @@ from nfct_spec.engines.lasso import check_lasso
 from nfct_spec.models.config import Config
 from nfct_spec.proofs.bmc import LOOP_VAR, BmcResult, PathTarget, StepSel, run_lasso
 from nfct_spec.proofs.params import Params
-from nfct_spec.proofs.vocab import AState, equal_fields
+from nfct_spec.proofs.vocab import TRANSIENT_FIELDS, AState, equal_fields
 from nfct_spec.spec.fairness import (
     FAIRNESS,
     LISTENERS_READ,
@@ -137,7 +138,7 @@ def lasso_target(fairness: tuple[str, ...]) -> PathTarget:
     def target(p: Params, states: list[AState], sels: list[StepSel]) -> Term:
         k = len(states) - 1
         loop = z3.Int(LOOP_VAR)
-        names = list(states[0])
+        names = [name for name in states[0] if name not in TRANSIENT_FIELDS]
         last = states[k]
         options = [And(loop == k, _dying_throughout([last]), _stutters(p, last, fairness))]
         for j in range(k):

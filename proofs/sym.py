@@ -7,32 +7,18 @@ an action can be checked against its registry declaration.
 
 A free (nf_conntrack_free()) takes the instance's observers out of the abstract view: the slot's
 observer fields are cleared with it. What the action properties need to know about how the
-instance ended (had it reported, which listeners had its DESTROY) is noted at the free, under
-its path condition, in `Sym.freed`.
+instance ended (had it reported, which listeners had its DESTROY) is noted first in the slot's
+transient fields (`freed`, `freed_rep`, `freed_hasD`: the model's `Ghost.freed`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from nfct_spec.proofs.vocab import BY_FIELD, AState
 from nfct_spec.spec.terms import And, If, Term, sel, symbolic
-
-
-@dataclass(frozen=True)
-class Freed:
-    """One nf_conntrack_free() in a step: under which condition it runs, the slot, and what the
-    instance's observers held just before (the observer record leaves with the instance)."""
-
-    cond: Term
-    slot: Term
-    reported: Term
-    """The instance had handed an event to ctnetlink (`rep`)."""
-    has_destroy: tuple[Term, ...]
-    """Per listener slot: a DESTROY of the instance was queued there or read (`hasD`)."""
 
 
 class Sym:
@@ -47,7 +33,6 @@ class Sym:
         }
         self._pc: list[Term] = []
         self.written: set[str] = set()
-        self.freed: list[Freed] = []
         self._memo: dict[tuple[int, ...], tuple[Any, Term]] = {}
 
     @property
@@ -92,13 +77,12 @@ class Sym:
         return sel([sel(row, slot) for row in values], index)
 
     def note_free(self, slot: Term) -> None:
-        """Note the free of the instance in `slot` (before its observers are cleared)."""
-        pc = self.pc
-        if pc is False:
-            return
-        listeners = range(len(self.v["hasD"]))
-        has_destroy = tuple(self.at("hasD", i, slot) for i in listeners)
-        self.freed.append(Freed(pc, slot, self.at("rep", slot), has_destroy))
+        """Note the free of the instance in `slot` in the slot's transient fields, before its
+        observers are cleared (`observers.freed` puts the complete record in `Ghost.freed`)."""
+        self.put("freed", True, slot)
+        self.put("freed_rep", self.at("rep", slot), slot)
+        for i in range(len(self.v["hasD"])):
+            self.put("freed_hasD", self.at("hasD", i, slot), i, slot)
 
     def put(self, name: str, value: Term, index: Term = None, slot: Term = None) -> None:
         """Write a field (at a slot; for `hasD` and `owed` at listener `index` and conntrack

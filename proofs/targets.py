@@ -29,7 +29,7 @@ def _no_crash(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
 
 
 def _destroy_before_free(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
-    return Not(destroy_owed(p, pre, post, step.freed()))
+    return Not(destroy_owed(p, pre, post))
 
 
 def _dropped_when_full(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
@@ -61,12 +61,8 @@ def _silent_destroy(p: Params, pre: AState, post: AState, step: StepSel) -> Term
     )
     freed = Or(
         *[
-            And(
-                gone.cond,
-                Or(sel(pre["inH"], gone.slot), sel(pre["inD"], gone.slot)),
-                Not(sel(pre["ecache"], gone.slot)),
-            )
-            for gone in step.freed()
+            And(post["freed"][u], Or(pre["inH"][u], pre["inD"][u]), Not(pre["ecache"][u]))
+            for u in range(len(pre["alloc"]))
         ]
     )
     return And(freed, reliable)

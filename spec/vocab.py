@@ -9,8 +9,11 @@ a field's owners leaves it unchanged, and that frame condition is generated, nev
 Conntracks are the model's memory slots (`Config.slots`, at most 12 by config validation): a
 slot is allocated, freed and allocated again, so N bounds the conntracks that exist at once,
 not how many a run creates. The observer fields (`pend`, `rep`, `dead`, `owed`, `hasD`) are
-those of the instance living in the slot (`nfct_spec.models.observers`), cleared while it is
-free.
+those of the instance living in the slot (its live record, `State.record`), cleared while it is
+free. What a transition property needs to know of an instance that a step freed (such as
+destroy-before-free) is read from the step's freed records (`Ghost.freed`, complete in the state
+right after the step): the *transient* fields `freed`, `freed_rep` and `freed_hasD` per slot,
+which every step starts empty (`registry.settled`) and each free fills.
 
 What is projected away, and why that is sound for the proofs that use this vocabulary:
 - message contents: a socket queue becomes its length `qlen` (what netlink_broadcast_deliver()
@@ -48,6 +51,9 @@ from nfct_spec.spec.terms import Term
 KERNEL_CTS = "kernel.cts"
 SOCKETS = "kernel.sockets"
 RECORDS = "ghost.records"
+FREED = "ghost.freed"
+"""The owner of the transient fields: every step starts with no freed record (the registry
+settles the state before the action runs), so no action declares it and each one sets it."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,12 @@ class Field:
     sort: str
     default: int | bool
     doc: str
+
+    @property
+    def transient(self) -> bool:
+        """The field describes the step that led to the state (its freed records): each step
+        starts it afresh, so no frame keeps it."""
+        return FREED in self.owners
 
 
 def _f(name: str, owners: str, shape: str, sort: str, default: int | bool, doc: str) -> Field:
@@ -119,10 +131,22 @@ FIELDS: tuple[Field, ...] = (
     _f("pend", RECORDS, "slot", "bits", 0, "bits raised and not yet sent successfully"),
     _f("rep", RECORDS, "slot", "bool", False, "an event was handed to ctnetlink"),
     _f("dead", RECORDS, "slot", "bool", False, "the instance started to die (DESTROY raised)"),
+    _f("freed", FREED, "slot", "bool", False, "the step freed the instance that lived in the slot"),
+    _f("freed_rep", FREED, "slot", "bool", False, "that instance had handed an event to ctnetlink"),
+    _f(
+        "freed_hasD",
+        FREED,
+        "listener_slot",
+        "bool",
+        False,
+        "listener i had a DESTROY of that instance queued or read when it was freed",
+    ),
 )
 BY_FIELD = {f.name: f for f in FIELDS}
-OBSERVER_FIELDS = frozenset(f.name for f in FIELDS if RECORDS in f.owners)
+OBSERVER_FIELDS = frozenset(f.name for f in FIELDS if f.owners & {RECORDS, FREED})
 """Fields that the ghost's observer records give (they need OBLIGATIONS)."""
+TRANSIENT_FIELDS = frozenset(f.name for f in FIELDS if f.transient)
+"""Fields of the step's freed records, which every step starts empty."""
 
 AState = dict[str, Any]
 """An abstract state: field name -> term, list of terms, or list of lists (listener x slot)."""
@@ -207,4 +231,14 @@ def project(config: Config, state: State, shape: Shape) -> AState:
     out["pend"] = [r.pending if r else 0 for r in records]
     out["rep"] = [bool(r and r.reporting) for r in records]
     out["dead"] = [bool(r and r.died) for r in records]
+    gone = {r.slot: r for r in state.ghost.freed}
+    out["freed"] = [u in gone for u in range(n)]
+    out["freed_rep"] = [bool(u in gone and gone[u].reporting) for u in range(n)]
+    out["freed_hasD"] = [
+        [
+            bool(u in gone and i < len(gone[u].seen) and gone[u].seen[i].has_destroy)
+            for u in range(n)
+        ]
+        for i in range(nl)
+    ]
     return out

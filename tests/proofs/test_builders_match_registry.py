@@ -17,7 +17,7 @@ from nfct_spec.proofs.actions import (
     relation,
 )
 from nfct_spec.proofs.params import flags_for, symbolic_params
-from nfct_spec.proofs.vocab import FIELDS, Shape, fresh_state
+from nfct_spec.proofs.vocab import BY_FIELD, FIELDS, TRANSIENT_FIELDS, Shape, fresh_state
 
 
 def test_every_action_of_the_encoded_variants_has_exactly_one_builder() -> None:
@@ -40,7 +40,16 @@ def test_each_variant_gets_the_builders_of_its_own_actions_in_registry_order(
 def test_every_abstract_field_is_owned_by_model_fields_some_action_modifies() -> None:
     declared = set().union(*(a.modifies for a in ACTIONS))
     for field in FIELDS:
-        assert field.owners & declared, field.name
+        assert field.transient or field.owners & declared, field.name
+
+
+def test_the_transient_fields_are_those_of_the_steps_freed_records() -> None:
+    """The registry settles a state before each step (the previous step's freed records go),
+    so no action declares `ghost.freed` and every step sets the transient fields."""
+    assert {"freed", "freed_rep", "freed_hasD"} == TRANSIENT_FIELDS
+    declared = set().union(*(a.modifies for a in ACTIONS))
+    assert "ghost.freed" not in declared
+    assert all(BY_FIELD[name].owners == {"ghost.freed"} for name in TRANSIENT_FIELDS)
 
 
 def test_frame_of_env_tick_is_only_the_conntrack_fields() -> None:
