@@ -5,9 +5,15 @@ the step's arguments, rewrites the state as the model's action does, and returns
 (when the action is enabled with those arguments). `relation` then adds the frame: every field
 whose owners are not in the action's registry `modifies` is unchanged, and a builder that
 writes such a field is an error (`FrameError`). Arguments are terms: concrete when a model step
-is checked, Z3 variables when the relation is used for proofs and BMC (then `ARGS` says how to
-make them). Where the model picks something by list order (the hashed conntrack of a flow),
-the builder takes the pick as an argument (`uid`) constrained to a valid choice. The variant's
+is checked, Z3 variables when the relation is used for proofs and BMC (then `symbolic_args`
+makes them). Conntracks are named by their memory slot, as in the model's arguments; an
+allocation takes the free slot its step names (`slot`), or the one its waiting allocation
+reserved (early_drop). Where the model picks something by list order (the hashed conntrack of
+a flow), the builder takes the pick as an argument (`hashed`) constrained to a valid choice.
+A builder starts from the pre-state with its transient fields empty (the model settles a
+state before each step: the previous step's freed records are gone) and notes each free there
+(`Sym.note_free`), so that the action properties read how a freed instance ended in the
+post-state (`destroy_owed`). The variant's
 behaviour is chosen by the flags of `nfct_spec.models.variants.Variant`, as in the model's
 actions; the 6.x-only actions are `gc_worker` and `ecache_work`.
 """
@@ -27,8 +33,8 @@ from nfct_spec.models.state import NO_TIMER
 from nfct_spec.proofs import kernel_z3 as k
 from nfct_spec.proofs.params import Flags, Params
 from nfct_spec.proofs.sym import Sym
-from nfct_spec.spec.terms import And, If, Implies, Not, Or, Term, count, sel
-from nfct_spec.proofs.vocab import FIELDS, AState, Shape, equal_fields
+from nfct_spec.proofs.vocab import BY_FIELD, FIELDS, TRANSIENT_FIELDS, AState, Shape, equal_fields
+from nfct_spec.spec.terms import And, Implies, Not, Or, Term, count, sel
 
 Builder = Callable[[Sym, Params, Flags, dict[str, Any]], Term]
 
@@ -58,38 +64,43 @@ def _requester_ok(s: Sym, p: Params, portid: Term) -> Term:
 
 
 def nf_conntrack_in(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """A packet of `flow`: `new` allocates (or waits for early_drop); others refresh `uid`.
+    """A packet of `flow`: `new` allocates in the free memory slot `slot` (or reserves it and
+    waits for early_drop); the others (with `slot` -1) refresh the flow's hashed conntrack,
+    the pick `hashed`.
 
-    6.x (`gc_expiry`): if the flow's hashed conntrack `uid` has expired, the lookup reaps it
-    (nf_ct_gc_expired() -> nf_ct_delete()) and a `new` packet goes on as for a new flow; any
-    other packet of an expired conntrack is not enabled."""
-    flow, packet = a["flow"], a["packet"]
+    6.x (`gc_expiry`): if the flow's hashed conntrack `hashed` has expired, the lookup reaps it
+    (nf_ct_gc_expired() -> nf_ct_delete()) and a `new` packet goes on as for a new flow (and
+    may get the reaped conntrack's memory); any other packet of an expired conntrack is not
+    enabled."""
+    flow, packet, slot, hashed = a["flow"], a["packet"], a["slot"], a["hashed"]
     valid = And(flow >= 0, flow < p.flows)
     expired: Term = False
     if f.gc_expiry:
-        expired = And(_hashed_of_flow(s, a["uid"], flow), s.at("timer", a["uid"]) == 0)
+        expired = And(_hashed_of_flow(s, hashed, flow), s.at("timer", hashed) == 0)
     if packet == "new":
         with s.when(expired):
-            k.nf_ct_delete(s, p, f, a["uid"], 0, False)
+            k.nf_ct_delete(s, p, f, hashed, 0, False)
         busy = Or(
             *[
                 And(s.at("alloc", u), Or(s.at("inH", u), s.at("inU", u)), s.at("flow", u) == flow)
                 for u in _uids(s)
             ]
         )
-        nxt = s.get("nxt")
-        guard = And(valid, Not(busy), nxt < p.maxct, nxt < len(s.get("alloc")))
+        free_slot = And(
+            slot >= 0, slot < p.slots, slot < len(s.get("alloc")), Not(s.at("alloc", slot))
+        )
+        guard = And(valid, Not(busy), free_slot)
         c = s.get("count") + 1
         s.put("count", c)
         full = And(p.limit != 0, c > p.limit)
         with s.when(full):
             s.put("apend", flow)
+            s.put("aslot", slot)
         with s.when(Not(full)):
-            k.allocate(s, p, f, flow)
+            k.allocate(s, p, f, slot, flow)
         return guard
-    uid = a["uid"]
-    guard = And(valid, _hashed_of_flow(s, uid, flow), Not(expired))
-    assured = s.at("assured", uid)
+    guard = And(valid, slot == -1, _hashed_of_flow(s, hashed, flow), Not(expired))
+    assured = s.at("assured", hashed)
     if packet == "plain":
         bits: Term = 0
     elif packet == "assure":
@@ -98,23 +109,23 @@ def nf_conntrack_in(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     else:
         guard = And(guard, p.protoinfo_bit)
         bits = IPCT_PROTOINFO
-    s.put("timer", p.ct_timeout, uid)
+    s.put("timer", p.ct_timeout, hashed)
     if packet == "assure":
-        s.put("assured", True, uid)
-    k.event_cache(s, uid, bits)
-    k.deliver_cached_events(s, p, f, uid)
+        s.put("assured", True, hashed)
+    k.event_cache(s, hashed, bits)
+    k.deliver_cached_events(s, p, f, hashed)
     return guard
 
 
 def early_drop(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """Evict `victim` (or drop the packet when it is -1) for the waiting allocation."""
+    """Evict `victim` (or drop the packet when it is -1) for the waiting allocation, which then
+    gets its reserved slot."""
     victim = a["victim"]
-    flow = s.get("apend")
+    flow, slot = s.get("apend"), s.get("aslot")
     waiting = flow >= 0
     none = victim == -1
     with s.when(none):
-        s.put("count", s.get("count") - 1)
-        s.put("apend", -1)
+        _drop_packet(s)
     ok_victim = And(
         victim >= 0,
         victim < len(s.get("alloc")),
@@ -124,23 +135,30 @@ def early_drop(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     )
     with s.when(Not(none)):
         if f.single_winner_delete:
-            _admit_if_freed(s, p, f, victim, flow)
+            _admit_if_freed(s, p, f, victim, flow, slot)
         else:
             k.death_by_timeout_now(s, p, f, victim)
             with s.when(Not(s.get("crashed"))):
-                k.allocate(s, p, f, flow)
+                k.allocate(s, p, f, slot, flow)
     return And(waiting, Or(none, ok_victim))
 
 
-def _admit_if_freed(s: Sym, p: Params, f: Flags, victim: Term, flow: Term) -> None:
+def _drop_packet(s: Sym) -> None:
+    """No room: the count taken for the new conntrack is given back and the packet dropped
+    ("table full, dropping packet"); nothing waits any more."""
+    s.put("count", s.get("count") - 1)
+    s.put("apend", -1)
+    s.put("aslot", -1)
+
+
+def _admit_if_freed(s: Sym, p: Params, f: Flags, victim: Term, flow: Term, slot: Term) -> None:
     """6.x early_drop(): the victim counts only if nf_ct_delete() freed it; otherwise the
     packet is dropped ("table full") and the victim waits on the redelivery list."""
     freed = k.nf_ct_delete(s, p, f, victim, 0, False)
     with s.when(freed):
-        k.allocate(s, p, f, flow)
+        k.allocate(s, p, f, slot, flow)
     with s.when(Not(freed)):
-        s.put("count", s.get("count") - 1)
-        s.put("apend", -1)
+        _drop_packet(s)
 
 
 def _on_list(s: Sym, uid: Any, place: str) -> Term:
@@ -151,7 +169,7 @@ def _on_list(s: Sym, uid: Any, place: str) -> Term:
 def nf_conntrack_confirm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """Hash an unconfirmed conntrack, start its timer, send its cached events; 6.x
     (`confirm_drops_dying`) frees a conntrack that is already dying instead."""
-    uid = a["uid"]
+    uid = a["slot"]
     guard = _on_list(s, uid, "inU")
     dropped: Term = False
     if f.confirm_drops_dying:
@@ -168,7 +186,7 @@ def nf_conntrack_confirm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term
 
 def destroy_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """Free an unconfirmed conntrack whose first packet was dropped."""
-    uid = a["uid"]
+    uid = a["slot"]
     guard = _on_list(s, uid, "inU")
     k.free(s, uid)
     return guard
@@ -176,7 +194,7 @@ def destroy_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 
 def death_by_timeout(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """The timeout timer of a hashed conntrack expires."""
-    uid = a["uid"]
+    uid = a["slot"]
     guard = And(_on_list(s, uid, "inH"), s.at("timer", uid) == 0)
     k.death_by_timeout_now(s, p, f, uid)
     return guard
@@ -184,7 +202,7 @@ def death_by_timeout(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 
 def death_by_event(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """The retry timer of a dying-list conntrack fires: DESTROY again."""
-    uid = a["uid"]
+    uid = a["slot"]
     guard = And(_on_list(s, uid, "inD"), s.at("timer", uid) != NO_TIMER)
     s.put("timer", NO_TIMER, uid)
     failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False)
@@ -199,7 +217,7 @@ def death_by_event(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 def ctnetlink_del_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """`conntrack -D`: DESTROY with the requester's port id, then kill or park on dying; 6.x
     calls nf_ct_delete() with the requester's port id."""
-    flow, portid, uid = a["flow"], a["requester"], a["uid"]
+    flow, portid, uid = a["flow"], a["requester"], a["hashed"]
     guard = And(_requester_ok(s, p, portid), _hashed_of_flow(s, uid, flow))
     echo = portid <= p.nl
     if f.single_winner_delete:
@@ -260,7 +278,7 @@ def nf_conntrack_flush_report(s: Sym, p: Params, f: Flags, a: dict[str, Any]) ->
 
 def nf_ct_expect_related(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """IPEXP_NEW for the hashed conntrack of `flow`, best effort."""
-    uid = a["uid"]
+    uid = a["hashed"]
     guard = And(p.expectations, _hashed_of_flow(s, uid, a["flow"]))
     k.expect_event(s, p, f, uid)
     return guard
@@ -288,7 +306,8 @@ def env_recv(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 
 
 def env_listener_open(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """A listener (re)opens: empty socket, and its ghost record starts afresh."""
+    """A listener (re)opens: empty socket, and its observers start afresh: it is owed nothing
+    created before and has no DESTROY of it (`observers.opened`)."""
     i = a["listener"]
     guard = And(p.churn, _listener_guard(p, i), Not(s.at("open", i)))
     for slot in range(len(p.be)):
@@ -298,13 +317,13 @@ def env_listener_open(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
             s.put("cong", False, slot)
             s.put("skerr", False, slot)
             s.put("hasD", False, slot, None)
-            s.put("since", s.get("nxt"), slot)
+            s.put("owed", False, slot, None)
     return guard
 
 
 def env_listener_close(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """A listener closes: its queue goes (what it already read stays in the ghost, so `hasD`
-    may only lose entries; which ones depends on message contents, hence a havoc)."""
+    """A listener closes: its queue and error go. The observers of live conntracks keep what
+    they noted (a DESTROY queued there stays noted until the listener opens again)."""
     i = a["listener"]
     guard = And(p.churn, _listener_guard(p, i), s.at("open", i))
     for slot in range(len(p.be)):
@@ -314,15 +333,6 @@ def env_listener_close(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
             s.put("cong", False, slot)
             s.put("skerr", False, slot)
     return guard
-
-
-def _close_havoc(pre: AState, post: AState, a: dict[str, Any]) -> Term:
-    i = a["listener"]
-    rows = []
-    for slot, (old, new) in enumerate(zip(pre["hasD"], post["hasD"], strict=True)):
-        for o, n in zip(old, new, strict=True):
-            rows.append(If(i == slot, Implies(n, o), n == o))
-    return And(*rows)
 
 
 def env_sysctl_write(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
@@ -371,7 +381,7 @@ def env_tick(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 def gc_worker(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """6.x: the garbage collector reaps an expired hashed conntrack through nf_ct_delete()
     (gc_worker() -> nf_ct_gc_expired() -> nf_ct_kill())."""
-    uid = a["uid"]
+    uid = a["slot"]
     guard = And(_on_list(s, uid, "inH"), s.at("timer", uid) == 0)
     k.nf_ct_delete(s, p, f, uid, 0, False)
     return guard
@@ -390,41 +400,46 @@ def ecache_work(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 
 @dataclass(frozen=True)
 class Spec:
-    """A builder and how to make symbolic arguments for it."""
+    """A builder and how to make symbolic arguments for it: each argument's name and kind
+    (`int`, the enumerated `packet` and `sysctl`, a flush `order`, or a `pick`: a choice the
+    model makes by list order, which no step of the registry names)."""
 
     build: Builder
     args: tuple[tuple[str, str], ...]
-    havoc: tuple[str, ...] = ()
+
+    @property
+    def picks(self) -> tuple[str, ...]:
+        """The arguments that are picks, not registry arguments."""
+        return tuple(name for name, kind in self.args if kind == "pick")
 
 
 BUILDERS: dict[str, Spec] = {
     "nf_conntrack_in": Spec(
-        nf_conntrack_in, (("flow", "int"), ("packet", "packet"), ("uid", "int"))
+        nf_conntrack_in,
+        (("flow", "int"), ("packet", "packet"), ("slot", "int"), ("hashed", "pick")),
     ),
     "early_drop": Spec(early_drop, (("victim", "int"),)),
-    "__nf_conntrack_confirm": Spec(nf_conntrack_confirm, (("uid", "int"),)),
-    "destroy_conntrack": Spec(destroy_conntrack, (("uid", "int"),)),
-    "death_by_timeout": Spec(death_by_timeout, (("uid", "int"),)),
-    "death_by_event": Spec(death_by_event, (("uid", "int"),)),
-    "gc_worker": Spec(gc_worker, (("uid", "int"),)),
+    "__nf_conntrack_confirm": Spec(nf_conntrack_confirm, (("slot", "int"),)),
+    "destroy_conntrack": Spec(destroy_conntrack, (("slot", "int"),)),
+    "death_by_timeout": Spec(death_by_timeout, (("slot", "int"),)),
+    "death_by_event": Spec(death_by_event, (("slot", "int"),)),
+    "gc_worker": Spec(gc_worker, (("slot", "int"),)),
     "ecache_work": Spec(ecache_work, ()),
     "ctnetlink_del_conntrack": Spec(
-        ctnetlink_del_conntrack, (("flow", "int"), ("requester", "int"), ("uid", "int"))
+        ctnetlink_del_conntrack, (("flow", "int"), ("requester", "int"), ("hashed", "pick"))
     ),
     "nf_conntrack_flush_report": Spec(
         nf_conntrack_flush_report, (("requester", "int"), ("order", "order"))
     ),
-    "nf_ct_expect_related": Spec(nf_ct_expect_related, (("flow", "int"), ("uid", "int"))),
+    "nf_ct_expect_related": Spec(nf_ct_expect_related, (("flow", "int"), ("hashed", "pick"))),
     "env_recv": Spec(env_recv, (("listener", "int"),)),
     "env_listener_open": Spec(env_listener_open, (("listener", "int"),)),
-    "env_listener_close": Spec(env_listener_close, (("listener", "int"),), havoc=("hasD",)),
+    "env_listener_close": Spec(env_listener_close, (("listener", "int"),)),
     "env_sysctl_write": Spec(env_sysctl_write, (("name", "sysctl"), ("value", "int"))),
     "env_fault_arm": Spec(env_fault_arm, ()),
     "env_tick": Spec(env_tick, ()),
 }
 """Keyed by registry action name; a test checks the keys against `ACTIONS` one to one."""
-
-HAVOC_CONSTRAINTS = {"env_listener_close": _close_havoc}
 
 ENCODED_VARIANTS = ("2.6.30", "2.6.31", "6.x")
 """Variants with a Z3 transition relation: every modelled variant, 6.x with its redelivery
@@ -449,14 +464,31 @@ def owned_fields(modifies: frozenset[str]) -> set[str]:
     return {f.name for f in FIELDS if f.owners & modifies}
 
 
+def settled(pre: AState) -> AState:
+    """The pre-state as a step starts from it: the transient fields (the previous step's freed
+    records) empty, as `registry.settled` leaves the model's state."""
+    out = dict(pre)
+    for name in TRANSIENT_FIELDS:
+        default = BY_FIELD[name].default
+        value = pre[name]
+        out[name] = (
+            [[default] * len(row) for row in value]
+            if value and isinstance(value[0], list)
+            else [default] * len(value)
+        )
+    return out
+
+
 def execute(
     action: str, flags: Flags, params: Params, pre: AState, args: dict[str, Any]
 ) -> tuple[Term, AState]:
-    """Run a builder: (guard including the registry rules, post-state of written fields)."""
+    """Run a builder: (guard including the registry rules, post-state of written fields).
+    FrameError if it writes a field outside the action's declared `modifies` (the transient
+    fields, which every step sets, aside)."""
     spec = BUILDERS[action]
-    s = Sym(pre)
+    s = Sym(settled(pre))
     guard = spec.build(s, params, flags, args)
-    allowed = owned_fields(BY_NAME[action].modifies)
+    allowed = owned_fields(BY_NAME[action].modifies) | TRANSIENT_FIELDS
     stray = s.written - allowed
     if stray:
         raise FrameError(f"{action} writes {sorted(stray)} outside its declared modifies")
@@ -467,24 +499,20 @@ def execute(
 def relation(
     action: str, flags: Flags, params: Params, pre: AState, post: AState, args: dict[str, Any]
 ) -> Term:
-    """T_action(pre, args, post): enabled, written fields as computed, frame unchanged."""
+    """T_action(pre, args, post): enabled, written fields as computed, frame unchanged (the
+    transient fields are the step's own: always as computed)."""
     guard, computed = execute(action, flags, params, pre, args)
-    spec = BUILDERS[action]
-    changed = owned_fields(BY_NAME[action].modifies)
+    changed = owned_fields(BY_NAME[action].modifies) | TRANSIENT_FIELDS
     parts = [guard]
     for fld in FIELDS:
-        if fld.name in spec.havoc:
-            continue
         source = computed if fld.name in changed else pre
         parts.extend(equal_fields(post, source, [fld.name]))
-    if action in HAVOC_CONSTRAINTS:
-        parts.append(HAVOC_CONSTRAINTS[action](pre, post, args))
     return And(*parts)
 
 
 def symbolic_args(action: str, shape: Shape, tag: str) -> list[dict[str, Any]]:
     """Argument dicts covering every step of an action: one per value of its enumerated
-    arguments (packet kind, sysctl name), the rest Z3 integers."""
+    arguments (packet kind, sysctl name), the rest Z3 integers (picks included)."""
     spec = BUILDERS[action]
     variants: list[dict[str, Any]] = [{}]
     for name, kind in spec.args:
@@ -516,14 +544,17 @@ def arg_vars(args: dict[str, Any]) -> list[z3.ExprRef]:
     return out
 
 
+ActionPred = Callable[[Params, AState, AState], Term]
+"""A property of one step, over the pre- and post-states."""
+
+
 def destroy_owed(params: Params, pre: AState, post: AState) -> Term:
-    """The destroy-before-free condition on one transition: every conntrack freed that had
+    """The destroy-before-free condition on one step: every conntrack the step frees that had
     reported has its DESTROY queued or read at every reliable DESTROY listener that was open
-    before and after the step."""
-    n = len(pre["alloc"])
+    before and after the step (read in the post-state's freed records)."""
     parts = []
-    for u in range(n):
-        freed = And(pre["alloc"][u], Not(post["alloc"][u]), post["rep"][u])
+    for u in range(len(post["freed"])):
+        gone = And(post["freed"][u], post["freed_rep"][u])
         for i in range(len(params.be)):
             reliable = And(
                 i < params.nl,
@@ -532,5 +563,5 @@ def destroy_owed(params: Params, pre: AState, post: AState) -> Term:
                 pre["open"][i],
                 post["open"][i],
             )
-            parts.append(Implies(And(freed, reliable), post["hasD"][i][u]))
+            parts.append(Implies(And(gone, reliable), post["freed_hasD"][i][u]))
     return And(*parts)

@@ -1,7 +1,8 @@
 """Reading a model step as arguments of the Z3 builders, and checking it against them.
 
 `concrete_args` turns a registry `Step` into the builder's arguments (listener names become
-slots, requesters become netlink port ids, a flow's hashed conntrack becomes the `uid` pick).
+slots, requesters become netlink port ids, a flow's hashed conntrack becomes the `hashed`
+pick).
 `step_agrees` evaluates the transition relation on the projected pre- and post-states; the
 agreement tests use it on generated steps, and on perturbed successors that must be rejected.
 """
@@ -13,10 +14,10 @@ from typing import Any
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step
 from nfct_spec.models.state import State
-from nfct_spec.proofs.actions import relation
+from nfct_spec.proofs.actions import BUILDERS, relation
 from nfct_spec.proofs.params import Flags, Params, concrete_params, flags_for
-from nfct_spec.spec.terms import truth
 from nfct_spec.proofs.vocab import AState, Shape, project, shape_for
+from nfct_spec.spec.terms import truth
 
 
 def concrete_args(config: Config, state: State, step: Step) -> dict[str, Any]:
@@ -29,9 +30,9 @@ def concrete_args(config: Config, state: State, step: Step) -> dict[str, Any]:
             out[name] = config.portid(str(value))
         else:
             out[name] = value
-    if "flow" in out and step.action != "env_recv":
-        ct = state.hashed_ct_of_flow(int(out["flow"]))
-        out["uid"] = ct.uid if ct is not None else -1
+    for pick in BUILDERS[step.action].picks:
+        assert pick == "hashed", pick
+        out[pick] = state.hashed_slot_of_flow(int(out["flow"]))
     return out
 
 

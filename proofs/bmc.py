@@ -18,15 +18,16 @@ from typing import Any
 
 import z3
 
+from nfct_spec.engines.lasso import same_state
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
-from nfct_spec.proofs.actions import arg_vars, builders_for, relation, symbolic_args
+from nfct_spec.proofs.actions import BUILDERS, arg_vars, builders_for, relation, symbolic_args
 from nfct_spec.proofs.induction import decode
 from nfct_spec.proofs.params import Flags, Params, concrete_params, flags_for
-from nfct_spec.spec.terms import Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state, leaves, lift, project, shape_for
 from nfct_spec.replay import replay
+from nfct_spec.spec.terms import Term
 from nfct_spec.traces import Trace, make_trace
 
 Target = Callable[[Params, AState, AState, "StepSel"], Term]
@@ -36,21 +37,31 @@ class BmcMismatch(AssertionError):
     """A Z3 trace that the Python model does not reproduce (an encoding error)."""
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One way to take an unrolled step: an action with one kind of its enumerated arguments,
+    and its selector."""
+
+    action: str
+    args: dict[str, Any]
+    sel: z3.BoolRef
+
+
 @dataclass
 class StepSel:
     """The selectors and arguments of one unrolled step."""
 
-    choices: list[tuple[str, dict[str, Any], z3.BoolRef]]
+    choices: list[Choice]
 
     def taken(self, action: str) -> Term:
         """The step is an instance of `action`."""
-        return z3.Or([sel for name, _, sel in self.choices if name == action] or [False])
+        return z3.Or([c.sel for c in self.choices if c.action == action] or [False])
 
     def arg(self, action: str, name: str) -> Any:
         """An argument term of `action` (shared by its enumerated variants)."""
-        for act, args, _ in self.choices:
-            if act == action:
-                return args[name]
+        for choice in self.choices:
+            if choice.action == action:
+                return choice.args[name]
         raise KeyError(f"{action}.{name}")
 
 
@@ -73,8 +84,9 @@ def _decode_args(
         return t
 
     out: list[tuple[str, ArgValue]] = []
+    picks = BUILDERS[action].picks
     for name, value in args.items():
-        if name == "uid" and action != "__nf_conntrack_confirm" and "flow" in args:
+        if name in picks:
             continue
         if name == "listener":
             out.append((name, config.listeners[val(value)].name))
@@ -119,6 +131,14 @@ def _pairs(template: AState, state: AState) -> list[tuple[z3.ExprRef, z3.ExprRef
     return pairs
 
 
+@dataclass(frozen=True)
+class _Template:
+    action: str
+    kind: int
+    args: dict[str, Any]
+    formula: z3.ExprRef
+
+
 class _Unrolling:
     """Each action's relation, built once over template states and instantiated for each
     unrolled step by substitution (building it through the builders costs more than that)."""
@@ -127,26 +147,24 @@ class _Unrolling:
         self.shape = shape
         self.pre = fresh_state(shape, "tpre")
         self.post = fresh_state(shape, "tpost")
-        self.relations: list[tuple[str, int, dict[str, Any], z3.ExprRef]] = []
+        self.templates: list[_Template] = []
         for action in builders_for(config.variant):
             for k, args in enumerate(symbolic_args(action, shape, "t")):
                 formula = relation(action, flags, params, self.pre, self.post, args)
-                self.relations.append((action, k, args, _expr(formula)))
+                self.templates.append(_Template(action, k, args, _expr(formula)))
 
-    def step(
-        self, pre: AState, post: AState, depth: int
-    ) -> list[tuple[str, int, dict[str, Any], z3.ExprRef]]:
-        """(action, argument kind, arguments of this step, relation) for every action and
-        kind of its arguments."""
+    def step(self, pre: AState, post: AState, depth: int) -> list[_Template]:
+        """Every template instantiated for one unrolled step: its arguments renamed and its
+        relation over the step's states."""
         states = _pairs(self.pre, pre) + _pairs(self.post, post)
         fresh: dict[str, list[dict[str, Any]]] = {}
         out = []
-        for action, k, args, formula in self.relations:
-            if action not in fresh:
-                fresh[action] = symbolic_args(action, self.shape, f"d{depth}")
-            mine = fresh[action][k]
-            renamed = list(zip(arg_vars(args), arg_vars(mine), strict=True))
-            out.append((action, k, mine, z3.substitute(formula, *states, *renamed)))
+        for tpl in self.templates:
+            if tpl.action not in fresh:
+                fresh[tpl.action] = symbolic_args(tpl.action, self.shape, f"d{depth}")
+            mine = fresh[tpl.action][tpl.kind]
+            pairs = states + list(zip(arg_vars(tpl.args), arg_vars(mine), strict=True))
+            out.append(_Template(tpl.action, tpl.kind, mine, z3.substitute(tpl.formula, *pairs)))
         return out
 
 
@@ -168,12 +186,12 @@ def _search(
     for depth in range(1, max_depth + 1):
         pre = states[-1]
         post = fresh_state(shape, f"s{depth}")
-        choices: list[tuple[str, dict[str, Any], z3.BoolRef]] = []
-        for action, k, args, formula in unrolling.step(pre, post, depth):
-            sel = z3.Bool(f"sel{depth}.{action}.{k}")
-            solver.add(z3.Implies(sel, formula))
-            choices.append((action, args, sel))
-        solver.add(z3.Or([c[2] for c in choices]))
+        choices: list[Choice] = []
+        for step in unrolling.step(pre, post, depth):
+            sel = z3.Bool(f"sel{depth}.{step.action}.{step.kind}")
+            solver.add(z3.Implies(sel, step.formula))
+            choices.append(Choice(step.action, step.args, sel))
+        solver.add(z3.Or([c.sel for c in choices]))
         states.append(post)
         sels.append(StepSel(choices))
         solver.push()
@@ -231,19 +249,23 @@ LOOP_VAR = "lasso.loop"
 
 
 def _close_loop(config: Config, trace: Trace, loop: int) -> tuple[Trace, int | None]:
-    """Repeat the cycle in the Python model until its end state equals a state of the cycle
-    region exactly (saturating counters such as `drops` may need a few turns). Returns the
-    trace ending in that state and its index (the ITF `loop`), or None if none repeats. An
-    empty cycle (the last state stutters) is closed as it is."""
+    """Repeat the cycle in the Python model until its end state is the same state as one of the
+    cycle region (as `check_lasso` compares them: the previous step's freed records and the
+    saturating `drops` counters aside; the counters may need a few turns). Returns the trace
+    ending in that state and its index (the ITF `loop`), or None if none repeats. An empty
+    cycle (the last state stutters) is closed as it is."""
     cycle = list(trace.steps[loop:])
     states = list(trace.states)
     steps = list(trace.steps)
     if not cycle:
         path = list(zip(steps, states[1:], strict=True))
         return make_trace(config, path, states[0], trace.meta, loop=loop), loop
+    same = same_state(config, states[0].ghost.level)
     for _ in range(5):
-        if states[-1] in states[loop:-1]:
-            at = states.index(states[-1], loop)
+        region = [same(s) for s in states[loop:-1]]
+        end = same(states[-1])
+        if end in region:
+            at = loop + region.index(end)
             path = list(zip(steps, states[1:], strict=True))
             return make_trace(config, path, states[0], trace.meta, loop=at), at
         for step in cycle:
@@ -265,10 +287,9 @@ def _concretize(
     shape = shape_for(config)
     state: State = initial_state(config)
     path: list[tuple[Step, State]] = []
-    closed = False
     for j, step_sel in enumerate(sels):
         pre_abs = decode(model, states[j])
-        chosen = [(a, args) for a, args, sel in step_sel.choices if z3.is_true(model.eval(sel))]
+        chosen = [(c.action, c.args) for c in step_sel.choices if z3.is_true(model.eval(c.sel))]
         action, args = chosen[0]
         step = _decode_args(config, model, pre_abs, action, args)
         successor = apply(config, state, step)
@@ -276,10 +297,7 @@ def _concretize(
             raise BmcMismatch(f"Z3 step {j + 1} {step} is not enabled in the Python model")
         want = decode(model, states[j + 1])
         got = project(config, successor, shape)
-        closed = closed or action == "env_listener_close"
         for name in want:
-            if name == "hasD" and closed:
-                continue
             if want[name] != got[name]:
                 raise BmcMismatch(
                     f"Z3 step {j + 1} {step}: field {name} is {want[name]} in Z3, "

@@ -5,7 +5,8 @@ invariants) the checker asks Z3, under the symbolic parameters and the proof's a
 `Init /\ not C_i` for each conjunct, and `Inv /\ T_a /\ not C_i'` for each action a of the
 variant and each conjunct. Every query answers `proved` (unsat), `cti` (sat: a counterexample
 to induction, decoded into pre- and post-state) or `unknown` (timeout or solver gave up).
-An action property P(pre, post) (destroy-before-free) is checked as `Inv /\ T_a /\ not P`.
+An action property P(pre, post) (destroy-before-free) is checked as `Inv /\ T_a /\ not P`, P
+reading the post-state's transient fields (the instances the step freed).
 
 Fields that no conjunct mentions are left free in the pre-state, so each proof works on the
 projection onto the fields its conjuncts read (`projection`), and every other field ranges over
@@ -21,13 +22,11 @@ from typing import Any
 
 import z3
 
-from nfct_spec.proofs.actions import arg_vars, builders_for, relation, symbolic_args
-from nfct_spec.spec.invariants import BY_ID as INV
+from nfct_spec.proofs.actions import ActionPred, arg_vars, builders_for, relation, symbolic_args
 from nfct_spec.proofs.params import Flags, Params, symbolic_params
-from nfct_spec.spec.terms import And, Implies, Not, Or, Term
 from nfct_spec.proofs.vocab import FIELDS, AState, Shape, fresh_state
-
-ActionPred = Callable[[Params, AState, AState], Term]
+from nfct_spec.spec.invariants import BY_ID as INV
+from nfct_spec.spec.terms import And, Implies, Not, Or, Term
 
 
 class Relations:
@@ -40,26 +39,35 @@ class Relations:
     share a cache with one that does not; `check_induction` without one builds afresh."""
 
     def __init__(self) -> None:
-        self._formulas: dict[tuple[str, Shape, str], tuple[list[dict[str, Any]], Term]] = {}
+        self._formulas: dict[tuple[str, Shape, str], Step] = {}
         self.reports: dict[tuple[object, ...], InductionReport] = {}
         """Induction reports by query set, for proofs that ask the same queries (an auxiliary
         invariant's plan and the proof it is a conjunct of)."""
 
     def step(
         self, flags: Flags, params: Params, shape: Shape, pre: AState, post: AState, action: str
-    ) -> tuple[list[dict[str, Any]], Term]:
-        """(argument dicts, their disjoint relation) of `action`."""
+    ) -> Step:
+        """The symbolic steps of `action`: one per kind of its enumerated arguments."""
         key = (flags.name, shape, action)
         if key not in self._formulas:
             self._formulas[key] = _step(flags, params, shape, pre, post, action)
         return self._formulas[key]
 
 
+@dataclass(frozen=True)
+class Step:
+    """The symbolic steps of one action: per kind of its enumerated arguments (packet kind,
+    sysctl name) the argument dict, and the disjunction of their relations."""
+
+    variants: list[dict[str, Any]]
+    formula: Term
+
+
 def _step(
     flags: Flags, params: Params, shape: Shape, pre: AState, post: AState, action: str
-) -> tuple[list[dict[str, Any]], Term]:
+) -> Step:
     variants = symbolic_args(action, shape, "a")
-    return variants, z3.Or(*[relation(action, flags, params, pre, post, a) for a in variants])
+    return Step(variants, z3.Or(*[relation(action, flags, params, pre, post, a) for a in variants]))
 
 
 def init_state(p: Params, shape: Shape) -> AState:
@@ -68,7 +76,7 @@ def init_state(p: Params, shape: Shape) -> AState:
     for f in FIELDS:
         if f.shape == "scalar":
             state[f.name] = f.default
-        elif f.shape == "uid":
+        elif f.shape == "slot":
             state[f.name] = [f.default] * shape.n
         elif f.shape == "listener":
             state[f.name] = [f.default] * shape.listeners
@@ -244,12 +252,13 @@ def check_induction(
         if only_actions is not None and action not in only_actions:
             continue
         if relations is None:
-            variants, step = _step(flags, params, shape, pre, post, action)
+            step = _step(flags, params, shape, pre, post, action)
         else:
-            variants, step = relations.step(flags, params, shape, pre, post, action)
+            step = relations.step(flags, params, shape, pre, post, action)
+        variants = step.variants
         solver = _solver(timeout_ms)
         solver.add(*base)
-        solver.add(inv_pre, step)
+        solver.add(inv_pre, step.formula)
         goals: list[tuple[str, Term]] = [(n, Not(pred(post, params))) for n, pred in preds]
         for name, prop in (action_props or {}).items():
             goals.append((name, Not(prop(params, pre, post))))
@@ -264,7 +273,7 @@ def check_induction(
                 model = {
                     "config": {
                         name: m.eval(getattr(params, name), model_completion=True).as_long()
-                        for name in ("limit", "maxct", "ct_timeout", "retry0")
+                        for name in ("limit", "slots", "ct_timeout", "retry0")
                     },
                     "pre": _only(decode(m, pre), keep),
                     "post": _only(decode(m, post), keep),

@@ -1,7 +1,11 @@
 """The kernel helpers shared by the Z3 builders, mirroring `nfct_spec.models` function by function.
 
 Each helper rewrites a `Sym` under its path condition exactly as the model's helper of the same
-name rewrites a `State`, on the projected fields (see `nfct_spec.proofs.vocab`). Sends are
+name rewrites a `State`, on the projected fields (see `nfct_spec.spec.vocab`). Conntracks are
+memory slots: an allocation takes the free slot its step names and starts the slot's observers
+afresh (`nfct_spec.models.observers.allocated`), and a free clears them (the freed instance's
+record leaves the abstract view; what the action properties need of it is noted first, see
+`Sym.note_free`). Sends are
 modelled with the sockets' queue lengths, congestion and options, so whether a send fails is
 decided as in the model (netlink_broadcast_deliver(): room and not congested), not guessed.
 Where the variants differ, a helper branches on the same `Variant` flag as the model's helper
@@ -23,8 +27,8 @@ from nfct_spec.models.bits import (
 from nfct_spec.models.state import NO_TIMER
 from nfct_spec.proofs.params import Flags, Params
 from nfct_spec.proofs.sym import Sym
-from nfct_spec.spec.terms import And, If, Not, Or, Term, clear, count, has
 from nfct_spec.proofs.vocab import FIELDS
+from nfct_spec.spec.terms import And, If, Not, Or, Term, clear, count, has
 
 CT_FIELDS = [f for f in FIELDS if f.owners == frozenset({"kernel.cts"})]
 
@@ -241,13 +245,27 @@ def delete_from_lists(s: Sym, uid: Term) -> None:
 
 
 def free(s: Sym, uid: Term) -> None:
-    """nf_conntrack_free(): off every list, slot emptied, count decremented."""
+    """nf_conntrack_free(): off every list, slot emptied, count decremented; the instance's
+    observer record leaves the abstract view (noted first for the action properties), so the
+    slot's observer fields are cleared (`observers.freed`)."""
+    s.note_free(uid)
     for fld in CT_FIELDS:
         s.put(fld.name, fld.default, uid)
     for name in ("inH", "inU", "inD"):
         s.put(name, False, uid)
     s.put("dpos", -1, uid)
     s.put("count", s.get("count") - 1)
+    fresh_observers(s, uid, [False] * len(s.get("owed")))
+
+
+def fresh_observers(s: Sym, uid: Term, owed: list[Term]) -> None:
+    """The slot's observer fields of a fresh record (`owed` per listener), or of none."""
+    s.put("pend", 0, uid)
+    s.put("rep", False, uid)
+    s.put("dead", False, uid)
+    for i, owed_i in enumerate(owed):
+        s.put("hasD", False, i, uid)
+        s.put("owed", owed_i, i, uid)
 
 
 def free_dying(s: Sym, uid: Term) -> None:
@@ -321,20 +339,22 @@ def wants_ecache(s: Sym, p: Params, f: Flags) -> Term:
     return If(events == 2, listener, events != 0)
 
 
-def allocate(s: Sym, p: Params, f: Flags, flow: Term) -> None:
-    """init_conntrack() after the limit check: a new unconfirmed conntrack with NEW cached."""
-    uid = s.get("nxt")
+def allocate(s: Sym, p: Params, f: Flags, slot: Term, flow: Term) -> None:
+    """init_conntrack() after the limit check: a new unconfirmed conntrack in the free memory
+    slot `slot`, with NEW cached; no allocation waits any more. The slot's observers start
+    afresh (`observers.allocated`): nothing pending or reported, not dying, no DESTROY seen,
+    and owed to every listener open now."""
     ecache = wants_ecache(s, p, f)
     for fld in CT_FIELDS:
-        s.put(fld.name, fld.default, uid)
-    s.put("alloc", True, uid)
-    s.put("flow", flow, uid)
-    s.put("ecache", ecache, uid)
-    s.put("inU", True, uid)
+        s.put(fld.name, fld.default, slot)
+    s.put("alloc", True, slot)
+    s.put("flow", flow, slot)
+    s.put("ecache", ecache, slot)
+    s.put("inU", True, slot)
     s.put("apend", -1)
-    s.put("pend", 0, uid)
-    s.put("nxt", uid + 1)
-    event_cache(s, uid, IPCT_NEW)
+    s.put("aslot", -1)
+    fresh_observers(s, slot, [And(i < p.nl, s.at("open", i)) for i in range(len(p.be))])
+    event_cache(s, slot, IPCT_NEW)
 
 
 def schedule_on_failure(s: Sym, p: Params) -> None:

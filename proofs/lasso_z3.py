@@ -1,8 +1,13 @@
 """Lassos for `destroy-eventually` under each weaker fairness set, by BMC (2.6.31).
 
 Target over the unrolled path: the last abstract state equals an earlier one (the loop start,
-`LOOP_VAR`) and some conntrack is on the dying list in every state of the cycle. The fairness
-records that the set keeps add necessary conditions (the final check is exact):
+`LOOP_VAR`; the transient fields, which describe the step into a state, aside), some conntrack
+is on the dying list in every state of the cycle, and no step of the cycle allocates a
+conntrack. The last condition is the model's, not the kernel's: the lasso is
+replayed with every observer, and the receipts give each new instance a new number, so a cycle
+that allocates never returns to a state of the model (the abstract state, which names memory
+slots, would close it). The fairness records that the set keeps add necessary conditions (the
+final check is exact):
 
 - `timers-fire`: the cycle contains a retry (death_by_event), a tick if time can pass in every
   state of it, and the handler of every timer that is due in some state of it (strong);
@@ -13,9 +18,11 @@ records that the set keeps add necessary conditions (the final check is exact):
 
 An empty cycle is a state that stutters forever: allowed when nothing the kept records force is
 enabled in it (no read pending, no timer and no worker pending, no packet in flight). The
-decoded path is replayed through the Python model, its cycle repeated until a model state
-repeats exactly, and the resulting lasso is checked by `nfct_spec.engines.lasso.check_lasso`
-with the fairness set: a lasso that fails that check is not reported.
+decoded path is replayed through the Python model, its cycle repeated until the model returns
+to a state of the cycle (the same state as `check_lasso` counts it: the previous step's freed
+records and the saturating drop counters aside), and the resulting lasso is checked by
+`nfct_spec.engines.lasso.check_lasso` with the fairness set: a lasso that fails that check is
+not reported.
 
 What the lasso without `traffic-stops` shows (2.6.31): new packets of another conntrack keep the
 reliable listener's one-message queue full whenever the dying conntrack's retry timer fires, so
@@ -24,6 +31,8 @@ every retry fails and re-arms, although the listener reads in every turn of the 
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import z3
 
 from nfct_spec.engines.lasso import TRAFFIC_ACTIONS as TRAFFIC
@@ -31,8 +40,7 @@ from nfct_spec.engines.lasso import check_lasso
 from nfct_spec.models.config import Config
 from nfct_spec.proofs.bmc import LOOP_VAR, BmcResult, PathTarget, StepSel, run_lasso
 from nfct_spec.proofs.params import Params
-from nfct_spec.spec.terms import And, Not, Or, Term
-from nfct_spec.proofs.vocab import AState, equal_fields
+from nfct_spec.proofs.vocab import TRANSIENT_FIELDS, AState, equal_fields
 from nfct_spec.spec.fairness import (
     FAIRNESS,
     LISTENERS_READ,
@@ -41,6 +49,7 @@ from nfct_spec.spec.fairness import (
     TIMERS_FIRE,
     TRAFFIC_STOPS,
 )
+from nfct_spec.spec.terms import And, Not, Or, Term
 
 WEAKER = tuple(f.id for f in FAIRNESS if f.id != TRAFFIC_STOPS.id)
 """The fairness of the lasso that needs new traffic: everything but traffic-stops."""
@@ -50,6 +59,17 @@ def _tick_enabled(s: AState) -> Term:
     pending = [And(a, t != -1) for a, t in zip(s["alloc"], s["timer"], strict=True)]
     return And(
         Or(*pending), *[Or(Not(x), t != 0) for x, t in zip(pending, s["timer"], strict=True)]
+    )
+
+
+def _allocates(pre: AState, post: AState) -> Term:
+    """The step allocates a conntrack: a slot holds an unconfirmed conntrack afterwards that it
+    did not hold before (only an allocation puts a conntrack on the unconfirmed list)."""
+    return Or(
+        *[
+            And(post["alloc"][u], post["inU"][u], Not(And(pre["alloc"][u], pre["inU"][u])))
+            for u in range(len(pre["alloc"]))
+        ]
     )
 
 
@@ -96,7 +116,7 @@ def _cycle_fair(
         for handler, where in (("death_by_event", "inD"), ("death_by_timeout", "inH")):
             for u in range(len(cycle[0]["alloc"])):
                 due = Or(*[And(s["alloc"][u], s[where][u], s["timer"][u] == 0) for s in cycle[:-1]])
-                fired = [And(st.taken(handler), st.arg(handler, "uid") == u) for st in steps]
+                fired = [And(st.taken(handler), st.arg(handler, "slot") == u) for st in steps]
                 parts.append(Or(Not(due), *fired))
     if LISTENERS_READ.id in fairness:
         for i in range(len(p.be)):
@@ -106,7 +126,7 @@ def _cycle_fair(
             )
             parts.append(Or(Not(waiting), read))
     if TRAFFIC_STOPS.id in fairness:
-        parts += [Not(st.taken(a)) for st in steps for a, _args, _sel in st.choices if a in TRAFFIC]
+        parts += [Not(c.sel) for st in steps for c in st.choices if c.action in TRAFFIC]
     if RETRY_POSITIVE.id in fairness:
         parts += [s["retry"] > 0 for s in cycle]
     return And(*parts)
@@ -118,7 +138,7 @@ def lasso_target(fairness: tuple[str, ...]) -> PathTarget:
     def target(p: Params, states: list[AState], sels: list[StepSel]) -> Term:
         k = len(states) - 1
         loop = z3.Int(LOOP_VAR)
-        names = list(states[0])
+        names = [name for name in states[0] if name not in TRANSIENT_FIELDS]
         last = states[k]
         options = [And(loop == k, _dying_throughout([last]), _stutters(p, last, fairness))]
         for j in range(k):
@@ -128,6 +148,7 @@ def lasso_target(fairness: tuple[str, ...]) -> PathTarget:
                     loop == j,
                     *equal_fields(states[j], states[k], names),
                     _dying_throughout(cycle),
+                    *[Not(_allocates(a, b)) for a, b in pairwise(cycle)],
                     _cycle_fair(p, cycle, sels[j:k], fairness),
                 )
             )

@@ -51,11 +51,11 @@ from nfct_spec.proofs.induction import (
     check_induction,
     solver_status,
 )
-from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.proofs.params import Params, flags_for, symbolic_params
-from nfct_spec.spec.terms import And, If, Not, Or, Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
 from nfct_spec.spec.fairness import LISTENERS_READ, PACKETS_COMPLETE, TIMERS_FIRE
+from nfct_spec.spec.invariants import BY_ID as INV
+from nfct_spec.spec.terms import And, If, Not, Or, Term
 
 RETRIES = ("death_by_event", "ecache_work")
 """The retries, which run only when no listener has something to read (the priority)."""
@@ -64,7 +64,6 @@ VARIANTS = ("2.6.31", "6.x")
 SHARED_CONJUNCTS = (
     "aux-no-fault-unarmed",
     "one-place",
-    "aux-fresh",
     "aux-alloc-waits",
     "aux-queues-sane",
     "aux-timers-placed",
@@ -138,7 +137,7 @@ def _reads_pending(s: AState, p: Params) -> Term:
     )
 
 
-SLOT_ARGS = ("uid", "victim")
+SLOT_ARGS = ("slot", "victim")
 """Step arguments that name the conntrack slot a step acts on."""
 
 
@@ -222,7 +221,8 @@ def check_ranking(
     lines.append(Line("state", "M >= 0", status, time.perf_counter() - started))
     decreases = measure(post, params, variant) >= measure(pre, params, variant)
     for action in fair_actions(variant):
-        variants, step = cache.step(flags, params, shape, pre, post, action)
+        transition = cache.step(flags, params, shape, pre, post, action)
+        variants, step = transition.variants, transition.formula
         drained = Not(_reads_pending(pre, params)) if action in RETRIES and priority else True
         started = time.perf_counter()
         status = _check_split(

@@ -60,11 +60,11 @@ from nfct_spec.engines.lasso import TRAFFIC_ACTIONS
 from nfct_spec.models.registry import actions_for
 from nfct_spec.proofs.actions import execute
 from nfct_spec.proofs.induction import Line, Relations, check_induction, solver_status
-from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.proofs.liveness import CONJUNCTS, RankingReport, assumptions
 from nfct_spec.proofs.params import Params, flags_for, symbolic_params
-from nfct_spec.spec.terms import And, If, Not, Or, Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
+from nfct_spec.spec.invariants import BY_ID as INV
+from nfct_spec.spec.terms import And, If, Not, Or, Term
 
 VARIANTS = ("2.6.31", "6.x")
 EXTRA = ("aux-closed-empty", "no-crash")
@@ -203,7 +203,7 @@ def helpful(name: str, s: AState, p: Params, variant: str) -> tuple[str, Term]:
             And(
                 _on(s, place, u),
                 s["timer"][u] == 0 if name == "expire" else True,
-                _guard(action, p, s, variant, {"uid": u}),
+                _guard(action, p, s, variant, {"slot": u}),
             )
             for u in _slots(s)
         ]
@@ -272,7 +272,8 @@ def check_weak_fairness(
         status, secs = _query([*ctx, cond, Not(enabled)], timeout_ms)
         lines.append(Line(name, "enabled", status, secs))
     for action in traffic_free_actions(variant):
-        variants, step = cache.step(flags, params, shape, pre, post, action)
+        transition = cache.step(flags, params, shape, pre, post, action)
+        variants, step = transition.variants, transition.formula
         less = _lex_less(pre, post, params, variant)
         equal = _equal(pre, post, params, variant)
         status, secs = _query([*ctx, step, Not(Or(less, equal))], timeout_ms)

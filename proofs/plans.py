@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nfct_spec.proofs.actions import destroy_owed
+from nfct_spec.proofs.actions import ActionPred, destroy_owed
 from nfct_spec.proofs.induction import (
     BUILD_FAILURE_REPORTED,
     NO_BUILD_FAILURE,
     RETRY_POSITIVE,
-    ActionPred,
     Assumption,
     InductionReport,
     Line,
@@ -26,7 +25,9 @@ from nfct_spec.proofs.induction import (
 from nfct_spec.proofs.params import flags_for
 from nfct_spec.proofs.vocab import Shape
 
-LISTS = ("one-place", "aux-fresh", "aux-alloc-waits")
+LISTS = ("one-place", "aux-alloc-waits")
+"""The slot bookkeeping most proofs rest on: each allocated conntrack on one list, a free slot
+on none, and a waiting allocation's reserved slot free (so the allocation lands on no list)."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,17 @@ PLANS: tuple[Plan, ...] = (
         "count-exact",
         ("2.6.30", "2.6.31", "6.x"),
         ("count-exact", "aux-apend-range", *LISTS),
-        why="count against the allocated slots; a slot is taken only at the next uid",
+        why="count against the allocated slots; an allocation takes a free slot (the one its "
+        "step names, or the one a waiting allocation reserved), a free empties one",
     ),
     Plan(
         "one-place",
         ("2.6.30", "2.6.31", "6.x"),
-        LISTS,
-        why="list membership per slot",
+        (*LISTS, "aux-free-clean"),
+        why="list membership per slot; with it the slots' observers: a free slot has none, so "
+        "an allocation's fresh observers are the only ones its instance ever has (no proof "
+        "needs aux-free-clean: every allocation starts the observers afresh; it is carried "
+        "here to show that the abstract state of a free slot is the projection's)",
     ),
     Plan(
         "missed-only-undelivered",
@@ -177,6 +182,7 @@ def scope(plan: Plan, shape: Shape, variant: str = "") -> str:
     worker = SCOPE_6X if variant == "6.x" else ""
     return (
         f"inductive (Z3) for every nf_conntrack_max, listener capacity, ct timeout, retry "
-        f"timeout, number of flows and listener options{worker}, with max_conntracks <= "
-        f"{shape.n} and at most {shape.listeners} listeners{assumed}"
+        f"timeout, number of flows and listener options{worker}, with at most {shape.n} "
+        f"conntracks existing at once ({shape.n} memory slots, any number of allocations over "
+        f"time) and at most {shape.listeners} listeners{assumed}"
     )

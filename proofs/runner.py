@@ -179,8 +179,9 @@ LIVENESS_SCOPE = (
     "{stated}ranking function (Z3): from any reachable state where traffic stops, under the "
     "drain schedule of spec.fairness (the stronger reads-before-retries: reads before "
     "retries, timers fire, pending packets complete), the dying list empties and every queue "
-    "is read within M(s) steps (M in nfct_spec.proofs.liveness); max_conntracks <= {n}, at "
-    "most {l} listeners, every limit, capacity and timeout{extra}{assumed}"
+    "is read within M(s) steps (M in nfct_spec.proofs.liveness); at most {n} conntracks "
+    "existing at once ({n} memory slots, any number of allocations over time), at most {l} "
+    "listeners, every limit, capacity and timeout{extra}{assumed}"
 )
 WEAK_SCOPE = (
     "under the stated fairness (listeners-read, timers-fire, packets-complete, traffic-stops, "

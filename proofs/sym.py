@@ -4,6 +4,11 @@ A builder reads fields with `at`/`get` and writes them with `put`; inside `with 
 every write is guarded by `c`, which is how the kernel's branches become If-terms in Z3 mode
 (and ordinary branches in concrete mode). Writes are recorded per field so that the frame of
 an action can be checked against its registry declaration.
+
+A free (nf_conntrack_free()) takes the instance's observers out of the abstract view: the slot's
+observer fields are cleared with it. What the action properties need to know about how the
+instance ended (had it reported, which listeners had its DESTROY) is noted first in the slot's
+transient fields (`freed`, `freed_rep`, `freed_hasD`: the model's `Ghost.freed`).
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from nfct_spec.spec.terms import And, If, Term, sel, symbolic
 from nfct_spec.proofs.vocab import BY_FIELD, AState
+from nfct_spec.spec.terms import And, If, Term, sel, symbolic
 
 
 class Sym:
@@ -63,16 +68,27 @@ class Sym:
         """A scalar field, or the list of a per-slot field."""
         return self.v[name]
 
-    def at(self, name: str, index: Term, uid: Term = None) -> Term:
-        """A per-slot field at `index` (for `hasD`: listener `index`, conntrack `uid`)."""
+    def at(self, name: str, index: Term, slot: Term = None) -> Term:
+        """A per-slot field at `index` (for `hasD` and `owed`: listener `index`, conntrack
+        `slot`)."""
         values = self.v[name]
-        if uid is None:
+        if slot is None:
             return sel(values, index)
-        return sel([sel(row, uid) for row in values], index)
+        return sel([sel(row, slot) for row in values], index)
 
-    def put(self, name: str, value: Term, index: Term = None, uid: Term = None) -> None:
-        """Write a field (at a slot), guarded by the path condition (nothing to do when the
-        condition is concretely false, as on the branches a concrete step does not take)."""
+    def note_free(self, slot: Term) -> None:
+        """Note the free of the instance in `slot` in the slot's transient fields, before its
+        observers are cleared (`observers.freed` puts the complete record in `Ghost.freed`)."""
+        self.put("freed", True, slot)
+        self.put("freed_rep", self.at("rep", slot), slot)
+        for i in range(len(self.v["hasD"])):
+            self.put("freed_hasD", self.at("hasD", i, slot), i, slot)
+
+    def put(self, name: str, value: Term, index: Term = None, slot: Term = None) -> None:
+        """Write a field (at a slot; for `hasD` and `owed` at listener `index` and conntrack
+        `slot`, every slot when `slot` is None), guarded by the path condition (nothing to do
+        when the condition is concretely false, as on the branches a concrete step does not
+        take)."""
         self.written.add(name)
         pc = self.pc
         if pc is False:
@@ -81,11 +97,11 @@ class Sym:
         if shape == "scalar":
             self.v[name] = If(pc, value, self.v[name])
             return
-        if shape == "listener_uid":
+        if shape == "listener_slot":
             rows = self.v[name]
             self.v[name] = [
                 [
-                    _guarded(And(pc, _is(index, i), _is(uid, u)), value, old)
+                    _guarded(And(pc, _is(index, i), _is(slot, u)), value, old)
                     for u, old in enumerate(row)
                 ]
                 for i, row in enumerate(rows)

@@ -14,10 +14,10 @@ from __future__ import annotations
 from nfct_spec.models.bits import GROUP_DESTROY
 from nfct_spec.proofs.actions import destroy_owed
 from nfct_spec.proofs.bmc import StepSel, Target
-from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.proofs.params import Params
-from nfct_spec.spec.terms import And, Not, Or, Term, count, sel
 from nfct_spec.proofs.vocab import AState
+from nfct_spec.spec.invariants import BY_ID as INV
+from nfct_spec.spec.terms import And, Not, Or, Term, count, sel
 
 
 def _table_bound(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
@@ -43,7 +43,7 @@ def _dropped_when_full(p: Params, pre: AState, post: AState, step: StepSel) -> T
 
 
 def _flush_confirm_race(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
-    uid = step.arg("__nf_conntrack_confirm", "uid")
+    uid = step.arg("__nf_conntrack_confirm", "slot")
     return And(
         step.taken("__nf_conntrack_confirm"),
         sel(post["alloc"], uid),
@@ -61,12 +61,7 @@ def _silent_destroy(p: Params, pre: AState, post: AState, step: StepSel) -> Term
     )
     freed = Or(
         *[
-            And(
-                pre["alloc"][u],
-                Not(post["alloc"][u]),
-                Or(pre["inH"][u], pre["inD"][u]),
-                Not(pre["ecache"][u]),
-            )
+            And(post["freed"][u], Or(pre["inH"][u], pre["inD"][u]), Not(pre["ecache"][u]))
             for u in range(len(pre["alloc"]))
         ]
     )

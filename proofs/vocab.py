@@ -15,6 +15,7 @@ from nfct_spec.spec.vocab import (
     BY_FIELD,
     FIELDS,
     OBSERVER_FIELDS,
+    TRANSIENT_FIELDS,
     AState,
     Field,
     Shape,
@@ -28,6 +29,7 @@ __all__ = [
     "BY_FIELD",
     "FIELDS",
     "OBSERVER_FIELDS",
+    "TRANSIENT_FIELDS",
     "AState",
     "Field",
     "Shape",
@@ -55,7 +57,7 @@ def fresh_state(shape: Shape, tag: str) -> AState:
         base = f"{f.name}_{tag}"
         if f.shape == "scalar":
             state[f.name] = _var(f.sort, base)
-        elif f.shape == "uid":
+        elif f.shape == "slot":
             state[f.name] = [_var(f.sort, f"{base}[{u}]") for u in range(shape.n)]
         elif f.shape == "listener":
             state[f.name] = [_var(f.sort, f"{base}[{i}]") for i in range(shape.listeners)]

@@ -9,8 +9,11 @@ a field's owners leaves it unchanged, and that frame condition is generated, nev
 Conntracks are the model's memory slots (`Config.slots`, at most 12 by config validation): a
 slot is allocated, freed and allocated again, so N bounds the conntracks that exist at once,
 not how many a run creates. The observer fields (`pend`, `rep`, `dead`, `owed`, `hasD`) are
-those of the instance living in the slot (`nfct_spec.models.observers`), cleared while it is
-free.
+those of the instance living in the slot (its live record, `State.record`), cleared while it is
+free. What a transition property needs to know of an instance that a step freed (such as
+destroy-before-free) is read from the step's freed records (`Ghost.freed`, complete in the state
+right after the step): the *transient* fields `freed`, `freed_rep` and `freed_hasD` per slot,
+which every step starts empty (`registry.settled`) and each free fills.
 
 What is projected away, and why that is sound for the proofs that use this vocabulary:
 - message contents: a socket queue becomes its length `qlen` (what netlink_broadcast_deliver()
@@ -49,6 +52,9 @@ from nfct_spec.spec.terms import Term
 KERNEL_CTS = "kernel.cts"
 SOCKETS = "kernel.sockets"
 RECORDS = "ghost.records"
+FREED = "ghost.freed"
+"""The owner of the transient fields: every step starts with no freed record (the registry
+settles the state before the action runs), so no action declares it and each one sets it."""
 
 
 @dataclass(frozen=True)
@@ -62,25 +68,31 @@ class Field:
     default: int | bool
     doc: str
 
+    @property
+    def transient(self) -> bool:
+        """The field describes the step that led to the state (its freed records): each step
+        starts it afresh, so no frame keeps it."""
+        return FREED in self.owners
+
 
 def _f(name: str, owners: str, shape: str, sort: str, default: int | bool, doc: str) -> Field:
     return Field(name, frozenset(owners.split()), shape, sort, default, doc)
 
 
 FIELDS: tuple[Field, ...] = (
-    _f("alloc", KERNEL_CTS, "uid", "bool", False, "slot holds an allocated struct nf_conn"),
-    _f("flow", KERNEL_CTS, "uid", "int", 0, "the conntrack's tuple (flow id)"),
-    _f("ecache", KERNEL_CTS, "uid", "bool", False, "has the event-cache extension"),
-    _f("assured", KERNEL_CTS, "uid", "bool", False, "IPS_ASSURED"),
-    _f("dbit", KERNEL_CTS, "uid", "bool", False, "IPS_DYING_BIT"),
-    _f("timer", KERNEL_CTS, "uid", "int", NO_TIMER, "ct->timeout ticks left, -1 if not pending"),
-    _f("cache", KERNEL_CTS, "uid", "bits", 0, "ecache->cache"),
-    _f("missed", KERNEL_CTS, "uid", "bits", 0, "ecache->missed"),
-    _f("pid", KERNEL_CTS, "uid", "int", 0, "ecache->pid (remembered requester port id)"),
-    _f("inU", "kernel.unconfirmed", "uid", "bool", False, "on the unconfirmed list"),
-    _f("inH", "kernel.hash", "uid", "bool", False, "in the hash table"),
-    _f("inD", "kernel.dying", "uid", "bool", False, "on the dying list"),
-    _f("dpos", "kernel.dying", "uid", "int", -1, "dying-list position from the tail, -1 off"),
+    _f("alloc", KERNEL_CTS, "slot", "bool", False, "slot holds an allocated struct nf_conn"),
+    _f("flow", KERNEL_CTS, "slot", "int", 0, "the conntrack's tuple (flow id)"),
+    _f("ecache", KERNEL_CTS, "slot", "bool", False, "has the event-cache extension"),
+    _f("assured", KERNEL_CTS, "slot", "bool", False, "IPS_ASSURED"),
+    _f("dbit", KERNEL_CTS, "slot", "bool", False, "IPS_DYING_BIT"),
+    _f("timer", KERNEL_CTS, "slot", "int", NO_TIMER, "ct->timeout ticks left, -1 if not pending"),
+    _f("cache", KERNEL_CTS, "slot", "bits", 0, "ecache->cache"),
+    _f("missed", KERNEL_CTS, "slot", "bits", 0, "ecache->missed"),
+    _f("pid", KERNEL_CTS, "slot", "int", 0, "ecache->pid (remembered requester port id)"),
+    _f("inU", "kernel.unconfirmed", "slot", "bool", False, "on the unconfirmed list"),
+    _f("inH", "kernel.hash", "slot", "bool", False, "in the hash table"),
+    _f("inD", "kernel.dying", "slot", "bool", False, "on the dying list"),
+    _f("dpos", "kernel.dying", "slot", "int", -1, "dying-list position from the tail, -1 off"),
     _f("count", "kernel.ct_count", "scalar", "int", 0, "net->ct.count"),
     _f("open", SOCKETS, "listener", "bool", False, "the socket is open"),
     _f("qlen", SOCKETS, "listener", "int", 0, "messages in the receive queue"),
@@ -89,7 +101,7 @@ FIELDS: tuple[Field, ...] = (
     _f(
         "hasD",
         RECORDS,
-        "listener_uid",
+        "listener_slot",
         "bool",
         False,
         "a DESTROY of the instance in u is queued at, or was read by, listener i",
@@ -97,7 +109,7 @@ FIELDS: tuple[Field, ...] = (
     _f(
         "owed",
         RECORDS,
-        "listener_uid",
+        "listener_slot",
         "bool",
         False,
         "listener i was open when the instance in u was created",
@@ -117,13 +129,25 @@ FIELDS: tuple[Field, ...] = (
         False,
         "net->ct.ecache_dwork_pending (6.x)",
     ),
-    _f("pend", RECORDS, "uid", "bits", 0, "bits raised and not yet sent successfully"),
-    _f("rep", RECORDS, "uid", "bool", False, "an event was handed to ctnetlink"),
-    _f("dead", RECORDS, "uid", "bool", False, "the instance started to die (DESTROY raised)"),
+    _f("pend", RECORDS, "slot", "bits", 0, "bits raised and not yet sent successfully"),
+    _f("rep", RECORDS, "slot", "bool", False, "an event was handed to ctnetlink"),
+    _f("dead", RECORDS, "slot", "bool", False, "the instance started to die (DESTROY raised)"),
+    _f("freed", FREED, "slot", "bool", False, "the step freed the instance that lived in the slot"),
+    _f("freed_rep", FREED, "slot", "bool", False, "that instance had handed an event to ctnetlink"),
+    _f(
+        "freed_hasD",
+        FREED,
+        "listener_slot",
+        "bool",
+        False,
+        "listener i had a DESTROY of that instance queued or read when it was freed",
+    ),
 )
 BY_FIELD = {f.name: f for f in FIELDS}
-OBSERVER_FIELDS = frozenset(f.name for f in FIELDS if RECORDS in f.owners)
+OBSERVER_FIELDS = frozenset(f.name for f in FIELDS if f.owners & {RECORDS, FREED})
 """Fields that the ghost's observer records give (they need OBLIGATIONS)."""
+TRANSIENT_FIELDS = frozenset(f.name for f in FIELDS if f.transient)
+"""Fields of the step's freed records, which every step starts empty."""
 
 AState = dict[str, Any]
 """An abstract state: field name -> term, list of terms, or list of lists (listener x slot)."""
@@ -194,6 +218,21 @@ def _dpos(state: State, shape: Shape) -> tuple[int, ...]:
     return tuple(len(dying) - 1 - dying.index(u) if u in dying else -1 for u in range(shape.n))
 
 
+def _freed(state: State) -> dict[int, Record]:
+    return {r.slot: r for r in state.ghost.freed}
+
+
+def _freed_has_destroy(state: State, shape: Shape) -> tuple[tuple[bool, ...], ...]:
+    gone = _freed(state)
+    return tuple(
+        tuple(
+            bool(u in gone and i < len(gone[u].seen) and gone[u].seen[i].has_destroy)
+            for u in range(shape.n)
+        )
+        for i in range(shape.listeners)
+    )
+
+
 PROJECTIONS: dict[str, Callable[[State, Shape], Any]] = {
     "alloc": lambda s, sh: tuple(
         u < len(s.kernel.cts) and s.kernel.cts[u] is not None for u in range(sh.n)
@@ -228,6 +267,11 @@ PROJECTIONS: dict[str, Callable[[State, Shape], Any]] = {
     "pend": lambda s, sh: tuple(r.pending if r else 0 for r in _records(s, sh.n)),
     "rep": lambda s, sh: tuple(bool(r and r.reporting) for r in _records(s, sh.n)),
     "dead": lambda s, sh: tuple(bool(r and r.died) for r in _records(s, sh.n)),
+    "freed": lambda s, sh: tuple(u in _freed(s) for u in range(sh.n)),
+    "freed_rep": lambda s, sh: tuple(
+        bool(u in (gone := _freed(s)) and gone[u].reporting) for u in range(sh.n)
+    ),
+    "freed_hasD": _freed_has_destroy,
 }
 """How each field is read off a model state (one function per field of FIELDS); arrays are
 tuples, so that a field's value can key a memo."""

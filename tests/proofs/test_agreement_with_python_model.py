@@ -2,7 +2,7 @@
 transition, a perturbed successor does not, and a step the model refuses is refused.
 
 The relation is evaluated by running the builders on plain values (see
-`nfct_spec.proofs.terms`); one case in `Z3_EVERY` is also checked through Z3 itself by
+`nfct_spec.spec.terms`); one case in `Z3_EVERY` is also checked through Z3 itself by
 substituting the values into the symbolic relation. The 2.6.x and the 6.x variants have a test
 each, so that every action of each gets its quota of cases; the order of the 6.x redelivery
 list, which decides who gets the next DESTROY, also has a scenario of its own.
@@ -24,10 +24,10 @@ from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import Step, actions_for, apply, successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.proofs import kernel_z3
-from nfct_spec.proofs.actions import BUILDERS, execute, relation, symbolic_args
+from nfct_spec.proofs.actions import execute, relation, symbolic_args
 from nfct_spec.proofs.agreement import Checker, concrete_args
-from nfct_spec.proofs.terms import Term, count, truth
 from nfct_spec.proofs.vocab import BY_FIELD, AState, fresh_state, lift
+from nfct_spec.spec.terms import Term, count, truth
 from tests.proofs.mutants import install_admit_anyway
 from tests.proofs.walks import (
     VARIANTS,
@@ -62,10 +62,8 @@ LOOKAHEAD = (
 """Rare steps are also checked one step off the walk (one per action, from one successor)."""
 
 
-def _perturb(state: AState, rnd: random.Random, action: str) -> tuple[AState, str]:
-    havoc = set(BUILDERS[action].havoc)
-    names = sorted(n for n in state if n not in havoc)
-    name = rnd.choice(names)
+def _perturb(state: AState, rnd: random.Random) -> tuple[AState, str]:
+    name = rnd.choice(sorted(state))
     out = {
         k: ([list(r) for r in v] if v and isinstance(v[0], list) else list(v))
         if isinstance(v, list)
@@ -162,7 +160,7 @@ def _promising(state: State) -> bool:
         or bool(k.dying)
         or bool(k.unconfirmed)
         or k.worker == 0
-        or any(ct.timer == 0 for ct in k.cts)
+        or any(ct is not None and ct.timer == 0 for ct in k.cts)
     )
 
 
@@ -204,7 +202,7 @@ def _check_step(
     args = concrete_args(checker.config, state, step)
     post = checker.project(successor)
     assert checker.holds(pre, step, post, args), f"{step} from {state}"
-    bad, name = _perturb(post, rnd, step.action)
+    bad, name = _perturb(post, rnd)
     assert not checker.holds(pre, step, bad, args), f"{step}: perturbed {name} accepted"
     counts[step.action] += 1
     if step.action == "ecache_work":
@@ -239,24 +237,23 @@ def _check_refusals(
             if step is None or apply(config, state, step) is not None:
                 continue
             args = concrete_args(config, state, step)
-            picks = range(-1, checker.shape.n) if "uid" in args and "flow" in args else [None]
+            picks = range(-1, checker.shape.n) if "hashed" in args else [None]
             for pick in picks:
                 if pick is not None:
-                    args["uid"] = pick
+                    args["hashed"] = pick
                 guard, _ = execute(step.action, checker.flags, checker.params, pre, args)
                 assert not truth(guard), f"{step} refused by the model, enabled in Z3 (pick {pick})"
             stats["refused"] += 1
 
 
 def _random_step(config: Config, action: str, rnd: random.Random) -> Step | None:
-    n = config.max_conntracks
+    n = config.slots
     names = [x.name for x in config.listeners]
     requesters = [*config.requesters, *names]
     flow = rnd.randrange(config.flows)
+    packet = rnd.choice(("new", "plain", "assure", "protoinfo"))
     options: dict[str, list[tuple[tuple[str, Any], ...]]] = {
-        "nf_conntrack_in": [
-            (("flow", flow), ("packet", rnd.choice(("new", "plain", "assure", "protoinfo"))))
-        ],
+        "nf_conntrack_in": [(("flow", flow), ("packet", packet), ("slot", rnd.randrange(-1, n)))],
         "early_drop": [(("victim", rnd.randrange(-1, n)),)],
         "ctnetlink_del_conntrack": [(("flow", flow), ("requester", rnd.choice(requesters)))],
         "nf_ct_expect_related": [(("flow", flow),)],
@@ -274,7 +271,7 @@ def _random_step(config: Config, action: str, rnd: random.Random) -> Step | None
         "death_by_event",
         "gc_worker",
     ):
-        options[name] = [(("uid", rnd.randrange(n)),)]
+        options[name] = [(("slot", rnd.randrange(n)),)]
     if action not in options:
         return None
     return Step(action, options[action][0])
@@ -321,7 +318,7 @@ def _three_on_the_redelivery_list(fixed: bool) -> tuple[Config, list[Step]]:
         variant="6.x",
         nf_conntrack_max=0,
         flows=3,
-        max_conntracks=3,
+        slots=3,
         listeners=(listener,),
         nf_conntrack_events=1,
         ecache_work_fixed=fixed,
@@ -329,8 +326,8 @@ def _three_on_the_redelivery_list(fixed: bool) -> tuple[Config, list[Step]]:
     )
     steps: list[Step] = []
     for flow in range(3):
-        steps.append(Step("nf_conntrack_in", (("flow", flow), ("packet", "new"))))
-        steps.append(Step("__nf_conntrack_confirm", (("uid", flow),)))
+        steps.append(Step("nf_conntrack_in", (("flow", flow), ("packet", "new"), ("slot", flow))))
+        steps.append(Step("__nf_conntrack_confirm", (("slot", flow),)))
     steps.append(
         Step("nf_conntrack_flush_report", (("requester", "conntrack"), ("order", (0, 1, 2))))
     )
@@ -360,7 +357,7 @@ def test_the_worker_redelivers_newest_first_in_the_model_and_in_z3(
     config, steps = _three_on_the_redelivery_list(fixed)
     assert all(_run_agreeing(config, steps))
     state = run(config, *steps)
-    assert [m.uid for m in state.kernel.sockets[0].queue] == delivered
+    assert [m.slot for m in state.kernel.sockets[0].queue] == delivered
     assert state.kernel.dying == left
 
 
@@ -369,9 +366,9 @@ def _early_drop_of_a_victim_that_cannot_report() -> tuple[Config, list[Step]]:
     needs early_drop, and the victim's DESTROY fails."""
     config = preset("tiny", "6.x")
     steps = [
-        Step("nf_conntrack_in", (("flow", 0), ("packet", "new"))),
-        Step("__nf_conntrack_confirm", (("uid", 0),)),
-        Step("nf_conntrack_in", (("flow", 1), ("packet", "new"))),
+        Step("nf_conntrack_in", (("flow", 0), ("packet", "new"), ("slot", 0))),
+        Step("__nf_conntrack_confirm", (("slot", 0),)),
+        Step("nf_conntrack_in", (("flow", 1), ("packet", "new"), ("slot", 1))),
         Step("early_drop", (("victim", 0),)),
     ]
     return config, steps
@@ -383,7 +380,8 @@ def test_a_6x_early_drop_whose_victim_waits_for_redelivery_drops_the_packet_in_b
     config, steps = _early_drop_of_a_victim_that_cannot_report()
     assert all(_run_agreeing(config, steps))
     kernel = run(config, *steps).kernel
-    assert kernel.dying == (0,) and kernel.count == 1 and kernel.alloc_pending == -1
+    assert kernel.dying == (0,) and kernel.ct_count == 1 and kernel.alloc_pending == -1
+    assert kernel.alloc_slot == -1
     assert not kernel.unconfirmed and kernel.worker == config.worker_first_delay
 
 

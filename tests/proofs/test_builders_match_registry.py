@@ -17,7 +17,7 @@ from nfct_spec.proofs.actions import (
     relation,
 )
 from nfct_spec.proofs.params import flags_for, symbolic_params
-from nfct_spec.proofs.vocab import FIELDS, Shape, fresh_state
+from nfct_spec.proofs.vocab import BY_FIELD, FIELDS, TRANSIENT_FIELDS, Shape, fresh_state
 
 
 def test_every_action_of_the_encoded_variants_has_exactly_one_builder() -> None:
@@ -40,13 +40,31 @@ def test_each_variant_gets_the_builders_of_its_own_actions_in_registry_order(
 def test_every_abstract_field_is_owned_by_model_fields_some_action_modifies() -> None:
     declared = set().union(*(a.modifies for a in ACTIONS))
     for field in FIELDS:
-        assert field.owners & declared, field.name
+        assert field.transient or field.owners & declared, field.name
+
+
+def test_the_transient_fields_are_those_of_the_steps_freed_records() -> None:
+    """The registry settles a state before each step (the previous step's freed records go),
+    so no action declares `ghost.freed` and every step sets the transient fields."""
+    assert {"freed", "freed_rep", "freed_hasD"} == TRANSIENT_FIELDS
+    declared = set().union(*(a.modifies for a in ACTIONS))
+    assert "ghost.freed" not in declared
+    assert all(BY_FIELD[name].owners == {"ghost.freed"} for name in TRANSIENT_FIELDS)
 
 
 def test_frame_of_env_tick_is_only_the_conntrack_fields() -> None:
     assert owned_fields(frozenset({"kernel.cts"})) == {
         f.name for f in FIELDS if f.owners == frozenset({"kernel.cts"})
     }
+
+
+def test_the_observer_fields_are_owned_by_the_records_and_the_count_by_ct_count() -> None:
+    observers = {f.name for f in FIELDS if f.owners == frozenset({"ghost.records"})}
+    assert observers == {"pend", "rep", "dead", "hasD", "owed"}
+    assert {f.name for f in FIELDS if "kernel.ct_count" in f.owners} == {"count"}
+    assert {f.name for f in FIELDS if "kernel.alloc_slot" in f.owners} == {"aslot"}
+    assert owned_fields(BY_NAME["env_listener_open"].modifies) >= {"owed", "hasD", "open"}
+    assert "owed" not in owned_fields(BY_NAME["env_tick"].modifies)
 
 
 def test_the_6x_worker_fields_are_owned_by_the_registry_names_of_the_worker() -> None:
@@ -72,13 +90,13 @@ def test_a_builder_that_writes_an_undeclared_field_is_rejected(
 ) -> None:
     original = kernel_z3.free
 
-    def free_and_touch_count(s: kernel_z3.Sym, uid: object) -> None:
+    def free_and_touch_the_retry_timeout(s: kernel_z3.Sym, uid: object) -> None:
         original(s, uid)
-        s.put("since", 7, 0)
+        s.put("retry", 7)
 
-    monkeypatch.setattr(kernel_z3, "free", free_and_touch_count)
+    monkeypatch.setattr(kernel_z3, "free", free_and_touch_the_retry_timeout)
     shape = Shape(3, 2)
     params, _ = symbolic_params(shape)
     pre, post = fresh_state(shape, "pre"), fresh_state(shape, "post")
     with pytest.raises(FrameError, match="destroy_conntrack writes"):
-        relation("destroy_conntrack", flags_for("2.6.31"), params, pre, post, {"uid": 0})
+        relation("destroy_conntrack", flags_for("2.6.31"), params, pre, post, {"slot": 0})

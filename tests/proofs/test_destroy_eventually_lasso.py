@@ -1,7 +1,8 @@
 """The Z3 lassos of `destroy-eventually`, one per weaker fairness set (`nfct-spec prove
 --lasso`). The one without traffic-stops takes minutes to find, so the test checks its stored
-result: it replays, it is fair under every record but traffic-stops, and traffic-stops is what
-rules it out. The others are found in seconds and searched here."""
+result (written by `nfct-spec prove --variant 2.6.31 --property no-crash --lasso`, on the `ci`
+preset with two memory slots): it replays, it is fair under every record but traffic-stops,
+and traffic-stops is what rules it out. The others are found in seconds and searched here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nfct_spec.commands.prove import SHORT_LASSO_DEPTH
-from nfct_spec.engines.lasso import FULL_FAIRNESS, check_lasso, weaker_fairness_sets
+from nfct_spec.engines.lasso import FULL_FAIRNESS, check_lasso, same_state, weaker_fairness_sets
 from nfct_spec.models.presets import preset
 from nfct_spec.proofs.lasso_z3 import WEAKER, dropped_record, find_lasso
 from nfct_spec.replay import replay
@@ -23,7 +24,13 @@ LASSO = Path(__file__).parent / "data" / "destroy-eventually-lasso.json"
 def test_the_lasso_replays_and_closes_on_its_loop_state() -> None:
     trace = load_trace(LASSO)
     assert replay(trace).ok
-    assert trace.loop is not None and trace.states[-1] == trace.states[trace.loop]
+    assert trace.loop is not None
+    same = same_state(trace.config, trace.states[0].ghost.level)
+    assert same(trace.states[-1]) == same(trace.states[trace.loop])
+    assert trace.config.slots == 2 and not any(
+        step.action == "nf_conntrack_in" and step.kwargs["packet"] == "new"
+        for step in trace.steps[trace.loop :]
+    )
 
 
 def test_the_lasso_is_fair_without_traffic_stops_and_keeps_a_conntrack_dying() -> None:

@@ -9,12 +9,12 @@ import pytest
 import z3
 
 from nfct_spec.proofs import kernel_z3, liveness
-from nfct_spec.proofs.invariants import BY_ID as INV
 from nfct_spec.proofs.liveness import check_ranking, fair_actions
 from nfct_spec.proofs.params import Flags, Params, symbolic_params
 from nfct_spec.proofs.plans import PLANS, Plan, check_plan, plans_for
-from nfct_spec.proofs.terms import And, If, Not, Term
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
+from nfct_spec.spec.invariants import BY_ID as INV
+from nfct_spec.spec.terms import And, If, Not, Term
 from tests.proofs.mutants import install_admit_anyway
 
 SMALL = Shape(n=3, listeners=2)
@@ -78,6 +78,41 @@ def test_parking_on_the_dying_list_without_unhashing_breaks_one_place(
     monkeypatch.setattr(kernel_z3, "delete_from_lists", lambda s, uid: None)
     failures = _run(plans_for("one-place")[0], "2.6.31")
     assert ("death_by_timeout", "one-place", "cti") in failures
+
+
+def test_a_free_that_keeps_the_instances_observers_breaks_free_clean(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = kernel_z3.free
+
+    def keeps_observers(s: kernel_z3.Sym, uid: Term) -> None:
+        kept = [(name, s.at(name, uid)) for name in ("pend", "rep", "dead")]
+        listeners = range(len(s.get("hasD")))
+        rows = [(name, i, s.at(name, i, uid)) for name in ("hasD", "owed") for i in listeners]
+        original(s, uid)
+        for name, value in kept:
+            s.put(name, value, uid)
+        for name, i, value in rows:
+            s.put(name, value, i, uid)
+
+    monkeypatch.setattr(kernel_z3, "free", keeps_observers)
+    failures = _run(plans_for("one-place")[0], "2.6.31")
+    assert ("destroy_conntrack", "aux-free-clean", "cti") in failures
+
+
+def test_an_allocation_that_keeps_its_reservation_breaks_alloc_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = kernel_z3.allocate
+
+    def keeps_reservation(s: kernel_z3.Sym, p: Params, f: Flags, slot: Term, flow: Term) -> None:
+        reserved = s.get("aslot")
+        original(s, p, f, slot, flow)
+        s.put("aslot", reserved)
+
+    monkeypatch.setattr(kernel_z3, "allocate", keeps_reservation)
+    failures = _run(plans_for("one-place")[0], "2.6.31")
+    assert ("early_drop", "aux-alloc-waits", "cti") in failures
 
 
 def _install_eager_send(monkeypatch: pytest.MonkeyPatch) -> None:

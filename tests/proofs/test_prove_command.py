@@ -20,7 +20,8 @@ def test_prove_writes_a_proved_verdict_with_its_scope(tmp_path: Path) -> None:
     assert code == 0
     doc = json.loads((out / "results.json").read_text())
     [result] = [r for r in doc["results"] if r["engine"] == "z3"]
-    assert result["verdict"] == "proved" and "max_conntracks <=" in result["scope"]
+    assert result["verdict"] == "proved" and "conntracks existing at once" in result["scope"]
+    assert "any number of allocations" in result["scope"]
     lines = (out / "z3-induction.txt").read_text().splitlines()
     assert any("env_tick one-place proved" in line for line in lines)
 
@@ -38,7 +39,7 @@ def test_prove_writes_the_table_bound_violation_as_a_replayable_trace(tmp_path: 
     assert last.action == "early_drop" and len(trace.steps) == 5
     end = trace.states[-1]
     assert int(last.kwargs["victim"]) in end.kernel.dying
-    assert end.kernel.count > trace.config.nf_conntrack_max
+    assert end.kernel.ct_count > trace.config.nf_conntrack_max
 
 
 def test_prove_6x_proves_its_invariants_in_worker_processes_with_the_worker_scope(

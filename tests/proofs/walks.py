@@ -54,7 +54,7 @@ class WalkPlan:
 
 def crowded(variant: str) -> Config:
     """A config where early drops, expiries and retries are frequent: a table of one entry,
-    short timers, many flows and allocations, small queues (6.x: the events sysctl toggles
+    short timers, many flows and memory slots, small queues (6.x: the events sysctl toggles
     between off and auto, as it has no retry timeout)."""
     writes: tuple[tuple[str, int], ...] = (("events_retry_timeout", 2), ("nf_conntrack_events", 0))
     if variant == "6.x":
@@ -63,7 +63,7 @@ def crowded(variant: str) -> Config:
         name="crowded",
         nf_conntrack_max=1,
         flows=6,
-        max_conntracks=12,
+        slots=12,
         ct_timeout=1,
         events_retry_timeout=1,
         sysctl_writes=writes,

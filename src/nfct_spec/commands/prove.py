@@ -110,12 +110,12 @@ def _cti_text(line: Line) -> list[str]:
 
 
 def lasso_config(dropped: str) -> Config:
-    """The config a lasso is searched on: the 2.6.31 `ci` preset, with at most two allocations
-    for the lasso without traffic-stops (it needs two conntracks, and the search takes about a
-    minute instead of more than the budget with the preset's five)."""
+    """The config a lasso is searched on: the 2.6.31 `ci` preset, with two memory slots for the
+    lasso without traffic-stops (it needs two conntracks at once, and the search is faster than
+    with the preset's four slots)."""
     config = preset("ci", "2.6.31")
     if dropped == TRAFFIC_STOPS.id:
-        config = config.with_(name="ci-2-allocations", max_conntracks=2)
+        config = config.with_(name="ci-2-slots", slots=2)
     return config
 
 
