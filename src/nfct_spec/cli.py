@@ -15,11 +15,13 @@ from rich.console import Console
 
 from nfct_spec.commands import COMMAND_MODULES
 from nfct_spec.commands.common import UsageError
+from nfct_spec.docs.content import DocError
+from nfct_spec.files import InputError, ShapeError
 from nfct_spec.models.config import ConfigError
-from nfct_spec.outdir import OutDirError
-from nfct_spec.traces import TraceError
 
-INPUT_ERRORS = (UsageError, ConfigError, TraceError, OutDirError)
+INPUT_ERRORS = (UsageError, InputError, ShapeError, ConfigError, DocError)
+"""Everything that means bad input (exit 2): the files module's error, and the errors of the
+decoders and checks that name a field or a value of an argument."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     console = Console()
@@ -46,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(commands[args.command].run(args, console))
     except INPUT_ERRORS as exc:
-        print(f"nfct-spec: error: {exc}", file=sys.stderr)
+        print(f"nfct-spec: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nfct-spec: interrupted", file=sys.stderr)

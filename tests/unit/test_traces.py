@@ -63,7 +63,7 @@ def test_the_file_is_itf_with_action_and_arguments_per_state() -> None:
         (lambda d: d["states"][2]["kernel"].__setitem__("count", "x"), "states[2].kernel.count"),
         (lambda d: d["states"][1]["#meta"].pop("action"), "states[1].#meta.action"),
         (lambda d: d["states"][1]["ghost"].__setitem__("got", [[]]), "states[1].ghost.got[0]"),
-        (lambda d: d["#meta"]["config"].__setitem__("flows", 0), "#meta.config field 'flows'"),
+        (lambda d: d["#meta"]["config"].__setitem__("flows", 0), "#meta.config: field 'flows'"),
         (lambda d: d.__setitem__("loop", 99), "loop"),
     ],
 )

@@ -27,7 +27,7 @@ from nfct_spec.engines.sampling import Checked, check_sampling
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import PRESETS, SUITES
 from nfct_spec.outdir import fresh_subdir, prepare
-from nfct_spec.results import Result, exit_code, write_results
+from nfct_spec.results import Result, check_mergeable, exit_code, write_results
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import save_trace
 from nfct_spec.viewer.html import write_pages
@@ -105,6 +105,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     props = properties_from_ids(args.property)
     profile = PROFILES[args.profile]
     out = prepare(Path(args.out))
+    check_mergeable(out / "results.json")
     traces_dir = fresh_subdir(out, "traces/hypothesis")
     started = time.time()
     checked: list[Checked] = []

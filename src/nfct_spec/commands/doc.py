@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from nfct_spec.commands.common import UsageError
-from nfct_spec.docs.build import build, update_readme
+from nfct_spec.docs.build import build, load_results, update_readme
 from nfct_spec.docs.content import DocError
 from nfct_spec.outdir import prepare
 
@@ -37,11 +37,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             changed = update_readme(Path(args.update_readme))
             console.print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
         results = Path(args.results)
-        if not results.is_file():
-            raise DocError(
-                f"no results at {results}: run `nfct-spec check` first (or pass --results)"
-            )
-        pages = build(prepare(Path(args.out)), results)
+        doc = load_results(results)
+        pages = build(prepare(Path(args.out)), results, doc)
     except DocError as exc:
         raise UsageError(str(exc)) from None
     console.print(

@@ -42,7 +42,7 @@ from nfct_spec.engines.suite import SuiteVerdict, combine, liveness_member, safe
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import PRESETS, SUITES, suite
 from nfct_spec.outdir import fresh_subdir, prepare
-from nfct_spec.results import Result, exit_code, write_results
+from nfct_spec.results import Result, check_mergeable, exit_code, write_results
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import Trace, save_trace
 
@@ -308,6 +308,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     groups = selected(args)
     props = properties_from_ids(args.property)
     out = prepare(Path(args.out))
+    check_mergeable(out / "results.json")
     started = time.time()
     results = explore_groups(groups, props, args.max_states, out, console)
     elapsed = time.time() - started

@@ -3,7 +3,6 @@ message-sequence diagram and one HTML trace page per finding, and the README's t
 
 from __future__ import annotations
 
-import json
 import re
 from html import escape
 from pathlib import Path
@@ -21,8 +20,10 @@ from nfct_spec.docs.content import (
     readme_table,
 )
 from nfct_spec.docs.msc import render_svg
-from nfct_spec.traces import TraceError, load_trace
-from nfct_spec.viewer.html import write_page
+from nfct_spec.files import read_text, write_text
+from nfct_spec.results import load_results as read_results
+from nfct_spec.traces import load_trace
+from nfct_spec.viewer.html import GENERATOR, write_page
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:0 1.2em 3em;
@@ -45,23 +46,18 @@ def _html(page: Page, pages: list[Page]) -> str:
     )
     nav = " ".join(f'<a href="{p.stem}.html">{escape(p.title)}</a>' for p in pages)
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{GENERATOR}'
         f"<title>{escape(page.title)} — nfct-spec</title><style>{STYLE}</style></head>"
         f"<body><nav>{nav}</nav>\n{body}</body></html>\n"
     )
 
 
 def load_results(path: Path) -> dict[str, Any]:
-    """The results file; DocError (exit 2) when there is none yet."""
-    if not path.is_file():
+    """The results file; DocError (exit 2) when there is none yet, InputError when it cannot
+    be read."""
+    if not path.exists() and not path.is_symlink():
         raise DocError(f"no results at {path}: run `nfct-spec check` first (or pass --results)")
-    try:
-        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DocError(f"results {path}: not readable JSON ({exc})") from None
-    if not isinstance(doc.get("results"), list):
-        raise DocError(f"results {path}: no 'results' list")
-    return doc
+    return read_results(path)
 
 
 def _findings(out: Path, results_path: Path, doc: dict[str, Any]) -> int:
@@ -69,29 +65,27 @@ def _findings(out: Path, results_path: Path, doc: dict[str, Any]) -> int:
     for r in doc["results"]:
         if not r.get("trace"):
             continue
-        try:
-            trace = load_trace(results_path.parent / r["trace"])
-        except TraceError as exc:
-            raise DocError(f"results list a trace that cannot be read: {exc}") from None
+        trace = load_trace(results_path.parent / r["trace"])
         stem = f"{r['variant']}-{r['engine']}-{r['property']}"
         (out / "diagrams").mkdir(exist_ok=True)
-        (out / "diagrams" / f"{stem}.svg").write_text(render_svg(trace), encoding="utf-8")
-        write_page(trace, out / "traces" / f"{stem}.html", f"{r['property']} on {r['variant']}")
+        write_text(out / "diagrams" / f"{stem}.svg", render_svg(trace), "diagram", None)
+        title = f"{r['property']} on {r['variant']}"
+        write_page(trace, out / "traces" / f"{stem}.html", title, signature=None)
         count += 1
     return count
 
 
-def build(out: Path, results_path: Path) -> list[Path]:
-    """Write the site (HTML) and its Markdown twin under `out`; returns the HTML pages."""
-    doc = load_results(results_path)
+def build(out: Path, results_path: Path, doc: dict[str, Any]) -> list[Path]:
+    """Write the site (HTML) and its Markdown twin under `out`, from the results `doc` read
+    from `results_path` (`load_results`); returns the HTML pages."""
     pages = all_pages(index_results(doc), doc.get("runs", {}).get("check", doc.get("run", {})))
     pages.append(configs_page(dict(doc.get("configs") or {})))
     (out / "md").mkdir(parents=True, exist_ok=True)
     written = []
     for page in pages:
-        (out / "md" / f"{page.stem}.md").write_text(page.markdown + "\n", encoding="utf-8")
+        write_text(out / "md" / f"{page.stem}.md", page.markdown + "\n", "page", None)
         path = out / f"{page.stem}.html"
-        path.write_text(_html(page, pages), encoding="utf-8")
+        write_text(path, _html(page, pages), "page", None)
         written.append(path)
     _findings(out, results_path, doc)
     return written
@@ -100,7 +94,7 @@ def build(out: Path, results_path: Path) -> list[Path]:
 def update_readme(readme: Path) -> bool:
     """Regenerate the table between the README's markers; True if the file changed."""
     begin, end = readme_markers()
-    text = readme.read_text(encoding="utf-8")
+    text = read_text(readme, "README")
     if begin not in text or end not in text:
         raise DocError(f"{readme}: the markers {begin} ... {end} are missing")
     head, rest = text.split(begin, 1)
@@ -108,5 +102,5 @@ def update_readme(readme: Path) -> bool:
     new = f"{head}{begin}\n{readme_table()}\n{end}{tail}"
     if new == text:
         return False
-    readme.write_text(new, encoding="utf-8")
+    write_text(readme, new, "README", None)
     return True

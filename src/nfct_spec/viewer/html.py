@@ -22,12 +22,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from nfct_spec.files import write_text
 from nfct_spec.models.registry import BY_NAME
-from nfct_spec.traces import Trace, TraceError, load_trace
+from nfct_spec.results import load_results
+from nfct_spec.traces import Trace, load_trace
 from nfct_spec.viewer.lanes import ct_lanes, deliveries, diff, listener_lanes, trace_views
 
 PAGES_DIR = "html"
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+GENERATOR = '<meta name="generator" content="nfct-spec">'
+"""In the head of every page nfct-spec writes: only such a file is ever replaced by a page."""
 
 
 @cache
@@ -112,7 +116,7 @@ def render_page(trace: Trace, title: str | None = None) -> str:
         "</div>"
     )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="en"><head><meta charset="utf-8">{GENERATOR}
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <title>{html.escape(name)} - nfct-spec trace</title>
 <style>{static("page.css")}</style></head>
@@ -139,10 +143,12 @@ listeners {html.escape(listeners)}</div></header>
 """
 
 
-def write_page(trace: Trace, page: Path, title: str | None = None) -> Path:
-    """Render one trace to `page` (parent folders are created)."""
-    page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(render_page(trace, title), encoding="utf-8")
+def write_page(
+    trace: Trace, page: Path, title: str | None = None, signature: str | None = GENERATOR
+) -> Path:
+    """Render one trace to `page` (parent folders are created). An existing file is replaced
+    only if it holds `signature` (None: the caller owns the folder, as in an output folder)."""
+    write_text(page, render_page(trace, title), "page", signature)
     return page
 
 
@@ -151,38 +157,32 @@ def write_pages(out_dir: Path, results_json_path: Path) -> Path:
     `out_dir/html/index.html` linking them; returns the index path.
 
     Trace paths in results.json are relative to `out_dir`. A trace listed by several engines
-    is rendered once; a trace that cannot be read raises TraceError naming it.
+    is rendered once; a results file or trace that cannot be read raises InputError naming it.
     """
-    try:
-        doc = json.loads(Path(results_json_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise TraceError(f"{results_json_path}: cannot read results ({exc})") from None
-    results = doc.get("results", []) if isinstance(doc, dict) else []
+    doc = load_results(Path(results_json_path))
     pages_dir = Path(out_dir) / PAGES_DIR
     rows: list[str] = []
     seen: set[str] = set()
-    for result in results:
-        rel = result.get("trace") if isinstance(result, dict) else None
-        if not isinstance(rel, str) or rel in seen:
+    for result in doc["results"]:
+        rel = result.get("trace")
+        if rel is None or rel in seen:
             continue
         seen.add(rel)
         trace = load_trace(Path(out_dir) / rel)
-        variant = str(result.get("variant", trace.config.variant))
-        prop = str(result.get("property", trace.property_id or Path(rel).stem))
-        engine = str(result.get("engine", "hypothesis"))
+        variant, prop, engine = result["variant"], result["property"], result["engine"]
         stem = prop if engine == "hypothesis" else f"{prop}.{engine}"
         page = pages_dir / variant / f"{stem}.html"
-        write_page(trace, page, f"{prop} ({variant}, {engine})")
+        write_page(trace, page, f"{prop} ({variant}, {engine})", signature=None)
         rows.append(
             f'<tr><td>{html.escape(variant)}</td><td><a href="{html.escape(variant)}/'
             f'{html.escape(stem)}.html">{html.escape(prop)}</a> ({html.escape(engine)})</td>'
             f"<td>{html.escape(str(trace.meta.get('finding', '')))}</td>"
-            f"<td>{len(trace.steps)}</td><td>{html.escape(str(result.get('status', '')))}</td>"
+            f"<td>{len(trace.steps)}</td><td>{html.escape(str(result['status']))}</td>"
             f"<td>{html.escape(str(trace.meta.get('statement', '')))}</td></tr>"
         )
-    pages_dir.mkdir(parents=True, exist_ok=True)
     index = pages_dir / "index.html"
-    index.write_text(
+    write_text(
+        index,
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         "<title>nfct-spec findings</title><style>body{font:13px system-ui,sans-serif;"
         "margin:14px}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"
@@ -191,6 +191,7 @@ def write_pages(out_dir: Path, results_json_path: Path) -> Path:
         "<th>finding</th><th>steps</th><th>status</th><th>statement</th></tr>"
         + "".join(rows)
         + "</table></body></html>\n",
-        encoding="utf-8",
+        "page",
+        None,
     )
     return index
