@@ -1,7 +1,18 @@
 """The `nfct-spec` command line.
 
-Exit codes: 0 every verdict as expected, 1 some property not as expected (or a trace that does
-not replay), 2 bad input or usage, 3 some verdict unknown (budget ran out).
+Exit codes, the same for every command:
+
+  0  every verdict as expected
+  1  some verdict not as expected (or a trace that does not replay, a kernel recording the
+     model does not explain, a live-kernel monitor not as expected)
+  2  bad input or usage: a file that cannot be read or has the wrong shape, an unknown option
+     or value, an output that would replace a file of the user's (one line on stderr)
+  3  unknown: a budget or a solver timeout left some verdict undecided
+  4  the live kernel is unavailable (not root, no network namespaces, no conntrack or
+     ctnetlink, tools missing)
+  5  the live kernel answered something nfct-spec cannot handle (say a netlink message it
+     cannot parse), reported in one line
+  130 interrupted (128 + the signal's number for SIGTERM and SIGHUP during a kernel run)
 """
 
 from __future__ import annotations
