@@ -1,7 +1,11 @@
-"""Small builders for tests: steps by keyword, and runs of steps on a preset."""
+"""Small builders for tests: steps by keyword, runs of steps on a preset, and the figures
+record the tests that pin measured figures read."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from nfct_spec.docs.figures import RECORD, Block, load_figures
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
@@ -30,3 +34,12 @@ def run(config: Config, *steps: Step, start: State | None = None) -> State:
 def new_confirmed(flow: int, uid: int) -> tuple[Step, Step]:
     """The two steps that create and confirm a conntrack for a new flow."""
     return step("nf_conntrack_in", flow=flow, packet="new"), step("__nf_conntrack_confirm", uid=uid)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def figures(name: str) -> Block:
+    """Block `name` of the figures record (docs/figures.json), which the script named in its
+    `command` writes: re-pinning a figure means re-running that script."""
+    return load_figures(ROOT / RECORD)[name]

@@ -19,6 +19,7 @@ from nfct_spec.docs.content import (
     readme_markers,
     readme_table,
 )
+from nfct_spec.docs.figures import PREFIX, RECORD, Block, load_figures, render
 from nfct_spec.docs.msc import render_svg
 from nfct_spec.files import read_text, write_text
 from nfct_spec.results import load_results as read_results
@@ -91,15 +92,54 @@ def build(out: Path, results_path: Path, doc: dict[str, Any]) -> list[Path]:
     return written
 
 
-def update_readme(readme: Path) -> bool:
-    """Regenerate the table between the README's markers; True if the file changed."""
+GENERATED = re.compile(
+    r"<!-- BEGIN GENERATED: (?P<name>[a-z0-9:.-]+) -->(?P<body>.*?)"
+    r"<!-- END GENERATED: (?P=name) -->",
+    re.DOTALL,
+)
+"""A generated block of the README: a table on lines of its own, or a phrase inside a
+sentence (no line break after the begin marker)."""
+
+
+def generated(name: str, figures: dict[str, Block]) -> str:
+    """What the README's block `name` must contain: `properties` from the catalogue,
+    `figures:KEY` from block KEY of the figures record."""
+    if name == "properties":
+        return readme_table()
+    if name.startswith(PREFIX):
+        key = name.removeprefix(PREFIX)
+        if key not in figures:
+            raise DocError(f"README block {name}: the figures record has no block {key!r}")
+        return render(figures[key])
+    raise DocError(f"README block {name}: unknown kind of generated block")
+
+
+def regenerate(text: str, figures: dict[str, Block]) -> str:
+    """The README text with every generated block rewritten from its source."""
+
+    def block(match: re.Match[str]) -> str:
+        name, body = match["name"], generated(match["name"], figures)
+        inner = f"\n{body}\n" if match["body"].startswith("\n") else body
+        return f"<!-- BEGIN GENERATED: {name} -->{inner}<!-- END GENERATED: {name} -->"
+
+    return GENERATED.sub(block, text)
+
+
+def readme_figures(readme: Path, text: str, figures_path: Path | None) -> dict[str, Block]:
+    """The figures record a README's blocks are rendered from (none needed if it has no
+    figures block): `figures_path`, by default docs/figures.json beside the README."""
+    if not any(m["name"].startswith(PREFIX) for m in GENERATED.finditer(text)):
+        return {}
+    return load_figures(figures_path or readme.parent / RECORD)
+
+
+def update_readme(readme: Path, figures_path: Path | None = None) -> bool:
+    """Regenerate every generated block of the README; True if the file changed."""
     begin, end = readme_markers()
     text = read_text(readme, "README")
     if begin not in text or end not in text:
         raise DocError(f"{readme}: the markers {begin} ... {end} are missing")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    new = f"{head}{begin}\n{readme_table()}\n{end}{tail}"
+    new = regenerate(text, readme_figures(readme, text, figures_path))
     if new == text:
         return False
     write_text(readme, new, "README", None)
