@@ -266,10 +266,11 @@ def _written_by_us(path: Path, what: str, signature: str) -> bool:
 
 
 def check_output(path: PathLike, what: str, signature: str | None) -> Path:
-    """Check, before any work is done, that `path` can be written: not a folder, not a file of
-    the user's (one without `signature`; with None every existing regular file may be
-    replaced: the caller owns the folder), in a folder that exists or can be made and that
-    accepts a new file. Returns the path the write will replace."""
+    """Check, before any work is done and without leaving anything behind, that `path` can
+    be written: not a folder, not a file of the user's (one without `signature`; with None
+    every existing regular file may be replaced: the caller owns the folder), and the nearest
+    existing folder on the way accepts new files (missing folders are made when writing).
+    Returns the path the write will replace."""
     target = _target(Path(path), what)
     if target.is_dir():
         raise InputError(what, path, "a folder, not a file")
@@ -280,14 +281,12 @@ def check_output(path: PathLike, what: str, signature: str | None) -> Path:
             raise InputError(
                 what, path, "exists and was not written by nfct-spec; choose another name"
             )
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise InputError(what, path, "cannot create its folder (a file is in the way)") from None
-    except OSError as exc:
-        problem = _os_problem(exc, target.parent)
-        raise InputError(what, path, f"cannot create its folder ({problem})") from None
-    _probe(target, what, path)
+    folder = target.parent
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(what, path, "cannot create its folder (a file is in the way)")
+    _probe(folder / target.name, what, path)
     return target
 
 
@@ -309,6 +308,11 @@ def _probe(target: Path, what: str, path: PathLike) -> None:
 def write_text(path: PathLike, text: str, what: str, signature: str | None) -> Path:
     """Write `text` to `path` atomically (see `check_output` for what is refused)."""
     target = check_output(path, what, signature)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = _os_problem(exc, target.parent)
+        raise InputError(what, path, f"cannot create its folder ({problem})") from None
     tmp = _temporary(target)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)

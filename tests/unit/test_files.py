@@ -12,6 +12,7 @@ import pytest
 from nfct_spec.files import (
     InputError,
     ShapeError,
+    check_output,
     expect_int,
     expect_object,
     load_json,
@@ -108,3 +109,13 @@ def test_a_failed_write_leaves_neither_the_file_changed_nor_a_temporary_file(
         write_text(path, "half", "page", SIGNATURE)
     assert path.read_text() == SIGNATURE
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_checking_an_output_leaves_nothing_behind_and_the_write_makes_its_folders(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a" / "b" / "page.html"
+    check_output(path, "page", SIGNATURE)
+    assert list(tmp_path.iterdir()) == []
+    write_text(path, SIGNATURE, "page", SIGNATURE)
+    assert path.read_text() == SIGNATURE
