@@ -1,17 +1,17 @@
-"""The configuration of one model instance: immutable, validated, loadable from JSON.
+"""The configuration of one model instance: immutable, validated, decodable from JSON.
 
 A config fixes the kernel variant, the table limit, the finite universe the engines range over
 (flow identities, the memory slots that bound how many conntracks exist at once), the listeners
 and their socket options, the sysctls and which of their writes the environment may perform,
 and which faults may happen. Every check on a config names the offending field, so a bad file
 gets a one-line error.
+Reading a config file is the tools' business (`nfct_spec.files`): the model reads no files.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
 from nfct_spec.models.bits import BIT_NAMES, GROUPS
@@ -101,7 +101,13 @@ class Config:
 
 
 def _fail(path: str, problem: str) -> ConfigError:
-    return ConfigError(f"config field '{path}': {problem}")
+    return ConfigError(f"field '{path}': {problem}")
+
+
+def _check_str(path: str, value: object) -> None:
+    """Names are strings: anything else (a list, say) would not even be hashable."""
+    if not isinstance(value, str):
+        raise _fail(path, f"must be a string, got {value!r}")
 
 
 def _check_int(path: str, value: object, low: int, high: int) -> None:
@@ -118,6 +124,8 @@ def _check_bool(path: str, value: object) -> None:
 
 def validate(config: Config) -> None:
     """Raise ConfigError naming the first field that is out of range."""
+    _check_str("variant", config.variant)
+    _check_str("name", config.name)
     if config.variant not in VARIANTS:
         raise _fail("variant", f"unknown variant {config.variant!r} (known: {', '.join(VARIANTS)})")
     _check_int("nf_conntrack_max", config.nf_conntrack_max, 0, 16)
@@ -142,6 +150,7 @@ def validate(config: Config) -> None:
     if not 0 < len(config.listeners) <= 4:
         raise _fail("listeners", "between 1 and 4 listeners are needed")
     for i, (name, value) in enumerate(config.sysctl_writes):
+        _check_str(f"sysctl_writes[{i}]", name)
         if name not in SYSCTLS:
             raise _fail(
                 f"sysctl_writes[{i}]", f"unknown sysctl {name!r} (known: {', '.join(SYSCTLS)})"
@@ -149,9 +158,11 @@ def validate(config: Config) -> None:
         high = 2 if name == "nf_conntrack_events" else 16
         _check_int(f"sysctl_writes[{i}]", value, 0, high)
     for i, fault in enumerate(config.faults):
+        _check_str(f"faults[{i}]", fault)
         if fault not in FAULTS:
             raise _fail(f"faults[{i}]", f"unknown fault {fault!r} (known: {', '.join(FAULTS)})")
     for i, bit in enumerate(config.event_bits):
+        _check_str(f"event_bits[{i}]", bit)
         if bit not in BIT_NAMES:
             raise _fail(
                 f"event_bits[{i}]", f"unknown event bit {bit!r} (known: {', '.join(BIT_NAMES)})"
@@ -160,6 +171,7 @@ def validate(config: Config) -> None:
         if bit not in config.event_bits:
             raise _fail("event_bits", f"{bit} must be modelled")
     for i, requester in enumerate(config.requesters):
+        _check_str(f"requesters[{i}]", requester)
         if not requester or requester in names:
             raise _fail(f"requesters[{i}]", "must be a non-empty name that is not a listener's")
 
@@ -170,6 +182,7 @@ def _validate_listener(path: str, listener: ListenerConfig) -> None:
     if not isinstance(listener.groups, tuple) or not listener.groups:
         raise _fail(f"{path}.groups", "must be a non-empty list of groups")
     for group in listener.groups:
+        _check_str(f"{path}.groups", group)
         if group not in GROUPS:
             raise _fail(f"{path}.groups", f"unknown group {group!r} (known: {', '.join(GROUPS)})")
     if len(set(listener.groups)) != len(listener.groups):
@@ -187,7 +200,7 @@ _CONFIG_FIELDS = {f.name for f in fields(Config)}
 def config_from_json(data: object) -> Config:
     """Build a Config from parsed JSON, rejecting unknown or mistyped fields by name."""
     if not isinstance(data, dict):
-        raise ConfigError("config: the top level must be a JSON object")
+        raise ConfigError("the top level must be a JSON object")
     if "max_conntracks" in data:
         raise _fail(
             "max_conntracks",
@@ -226,21 +239,8 @@ def config_from_json(data: object) -> Config:
             isinstance(w, list) and len(w) == 2 for w in writes
         ):
             raise _fail("sysctl_writes", "must be a list of [name, value] pairs")
-        values["sysctl_writes"] = tuple((str(w[0]), w[1]) for w in writes)
+        values["sysctl_writes"] = tuple((w[0], w[1]) for w in writes)
     try:
         return Config(**values)
     except TypeError as exc:
-        raise ConfigError(f"config: {exc}") from None
-
-
-def load_config(path: str | Path) -> Config:
-    """Load a config file; every failure is a ConfigError with a one-line message."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"config {path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    return config_from_json(data)
+        raise ConfigError(str(exc)) from None

@@ -1,17 +1,24 @@
 """Time to render a 500-step trace in the terminal (`trace show`) and as a page (`trace html`).
 
 The trace is a deterministic random walk with `successors` on preset "ci" for 2.6.31, seed 0,
-avoiding the retry-timeout crash (which would end the walk). Usage: python scripts/bench_viewer.py
+avoiding the retry-timeout crash (which would end the walk), and the times are written as the
+viewer's row of block `measured` of the figures record (which the README's table is generated
+from). Usage: python scripts/bench_viewer.py [--record docs/figures.json]
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import random
+import shlex
+import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
 
+from nfct_spec.docs.figures import RECORD, record_row
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, initial_state
@@ -34,8 +41,14 @@ def walk(length: int, seed: int) -> list[tuple[Step, State]]:
     return path
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def main() -> None:
-    """Print the measured times."""
+    """Print the measured times and write them to the figures record."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", type=Path, default=ROOT / RECORD)
+    args = parser.parse_args()
     config = preset("ci", "2.6.31")
     trace = make_trace(config, walk(500, 0), initial_state(config), {"seed": 0})
     started = time.perf_counter()
@@ -49,6 +62,11 @@ def main() -> None:
         f"500-step trace: terminal {terminal:.2f} s ({len(out.getvalue())} chars), "
         f"page {html:.2f} s ({len(page) // 1024} KiB)"
     )
+    figure = f"terminal {terminal:.2f} s, page {html:.2f} s ({len(page) // 1024} KiB)"
+    command = shlex.join(["python", "scripts/bench_viewer.py", *sys.argv[1:]])
+    row = {"what": "rendering a 500-step trace", "command": command, "figure": figure}
+    record_row(args.record, "measured", "what", row)
+    print(f"wrote the figures to {args.record}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Shared fixtures and the Hypothesis profiles of the test suite.
 
 Profiles: `ci` (the default, derandomized so CI runs are reproducible), `dev` (randomised,
-fewer examples) and `deep` (many examples). Choose one with HYPOTHESIS_PROFILE.
+fewer examples) and `deep` (many examples). Choose one with HYPOTHESIS_PROFILE. No health
+check is suppressed (see `SUPPRESSED_HEALTH_CHECKS` of the Hypothesis engine for why none is
+expected to fire): a failed one fails its test.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 from nfct_spec.cli import main
 
@@ -21,7 +23,6 @@ settings.register_profile(
     derandomize=True,
     database=None,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=30, stateful_step_count=25, deadline=None)
 settings.register_profile("deep", max_examples=2000, stateful_step_count=60, deadline=None)

@@ -1,7 +1,11 @@
-"""Small builders for tests: steps by keyword, and runs of steps on a preset."""
+"""Small builders for tests: steps by keyword, runs of steps on a preset, and the figures
+record the tests that pin measured figures read."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from nfct_spec.docs.figures import RECORD, Block, load_figures
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import Conntrack, State, initial_state
@@ -72,3 +76,12 @@ REUSED_SLOT = (
 """On preset ci: flow 1's conntrack in slot 2 is deleted and a new one of the same flow gets
 slot 2 again; conntrackd reads both (id-reuse at the last step), while the logger, whose
 DESTROY of the first overran it, still holds the first one's NEW."""
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def figures(name: str) -> Block:
+    """Block `name` of the figures record (docs/figures.json), which the script named in its
+    `command` writes: re-pinning a figure means re-running that script."""
+    return load_figures(ROOT / RECORD)[name]

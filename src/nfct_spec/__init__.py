@@ -5,3 +5,4 @@ property catalogue) <- the engines and tools in this package.
 """
 
 __version__ = "0.1.0"
+"""The one place the version is written: pyproject.toml reads it (`tool.setuptools.dynamic`)."""

@@ -1,7 +1,18 @@
 """The `nfct-spec` command line.
 
-Exit codes: 0 every verdict as expected, 1 some property not as expected (or a trace that does
-not replay), 2 bad input or usage, 3 some verdict unknown (budget ran out).
+Exit codes, the same for every command:
+
+  0  every verdict as expected
+  1  some verdict not as expected (or a trace that does not replay, a kernel recording the
+     model does not explain, a live-kernel monitor not as expected)
+  2  bad input or usage: a file that cannot be read or has the wrong shape, an unknown option
+     or value, an output that would replace a file of the user's (one line on stderr)
+  3  unknown: a budget or a solver timeout left some verdict undecided
+  4  the live kernel is unavailable (not root, no network namespaces, no conntrack or
+     ctnetlink, tools missing)
+  5  the live kernel answered something nfct-spec cannot handle (say a netlink message it
+     cannot parse), reported in one line
+  130 interrupted (128 + the signal's number for SIGTERM and SIGHUP during a kernel run)
 """
 
 from __future__ import annotations
@@ -15,11 +26,13 @@ from rich.console import Console
 
 from nfct_spec.commands import COMMAND_MODULES
 from nfct_spec.commands.common import UsageError
+from nfct_spec.docs.content import DocError
+from nfct_spec.files import InputError, ShapeError
 from nfct_spec.models.config import ConfigError
-from nfct_spec.outdir import OutDirError
-from nfct_spec.traces import TraceError
 
-INPUT_ERRORS = (UsageError, ConfigError, TraceError, OutDirError)
+INPUT_ERRORS = (UsageError, InputError, ShapeError, ConfigError, DocError)
+"""Everything that means bad input (exit 2): the files module's error, and the errors of the
+decoders and checks that name a field or a value of an argument."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     console = Console()
@@ -46,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(commands[args.command].run(args, console))
     except INPUT_ERRORS as exc:
-        print(f"nfct-spec: error: {exc}", file=sys.stderr)
+        print(f"nfct-spec: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nfct-spec: interrupted", file=sys.stderr)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nfct_spec import __version__
+from nfct_spec.files import ShapeError, load_json, write_text
 from nfct_spec.models.config import Config, ConfigError, config_from_json
 from nfct_spec.models.observers import Ghost
 from nfct_spec.models.registry import Step, step_from_json, step_to_json
@@ -49,10 +50,13 @@ _OLD_FIELDS: dict[type, frozenset[str]] = {
     Kernel: frozenset({"count"}),
     Ghost: frozenset({"identity", "generated", "pending", "reporting", "got", "dropped", "since"}),
 }
+SIGNATURE = '"source": "nfct-spec '
+"""Near the start of every trace file nfct-spec writes (`#meta.source`): only such a file is
+ever replaced by a trace."""
 
 
-class TraceError(ValueError):
-    """A trace file that cannot be used; the message names the field and step."""
+class TraceError(ShapeError):
+    """A trace that cannot be used; the message names the field and step."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,16 @@ def _decode(data: Any, hint: Any, path: str) -> Any:
     raise TraceError(f"{path}: unsupported type {hint!r}")
 
 
+def _check_arg(value: Any, where: str) -> None:
+    """A step argument is an integer, a string or a list of integers (`ArgValue`)."""
+    if isinstance(value, list):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return
+    elif isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return
+    raise TraceError(f"{where}: expected an integer, a string or a list of integers")
+
+
 def encode_state(state: State, index: int, step: Step | None) -> dict[str, Any]:
     """One ITF state: `#meta` (index, action, args) plus the `kernel` and `ghost` records."""
     meta: dict[str, Any] = {"index": index}
@@ -210,8 +224,11 @@ def decode_state(data: Any, index: int) -> tuple[State, Step | None]:
     meta = data["#meta"]
     if not isinstance(meta, dict) or not isinstance(meta.get("action"), str):
         raise TraceError(f"{where}.#meta.action: missing or not a string")
-    if not isinstance(meta.get("args", {}), dict):
+    args = meta.get("args", {})
+    if not isinstance(args, dict):
         raise TraceError(f"{where}.#meta.args: must be an object")
+    for name, value in args.items():
+        _check_arg(value, f"{where}.#meta.args.{name}")
     kernel = _decode(data["kernel"], Kernel, f"{where}.kernel")
     ghost = _decode(data["ghost"], Ghost, f"{where}.ghost")
     step = None
@@ -266,7 +283,7 @@ def trace_from_json(doc: Any) -> Trace:
     try:
         config = config_from_json(meta["config"])
     except ConfigError as exc:
-        raise TraceError(f"#meta.{exc}") from None
+        raise TraceError(f"#meta.config: {exc}") from None
     if doc.get("vars") != VARS:
         raise TraceError(f"vars: expected {VARS}")
     states_data = doc.get("states")
@@ -291,19 +308,10 @@ def trace_from_json(doc: Any) -> Trace:
 
 
 def save_trace(trace: Trace, path: Path) -> None:
-    """Write a trace as indented JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(trace_to_json(trace), indent=1) + "\n", encoding="utf-8")
+    """Write a trace as indented JSON (atomically; never over a file nfct-spec did not write)."""
+    write_text(path, json.dumps(trace_to_json(trace), indent=1) + "\n", "trace", SIGNATURE)
 
 
 def load_trace(path: str | Path) -> Trace:
-    """Read a trace file; TraceError with a one-line message on any problem."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TraceError(f"trace {path}: cannot read ({exc.strerror})") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceError(f"trace {path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    return trace_from_json(doc)
+    """Read a trace file; InputError with a one-line message naming the file and the field."""
+    return load_json(path, "trace", trace_from_json)

@@ -108,7 +108,7 @@ def test_actions_json_lists_the_registry() -> None:
         (["check", "--variant", "2.4"], "unknown variant"),
         (["check", "--property", "no-such-property"], "unknown property id"),
         (["check", "--profile", "huge"], "invalid choice"),
-        (["replay", "/nonexistent/trace.json"], "cannot read"),
+        (["replay", "/nonexistent/trace.json"], "no such file"),
         (["frobnicate"], "invalid choice"),
     ],
 )

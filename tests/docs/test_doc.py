@@ -14,7 +14,7 @@ import pytest
 
 from helpers import REUSED_SLOT
 from nfct_spec.cli import main
-from nfct_spec.docs.build import update_readme
+from nfct_spec.docs.build import GENERATED, generated, regenerate, update_readme
 from nfct_spec.docs.configs import configs_page
 from nfct_spec.docs.content import (
     DocError,
@@ -23,6 +23,7 @@ from nfct_spec.docs.content import (
     readme_markers,
     readme_table,
 )
+from nfct_spec.docs.figures import RECORD, load_figures, record_block
 from nfct_spec.docs.msc import render_svg
 from nfct_spec.minimize import replay_steps
 from nfct_spec.models.observers import Ghost, Record, Seen
@@ -130,6 +131,67 @@ def test_the_readme_table_is_fresh() -> None:
     text = (ROOT / "README.md").read_text()
     current = text.split(begin, 1)[1].split(end, 1)[0].strip()
     assert current == readme_table(), "run: nfct-spec doc --update-readme README.md"
+
+
+def test_every_generated_block_of_the_readme_is_fresh() -> None:
+    text = (ROOT / "README.md").read_text()
+    figures = load_figures(ROOT / RECORD)
+    stale = [
+        m["name"]
+        for m in GENERATED.finditer(text)
+        if m["body"].strip() != generated(m["name"], figures)
+    ]
+    assert not stale, f"stale {stale}: run nfct-spec doc --update-readme README.md"
+    assert regenerate(text, figures) == text
+
+
+def test_every_block_of_the_figures_record_is_in_the_readme() -> None:
+    text = (ROOT / "README.md").read_text()
+    shown = {m["name"] for m in GENERATED.finditer(text)}
+    assert {f"figures:{name}" for name in load_figures(ROOT / RECORD)} <= shown
+
+
+def test_update_readme_renders_tables_and_inline_phrases_from_the_record(tmp_path: Path) -> None:
+    begin, end = readme_markers()
+    record = tmp_path / "figures.json"
+    record_block(
+        record,
+        "speed",
+        {
+            "command": "python scripts/bench.py",
+            "columns": [["what", "what"], ["command", "command", "code"], ["seconds", "s"]],
+            "rows": [{"what": "all", "command": "nfct-spec check", "seconds": 253.04}],
+            "after": "In {n:,} runs.",
+            "values": {"n": 3000},
+        },
+    )
+    record_block(
+        record, "cases", {"command": "pytest", "inline": "{n:,} cases", "values": {"n": 1000}}
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"{begin}\nx\n{end}\nWe check <!-- BEGIN GENERATED: figures:cases -->old"
+        "<!-- END GENERATED: figures:cases --> per action.\n\n"
+        "<!-- BEGIN GENERATED: figures:speed -->\nold\n<!-- END GENERATED: figures:speed -->\n"
+    )
+    assert update_readme(readme, record)
+    text = readme.read_text()
+    assert "figures:cases -->1,000 cases<!-- END" in text
+    assert "| all | `nfct-spec check` | 253.0 |\n\nIn 3,000 runs.\n<!-- END" in text
+    assert not update_readme(readme, record)
+
+
+def test_a_readme_block_the_record_does_not_have_is_an_error(tmp_path: Path) -> None:
+    begin, end = readme_markers()
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"{begin}\nx\n{end}\n<!-- BEGIN GENERATED: figures:gone -->\n"
+        "<!-- END GENERATED: figures:gone -->\n"
+    )
+    record = tmp_path / "figures.json"
+    record.write_text("{}")
+    with pytest.raises(DocError, match="no block 'gone'"):
+        update_readme(readme, record)
 
 
 def test_update_readme_rewrites_only_between_the_markers(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from explorer_configs import small
 from nfct_spec.cli import main
 from nfct_spec.engines.lasso import FULL_FAIRNESS
 from nfct_spec.models.presets import suite
+from nfct_spec.results import Result
 
 PROPS = ["count-exact", "table-bound", "destroy-eventually"]
 
@@ -55,11 +56,12 @@ def test_explore_keeps_the_results_of_other_engines(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / ".nfct-spec-out").write_text("", encoding="utf-8")
-    other = {"results": [{"property": "count-exact", "engine": "z3", "verdict": "proved"}]}
-    (out / "results.json").write_text(json.dumps(other), encoding="utf-8")
+    proved = Result("count-exact", "2.6.30", "z3", "proved", "holds", "any limit", "").to_json()
+    (out / "results.json").write_text(json.dumps({"results": [proved]}), encoding="utf-8")
     main(_args(_config_file(tmp_path, "2.6.30"), out))
     doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert {r["engine"] for r in doc["results"]} == {"z3", "explorer"}
+    assert proved in doc["results"]
 
 
 def test_a_state_budget_that_runs_out_gives_unknown_and_exit_3(tmp_path: Path) -> None:

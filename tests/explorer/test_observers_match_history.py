@@ -12,8 +12,8 @@ observers is evaluated on each transition in both forms (`history_forms`) and mu
 from __future__ import annotations
 
 import pytest
-
 from history_forms import STEP_FORMS
+
 from nfct_spec.checking import searched
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config

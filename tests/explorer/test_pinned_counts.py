@@ -3,51 +3,49 @@ the sk_drops slice).
 
 The presets (`tiny`, `ci`) are too large to exhaust within a test (see the explorer report), so
 the counts are pinned for small configs that cover every variant, flow symmetry and the
-retry-timeout write.
+retry-timeout write. The counts and configs come from the figures record (block
+`pinned-counts`); after a model change that changes them, re-pin with `python
+scripts/pin_counts.py` and regenerate the README (`nfct-spec doc --update-readme README.md`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from explorer_configs import small
 
+from helpers import figures
 from nfct_spec.engines.explorer import explore
 from nfct_spec.engines.lasso import build_graph
+from nfct_spec.models.config import config_from_json
 from nfct_spec.spec.catalogue import CATALOGUE
 
-PINNED = [
-    # (variant, flows, extra, reduced states, transitions, depth, unreduced states)
-    ("2.6.31", 1, {}, 1483, 3533, 16, 1939),
-    ("2.6.31", 2, {}, 3487, 8651, 16, 9175),
-    ("2.6.30", 2, {}, 716, 2512, 14, 1431),
-    ("6.x", 2, {}, 5287, 11923, 22, 15733),
-    ("2.6.31", 1, {"sysctl_writes": (("events_retry_timeout", 0),)}, 3206, 8489, 17, 4172),
-]
+PINNED = figures("pinned-counts")["rows"]
+"""Written by scripts/pin_counts.py: each row has its config, its reduced states,
+transitions and depth, and its states without reductions."""
 
 
-@pytest.mark.parametrize(
-    ("variant", "flows", "extra", "states", "transitions", "depth", "full"), PINNED
-)
-def test_small_configs_have_their_pinned_state_counts(
-    variant: str,
-    flows: int,
-    extra: dict[str, object],
-    states: int,
-    transitions: int,
-    depth: int,
-    full: int,
-) -> None:
-    config = small(variant, flows=flows, **extra)
+@pytest.mark.parametrize("row", PINNED, ids=[row["label"] for row in PINNED])
+def test_small_configs_have_their_pinned_state_counts(row: dict[str, Any]) -> None:
+    config = config_from_json(row["config"])
     reduced = explore(config, CATALOGUE)
     assert reduced.stats.complete
     assert (reduced.stats.states, reduced.stats.transitions, reduced.stats.depth) == (
-        states,
-        transitions,
-        depth,
+        row["states"],
+        row["transitions"],
+        row["depth"],
     )
     unreduced = explore(config, CATALOGUE, symmetry=False)
-    assert unreduced.stats.states == full
-    assert len(build_graph(config).states) == full
+    assert unreduced.stats.states == row["unreduced_states"]
+    assert len(build_graph(config).states) == row["unreduced_states"]
+
+
+def test_the_pinned_configs_are_the_small_test_config_on_every_variant() -> None:
+    configs = [config_from_json(row["config"]) for row in PINNED]
+    assert {c.variant for c in configs} == {"2.6.30", "2.6.31", "6.x"}
+    for config in configs:
+        assert config.with_(sysctl_writes=()) == small(config.variant, flows=config.flows)
 
 
 def test_a_budget_stops_the_search_and_marks_it_incomplete() -> None:

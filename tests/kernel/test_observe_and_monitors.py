@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nfct_spec.files import InputError
 from nfct_spec.kernel import monitors, observe
 from nfct_spec.kernel.observe import (
     CountEvent,
@@ -19,7 +20,6 @@ from nfct_spec.kernel.observe import (
     RecvEvent,
     SendDropEvent,
     SysctlEvent,
-    TraceFormatError,
 )
 
 pytestmark = pytest.mark.kernel
@@ -89,7 +89,7 @@ def test_a_malformed_trace_is_rejected_naming_the_bad_field(
     mutate(data)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(TraceFormatError, match=str(path)) as info:
+    with pytest.raises(InputError, match=str(path)) as info:
         observe.load(path)
     assert message in str(info.value)
 
@@ -97,7 +97,7 @@ def test_a_malformed_trace_is_rejected_naming_the_bad_field(
 def test_a_file_that_is_not_json_is_rejected_clearly(tmp_path: Path) -> None:
     path = tmp_path / "junk.json"
     path.write_text("{not json")
-    with pytest.raises(TraceFormatError, match="not JSON"):
+    with pytest.raises(InputError, match="invalid JSON"):
         observe.load(path)
 
 

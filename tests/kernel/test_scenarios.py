@@ -1,5 +1,6 @@
-"""Live-kernel scenarios: each test checks one fact of KERNEL.md ("Linux 5.19 and later" and
-"Observed on the live kernel") against what the kernel did in a throw-away namespace.
+"""Live-kernel scenarios: each test checks one fact about Linux 5.19 and later (ctnetlink's
+reliable delivery as in 6.18, listed in the README's "The live kernel") against what the
+kernel did in a throw-away namespace.
 
 A failure here is a finding about the kernel or the harness, to be investigated and reported;
 the expectations are never adjusted to make a run pass.

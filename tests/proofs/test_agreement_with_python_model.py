@@ -18,7 +18,7 @@ import pytest
 import z3
 from hypothesis import given, settings
 
-from helpers import run
+from helpers import figures, run
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import Step, actions_for, apply, successors
@@ -38,10 +38,13 @@ from tests.proofs.walks import (
     walks,
 )
 
-CASES_PER_ACTION = 1000
-Z3_EVERY = 150
+AGREEMENT = figures("agreement")["values"]
+"""The figures the README states (its `figures:agreement` block): one place for both."""
+CASES_PER_ACTION: int = AGREEMENT["cases_per_action"]
+"""Every action of every variant gets at least this many cases."""
+Z3_EVERY: int = AGREEMENT["z3_every"]
 """One case in this many is also evaluated by Z3 (substitution into the symbolic relation)."""
-QUOTA = 1200
+QUOTA: int = AGREEMENT["quota"]
 """Off-walk checks stop for an action once it has this many cases."""
 RAREST = (
     "early_drop",

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from nfct_spec.commands.common import load_config
+from nfct_spec.files import InputError
 from nfct_spec.models import COMPILED
-from nfct_spec.models.config import ConfigError, config_from_json, load_config
+from nfct_spec.models.config import ConfigError, config_from_json
 from nfct_spec.models.presets import PRESETS, preset
 from nfct_spec.models.state import initial_state
 
@@ -70,10 +72,10 @@ def test_slots_bound_the_conntracks_that_exist_at_once_not_the_allocations() -> 
 def test_load_config_reports_malformed_json_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text('{"variant": "2.6.31",\n oops}')
-    with pytest.raises(ConfigError, match="line 2"):
+    with pytest.raises(InputError, match="line 2"):
         load_config(path)
 
 
 def test_load_config_reports_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(InputError, match="no such file"):
         load_config(tmp_path / "absent.json")

@@ -115,7 +115,7 @@ def test_the_file_is_itf_with_action_and_arguments_per_state() -> None:
             lambda d: d["states"][2]["ghost"]["records"][0].__setitem__("color", 1),
             "states[2].ghost.records[0].color: unknown field",
         ),
-        (lambda d: d["#meta"]["config"].__setitem__("flows", 0), "#meta.config field 'flows'"),
+        (lambda d: d["#meta"]["config"].__setitem__("flows", 0), "#meta.config: field 'flows'"),
         (lambda d: d.__setitem__("loop", 99), "loop"),
     ],
 )

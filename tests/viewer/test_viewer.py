@@ -19,6 +19,7 @@ from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import apply
 from nfct_spec.models.state import initial_state
 from nfct_spec.replay import replay
+from nfct_spec.results import Result
 from nfct_spec.traces import (
     Trace,
     TraceError,
@@ -174,14 +175,17 @@ def test_write_pages_renders_each_listed_trace_and_an_index(
     save_trace(violation, tmp_path / "traces" / "2.6.31" / "table-bound.json")
     results = {
         "results": [
-            {
-                "property": "table-bound",
-                "variant": "2.6.31",
-                "engine": e,
-                "status": "ok",
-                "trace": "traces/2.6.31/table-bound.json",
-            }
-            for e in ("hypothesis", "explorer")
+            Result(
+                "table-bound",
+                "2.6.31",
+                engine,
+                "violated",
+                "violated",
+                "",
+                "",
+                trace="traces/2.6.31/table-bound.json",
+            ).to_json()
+            for engine in ("hypothesis", "explorer")
         ]
     }
     (tmp_path / "results.json").write_text(json.dumps(results))

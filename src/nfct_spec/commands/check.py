@@ -6,9 +6,11 @@ trace under the output folder."""
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 
+from hypothesis.errors import FailedHealthCheck
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from nfct_spec.checking import searched
 from nfct_spec.commands import explore, prove
 from nfct_spec.commands.common import configs_from_args, properties_from_ids
 from nfct_spec.engines.hypothesis_engine import PROFILES
@@ -27,7 +30,7 @@ from nfct_spec.engines.sampling import Checked, check_sampling
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import PRESETS, SUITES
 from nfct_spec.outdir import fresh_subdir, prepare
-from nfct_spec.results import Result, exit_code, write_results
+from nfct_spec.results import Result, check_mergeable, exit_code, write_results
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import save_trace
 from nfct_spec.viewer.html import write_pages
@@ -68,6 +71,32 @@ def _table(results: list[Result], variants: list[str]) -> Table:
     return table
 
 
+def undecided(config: Config, props: list[Property], exc: FailedHealthCheck) -> list[Checked]:
+    """A Hypothesis health check that failed leaves every verdict of the search undecided
+    (`unknown`, exit 3), with the check's name as the reason: a search Hypothesis itself
+    judges unsound is not reported as a pass."""
+    named = re.search(r"HealthCheck\.(\w+)", str(exc))
+    name = named.group(1) if named else "(unnamed)"
+    scope = f"Hypothesis health check {name} failed: no verdict from this search"
+    return [
+        Checked(
+            Result(
+                p.id,
+                config.variant,
+                "hypothesis",
+                "unknown",
+                p.expected_for(config),
+                scope,
+                p.reason_for(config),
+                config=config.name,
+            ),
+            None,
+        )
+        for p in props
+        if searched(p, config)
+    ]
+
+
 def _worst(a: int, b: int) -> int:
     """The exit code of two runs together: 1 before 3 before 0."""
     for code in (1, 3):
@@ -105,6 +134,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     props = properties_from_ids(args.property)
     profile = PROFILES[args.profile]
     out = prepare(Path(args.out))
+    check_mergeable(out / "results.json")
     traces_dir = fresh_subdir(out, "traces/hypothesis")
     started = time.time()
     checked: list[Checked] = []
@@ -129,9 +159,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 done[name] = min(runs, profile.max_examples)
                 progress.update(task, completed=sum(done.values()), found=found)
 
-            checked += check_sampling(
-                config, props, profile, args.seed, out / ".hypothesis", report
-            )
+            try:
+                checked += check_sampling(
+                    config, props, profile, args.seed, out / ".hypothesis", report
+                )
+            except FailedHealthCheck as exc:
+                checked += undecided(config, props, exc)
             progress.update(task, completed=2 * profile.max_examples)
     results: list[Result] = []
     for item in checked:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
-from nfct_spec.models.config import VARIANTS, Config, load_config
+from nfct_spec.files import load_json
+from nfct_spec.models.config import VARIANTS, Config, config_from_json
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.spec.catalogue import BY_ID, Property, lookup
@@ -15,6 +17,12 @@ DEFAULT_VARIANTS = ("2.6.30", "2.6.31")
 
 class UsageError(Exception):
     """Bad input: reported in one line, exit code 2."""
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a config file; InputError (one line naming the file and the field) on any
+    problem."""
+    return load_json(path, "config", config_from_json)
 
 
 def checked_variant(name: str) -> str:

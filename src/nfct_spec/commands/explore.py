@@ -27,7 +27,6 @@ from nfct_spec.commands.common import (
     properties_from_ids,
 )
 from nfct_spec.engines.explorer import Exploration, Stats, explore, search_groups
-from nfct_spec.engines.lasso import LEVEL as LIVENESS_LEVEL
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     PROPERTY,
@@ -39,12 +38,13 @@ from nfct_spec.engines.lasso import (
     lasso_trace,
     weaker_fairness_sets,
 )
+from nfct_spec.engines.lasso import LEVEL as LIVENESS_LEVEL
 from nfct_spec.engines.suite import SuiteVerdict, combine, liveness_member, safety_member
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import level_name
 from nfct_spec.models.presets import PRESETS, SUITES, suite
 from nfct_spec.outdir import fresh_subdir, prepare
-from nfct_spec.results import Result, exit_code, write_results
+from nfct_spec.results import Result, check_mergeable, exit_code, write_results
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import Trace, save_trace
 
@@ -352,6 +352,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     groups = selected(args)
     props = properties_from_ids(args.property)
     out = prepare(Path(args.out))
+    check_mergeable(out / "results.json")
     started = time.time()
     results = explore_groups(groups, props, args.max_states, out, console)
     elapsed = time.time() - started

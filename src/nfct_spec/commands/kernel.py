@@ -2,14 +2,19 @@
 
 Each scenario runs in a throw-away network namespace (loopback only), records an observed
 trace, and checks it with the monitors of `nfct_spec.kernel.monitors` against the outcomes the
-kernel facts predict. Without root or network-namespace support the command says so and exits
-3 (nothing is faked). Interrupted runs remove their namespace and restore every sysctl first.
+kernel facts predict. Parameters and the output are checked before the kernel is touched (exit
+2). Without root or network-namespace support the command says so in one line and exits 4
+(nothing is faked); a kernel answer the harness cannot handle exits 5
+(`nfct_spec.kernel.failures`). The trace validator refusing a run as too large, or stopping at
+a socket option changed mid-run (not modelled), is part of the result, not an error.
+Interrupted runs remove their namespace and restore every sysctl first.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -17,11 +22,20 @@ from rich.console import Console
 from rich.table import Table
 
 from nfct_spec.commands.common import UsageError
+from nfct_spec.files import check_output, write_text
 from nfct_spec.kernel.conformance import VALIDATION_RUNS, TooLarge, Validation, validate
+from nfct_spec.kernel.failures import LIVE_ERRORS, failure
 from nfct_spec.kernel.monitors import format_verdicts, verdicts
-from nfct_spec.kernel.netns import Interrupted, KernelUnavailable, exit_for
-from nfct_spec.kernel.observe import ObservedTrace, ParamValue, format_summary, save
-from nfct_spec.kernel.scenarios import SCENARIOS, parse_param, run_scenario_with
+from nfct_spec.kernel.netns import Interrupted, exit_for
+from nfct_spec.kernel.observe import (
+    SIGNATURE,
+    WHAT,
+    ObservedTrace,
+    ParamValue,
+    format_summary,
+    save,
+)
+from nfct_spec.kernel.scenarios import SCENARIOS, ScenarioError, parse_param, run_scenario_with
 from nfct_spec.outdir import prepare
 
 
@@ -46,16 +60,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Run the scenarios; 0 all as expected, 1 some monitor not, 3 kernel unavailable."""
+    """Run the scenarios; 0 all as expected, 1 some monitor or validation not, 4 kernel
+    unavailable, 5 a kernel answer that cannot be handled (bad input raises, exit 2)."""
     try:
         if args.kernel_command == "run":
             return _run(args, console)
         return _check(args, console)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    except KernelUnavailable as exc:
-        console.print(f"skipped: {exc}", highlight=False)
-        return 3
+    except LIVE_ERRORS as exc:
+        code, text = failure(exc)
+        print(f"nfct-spec: {text}", file=sys.stderr)
+        return code
     except Interrupted as exc:
         console.print(f"{exc}; namespace removed and sysctls restored", highlight=False)
         exit_for(exc)
@@ -63,14 +77,27 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _validation(trace: ObservedTrace) -> Validation | None:
+    """The validator's outcome, or None for a run it refuses as too large (a result too)."""
     try:
         return validate(trace)
     except TooLarge:
         return None
 
 
+def _summary(validation: Validation | None) -> str:
+    if validation is None:
+        return "not run (too large to search; use fewer flows)"
+    return validation.summary()
+
+
 def _run(args: argparse.Namespace, console: Console) -> int:
     params = dict(_param(p) for p in args.param)
+    try:
+        SCENARIOS[args.scenario].resolve(params)
+    except ScenarioError as exc:
+        raise UsageError(f"--param: {exc}") from None
+    if args.out:
+        check_output(args.out, WHAT, SIGNATURE)
     trace = run_scenario_with(args.scenario, params, verbose=args.verbose)
     if args.out:
         save(trace, args.out)
@@ -78,13 +105,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     results = verdicts(trace)
     console.print(format_verdicts(results), highlight=False)
     validation = _validation(trace)
-    console.print(
-        "trace validation: "
-        + (
-            validation.summary() if validation else "not run (too large to search; use fewer flows)"
-        ),
-        highlight=False,
-    )
+    console.print(f"trace validation: {_summary(validation)}", highlight=False)
     ok = all(v.as_expected for v in results) and (validation is None or validation.ok)
     return 0 if ok else 1
 
@@ -130,14 +151,16 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         trace = run_scenario_with(name, dict(params))
         label = " ".join(f"{k}={v}" for k, v in params)
         save(trace, out / f"{name}-{label.replace(' ', '-').replace('=', '')}.json")
-        validation = validate(trace)
-        ok = ok and validation.ok
-        conformance.add_row(name, label, validation.summary())
+        validation = _validation(trace)
+        ok = ok and (validation is None or validation.ok)
+        conformance.add_row(name, label, _summary(validation))
         report.append(
             {
                 "scenario": name,
                 "params": dict(params),
-                "validation": {
+                "validation": None
+                if validation is None
+                else {
                     "ok": validation.ok,
                     "explained": validation.explained,
                     "total": validation.total,
@@ -146,7 +169,7 @@ def _check(args: argparse.Namespace, console: Console) -> int:
                 },
             }
         )
-    (out / "kernel-check.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_text(out / "kernel-check.json", json.dumps(report, indent=1) + "\n", "report", None)
     console.print(table)
     console.print(conformance)
     return 0 if ok else 1

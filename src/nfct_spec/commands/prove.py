@@ -28,6 +28,7 @@ from rich.table import Table
 
 from nfct_spec.commands.common import UsageError, properties_from_ids
 from nfct_spec.engines.lasso import weaker_fairness_sets
+from nfct_spec.files import write_text
 from nfct_spec.models.config import VARIANTS, Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
@@ -35,7 +36,7 @@ from nfct_spec.outdir import prepare
 from nfct_spec.proofs.induction import Line
 from nfct_spec.proofs.lasso_z3 import dropped_record, find_lasso
 from nfct_spec.proofs.runner import ENGINE, Outcome, run_all
-from nfct_spec.results import exit_code, write_results
+from nfct_spec.results import check_mergeable, exit_code, write_results
 from nfct_spec.spec.fairness import TRAFFIC_STOPS
 from nfct_spec.traces import save_trace
 
@@ -44,6 +45,9 @@ LASSO_BUDGET_MS = 900_000
 """Depth and solver budget of the lasso without traffic-stops (found at depth 11)."""
 SHORT_LASSO_DEPTH = 8
 """The other weaker sets have lassos of at most 5 steps."""
+MAX_TIMEOUT = 86_400.0
+"""One day per query: far beyond any query of the suite, and well inside the solver's
+32-bit millisecond timeout."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -140,12 +144,13 @@ def _lasso(out: Path, console: Console) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Prove or find every selected property on every selected variant."""
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT:.0f}]")
     variants = _variants(args.variant)
     props = properties_from_ids(args.property)
     jobs = _jobs(getattr(args, "jobs", None))
     out = prepare(Path(args.out))
+    check_mergeable(out / "results.json")
     started = time.time()
     outcomes: list[Outcome] = []
     log: list[str] = []
@@ -161,7 +166,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             if args.lines or line.status != "proved":
                 console.print(text, highlight=False)
         outcomes.append(outcome)
-    (out / "z3-induction.txt").write_text("\n".join(log) + "\n", encoding="utf-8")
+    write_text(out / "z3-induction.txt", "\n".join(log) + "\n", "induction log", None)
     if args.lasso:
         _lasso(out, console)
     results = [o.result for o in outcomes]

@@ -1,8 +1,10 @@
 """`nfct-spec trace show|html|minimize|pytest|itf-export|itf-import`: tools on one trace file.
 
-Every subcommand loads and validates the trace first (one-line error naming the field and
-step, exit 2). Output files are never overwritten unless named explicitly: `minimize` writes
-FILE.min.json by default and refuses an existing file; `-o` names the output.
+Every subcommand loads and validates the trace first (one-line error naming the file, the
+field and the step, exit 2), and checks where its output goes before doing any work. An output
+file is replaced only if nfct-spec wrote it (a file of the user's, a folder or a dangling link
+is refused) and only when named with `-o`: `minimize` writes FILE.min.json by default and
+refuses an existing file there.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from pathlib import Path
 from rich.console import Console
 
 from nfct_spec.commands.common import UsageError, checked_variant
+from nfct_spec.files import InputError, check_output, write_text
 from nfct_spec.replay import replay
-from nfct_spec.traces import Trace, load_trace, save_trace
+from nfct_spec.traces import SIGNATURE, Trace, TraceError, load_trace, save_trace
+from nfct_spec.viewer.export_pytest import SIGNATURE as TEST_SIGNATURE
 from nfct_spec.viewer.export_pytest import render_test
-from nfct_spec.viewer.html import write_page
-from nfct_spec.viewer.itf import from_plain_itf, to_plain_itf
+from nfct_spec.viewer.html import GENERATOR, write_page
+from nfct_spec.viewer.itf import load_plain_itf, to_plain_itf
 from nfct_spec.viewer.lanes import validate
 from nfct_spec.viewer.minimize import minimize_trace
 from nfct_spec.viewer.show import show
@@ -54,24 +58,31 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _load(path: str) -> Trace:
     trace = load_trace(path)
     checked_variant(trace.config.variant)
-    validate(trace)
+    _validated(trace, path)
     return trace
 
 
-def _new_file(path: Path, explicit: bool, source: str) -> Path:
-    if path.exists() and not explicit:
+def _validated(trace: Trace, path: str) -> None:
+    """The viewer's consistency checks, reported like every other problem of the file."""
+    try:
+        validate(trace)
+    except TraceError as exc:
+        raise InputError("trace", path, str(exc)) from None
+
+
+def _output(path: Path, explicit: bool, what: str, signature: str) -> Path:
+    """Where an output goes, checked before any work is done."""
+    if not explicit and (path.exists() or path.is_symlink()):
         raise UsageError(f"{path} exists; name the output with -o to replace it")
-    if path.resolve() == Path(source).resolve() and not explicit:
-        raise UsageError("refusing to overwrite the input; name it with -o to replace it")
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder")
+    check_output(path, what, signature)
     return path
 
 
 def _minimize(args: argparse.Namespace, console: Console) -> int:
     trace = _load(args.file)
     default = Path(args.file).with_suffix(".min.json")
-    out = _new_file(Path(args.output) if args.output else default, bool(args.output), args.file)
+    out = Path(args.output) if args.output else default
+    _output(out, bool(args.output), "trace", SIGNATURE)
     small = minimize_trace(trace)
     report = replay(small)
     if not report.ok:
@@ -89,12 +100,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Dispatch one `trace` subcommand."""
     command = args.trace_command
     if command == "itf-import":
-        try:
-            doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{args.file}: cannot read ITF ({exc})") from None
-        trace = from_plain_itf(doc)
-        validate(trace)
+        trace = load_plain_itf(args.file)
+        checked_variant(trace.config.variant)
+        _validated(trace, args.file)
         save_trace(trace, Path(args.output))
         console.print(f"wrote {args.output} ({len(trace.steps)} steps)", highlight=False)
         return 0
@@ -110,17 +118,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
         show(trace, console, flow=args.flow, listener=args.listener, full=args.full)
         return 0
     if command == "html":
-        page = write_page(trace, Path(args.output))
+        page = write_page(trace, Path(args.output), signature=GENERATOR)
         console.print(f"wrote {page}", highlight=False)
         return 0
     if command == "pytest":
         text = render_test(trace, source=Path(args.file).name, fixed=args.fixed)
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
+            write_text(args.output, text, "test file", TEST_SIGNATURE)
             console.print(f"wrote {args.output}", highlight=False)
         else:
             print(text, end="")
         return 0
-    Path(args.output).write_text(json.dumps(to_plain_itf(trace), indent=1) + "\n", "utf-8")
+    plain = json.dumps(to_plain_itf(trace), indent=1) + "\n"
+    write_text(args.output, plain, "ITF trace", SIGNATURE)
     console.print(f"wrote {args.output} (plain ITF)", highlight=False)
     return 0

@@ -3,7 +3,6 @@ message-sequence diagram and one HTML trace page per finding, and the README's t
 
 from __future__ import annotations
 
-import json
 import re
 from html import escape
 from pathlib import Path
@@ -20,9 +19,12 @@ from nfct_spec.docs.content import (
     readme_markers,
     readme_table,
 )
+from nfct_spec.docs.figures import PREFIX, RECORD, Block, load_figures, render
 from nfct_spec.docs.msc import render_svg
-from nfct_spec.traces import TraceError, load_trace
-from nfct_spec.viewer.html import write_page
+from nfct_spec.files import read_text, write_text
+from nfct_spec.results import load_results as read_results
+from nfct_spec.traces import load_trace
+from nfct_spec.viewer.html import GENERATOR, write_page
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:0 1.2em 3em;
@@ -45,23 +47,18 @@ def _html(page: Page, pages: list[Page]) -> str:
     )
     nav = " ".join(f'<a href="{p.stem}.html">{escape(p.title)}</a>' for p in pages)
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{GENERATOR}'
         f"<title>{escape(page.title)} — nfct-spec</title><style>{STYLE}</style></head>"
         f"<body><nav>{nav}</nav>\n{body}</body></html>\n"
     )
 
 
 def load_results(path: Path) -> dict[str, Any]:
-    """The results file; DocError (exit 2) when there is none yet."""
-    if not path.is_file():
+    """The results file; DocError (exit 2) when there is none yet, InputError when it cannot
+    be read."""
+    if not path.exists() and not path.is_symlink():
         raise DocError(f"no results at {path}: run `nfct-spec check` first (or pass --results)")
-    try:
-        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DocError(f"results {path}: not readable JSON ({exc})") from None
-    if not isinstance(doc.get("results"), list):
-        raise DocError(f"results {path}: no 'results' list")
-    return doc
+    return read_results(path)
 
 
 def _findings(out: Path, results_path: Path, doc: dict[str, Any]) -> int:
@@ -69,44 +66,81 @@ def _findings(out: Path, results_path: Path, doc: dict[str, Any]) -> int:
     for r in doc["results"]:
         if not r.get("trace"):
             continue
-        try:
-            trace = load_trace(results_path.parent / r["trace"])
-        except TraceError as exc:
-            raise DocError(f"results list a trace that cannot be read: {exc}") from None
+        trace = load_trace(results_path.parent / r["trace"])
         stem = f"{r['variant']}-{r['engine']}-{r['property']}"
         (out / "diagrams").mkdir(exist_ok=True)
-        (out / "diagrams" / f"{stem}.svg").write_text(render_svg(trace), encoding="utf-8")
-        write_page(trace, out / "traces" / f"{stem}.html", f"{r['property']} on {r['variant']}")
+        write_text(out / "diagrams" / f"{stem}.svg", render_svg(trace), "diagram", None)
+        title = f"{r['property']} on {r['variant']}"
+        write_page(trace, out / "traces" / f"{stem}.html", title, signature=None)
         count += 1
     return count
 
 
-def build(out: Path, results_path: Path) -> list[Path]:
-    """Write the site (HTML) and its Markdown twin under `out`; returns the HTML pages."""
-    doc = load_results(results_path)
+def build(out: Path, results_path: Path, doc: dict[str, Any]) -> list[Path]:
+    """Write the site (HTML) and its Markdown twin under `out`, from the results `doc` read
+    from `results_path` (`load_results`); returns the HTML pages."""
     pages = all_pages(index_results(doc), doc.get("runs", {}).get("check", doc.get("run", {})))
     pages.append(configs_page(dict(doc.get("configs") or {})))
     (out / "md").mkdir(parents=True, exist_ok=True)
     written = []
     for page in pages:
-        (out / "md" / f"{page.stem}.md").write_text(page.markdown + "\n", encoding="utf-8")
+        write_text(out / "md" / f"{page.stem}.md", page.markdown + "\n", "page", None)
         path = out / f"{page.stem}.html"
-        path.write_text(_html(page, pages), encoding="utf-8")
+        write_text(path, _html(page, pages), "page", None)
         written.append(path)
     _findings(out, results_path, doc)
     return written
 
 
-def update_readme(readme: Path) -> bool:
-    """Regenerate the table between the README's markers; True if the file changed."""
+GENERATED = re.compile(
+    r"<!-- BEGIN GENERATED: (?P<name>[a-z0-9:.-]+) -->(?P<body>.*?)"
+    r"<!-- END GENERATED: (?P=name) -->",
+    re.DOTALL,
+)
+"""A generated block of the README: a table on lines of its own, or a phrase inside a
+sentence (no line break after the begin marker)."""
+
+
+def generated(name: str, figures: dict[str, Block]) -> str:
+    """What the README's block `name` must contain: `properties` from the catalogue,
+    `figures:KEY` from block KEY of the figures record."""
+    if name == "properties":
+        return readme_table()
+    if name.startswith(PREFIX):
+        key = name.removeprefix(PREFIX)
+        if key not in figures:
+            raise DocError(f"README block {name}: the figures record has no block {key!r}")
+        return render(figures[key])
+    raise DocError(f"README block {name}: unknown kind of generated block")
+
+
+def regenerate(text: str, figures: dict[str, Block]) -> str:
+    """The README text with every generated block rewritten from its source."""
+
+    def block(match: re.Match[str]) -> str:
+        name, body = match["name"], generated(match["name"], figures)
+        inner = f"\n{body}\n" if match["body"].startswith("\n") else body
+        return f"<!-- BEGIN GENERATED: {name} -->{inner}<!-- END GENERATED: {name} -->"
+
+    return GENERATED.sub(block, text)
+
+
+def readme_figures(readme: Path, text: str, figures_path: Path | None) -> dict[str, Block]:
+    """The figures record a README's blocks are rendered from (none needed if it has no
+    figures block): `figures_path`, by default docs/figures.json beside the README."""
+    if not any(m["name"].startswith(PREFIX) for m in GENERATED.finditer(text)):
+        return {}
+    return load_figures(figures_path or readme.parent / RECORD)
+
+
+def update_readme(readme: Path, figures_path: Path | None = None) -> bool:
+    """Regenerate every generated block of the README; True if the file changed."""
     begin, end = readme_markers()
-    text = readme.read_text(encoding="utf-8")
+    text = read_text(readme, "README")
     if begin not in text or end not in text:
         raise DocError(f"{readme}: the markers {begin} ... {end} are missing")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    new = f"{head}{begin}\n{readme_table()}\n{end}{tail}"
+    new = regenerate(text, readme_figures(readme, text, figures_path))
     if new == text:
         return False
-    readme.write_text(new, encoding="utf-8")
+    write_text(readme, new, "README", None)
     return True

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 
 from nfct_spec.checking import (
     SAFETY_KINDS,
-    finding_in_state,
     finding_on_step,
     finding_verdict,
     searched,

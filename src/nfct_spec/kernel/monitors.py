@@ -289,7 +289,8 @@ EXPECTED: dict[str, dict[str, bool]] = {
     "events-sysctl": {"no-event-after-destroy": True},
     "listener-close": {"no-event-after-destroy": True, "no-duplicate-at-reliable": True},
 }
-"""Per scenario, the outcome each applicable monitor should have on 6.x (KERNEL.md facts).
+"""Per scenario, the outcome each applicable monitor should have on 6.x (Linux 5.19 and later,
+checked on 6.18; the README's "The live kernel" lists what was observed).
 
 Monitors not listed for a scenario are informative there (for instance duplicates at an
 unreliable listener are possible but not promised outside ``slow-and-fast``).

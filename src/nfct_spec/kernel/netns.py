@@ -33,6 +33,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
+
+from nfct_spec.files import ShapeError, expect_object, expect_str, load_json
 
 PREFIX = "nfctspec-"
 CLONE_NEWNET = 0x40000000
@@ -219,15 +222,24 @@ def write_sysctl(name: str, value: str) -> None:
     sysctl_path(name).write_text(f"{value}\n")
 
 
+def _journal_from_json(data: Any) -> dict[str, str]:
+    """Only ``net.netfilter.*`` names with integer values are ever journalled."""
+    entries = expect_object(data, "the top level")
+    for name, value in entries.items():
+        if not name.startswith("net.netfilter."):
+            raise ShapeError(f"{name}: not a net.netfilter sysctl")
+        text = expect_str(value, name)
+        if not text.lstrip("-").isdigit():
+            raise ShapeError(f"{name}: {text!r} is not an integer")
+    return dict(entries)
+
+
 def _read_journal() -> dict[str, str]:
-    """The journalled originals; only ``net.netfilter.*`` names are ever honoured."""
-    try:
-        data = json.loads(JOURNAL_PATH.read_text())
-    except (OSError, ValueError):
+    """The journalled originals. A journal that cannot be read is an error naming it (the
+    original values it holds must be restored by hand, never silently forgotten)."""
+    if not JOURNAL_PATH.exists() and not JOURNAL_PATH.is_symlink():
         return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): str(v) for k, v in data.items() if str(k).startswith("net.netfilter.")}
+    return load_json(JOURNAL_PATH, "sysctl journal", _journal_from_json)
 
 
 def _write_journal(entries: dict[str, str]) -> None:

@@ -20,7 +20,12 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from nfct_spec.files import ShapeError, load_json, write_text
+
 FORMAT = "nfct-spec-observed/1"
+SIGNATURE = f'"format": "{FORMAT}"'
+"""The first line of every recording nfct-spec writes: only such a file is ever replaced."""
+WHAT = "kernel recording"
 GROUP_NAMES = ("new", "update", "destroy")
 MESSAGE_KINDS = ("new", "update", "destroy")
 
@@ -28,7 +33,7 @@ ParamValue = bool | int | float | str | None
 _PARAM_TYPES = (bool, int, float, str, type(None))
 
 
-class TraceFormatError(ValueError):
+class TraceFormatError(ShapeError):
     """A trace file is not a valid observed trace; the message names the offending field."""
 
 
@@ -259,27 +264,13 @@ def dumps(trace: ObservedTrace) -> str:
 
 
 def save(trace: ObservedTrace, path: str | Path) -> None:
-    Path(path).write_text(dumps(trace))
+    """Write a recording (atomically; never over a file that is not a recording of ours)."""
+    write_text(path, dumps(trace), WHAT, SIGNATURE)
 
 
 def load(path: str | Path) -> ObservedTrace:
-    """Read a trace file; :class:`TraceFormatError` names the file and the bad field."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise TraceFormatError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        return loads(text)
-    except TraceFormatError as exc:
-        raise TraceFormatError(f"{path}: {exc}") from None
-
-
-def loads(text: str) -> ObservedTrace:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceFormatError(f"not JSON: {exc}") from None
-    return trace_from_dict(data)
+    """Read a recording; :class:`~nfct_spec.files.InputError` names the file and the field."""
+    return load_json(path, WHAT, trace_from_dict)
 
 
 def trace_from_dict(data: object) -> ObservedTrace:

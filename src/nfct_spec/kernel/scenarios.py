@@ -25,16 +25,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from nfct_spec.files import InputError, check_output
+from nfct_spec.kernel.failures import LIVE_ERRORS, failure
 from nfct_spec.kernel.monitors import format_verdicts, verdicts
 from nfct_spec.kernel.netlink import CountReader, CtnlClient, Listener, ListenerOptions, Tuple
 from nfct_spec.kernel.netns import (
     Interrupted,
-    KernelUnavailable,
     Sandbox,
     exit_for,
     sandbox,
 )
 from nfct_spec.kernel.observe import (
+    SIGNATURE,
+    WHAT,
     CountEvent,
     DeleteEvent,
     DumpEvent,
@@ -60,6 +63,7 @@ __all__ = [
     "SCENARIOS",
     "Harness",
     "Scenario",
+    "ScenarioError",
     "format_summary",
     "main",
     "run_scenario",
@@ -83,6 +87,10 @@ table inet nfctspec {
 CONNTRACK_MAX = "net.netfilter.nf_conntrack_max"
 CONNTRACK_EVENTS = "net.netfilter.nf_conntrack_events"
 UDP_TIMEOUT = "net.netfilter.nf_conntrack_udp_timeout"
+
+
+class ScenarioError(ValueError):
+    """An unknown scenario, or a parameter it does not have or outside its limits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,7 +444,7 @@ class Scenario:
         for key, value in params.items():
             if key not in merged:
                 known = ", ".join(sorted(merged))
-                raise ValueError(f"{self.name}: unknown parameter {key!r} (known: {known})")
+                raise ScenarioError(f"{self.name}: unknown parameter {key!r} (known: {known})")
             merged[key] = _check_param(self.name, key, value, merged[key], self.limits.get(key))
         return merged
 
@@ -454,20 +462,20 @@ def _check_param(
     where = f"{scenario}: parameter {key}"
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ValueError(f"{where}: expected true/false, got {value!r}")
+            raise ScenarioError(f"{where}: expected true/false, got {value!r}")
         return value
     if isinstance(default, int | float):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{where}: expected a number, got {value!r}")
+            raise ScenarioError(f"{where}: expected a number, got {value!r}")
         if isinstance(default, int) and not isinstance(value, int):
-            raise ValueError(f"{where}: expected an integer, got {value!r}")
+            raise ScenarioError(f"{where}: expected an integer, got {value!r}")
         if limit is not None and isinstance(limit[0], int | float):
             low, high = float(limit[0]), float(limit[1])
             if not low <= value <= high:
-                raise ValueError(f"{where}: {value} is outside [{limit[0]}, {limit[1]}]")
+                raise ScenarioError(f"{where}: {value} is outside [{limit[0]}, {limit[1]}]")
         return value
     if not isinstance(value, str) or (limit is not None and value not in limit):
-        raise ValueError(f"{where}: expected one of {limit}, got {value!r}")
+        raise ScenarioError(f"{where}: expected one of {limit}, got {value!r}")
     return value
 
 
@@ -882,7 +890,7 @@ def run_scenario(name: str, /, **params: ParamValue) -> ObservedTrace:
     """Run one scenario in a fresh namespace and return its observed trace.
 
     Raises :class:`~nfct_spec.kernel.netns.KernelUnavailable` (with the reason) when the live
-    kernel cannot be used, ``ValueError`` for unknown scenarios or bad parameters, and
+    kernel cannot be used, :class:`ScenarioError` for unknown scenarios or bad parameters, and
     :class:`~nfct_spec.kernel.netns.Interrupted` after cleanup if a signal stopped the run.
     """
     return run_scenario_with(name, params)
@@ -893,7 +901,7 @@ def run_scenario_with(
 ) -> ObservedTrace:
     """:func:`run_scenario` with the parameters as a dict; ``verbose`` prints phases."""
     if name not in SCENARIOS:
-        raise ValueError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
+        raise ScenarioError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
     spec = SCENARIOS[name]
     resolved = spec.resolve(params)
     with sandbox() as box:
@@ -929,9 +937,10 @@ def parse_param(text: str) -> tuple[str, ParamValue]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m nfct_spec.kernel.scenarios NAME``: run, save, print a summary.
 
-    Exit status: 0 every monitor as expected, 1 some monitor not as expected, 2 bad usage, 3 the
-    live kernel is unavailable here (skipped); after a signal the process dies of that signal
-    once the namespace and sysctls are restored.
+    Exit status as for ``nfct-spec kernel run`` (see :mod:`nfct_spec.cli`): 0 every monitor as
+    expected, 1 some monitor not as expected, 2 bad usage, 4 the live kernel is unavailable
+    here, 5 it answered something the harness cannot handle; after a signal the process dies
+    of that signal once the namespace and sysctls are restored.
     """
     parser = argparse.ArgumentParser(prog="python -m nfct_spec.kernel.scenarios")
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
@@ -940,18 +949,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", "-v", action="store_true", help="print phases to stderr")
     args = parser.parse_args(argv)
     try:
+        if args.out:
+            check_output(args.out, WHAT, SIGNATURE)
         trace = run_scenario_with(args.scenario, dict(args.param), verbose=args.verbose)
-    except ValueError as exc:
+        if args.out:
+            save(trace, args.out)
+    except (ScenarioError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KernelUnavailable as exc:
-        print(f"skipped: {exc}", file=sys.stderr)
-        return 3
+    except LIVE_ERRORS as exc:
+        code, text = failure(exc)
+        print(text, file=sys.stderr)
+        return code
     except Interrupted as exc:
         print(f"{exc}; namespace removed and sysctls restored", file=sys.stderr)
         exit_for(exc)
-    if args.out:
-        save(trace, args.out)
     print(format_summary(trace))
     results = verdicts(trace)
     print(format_verdicts(results))

@@ -16,8 +16,10 @@ installed, as an independent reader of what we export.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from nfct_spec.files import load_json
 from nfct_spec.traces import VARS, Trace, TraceError, trace_from_json, trace_to_json
 
 ACTION_VAR = "mbt::actionTaken"
@@ -118,3 +120,9 @@ def from_plain_itf(doc: Any) -> Trace:
     if loop is not None:
         ours["loop"] = _ints(loop, "loop")
     return trace_from_json(ours)
+
+
+def load_plain_itf(path: str | Path) -> Trace:
+    """Read a plain ITF file; InputError (one line naming the file and the field) on any
+    problem."""
+    return load_json(path, "ITF trace", from_plain_itf)
