@@ -310,6 +310,17 @@ def _rename_ghost(
     )
 
 
+def relabel(state: State, slot_map: dict[int, int], flow_map: dict[int, int]) -> State:
+    """The state with memory slots and flows renamed by the given permutations (instance
+    numbers kept): the renaming the canonical form undoes, for tests of its invariance."""
+    order = sorted(slot_map, key=slot_map.__getitem__)
+    uids = {r.uid: r.uid for r in state.ghost.records}
+    return State(
+        _rename(state.kernel, slot_map, flow_map, uids),
+        _rename_ghost(state.ghost, order, slot_map, flow_map, uids, state.ghost.next_uid),
+    )
+
+
 def _permute_pid(pid: int, order: Sequence[int]) -> int:
     """The port id after listener `order[j]` moved to position j (tool port ids stay)."""
     if 1 <= pid <= len(order):

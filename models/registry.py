@@ -49,6 +49,11 @@ class Step:
         inner = ", ".join(f"{k}={list(v) if isinstance(v, tuple) else v!r}" for k, v in self.args)
         return f"{self.action}({inner})"
 
+    def __reduce__(self) -> tuple[type[Step], tuple[str, Args]]:
+        """Pickled by its constructor: a compiled frozen dataclass cannot be restored by
+        assigning its fields (the proof workers send steps back to the parent)."""
+        return (Step, (self.action, self.args))
+
 
 Domain = Callable[[Config, State], Iterator[dict[str, ArgValue]]]
 Check = Callable[[Config, object], str | None]

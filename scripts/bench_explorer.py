@@ -1,32 +1,32 @@
 """Explorer benchmark: distinct states per second, time and peak memory on the reference
-config, and how the state count grows with the number of flows, with and without symmetry
+config, and how the state count grows with memory slots and flows, with and without symmetry
 reduction. Prints Markdown tables.
 
-Reference config (variant 2.6.31): 4 flows, nf_conntrack_max 3, one listener with
-BROADCAST_ERROR and NO_ENOBUFS subscribed to new/update/destroy with a 2-message queue, retry
-timeout 3 ticks, conntrack timeout 2 ticks, at most `--max-conntracks` allocations per run. A
-search that reaches `--budget` states stops and is reported as not exhausted.
+Reference config (variants 2.6.31 and 6.x): 4 flows, nf_conntrack_max 3, `--slots` memory
+slots (default 4: conntracks are freed and allocated again for ever, at most that many at
+once), one listener with BROADCAST_ERROR and NO_ENOBUFS subscribed to new/update/destroy with a
+2-message queue, retry timeout 3 ticks, conntrack timeout 2 ticks. Each search keeps the
+observers of one search group (see `nfct_spec.engines.explorer.search_groups`); the row names
+it. A search that reaches `--budget` states stops and is reported as not exhausted.
+
+Slots: the reference config with 1, 2, ... slots (obligations only, the search of every
+kernel-only property such as table-bound), which is where the state space grows.
 
 Growth: the same listener options with a 1-message queue, limit 1, retry timeout 2, timeout 1,
-at most 2 allocations, for 2 to 5 flows.
-
-Allocations: the reference config with at most 1, 2, ... allocations, which is where the state
-space explodes (every live conntrack brings its own timers, event bits and queued messages).
+two slots, for 2 to `--max-flows` flows, with and without symmetry reduction.
 
 The `ci` suite: every member of the suite that `nfct-spec check` exhausts, per variant, with
-the time of the reduced search (every catalogue entry checked) and of the liveness check on the
-unreduced graph (broken obligations and fair lassos under the full fairness set).
+each search group's states and time, and the liveness check on the unreduced graph.
 
 With `--lean`, what the reference config leaves open is set at its smallest (only NEW and
 DESTROY events, a timeout of 1 tick, no userspace requests).
 
 Every figure is also written to the figures record (docs/figures.json, or `--record`), which
-the README's tables are generated from (`nfct-spec doc --update-readme README.md`) and
-tests/explorer/test_suite.py reads its pinned counts from: block `ci-suite` (the suite),
-`reference` (one row per reference run, and per lean allocation bound), `allocations` and
-`growth`, and the explorer's row of `measured` when both the suite and the reference ran.
+the README's tables are generated from (`nfct-spec doc --update-readme README.md`): block
+`ci-suite`, `reference`, `slots` and `growth`, and the explorer's row of `measured` when both
+the suite and the reference ran.
 
-Usage: python scripts/bench_explorer.py [--max-conntracks 4] [--budget 300000] [--lean]
+Usage: python scripts/bench_explorer.py [--slots 4] [--budget 300000] [--lean]
        [--suite-only | --no-suite] [--record docs/figures.json]
 """
 
@@ -40,11 +40,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from nfct_spec.docs.figures import RECORD, record_block, record_row
-from nfct_spec.engines.explorer import Stats, explore, peak_rss_mib
+from nfct_spec.engines.explorer import Stats, explore, peak_rss_mib, search_groups
 from nfct_spec.engines.lasso import FULL_FAIRNESS, build_graph, check_liveness
 from nfct_spec.models.config import Config
+from nfct_spec.models.observers import OBLIGATIONS, level_name
 from nfct_spec.models.presets import RELIABLE, suite
 from nfct_spec.spec.catalogue import CATALOGUE
+from nfct_spec.spec.records import Property
 
 LISTENER = replace(RELIABLE, capacity=2)
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,15 +58,15 @@ LEAN = {"event_bits": ("NEW", "DESTROY"), "ct_timeout": 1, "requesters": ()}
 events, a timeout of 1 tick, no userspace requests)."""
 
 
-def reference(max_conntracks: int, lean: bool = False) -> Config:
+def reference(slots: int, variant: str = "2.6.31", lean: bool = False) -> Config:
     """The reference config of the benchmark (with `lean`, the smallest choices of what the
     reference leaves open)."""
     config = Config(
         name="reference",
-        variant="2.6.31",
+        variant=variant,
         nf_conntrack_max=3,
         flows=4,
-        max_conntracks=max_conntracks,
+        slots=slots,
         listeners=(LISTENER,),
         events_retry_timeout=3,
         ct_timeout=2,
@@ -79,7 +81,7 @@ def growth(flows: int) -> Config:
         variant="2.6.31",
         nf_conntrack_max=1,
         flows=flows,
-        max_conntracks=2,
+        slots=2,
         listeners=(RELIABLE,),
         events_retry_timeout=2,
         ct_timeout=1,
@@ -90,75 +92,100 @@ def _count(stats: Stats) -> str:
     return f"{stats.states}" if stats.complete else f"> {stats.states} (budget)"
 
 
-def ci_suite(record: Path) -> tuple[int, float, float]:
-    """The table of the `ci` suite: every member exhausted, safety and liveness timed; written
-    as block `ci-suite`. Returns the number of members, the total time and the peak memory."""
+def _groups(config: Config) -> list[tuple[int, list[Property]]]:
+    props = [p for p in CATALOGUE if p.kind != "liveness" and p.expected_for(config) != "n/a"]
+    return search_groups(props)
+
+
+def ci_suite(record: Path) -> tuple[int, float, float, float]:
+    """The table of the `ci` suite: every member's searches (one per group of observers) and
+    its liveness check; written as block `ci-suite`. Returns the number of members, the total
+    time, the peak memory and the states per second over every search."""
     print("## The ci suite\n")
-    print("| variant | config | states | transitions | depth | seconds | unreduced | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| variant | config | observers | states | transitions | depth | seconds |")
+    print("|---|---|---|---|---|---|---|")
     total = 0.0
+    states = 0
+    searching = 0.0
+    members = 0
     rows: list[dict[str, object]] = []
     for variant in ("2.6.30", "2.6.31", "6.x"):
         for config in suite("ci", variant):
-            s = explore(config, CATALOGUE).stats
+            members += 1
+            for level, group in _groups(config):
+                s = explore(config, group, level=level).stats
+                total += s.seconds
+                states += s.states
+                searching += s.seconds
+                print(
+                    f"| {variant} | {config.name} | {level_name(level)} | {_count(s)} "
+                    f"| {s.transitions} | {s.depth} | {s.seconds:.1f} |",
+                    flush=True,
+                )
+                rows.append(
+                    {
+                        "variant": variant,
+                        "config": config.name,
+                        "observers": level_name(level),
+                        "states": s.states,
+                        "transitions": s.transitions,
+                        "depth": s.depth,
+                        "seconds": round(s.seconds, 1),
+                    }
+                )
             started = time.perf_counter()
             graph = build_graph(config)
             check_liveness(graph, FULL_FAIRNESS)
             live = time.perf_counter() - started
-            total += s.seconds + live
+            total += live
             print(
-                f"| {variant} | {config.name} | {s.states} | {s.transitions} | {s.depth} "
-                f"| {s.seconds:.1f} | {len(graph.states)} | {live:.1f} |",
+                f"| {variant} | {config.name} | liveness graph | {len(graph.states)} | | "
+                f"| {live:.1f} |",
                 flush=True,
             )
             rows.append(
                 {
                     "variant": variant,
                     "config": config.name,
-                    "states": s.states,
-                    "transitions": s.transitions,
-                    "depth": s.depth,
-                    "seconds": round(s.seconds, 1),
-                    "unreduced_states": len(graph.states),
-                    "liveness_seconds": round(live, 1),
+                    "observers": "liveness (obligations, unreduced)",
+                    "states": len(graph.states),
+                    "transitions": None,
+                    "depth": None,
+                    "seconds": round(live, 1),
                 }
             )
     peak = peak_rss_mib()
-    print(f"\nIn all {total:.1f} s, peak RSS {peak:.0f} MiB.\n")
+    rate = states / searching if searching else 0.0
+    print(f"\nIn all {total:.1f} s, peak RSS {peak:.0f} MiB, {rate:,.0f} states/s.\n")
     record_block(
         record,
         "ci-suite",
         {
-            "about": "The explorer's ci suite: every member exhausted; the reduced search with "
-            "every catalogue entry checked, then the unreduced graph with the liveness check "
-            "under the full fairness set. tests/explorer/test_suite.py pins states, "
-            "transitions and depth.",
+            "about": "The explorer's ci suite: per member, one search per group of observers "
+            "(each stops once every property it checks has its finding), then the liveness "
+            "check on the unreduced graph under the full fairness set.",
             "command": COMMAND,
             "columns": [
                 ["variant", "variant"],
                 ["config", "config"],
+                ["observers", "search"],
                 ["states", "states"],
                 ["transitions", "transitions"],
                 ["depth", "depth"],
                 ["seconds", "s"],
-                ["unreduced_states", "unreduced states"],
-                ["liveness_seconds", "liveness s"],
             ],
             "rows": rows,
             "after": "All {searches} searches take {total_seconds:.0f} s "
-            "(peak {peak_rss_mib:.0f} MiB).",
+            "(peak {peak_rss_mib:.0f} MiB, {states_per_second:,} states/s).",
             "values": {
                 "searches": len(rows),
                 "total_seconds": round(total, 1),
                 "peak_rss_mib": round(peak),
+                "states_per_second": int(round(rate, -2)),
             },
         },
     )
-    return len(rows), total, peak
-
-
-def _allocations(bound: int) -> str:
-    return f"at most {bound} allocation{'' if bound == 1 else 's'}"
+    return members, total, peak, rate
 
 
 def _reference_row(run: str, stats: Stats, peak: float | None) -> dict[str, object]:
@@ -178,7 +205,7 @@ def _reference_row(run: str, stats: Stats, peak: float | None) -> dict[str, obje
 def main() -> None:
     """Run the benchmark, print the tables and write them to the figures record."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-conntracks", type=int, default=4)
+    parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--budget", type=int, default=300_000)
     parser.add_argument("--max-flows", type=int, default=5)
     parser.add_argument("--suite-only", action="store_true", help="only the ci suite table")
@@ -197,70 +224,72 @@ def main() -> None:
     if args.suite_only:
         return
 
-    ref = explore(reference(args.max_conntracks, args.lean), CATALOGUE, max_states=args.budget)
-    s = ref.stats
     lean = ", lean" if args.lean else ""
-    print(
-        f"## Reference config (max_conntracks {args.max_conntracks}{lean}, budget {args.budget})\n"
-    )
-    print("| exhausted | states | transitions | depth | seconds | states/s | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|")
-    print(
-        f"| {'yes' if s.complete else 'no'} | {s.states} | {s.transitions} | {s.depth} "
-        f"| {s.seconds:.1f} | {s.states_per_second:.0f} | {peak_rss_mib():.0f} |"
-    )
-    label = f"{'lean, ' if args.lean else ''}{_allocations(args.max_conntracks)}"
-    if not s.complete:
-        label += f", budget {args.budget:,}"
-    record_row(args.record, "reference", "run", _reference_row(label, s, peak_rss_mib()))
-    print("\n## State count by allocation bound (reference config)\n")
-    print("| max allocations | states | transitions | depth | seconds |")
+    print(f"## Reference config ({args.slots} slots{lean}, budget {args.budget:,})\n")
+    print("| variant | observers | exhausted | states | transitions | depth | seconds | states/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    rates: list[float] = []
+    exhausted = True
+    for variant in ("2.6.31", "6.x"):
+        config = reference(args.slots, variant, args.lean)
+        for level, group in _groups(config):
+            s = explore(config, group, max_states=args.budget, level=level).stats
+            rates.append(s.states_per_second)
+            exhausted &= s.complete
+            print(
+                f"| {variant} | {level_name(level)} | {'yes' if s.complete else 'no'} "
+                f"| {s.states} | {s.transitions} | {s.depth} | {s.seconds:.1f} "
+                f"| {s.states_per_second:.0f} |",
+                flush=True,
+            )
+            label = f"{variant}, {level_name(level)}, {args.slots} slots{lean}"
+            if not s.complete:
+                label += f", budget {args.budget:,}"
+            record_row(args.record, "reference", "run", _reference_row(label, s, peak_rss_mib()))
+    print("\n## State count by memory slots (reference config, obligations only)\n")
+    print("| slots | states | transitions | depth | seconds |")
     print("|---|---|---|---|---|")
-    allocations: list[dict[str, object]] = []
-    for bound in range(1, args.max_conntracks):
-        a = explore(reference(bound, args.lean), CATALOGUE, max_states=args.budget).stats
+    slot_rows: list[dict[str, object]] = []
+    for slots in range(1, args.slots + 1):
+        config = reference(slots, "2.6.31", args.lean)
+        a = explore(config, [], max_states=args.budget, level=OBLIGATIONS).stats
         print(
-            f"| {bound} | {_count(a)} | {a.transitions} | {a.depth} | {a.seconds:.1f} |",
+            f"| {slots} | {_count(a)} | {a.transitions} | {a.depth} | {a.seconds:.1f} |",
             flush=True,
         )
-        if args.lean:
-            row = _reference_row(f"lean, {_allocations(bound)}", a, None)
-            record_row(args.record, "reference", "run", row)
-        allocations.append(
+        slot_rows.append(
             {
-                "max_conntracks": bound,
+                "slots": slots,
                 "exhausted": a.complete,
                 "states": a.states if a.complete else f"more than {a.states:,} (the budget)",
-                "states_reached": a.states,
-                "transitions": a.transitions,
-                "depth": a.depth if a.complete else None,
+                "depth": a.depth if a.complete else f"beyond {a.depth}",
                 "seconds": round(a.seconds, 1),
             }
         )
-    if not args.lean:
-        record_block(
-            args.record,
-            "allocations",
-            {
-                "about": "The reference config with at most N allocations: where the state "
-                "space explodes.",
-                "command": COMMAND,
-                "columns": [
-                    ["max_conntracks", "reference config, at most N allocations"],
-                    ["states", "states"],
-                    ["depth", "depth"],
-                ],
-                "rows": allocations,
-            },
-        )
-    print("\n## State count by number of flows (growth config)\n")
+    record_block(
+        args.record,
+        "slots",
+        {
+            "about": "The reference config (2.6.31) with N memory slots, obligations only: "
+            "where the state space grows.",
+            "command": COMMAND,
+            "columns": [
+                ["slots", "reference config, N slots"],
+                ["states", "states"],
+                ["depth", "depth"],
+                ["seconds", "s"],
+            ],
+            "rows": slot_rows,
+        },
+    )
+    print("\n## State count by number of flows (growth config, obligations only)\n")
     print("| flows | reduced | seconds | unreduced | seconds | ratio |")
     print("|---|---|---|---|---|---|")
     growth_rows: list[dict[str, object]] = []
     for flows in range(2, args.max_flows + 1):
         config = growth(flows)
-        reduced = explore(config, CATALOGUE, max_states=args.budget).stats
-        full = explore(config, CATALOGUE, max_states=args.budget, symmetry=False).stats
+        reduced = explore(config, [], max_states=args.budget, level=OBLIGATIONS).stats
+        full = explore(config, [], max_states=args.budget, symmetry=False, level=OBLIGATIONS).stats
         ratio = f"{full.states / reduced.states:.2f}" if full.complete else "-"
         print(
             f"| {flows} | {_count(reduced)} | {reduced.seconds:.1f} "
@@ -280,8 +309,8 @@ def main() -> None:
         args.record,
         "growth",
         {
-            "about": "The growth config (the pinned test config, 2.6.31, at most 2 "
-            "allocations) for 2 to 5 flows, with and without symmetry reduction.",
+            "about": "The growth config (2.6.31, two slots, obligations only) for 2 to "
+            f"{args.max_flows} flows, with and without symmetry reduction.",
             "command": COMMAND,
             "columns": [
                 ["flows", "flows"],
@@ -292,12 +321,12 @@ def main() -> None:
         },
     )
     if suite_figures is not None:
-        members, total, peak = suite_figures
+        members, total, peak, rate = suite_figures
         figure = (
             f"the `ci` suite: all {members} configs (3 variants) exhausted in {total:.0f} s, "
-            f"{peak:.0f} MiB; {s.states_per_second:,.0f} states/s with every catalogue entry "
-            f"checked; the reference config is {'' if s.complete else 'not '}exhausted "
-            "(see above)"
+            f"{peak:.0f} MiB, {rate:,.0f} states/s with every catalogue entry checked; the "
+            f"reference config ({args.slots} slots) is {'' if exhausted else 'not '}exhausted "
+            f"within {args.budget:,} states per search"
         )
         row = {"what": "the explorer benchmark", "command": COMMAND, "figure": figure}
         record_row(args.record, "measured", "what", row)

@@ -1,11 +1,12 @@
 """Re-pin the state counts of the small test configs: explore each (reduced, then without
-reductions, and its unreduced graph), and write block `pinned-counts` of the figures record
+reductions, and its unreduced graph, keeping the obligations; then reduced, keeping the
+receipts too), and write block `pinned-counts` of the figures record
 (docs/figures.json), which tests/explorer/test_pinned_counts.py reads and the README renders.
 Run it after a change of the model that changes the counts, then `nfct-spec doc
 --update-readme README.md`. Takes a few seconds.
 
-The config: one reliable listener (BE and NO_ENOBUFS, a one-message queue), limit 1, at most
-two allocations, retry timeout 2, conntrack timeout 1, on every variant, with symmetric flows
+The config: one reliable listener (BE and NO_ENOBUFS, a one-message queue), limit 1, two memory
+slots, retry timeout 2, conntrack timeout 1, on every variant, with symmetric flows
 and with the retry timeout written as 0.
 
 Usage: python scripts/pin_counts.py [--record docs/figures.json]
@@ -22,8 +23,8 @@ from nfct_spec.docs.figures import RECORD, record_block
 from nfct_spec.engines.explorer import explore
 from nfct_spec.engines.lasso import build_graph
 from nfct_spec.models.config import Config
+from nfct_spec.models.observers import OBLIGATIONS, RECEIPTS
 from nfct_spec.models.presets import RELIABLE
-from nfct_spec.spec.catalogue import CATALOGUE
 
 ROOT = Path(__file__).resolve().parents[1]
 PINNED: list[tuple[str, str, int, dict[str, object]]] = [
@@ -47,7 +48,7 @@ def small(variant: str, flows: int, **changes: object) -> Config:
         variant=variant,
         nf_conntrack_max=1,
         flows=flows,
-        max_conntracks=2,
+        slots=2,
         listeners=(RELIABLE,),
         events_retry_timeout=2,
         ct_timeout=1,
@@ -57,10 +58,11 @@ def small(variant: str, flows: int, **changes: object) -> Config:
 
 def row(label: str, config: Config) -> dict[str, object]:
     """The pinned figures of one config (with the config itself, for the test to rebuild)."""
-    reduced = explore(config, CATALOGUE)
-    unreduced = explore(config, CATALOGUE, symmetry=False)
+    reduced = explore(config, [], level=OBLIGATIONS)
+    unreduced = explore(config, [], level=OBLIGATIONS, symmetry=False)
+    receipts = explore(config, [], level=OBLIGATIONS | RECEIPTS)
     graph = build_graph(config)
-    if not (reduced.stats.complete and unreduced.stats.complete):
+    if not (reduced.stats.complete and unreduced.stats.complete and receipts.stats.complete):
         raise SystemExit(f"{label}: not exhausted; a pinned config must be small")
     if len(graph.states) != unreduced.stats.states:
         raise SystemExit(f"{label}: the unreduced graph and search disagree")
@@ -70,6 +72,7 @@ def row(label: str, config: Config) -> dict[str, object]:
         "transitions": reduced.stats.transitions,
         "depth": reduced.stats.depth,
         "unreduced_states": unreduced.stats.states,
+        "receipts_states": receipts.stats.states,
         "config": config.to_json(),
     }
 
@@ -87,7 +90,8 @@ def main() -> int:
         args.record,
         "pinned-counts",
         {
-            "about": "Small configs exhausted in seconds, pinned by "
+            "about": "Small configs exhausted in seconds (obligations kept; the last column keeps "
+            "receipts too), pinned by "
             "tests/explorer/test_pinned_counts.py (a regression test of the model and of the "
             "reductions).",
             "command": shlex.join(["python", "scripts/pin_counts.py", *sys.argv[1:]]),
@@ -97,6 +101,7 @@ def main() -> int:
                 ["transitions", "transitions"],
                 ["depth", "depth"],
                 ["unreduced_states", "states without reductions"],
+                ["receipts_states", "states with receipts (reduced)"],
             ],
             "rows": rows,
         },

@@ -13,6 +13,7 @@ from typing import Any
 
 from nfct_spec.checking import finding_in_state, finding_on_step
 from nfct_spec.minimize import liveness_tail
+from nfct_spec.models.observers import FULL, HISTORY
 from nfct_spec.models.registry import StepError, apply
 from nfct_spec.models.state import initial_state
 from nfct_spec.spec.catalogue import BY_ID
@@ -56,9 +57,14 @@ def first_difference(expected: Any, actual: Any, path: str = "") -> str | None:
 
 
 def replay(trace: Trace) -> ReplayReport:
-    """Check a trace step by step against the model of its config."""
+    """Check a trace step by step against the model of its config, keeping the observers the
+    trace was written with (its first state's ghost level: a search keeps only those its
+    properties read)."""
     config = trace.config
-    state = initial_state(config)
+    level = trace.states[0].ghost.level
+    if not 0 <= level <= FULL | HISTORY:
+        return ReplayReport(False, f"state 0: ghost.level {level} names no observers", 0)
+    state = initial_state(config, level)
     diff = first_difference(trace.states[0], state)
     if diff:
         return ReplayReport(False, f"state 0 is not the initial state: {diff}", 0)

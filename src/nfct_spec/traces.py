@@ -31,6 +31,7 @@ from nfct_spec.files import ShapeError, load_json, write_text
 from nfct_spec.models.config import Config, ConfigError, config_from_json
 from nfct_spec.models.observers import Ghost
 from nfct_spec.models.registry import Step, step_from_json, step_to_json
+from nfct_spec.models.sourcedoc import field_types
 from nfct_spec.models.state import Conntrack, Kernel, Message, State
 
 ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
@@ -84,7 +85,7 @@ def _is_record(hint: Any) -> bool:
 @cache
 def _hints(cls: type) -> dict[str, Any]:
     """The resolved field types of a record class."""
-    return typing.get_type_hints(cls)
+    return field_types(cls)
 
 
 def _optional(hint: Any) -> Any:

@@ -51,10 +51,10 @@ def _trace_doc() -> dict[str, object]:
     """A valid trace (table-bound on 2.6.31, five steps), as its JSON document."""
     config = preset("ci", "2.6.31")
     steps = [
-        step("nf_conntrack_in", flow=0, packet="new"),
-        step("nf_conntrack_in", flow=2, packet="new"),
-        step("__nf_conntrack_confirm", uid=1),
-        step("nf_conntrack_in", flow=1, packet="new"),
+        step("nf_conntrack_in", flow=0, packet="new", slot=0),
+        step("nf_conntrack_in", flow=2, packet="new", slot=1),
+        step("__nf_conntrack_confirm", slot=1),
+        step("nf_conntrack_in", flow=1, packet="new", slot=2),
         step("early_drop", victim=1),
     ]
     path = replay_steps(config, steps)

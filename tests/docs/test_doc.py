@@ -245,7 +245,7 @@ def test_pages_open_in_headless_chromium_without_console_errors(site: Path) -> N
 
 def test_every_auxiliary_invariant_of_the_proofs_has_an_entry() -> None:
     from nfct_spec.docs.content import auxiliary_page, properties_page
-    from nfct_spec.proofs.invariants import INVARIANTS
+    from nfct_spec.spec.invariants import INVARIANTS
 
     text = auxiliary_page().markdown
     entries = properties_page({}).markdown

@@ -9,13 +9,13 @@ from nfct_spec.models.presets import RELIABLE
 
 
 def small(variant: str, flows: int = 2, **changes: object) -> Config:
-    """One reliable listener with a one-message queue, limit 1, at most two allocations."""
+    """One reliable listener with a one-message queue, limit 1, two memory slots."""
     config = Config(
         name="small",
         variant=variant,
         nf_conntrack_max=1,
         flows=flows,
-        max_conntracks=2,
+        slots=2,
         listeners=(RELIABLE,),
         events_retry_timeout=2,
         ct_timeout=1,

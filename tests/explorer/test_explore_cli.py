@@ -37,7 +37,7 @@ def test_explore_exhausts_a_small_config_and_writes_replayable_traces(tmp_path: 
     rows = {r["property"]: r for r in doc["results"]}
     assert {r["engine"] for r in rows.values()} == {"explorer"}
     assert rows["count-exact"]["verdict"] == "exhausted"
-    assert rows["count-exact"]["scope"] == "7639 states, 20656 transitions, depth 17"
+    assert rows["count-exact"]["scope"] == "1917 states, 5700 transitions, depth 18"
     assert rows["destroy-eventually"]["verdict"] == "exhausted"
     assert rows["table-bound"]["verdict"] == "violated"
     trace = out / rows["table-bound"]["trace"]

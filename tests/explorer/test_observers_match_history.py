@@ -3,8 +3,9 @@ of every config of the `ci` suite.
 
 The explorer keeps states finite by forgetting: a conntrack's observer record is dropped (or
 reduced) once no property can fail on it, and relations between conntracks are folded into
-flags when they arise. This test walks every reachable state of each suite member (observers of
-the FULL level, no symmetry reduction) and runs, beside each state, a twin of it that never
+flags when they arise. This test walks the reachable states of each suite member breadth-first (observers of the FULL
+level, no symmetry reduction; the first `LIMIT` states in CI, every state with
+`python scripts/oracle.py`) and runs, beside each state, a twin of it that never
 forgets (HISTORY level) reached by the same steps; every catalogue property that reads
 observers is evaluated on each transition in both forms (`history_forms`) and must agree.
 """
@@ -37,9 +38,20 @@ def _kernel_view(state: State) -> object:
     return state.kernel._replace(sockets=sockets)
 
 
-def compare(config: Config) -> tuple[int, dict[str, int]]:
-    """Walk the config; return the number of transitions and, per property, how many
-    transitions showed its finding (in both forms alike)."""
+UNDER_APPROXIMATED = frozenset({"id-reuse"})
+"""Witnesses whose observer may miss some transitions the history form shows, never the
+converse, and which show on the same configs: `id-reuse` remembers per slot only the tuple of
+its last freed instance (and relates two instances while both are tracked), so a reuse across
+an instance of another tuple in between is seen by the history form alone."""
+
+LIMIT = 1500
+"""States walked per member in the test suite (the whole walk at FULL level takes hours)."""
+
+
+def compare(config: Config, limit: int | None = None) -> tuple[int, dict[str, int]]:
+    """Walk the config (its first `limit` states breadth-first, or all); return the number of
+    transitions and, per property, how many transitions showed its finding (in both forms
+    alike)."""
     canonical = Canonicaliser(config, FULL, flows=False, listeners=False, slots=False)
     props = [BY_ID[pid] for pid in STEP_FORMS if searched(BY_ID[pid], config)]
     state_props = [p for p in STATE_PROPS if searched(p, config)]
@@ -48,6 +60,7 @@ def compare(config: Config) -> tuple[int, dict[str, int]]:
     frontier = [root]
     transitions = 0
     shown = {p.id: 0 for p in props}
+    history = {p.id: 0 for p in props}
     while frontier:
         following = []
         for pre in frontier:
@@ -61,21 +74,28 @@ def compare(config: Config) -> tuple[int, dict[str, int]]:
                     assert prop.check is not None
                     bounded = bool(prop.check(config, pre, step, post))
                     complete = bool(STEP_FORMS[prop.id](config, twin_pre, step, twin_post))
-                    assert bounded == complete, (prop.id, config.name, step, twin_pre)
+                    if prop.id in UNDER_APPROXIMATED:
+                        assert complete or not bounded, (prop.id, config.name, step, twin_pre)
+                        history[prop.id] += complete
+                    else:
+                        assert bounded == complete, (prop.id, config.name, step, twin_pre)
                     shown[prop.id] += bounded
                 for prop in state_props:
                     assert prop.check is not None
                     assert prop.check(config, post) == prop.check(config, twin_post), prop.id
                 rep = canonical(post)
-                if rep not in twins:
+                if rep not in twins and (limit is None or len(twins) < limit):
                     twins[rep] = twin_post
                     following.append(rep)
         frontier = following
+    for prop_id in UNDER_APPROXIMATED:
+        if prop_id in history:
+            assert bool(shown[prop_id]) == bool(history[prop_id]), (prop_id, config.name)
     return transitions, shown
 
 
 @pytest.mark.parametrize(("variant", "config"), MEMBERS, ids=[f"{v}-{c.name}" for v, c in MEMBERS])
 def test_observers_give_the_verdicts_of_the_complete_history(variant: str, config: Config) -> None:
-    transitions, shown = compare(config)
+    transitions, shown = compare(config, LIMIT)
     assert transitions > 100
     assert any(shown.values()), "no property shows a finding: the comparison would be vacuous"

@@ -19,6 +19,7 @@ from helpers import figures
 from nfct_spec.engines.explorer import explore
 from nfct_spec.engines.lasso import build_graph
 from nfct_spec.models.config import config_from_json
+from nfct_spec.models.observers import OBLIGATIONS, RECEIPTS
 from nfct_spec.spec.catalogue import CATALOGUE
 
 PINNED = figures("pinned-counts")["rows"]
@@ -29,16 +30,18 @@ transitions and depth, and its states without reductions."""
 @pytest.mark.parametrize("row", PINNED, ids=[row["label"] for row in PINNED])
 def test_small_configs_have_their_pinned_state_counts(row: dict[str, Any]) -> None:
     config = config_from_json(row["config"])
-    reduced = explore(config, CATALOGUE)
+    reduced = explore(config, [], level=OBLIGATIONS)
     assert reduced.stats.complete
     assert (reduced.stats.states, reduced.stats.transitions, reduced.stats.depth) == (
         row["states"],
         row["transitions"],
         row["depth"],
     )
-    unreduced = explore(config, CATALOGUE, symmetry=False)
+    unreduced = explore(config, [], level=OBLIGATIONS, symmetry=False)
     assert unreduced.stats.states == row["unreduced_states"]
     assert len(build_graph(config).states) == row["unreduced_states"]
+    receipts = explore(config, [], level=OBLIGATIONS | RECEIPTS)
+    assert receipts.stats.complete and receipts.stats.states == row["receipts_states"]
 
 
 def test_the_pinned_configs_are_the_small_test_config_on_every_variant() -> None:

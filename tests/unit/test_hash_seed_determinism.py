@@ -15,6 +15,7 @@ import json
 
 from nfct_spec.engines.explorer import explore, finding_depth
 from nfct_spec.models.config import Config
+from nfct_spec.models.observers import OBLIGATIONS, RECEIPTS
 from nfct_spec.models.presets import RELIABLE, preset
 from nfct_spec.models.registry import step_to_json, successors
 from nfct_spec.models.state import initial_state
@@ -34,10 +35,12 @@ for variant in ("2.6.30", "2.6.31", "6.x"):
         state = options[(7 * i + 3) % len(options)][1]
     out[f"successors {variant}"] = walk
 small = Config(
-    name="small", variant="2.6.31", nf_conntrack_max=1, flows=2, max_conntracks=2,
+    name="small", variant="2.6.31", nf_conntrack_max=1, flows=2, slots=2,
     listeners=(RELIABLE,), events_retry_timeout=2, ct_timeout=1,
 )
-exploration = explore(small, CATALOGUE)
+level = OBLIGATIONS | RECEIPTS
+props = [p for p in CATALOGUE if p.observes & ~level == 0]
+exploration = explore(small, props, level=level)
 stats = exploration.stats
 out["explorer"] = [stats.states, stats.transitions, stats.depth]
 out["findings"] = {

@@ -9,7 +9,6 @@ from functools import cache
 import pytest
 
 import helpers
-from nfct_spec.models import COMPILED
 from nfct_spec.models.config import VARIANTS, Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import (
@@ -24,14 +23,13 @@ from nfct_spec.models.registry import (
     step_to_json,
     successors,
 )
+from nfct_spec.models.sourcedoc import module_docstring
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.properties import freed_slots
 
 TRANSIENT = frozenset({"ghost.freed"})
 """Cleared at the start of every step (`settled`), set by a step that frees a conntrack: not
 part of any action's frame."""
-KNOWN_GAPS = {("env_recv", "ghost.previous")}
-"""Frame omissions pinned by a strict xfail below (remove an entry once it is declared)."""
 
 
 def _changed_fields(pre: State, post: State) -> set[str]:
@@ -73,15 +71,9 @@ def test_every_action_name_is_unique_and_env_steps_say_so() -> None:
         assert (action.kind == "env") == action.name.startswith("env_"), action.name
 
 
-@pytest.mark.xfail(
-    COMPILED,
-    strict=True,
-    reason="the compiled (mypyc) model has no docstrings: Action.doc is empty, so `nfct-spec "
-    "actions` and the specification document lose every kernel citation",
-)
 def test_every_kernel_action_cites_a_kernel_version_and_its_enabling_condition() -> None:
     for action in ACTIONS:
-        module_doc = __import__(action.fn.__module__, fromlist=["_"]).__doc__ or ""
+        module_doc = module_docstring(action.fn.__module__)
         text = action.doc + module_doc
         if action.kind == "kernel":
             assert "2.6.3" in text or "6.18" in text, f"{action.name} cites no kernel version"
@@ -92,15 +84,10 @@ def test_every_kernel_action_cites_a_kernel_version_and_its_enabling_condition()
 def test_actions_modify_only_the_fields_they_declare(variant: str) -> None:
     for pre, step, post in _walks(variant):
         undeclared = _changed_fields(settled(pre), post) - BY_NAME[step.action].modifies
-        undeclared = {f for f in undeclared - TRANSIENT if (step.action, f) not in KNOWN_GAPS}
+        undeclared -= TRANSIENT
         assert not undeclared, f"{step} modified undeclared {sorted(undeclared)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="env_recv changes ghost.previous (observers.read -> _note_previous_reader, when a "
-    "freed conntrack's message is read at level IDS) but its registry frame does not declare it",
-)
 def test_reading_a_freed_conntracks_message_changes_only_declared_fields() -> None:
     config = Config(variant="2.6.30", listeners=(helpers.RELIABLE, helpers.PLAIN))
     state = helpers.run(

@@ -4,12 +4,11 @@ never a step that is merely not enabled."""
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
 from helpers import new, new_confirmed, run, step
-from nfct_spec.models import COMPILED
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import ArgValue, Step, StepError, apply, check_step
@@ -130,27 +129,7 @@ def _id(case: tuple[str, Step, str]) -> str:
     return f"{case[0]}:{case[1]}"
 
 
-COMPILED_ORDER_BUG = pytest.mark.xfail(
-    COMPILED,
-    strict=True,
-    reason="compiled (mypyc) registry._order unboxes the elements of `order` as ints: a str, "
-    "float or None element raises a bare TypeError ('int object expected; got str') instead "
-    "of a StepError naming 'order', and True is accepted as slot 1",
-)
-
-
-def _params() -> list[Any]:
-    """The cases as pytest params, marked where the compiled model gets them wrong."""
-    out = []
-    for case in BAD:
-        order = dict(case[1].args).get("order")
-        fragile = isinstance(order, tuple) and any(type(v) is not int for v in order)
-        marks = [COMPILED_ORDER_BUG] if fragile else []
-        out.append(pytest.param(*case, id=_id(case), marks=marks))
-    return out
-
-
-PARAMS = _params()
+PARAMS = [pytest.param(*case, id=_id(case)) for case in BAD]
 
 
 @pytest.mark.parametrize(("variant", "bad", "message"), PARAMS)

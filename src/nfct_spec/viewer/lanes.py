@@ -353,10 +353,11 @@ def _message_delivery(index: int, listener: str, kind: str, message: Message) ->
 
 
 def _lost(pre: State, post: State, i: int) -> list[tuple[Record, int]]:
-    """The observer records of which listener i refused event bits in this step."""
+    """The observer records of which listener i refused event bits in this step (a record
+    the step freed is among the step's freed records, no longer among the live ones)."""
     before = {r.uid: r.seen[i].dropped for r in pre.ghost.records}
     out = []
-    for record in post.ghost.records:
+    for record in (*post.ghost.records, *post.ghost.freed):
         bits = record.seen[i].dropped & ~before.get(record.uid, 0)
         if bits:
             out.append((record, bits))
