@@ -8,30 +8,23 @@ from __future__ import annotations
 import argparse
 import re
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hypothesis.errors import FailedHealthCheck
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from nfct_spec.checking import searched
 from nfct_spec.commands import explore, prove
 from nfct_spec.commands.common import configs_from_args, properties_from_ids
-from nfct_spec.engines.hypothesis_engine import PROFILES
+from nfct_spec.engines.hypothesis_engine import PROFILES, Profile
 from nfct_spec.engines.sampling import Checked, check_sampling
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import PRESETS, SUITES
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.results import Result, check_mergeable, exit_code, write_results
-from nfct_spec.spec.catalogue import Property
+from nfct_spec.spec.catalogue import BY_ID, Property
 from nfct_spec.traces import save_trace
 from nfct_spec.viewer.html import write_pages
 
@@ -97,6 +90,23 @@ def undecided(config: Config, props: list[Property], exc: FailedHealthCheck) -> 
     ]
 
 
+SAMPLING_WORKERS = 2
+"""Worker processes of the Hypothesis searches (one variant each at a time)."""
+
+
+def _sample(
+    config: Config, prop_ids: list[str], profile: Profile, seed: int, database: Path
+) -> list[Checked]:
+    """One variant's Hypothesis searches, in a worker process (properties travel by id: their
+    checks are functions made at import); a failed health check leaves its verdicts
+    undecided."""
+    props = [BY_ID[prop_id] for prop_id in prop_ids]
+    try:
+        return check_sampling(config, props, profile, seed, database)
+    except FailedHealthCheck as exc:
+        return undecided(config, props, exc)
+
+
 def _worst(a: int, b: int) -> int:
     """The exit code of two runs together: 1 before 3 before 0."""
     for code in (1, 3):
@@ -137,35 +147,26 @@ def run(args: argparse.Namespace, console: Console) -> int:
     check_mergeable(out / "results.json")
     traces_dir = fresh_subdir(out, "traces/hypothesis")
     started = time.time()
-    checked: list[Checked] = []
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[found]} findings"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        for config in configs:
-            task = progress.add_task(
-                f"{config.variant} ({config.name})", total=2 * profile.max_examples, found=0
-            )
-            done = {"full": 0, "quiet": 0}
-
-            def report(
-                name: str, runs: int, found: int, task: TaskID = task, done: dict[str, int] = done
-            ) -> None:
-                done[name] = min(runs, profile.max_examples)
-                progress.update(task, completed=sum(done.values()), found=found)
-
-            try:
-                checked += check_sampling(
-                    config, props, profile, args.seed, out / ".hypothesis", report
-                )
-            except FailedHealthCheck as exc:
-                checked += undecided(config, props, exc)
-            progress.update(task, completed=2 * profile.max_examples)
+    database = out / ".hypothesis"
+    workers = min(SAMPLING_WORKERS, len(configs))
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = [
+            pool.submit(_sample, config, [p.id for p in props], profile, args.seed, database)
+            for config in configs
+        ]
+        console.print(
+            f"Hypothesis: {len(configs)} variant(s) sampled in {workers} worker "
+            f"process(es), {2 * profile.max_examples:,} runs each (profile {profile.name})"
+        )
+        # The explorer works meanwhile in this process: the machine's cores share the work.
+        explored = 0 if args.no_explore else _explore(args, configs, props, out, console)
+        checked: list[Checked] = []
+        for config, future in zip(configs, futures, strict=True):
+            checked += future.result()
+            console.print(f"Hypothesis: {config.variant} ({config.name}) done")
+    finally:
+        pool.shutdown(cancel_futures=True)
     results: list[Result] = []
     for item in checked:
         result = item.result
@@ -185,9 +186,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     }
     write_results(out / "results.json", results, run, {c.variant: c.to_json() for c in configs})
     console.print(_table(results, [c.variant for c in configs]))
-    code = exit_code(results)
-    if not args.no_explore:
-        code = _worst(code, _explore(args, configs, props, out, console))
+    code = _worst(exit_code(results), explored)
     if not args.no_prove:
         proofs = argparse.Namespace(
             out=args.out,

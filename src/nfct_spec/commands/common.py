@@ -12,7 +12,7 @@ from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.spec.catalogue import BY_ID, Property, lookup
 
-DEFAULT_VARIANTS = ("2.6.30", "2.6.31")
+DEFAULT_VARIANTS = ("2.6.30", "2.6.31", "6.x")
 
 
 class UsageError(Exception):

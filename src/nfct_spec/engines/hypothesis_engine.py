@@ -50,7 +50,7 @@ class Profile:
 
 PROFILES = {
     "dev": Profile("dev", 300, 30, False),
-    "ci": Profile("ci", 1500, 30, True),
+    "ci": Profile("ci", 400, 30, True),
     "deep": Profile("deep", 10000, 60, False),
 }
 
