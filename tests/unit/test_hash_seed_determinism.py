@@ -52,8 +52,8 @@ print(json.dumps(out, sort_keys=True))
 """
 
 
-def _probe(seed: str) -> str:
-    env = {**os.environ, "PYTHONHASHSEED": seed}
+def _probe(seed: str, pure: bool = False) -> str:
+    env = {**os.environ, "PYTHONHASHSEED": seed, "NFCT_SPEC_PURE": "1" if pure else "0"}
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
         capture_output=True,
@@ -69,3 +69,12 @@ def test_successors_and_an_explorer_search_agree_across_hash_seeds() -> None:
     first, second = _probe("0"), _probe("2718281828")
     assert '"findings": {"' in first, "the search found nothing to compare"
     assert first == second
+
+
+def test_the_compiled_model_and_its_sources_give_the_same_successors_and_search() -> None:
+    """The installed model may be compiled (mypyc): the interpreted sources are the reference,
+    and both must give the same successors, states and findings."""
+    from nfct_spec.models import COMPILED
+
+    assert COMPILED, "the test suite runs the compiled model (pip install compiles it)"
+    assert _probe("0", pure=True) == _probe("0")

@@ -6,9 +6,9 @@ trace under the output folder."""
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hypothesis.errors import FailedHealthCheck
@@ -149,10 +149,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     started = time.time()
     database = out / ".hypothesis"
     workers = min(SAMPLING_WORKERS, len(configs))
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = multiprocessing.Pool(workers)
+    finished = False
     try:
-        futures = [
-            pool.submit(_sample, config, [p.id for p in props], profile, args.seed, database)
+        pending = [
+            pool.apply_async(_sample, (config, [p.id for p in props], profile, args.seed, database))
             for config in configs
         ]
         console.print(
@@ -162,11 +163,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         # The explorer works meanwhile in this process: the machine's cores share the work.
         explored = 0 if args.no_explore else _explore(args, configs, props, out, console)
         checked: list[Checked] = []
-        for config, future in zip(configs, futures, strict=True):
-            checked += future.result()
+        for config, sampled in zip(configs, pending, strict=True):
+            checked += sampled.get()
             console.print(f"Hypothesis: {config.variant} ({config.name}) done")
+        finished = True
     finally:
-        pool.shutdown(cancel_futures=True)
+        # Interrupted or failed: the workers are stopped at once, not waited for.
+        if finished:
+            pool.close()
+        else:
+            pool.terminate()
+        pool.join()
     results: list[Result] = []
     for item in checked:
         result = item.result
