@@ -91,7 +91,7 @@ def test_a_tampered_trace_does_not_replay(checked: tuple[int, Path], tmp_path: P
         if (r["property"], r["variant"], r["engine"]) == ("table-bound", "2.6.31", "hypothesis")
     ]
     doc = json.loads((out / row["trace"]).read_text())
-    doc["states"][-1]["kernel"]["count"] = 0
+    doc["states"][-1]["kernel"]["ct_count"] = 0
     (tmp_path / "bad.json").write_text(json.dumps(doc))
     assert main(["replay", str(tmp_path / "bad.json")]) == 1
 

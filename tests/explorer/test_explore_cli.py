@@ -82,8 +82,10 @@ def test_explore_defaults_to_the_ci_suite_and_gives_one_verdict_per_property(
     members = [c.name for c in suite("ci", "2.6.30")]
     assert set(doc["configs"]) == {f"2.6.30/{name}" for name in members}
     searches = doc["runs"]["explore"]["searches"]
-    assert [s["config"] for s in searches] == members
-    assert all(s["exhausted"] and s["states"] > 0 and s["peak_rss_mib"] > 0 for s in searches)
+    assert list(dict.fromkeys(s["config"] for s in searches)) == members
+    assert all(s["states"] > 0 for s in searches)
+    # Every search is exhausted but the id-reuse one, which stops at its last witness.
+    assert all(s["exhausted"] for s in searches if "ids" not in s["observers"])
     rows = {r["property"]: r for r in doc["results"]}
     assert len(rows) == len(doc["results"])
     assert all(r["status"] == "ok" for r in rows.values())

@@ -39,19 +39,21 @@ def test_every_state_of_a_random_run_is_in_the_explored_set(choices: list[int]) 
 
 
 def test_a_slot_allocated_again_and_again_stays_in_the_explored_set() -> None:
-    """Three conntracks of flow 0 one after the other in slot 0: the third is the same
-    canonical state as the first (the finite model needs no allocation bound)."""
+    """Three conntracks of flow 0 one after the other in slot 0, each read and deleted before
+    the next: the third is the same canonical state as the first (the finite model needs no
+    allocation bound)."""
     kill = step("ctnetlink_del_conntrack", flow=0, requester="conntrack")
-    start = initial_state(CONFIG, OBLIGATIONS)
-    once = run(CONFIG, new(0, 0), step("__nf_conntrack_confirm", slot=0), start=start)
-    again = run(CONFIG, kill, step("env_recv", listener="conntrackd"), start=once)
-    again = run(CONFIG, new(0, 0), step("__nf_conntrack_confirm", slot=0), start=again)
+    read = step("env_recv", listener="conntrackd")
+    create = (new(0, 0), step("__nf_conntrack_confirm", slot=0), read)
+    once = run(CONFIG, *create, start=initial_state(CONFIG, OBLIGATIONS))
+    again = run(CONFIG, kill, read, *create, start=once)
+    again = run(CONFIG, kill, read, *create, start=again)
     assert REDUCED.contains(again) and FULL.contains(again)
     assert REDUCED.canonical(again) == REDUCED.canonical(once)
 
 
 def test_a_state_of_a_larger_config_is_not_in_the_explored_set() -> None:
-    other = small("2.6.31", slots=3, nf_conntrack_max=3)
-    state = run(other, new(0, 0), new(1, 1), new(0, 2), start=initial_state(other, OBLIGATIONS))
+    other = small("2.6.31", flows=3, slots=3, nf_conntrack_max=3)
+    state = run(other, new(0, 0), new(1, 1), new(2, 2), start=initial_state(other, OBLIGATIONS))
     assert not REDUCED.contains(state)
     assert not FULL.contains(state)
