@@ -5,8 +5,8 @@ The explorer keeps states finite by forgetting: a conntrack's observer record is
 reduced) once no property can fail on it, and relations between conntracks are folded into
 flags when they arise. This test walks the reachable states of each suite member
 breadth-first (observers of the FULL level, no symmetry reduction; the first `LIMIT` states in
-CI, every state with `python scripts/oracle.py`) and runs, beside each state, a twin of it that never
-forgets (HISTORY level) reached by the same steps; every catalogue property that reads
+CI, every state with `python scripts/oracle.py`) and runs, beside each state, a twin of it
+that never forgets (HISTORY level) reached by the same steps; every catalogue property that reads
 observers is evaluated on each transition in both forms (`history_forms`) and must agree.
 """
 
