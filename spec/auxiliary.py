@@ -163,7 +163,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-alloc-waits",
-        "KERNEL: __nf_conntrack_alloc() calls early_drop() only when nf_conntrack_max is set "
+        "kernel: __nf_conntrack_alloc() calls early_drop() only when nf_conntrack_max is set "
         "and the incremented count exceeds it.",
         (
             ("holds", "the check precedes early_drop()."),
@@ -173,7 +173,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-alloc-one-over",
-        "KERNEL: __nf_conntrack_alloc() increments nf_conntrack_count before it compares it "
+        "kernel: __nf_conntrack_alloc() increments nf_conntrack_count before it compares it "
         "with nf_conntrack_max.",
         (
             ("holds", "early_drop() frees its victim at once, so count never exceeds the limit."),
@@ -188,7 +188,7 @@ AUXILIARY: tuple[Property, ...] = (
     _aux("aux-apend-range", MODEL, HOLDS_ALL),
     _aux(
         "aux-cache-unconfirmed",
-        "KERNEL: nf_ct_deliver_cached_events() runs at the confirm hook and after each packet, "
+        "kernel: nf_ct_deliver_cached_events() runs at the confirm hook and after each packet, "
         "and empties the cache whether or not the send succeeds (missed keeps what failed).",
         (
             ("holds", "the per-packet cache is delivered before the packet ends."),
@@ -198,7 +198,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-dead-on-dying",
-        "KERNEL: death_by_timeout() and nf_ct_delete() either free the conntrack or park it "
+        "kernel: death_by_timeout() and nf_ct_delete() either free the conntrack or park it "
         "on the dying (redelivery) list in the same step.",
         (
             ("holds", "a death frees at once: no allocated conntrack has started to die."),
@@ -208,7 +208,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-dying-owes-destroy",
-        "KERNEL 2.6.31: nf_ct_insert_dying_list() is called only after a DESTROY that failed; "
+        "Linux 2.6.31: nf_ct_insert_dying_list() is called only after a DESTROY that failed; "
         "DYING is set only by a flush on live conntracks.",
         (
             ("n/a", NO_DYING_LIST),
@@ -222,7 +222,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-silent-until-confirmed",
-        "KERNEL 2.6.31: nf_ct_deliver_cached_events() and nf_conntrack_event_report() skip "
+        "Linux 2.6.31: nf_ct_deliver_cached_events() and nf_conntrack_event_report() skip "
         "unconfirmed and DYING conntracks.",
         (
             ("holds", "events are delivered only for confirmed conntracks; no DYING marking."),
@@ -242,7 +242,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-queues-sane",
-        "KERNEL: netlink_rcv_wake() clears NETLINK_CONGESTED when a read empties the queue.",
+        "kernel: netlink_rcv_wake() clears NETLINK_CONGESTED when a read empties the queue.",
         (
             ("holds", "same netlink core."),
             ("holds", "same netlink core."),
@@ -251,7 +251,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-closed-empty",
-        "KERNEL: netlink_release() purges the receive queue; nothing is delivered to a "
+        "kernel: netlink_release() purges the receive queue; nothing is delivered to a "
         "closed socket.",
         (
             ("holds", "same netlink core."),
@@ -261,7 +261,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-timers-placed",
-        "KERNEL: __nf_conntrack_confirm() starts ct->timeout when it hashes the conntrack.",
+        "kernel: __nf_conntrack_confirm() starts ct->timeout when it hashes the conntrack.",
         (
             ("holds", "add_timer() at confirm."),
             ("holds", "add_timer() at confirm."),
@@ -270,7 +270,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-retry-positive",
-        "KERNEL 2.6.31: nf_conntrack_events_retry_timeout is a plain integer sysctl.",
+        "Linux 2.6.31: nf_conntrack_events_retry_timeout is a plain integer sysctl.",
         (
             ("n/a", "2.6.30 has no retry timeout."),
             ("holds", "the default is 15 s and nothing but a sysctl write changes it."),
@@ -285,7 +285,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-worker-idle",
-        "KERNEL 6.x: nf_conntrack_ecache_work() schedules the delayed ecache worker.",
+        "Linux 6.x: nf_conntrack_ecache_work() schedules the delayed ecache worker.",
         (
             ("holds", "2.6.30 has no ecache worker."),
             ("holds", "2.6.31 has no ecache worker: retries are per-conntrack timers."),
@@ -295,7 +295,7 @@ AUXILIARY: tuple[Property, ...] = (
     _aux("aux-worker-valid", MODEL, HOLDS_ALL),
     _aux(
         "aux-live-until-deleted",
-        "KERNEL: where DYING is set: nf_ct_delete() (6.x) and get_next_corpse() (2.6.31 "
+        "kernel: where DYING is set: nf_ct_delete() (6.x) and get_next_corpse() (2.6.31 "
         "flush, also on unconfirmed conntracks).",
         (
             ("holds", "the 2.6.30 model marks no unconfirmed conntrack at a flush."),
@@ -308,7 +308,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-silent-unconfirmed",
-        "KERNEL: nf_conntrack_eventmask_report() and nf_ct_deliver_cached_events() return "
+        "kernel: nf_conntrack_eventmask_report() and nf_ct_deliver_cached_events() return "
         "early for unconfirmed conntracks and for those without an event cache.",
         (
             ("holds", "events are delivered only after confirmation."),
@@ -318,7 +318,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-redelivery-owes-destroy",
-        "KERNEL 6.x: nf_ct_delete() sets DYING before its DESTROY, and a failed DESTROY puts "
+        "Linux 6.x: nf_ct_delete() sets DYING before its DESTROY, and a failed DESTROY puts "
         "the conntrack on the redelivery list.",
         (
             ("n/a", NO_REDELIVERY),
@@ -328,7 +328,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-redelivery-untimed",
-        "KERNEL 6.x: nf_ct_delete() has already removed the conntrack from the table; only "
+        "Linux 6.x: nf_ct_delete() has already removed the conntrack from the table; only "
         "ecache_work() re-sends.",
         (
             ("n/a", NO_REDELIVERY),
@@ -338,7 +338,7 @@ AUXILIARY: tuple[Property, ...] = (
     ),
     _aux(
         "aux-dying-order",
-        "KERNEL: hlist_nulls_add_head() on insertion and hlist_nulls_del() on removal.",
+        "kernel: hlist_nulls_add_head() on insertion and hlist_nulls_del() on removal.",
         (
             ("n/a", NO_DYING_LIST),
             ("holds", "removal closes the gap."),

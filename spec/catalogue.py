@@ -56,7 +56,7 @@ _PRIMARY: tuple[Property, ...] = (
         "invariant",
         "nf_conntrack_count equals the number of allocated conntracks (plus the one being "
         "allocated).",
-        "KERNEL: count is incremented in nf_conntrack_alloc() and decremented in "
+        "kernel: count is incremented in nf_conntrack_alloc() and decremented in "
         "nf_conntrack_free(), dying entries included.",
         p.count_exact,
         (
@@ -135,7 +135,7 @@ _PRIMARY: tuple[Property, ...] = (
         "nothing-after-destroy",
         "action",
         "No NEW or update message of a conntrack reaches a listener after its DESTROY did.",
-        "KERNEL observed: no event for a conntrack instance ever arrives after its DESTROY.",
+        "observed on Linux 6.18: no event for a conntrack instance ever arrives after its DESTROY.",
         p.nothing_after_destroy,
         (
             (
@@ -175,7 +175,7 @@ _PRIMARY: tuple[Property, ...] = (
         "no-crash",
         "invariant",
         "No step divides by zero or otherwise faults.",
-        "KERNEL analysis: random32() % sysctl_events_retry_timeout with the sysctl at 0.",
+        "kernel code: random32() % sysctl_events_retry_timeout with the sysctl at 0.",
         p.no_crash,
         (
             ("holds", "no retry timer."),
@@ -253,7 +253,7 @@ _PRIMARY: tuple[Property, ...] = (
         "may-lose-without-be",
         "non-guarantee",
         "Without NETLINK_BROADCAST_ERROR a listener can lose a DESTROY for good.",
-        "KERNEL: a failed delivery is reported back only for sockets with BE set.",
+        "kernel: a failed delivery is reported back only for sockets with BE set.",
         p.lost_without_be,
         (
             ("witness", "overrun sockets drop the message; nothing is re-sent."),
@@ -296,7 +296,7 @@ _PRIMARY: tuple[Property, ...] = (
         "may-duplicate",
         "non-guarantee",
         "A listener can receive the same NEW or DESTROY of a conntrack twice.",
-        "KERNEL: other sockets see the same message again when the kernel re-sends it.",
+        "kernel: other sockets see the same message again when the kernel re-sends it.",
         p.duplicated,
         (
             ("no-witness", "every event is sent once."),
@@ -408,7 +408,7 @@ _PRIMARY: tuple[Property, ...] = (
         "non-guarantee",
         "A conntrack created while events were off never emits a DESTROY, even to a reliable "
         "listener.",
-        "KERNEL: the event extension is added at creation only if nf_conntrack_events is on.",
+        "kernel: the event extension is added at creation only if nf_conntrack_events is on.",
         p.silent_destroy,
         (
             ("no-witness", "no per-conntrack switch: every conntrack reports."),
@@ -421,7 +421,7 @@ _PRIMARY: tuple[Property, ...] = (
         "non-guarantee",
         "A conntrack that is still unconfirmed while a flush runs is hashed with DYING set and "
         "never reports NEW nor DESTROY.",
-        "KERNEL: get_next_corpse() sets DYING on unconfirmed entries; 2.6.31 "
+        "kernel: get_next_corpse() sets DYING on unconfirmed entries; 2.6.31 "
         "__nf_conntrack_confirm() does not check it (fixed in 2014).",
         p.flush_confirm_race,
         (
