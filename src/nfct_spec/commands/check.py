@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -94,6 +95,12 @@ SAMPLING_WORKERS = 2
 """Worker processes of the Hypothesis searches (one variant each at a time)."""
 
 
+def _ignore_interrupts() -> None:
+    """In a worker: Ctrl-C is the parent's to handle (it stops the workers), so a worker
+    prints no traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _sample(
     config: Config, prop_ids: list[str], profile: Profile, seed: int, database: Path
 ) -> list[Checked]:
@@ -149,7 +156,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     started = time.time()
     database = out / ".hypothesis"
     workers = min(SAMPLING_WORKERS, len(configs))
-    pool = multiprocessing.Pool(workers)
+    pool = multiprocessing.Pool(workers, initializer=_ignore_interrupts)
     finished = False
     try:
         pending = [
