@@ -107,8 +107,11 @@ def test_symmetry_reduction_changes_no_verdict_and_no_shortest_length() -> None:
     config = small("2.6.31")
     props = [p for p in CATALOGUE if p.kind != "liveness" and p.expected_for(config) != "n/a"]
     for level, group in search_groups(props):
-        if level & ~(OBLIGATIONS | RECEIPTS):
-            continue  # the id-reuse memory search, unreduced, is too large for a unit test
+        if level != OBLIGATIONS:
+            # With receipts, records are numbered by creation; only the canonical form numbers
+            # them afresh, so without it the search never ends (the numbers count up for ever).
+            # The slot symmetry of those searches is tested above state by state.
+            continue
         reduced = explore(config, group, level=level)
         full = explore(config, group, level=level, symmetry=False)
         assert reduced.stats.states < full.stats.states
