@@ -288,7 +288,7 @@ def _agree_on_walks(
     counts: Counter[str] = Counter()
     stats: Counter[str] = Counter()
 
-    @settings(max_examples=max(settings().max_examples, 60))
+    @settings(max_examples=max(settings().max_examples, 75))
     @given(walks(variants=variants, presets=presets))
     def check(plan: WalkPlan) -> None:
         _check_walk(plan, counts, stats)
