@@ -46,16 +46,20 @@ def _module_annotations(source: Path) -> dict[str, dict[str, str]]:
     return found
 
 
-def _source_of(obj: object) -> Path | None:
-    """The source file of a model object's module: found next to the package's `__init__.py`
+def _source_path(module_name: str) -> Path | None:
+    """The source file of a model module: found next to the package's `__init__.py`
     (interpreted, so its path is reliable: a compiled module's `__file__` depends on how it
     was found)."""
-    package, _, name = str(getattr(obj, "__module__", "")).rpartition(".")
+    package, _, name = module_name.rpartition(".")
     init = getattr(sys.modules.get(package), "__file__", None)
     if not name or init is None:
         return None
     source = Path(init).with_name(name + ".py")
     return source if source.is_file() else None
+
+
+def _source_of(obj: object) -> Path | None:
+    return _source_path(str(getattr(obj, "__module__", "")))
 
 
 def field_types(cls: type) -> dict[str, typing.Any]:
@@ -80,12 +84,8 @@ def module_docstring(name: str) -> str:
     doc = getattr(module, "__doc__", None)
     if doc:
         return str(doc)
-    package, _, leaf = name.rpartition(".")
-    init = getattr(sys.modules.get(package), "__file__", None)
-    if init is None:
-        return ""
-    source = Path(init).with_name(leaf + ".py")
-    if not source.is_file():
+    source = _source_path(name)
+    if source is None:
         return ""
     return ast.get_docstring(ast.parse(source.read_text(encoding="utf-8"))) or ""
 
