@@ -98,6 +98,32 @@ PLANS: tuple[Plan, ...] = (
         "missed while it is pending, and the conntrack is freed with the send that delivers it",
     ),
     Plan(
+        "missed-keeps-undelivered",
+        ("2.6.31",),
+        (
+            "missed-keeps-undelivered",
+            "aux-cache-unconfirmed",
+            "aux-dead-on-dying",
+            "aux-dying-owes-destroy",
+            *LISTS,
+        ),
+        why="the converse of missed-only-undelivered, over the same fields: a failed send ORs "
+        "its events into missed, a successful one clears them from pending",
+    ),
+    Plan(
+        "missed-keeps-undelivered",
+        ("6.x",),
+        (
+            "missed-keeps-undelivered",
+            "aux-cache-unconfirmed",
+            "aux-dead-on-dying",
+            "aux-redelivery-owes-destroy",
+            *LISTS,
+        ),
+        why="the converse of missed-only-undelivered, over the same fields: a failed send ORs "
+        "its events into missed, a successful one clears them from pending",
+    ),
+    Plan(
         "dying-has-retry",
         ("2.6.31",),
         ("dying-has-retry", "aux-timers-valid", "aux-worker-idle", *LISTS),

@@ -24,6 +24,10 @@ def _table_bound(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
     return Not(INV["table-bound"].pred(post, p))
 
 
+def _missed_keeps_undelivered(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
+    return Not(INV["missed-keeps-undelivered"].pred(post, p))
+
+
 def _no_crash(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
     return post["crashed"]
 
@@ -73,6 +77,7 @@ TARGETS: dict[str, Target] = {
     "no-destroy-before-listener": _silent_destroy,
     "table-bound": _table_bound,
     "no-crash": _no_crash,
+    "missed-keeps-undelivered": _missed_keeps_undelivered,
     "destroy-before-free": _destroy_before_free,
     "may-drop-when-full": _dropped_when_full,
 }

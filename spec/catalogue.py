@@ -172,6 +172,34 @@ _PRIMARY: tuple[Property, ...] = (
         ),
     ),
     prop(
+        "missed-keeps-undelivered",
+        "invariant",
+        "Every event bit raised for a live conntrack with an event cache and not sent "
+        "successfully since is still in its event cache or its missed cache, until the "
+        "conntrack starts dying.",
+        "seed: 'if an event delivery fails, we keep the undelivered events in the missed "
+        "event cache.' (the direction `missed-only-undelivered` leaves open)",
+        p.missed_keeps_undelivered,
+        (
+            (
+                "violated",
+                "nf_ct_deliver_cached_events() clears ecache->events whatever the notifier "
+                "chain returns: an event a BE listener could not queue is gone.",
+            ),
+            (
+                "holds",
+                "nf_ct_deliver_cached_events() ORs the events of a failed send into "
+                "e->missed and clears only the missed bits of a successful one; a dying "
+                "conntrack's bits go with its DESTROY.",
+            ),
+            (
+                "holds",
+                "same: __nf_conntrack_eventmask_report() ORs a failed send's events into "
+                "e->missed (a cmpxchg loop) and clears the sent missed bits after a success.",
+            ),
+        ),
+    ),
+    prop(
         "no-crash",
         "invariant",
         "No step divides by zero or otherwise faults.",
@@ -414,6 +442,40 @@ _PRIMARY: tuple[Property, ...] = (
             ("no-witness", "no per-conntrack switch: every conntrack reports."),
             ("witness", "nf_ct_ecache_ext_add() is skipped while the sysctl is 0."),
             ("witness", "auto mode: no extension without a listener at creation."),
+        ),
+    ),
+    prop(
+        "auto-mode-late-listener",
+        "non-guarantee",
+        "In auto mode (nf_conntrack_events=2, the default of current kernels), a conntrack "
+        "created while no listener was subscribed never emits a DESTROY, even to a reliable "
+        "listener that subscribed before it died.",
+        "kernel: nf_ct_ecache_ext_add() in auto mode adds no event extension while no "
+        'ctnetlink listener is subscribed ("netfilter: conntrack: add nf_conntrack_events '
+        'autodetect mode", Linux 5.19; the listener flag global since "netfilter: '
+        'ctnetlink: make event listener tracking global", 6.3).',
+        p.auto_mode_late_listener,
+        (
+            ("n/a", "no auto mode: the sysctl is 0 or 1."),
+            ("n/a", "no auto mode: the sysctl is 0 or 1."),
+            (
+                "witness",
+                "a conntrack created before the first listener has no extension, so it "
+                "never reports, whoever listens later.",
+            ),
+        ),
+    ),
+    prop(
+        "early-drop-spares-assured",
+        "action",
+        "A full table never evicts an ASSURED conntrack to make room for a new one.",
+        "kernel: early_drop() skips entries with IPS_ASSURED_BIT set (2.6.x: the "
+        "hash-chain scan; 6.x: early_drop_list()).",
+        p.early_drop_spares_assured,
+        (
+            ("holds", "early_drop() picks only a conntrack without IPS_ASSURED_BIT."),
+            ("holds", "same; the reliable-events patch does not change the choice."),
+            ("holds", "early_drop_list() skips ASSURED entries (and dying ones)."),
         ),
     ),
     prop(

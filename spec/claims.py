@@ -42,7 +42,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "The logic is the following: if an event delivery fails, we keep the undelivered events "
         "in the missed event cache.",
-        ("missed-only-undelivered",),
+        ("missed-only-undelivered", "missed-keeps-undelivered"),
         "holds",
         "A failed DESTROY with a requester pid keeps the pid instead of the bit.",
     ),

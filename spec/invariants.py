@@ -61,6 +61,18 @@ def _missed_only_undelivered(s: AState, p: Params) -> Term:
     )
 
 
+def _missed_keeps_undelivered(s: AState, p: Params) -> Term:
+    return And(
+        *[
+            Implies(
+                And(s["alloc"][u], s["ecache"][u], Not(s["dbit"][u]), Not(s["dead"][u])),
+                clear(s["pend"][u], s["cache"][u] | s["missed"][u]) == 0,
+            )
+            for u in _slots(s)
+        ]
+    )
+
+
 def _dying_has_retry(s: AState, p: Params) -> Term:
     """Each dying conntrack has a retry pending: its own timer (2.6.31) or the scheduled ecache
     worker (6.x). Each variant's plan pins the other mechanism down (`aux-worker-idle`,
@@ -270,6 +282,12 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("one-place", "allocated <=> on exactly one list", _one_place, True),
     Invariant(
         "missed-only-undelivered", "missed is a subset of pending", _missed_only_undelivered, True
+    ),
+    Invariant(
+        "missed-keeps-undelivered",
+        "pending is a subset of cache | missed while not dying",
+        _missed_keeps_undelivered,
+        True,
     ),
     Invariant("dying-has-retry", "dying => retry timer pending", _dying_has_retry, True),
     Invariant("no-crash", "the kernel has not crashed", _no_crash, True),

@@ -154,6 +154,20 @@ def missed_only_undelivered(config: Config, state: State) -> bool:
     return True
 
 
+def missed_keeps_undelivered(config: Config, state: State) -> bool:
+    """Every bit raised for a live conntrack and not sent successfully since is still in its
+    event cache or its missed cache, until the conntrack starts dying (then the DESTROY path
+    owns its bits: `destroy-before-free`, `destroy-eventually`)."""
+    cts = state.kernel.cts
+    for record in state.ghost.records:
+        ct = cts[record.slot] if record.live else None
+        if ct is None or not ct.ecache or ct.dying or record.died:
+            continue
+        if record.pending & ~(ct.cache | ct.missed):
+            return False
+    return True
+
+
 def no_crash(config: Config, state: State) -> bool:
     """No step divided by zero."""
     return not state.kernel.crashed
@@ -277,8 +291,11 @@ def expectation_lost(config: Config, state: State) -> bool:
 
 def missed_waits(config: Config, pre: State, step: Step, post: State) -> bool:
     """A packet that caches nothing leaves the missed events unsent although every reliable
-    listener of their group has room now."""
+    listener of their group has room now. A packet that meets an armed message-build failure
+    does not count: its retry was made and failed to build (on 6.x that is not waiting)."""
     if step.action != "nf_conntrack_in" or step.kwargs.get("packet") != "plain":
+        return False
+    if pre.kernel.build_fail_armed:
         return False
     slot = pre.hashed_slot_of_flow(_int_arg(step, "flow"))
     ct = pre.ct(slot)
@@ -312,6 +329,26 @@ def silent_destroy(config: Config, pre: State, step: Step, post: State) -> bool:
     return False
 
 
+def auto_mode_late_listener(config: Config, pre: State, step: Step, post: State) -> bool:
+    """In a config that stays in auto mode (`nf_conntrack_events` 2, never written), a confirmed
+    conntrack without an event cache is freed with no DESTROY while a reliable DESTROY listener
+    is open: it was created while no listener was subscribed, and the listener came later."""
+    if config.nf_conntrack_events != 2:
+        return False
+    if any(name == "nf_conntrack_events" for name, _ in config.sysctl_writes):
+        return False
+    return silent_destroy(config, pre, step, post)
+
+
+def early_drop_spares_assured(config: Config, pre: State, step: Step, post: State) -> bool:
+    """An early drop never evicts an ASSURED conntrack."""
+    if step.action != "early_drop":
+        return True
+    victim = _int_arg(step, "victim")
+    ct = pre.ct(victim) if victim >= 0 else None
+    return ct is None or not ct.assured
+
+
 def flush_confirm_race(config: Config, pre: State, step: Step, post: State) -> bool:
     """A conntrack that was unconfirmed during a flush is confirmed with DYING set: it is hashed
     but will never report NEW nor DESTROY."""
@@ -323,6 +360,7 @@ def flush_confirm_race(config: Config, pre: State, step: Step, post: State) -> b
 
 OBSERVES: Mapping[str, int] = {
     "missed-only-undelivered": OBLIGATIONS,
+    "missed-keeps-undelivered": OBLIGATIONS,
     "destroy-before-free": OBLIGATIONS,
     "destroy-eventually": OBLIGATIONS,
     "nothing-after-destroy": RECEIPTS,

@@ -137,6 +137,35 @@ def test_a_send_that_marks_missed_bits_delivered_breaks_missed_only_undelivered(
     assert any(c == "missed-only-undelivered" for _, c, _ in failures)
 
 
+def _install_forgetful_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """nf_ct_deliver_cached_events() whose failed send replaces `missed` by the new events,
+    forgetting the bits that failed before (the model mutant of tests/mutants)."""
+    send = kernel_z3.send
+
+    def forgetful(s: kernel_z3.Sym, p: Params, f: Flags, uid: Term) -> None:
+        with s.when(And(s.at("alloc", uid), s.at("ecache", uid))):
+            events = s.at("cache", uid)
+            s.put("cache", 0, uid)
+            missed = s.at("missed", uid)
+            with s.when(And(kernel_z3.confirmed(s, uid), Not(s.at("dbit", uid)), events != 0)):
+                failed = send(s, p, f, uid, events | missed, 0, False)
+                with s.when(failed):
+                    s.put("missed", events, uid)
+                with s.when(Not(failed)):
+                    s.put("missed", kernel_z3.clear(s.at("missed", uid), missed), uid)
+
+    monkeypatch.setattr(kernel_z3, "deliver_cached_events", forgetful)
+
+
+@pytest.mark.parametrize("variant", ["2.6.31", "6.x"])
+def test_a_failed_delivery_that_forgets_older_missed_bits_breaks_missed_keeps_undelivered(
+    monkeypatch: pytest.MonkeyPatch, variant: str
+) -> None:
+    _install_forgetful_missed(monkeypatch)
+    failures = _run(_plan("missed-keeps-undelivered", variant), variant)
+    assert any(c == "missed-keeps-undelivered" for _, c, _ in failures), failures
+
+
 def test_a_retry_that_arms_no_timer_breaks_dying_has_retry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
