@@ -95,7 +95,7 @@ def _preset(name: str, variant: str) -> Config:
 def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
     """The configs of the explorer suite `name` for `variant`; ConfigError for an unknown name.
 
-    The `ci` suite splits what `ci` enables into four small configs, each with one reliable
+    The `ci` suite splits what `ci` enables into five small configs, each with one reliable
     listener (`conntrackd`, a one-message queue), limit 1, two memory slots (so at most two
     conntracks at once, allocated again and again), retry timeout 2, timeout 1 and only NEW
     and DESTROY events unless said otherwise, each adding the one feature some expected
@@ -109,7 +109,12 @@ def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
     - `ci.expectations`: limit 2, expectations, timeout 2 (expectation-unreliable,
       flush-confirm-race, and the queue that traffic refills for the liveness lassos);
     - `ci.allocations`: three slots and no userspace requests (an early drop whose
-      victim only moves to the dying list, aux-alloc-one-over).
+      victim only moves to the dying list, aux-alloc-one-over);
+    - `ci.faults`: one flow, message-build failures and a listener that may close and open
+      again (a DESTROY that cannot be built: destroy-before-free and destroy-eventually on
+      2.6.31, while on 6.x the failure is reported to the reliable listener, which set
+      NETLINK_NO_ENOBUFS, and both hold; a conntrack created while no listener was open:
+      auto-mode-late-listener on 6.x).
 
     For 6.x every member starts in auto mode (`nf_conntrack_events` 2, the default of current
     kernels) and `ci.sysctl` writes 0, 1 and 2 instead of the retry timeout, which 6.x lacks.
@@ -148,4 +153,5 @@ def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
             ct_timeout=2,
         ),
         base.with_(name="ci.allocations", slots=3, requesters=()),
+        base.with_(name="ci.faults", flows=1, faults=("build_failure",), listener_churn=True),
     )

@@ -211,3 +211,23 @@ def test_every_state_the_hypothesis_engine_visits_is_in_the_explored_set(
     assert len(seen) > 500
     missing = [s for s in seen if not exploration.contains(s)]
     assert not missing, missing[0]
+
+
+FAULTS = next(c for c in suite("ci", "6.x") if c.name == "ci.faults")
+
+
+def test_a_member_built_to_show_a_finding_refutes_it_when_exhausted_without_it() -> None:
+    members = [_verdict(A, "unknown", "witness"), _verdict(FAULTS, "unknown", "witness")]
+    combined = combine("ci.*", members, "auto-mode-late-listener")
+    assert combined is not None
+    assert (combined.verdict, combined.expected, combined.config) == (
+        "exhausted",
+        "witness",
+        "ci.faults",
+    )
+    assert "built to show it" in combined.scope
+    # Another property of the same member, or the same member cut by its budget: unknown.
+    assert combine("ci.*", members, "may-reorder").verdict == "unknown"  # type: ignore[union-attr]
+    cut = MemberVerdict(FAULTS, "unknown", "witness", "budget hit: 7 states", 7, False)
+    combined = combine("ci.*", [cut], "auto-mode-late-listener")
+    assert combined is not None and combined.verdict == "unknown"

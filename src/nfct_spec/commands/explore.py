@@ -226,7 +226,7 @@ def _verdicts(label: str, prop: Property, runs: list[MemberRun]) -> SuiteVerdict
             for run in runs
             if (exploration := run.exploration_for(prop)) is not None
         ]
-    return combine(label, members)
+    return combine(label, members, prop.id)
 
 
 def explore_configs(

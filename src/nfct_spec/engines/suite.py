@@ -16,13 +16,16 @@ verdict on a property is then:
 4. **`unknown`** otherwise: a member's budget ran out, or no member shows an expected finding
    (the configs are too small for it; the report says so, it is never a pass).
 
+A member built to show a finding (`SHOWN_BY`) that is exhausted without it is a contradiction
+under rule 1: that finding is then known to be missing from the model, not merely out of reach.
+
 A member for which the property is `n/a` is left out; a property that is `n/a` for every member
 gets no verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from nfct_spec.engines.explorer import Exploration, finding_depth, trace_of, verdict
@@ -33,6 +36,14 @@ from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import Trace
 
 FINDINGS = ("violated", "witness")
+
+SHOWN_BY: Mapping[str, tuple[str, ...]] = {
+    "destroy-before-free": ("ci.faults",),
+    "auto-mode-late-listener": ("ci.faults",),
+}
+"""Members of the `ci` suite that are built to show a property's finding wherever their variant
+expects it (see `nfct_spec.models.presets.suite`): for them an exhaustive search without the
+finding refutes the expectation instead of leaving it `unknown`."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,15 @@ class MemberVerdict:
     def contradicts(self) -> bool:
         """A verdict that is neither as expected nor `unknown`."""
         return self.verdict != "unknown" and self.verdict not in PASSING[self.expected]
+
+    def misses(self, prop_id: str) -> bool:
+        """The member is built to show the finding, expects it, and was exhausted without it."""
+        return (
+            self.config.name in SHOWN_BY.get(prop_id, ())
+            and self.expected in FINDINGS
+            and self.complete
+            and not self.shows_finding
+        )
 
     @property
     def shows_finding(self) -> bool:
@@ -115,7 +135,9 @@ def liveness_member(
     )
 
 
-def combine(label: str, members: Sequence[MemberVerdict | None]) -> SuiteVerdict | None:
+def combine(
+    label: str, members: Sequence[MemberVerdict | None], prop_id: str = ""
+) -> SuiteVerdict | None:
     """The suite's verdict from its members' (see the module docstring for the rules).
 
     `label` names the whole suite in a results row (`ci.*`); a suite of one config gives that
@@ -133,6 +155,10 @@ def combine(label: str, members: Sequence[MemberVerdict | None]) -> SuiteVerdict
             return SuiteVerdict(
                 member.verdict, member.expected, named(member), member.config.name, member
             )
+    for member in judged:
+        if member.misses(prop_id):
+            scope = f"{named(member)}; this config is built to show it"
+            return SuiteVerdict("exhausted", member.expected, scope, member.config.name, member)
     shown = [m for m in judged if m.shows_finding]
     if shown:
         best = min(shown, key=lambda m: m.depth)
