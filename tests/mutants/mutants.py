@@ -1,0 +1,93 @@
+"""Plausible one-line bugs in the model, installed by source rewriting, and the `check`
+property that must catch each.
+
+A mutant is a set of textual replacements in modules of `nfct_spec.models`. `driver.py` installs it
+with an import hook before anything imports the model (the sources are used, never the compiled
+modules), then runs `nfct-spec check` in the same process, so the Hypothesis worker processes
+(forked) run the mutant too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A bug a patch could plausibly introduce, and the check that must catch it."""
+
+    name: str
+    edits: tuple[tuple[str, str, str], ...]
+    """(module of `nfct_spec.models` without the package prefix, text to replace, new text);
+    each text to replace must occur exactly once in its module's source."""
+    variant: str
+    caught_by: str
+    """The catalogue entry whose verdict must then be not as expected."""
+    why: str
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "missed-cleared-on-failure",
+        (
+            (
+                "ecache",
+                "ct = evolve(ct, missed=ct.missed | events)",
+                "ct = evolve(ct, missed=events)",
+            ),
+        ),
+        "2.6.31",
+        "missed-keeps-undelivered",
+        "a failed delivery at the confirm hook replaces the missed bits instead of adding to "
+        "them, so events that failed before are forgotten",
+    ),
+    Mutant(
+        "early-drop-evicts-assured",
+        (
+            ("registry", "if ct is not None and not ct.assured:", "if ct is not None:"),
+            (
+                "core",
+                "if ct is None or victim not in state.kernel.hash or ct.assured:",
+                "if ct is None or victim not in state.kernel.hash:",
+            ),
+        ),
+        "6.x",
+        "early-drop-spares-assured",
+        "early_drop() may pick an ASSURED conntrack as its victim",
+    ),
+)
+
+MUTANTS += (
+    Mutant(
+        "build-failure-reported-as-success",
+        (
+            (
+                "netlink",
+                "ENOBUFS if _reports_build_failure(config, state, group) else 0",
+                "0",
+            ),
+        ),
+        "6.x",
+        "destroy-before-free",
+        "a message that cannot be built counts as sent again (the 2.6.35 fix undone), so a "
+        "DESTROY that was never built frees its conntrack",
+    ),
+)
+
+MUTANTS += (
+    Mutant(
+        "auto-mode-always-caches",
+        (
+            (
+                "core",
+                "        return any(\n            sock.open and set(listener.groups)",
+                "        return True or any(\n            sock.open and set(listener.groups)",
+            ),
+        ),
+        "6.x",
+        "auto-mode-late-listener",
+        "auto mode gives every conntrack an event cache, as if a listener always existed",
+    ),
+)
+
+BY_NAME = {m.name: m for m in MUTANTS}

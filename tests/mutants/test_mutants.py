@@ -1,0 +1,49 @@
+"""Each mutant of the model is caught by `nfct-spec check`: run on the mutant, check gives
+exit 1 with the mutant's catching property not as expected; run once on the model as written,
+the same command for every mutant's variant and property gives exit 0 (so each catch is the
+mutant's doing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.mutants.mutants import MUTANTS, Mutant
+
+DRIVER = Path(__file__).with_name("driver.py")
+
+
+def _check(
+    out: Path, mutant: str, variants: set[str], props: set[str]
+) -> tuple[int, list[dict[str, str]]]:
+    """Run check (`--no-prove`: the Z3 workers are spawned and would load the unmutated model);
+    the exit code and the result rows."""
+    args = [arg for v in sorted(variants) for arg in ("--variant", v)]
+    args += [arg for p in sorted(props) for arg in ("--property", p)]
+    command = [sys.executable, str(DRIVER), mutant, *args, "--no-prove", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1200, check=False)
+    assert "Traceback" not in done.stderr, done.stderr
+    rows: list[dict[str, str]] = json.loads((out / "results.json").read_text())["results"]
+    return done.returncode, rows
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_check_catches_the_mutant(tmp_path: Path, mutant: Mutant) -> None:
+    code, rows = _check(tmp_path, mutant.name, {mutant.variant}, {mutant.caught_by})
+    statuses = {r["engine"]: r["status"] for r in rows if r["property"] == mutant.caught_by}
+    assert code == 1, statuses
+    assert any(status not in ("ok", "unknown") for status in statuses.values()), statuses
+
+
+def test_check_passes_the_model_as_written_on_every_mutants_property(tmp_path: Path) -> None:
+    variants = {m.variant for m in MUTANTS}
+    props = {m.caught_by for m in MUTANTS}
+    code, rows = _check(tmp_path, "-", variants, props)
+    assert code == 0, [r for r in rows if r["status"] != "ok"]
+    assert {(m.caught_by, m.variant) for m in MUTANTS} <= {
+        (r["property"], r["variant"]) for r in rows
+    }
