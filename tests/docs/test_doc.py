@@ -18,6 +18,7 @@ from nfct_spec.docs.build import GENERATED, generated, regenerate, update_readme
 from nfct_spec.docs.configs import configs_page
 from nfct_spec.docs.content import (
     DocError,
+    chapters,
     expand_markers,
     kernel_page,
     readme_markers,
@@ -269,3 +270,16 @@ def test_the_configs_page_lists_every_config_a_verdict_was_found_on() -> None:
     assert "expectations, listener churn" in rows[-1]
     assert next(row for row in rows if "ci.allocations" in row).split(" | ")[4] == "3"
     assert "No configs recorded." in configs_page({}).markdown
+
+
+def test_the_listener_chapter_explains_every_non_guarantee_and_the_reliable_destroy() -> None:
+    """Every way the kernel can surprise a listener (each non-guarantee) and what it may rely
+    on for DESTROY is linked from the chapter for listener authors."""
+    from nfct_spec.spec.catalogue import CATALOGUE
+
+    [page] = [p for p in chapters() if p.stem == "04-listeners"]
+    source = (Path(__file__).parents[2] / "spec" / "chapters" / "04-listeners.md").read_text()
+    wanted = {p.id for p in CATALOGUE if p.kind == "non-guarantee"}
+    wanted |= {"destroy-before-free", "destroy-eventually", "identity-unique", "new-before-destroy"}
+    assert sorted(i for i in wanted if f"{{{{prop:{i}}}}}" not in source) == []
+    assert "{{prop:" not in page.markdown
