@@ -3,7 +3,8 @@
 The test replays the trace on the model one step per line
 (`state = apply_ok(config, state, "death_by_event", slot=0)`), each step checked to be enabled,
 and then asserts the finding at the recorded step: the violation or witness of the trace's
-property on that step, the unmet obligation after the fair drain for liveness, or, for a
+property on that step, for liveness an obligation broken by a step of the run or left unmet
+after the fair drain, or, for a
 lasso, that the loop returns to its first state with the obligation unmet all around it. With
 `fixed=True` it asserts the absence of the finding instead, for use once the model of a fixed
 kernel no longer shows it.
@@ -33,7 +34,7 @@ from nfct_spec.models.config import Config, config_from_json
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import BY_ID
-from nfct_spec.spec.fairness import assumptions_hold, drain, obligations_met
+from nfct_spec.spec.fairness import assumptions_hold, drain, obligations_met, unmet
 
 CONFIG = config_from_json(
 {config}
@@ -95,10 +96,16 @@ def render_test(trace: Trace, source: str = "a trace", fixed: bool = False) -> s
         lines.append("    loop_states = [state]")
     if at == 0 and loop is None:
         lines.append("    pre = state")
+    recorded = loop is None and prop is not None and prop in BY_ID
+    recorded = recorded and BY_ID[str(prop)].kind == "liveness"
+    if recorded:
+        lines.append("    run: list[tuple[Step, State]] = []")
     for i, step in enumerate(trace.steps, start=1):
         if i == at and loop is None:
             lines.append("    pre = state")
         lines.append(_call(step) + _comment(i, step))
+        if recorded:
+            lines.append(f"    run.append((Step({step.action!r}, {step.args!r}), state))")
         if loop is not None and i == loop:
             lines.append("    loop_states = [state]")
         elif loop is not None and i > loop:
@@ -126,12 +133,16 @@ def _assertion(trace: Trace, fixed: bool) -> list[str]:
     prop = BY_ID[prop_id]
     out = [f'    prop = BY_ID["{prop_id}"]']
     if prop.kind == "liveness":
+        # The finding is the run up to step `at` and the fair drain after it: some step breaks
+        # an obligation (a conntrack freed without its DESTROY), or the drain ends with one
+        # left (a conntrack still dying).
         out += [
             '    assert prop.kind == "liveness"',
+            f"    prefix = run[:{at}]",
             "    assert assumptions_hold(config, post)",
             "    tail = drain(config, post)",
-            "    final = tail[-1][1] if tail else post",
-            f"    assert {'' if fixed else 'not '}obligations_met(config, final)",
+            f"    assert {'not ' if fixed else ''}unmet(config, initial_state(config), "
+            "[*prefix, *tail])",
         ]
     elif at == 0:
         out.append(f"    assert {neg}finding_in_state(prop, config, pre)")
