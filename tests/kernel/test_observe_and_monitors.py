@@ -11,6 +11,7 @@ from nfct_spec.files import InputError
 from nfct_spec.kernel import monitors, observe
 from nfct_spec.kernel.observe import (
     CountEvent,
+    DeleteEvent,
     Event,
     FlowEvent,
     FlushEvent,
@@ -104,7 +105,7 @@ def test_a_file_that_is_not_json_is_rejected_clearly(tmp_path: Path) -> None:
 def test_the_summary_reports_messages_duplicates_count_and_retry_timing() -> None:
     text = observe.format_summary(sample())
     assert "flows 2" in text
-    assert "destroy 2; distinct destroyed 2, duplicate destroys 0" in text
+    assert "destroy 2; distinct (id, tuple) destroyed 2, duplicate destroys 0" in text
     assert "count: max 2, final 0" in text
     assert "2nd +1.000 s" in text
 
@@ -177,3 +178,24 @@ def test_verdicts_compare_each_monitor_with_the_expected_outcome() -> None:
     assert all(v.as_expected for v in verdicts)
     text = monitors.format_verdicts(verdicts)
     assert "ok  reliable-destroy-complete: holds (expected holds)" in text
+
+
+def test_id_reused_holds_when_two_instances_share_tuple_and_id_and_fails_otherwise() -> None:
+    reused = make(
+        [
+            flow(0.1, 0, 11),
+            DeleteEvent(0.2, 0, "ok"),
+            recv(0.21, "rel", "destroy", 11, 0),
+            flow(0.3, 0, 11),
+            DeleteEvent(0.4, 0, "ok"),
+            recv(0.41, "rel", "destroy", 11, 0),
+        ]
+    )
+    result = monitors.id_reused(reused)
+    assert result.applicable and result.holds and "id 11 for 2 instances" in result.detail
+    # The second DESTROY of the reused key belongs to the second instance: no duplicate.
+    assert monitors.no_duplicate_at_reliable(reused).holds
+    assert monitors.no_event_after_destroy(reused).holds
+    fresh = make([flow(0.1, 0, 11), DeleteEvent(0.2, 0, "ok"), flow(0.3, 0, 12)])
+    result = monitors.id_reused(fresh)
+    assert result.applicable and not result.holds

@@ -41,6 +41,7 @@ DEFAULT_RUNS: list[tuple[str, dict[str, observe.ParamValue]]] = [
     ("tcp-events", {}),
     ("events-sysctl", {}),
     ("listener-close", {}),
+    ("id-reuse", {}),
 ]
 
 
@@ -243,3 +244,17 @@ def test_a_live_trace_survives_save_and_load(observed: Observed, tmp_path: Path)
     observe.save(trace, path)
     assert observe.load(path) == trace
     assert "duplicate destroys" in observe.format_summary(trace)
+
+
+def test_the_same_tuple_gets_the_same_id_again_once_its_conntrack_was_freed(
+    observed: Observed,
+) -> None:
+    trace = observed("id-reuse", rounds=10)
+    instances = [e for e in trace.of(FlowEvent) if e.flow == 0]
+    ids = [e.ctid for e in instances]
+    assert len(ids) == 11 and None not in ids
+    assert len(set(ids)) < len(ids), ids
+    # Every instance was announced and destroyed once at the reliable listener.
+    got = [e for e in trace.of(RecvEvent) if e.listener == "reliable"]
+    assert [e.msg for e in got].count("new") == 11
+    assert [e.msg for e in got].count("destroy") == 11

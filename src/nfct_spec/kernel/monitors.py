@@ -264,6 +264,21 @@ def drops_while_full(trace: ObservedTrace) -> MonitorResult:
     return MonitorResult(name, False, "no drop while entries waited")
 
 
+def id_reused(trace: ObservedTrace) -> MonitorResult:
+    """Two conntrack instances with the same tuple got the same id (CTA_ID): a listener that
+    keys state by tuple and id sees the key come back after its DESTROY."""
+    name = "id-reused"
+    repeated = {key: n for key, n in _instances(trace).items() if n > 1 and key[0] is not None}
+    if not any(n for n in _instances(trace).values()):
+        return MonitorResult(name, False, "no conntrack created", False)
+    if not repeated:
+        return MonitorResult(name, False, "every instance got an id of its own")
+    (ctid, flow), n = max(repeated.items(), key=lambda item: item[1])
+    created = sum(_instances(trace).values())
+    detail = f"flow {flow} got id {ctid} for {n} instances ({created} instances in all)"
+    return MonitorResult(name, True, detail)
+
+
 MONITORS: dict[str, Monitor] = {
     "no-event-after-destroy": no_event_after_destroy,
     "reliable-destroy-complete": reliable_destroy_complete,
@@ -271,6 +286,7 @@ MONITORS: dict[str, Monitor] = {
     "duplicates-at-unreliable": duplicates_at_unreliable,
     "count-bounded": count_bounded,
     "drops-while-full": drops_while_full,
+    "id-reused": id_reused,
 }
 
 SAFETY = ("no-event-after-destroy", "reliable-destroy-complete", "no-duplicate-at-reliable")
@@ -288,6 +304,7 @@ EXPECTED: dict[str, dict[str, bool]] = {
     "tcp-events": {name: True for name in SAFETY},
     "events-sysctl": {"no-event-after-destroy": True},
     "listener-close": {"no-event-after-destroy": True, "no-duplicate-at-reliable": True},
+    "id-reuse": {**{name: True for name in SAFETY}, "id-reused": True},
 }
 """Per scenario, the outcome each applicable monitor should have on 6.x (Linux 5.19 and later,
 checked on 6.18; the README's "The live kernel" lists what was observed).

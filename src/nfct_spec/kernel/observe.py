@@ -451,15 +451,17 @@ def format_summary(trace: ObservedTrace) -> str:
         + (", ".join(f"{n} {name}" for name, n in sorted(drops.items())) or "0"),
         f"  count: max {max(counts, default=0)}, final {counts[-1] if counts else 'n/a'}",
     ]
+    # A (ctid, flow) key created n times (the same tuple and id reused) owes n DESTROYs.
+    instances = Counter((e.ctid, e.flow) for e in flows)
     for name, entry in _listener_stats(trace).items():
         info = next((i for i in trace.listeners if i.name == name), None)
         desc = _describe_listener(info) if info else "[unknown]"
         msgs = ", ".join(f"{k} {entry.messages[k]}" for k in MESSAGE_KINDS)
-        dups = sum(n - 1 for n in entry.destroys.values())
+        dups = sum(max(n - max(instances[key], 1), 0) for key, n in entry.destroys.items())
         errs = ", ".join(f"{k} {n}" for k, n in sorted(entry.errors.items())) or "none"
         timing = _destroy_timing(trace, name)
         lines.append(
-            f"  {name} {desc}: {msgs}; distinct destroyed {len(entry.destroys)}, "
+            f"  {name} {desc}: {msgs}; distinct (id, tuple) destroyed {len(entry.destroys)}, "
             f"duplicate destroys {dups}; errors {errs}{timing}"
         )
     return "\n".join(lines)

@@ -261,6 +261,21 @@ class Harness:
         self._flow_created(flow, self.now())
         return flow.index
 
+    def udp_again(self, index: int) -> bool:
+        """Send one more datagram of flow ``index`` (same ports): after its conntrack was
+        deleted, this creates a new conntrack with the same tuple; false if it was dropped."""
+        flow = self.flows[index]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((LOOPBACK, flow.sport))
+            try:
+                sock.sendto(b"nfct-spec", (LOOPBACK, flow.dport))
+            except OSError as exc:
+                self._dropped(flow, exc)
+                return False
+        self._flow_created(flow, self.now())
+        return True
+
     def _dropped(self, flow: Flow, exc: OSError) -> None:
         self.record(
             SendDropEvent(
@@ -884,6 +899,42 @@ def listener_close(
     h.watch_count(watch, until=lambda count: count == 0, step=0.002)
     if how != "close":
         h.read_all("reliable")
+
+
+@_scenario("id-reuse", rounds=(1, 200), settle=(0.0, 1.0))
+def id_reuse(h: Harness, *, rounds: int = 20, settle: float = 0.02) -> None:
+    """One UDP tuple created, deleted and created again, ``rounds`` times, with a reliable
+    listener on NEW and DESTROY that reads everything.
+
+    ``nf_ct_get_id()`` hashes the object's address with its tuple; a deleted conntrack with no
+    message left to send is freed at once, and the slab hands its memory to the next
+    allocation, so the next conntrack of the same tuple often gets the same id.  Expected on
+    6.x: some instance repeats an earlier instance's tuple and id (the monitor ``id-reused``),
+    and nothing of an instance arrives after its DESTROY.
+    """
+    h.open_listener(
+        "reliable", ["new", "destroy"], broadcast_error=True, no_enobufs=True, rcvbuf=1 << 16
+    )
+    index = h.udp_flow()
+    if index is None:
+        raise ScenarioError("id-reuse: the first datagram was dropped")
+    for _ in range(rounds):
+        h.drain(
+            fast=["reliable"],
+            pace=0.002,
+            until=lambda: h.quiet_for("reliable", settle),
+            timeout=1.0,
+        )
+        h.delete(index)
+        h.drain(
+            fast=["reliable"],
+            pace=0.002,
+            until=lambda: h.quiet_for("reliable", settle),
+            timeout=1.0,
+        )
+        h.udp_again(index)
+    h.delete(index)
+    h.drain(fast=["reliable"], pace=0.002, until=lambda: h.quiet_for("reliable", 0.1), timeout=1.0)
 
 
 def run_scenario(name: str, /, **params: ParamValue) -> ObservedTrace:
