@@ -90,7 +90,7 @@ def test_explore_defaults_to_the_ci_suite_and_gives_one_verdict_per_property(
     assert len(rows) == len(doc["results"])
     assert all(r["status"] == "ok" for r in rows.values())
     assert (rows["count-exact"]["verdict"], rows["count-exact"]["config"]) == ("exhausted", "ci.*")
-    assert rows["count-exact"]["scope"].startswith("every state of 4 configs")
+    assert rows["count-exact"]["scope"].startswith(f"every state of {len(members)} configs")
     lost = rows["may-lose-without-be"]
     assert (lost["verdict"], lost["config"]) == ("witnessed", "ci.listeners")
     assert main(["replay", str(out / lost["trace"])]) == 0
