@@ -35,7 +35,6 @@ from itertools import pairwise
 
 import z3
 
-from nfct_spec.engines.lasso import TRAFFIC_ACTIONS as TRAFFIC
 from nfct_spec.engines.lasso import check_lasso
 from nfct_spec.models.config import Config
 from nfct_spec.proofs.bmc import LOOP_VAR, BmcResult, PathTarget, StepSel, run_lasso
@@ -47,6 +46,7 @@ from nfct_spec.spec.fairness import (
     PACKETS_COMPLETE,
     RETRY_POSITIVE,
     TIMERS_FIRE,
+    TRAFFIC_ACTIONS,
     TRAFFIC_STOPS,
 )
 from nfct_spec.spec.terms import And, Not, Or, Term
@@ -126,7 +126,7 @@ def _cycle_fair(
             )
             parts.append(Or(Not(waiting), read))
     if TRAFFIC_STOPS.id in fairness:
-        parts += [Not(c.sel) for st in steps for c in st.choices if c.action in TRAFFIC]
+        parts += [Not(c.sel) for st in steps for c in st.choices if c.action in TRAFFIC_ACTIONS]
     if RETRY_POSITIVE.id in fairness:
         parts += [s["retry"] > 0 for s in cycle]
     return And(*parts)
