@@ -28,14 +28,15 @@ from rich.table import Table
 
 from nfct_spec.commands.common import UsageError, properties_from_ids
 from nfct_spec.engines.lasso import weaker_fairness_sets
+from nfct_spec.engines.z3_bmc import find_lasso
+from nfct_spec.engines.z3_runner import ENGINE, Outcome, run_all
 from nfct_spec.files import write_text
 from nfct_spec.models.config import VARIANTS, Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.outdir import prepare
 from nfct_spec.proofs.induction import Line
-from nfct_spec.proofs.lasso_z3 import dropped_record, find_lasso
-from nfct_spec.proofs.runner import ENGINE, Outcome, run_all
+from nfct_spec.proofs.lasso_z3 import dropped_record
 from nfct_spec.results import check_mergeable, exit_code, write_results
 from nfct_spec.spec.fairness import TRAFFIC_STOPS
 from nfct_spec.traces import save_trace

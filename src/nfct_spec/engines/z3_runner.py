@@ -1,4 +1,6 @@
-"""What `nfct-spec prove` runs: induction for expected-to-hold properties, BMC for findings.
+"""The Z3 engine's verdicts: the proof procedures of `nfct_spec.proofs` made Result records.
+
+What `nfct-spec prove` runs: induction for expected-to-hold properties, BMC for findings.
 
 Per variant and catalogue property, with the catalogue's expectation for the variant's `ci`
 preset:
@@ -31,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nfct_spec.checking import finding_verdict
+from nfct_spec.engines.z3_bmc import BmcResult, run_bmc
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.proofs.aux_plans import aux_plan
-from nfct_spec.proofs.bmc import BmcResult, run_bmc
 from nfct_spec.proofs.induction import (
     InductionReport,
     Line,
