@@ -85,3 +85,18 @@ def error_not_read(fn: ActionFn) -> ActionFn:
         return fn(config, state, listener=listener)
 
     return mutant
+
+
+def only_on(variant: str, wrap: Callable[[ActionFn], ActionFn]) -> Callable[[ActionFn], ActionFn]:
+    """`wrap`, acting on configs of `variant` only (the other variants' model as it is)."""
+
+    def restricted(fn: ActionFn) -> ActionFn:
+        mutant = wrap(fn)
+
+        def either(config: Any, state: State, **kwargs: Any) -> State | None:
+            chosen = mutant if config.variant == variant else fn
+            return chosen(config, state, **kwargs)
+
+        return either
+
+    return restricted
