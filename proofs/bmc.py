@@ -1,12 +1,14 @@
-"""Bounded model checking on one config: shortest violations and witnesses, replayed.
+"""Bounded model checking on one config: the search for a shortest path, and its decoding.
 
 The unrolling `s_0 .. s_k` starts from the projected initial state of the config (concrete
 parameters); each step selects one action (and one value of its enumerated arguments) by a
 Boolean selector and relates `s_j` to `s_{j+1}` by that action's relation. Depth grows one step
-at a time, so the first model found is a shortest one. The model is decoded into registry
-steps, which are then run through the Python model: every Z3 state must equal the projection
-of the model's state (`BmcMismatch` otherwise), and the resulting trace must replay with its
-finding (`nfct_spec.replay.replay`).
+at a time, so the first model found is a shortest one. `decode_path` reads the model as
+registry steps, each with the abstract states Z3 gives before and after it.
+
+What a path is worth is decided above this layer: `nfct_spec.engines.z3_bmc` runs the decoded
+steps through the Python model (every Z3 state must equal the projection of the model's state)
+and replays the resulting trace with its finding. This module stays the encoding's side only.
 """
 
 from __future__ import annotations
@@ -18,23 +20,16 @@ from typing import Any
 
 import z3
 
-from nfct_spec.engines.lasso import same_state
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import ArgValue, Step, apply
-from nfct_spec.models.state import State, initial_state
+from nfct_spec.models.registry import ArgValue, Step
+from nfct_spec.models.state import initial_state
 from nfct_spec.proofs.actions import BUILDERS, arg_vars, builders_for, relation, symbolic_args
 from nfct_spec.proofs.induction import decode
 from nfct_spec.proofs.params import Flags, Params, concrete_params, flags_for
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state, leaves, lift, project, shape_for
-from nfct_spec.replay import replay
 from nfct_spec.spec.terms import Term
-from nfct_spec.traces import Trace, make_trace
 
 Target = Callable[[Params, AState, AState, "StepSel"], Term]
-
-
-class BmcMismatch(AssertionError):
-    """A Z3 trace that the Python model does not reproduce (an encoding error)."""
 
 
 @dataclass(frozen=True)
@@ -63,16 +58,6 @@ class StepSel:
             if choice.action == action:
                 return choice.args[name]
         raise KeyError(f"{action}.{name}")
-
-
-@dataclass
-class BmcResult:
-    """A found path (decoded and replayed), or None within the depth and time budget."""
-
-    trace: Trace | None
-    depth: int
-    seconds: float
-    status: str
 
 
 def _decode_args(
@@ -111,7 +96,11 @@ PathTarget = Callable[[Params, list[AState], list[StepSel]], Term]
 
 
 @dataclass
-class _Found:
+class Found:
+    """The outcome of a search: the model of the path found (None: `status` says why not:
+    `none` within the depth, `unknown` on a timeout), with the unrolled states and step
+    selectors it is read from."""
+
     model: z3.ModelRef | None
     states: list[AState]
     sels: list[StepSel]
@@ -168,10 +157,15 @@ class _Unrolling:
         return out
 
 
-def _search(
-    config: Config, target: PathTarget, max_depth: int, timeout_ms: int, flags: Flags
-) -> _Found:
+def search(
+    config: Config,
+    target: PathTarget,
+    max_depth: int,
+    timeout_ms: int,
+    flags: Flags | None = None,
+) -> Found:
     """Unroll one step at a time until `target` (over the whole path) is satisfiable."""
+    flags = flags or flags_for(config.variant)
     shape: Shape = shape_for(config)
     params = concrete_params(config, shape)
     started = time.perf_counter()
@@ -180,8 +174,8 @@ def _search(
     sels: list[StepSel] = []
     unrolling = _Unrolling(config, flags, params, shape)
 
-    def found(status: str, depth: int, model: z3.ModelRef | None = None) -> _Found:
-        return _Found(model, states, sels, depth, time.perf_counter() - started, status)
+    def found(status: str, depth: int, model: z3.ModelRef | None = None) -> Found:
+        return Found(model, states, sels, depth, time.perf_counter() - started, status)
 
     for depth in range(1, max_depth + 1):
         pre = states[-1]
@@ -209,104 +203,50 @@ def _search(
     return found("none", max_depth)
 
 
-def run_bmc(
+def search_last(
     config: Config,
     target: Target,
     max_depth: int,
-    meta: dict[str, Any],
     timeout_ms: int = 60000,
     flags: Flags | None = None,
-) -> BmcResult:
+) -> Found:
     """The shortest path of at most `max_depth` steps whose last step satisfies `target`."""
 
     def last(p: Params, states: list[AState], sels: list[StepSel]) -> Term:
         return target(p, states[-2], states[-1], sels[-1])
 
-    hit = _search(config, last, max_depth, timeout_ms, flags or flags_for(config.variant))
-    if hit.model is None:
-        return BmcResult(None, hit.depth, hit.seconds, hit.status)
-    trace = _concretize(config, hit.model, hit.states, hit.sels, {**meta, "step": hit.depth})
-    return BmcResult(trace, hit.depth, hit.seconds, "found")
-
-
-def run_lasso(
-    config: Config, target: PathTarget, max_depth: int, meta: dict[str, Any], timeout_ms: int
-) -> tuple[BmcResult, int | None]:
-    """A shortest path whose last abstract state equals an earlier one (`loop_index` in the
-    model), decoded and replayed; returns the trace (ending where the loop closes in the
-    Python model) and the ITF `loop` index."""
-    hit = _search(config, target, max_depth, timeout_ms, flags_for(config.variant))
-    if hit.model is None:
-        return BmcResult(None, hit.depth, hit.seconds, hit.status), None
-    loop = hit.model.eval(z3.Int(LOOP_VAR), model_completion=True).as_long()
-    trace = _concretize(config, hit.model, hit.states, hit.sels, meta)
-    trace, loop_at = _close_loop(config, trace, loop)
-    return BmcResult(trace, hit.depth, hit.seconds, "found"), loop_at
+    return search(config, last, max_depth, timeout_ms, flags)
 
 
 LOOP_VAR = "lasso.loop"
 """The Z3 integer a lasso target constrains to the index of the state the path returns to."""
 
 
-def _close_loop(config: Config, trace: Trace, loop: int) -> tuple[Trace, int | None]:
-    """Repeat the cycle in the Python model until its end state is the same state as one of the
-    cycle region (as `check_lasso` compares them: the previous step's freed records and the
-    saturating `drops` counters aside; the counters may need a few turns). Returns the trace
-    ending in that state and its index (the ITF `loop`), or None if none repeats. An empty
-    cycle (the last state stutters) is closed as it is."""
-    cycle = list(trace.steps[loop:])
-    states = list(trace.states)
-    steps = list(trace.steps)
-    if not cycle:
-        path = list(zip(steps, states[1:], strict=True))
-        return make_trace(config, path, states[0], trace.meta, loop=loop), loop
-    same = same_state(config, states[0].ghost.level)
-    for _ in range(5):
-        region = [same(s) for s in states[loop:-1]]
-        end = same(states[-1])
-        if end in region:
-            at = loop + region.index(end)
-            path = list(zip(steps, states[1:], strict=True))
-            return make_trace(config, path, states[0], trace.meta, loop=at), at
-        for step in cycle:
-            nxt = apply(config, states[-1], step)
-            if nxt is None:
-                raise BmcMismatch(f"cycle step {step} is not enabled when repeated")
-            states.append(nxt)
-            steps.append(step)
-    return trace, None
+def loop_index(found: Found) -> int:
+    """The index of the state a lasso found by `search` returns to (`LOOP_VAR` in its model)."""
+    assert found.model is not None, "no path was found"
+    return int(found.model.eval(z3.Int(LOOP_VAR), model_completion=True).as_long())
 
 
-def _concretize(
-    config: Config,
-    model: z3.ModelRef,
-    states: list[AState],
-    sels: list[StepSel],
-    meta: dict[str, Any],
-) -> Trace:
-    shape = shape_for(config)
-    state: State = initial_state(config)
-    path: list[tuple[Step, State]] = []
-    for j, step_sel in enumerate(sels):
-        pre_abs = decode(model, states[j])
+@dataclass(frozen=True)
+class DecodedStep:
+    """One step of a found path: the registry step, and the abstract states Z3 gives before
+    and after it (to be compared with the Python model's)."""
+
+    step: Step
+    pre: AState
+    post: AState
+
+
+def decode_path(config: Config, found: Found) -> list[DecodedStep]:
+    """The steps of a found path, in order, read from its model."""
+    model = found.model
+    assert model is not None, "no path was found"
+    out: list[DecodedStep] = []
+    for j, step_sel in enumerate(found.sels):
+        pre = decode(model, found.states[j])
         chosen = [(c.action, c.args) for c in step_sel.choices if z3.is_true(model.eval(c.sel))]
         action, args = chosen[0]
-        step = _decode_args(config, model, pre_abs, action, args)
-        successor = apply(config, state, step)
-        if successor is None:
-            raise BmcMismatch(f"Z3 step {j + 1} {step} is not enabled in the Python model")
-        want = decode(model, states[j + 1])
-        got = project(config, successor, shape)
-        for name in want:
-            if want[name] != got[name]:
-                raise BmcMismatch(
-                    f"Z3 step {j + 1} {step}: field {name} is {want[name]} in Z3, "
-                    f"{got[name]} in the Python model"
-                )
-        path.append((step, successor))
-        state = successor
-    trace = make_trace(config, path, initial_state(config), meta)
-    report = replay(trace)
-    if not report.ok:
-        raise BmcMismatch(f"Z3 trace does not replay: {report.message}")
-    return trace
+        step = _decode_args(config, model, pre, action, args)
+        out.append(DecodedStep(step, pre, decode(model, found.states[j + 1])))
+    return out

@@ -18,11 +18,9 @@ final check is exact):
 
 An empty cycle is a state that stutters forever: allowed when nothing the kept records force is
 enabled in it (no read pending, no timer and no worker pending, no packet in flight). The
-decoded path is replayed through the Python model, its cycle repeated until the model returns
-to a state of the cycle (the same state as `check_lasso` counts it: the previous step's freed
-records and the saturating drop counters aside), and the resulting lasso is checked by
-`nfct_spec.engines.lasso.check_lasso` with the fairness set: a lasso that fails that check is
-not reported.
+conditions are necessary, not sufficient: `nfct_spec.engines.z3_bmc.find_lasso` replays the
+decoded path through the Python model, repeats its cycle until the model returns to a state of
+the cycle, and reports the lasso only if the explorer's exact fairness check accepts it.
 
 What the lasso without `traffic-stops` shows (2.6.31): new packets of another conntrack keep the
 reliable listener's one-message queue full whenever the dying conntrack's retry timer fires, so
@@ -35,10 +33,7 @@ from itertools import pairwise
 
 import z3
 
-from nfct_spec.engines.lasso import TRAFFIC_ACTIONS as TRAFFIC
-from nfct_spec.engines.lasso import check_lasso
-from nfct_spec.models.config import Config
-from nfct_spec.proofs.bmc import LOOP_VAR, BmcResult, PathTarget, StepSel, run_lasso
+from nfct_spec.proofs.bmc import LOOP_VAR, PathTarget, StepSel
 from nfct_spec.proofs.params import Params
 from nfct_spec.proofs.vocab import TRANSIENT_FIELDS, AState, equal_fields
 from nfct_spec.spec.fairness import (
@@ -47,6 +42,7 @@ from nfct_spec.spec.fairness import (
     PACKETS_COMPLETE,
     RETRY_POSITIVE,
     TIMERS_FIRE,
+    TRAFFIC_ACTIONS,
     TRAFFIC_STOPS,
 )
 from nfct_spec.spec.terms import And, Not, Or, Term
@@ -126,7 +122,7 @@ def _cycle_fair(
             )
             parts.append(Or(Not(waiting), read))
     if TRAFFIC_STOPS.id in fairness:
-        parts += [Not(c.sel) for st in steps for c in st.choices if c.action in TRAFFIC]
+        parts += [Not(c.sel) for st in steps for c in st.choices if c.action in TRAFFIC_ACTIONS]
     if RETRY_POSITIVE.id in fairness:
         parts += [s["retry"] > 0 for s in cycle]
     return And(*parts)
@@ -160,25 +156,3 @@ def lasso_target(fairness: tuple[str, ...]) -> PathTarget:
 def dropped_record(fairness: tuple[str, ...]) -> str:
     """The one record of the full set that `fairness` leaves out."""
     return next(f.id for f in FAIRNESS if f.id not in fairness)
-
-
-def find_lasso(
-    config: Config, max_depth: int, timeout_ms: int, fairness: tuple[str, ...] = WEAKER
-) -> tuple[BmcResult, int | None]:
-    """The shortest fair lasso under `fairness` found, replayed, or a result without a trace."""
-    meta = {
-        "lasso-of": "destroy-eventually",
-        "finding": "fair lasso",
-        "fairness": list(fairness),
-        "engine": "z3",
-        "variant": config.variant,
-    }
-    found, loop = run_lasso(config, lasso_target(fairness), max_depth, meta, timeout_ms)
-    if found.trace is None or loop is None:
-        return BmcResult(None, found.depth, found.seconds, found.status), None
-    trace = found.trace
-    why = check_lasso(config, trace.states, trace.steps, loop, fairness)
-    if why is not None:
-        return BmcResult(None, found.depth, found.seconds, f"unfair: {why}"), None
-    trace.meta["step"] = loop
-    return found, loop

@@ -56,13 +56,13 @@ from collections.abc import Mapping
 
 import z3
 
-from nfct_spec.engines.lasso import TRAFFIC_ACTIONS
 from nfct_spec.models.registry import actions_for
 from nfct_spec.proofs.actions import execute
 from nfct_spec.proofs.induction import Line, Relations, check_induction, solver_status
 from nfct_spec.proofs.liveness import CONJUNCTS, RankingReport, assumptions
 from nfct_spec.proofs.params import Params, flags_for, symbolic_params
 from nfct_spec.proofs.vocab import AState, Shape, fresh_state
+from nfct_spec.spec.fairness import TRAFFIC_ACTIONS
 from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.spec.terms import And, If, Not, Or, Term
 

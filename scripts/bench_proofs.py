@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from nfct_spec.docs.figures import RECORD, record_row
+from nfct_spec.engines.z3_runner import run_all
 from nfct_spec.models.config import VARIANTS
-from nfct_spec.proofs.runner import run_all
 from nfct_spec.spec.auxiliary import AUXILIARY
 from nfct_spec.spec.catalogue import CATALOGUE
 

@@ -62,6 +62,22 @@ TRAFFIC_STOPS = Fairness(
     "eventually no packet arrives and no userspace request or sysctl write is made",
     (),
 )
+TRAFFIC_ACTIONS = frozenset(
+    {
+        "nf_conntrack_in",
+        "ctnetlink_del_conntrack",
+        "nf_conntrack_flush_report",
+        "nf_ct_expect_related",
+        "env_sysctl_write",
+        "env_listener_open",
+        "env_listener_close",
+        "env_fault_arm",
+    }
+)
+"""The registry actions that `traffic-stops` stops: packets, userspace requests and
+environment inputs. Everything else is kernel work that follows from them (confirmation, early
+drop, timers) or a listener reading. A fact of the assumption itself, so the explorer's lasso
+check and the Z3 liveness proofs read the same set."""
 RETRY_POSITIVE = Fairness(
     "retry-timeout-positive",
     "the retry timeout sysctl is never 0 (the kernel would crash instead)",

@@ -3,8 +3,9 @@
 Exit codes, the same for every command:
 
   0  every verdict as expected
-  1  some verdict not as expected (or a trace that does not replay, a kernel recording the
-     model does not explain, a live-kernel monitor not as expected)
+  1  some verdict not as expected (or a trace that does not replay, a Z3 encoding that
+     disagrees with the model, a kernel recording the model does not explain, a live-kernel
+     monitor not as expected)
   2  bad input or usage: a file that cannot be read or has the wrong shape, an unknown option
      or value, an output that would replace a file of the user's (one line on stderr)
   3  unknown: a budget or a solver timeout left some verdict undecided

@@ -1,9 +1,10 @@
 """Verdicts and the results file (`results.json`: property x variant x engine -> verdict).
 
-Engine verdicts: `proved`, `exhausted`, `sampled`, `violated`, `witnessed`, `unknown`. Each
-is compared with the catalogue's expected verdict (`holds`, `violated`, `witness`,
-`no-witness`); a budget that ran out before an expected finding showed is `unknown`, never a
-pass.
+Engine verdicts: `proved`, `exhausted`, `sampled`, `violated`, `witnessed`, `unknown`, and
+`error` when the engine cannot stand by what it found (the Z3 encoding disagrees with the
+model: the reason names the action). Each is compared with the catalogue's expected verdict
+(`holds`, `violated`, `witness`, `no-witness`); a budget that ran out before an expected
+finding showed is `unknown`, never a pass, and `error` is never as expected.
 
 An earlier results.json in the output folder is merged with, never dropped: one that cannot be
 read or has the wrong shape is an error naming it (exit 2), found before any search starts
@@ -37,6 +38,9 @@ WHAT = "results"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 """Property ids, variants and engines: they become parts of file names."""
 
+ERROR = "error"
+"""The verdict of an engine whose own check failed (never as expected: exit 1)."""
+
 PASSING = {
     "holds": ("proved", "exhausted", "sampled"),
     "no-witness": ("proved", "exhausted", "sampled"),
@@ -66,7 +70,8 @@ class Result:
 
     @property
     def status(self) -> str:
-        """`ok`, `unknown` (budget ran out before a finding), or `UNEXPECTED`."""
+        """`ok`, `unknown` (budget ran out before a finding), or `UNEXPECTED` (a verdict not as
+        expected, `error` included)."""
         if self.as_expected:
             return "ok"
         return "unknown" if self.verdict == "unknown" else "UNEXPECTED"

@@ -7,9 +7,9 @@ import pytest
 from explorer_configs import small
 
 from nfct_spec.engines.explorer import explore, trace_of
+from nfct_spec.engines.z3_bmc import run_bmc
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import suite
-from nfct_spec.proofs.bmc import run_bmc
 from nfct_spec.proofs.targets import TARGETS
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import BY_ID

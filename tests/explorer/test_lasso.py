@@ -10,7 +10,6 @@ from explorer_configs import refilling, small, twin_listeners
 
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
-    TRAFFIC_ACTIONS,
     Graph,
     build_graph,
     check_lasso,
@@ -24,7 +23,7 @@ from nfct_spec.models.state import State
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import CATALOGUE
-from nfct_spec.spec.fairness import FAIRNESS
+from nfct_spec.spec.fairness import FAIRNESS, TRAFFIC_ACTIONS
 from nfct_spec.traces import trace_from_json, trace_to_json
 
 RELIABLE_31 = small("2.6.31", flows=1, sysctl_writes=(("events_retry_timeout", 0),))

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 
 from nfct_spec.checking import finding_on_step
+from nfct_spec.engines.z3_bmc import BmcMismatch, run_bmc
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import successors
 from nfct_spec.models.state import initial_state
 from nfct_spec.proofs import kernel_z3
-from nfct_spec.proofs.bmc import BmcMismatch, run_bmc
 from nfct_spec.proofs.targets import TARGETS
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import BY_ID

@@ -12,8 +12,9 @@ import pytest
 
 from nfct_spec.commands.prove import SHORT_LASSO_DEPTH
 from nfct_spec.engines.lasso import FULL_FAIRNESS, check_lasso, same_state, weaker_fairness_sets
+from nfct_spec.engines.z3_bmc import find_lasso
 from nfct_spec.models.presets import preset
-from nfct_spec.proofs.lasso_z3 import WEAKER, dropped_record, find_lasso
+from nfct_spec.proofs.lasso_z3 import WEAKER, dropped_record
 from nfct_spec.replay import replay
 from nfct_spec.spec.fairness import FAIRNESS
 from nfct_spec.traces import load_trace

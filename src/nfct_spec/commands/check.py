@@ -17,10 +17,17 @@ from rich.console import Console
 from rich.table import Table
 
 from nfct_spec.checking import searched
-from nfct_spec.commands import explore, prove
-from nfct_spec.commands.common import configs_from_args, properties_from_ids
+from nfct_spec.commands import explore
+from nfct_spec.commands.common import (
+    configs_from_args,
+    default_jobs,
+    properties_from_ids,
+    worst,
+    z3_table,
+)
 from nfct_spec.engines.hypothesis_engine import PROFILES, Profile
 from nfct_spec.engines.sampling import Checked, check_sampling
+from nfct_spec.engines.z3_engine import prove
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import PRESETS, SUITES
 from nfct_spec.outdir import fresh_subdir, prepare
@@ -114,14 +121,6 @@ def _sample(
         return undecided(config, props, exc)
 
 
-def _worst(a: int, b: int) -> int:
-    """The exit code of two runs together: 1 before 3 before 0."""
-    for code in (1, 3):
-        if code in (a, b):
-            return code
-    return 0
-
-
 def _explore(
     args: argparse.Namespace,
     configs: list[Config],
@@ -200,17 +199,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     }
     write_results(out / "results.json", results, run, {c.variant: c.to_json() for c in configs})
     console.print(_table(results, [c.variant for c in configs]))
-    code = _worst(exit_code(results), explored)
+    code = worst(exit_code(results), explored)
     if not args.no_prove:
-        proofs = argparse.Namespace(
-            out=args.out,
-            variant=[c.variant for c in configs],
-            property=args.property,
-            timeout=30.0,
-            lines=False,
-            lasso=False,
+        z3 = prove(
+            [c.variant for c in configs],
+            props,
+            out,
+            jobs=default_jobs(),
+            show=lambda text: console.print(text, highlight=False),
         )
-        code = _worst(code, prove.run(proofs, console))
+        console.print(z3_table(z3.results))
+        console.print(f"{len(z3.results)} z3 verdicts in {z3.seconds:.1f} s")
+        code = worst(code, z3.code)
     fresh_subdir(out, "html")
     index = write_pages(out, out / "results.json")
     summary = {

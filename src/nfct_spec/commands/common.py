@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
+
+from rich.table import Table
 
 from nfct_spec.files import load_json
 from nfct_spec.models.config import VARIANTS, Config, config_from_json
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
+from nfct_spec.results import Result
 from nfct_spec.spec.catalogue import BY_ID, Property, lookup
 
 DEFAULT_VARIANTS = ("2.6.30", "2.6.31", "6.x")
@@ -56,3 +60,34 @@ def properties_from_ids(ids: Sequence[str] | None) -> list[Property]:
         return [lookup(i) for i in ids]
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
+
+
+def default_jobs() -> int:
+    """Worker processes of the Z3 proofs when not told: one per CPU (each query is
+    single-threaded)."""
+    return os.cpu_count() or 1
+
+
+def worst(a: int, b: int) -> int:
+    """The exit code of two parts of a run together: 1 before 3 before 0."""
+    for code in (1, 3):
+        if code in (a, b):
+            return code
+    return 0
+
+
+def z3_table(results: Sequence[Result]) -> Table:
+    """The Z3 verdicts: property, variant, expected -> verdict, and the scope of a proof or the
+    reason of anything else."""
+    table = Table(title="z3: property x variant (expected -> verdict)")
+    for column in ("property", "variant", "expected -> verdict", "scope / reason"):
+        table.add_column(column)
+    for r in results:
+        colour = {"ok": "green", "unknown": "yellow"}.get(r.status, "red bold")
+        table.add_row(
+            r.property_id,
+            r.variant,
+            f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]",
+            r.scope if r.verdict == "proved" else r.reason,
+        )
+    return table

@@ -9,7 +9,11 @@ one-place, dying-has-retry, missed-only-undelivered, destroy-before-free (assumi
 failure is reported to reliable listeners), no-crash and destroy-eventually (ranking function
 under the fair drain), and finds may-drop-when-full by BMC. Every induction query is written as
 one line `transition conjunct status seconds` to DIR/z3-induction.txt (and to the console with
-`--lines`). A solver timeout is `unknown` (exit 3), never `proved`. The (property, variant)
+`--lines`). A solver timeout is `unknown` (exit 3), never `proved`. Before any proof, the
+agreement guard checks a fixed sample of model steps against each variant's encoding; where
+they disagree, or where a BMC path does not replay in the model, the verdict is `error` (exit 1)
+with `encoding disagrees with the model at ACTION: ...` as the reason
+(`nfct_spec.engines.z3_engine`, which `nfct-spec check` runs too). The (property, variant)
 pairs run in `--jobs` worker processes (default: one per CPU). `--lasso` also searches, by BMC
 on the 2.6.31 `ci` preset, a destroy-eventually lasso under each weaker fairness set (every
 record but one) and writes each to DIR/traces/z3/2.6.31/destroy-eventually.without-RECORD.json;
@@ -19,24 +23,27 @@ the one without traffic-stops takes about a minute, so `--lasso` is not part of 
 from __future__ import annotations
 
 import argparse
-import os
-import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
-from nfct_spec.commands.common import UsageError, properties_from_ids
+from nfct_spec.commands.common import (
+    UsageError,
+    default_jobs,
+    properties_from_ids,
+    worst,
+    z3_table,
+)
 from nfct_spec.engines.lasso import weaker_fairness_sets
-from nfct_spec.files import write_text
+from nfct_spec.engines.z3_bmc import BmcMismatch, find_lasso
+from nfct_spec.engines.z3_engine import DEFAULT_TIMEOUT, prove
+from nfct_spec.engines.z3_runner import ENGINE
 from nfct_spec.models.config import VARIANTS, Config
 from nfct_spec.models.presets import preset
-from nfct_spec.models.variants import MODELLED
 from nfct_spec.outdir import prepare
-from nfct_spec.proofs.induction import Line
-from nfct_spec.proofs.lasso_z3 import dropped_record, find_lasso
-from nfct_spec.proofs.runner import ENGINE, Outcome, run_all
-from nfct_spec.results import check_mergeable, exit_code, write_results
+from nfct_spec.proofs.guard import Disagreement
+from nfct_spec.proofs.lasso_z3 import dropped_record
+from nfct_spec.results import check_mergeable
 from nfct_spec.spec.fairness import TRAFFIC_STOPS
 from nfct_spec.traces import save_trace
 
@@ -69,7 +76,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     prove.add_argument("--property", action="append", help="property id (repeatable)")
     prove.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds per solver query (default 30)"
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per solver query (default {DEFAULT_TIMEOUT:g})",
     )
     prove.add_argument("--lines", action="store_true", help="print every induction line")
     prove.add_argument(
@@ -88,7 +98,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _jobs(jobs: int | None) -> int:
     if jobs is None:
-        return os.cpu_count() or 1
+        return default_jobs()
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     return jobs
@@ -101,18 +111,6 @@ def _variants(names: list[str] | None) -> list[str]:
     return list(names) if names else list(VARIANTS)
 
 
-def _line_text(variant: str, prop_id: str, line: Line) -> str:
-    return (
-        f"{variant} {prop_id}: {line.transition} {line.conjunct} {line.status} {line.seconds:.3f}s"
-    )
-
-
-def _cti_text(line: Line) -> list[str]:
-    if line.model is None:
-        return []
-    return [f"    {key}: {value}" for key, value in line.model.items()]
-
-
 def lasso_config(dropped: str) -> Config:
     """The config a lasso is searched on: the 2.6.31 `ci` preset, with two memory slots for the
     lasso without traffic-stops (it needs two conntracks at once, and the search is faster than
@@ -123,11 +121,20 @@ def lasso_config(dropped: str) -> Config:
     return config
 
 
-def _lasso(out: Path, console: Console) -> None:
+def _lasso(out: Path, console: Console) -> int:
+    """Search the lassos of `--lasso` and write each one found. Returns 1 if a path found does
+    not replay in the model (the encoding disagrees with it), else 0."""
+    code = 0
     for fairness in weaker_fairness_sets():
         dropped = dropped_record(fairness)
         depth = LASSO_DEPTH if dropped == TRAFFIC_STOPS.id else SHORT_LASSO_DEPTH
-        found, loop = find_lasso(lasso_config(dropped), depth, LASSO_BUDGET_MS, fairness)
+        try:
+            found, loop = find_lasso(lasso_config(dropped), depth, LASSO_BUDGET_MS, fairness)
+        except BmcMismatch as exc:
+            disagreement = Disagreement(exc.action, exc.message)
+            console.print(f"lasso without {dropped}: {disagreement}", highlight=False)
+            code = 1
+            continue
         if found.trace is None:
             console.print(
                 f"lasso without {dropped}: none found ({found.status}, depth {found.depth})"
@@ -140,6 +147,7 @@ def _lasso(out: Path, console: Console) -> None:
             f"lasso without {dropped}: {len(found.trace.steps)} steps, loop at state {loop}, "
             f"{found.seconds:.1f} s; written to {path}"
         )
+    return code
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -148,52 +156,19 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT:.0f}]")
     variants = _variants(args.variant)
     props = properties_from_ids(args.property)
-    jobs = _jobs(getattr(args, "jobs", None))
+    jobs = _jobs(args.jobs)
     out = prepare(Path(args.out))
     check_mergeable(out / "results.json")
-    started = time.time()
-    outcomes: list[Outcome] = []
-    log: list[str] = []
-    tasks = [(prop, variant) for variant in variants for prop in props]
-    for prop, variant, outcome in run_all(tasks, args.timeout, out, jobs):
-        if outcome is None:
-            continue
-        for line in outcome.lines:
-            text = _line_text(variant, prop.id, line)
-            log.append(text)
-            if line.status == "cti":
-                log.extend(_cti_text(line))
-            if args.lines or line.status != "proved":
-                console.print(text, highlight=False)
-        outcomes.append(outcome)
-    write_text(out / "z3-induction.txt", "\n".join(log) + "\n", "induction log", None)
+
+    def show(text: str) -> None:
+        console.print(text, highlight=False)
+
+    z3 = prove(variants, props, out, args.timeout, jobs, show, every_line=args.lines)
+    code = z3.code
     if args.lasso:
-        _lasso(out, console)
-    results = [o.result for o in outcomes]
-    table = Table(title="z3: property x variant (expected -> verdict)")
-    for column in ("property", "variant", "expected -> verdict", "scope / reason"):
-        table.add_column(column)
-    for r in results:
-        colour = {"ok": "green", "unknown": "yellow"}.get(r.status, "red bold")
-        table.add_row(
-            r.property_id,
-            r.variant,
-            f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]",
-            r.scope if r.verdict == "proved" else r.reason,
-        )
-    console.print(table)
-    elapsed = time.time() - started
-    run_info = {
-        "command": "prove",
-        "engine": ENGINE,
-        "timeout_seconds": args.timeout,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "elapsed_seconds": round(elapsed, 2),
-    }
-    configs = {v: preset("ci", v).to_json() for v in variants if v in MODELLED}
-    write_results(out / "results.json", results, run_info, configs)
-    code = exit_code(results)
+        code = worst(code, _lasso(out, console))
+    console.print(z3_table(z3.results))
     console.print(
-        f"{len(results)} z3 verdicts in {elapsed:.1f} s; results in {out / 'results.json'}"
+        f"{len(z3.results)} z3 verdicts in {z3.seconds:.1f} s; results in {out / 'results.json'}"
     )
     return code

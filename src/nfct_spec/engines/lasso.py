@@ -26,7 +26,7 @@ it. Weak fairness (`packets-complete`, and time advancing in `timers-fire`): an 
 enabled in every state of the cycle is taken on it. Strong fairness (`listeners-read` and the
 timer handlers of `timers-fire`): an instance enabled in some state of the cycle is taken on it.
 `traffic-stops`: no step of the cycle is a packet, a userspace request, a sysctl write or any
-other environment input (`TRAFFIC_ACTIONS`); it does not restrict the prefix.
+other environment input (`spec.fairness.TRAFFIC_ACTIONS`); it does not restrict the prefix.
 `retry-timeout-positive`: every state of the lasso has a positive retry timeout and no crash
 (`assumptions_hold`).
 
@@ -62,6 +62,7 @@ from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.fairness import (
     FAIRNESS,
     RETRY_POSITIVE,
+    TRAFFIC_ACTIONS,
     TRAFFIC_STOPS,
     assumptions_hold,
     obligation_broken,
@@ -69,21 +70,6 @@ from nfct_spec.spec.fairness import (
 from nfct_spec.traces import Trace, make_trace
 
 PROPERTY = "destroy-eventually"
-TRAFFIC_ACTIONS = frozenset(
-    {
-        "nf_conntrack_in",
-        "ctnetlink_del_conntrack",
-        "nf_conntrack_flush_report",
-        "nf_ct_expect_related",
-        "env_sysctl_write",
-        "env_listener_open",
-        "env_listener_close",
-        "env_fault_arm",
-    }
-)
-"""Steps that stop under `traffic-stops`: packets, userspace requests and environment inputs.
-Everything else is kernel work that follows from them (confirmation, early drop, timers) or a
-listener reading."""
 
 FULL_FAIRNESS = tuple(f.id for f in FAIRNESS)
 Unit = tuple[str, tuple[tuple[str, object], ...]]

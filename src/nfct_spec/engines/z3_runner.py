@@ -1,4 +1,6 @@
-"""What `nfct-spec prove` runs: induction for expected-to-hold properties, BMC for findings.
+"""The Z3 engine's verdicts: the proof procedures of `nfct_spec.proofs` made Result records.
+
+What `nfct-spec prove` runs: induction for expected-to-hold properties, BMC for findings.
 
 Per variant and catalogue property, with the catalogue's expectation for the variant's `ci`
 preset:
@@ -31,11 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nfct_spec.checking import finding_verdict
+from nfct_spec.engines.z3_bmc import BmcMismatch, BmcResult, run_bmc
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.proofs.aux_plans import aux_plan
-from nfct_spec.proofs.bmc import BmcResult, run_bmc
+from nfct_spec.proofs.guard import Disagreement
 from nfct_spec.proofs.induction import (
     InductionReport,
     Line,
@@ -50,7 +53,7 @@ from nfct_spec.proofs.liveness_weak import check_weak_fairness
 from nfct_spec.proofs.plans import Plan, check_plan, plans_for, scope
 from nfct_spec.proofs.targets import TARGETS
 from nfct_spec.proofs.vocab import Shape
-from nfct_spec.results import Result
+from nfct_spec.results import ERROR, Result
 from nfct_spec.spec.catalogue import BY_ID, Property
 from nfct_spec.traces import Trace, save_trace
 
@@ -98,6 +101,39 @@ def _trace_path(traces: Path, variant: str, prop_id: str) -> str:
     return str(Path("traces") / ENGINE / variant / f"{prop_id}.json")
 
 
+def method(prop: Property, variant: str) -> str | None:
+    """How this engine decides `prop` on `variant`: `liveness` (the ranking function),
+    `induction` (a plan), `bmc` (a target on the `ci` preset), or None (no Z3 verdict)."""
+    config = preset("ci", variant) if variant in MODELLED else None
+    expected = prop.expected_for(config) if config else prop.expected[variant]
+    if prop.id == "destroy-eventually":
+        return "liveness" if variant in LIVENESS_VARIANTS and expected == "holds" else None
+    if expected in ("holds", "no-witness"):
+        return "induction" if _plan(prop, variant) is not None else None
+    if expected in ("violated", "witness") and config is not None and prop.id in TARGETS:
+        return "bmc"
+    return None
+
+
+def _base(prop: Property, variant: str) -> tuple[dict[str, str], Config | None, str]:
+    """The fields every Result of `prop` on `variant` shares, the variant's `ci` preset, and
+    the name of the config the verdict is about."""
+    config = preset("ci", variant) if variant in MODELLED else None
+    expected = prop.expected_for(config) if config else prop.expected[variant]
+    base = {"property_id": prop.id, "variant": variant, "engine": ENGINE, "expected": expected}
+    cfg_name = config.name if config and method(prop, variant) != "liveness" else "symbolic"
+    return base, config, cfg_name
+
+
+def disagreement_result(
+    prop: Property, variant: str, disagreement: Disagreement, scope: str
+) -> Result:
+    """The verdict of `prop` on `variant` when the encoding disagrees with the model: `error`
+    (never as expected, exit 1), with the disagreement as the reason."""
+    base, _, cfg_name = _base(prop, variant)
+    return Result(**base, verdict=ERROR, scope=scope, reason=str(disagreement), config=cfg_name)
+
+
 def run_property(
     prop: Property,
     variant: str,
@@ -108,9 +144,17 @@ def run_property(
     relations: Relations | None = None,
 ) -> Outcome | None:
     """The z3 verdict of one property on one variant, or None if this engine has no method.
-    `relations` shares transition formulas with the other proofs of the run."""
+    `relations` shares transition formulas with the other proofs of the run. A BMC path that
+    the Python model does not reproduce makes the verdict `error`, naming the action where the
+    encoding and the model differ."""
     started = time.perf_counter()
-    outcome = _run(prop, variant, timeout_s, out, shape, on_line, relations)
+    try:
+        outcome = _run(prop, variant, timeout_s, out, shape, on_line, relations)
+    except BmcMismatch as exc:
+        _, _, cfg_name = _base(prop, variant)
+        scope = f"BMC to depth {BMC_DEPTH} on preset {cfg_name}: the path found does not replay"
+        found = Disagreement(exc.action, f"BMC path of {prop.id}: {exc.message}")
+        outcome = Outcome(disagreement_result(prop, variant, found, scope))
     if outcome is not None:
         outcome.seconds = time.perf_counter() - started
     return outcome
@@ -125,24 +169,20 @@ def _run(
     on_line: Callable[[Line], None] | None,
     relations: Relations | None,
 ) -> Outcome | None:
-    config = preset("ci", variant) if variant in MODELLED else None
-    expected = prop.expected_for(config) if config else prop.expected[variant]
-    base = {"property_id": prop.id, "variant": variant, "engine": ENGINE, "expected": expected}
-    cfg_name = config.name if config else "symbolic"
-    if prop.id == "destroy-eventually":
-        if variant not in LIVENESS_VARIANTS or expected != "holds":
-            return None
+    how = method(prop, variant)
+    base, config, cfg_name = _base(prop, variant)
+    if how == "liveness":
         return _liveness(base, shape, timeout_s, on_line, relations)
-    if expected in ("holds", "no-witness"):
+    if how == "induction":
         plan = _plan(prop, variant)
-        if plan is None:
-            return None
+        assert plan is not None
         report = _induction(plan, variant, shape, timeout_s, on_line, relations)
         return _from_induction(prop, plan, report, config, base, cfg_name, shape, timeout_s, out)
-    if expected not in ("violated", "witness") or config is None or prop.id not in TARGETS:
-        return None
-    found = _bmc(prop, config, timeout_s)
-    return _from_bmc(prop, found, base, cfg_name, out, "")
+    if how == "bmc":
+        assert config is not None
+        found = _bmc(prop, config, timeout_s)
+        return _from_bmc(prop, found, base, cfg_name, out, "")
+    return None
 
 
 def _induction(
