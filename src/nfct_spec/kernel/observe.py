@@ -452,7 +452,7 @@ def format_summary(trace: ObservedTrace) -> str:
         f"  count: max {max(counts, default=0)}, final {counts[-1] if counts else 'n/a'}",
     ]
     # A (ctid, flow) key created n times (the same tuple and id reused) owes n DESTROYs.
-    instances = Counter((e.ctid, e.flow) for e in flows)
+    instances: Counter[tuple[int | None, int | None]] = Counter((e.ctid, e.flow) for e in flows)
     for name, entry in _listener_stats(trace).items():
         info = next((i for i in trace.listeners if i.name == name), None)
         desc = _describe_listener(info) if info else "[unknown]"
