@@ -47,11 +47,18 @@ def _reliable_listeners_2(config: Config) -> bool:
     return len(reliable) >= 2
 
 
+def _events_mode_varies(config: Config) -> bool:
+    return config.nf_conntrack_events != 2 or any(
+        name == "nf_conntrack_events" for name, _ in config.sysctl_writes
+    )
+
+
 FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "retry-timeout-0": _retry_zero,
     "build-failure": _build_failure,
     "build-failure-without-no-enobufs": _build_failure_silent,
     "reliable-listeners-2": _reliable_listeners_2,
+    "events-mode-varies": _events_mode_varies,
 }
 
 
