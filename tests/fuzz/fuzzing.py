@@ -1,8 +1,12 @@
 """Helpers of the fuzzing tests: small campaigns with real HypoFuzz workers and databases.
 
-Every campaign here fuzzes the `tiny` preset of 2.6.31 for `table-bound` (an expected
-violation found within seconds) and ends once it is found and kept in the database
-(`--stop-when-found`).
+Every campaign here fuzzes 2.6.31 for `table-bound` (an expected violation found within seconds)
+and ends once it is found and kept in the database (`--stop-when-found`). `TWO_TESTS` is the
+`tiny` preset: its sysctl writes give it a full and a quiet test, one per worker of a two-worker
+campaign. `ONE_TEST` is `tiny-quiet.json`, the same config without the sysctl writes, so its
+own quiet slice and a campaign of one test: the tests that carry examples from one campaign to
+the next use it, since with two tests HypoFuzz may schedule the one that kept no example first
+and find the violation by search before it replays the other.
 """
 
 from __future__ import annotations
@@ -16,22 +20,16 @@ from nfct_spec.engines.fuzz_campaign import campaign_tests, load_campaign, open_
 from nfct_spec.engines.fuzz_harvest import stored_examples
 from nfct_spec.engines.fuzz_log import Finding, LogReader
 
-CAMPAIGN = (
-    "--preset",
-    "tiny",
-    "--variant",
-    "2.6.31",
-    "--property",
-    "table-bound",
-    "--hours",
-    "0.05",
-)
+CONFIG = Path(__file__).with_name("tiny-quiet.json")
+TWO_TESTS = ("--preset", "tiny", "--variant", "2.6.31")
+ONE_TEST = ("--config", str(CONFIG))
+SEARCH = ("--property", "table-bound", "--hours", "0.05")
 FINDING = ("2.6.31", "table-bound")
 
 
-def fuzz(out: Path, *extra: str) -> int:
-    """`nfct-spec fuzz` on the small campaign, ending once the finding is kept."""
-    return main(["fuzz", *CAMPAIGN, "--stop-when-found", "--out", str(out), *extra])
+def fuzz(out: Path, *extra: str, tests: tuple[str, ...] = TWO_TESTS) -> int:
+    """`nfct-spec fuzz` on a small campaign, ending once the finding is kept."""
+    return main(["fuzz", *tests, *SEARCH, "--stop-when-found", "--out", str(out), *extra])
 
 
 def logged_findings(out: Path) -> dict[tuple[str, str], Finding]:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from fuzzing import CAMPAIGN, FINDING, logged_findings, results
+from fuzzing import FINDING, SEARCH, TWO_TESTS, logged_findings, results
 from nfct_spec.replay import replay
 from nfct_spec.traces import load_trace
 
@@ -31,7 +31,16 @@ def _processes_in(folder: Path) -> list[int]:
 
 def test_sigint_ends_a_campaign_with_what_it_found_saved(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "nfct_spec.cli", "fuzz", *CAMPAIGN, "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "nfct_spec.cli",
+        "fuzz",
+        *TWO_TESTS,
+        *SEARCH,
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90

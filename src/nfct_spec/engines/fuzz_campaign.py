@@ -155,6 +155,8 @@ def campaign_tests(
         holds = frozenset(p.id for p in applicable if p.expected_for(config) in HOLDS)
         for slice_name in SLICES:
             sliced = config if slice_name == "full" else quiet_slice(config)
+            if slice_name != "full" and sliced == config:
+                continue  # a config without side shows is its own quiet slice: one test
             name = campaign_test_name(sliced, slice_name)
             target = FuzzTarget(
                 Memo(sliced, applicable),
@@ -171,11 +173,16 @@ def campaign_tests(
 
 def use_database(database: str) -> None:
     """Make the campaign's database the default profile's: HypoFuzz fuzzes only tests whose
-    database is the default one, and the tests take their settings from it when built."""
+    database is the default one, and the tests take their settings from it when built.
+
+    `derandomize` is stated, not inherited: where the CI environment variable is set, Hypothesis
+    makes its own derandomized `ci` profile the default, and HypoFuzz refuses to fuzz a test
+    that sets derandomize, so a campaign started there would collect no test at all."""
     profile = "nfct-spec-fuzz"
     settings.register_profile(
         profile,
         database=open_database(database),
+        derandomize=False,
         deadline=None,
         suppress_health_check=RUN_HEALTH_CHECKS,
     )

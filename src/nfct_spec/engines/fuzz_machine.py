@@ -284,7 +284,9 @@ def given_test(
     function's code gets a file name that has no source, so the digest falls back to the
     function's name: the key of a campaign test depends on its name and node id only, not on
     this module's text, and a database outlives upgrades of nfct-spec. The same test built
-    with other settings (`test_settings`) finds the same examples."""
+    with other settings (`test_settings`) finds the same examples. The default settings say
+    derandomize=False (HypoFuzz fuzzes no derandomized test) rather than inherit it from
+    Hypothesis's `ci` profile, the default where the CI environment variable is set."""
 
     def run(data: st.DataObject) -> None:
         fuzz_target.run(data)
@@ -294,7 +296,9 @@ def given_test(
     test = types.FunctionType(code, run.__globals__, name, None, run.__closure__)
     test.__qualname__ = name
     test.__annotations__ = {}
-    chosen = test_settings or settings(deadline=None, suppress_health_check=RUN_HEALTH_CHECKS)
+    chosen = test_settings or settings(
+        deadline=None, derandomize=False, suppress_health_check=RUN_HEALTH_CHECKS
+    )
     wrapped: Any = chosen(given(data=st.data())(test))
     wrapped.hypothesis.inner_test._hypothesis_internal_add_digest = nodeid.encode()
     return cast(Callable[..., None], wrapped)

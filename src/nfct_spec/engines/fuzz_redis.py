@@ -34,7 +34,14 @@ class SharedRedisDatabase(RedisExampleDatabase):
         self._reader = self._pubsub.run_in_thread(sleep_time=0.2, daemon=True)
 
     def _stop_listening(self) -> None:
-        if self._reader is not None:
-            self._reader.stop()
-            self._reader = None
+        """Stop the reader and wait for it: it may be inside a read of the subscription, and
+        closing the connection under it would kill the thread with an error. A reader that
+        ends closes the subscription itself."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.stop()
+            reader.join(timeout=5)
+            if not reader.is_alive():
+                self._pubsub = None
+                return
         super()._stop_listening()
