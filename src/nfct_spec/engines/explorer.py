@@ -32,8 +32,9 @@ from __future__ import annotations
 import resource
 import time
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nfct_spec.checking import (
     SAFETY_KINDS,
@@ -49,6 +50,9 @@ from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import Trace, make_trace
+
+if TYPE_CHECKING:
+    from nfct_spec.engines.parallel import Pool
 
 ProgressFn = Callable[["Stats"], None]
 PROGRESS_EVERY = 5000
@@ -166,6 +170,7 @@ def explore(
     progress: ProgressFn | None = None,
     level: int | None = None,
     por: bool = False,
+    pool: Pool | None = None,
 ) -> Exploration:
     """Breadth-first search of every reachable canonical state, checking `props`.
 
@@ -177,22 +182,25 @@ def explore(
     With `por`, the search is partial-order reduced (`nfct_spec.engines.por`); the properties
     it finds are then searched again without it, and their findings, depths and traces are
     those of that unreduced search (BFS-shortest). The statistics are the reduced search's.
+
+    With a `pool` of worker processes, the searches are partitioned among them
+    (`nfct_spec.engines.parallel`): the same verdicts, state counts, depths and finding depths,
+    but the exploration keeps only the states on the paths of its findings.
     """
     checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
     if level is None:
         level = observers_for(checked)
+    search = _search if pool is None else pool.search
     if not por:
-        return _search(config, checked, max_states, symmetry, progress, level, None)
-    order = PartialOrder(config, level)
-    reduced = _search(config, checked, max_states, symmetry, progress, level, order)
-    reduced.stats.reduction = order.stats
+        return search(config, checked, max_states, symmetry, progress, level, False)
+    reduced = search(config, checked, max_states, symmetry, progress, level, True)
     reduced.reachable = False
     found = [p for p in checked if p.id in reduced.findings]
     if not found:
         reduced.findings.clear()
         reduced.index, reduced.states, reduced.parents = {}, [], array("q")
         return reduced
-    shown = _search(config, found, max_states, symmetry, None, level, None)
+    shown = search(config, found, max_states, symmetry, None, level, False)
     reduced.stats.shown = shown.stats
     reduced.findings = shown.findings
     reduced.index, reduced.states, reduced.parents = shown.index, shown.states, shown.parents
@@ -207,10 +215,11 @@ def _search(
     symmetry: bool,
     progress: ProgressFn | None,
     level: int,
-    order: PartialOrder | None,
+    por: bool,
 ) -> Exploration:
-    """The breadth-first search itself (see `explore`); `order` reduces the steps taken."""
+    """The breadth-first search itself, in this process (see `explore`); with `por`, reduced."""
     canonical = Canonicaliser(config, level, flows=symmetry, listeners=symmetry, slots=symmetry)
+    order = PartialOrder(config, level) if por else None
     on_states = [p for p in checked if not p.on_transitions]
     on_steps = [p for p in checked if p.on_transitions]
     stats = Stats()
@@ -281,6 +290,7 @@ def _search(
     stats.seconds = time.perf_counter() - started
     stats.peak_rss_mib = peak_rss_mib()
     stats.complete = complete and not frontier
+    stats.reduction = None if order is None else order.stats
     if progress is not None:
         progress(stats)
     return result
@@ -302,7 +312,7 @@ def _judge(
 Check = tuple[Property, Callable[..., bool], bool]
 
 
-def _checks(props: Sequence[Property], findings: dict[str, Finding]) -> list[Check]:
+def _checks(props: Sequence[Property], findings: Container[str]) -> list[Check]:
     """The checks still to run: each property without a finding yet, its predicate, and the
     predicate's value that is fine (True for invariant and action properties, whose finding is
     a violation; False for witnesses). Every predicate returns a bool."""
