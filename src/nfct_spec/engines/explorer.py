@@ -69,6 +69,8 @@ class Stats:
     seconds: float = 0.0
     peak_rss_mib: float = 0.0
     complete: bool = False
+    cpu_seconds: float = 0.0
+    """Processor time the search took, in every process that worked on it."""
     reduction: ReductionStats | None = None
     """With partial-order reduction: what it did (the other figures are the reduced search's)."""
     shown: Stats | None = None
@@ -228,7 +230,7 @@ def _search(
     )
     index, states, parents = result.index, result.states, result.parents
     findings = result.findings
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     state_checks = _checks(on_states, findings)
     step_checks = _checks(on_steps, findings)
 
@@ -288,6 +290,7 @@ def _search(
         frontier = next_frontier
     stats.states = len(index)
     stats.seconds = time.perf_counter() - started
+    stats.cpu_seconds = time.process_time() - cpu
     stats.peak_rss_mib = peak_rss_mib()
     stats.complete = complete and not frontier
     stats.reduction = None if order is None else order.stats

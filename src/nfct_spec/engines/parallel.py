@@ -78,19 +78,31 @@ stored, and for a step finding the step and successor)."""
 def stable_hash(state: State) -> int:
     """A hash of a state that is the same in every process, whatever its PYTHONHASHSEED.
 
+    It hashes the kernel part without the sockets: equal states hash alike, which is all a
+    partition needs, and a successor by a step that changes only sockets and observers (a
+    listener reads) stays with the worker of its predecessor. On the `ci` suite's searches
+    about a third of the transitions then cross partitions, instead of nearly half when the
+    whole state is hashed, with partitions as even.
+
     Python's `hash()` of ints, bools and tuples of them is not salted, and the hash of the
     empty string is 0; only free memory slots (None, whose hash is its address before Python
-    3.12) and a crash reason (a non-empty string) need another form. No other field of a state
+    3.12) and a crash reason (a non-empty string) need another form. No other field hashed
     holds a string or None (`tests/explorer/test_parallel.py` checks the hash across seeds)."""
     kernel = state.kernel
     cts = tuple(0 if ct is None else ct for ct in kernel.cts)
     crashed = zlib.crc32(kernel.crashed.encode()) if kernel.crashed else 0
-    return hash((cts, kernel[1:11], kernel[12:], crashed, state.ghost))
+    return hash((cts, kernel[1:5], kernel[6:11], kernel[12:], crashed))
 
 
 def owner(state: State, workers: int) -> int:
     """The worker that stores `state`."""
     return stable_hash(state) % workers
+
+
+RECENT_LEVELS = 2
+"""How many levels back a worker remembers what it sent to each other worker, so as not to
+send it again: the owner has stored it since (most transitions of a breadth-first search lead
+back to states of the last levels)."""
 
 
 class Pool:
@@ -145,8 +157,9 @@ class Pool:
             conn.close()
 
     def _ask(self, messages: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Send one message to each worker and wait for every answer (a worker's error is
-        raised here, with its traceback)."""
+        """Send one message to each worker and wait for every answer; a worker's error is
+        raised here, with its traceback, once every worker has answered (so that the next
+        request meets no stale answer)."""
         for conn, message in zip(self.conns, messages, strict=True):
             conn.send(message)
         answers = []
@@ -154,10 +167,10 @@ class Pool:
             while not conn.poll(1.0):
                 if not process.is_alive():
                     raise RuntimeError(f"explorer worker {process.name} died")
-            answer = conn.recv()
+            answers.append(conn.recv())
+        for answer, process in zip(answers, self.processes, strict=True):
             if isinstance(answer, tuple) and answer and answer[0] == "error":
                 raise RuntimeError(f"explorer worker {process.name} failed:\n{answer[1]}")
-            answers.append(answer)
         return answers
 
     def _all(self, *message: Any) -> list[Any]:
@@ -175,7 +188,7 @@ class Pool:
     ) -> Exploration:
         """The explorer's search (`nfct_spec.engines.explorer._search`), partitioned among the
         workers."""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         ids = tuple(p.id for p in checked)
         self._all("search", config, ids, symmetry, level, por)
         stats = Stats()
@@ -206,12 +219,13 @@ class Pool:
                     firsts.setdefault(prop_id, ((index, sid), step, post))
         stats.complete = complete and not frontier
         result = self._exploration(config, checked, symmetry, level, stats, firsts)
-        finals: list[tuple[float, ReductionStats]] = self._all("finish")
+        finals: list[tuple[float, float, ReductionStats]] = self._all("finish")
         stats.seconds = time.perf_counter() - started
-        stats.peak_rss_mib = _peak_rss_mib() + sum(peak for peak, _ in finals)
+        stats.peak_rss_mib = _peak_rss_mib() + sum(peak for peak, _, _ in finals)
+        stats.cpu_seconds = time.process_time() - cpu + sum(spent for _, spent, _ in finals)
         if por:
             stats.reduction = ReductionStats()
-            for _, reduction in finals:
+            for _, _, reduction in finals:
                 stats.reduction.reduced += reduction.reduced
                 stats.reduction.deferred += reduction.deferred
                 stats.reduction.closure += reduction.closure
@@ -321,6 +335,9 @@ class _Partition:
         self.parent_index = array("q")
         self.frontier: list[int] = []
         self.pending: list[tuple[State, int, int]] = []
+        self.sent: list[list[dict[State, int]]] = []
+        """Per level (the last `RECENT_LEVELS`), what was sent to each worker."""
+        self.cpu = time.process_time()
 
     def start(self) -> int:
         """Propose the initial state if this worker owns it."""
@@ -387,6 +404,7 @@ class _Partition:
                     step_checks = _checks(on_steps, findings)
 
         transitions = 0
+        me, recent = self.me, self.sent
         for pre_id in self.frontier:
             pre = self.states[pre_id]
             taken: Iterable[tuple[Step, State]] = successors(config, pre)
@@ -397,9 +415,12 @@ class _Partition:
                 transitions += 1
                 judge_step(pre, step, post, pre_id)
                 rep = canonical(post)
-                batch = out[owner(rep, workers)]
-                if rep not in batch:
-                    batch[rep] = pre_id
+                dest = owner(rep, workers)
+                batch = out[dest]
+                if rep in batch or (dest != me and any(rep in level[dest] for level in recent)):
+                    continue
+                batch[rep] = pre_id
+        self.sent = [*recent, out][-RECENT_LEVELS:]
         return transitions, findings
 
     def commit(self, quota: int, found: frozenset[str]) -> dict[str, Found]:
@@ -429,10 +450,14 @@ class _Partition:
         ref = None if parent == NO_PARENT else (self.parent_worker[sid], parent)
         return self.states[sid], ref
 
-    def finish(self) -> tuple[float, ReductionStats]:
-        """This worker's peak memory and what its reduction did."""
+    def finish(self) -> tuple[float, float, ReductionStats]:
+        """This worker's peak memory, the processor time it spent on the search, and what its
+        reduction did."""
         reduction = ReductionStats() if self.order is None else self.order.stats
-        return _peak_rss_mib(), reduction
+        return _peak_rss_mib(), time.process_time() - self.cpu, reduction
+
+
+_MESSAGES = frozenset({"stop", "search", "start", "expand", "commit", "node", "finish", "ping"})
 
 
 def _serve(index: int, workers: int, inboxes: Sequence[Queue[Any]], conn: Connection) -> None:
@@ -447,6 +472,8 @@ def _serve(index: int, workers: int, inboxes: Sequence[Queue[Any]], conn: Connec
             return
         kind = message[0]
         try:
+            if kind not in _MESSAGES:
+                raise ValueError(f"unknown message {kind!r}")
             if kind == "stop":
                 return
             if kind == "search":
@@ -466,7 +493,5 @@ def _serve(index: int, workers: int, inboxes: Sequence[Queue[Any]], conn: Connec
                 conn.send(part.finish())
             elif kind == "ping":
                 conn.send(None)
-            else:
-                raise ValueError(f"unknown message {kind!r}")
         except Exception:
             conn.send(("error", traceback.format_exc()))
