@@ -38,6 +38,7 @@ seen); the workers do not remember what they sent, which would double the memory
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import resource
 import signal
@@ -89,7 +90,9 @@ def stable_hash(state: State) -> int:
     3.12) and a crash reason (a non-empty string) need another form. No other field hashed
     holds a string or None (`tests/explorer/test_parallel.py` checks the hash across seeds)."""
     kernel = state.kernel
-    cts = tuple(0 if ct is None else ct for ct in kernel.cts)
+    cts = kernel.cts
+    if None in cts:
+        cts = tuple([0 if ct is None else ct for ct in cts])
     crashed = zlib.crc32(kernel.crashed.encode()) if kernel.crashed else 0
     return hash((cts, kernel[1:5], kernel[6:11], kernel[12:], crashed))
 
@@ -417,7 +420,9 @@ class _Partition:
                 rep = canonical(post)
                 dest = owner(rep, workers)
                 batch = out[dest]
-                if rep in batch or (dest != me and any(rep in level[dest] for level in recent)):
+                if rep in batch:
+                    continue
+                if dest != me and any(rep in level[dest] for level in recent):
                     continue
                 batch[rep] = pre_id
         self.sent = [*recent, out][-RECENT_LEVELS:]
@@ -462,7 +467,14 @@ _MESSAGES = frozenset({"stop", "search", "start", "expand", "commit", "node", "f
 
 def _serve(index: int, workers: int, inboxes: Sequence[Queue[Any]], conn: Connection) -> None:
     """A worker's loop: one partition of the current search, driven by the coordinator. Ctrl-C
-    is left to the coordinator, which stops the workers."""
+    is left to the coordinator, which stops the workers.
+
+    The cyclic garbage collector is off during a search: each level unpickles a batch of
+    states at once, most of them duplicates that live until the batch is deduplicated, and
+    that burst of survivors sets off full collections, each of which walks every stored state
+    (they are all tuples, which hold no cycle). Measured on 2.6.31 `ci.expectations` with
+    receipts: 29 s instead of 22 s with two workers. The sequential search frees its
+    duplicates one by one and showed no such difference."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     part: _Partition | None = None
     while True:
@@ -477,6 +489,9 @@ def _serve(index: int, workers: int, inboxes: Sequence[Queue[Any]], conn: Connec
             if kind == "stop":
                 return
             if kind == "search":
+                part = None
+                gc.collect()
+                gc.disable()
                 part = _Partition(index, workers, inboxes, *message[1:])
                 conn.send(None)
                 continue
@@ -490,6 +505,7 @@ def _serve(index: int, workers: int, inboxes: Sequence[Queue[Any]], conn: Connec
             elif kind == "node":
                 conn.send(part.node(message[1]))
             elif kind == "finish":
+                gc.enable()
                 conn.send(part.finish())
             elif kind == "ping":
                 conn.send(None)
