@@ -90,7 +90,7 @@ def stable_hash(state: State) -> int:
     3.12) and a crash reason (a non-empty string) need another form. No other field hashed
     holds a string or None (`tests/explorer/test_parallel.py` checks the hash across seeds)."""
     kernel = state.kernel
-    cts = kernel.cts
+    cts: tuple[object, ...] = kernel.cts
     if None in cts:
         cts = tuple([0 if ct is None else ct for ct in cts])
     crashed = zlib.crc32(kernel.crashed.encode()) if kernel.crashed else 0
