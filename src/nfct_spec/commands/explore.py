@@ -132,6 +132,7 @@ class MemberRun:
                 "transitions": stats.transitions,
                 "depth": stats.depth,
                 "seconds": round(stats.seconds, 2),
+                "cpu_seconds": round(stats.cpu_seconds, 2),
                 "states_per_second": round(stats.states_per_second),
                 "peak_rss_mib": round(stats.peak_rss_mib),
             }
