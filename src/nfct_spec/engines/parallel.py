@@ -30,9 +30,12 @@ keeps only those states, and traces are rebuilt from real steps exactly as for t
 search (`trace_of`).
 
 **Cost.** Every successor that another worker owns is pickled, sent and unpickled, even if its
-owner has stored it long ago (most transitions of a breadth-first search lead to states already
-seen); the workers do not remember what they sent, which would double the memory. The figures
-(README, "The explorer's limits and figures") say what two workers gain on two cores.
+owner stored it long ago (most transitions of a breadth-first search lead to states already
+seen), unless this worker sent it in the last `RECENT_LEVELS` levels; remembering everything
+sent would double the memory. The partition hash keeps a listener read with its worker
+(`stable_hash`), and the workers run without cyclic garbage collection during a search
+(`_serve`). The figures (README, "The explorer's limits and figures") say what two workers gain
+on two cores.
 """
 
 from __future__ import annotations
