@@ -21,29 +21,47 @@ each search group's states and time, and the liveness check on the unreduced gra
 With `--lean`, what the reference config leaves open is set at its smallest (only NEW and
 DESTROY events, a timeout of 1 tick, no userspace requests).
 
+Partial-order reduction (`--por-only` to run only this part, `--no-por` to skip it): every
+safety search of the `ci` suite, the reference config within the budget, and the reference
+config with 2 slots (exhausted), each without and with the reduction, side by side; the time
+with the reduction includes the unreduced search that shows its findings again.
+
+Workers (`--workers-only`, `--no-workers`): the same searches with 1 worker (the sequential
+search) and with 2 worker processes, wall time and processor time (summed over the
+processes); the pool is started once, before the first search, and its start is not counted.
+A first row measures the machine: one sequential search alone, then two copies of it at once
+in two processes, which bounds what two workers can gain while other work shares the cores.
+
 Every figure is also written to the figures record (docs/figures.json, or `--record`), which
 the README's tables are generated from (`nfct-spec doc --update-readme README.md`): block
-`ci-suite`, `reference`, `slots` and `growth`, and the explorer's row of `measured` when both
-the suite and the reference ran.
+`ci-suite`, `reference`, `slots`, `growth`, `por` and `workers`, and the explorer's row of
+`measured` when both the suite and the reference ran. The `por` and `workers` blocks say
+whether the model ran compiled and the load average of the machine while they were measured.
 
 Usage: python scripts/bench_explorer.py [--slots 4] [--budget 300000] [--lean]
-       [--suite-only | --no-suite] [--record docs/figures.json]
+       [--suite-only | --no-suite] [--por-only | --no-por] [--workers-only | --no-workers]
+       [--record docs/figures.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import shlex
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from nfct_spec.docs.figures import RECORD, record_block, record_row
 from nfct_spec.engines.explorer import Stats, explore, peak_rss_mib, search_groups
 from nfct_spec.engines.lasso import FULL_FAIRNESS, build_graph, check_liveness
+from nfct_spec.engines.parallel import Pool
+from nfct_spec.models import COMPILED
 from nfct_spec.models.config import Config
-from nfct_spec.models.observers import OBLIGATIONS, level_name
+from nfct_spec.models.observers import OBLIGATIONS, RECEIPTS, level_name
 from nfct_spec.models.presets import RELIABLE, suite
 from nfct_spec.spec.catalogue import CATALOGUE
 from nfct_spec.spec.records import Property
@@ -205,6 +223,256 @@ def _reference_row(run: str, stats: Stats, peak: float | None) -> dict[str, obje
     }
 
 
+def _load() -> float:
+    return round(os.getloadavg()[0], 1)
+
+
+def _conditions(loads: list[float]) -> str:
+    model = "compiled (mypyc)" if COMPILED else "interpreted (NFCT_SPEC_PURE=1)"
+    return (
+        f"the model {model}, {os.cpu_count()} cores, load average (1 min) "
+        f"{min(loads)} to {max(loads)} while measuring"
+    )
+
+
+def _with_shown(stats: Stats) -> float:
+    """The time of a search, with the unreduced search that showed its findings again."""
+    return stats.seconds + (stats.shown.seconds if stats.shown is not None else 0.0)
+
+
+def _rate(states: int, seconds: float) -> int:
+    return int(round(states / seconds, -2)) if seconds > 0 else 0
+
+
+def _por_row(run: str, plain: Stats, reduced: Stats) -> dict[str, object]:
+    seconds = _with_shown(reduced)
+    assert reduced.reduction is not None
+    return {
+        "run": run,
+        "states": plain.states,
+        "depth": plain.depth,
+        "seconds": round(plain.seconds, 1),
+        "states_per_second": _rate(plain.states, plain.seconds),
+        "por_states": reduced.states,
+        "por_depth": reduced.depth,
+        "por_seconds": round(seconds, 1),
+        "por_states_per_second": _rate(reduced.states, seconds),
+        "por_reduced": reduced.reduction.reduced,
+    }
+
+
+def _print_por(row: dict[str, object]) -> None:
+    print(
+        f"| {row['run']} | {row['states']} | {row['depth']} | {row['seconds']} "
+        f"| {row['por_states']} | {row['por_depth']} | {row['por_seconds']} "
+        f"| {row['por_reduced']} |",
+        flush=True,
+    )
+
+
+def por_figures(record: Path, budget: int, slots: int) -> None:
+    """Block `por`: searches without and with partial-order reduction, side by side."""
+    print("\n## Partial-order reduction\n")
+    print("| run | states | depth | s | states (POR) | depth (POR) | s (POR) | reduced in |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows: list[dict[str, object]] = []
+    loads = [_load()]
+    for variant in ("2.6.30", "2.6.31", "6.x"):
+        plain_total, reduced_total = Stats(), Stats()
+        searches = 0
+        reduced_in = 0
+        for config in suite("ci", variant):
+            for level, group in _groups(config):
+                plain = explore(config, group, level=level).stats
+                reduced = explore(config, group, level=level, por=True).stats
+                assert reduced.reduction is not None
+                searches += 1
+                reduced_in += reduced.reduction.reduced
+                plain_total.states += plain.states
+                plain_total.seconds += plain.seconds
+                reduced_total.states += reduced.states
+                reduced_total.seconds += _with_shown(reduced)
+        loads.append(_load())
+        row = {
+            "run": f"`ci` suite, {variant}: every safety search ({searches})",
+            "states": plain_total.states,
+            "depth": None,
+            "seconds": round(plain_total.seconds, 1),
+            "states_per_second": _rate(plain_total.states, plain_total.seconds),
+            "por_states": reduced_total.states,
+            "por_depth": None,
+            "por_seconds": round(reduced_total.seconds, 1),
+            "por_states_per_second": _rate(reduced_total.states, reduced_total.seconds),
+            "por_reduced": reduced_in,
+        }
+        rows.append(row)
+        _print_por(row)
+    for variant in ("2.6.31", "6.x"):
+        config = reference(slots, variant)
+        for level, group in _groups(config):
+            plain = explore(config, group, max_states=budget, level=level).stats
+            reduced = explore(config, group, max_states=budget, level=level, por=True).stats
+            done = "exhausted" if plain.complete else f"budget {budget:,}"
+            run = f"reference, {variant}, {level_name(level)}, {slots} slots, {done}"
+            rows.append(_por_row(run, plain, reduced))
+            _print_por(rows[-1])
+            loads.append(_load())
+        config = reference(2, variant)
+        for level in (OBLIGATIONS, OBLIGATIONS | RECEIPTS):
+            group = dict(_groups(config))[level]
+            plain = explore(config, group, max_states=budget, level=level).stats
+            reduced = explore(config, group, max_states=budget, level=level, por=True).stats
+            done = "exhausted" if plain.complete else f"budget {budget:,}"
+            run = f"reference, {variant}, {level_name(level)}, 2 slots, {done}"
+            rows.append(_por_row(run, plain, reduced))
+            _print_por(rows[-1])
+            loads.append(_load())
+    record_block(
+        record,
+        "por",
+        {
+            "about": "Searches without and with partial-order reduction (`--reduction por`), "
+            "side by side; the time with it includes the unreduced search that shows its "
+            "findings again. 'reduced in': the states expanded with a reduced set of steps.",
+            "command": COMMAND,
+            "columns": [
+                ["run", "run"],
+                ["states", "states"],
+                ["depth", "depth"],
+                ["seconds", "s"],
+                ["states_per_second", "states/s"],
+                ["por_states", "states (POR)"],
+                ["por_depth", "depth (POR)"],
+                ["por_seconds", "s (POR)"],
+                ["por_states_per_second", "states/s (POR)"],
+                ["por_reduced", "reduced in"],
+            ],
+            "rows": rows,
+            "after": "Measured with {conditions}.",
+            "values": {"conditions": _conditions(loads)},
+        },
+    )
+
+
+def _worker_row(run: str, alone: Stats, shared: Stats) -> dict[str, object]:
+    return {
+        "run": run,
+        "states": alone.states,
+        "seconds_1": round(alone.seconds, 1),
+        "seconds_2": round(shared.seconds, 1),
+        "speedup": f"{alone.seconds / shared.seconds:.2f}" if shared.seconds else None,
+        "cpu_1": round(alone.cpu_seconds, 1),
+        "cpu_2": round(shared.cpu_seconds, 1),
+    }
+
+
+def _reference_search(slots: int) -> float:
+    """The 2.6.31 reference config's obligations search, exhausted: its wall time."""
+    config = reference(slots, "2.6.31")
+    group = dict(_groups(config))[OBLIGATIONS]
+    return explore(config, group, level=OBLIGATIONS).stats.seconds
+
+
+def _load_now(_: int) -> float:
+    return _load()
+
+
+def _ceiling(slots: int) -> dict[str, object]:
+    """What the machine gives two processes at once: the same sequential search alone, then
+    twice at the same time in two processes (what two workers could reach at best)."""
+    alone = _reference_search(slots)
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as executor:
+        list(executor.map(_load_now, range(2)))  # the processes are up before the clock
+        started = time.perf_counter()
+        both = list(executor.map(_reference_search, [slots, slots]))
+        elapsed = time.perf_counter() - started
+    return {
+        "run": f"the machine: the reference search ({slots} slots, obligations) alone, then "
+        f"twice at once in two processes (each took {min(both):.1f} to {max(both):.1f} s)",
+        "states": None,
+        "seconds_1": round(alone, 1),
+        "seconds_2": round(elapsed, 1),
+        "speedup": f"{2 * alone / elapsed:.2f}",
+        "cpu_1": None,
+        "cpu_2": None,
+    }
+
+
+def worker_figures(record: Path, budget: int) -> None:
+    """Block `workers`: the sequential search against two worker processes, after what the
+    machine gives two independent processes at once (the ceiling of two workers)."""
+    print("\n## One worker against two\n")
+    print("| run | states | s, 1 worker | s, 2 workers | speed-up | CPU s, 1 | CPU s, 2 |")
+    print("|---|---|---|---|---|---|---|")
+    rows: list[dict[str, object]] = []
+    loads = [_load()]
+
+    def show(row: dict[str, object]) -> None:
+        rows.append(row)
+        loads.append(_load())
+        print(
+            f"| {row['run']} | {row['states']} | {row['seconds_1']} | {row['seconds_2']} "
+            f"| {row['speedup']} | {row['cpu_1']} | {row['cpu_2']} |",
+            flush=True,
+        )
+
+    show(_ceiling(2))
+    with Pool(2) as pool:
+        alone_total, shared_total = Stats(), Stats()
+        searches = 0
+        for variant in ("2.6.30", "2.6.31", "6.x"):
+            for config in suite("ci", variant):
+                for level, group in _groups(config):
+                    alone = explore(config, group, level=level).stats
+                    shared = explore(config, group, level=level, pool=pool).stats
+                    searches += 1
+                    for total, one in ((alone_total, alone), (shared_total, shared)):
+                        total.states += one.states
+                        total.seconds += one.seconds
+                        total.cpu_seconds += one.cpu_seconds
+        run = f"`ci` suite: every safety search ({searches})"
+        show(_worker_row(run, alone_total, shared_total))
+        config = next(c for c in suite("ci", "2.6.31") if c.name == "ci.expectations")
+        group = dict(_groups(config))[OBLIGATIONS | RECEIPTS]
+        alone = explore(config, group, level=OBLIGATIONS | RECEIPTS).stats
+        shared = explore(config, group, level=OBLIGATIONS | RECEIPTS, pool=pool).stats
+        show(_worker_row("2.6.31 ci.expectations, obligations+receipts", alone, shared))
+        for slots in (2, 4):
+            config = reference(slots, "2.6.31")
+            group = dict(_groups(config))[OBLIGATIONS]
+            alone = explore(config, group, max_states=budget, level=OBLIGATIONS).stats
+            shared = explore(config, group, max_states=budget, level=OBLIGATIONS, pool=pool).stats
+            done = "exhausted" if alone.complete else f"budget {budget:,}"
+            run = f"reference, 2.6.31, obligations, {slots} slots, {done}"
+            show(_worker_row(run, alone, shared))
+    record_block(
+        record,
+        "workers",
+        {
+            "about": "The same searches with 1 worker (the sequential search) and with 2 "
+            "worker processes (`--workers 2`); processor time summed over the processes. The "
+            "pool is started once and its start is not counted. The first row measures the "
+            "machine itself: one sequential search alone, then two copies of it at once in "
+            "two processes (2 x alone / both: what two workers could gain at best while "
+            "other work shares the cores).",
+            "command": COMMAND,
+            "columns": [
+                ["run", "run"],
+                ["states", "states"],
+                ["seconds_1", "s, 1 worker"],
+                ["seconds_2", "s, 2 workers"],
+                ["speedup", "speed-up"],
+                ["cpu_1", "CPU s, 1 worker"],
+                ["cpu_2", "CPU s, 2 workers"],
+            ],
+            "rows": rows,
+            "after": "Measured with {conditions}.",
+            "values": {"conditions": _conditions(loads)},
+        },
+    )
+
+
 def main() -> None:
     """Run the benchmark, print the tables and write them to the figures record."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -221,8 +489,23 @@ def main() -> None:
     parser.add_argument(
         "--record", type=Path, default=ROOT / RECORD, help="the figures record to write"
     )
+    parser.add_argument("--por-only", action="store_true", help="only the POR comparison")
+    parser.add_argument("--no-por", action="store_true", help="skip the POR comparison")
+    parser.add_argument(
+        "--workers-only", action="store_true", help="only the 1 against 2 workers comparison"
+    )
+    parser.add_argument(
+        "--no-workers", action="store_true", help="skip the 1 against 2 workers comparison"
+    )
     args = parser.parse_args()
 
+    if args.por_only or args.workers_only:
+        if args.por_only:
+            por_figures(args.record, args.budget, args.slots)
+        if args.workers_only:
+            worker_figures(args.record, args.budget)
+        print(f"\nwrote the figures to {args.record}")
+        return
     suite_figures = None if args.no_suite else ci_suite(args.record)
     if args.suite_only:
         return
@@ -333,6 +616,10 @@ def main() -> None:
         )
         row = {"what": "the explorer benchmark", "command": COMMAND, "figure": figure}
         record_row(args.record, "measured", "what", row)
+    if not args.no_por:
+        por_figures(args.record, args.budget, args.slots)
+    if not args.no_workers:
+        worker_figures(args.record, args.budget)
     print(f"\nwrote the figures to {args.record}")
 
 

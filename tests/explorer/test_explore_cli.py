@@ -52,6 +52,22 @@ def test_explore_exhausts_a_small_config_and_writes_replayable_traces(tmp_path: 
         assert main(["replay", str(lasso)]) == 0
 
 
+def test_partial_order_reduction_and_two_workers_give_the_same_verdicts(tmp_path: Path) -> None:
+    config = _config_file(tmp_path, "2.6.31")
+    plain, fast = tmp_path / "plain", tmp_path / "fast"
+    assert main(_args(config, plain)) == 0
+    assert main(_args(config, fast, "--reduction", "por", "--workers", "2")) == 0
+    docs = [json.loads((out / "results.json").read_text(encoding="utf-8")) for out in (plain, fast)]
+    verdicts = [{r["property"]: r["verdict"] for r in doc["results"]} for doc in docs]
+    assert verdicts[0] == verdicts[1]
+    run = docs[1]["runs"]["explore"]
+    assert (run["reduction"], run["workers"]) == ("por", 2)
+    assert all("partial_order" in s for s in run["searches"] if "unreduced" not in s["observers"])
+    rows = {r["property"]: r for r in docs[1]["results"]}
+    assert "partial-order reduced" in rows["count-exact"]["scope"]
+    assert main(["replay", str(fast / rows["table-bound"]["trace"])]) == 0
+
+
 def test_explore_keeps_the_results_of_other_engines(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -104,6 +120,8 @@ def test_explore_defaults_to_the_ci_suite_and_gives_one_verdict_per_property(
         ["--property", "no-such"],
         ["--suite", "huge"],
         ["--suite", "ci", "--preset", "ci"],
+        ["--workers", "0"],
+        ["--reduction", "partial"],
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(

@@ -1,14 +1,18 @@
 """`nfct-spec explore`: exhaustive breadth-first search with the explicit-state explorer, of
 the `ci` suite of small configs (the default), of one preset or of one config file. Safety and
-witness properties are checked on the symmetry-reduced state space, `destroy-eventually` on the
-unreduced graph (broken obligations and fair lassos under the full fairness set, plus one lasso
-search per weaker set, written as extra traces). The configs of one variant give one verdict
-per property together (`nfct_spec.engines.suite`). Results are merged into results.json with
-engine `explorer`; BFS-shortest traces go under traces-explorer/."""
+witness properties are checked on the symmetry-reduced state space (with `--reduction por`
+also partial-order reduced, and with `--workers N` partitioned among N processes),
+`destroy-eventually` on the unreduced graph in this process (broken obligations and fair
+lassos under the full fairness set, plus one lasso search per weaker set, written as extra
+traces; `nfct_spec.engines.lasso.REDUCTIONS` says why it uses no reduction). The configs of
+one variant give one verdict per property together (`nfct_spec.engines.suite`). Results are
+merged into results.json with engine `explorer`; BFS-shortest traces go under
+traces-explorer/."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +43,7 @@ from nfct_spec.engines.lasso import (
     weaker_fairness_sets,
 )
 from nfct_spec.engines.lasso import LEVEL as LIVENESS_LEVEL
+from nfct_spec.engines.parallel import Pool
 from nfct_spec.engines.suite import SuiteVerdict, combine, liveness_member, safety_member
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import level_name
@@ -51,6 +56,9 @@ from nfct_spec.traces import Trace, save_trace
 ENGINE = "explorer"
 DEFAULT_MAX_STATES = 500_000
 TRACES = "traces-explorer"
+REDUCTIONS = ("symmetry", "por")
+"""`--reduction`: `symmetry` (the default: symmetry, the observer projection and the sk_drops
+slice), or `por`, which adds partial-order reduction to the safety searches."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +83,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="stop (verdict unknown) after this many distinct states per config",
     )
     cmd.add_argument("--property", action="append", help="property id (repeatable)")
+    cmd.add_argument(
+        "--reduction",
+        choices=REDUCTIONS,
+        default="symmetry",
+        help="por: also partial-order reduce the safety searches (same verdicts; findings are "
+        "shown again by the unreduced search; the liveness search is never reduced)",
+    )
+    cmd.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes for the safety searches, each owning a hash partition of the "
+        "states (default 1: the sequential search in this process)",
+    )
 
 
 @dataclass
@@ -101,20 +123,29 @@ class MemberRun:
         out: list[dict[str, object]] = []
         for exploration in self.explorations:
             stats = exploration.stats
-            out.append(
-                {
-                    "variant": self.config.variant,
-                    "config": self.config.name,
-                    "observers": level_name(exploration.level),
-                    "exhausted": stats.complete,
-                    "states": stats.states,
-                    "transitions": stats.transitions,
-                    "depth": stats.depth,
-                    "seconds": round(stats.seconds, 2),
-                    "states_per_second": round(stats.states_per_second),
-                    "peak_rss_mib": round(stats.peak_rss_mib),
+            line: dict[str, object] = {
+                "variant": self.config.variant,
+                "config": self.config.name,
+                "observers": level_name(exploration.level),
+                "exhausted": stats.complete,
+                "states": stats.states,
+                "transitions": stats.transitions,
+                "depth": stats.depth,
+                "seconds": round(stats.seconds, 2),
+                "cpu_seconds": round(stats.cpu_seconds, 2),
+                "states_per_second": round(stats.states_per_second),
+                "peak_rss_mib": round(stats.peak_rss_mib),
+            }
+            if stats.reduction is not None:
+                line["partial_order"] = {
+                    "reduced_states": stats.reduction.reduced,
+                    "deferred_steps": stats.reduction.deferred,
+                    "closure_states": stats.reduction.closure,
+                    "shown_by_unreduced_search": None
+                    if stats.shown is None
+                    else {"states": stats.shown.states, "seconds": round(stats.shown.seconds, 2)},
                 }
-            )
+            out.append(line)
         if self.outcome is not None:
             out.append(
                 {
@@ -139,11 +170,17 @@ class MemberRun:
                 done = "every finding shown"
             elif not stats.complete:
                 done = "NOT exhausted (budget)"
+            reduced = ""
+            if stats.reduction is not None:
+                reduced = f", partial-order reduced in {stats.reduction.reduced:,} states"
+                if stats.shown is not None:
+                    reduced += f", findings shown in {stats.shown.seconds:.1f} s"
             lines.append(
                 f"{self.config.variant} {self.config.name} [{level_name(exploration.level)}]: "
                 f"{done}, {stats.states:,} states, {stats.transitions:,} transitions, "
                 f"depth {stats.depth}, {stats.seconds:.1f} s "
-                f"({stats.states_per_second:,.0f} states/s, peak {stats.peak_rss_mib:.0f} MiB)"
+                f"({stats.states_per_second:,.0f} states/s, peak {stats.peak_rss_mib:.0f} MiB"
+                f"{reduced})"
             )
         if self.outcome is not None:
             lines.append(
@@ -153,8 +190,22 @@ class MemberRun:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Search:
+    """How the safety searches run: partial-order reduced or not, in this process or on a
+    pool of workers."""
+
+    por: bool = False
+    pool: Pool | None = None
+
+
 def _safety(
-    config: Config, props: list[Property], max_states: int, progress: Progress, level: int
+    config: Config,
+    props: list[Property],
+    max_states: int,
+    progress: Progress,
+    level: int,
+    how: Search,
 ) -> Exploration:
     task: TaskID = progress.add_task(
         f"{config.variant} ({config.name}) [{level_name(level)}]", total=max_states, info=""
@@ -167,19 +218,21 @@ def _safety(
             info=f"{stats.transitions} transitions, depth {stats.depth}",
         )
 
-    exploration = explore(config, props, max_states, progress=report, level=level)
+    exploration = explore(
+        config, props, max_states, progress=report, level=level, por=how.por, pool=how.pool
+    )
     progress.update(task, total=exploration.stats.states, completed=exploration.stats.states)
     return exploration
 
 
 def _member(
-    config: Config, props: list[Property], max_states: int, progress: Progress
+    config: Config, props: list[Property], max_states: int, progress: Progress, how: Search
 ) -> MemberRun:
     checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
     run = MemberRun(
         config,
         [
-            _safety(config, group, max_states, progress, level)
+            _safety(config, group, max_states, progress, level, how)
             for level, group in search_groups(checked)
         ],
     )
@@ -238,12 +291,14 @@ def explore_configs(
     progress: Progress,
     lassos: bool = True,
     searches: list[dict[str, object]] | None = None,
+    how: Search | None = None,
 ) -> list[Result]:
     """Explore every config of one variant (a suite, or a single config) and give one result
     per property for them together (`nfct_spec.engines.suite`); with `lassos`, also write a
     lasso for each weaker fairness set where some config has one. The figures of each search
-    are appended to `searches`."""
-    runs = [_member(config, props, max_states, progress) for config in configs]
+    are appended to `searches`; `how` says how the safety searches run."""
+    how = how or Search()
+    runs = [_member(config, props, max_states, progress, how) for config in configs]
     if searches is not None:
         searches += [line for run in runs for line in run.summary()]
     results: list[Result] = []
@@ -317,23 +372,31 @@ def explore_groups(
     out: Path,
     console: Console,
     lassos: bool = True,
+    reduction: str = "symmetry",
+    workers: int = 1,
     **run_fields: object,
 ) -> list[Result]:
     """Explore every group with progress bars, merge the results into results.json (the run
     record lists each search's figures, the configs are keyed `variant/name`), print the
-    table, and return the results. `run_fields` add to the run record."""
+    table, and return the results. `reduction` (`REDUCTIONS`) and `workers` say how the
+    safety searches run; `run_fields` add to the run record."""
     fresh_subdir(out, TRACES)
     started = time.time()
     results: list[Result] = []
     searches: list[dict[str, object]] = []
-    with progress_bars(console) as progress:
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(Pool(workers)) if workers > 1 else None
+        how = Search(por=reduction == "por", pool=pool)
+        progress = stack.enter_context(progress_bars(console))
         for label, configs in groups:
             results += explore_configs(
-                label, configs, props, max_states, out, progress, lassos, searches
+                label, configs, props, max_states, out, progress, lassos, searches, how
             )
     run_info = {
         "command": "explore",
         **run_fields,
+        "reduction": reduction,
+        "workers": workers,
         "max_states": max_states,
         "searches": searches,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -349,12 +412,22 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Explore every selected config and write the explorer's results."""
     if args.max_states < 1:
         raise UsageError("--max-states must be at least 1")
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
     groups = selected(args)
     props = properties_from_ids(args.property)
     out = prepare(Path(args.out))
     check_mergeable(out / "results.json")
     started = time.time()
-    results = explore_groups(groups, props, args.max_states, out, console)
+    results = explore_groups(
+        groups,
+        props,
+        args.max_states,
+        out,
+        console,
+        reduction=args.reduction,
+        workers=args.workers,
+    )
     elapsed = time.time() - started
     console.print(f"results in {out / 'results.json'}, traces in {out / TRACES} ({elapsed:.1f} s)")
     return exit_code(results)

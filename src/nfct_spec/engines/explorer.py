@@ -17,6 +17,12 @@ is rebuilt by replaying real steps from the initial state and choosing, at each 
 successor whose canonical form is the next state on the path, so every trace replays through
 the plain model even though the search worked on representatives.
 
+With `por`, the search first runs with partial-order reduction (`nfct_spec.engines.por`),
+which keeps verdicts but not BFS depths; every finding it shows is then shown again by the
+unreduced search of the properties found (which stops once it has them all), so findings,
+their depths and their traces are always BFS-shortest. A property that holds costs only the
+reduced search.
+
 Liveness (`destroy-eventually`) is not decided here: see `nfct_spec.engines.lasso`, which works
 on the unreduced graph.
 """
@@ -26,8 +32,9 @@ from __future__ import annotations
 import resource
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nfct_spec.checking import (
     SAFETY_KINDS,
@@ -35,6 +42,7 @@ from nfct_spec.checking import (
     finding_verdict,
     searched,
 )
+from nfct_spec.engines.por import Judge, PartialOrder, ReductionStats
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import FULL, IDS, KERNEL, OBLIGATIONS, RECEIPTS
@@ -42,6 +50,9 @@ from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import Trace, make_trace
+
+if TYPE_CHECKING:
+    from nfct_spec.engines.parallel import Pool
 
 ProgressFn = Callable[["Stats"], None]
 PROGRESS_EVERY = 5000
@@ -58,6 +69,12 @@ class Stats:
     seconds: float = 0.0
     peak_rss_mib: float = 0.0
     complete: bool = False
+    cpu_seconds: float = 0.0
+    """Processor time the search took, in every process that worked on it."""
+    reduction: ReductionStats | None = None
+    """With partial-order reduction: what it did (the other figures are the reduced search's)."""
+    shown: Stats | None = None
+    """With partial-order reduction and findings: the unreduced search that showed them."""
 
     @property
     def states_per_second(self) -> float:
@@ -67,7 +84,8 @@ class Stats:
     @property
     def scope(self) -> str:
         """The scope line of an `exhausted` verdict."""
-        return f"{self.states} states, {self.transitions} transitions, depth {self.depth}"
+        line = f"{self.states} states, {self.transitions} transitions, depth {self.depth}"
+        return line if self.reduction is None else f"{line}, partial-order reduced"
 
 
 @dataclass(frozen=True)
@@ -94,9 +112,17 @@ class Exploration:
     level: int = FULL
     checked: frozenset[str] = frozenset()
     """The ids of the properties the search checked."""
+    unshown: frozenset[str] = frozenset()
+    """Properties the reduced search found that the unreduced one did not show within the
+    budget (their verdict is `unknown`: no BFS-shortest trace)."""
+    reachable: bool = True
+    """Whether `index` holds every state the search reached. A search with partial-order
+    reduction keeps only the unreduced search that showed its findings."""
 
     def contains(self, state: State) -> bool:
         """Whether `state` (any member of its symmetry class) was reached."""
+        if not self.reachable:
+            raise ValueError("this exploration does not keep the states it reached")
         return self.canonical(state) in self.index
 
     def path_to(self, target: int) -> list[int]:
@@ -145,6 +171,8 @@ def explore(
     symmetry: bool = True,
     progress: ProgressFn | None = None,
     level: int | None = None,
+    por: bool = False,
+    pool: Pool | None = None,
 ) -> Exploration:
     """Breadth-first search of every reachable canonical state, checking `props`.
 
@@ -152,11 +180,48 @@ def explore(
     keeps the observers `level` (by default those the checked properties read). It stops
     early, incomplete, once `max_states` distinct states are stored; and, complete for its
     purpose, once every checked property has its finding (nothing is left to decide).
+
+    With `por`, the search is partial-order reduced (`nfct_spec.engines.por`); the properties
+    it finds are then searched again without it, and their findings, depths and traces are
+    those of that unreduced search (BFS-shortest). The statistics are the reduced search's.
+
+    With a `pool` of worker processes, the searches are partitioned among them
+    (`nfct_spec.engines.parallel`): the same verdicts, state counts, depths and finding depths,
+    but the exploration keeps only the states on the paths of its findings.
     """
     checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
     if level is None:
         level = observers_for(checked)
+    search = _search if pool is None else pool.search
+    if not por:
+        return search(config, checked, max_states, symmetry, progress, level, False)
+    reduced = search(config, checked, max_states, symmetry, progress, level, True)
+    reduced.reachable = False
+    found = [p for p in checked if p.id in reduced.findings]
+    if not found:
+        reduced.findings.clear()
+        reduced.index, reduced.states, reduced.parents = {}, [], array("q")
+        return reduced
+    shown = search(config, found, max_states, symmetry, None, level, False)
+    reduced.stats.shown = shown.stats
+    reduced.findings = shown.findings
+    reduced.index, reduced.states, reduced.parents = shown.index, shown.states, shown.parents
+    reduced.unshown = frozenset(p.id for p in found if p.id not in shown.findings)
+    return reduced
+
+
+def _search(
+    config: Config,
+    checked: Sequence[Property],
+    max_states: int | None,
+    symmetry: bool,
+    progress: ProgressFn | None,
+    level: int,
+    por: bool,
+) -> Exploration:
+    """The breadth-first search itself, in this process (see `explore`); with `por`, reduced."""
     canonical = Canonicaliser(config, level, flows=symmetry, listeners=symmetry, slots=symmetry)
+    order = PartialOrder(config, level) if por else None
     on_states = [p for p in checked if not p.on_transitions]
     on_steps = [p for p in checked if p.on_transitions]
     stats = Stats()
@@ -165,23 +230,33 @@ def explore(
     )
     index, states, parents = result.index, result.states, result.parents
     findings = result.findings
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     state_checks = _checks(on_states, findings)
     step_checks = _checks(on_steps, findings)
 
+    def judge_state(state: State, sid: int) -> None:
+        nonlocal state_checks
+        for prop, check, safety in state_checks:
+            if bool(check(config, state)) is not safety:
+                findings[prop.id] = Finding(sid, None, None)
+                state_checks = _checks(on_states, findings)
+
+    def judge_step(pre: State, step: Step, post: State, pre_id: int) -> None:
+        nonlocal step_checks
+        for prop, check, safety in step_checks:
+            if bool(check(config, pre, step, post)) is not safety:
+                findings[prop.id] = Finding(pre_id, step, post)
+                step_checks = _checks(on_steps, findings)
+
     def add(state: State, parent: int) -> bool:
         """Store a new canonical state; False once the budget is full."""
-        nonlocal state_checks
         if max_states is not None and len(index) >= max_states:
             return False
         sid = len(index)
         index[state] = sid
         states.append(state)
         parents.append(parent)
-        for prop, check, safety in state_checks:
-            if bool(check(config, state)) is not safety:
-                findings[prop.id] = Finding(sid, None, None)
-                state_checks = _checks(on_states, findings)
+        judge_state(state, sid)
         return True
 
     root = canonical(initial_state(config, level))
@@ -192,12 +267,12 @@ def explore(
         next_frontier: list[State] = []
         for pre in frontier:
             pre_id = index[pre]
-            for step, post in successors(config, pre):
+            taken: Iterable[tuple[Step, State]] = successors(config, pre)
+            if order is not None:
+                taken = order.reduce(pre, list(taken), _judge(judge_state, judge_step, pre_id))
+            for step, post in taken:
                 stats.transitions += 1
-                for prop, check, safety in step_checks:
-                    if bool(check(config, pre, step, post)) is not safety:
-                        findings[prop.id] = Finding(pre_id, step, post)
-                        step_checks = _checks(on_steps, findings)
+                judge_step(pre, step, post, pre_id)
                 rep = canonical(post)
                 if rep in index:
                     continue
@@ -215,17 +290,32 @@ def explore(
         frontier = next_frontier
     stats.states = len(index)
     stats.seconds = time.perf_counter() - started
+    stats.cpu_seconds = time.process_time() - cpu
     stats.peak_rss_mib = peak_rss_mib()
     stats.complete = complete and not frontier
+    stats.reduction = None if order is None else order.stats
     if progress is not None:
         progress(stats)
     return result
 
 
+def _judge(
+    judge_state: Callable[[State, int], None],
+    judge_step: Callable[[State, Step, State, int], None],
+    pre_id: int,
+) -> Judge:
+    """How the reduction reports what it judges in place: as findings of the state it is
+    expanding (their traces come from the unreduced search)."""
+    return Judge(
+        lambda state: judge_state(state, pre_id),
+        lambda pre, step, post: judge_step(pre, step, post, pre_id),
+    )
+
+
 Check = tuple[Property, Callable[..., bool], bool]
 
 
-def _checks(props: Sequence[Property], findings: dict[str, Finding]) -> list[Check]:
+def _checks(props: Sequence[Property], findings: Container[str]) -> list[Check]:
     """The checks still to run: each property without a finding yet, its predicate, and the
     predicate's value that is fine (True for invariant and action properties, whose finding is
     a violation; False for witnesses). Every predicate returns a bool."""
@@ -296,6 +386,11 @@ def verdict(prop: Property, exploration: Exploration) -> tuple[str, str]:
         found = "witnessed" if finding_verdict(prop) == "witness" else "violated"
         depth = finding_depth(exploration, prop.id)
         return found, f"BFS-shortest finding at depth {depth}; {stats.scope}"
+    if prop.id in exploration.unshown:
+        return "unknown", (
+            f"the partial-order reduced search found it ({stats.scope}), but the unreduced "
+            "search did not reach its BFS-shortest trace within the budget"
+        )
     if not stats.complete:
         return "unknown", f"budget hit: {stats.scope} searched, not exhausted"
     if prop.expected_for(exploration.config) in ("violated", "witness"):

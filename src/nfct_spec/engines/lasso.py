@@ -71,6 +71,31 @@ from nfct_spec.traces import Trace, make_trace
 
 PROPERTY = "destroy-eventually"
 
+REDUCTIONS = ("obligations only", "anonymous queues", "sk_drops slice")
+"""The reductions the liveness graph uses (`same_state`): it keeps the OBLIGATIONS observers
+and no other (no kernel step reads an observer), forgets what queued messages say (the kernel
+only compares queue lengths, and the obligations record a queued DESTROY themselves) and sets
+sk_drops to 0 (read by no step and no property). Each maps a state to one that has the same
+steps and the same obligations, so the graph keeps every cycle and every broken obligation.
+
+What it does not use, and why:
+
+- *Symmetry* (slots, flows, listeners): a lasso must close on the same state, and fairness is
+  judged per instance (one listener, one timer, one conntrack). In a quotient graph a cycle may
+  close on a renamed copy of its first state, where the conntrack that stays dying and the
+  instances owed a step have other names; such a cycle stands for a longer one of the real
+  graph (repeated until the renaming comes back to the identity), which would have to be
+  rebuilt before its fairness could be judged. The graphs of the `ci` suite are small enough
+  without it.
+- *Partial-order reduction* (`nfct_spec.engines.por`): it keeps whether a finding is reachable,
+  not cycles. On a cycle of a reduced graph a deferred step may be taken later or never, so a
+  fair lasso of the full graph may have no fair counterpart, and an unfair one may look fair.
+  The conditions that keep liveness (a fully expanded state on every cycle, a property and
+  fairness sets blind to the deferred steps) are not built.
+- *The parallel search* (`nfct_spec.engines.parallel`): the lasso search needs the whole graph
+  in one process; the graph is built there.
+"""
+
 FULL_FAIRNESS = tuple(f.id for f in FAIRNESS)
 Unit = tuple[str, tuple[tuple[str, object], ...]]
 Edge = tuple[int, Step, int]
