@@ -160,13 +160,24 @@ def _caught(handler: ast.expr | None) -> set[str]:
     return out
 
 
+def _forwards(handler: ast.ExceptHandler) -> bool:
+    """A handler that raises again, or hands the traceback on (`traceback.format_exc()`, as a
+    worker process does to its parent, which raises it), hides nothing."""
+    return any(
+        isinstance(node, ast.Raise) or "format_exc" in _called(node)
+        for stmt in handler.body
+        for node in ast.walk(stmt)
+    )
+
+
 def broad_guards(tree: ast.Module, callers: frozenset[str]) -> list[tuple[int, str]]:
     """(line, what) of every `except` or `contextlib.suppress` catching TypeError or broader
-    around a call that runs an action."""
+    around a call that runs an action, unless the handler forwards the error."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Try):
-            caught = set().union(*(_caught(h.type) for h in node.handlers))
+            hiding = [h for h in node.handlers if not _forwards(h)]
+            caught = set().union(*(_caught(h.type) for h in hiding))
             body_calls = set().union(*(_called(stmt) for stmt in node.body))
             if caught & BROAD and body_calls & callers:
                 found.append((node.lineno, f"except {sorted(caught & BROAD)}"))
@@ -204,6 +215,16 @@ def test_no_code_around_action_calls_catches_type_error_or_broader() -> None:
 )
 def test_the_scan_finds_a_guard_that_would_hide_a_fault(source: str) -> None:
     assert broad_guards(ast.parse(source), _action_callers())
+
+
+def test_the_scan_accepts_a_handler_that_forwards_the_error() -> None:
+    raising = "try:\n    s = apply(config, state, step)\nexcept Exception:\n    log()\n    raise\n"
+    sending = (
+        "try:\n    s = apply(config, state, step)\n"
+        "except Exception:\n    conn.send(('error', traceback.format_exc()))\n"
+    )
+    assert not broad_guards(ast.parse(raising), _action_callers())
+    assert not broad_guards(ast.parse(sending), _action_callers())
 
 
 def test_the_scan_leaves_guards_around_other_code_alone() -> None:

@@ -352,19 +352,8 @@ class _Partition:
             self.pending = [(root, -1, NO_PARENT)]
         return len(self.pending)
 
-    def expand(self, found: frozenset[str]) -> tuple[int, int, dict[str, Found]]:
-        """Expand the frontier, exchange the successors with the other workers, and propose the
-        new states of this partition; returns the transitions taken, the states proposed and
-        the first finding of each property not yet `found`. The exchange takes place even if
-        the expansion failed (with nothing to send), so that no other worker waits for ever;
-        the error is raised afterwards."""
-        out: list[dict[State, int]] = [{} for _ in range(self.workers)]
-        failure: Exception | None = None
-        try:
-            transitions, findings = self._expand(found, out)
-        except Exception as exc:
-            failure = exc
-            out = [{} for _ in range(self.workers)]
+    def _exchange(self, out: list[dict[State, int]]) -> list[list[tuple[State, int]]]:
+        """Send each other worker the successors it owns and collect those sent to this one."""
         for dest in range(self.workers):
             if dest != self.me:
                 self.inboxes[dest].put((self.me, list(out[dest].items())))
@@ -373,8 +362,23 @@ class _Partition:
         for _ in range(self.workers - 1):
             source, batch = self.inboxes[self.me].get()
             batches[source] = batch
-        if failure is not None:
-            raise failure
+        return batches
+
+    def expand(self, found: frozenset[str]) -> tuple[int, int, dict[str, Found]]:
+        """Expand the frontier, exchange the successors with the other workers, and propose the
+        new states of this partition; returns the transitions taken, the states proposed and
+        the first finding of each property not yet `found`. The exchange takes place even if
+        the expansion failed (with nothing to send), so that no other worker waits for ever;
+        the error is raised afterwards."""
+        out: list[dict[State, int]] = [{} for _ in range(self.workers)]
+        expanded = False
+        try:
+            transitions, findings = self._expand(found, out)
+            expanded = True
+        finally:
+            if not expanded:
+                out = [{} for _ in range(self.workers)]
+            batches = self._exchange(out)
         proposed: dict[State, tuple[int, int]] = {}
         for source, batch in enumerate(batches):
             for rep, parent in batch:
