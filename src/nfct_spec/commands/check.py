@@ -9,8 +9,10 @@ import argparse
 import multiprocessing
 import re
 import signal
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from hypothesis.errors import FailedHealthCheck
 from rich.console import Console
@@ -27,7 +29,7 @@ from nfct_spec.commands.common import (
 )
 from nfct_spec.engines.hypothesis_engine import PROFILES, Profile
 from nfct_spec.engines.sampling import Checked, check_sampling
-from nfct_spec.engines.z3_engine import prove
+from nfct_spec.engines.z3_engine import Z3Run, prove
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import PRESETS, SUITES
 from nfct_spec.outdir import fresh_subdir, prepare
@@ -144,8 +146,52 @@ def _explore(
     return exit_code(results)
 
 
+class _Proofs(threading.Thread):
+    """The Z3 proofs, run beside the explorer once the Hypothesis workers are done.
+
+    The explorer works in this process while the Hypothesis searches use the worker processes;
+    the searches end first, and from then on a core would idle until the explorer is done. The
+    proofs run in worker processes of their own (`z3_runner.run_all`), so this thread only
+    waits for the searches, runs the encoding guard and collects the verdicts. What the proofs
+    would print is kept (`lines`) and printed by the caller after the explorer's output, and
+    results.json is written by the caller (`Z3Run.write`), after the other engines."""
+
+    def __init__(
+        self, variants: list[str], props: list[Property], out: Path, wait_for: list[Any]
+    ) -> None:
+        super().__init__(name="nfct-spec proofs", daemon=True)
+        self.variants, self.props, self.out, self.wait_for = variants, props, out, wait_for
+        self.lines: list[str] = []
+        self.z3: Z3Run | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for pending in self.wait_for:
+                pending.wait()
+            self.z3 = prove(
+                self.variants,
+                self.props,
+                self.out,
+                jobs=default_jobs(),
+                show=self.lines.append,
+                write=False,
+            )
+        except BaseException as exc:  # handed to the caller, which raises it
+            self.error = exc
+
+    def outcome(self) -> Z3Run:
+        """Wait for the proofs; their error, if any, is raised here."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.z3 is not None
+        return self.z3
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
-    """The main job: sample every property on every variant and write the results."""
+    """The main job: sample every property on every variant, explore the suite and prove,
+    then write the results."""
     configs = configs_from_args(args)
     props = properties_from_ids(args.property)
     profile = PROFILES[args.profile]
@@ -157,6 +203,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     workers = min(SAMPLING_WORKERS, len(configs))
     pool = multiprocessing.Pool(workers, initializer=_ignore_interrupts)
     finished = False
+    proofs: _Proofs | None = None
     try:
         pending = [
             pool.apply_async(_sample, (config, [p.id for p in props], profile, args.seed, database))
@@ -166,6 +213,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"Hypothesis: {len(configs)} variant(s) sampled in {workers} worker "
             f"process(es), {2 * profile.max_examples:,} runs each (profile {profile.name})"
         )
+        if not args.no_prove:
+            proofs = _Proofs([c.variant for c in configs], props, out, pending)
+            proofs.start()
+            console.print("Z3: the proofs start once the Hypothesis searches are done")
         # The explorer works meanwhile in this process: the machine's cores share the work.
         explored = 0 if args.no_explore else _explore(args, configs, props, out, console)
         checked: list[Checked] = []
@@ -200,14 +251,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     write_results(out / "results.json", results, run, {c.variant: c.to_json() for c in configs})
     console.print(_table(results, [c.variant for c in configs]))
     code = worst(exit_code(results), explored)
-    if not args.no_prove:
-        z3 = prove(
-            [c.variant for c in configs],
-            props,
-            out,
-            jobs=default_jobs(),
-            show=lambda text: console.print(text, highlight=False),
-        )
+    if proofs is not None:
+        if proofs.is_alive():
+            console.print("Z3: waiting for the proofs")
+        z3 = proofs.outcome()
+        for line in proofs.lines:
+            console.print(line, highlight=False)
+        z3.write(out)
         console.print(z3_table(z3.results))
         console.print(f"{len(z3.results)} z3 verdicts in {z3.seconds:.1f} s")
         code = worst(code, z3.code)

@@ -51,6 +51,14 @@ class Z3Run:
     outcomes: list[Outcome]
     guards: dict[str, GuardReport]
     seconds: float
+    run_info: dict[str, Any]
+    """The run record of results.json (`prove`)."""
+    configs: dict[str, Any]
+    """The configs of results.json, by variant."""
+
+    def write(self, out: Path) -> None:
+        """Merge the verdicts into `out`/results.json (run record `prove`)."""
+        write_results(out / "results.json", self.results, self.run_info, self.configs)
 
     @property
     def code(self) -> int:
@@ -93,11 +101,13 @@ def prove(
     jobs: int = 1,
     show: Callable[[str], None] = _quiet,
     every_line: bool = False,
+    write: bool = True,
 ) -> Z3Run:
     """Guard, prove or find every property of `props` on every variant of `variants`, write
-    the traces, the induction log and results.json under `out` (an output folder already
-    prepared), and return the verdicts. `show` gets the guard's summaries and the induction
-    lines worth showing (every one with `every_line`, else those not proved)."""
+    the traces, the induction log and (unless `write` is false: the caller then calls
+    `Z3Run.write` when no other writer is at work) results.json under `out` (an output folder
+    already prepared), and return the verdicts. `show` gets the guard's summaries and the
+    induction lines worth showing (every one with `every_line`, else those not proved)."""
     started = time.time()
     guards: dict[str, GuardReport] = {}
     for variant in variants:
@@ -148,5 +158,7 @@ def prove(
         "elapsed_seconds": round(seconds, 2),
     }
     configs = {v: preset("ci", v).to_json() for v in variants if v in MODELLED}
-    write_results(out / "results.json", results, run_info, configs)
-    return Z3Run(results, list(outcomes.values()), guards, seconds)
+    z3 = Z3Run(results, list(outcomes.values()), guards, seconds, run_info, configs)
+    if write:
+        z3.write(out)
+    return z3
