@@ -34,6 +34,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--record", type=Path, default=ROOT / RECORD)
     args = parser.parse_args()
+    if not args.record.is_file():
+        parser.error(f"--record {args.record}: no such figures file (nothing was measured)")
     verdicts = aux = 0
     queries: list[tuple[float, str]] = []
     searches: list[tuple[float, str]] = []

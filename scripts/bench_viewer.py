@@ -49,6 +49,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", type=Path, default=ROOT / RECORD)
     args = parser.parse_args()
+    if not args.record.is_file():
+        parser.error(f"--record {args.record}: no such figures file (nothing was measured)")
     config = preset("ci", "2.6.31")
     trace = make_trace(config, walk(500, 0), initial_state(config), {"seed": 0})
     started = time.perf_counter()
