@@ -435,7 +435,7 @@ def validate(trace: Trace) -> None:
 
 def _validate_step(config: Config, step: Step, where: str) -> None:
     action = BY_NAME.get(step.action)
-    if action is None or config.variant not in action.variants:
+    if action is None or not action.exists_in(config):
         raise TraceError(
             f"{where}.#meta.action: {step.action!r} is not an action of variant {config.variant}"
         )
