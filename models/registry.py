@@ -469,7 +469,7 @@ ACTIONS: tuple[Action, ...] = (
         ("flow", _FLOW),
     ),
     _a(
-        "ctnetlink_del_conntrack.lookup",
+        "ctnetlink_del_conntrack_lookup",
         smp.ctnetlink_del_lookup,
         _flows_requesters,
         "kernel",
@@ -480,7 +480,7 @@ ACTIONS: tuple[Action, ...] = (
         granularities=SMP,
     ),
     _a(
-        "death_by_timeout.expire",
+        "death_by_timeout_expire",
         smp.death_by_timeout_expire,
         _due,
         "kernel",
@@ -490,7 +490,7 @@ ACTIONS: tuple[Action, ...] = (
         granularities=SMP,
     ),
     _a(
-        "nf_conntrack_flush_report.start",
+        "nf_conntrack_flush_report_start",
         smp.flush_start,
         _flush_requesters,
         "kernel",
@@ -510,8 +510,8 @@ ACTIONS: tuple[Action, ...] = (
         ("slot", _SLOT),
         granularities=SMP,
     ),
-    _step("get_next_corpse.found", smp.flush_found, "found"),
-    _step("nf_conntrack_flush_report.done", smp.flush_done, "next_corpse"),
+    _step("get_next_corpse_found", smp.flush_found, "found"),
+    _step("nf_conntrack_flush_report_done", smp.flush_done, "next_corpse"),
     _step("del_timer", smp.del_timer, "del_timer"),
     _step("test_bit_dying", smp.test_dying, "test_dying"),
     _step("nf_conntrack_event_report", smp.report_destroy, "report"),

@@ -27,7 +27,7 @@ from nfct_spec.commands.common import (
 )
 from nfct_spec.engines.hypothesis_engine import PROFILES, Profile
 from nfct_spec.engines.sampling import Checked, check_sampling
-from nfct_spec.engines.z3_engine import prove
+from nfct_spec.engines.z3_engine import encoded_variants, prove
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import PRESETS, SUITES
 from nfct_spec.outdir import fresh_subdir, prepare
@@ -200,13 +200,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     write_results(out / "results.json", results, run, {c.variant: c.to_json() for c in configs})
     console.print(_table(results, [c.variant for c in configs]))
     code = worst(exit_code(results), explored)
-    if not args.no_prove:
+
+    def show(text: str) -> None:
+        console.print(text, highlight=False)
+
+    encoded = [] if args.no_prove else encoded_variants(configs, show)
+    if encoded:
         z3 = prove(
-            [c.variant for c in configs],
+            encoded,
             props,
             out,
             jobs=default_jobs(),
-            show=lambda text: console.print(text, highlight=False),
+            show=show,
         )
         console.print(z3_table(z3.results))
         console.print(f"{len(z3.results)} z3 verdicts in {z3.seconds:.1f} s")

@@ -171,7 +171,7 @@ def machine_class(
         "fail_on": fail_on,
     }
     for action in actions_of(config):
-        namespace[f"rule_{action.name.lstrip('_').replace('.', '_')}"] = _rule_for(action.name)
+        namespace[f"rule_{action.name.lstrip('_')}"] = _rule_for(action.name)
     return type("NfctMachine", (ModelMachine,), namespace)
 
 
