@@ -271,8 +271,7 @@ def del_timer(config: Config, state: State, call: int) -> State | None:
         return _set(state, call, evolve(current, pc="report"))
     if current.fn == CTNETLINK and slot in state.kernel.dying:
         return _set(_death_by_event_inline(config, state, slot), call, evolve(current, pc="put"))
-    body = evolve(current, pc="test_dying", portid=0, echo=False, inline=True)
-    return _set(state, call, body)
+    return _set(state, call, evolve(current, pc="test_dying", inline=True))
 
 
 def _death_by_event_inline(config: Config, state: State, slot: int) -> State:
@@ -313,8 +312,10 @@ def report_destroy(config: Config, state: State, call: int) -> State | None:
     if current is None:
         return None
     state = note_death(state, current.slot)
+    # death_by_timeout() reports with port id 0 and no echo, also when called inline.
+    portid, echo = (0, False) if current.inline else (current.portid, current.echo)
     state, ret = nf_conntrack_eventmask_report(
-        config, state, current.slot, IPCT_DESTROY, current.portid, current.echo
+        config, state, current.slot, IPCT_DESTROY, portid, echo
     )
     failed = ret < 0
     return _set(state, call, evolve(current, pc="unlink" if failed else "set_dying", failed=failed))

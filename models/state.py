@@ -127,9 +127,10 @@ class Call(NamedTuple):
 
     `fn` is the kernel function, `slot` the conntrack it works on (-1 for a flush between
     entries), `pc` its program point: the name of the next step it takes. `portid` and `echo`
-    are what it reports DESTROY with; `held` says it holds a reference of its own (taken by its
-    lookup), `failed` that its DESTROY send returned an error, `inline` that it runs the body
-    of death_by_timeout() after a successful del_timer().
+    are what it reports DESTROY with (the body of death_by_timeout() reports with port id 0
+    and no echo, also when it runs inline); `held` says it holds a reference of its own
+    (taken by its lookup), `failed` that its DESTROY send returned an error, `inline` that it
+    runs the body of death_by_timeout() after a successful del_timer().
     """
 
     fn: str
