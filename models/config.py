@@ -30,6 +30,7 @@ SMP_DEFAULTS: dict[str, object] = {
     "cpus": 2,
     "delete_takes_timer": False,
     "iterator_takes_timer": False,
+    "retry_timer_separate": False,
     "flush": True,
 }
 """The fields the smp granularity added, at their defaults."""
@@ -89,6 +90,12 @@ class Config:
     """smp: the flush iterator sends DESTROY only after its del_timer(&ct->timeout) succeeded
     ("netfilter: nf_conntrack: don't send destroy events from iterator", 3.12); false is
     2.6.31 as released, where kill_report() sends it before."""
+    retry_timer_separate: bool = False
+    """smp: the dying list's retry runs on a timer of the event cache extension, not on
+    ct->timeout ("netfilter: nf_conntrack: fix racy timer handling with reliable events",
+    2012), so del_timer(&ct->timeout) of a dying conntrack fails. Needs `delete_takes_timer`:
+    the model keeps one timer per conntrack, and only with that guard is ct->timeout idle on
+    every conntrack that reaches the dying list."""
     flush: bool = True
     """The environment may flush the table (`conntrack -F`)."""
 
@@ -178,10 +185,16 @@ def validate(config: Config) -> None:
     if config.granularity == "smp" and config.variant != "2.6.31":
         raise _fail("granularity", "smp is modelled for the 2.6.31 variant only")
     _check_int("cpus", config.cpus, 1, 4)
-    for name in ("delete_takes_timer", "iterator_takes_timer"):
+    for name in ("delete_takes_timer", "iterator_takes_timer", "retry_timer_separate"):
         _check_bool(name, getattr(config, name))
         if getattr(config, name) and config.granularity != "smp":
             raise _fail(name, "is an era of the smp granularity (set granularity to smp)")
+    if config.retry_timer_separate and not config.delete_takes_timer:
+        raise _fail(
+            "retry_timer_separate",
+            "needs delete_takes_timer (the model keeps one timer per conntrack: without that "
+            "guard a failed delete leaves ct->timeout pending beside the retry)",
+        )
     _check_bool("flush", config.flush)
     _check_bool("expectations", config.expectations)
     _check_bool("listener_churn", config.listener_churn)

@@ -30,7 +30,9 @@ Eras (`Config` flags, each named after what changed upstream):
 2012): ctnetlink_del_conntrack() starts with `if (del_timer(&ct->timeout))` and reports only
 then; `iterator_takes_timer` ("netfilter: nf_conntrack: don't send destroy events from
 iterator", 3.12): the iterator's callback only selects, and the DESTROY is sent by the deletion
-body after a successful del_timer(), with the requester's port id.
+body after a successful del_timer(), with the requester's port id; `retry_timer_separate`
+("netfilter: nf_conntrack: fix racy timer handling with reliable events", 2012): the retry of a
+dying conntrack runs on a timer of its event cache extension, so ct->timeout stays idle there.
 
 What the model of these steps leaves out: nf_conntrack_lock is modelled only where the flush
 iterator holds it across kill_report() (steps that take it wait, and so does every atomic
@@ -255,7 +257,9 @@ def del_timer(config: Config, state: State, call: int) -> State | None:
     the caller's own deletion body follows (report with its port id); nf_ct_kill() calls
     ct->timeout.function, which is death_by_timeout() for a hashed conntrack and
     death_by_event() on the dying list (run here in one step); the 2.6.31 iterator calls
-    death_by_timeout() by name whatever the timer was armed for. On failure: put.
+    death_by_timeout() by name whatever the timer was armed for. On failure: put. With
+    `retry_timer_separate` the retry of a dying conntrack is not ct->timeout, so del_timer()
+    fails on it.
     """
     current = _call(config, state, call, "del_timer")
     if current is None:
@@ -263,7 +267,10 @@ def del_timer(config: Config, state: State, call: int) -> State | None:
     slot = current.slot
     ct = state.ct(slot)
     assert ct is not None
-    if ct.timer == NO_TIMER:
+    separate = config.retry_timer_separate and slot in state.kernel.dying
+    if ct.timer == NO_TIMER or separate:
+        # With a separate retry timer, a dying conntrack's ct->timeout is idle (its owner
+        # took it before the dying list) and `timer` is the event cache's retry timer.
         return _set(state, call, evolve(current, pc="put"))
     state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
     takes = config.delete_takes_timer if current.fn == CTNETLINK else config.iterator_takes_timer

@@ -116,13 +116,14 @@ SMP_PROPERTIES: tuple[Property, ...] = (
                 "&ct->timeout) succeeded; if the handler ran meanwhile, failed and moved the "
                 "conntrack to the dying list, the timer it cancelled was the retry and the "
                 "handler body runs a second time (the iterator stopped calling it in 3.12)",
-                "smp-flush-unguarded",
+                "smp-flush-cancels-retry",
             ),
             _smp(
                 "holds",
                 "nf_ct_kill() runs ct->timeout.function, which on the dying list is "
                 "death_by_event(); guarded deleters run their own body; early_drop() takes "
-                "the timer of a hashed conntrack whose handler is not running",
+                "the timer of a hashed conntrack whose handler is not running; with a "
+                "separate retry timer del_timer(&ct->timeout) fails on a dying conntrack",
             ),
         ),
     ),
@@ -145,7 +146,14 @@ SMP_PROPERTIES: tuple[Property, ...] = (
                 "violated",
                 _GUARD_FIX + ", sends and unhashes it a second time (fixed by a separate "
                 "ecache timer: 'netfilter: nf_conntrack: fix racy timer handling with "
-                "reliable events', 2012, not modelled yet)",
+                "reliable events', 2012)",
+                "smp-retry-reuses-timeout",
+            ),
+            _smp(
+                "holds",
+                "with the delete guard and a separate retry timer, a body that unhashes runs "
+                "only for the owner of ct->timeout, which is taken once per conntrack and "
+                "never re-armed (mod_timer_pending() finds it idle, the retry has its own)",
             ),
         ),
     ),

@@ -65,6 +65,14 @@ def _smp_flush_unguarded(config: Config) -> bool:
     return _smp(config) and config.flush and not config.iterator_takes_timer
 
 
+def _smp_retry_reuses_timeout(config: Config) -> bool:
+    return _smp(config) and not config.retry_timer_separate
+
+
+def _smp_flush_cancels_retry(config: Config) -> bool:
+    return _smp_flush_unguarded(config) and not config.retry_timer_separate
+
+
 def _smp_update_events(config: Config) -> bool:
     return _smp(config) and any(bit in config.event_bits for bit in ("STATUS", "PROTOINFO"))
 
@@ -84,6 +92,8 @@ FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "smp-flush-unguarded": _smp_flush_unguarded,
     "smp-reliable-listeners-2": _smp_reliable_listeners_2,
     "smp-update-events": _smp_update_events,
+    "smp-retry-reuses-timeout": _smp_retry_reuses_timeout,
+    "smp-flush-cancels-retry": _smp_flush_cancels_retry,
 }
 
 NOT_RESTATED = (

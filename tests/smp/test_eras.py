@@ -29,6 +29,7 @@ SHORTEST = [
     ("smp-delete-guard-flush", "destroy-once", 10),
     ("smp-delete-guard-flush", "timeout-handler-once", 11),
     ("smp-iterator-guard-flush", "no-double-unlink", 11),
+    ("smp-ecache-timer-flush", "destroy-once", 10),
 ]
 FIXED = [
     # (config, property the era's fix restores)
@@ -37,6 +38,10 @@ FIXED = [
     ("smp-delete-guard", "no-use-after-free"),
     ("smp-iterator-guard-flush", "destroy-once"),
     ("smp-iterator-guard-flush", "timeout-handler-once"),
+    ("smp-ecache-timer-flush", "no-double-unlink"),
+    ("smp-ecache-timer-flush", "timeout-handler-once"),
+    ("smp-all-guards-flush", "destroy-once"),
+    ("smp-all-guards-flush", "no-double-unlink"),
 ]
 
 

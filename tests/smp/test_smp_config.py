@@ -28,6 +28,7 @@ from nfct_spec.spec.catalogue import CATALOGUE
         ({"granularity": "smp", "iterator_takes_timer": 1}, "iterator_takes_timer"),
         ({"granularity": "smp", "cpus": 0}, "cpus"),
         ({"flush": "no"}, "flush"),
+        ({"granularity": "smp", "retry_timer_separate": True}, "retry_timer_separate"),
     ],
 )
 def test_a_bad_smp_field_is_refused_by_name(changes: dict[str, object], field: str) -> None:
