@@ -280,7 +280,25 @@ def _rename(
         sockets=sockets,
         alloc_pending=_flow(flow_map, kernel.alloc_pending),
         alloc_slot=slot_map[kernel.alloc_slot] if kernel.alloc_slot >= 0 else -1,
+        **_rename_smp(kernel, slot_map),
     )
+
+
+def _rename_smp(kernel: Kernel, slot_map: dict[int, int]) -> dict[str, object]:
+    """The smp fields renamed: each slot's reference count moves with it, and so does the slot
+    of each call in progress (the calls are kept sorted)."""
+    if not kernel.refs:
+        return {}
+    refs = [0] * len(kernel.refs)
+    for old, count in enumerate(kernel.refs):
+        refs[slot_map[old]] = count
+    calls = tuple(
+        sorted(
+            evolve(call, slot=slot_map[call.slot]) if call.slot >= 0 else call
+            for call in kernel.calls
+        )
+    )
+    return {"refs": tuple(refs), "calls": calls}
 
 
 def _rename_ghost(
@@ -343,7 +361,10 @@ def permute_listeners(state: State, order: Sequence[int]) -> State:
     ghost = state.ghost
     records = tuple(replace(r, seen=tuple(r.seen[i] for i in order)) for r in ghost.records)
     previous = tuple((flow, _permute_mask(mask, order)) for flow, mask in ghost.previous)
+    calls = tuple(
+        sorted(evolve(call, portid=_permute_pid(call.portid, order)) for call in kernel.calls)
+    )
     return State(
-        evolve(kernel, cts=cts, sockets=sockets),
+        evolve(kernel, cts=cts, sockets=sockets, calls=calls),
         replace(ghost, records=records, previous=previous),
     )

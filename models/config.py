@@ -17,9 +17,23 @@ from typing import Any
 from nfct_spec.models.bits import BIT_NAMES, GROUPS
 
 VARIANTS = ("2.6.30", "2.6.31", "6.x")
+GRANULARITIES = ("atomic", "smp")
+"""`atomic`: every kernel function is one step. `smp`: the functions where the kernel lets
+another CPU in are split into steps (`nfct_spec.models.smp`); 2.6.31 only."""
 FAULTS = ("build_failure",)
 SYSCTLS = ("nf_conntrack_events", "events_retry_timeout")
 REQUIRED_BITS = ("NEW", "DESTROY")
+
+
+SMP_DEFAULTS: dict[str, object] = {
+    "granularity": "atomic",
+    "cpus": 2,
+    "delete_takes_timer": False,
+    "iterator_takes_timer": False,
+    "retry_timer_separate": False,
+    "flush": True,
+}
+"""The fields the smp granularity added, at their defaults."""
 
 
 class ConfigError(ValueError):
@@ -65,6 +79,25 @@ class Config:
     worker_first_delay: int = 2
     worker_retry_delay: int = 1
     ecache_work_fixed: bool = False
+    granularity: str = "atomic"
+    cpus: int = 2
+    """smp: how many kernel calls can be in progress at once (CPUs, timer softirqs included)."""
+    delete_takes_timer: bool = False
+    """smp: ctnetlink_del_conntrack() reports DESTROY only if its del_timer(&ct->timeout)
+    succeeded ("netfilter: ctnetlink: fix race between delete and timeout expiration", 2012);
+    false is 2.6.31 as released."""
+    iterator_takes_timer: bool = False
+    """smp: the flush iterator sends DESTROY only after its del_timer(&ct->timeout) succeeded
+    ("netfilter: nf_conntrack: don't send destroy events from iterator", 3.12); false is
+    2.6.31 as released, where kill_report() sends it before."""
+    retry_timer_separate: bool = False
+    """smp: the dying list's retry runs on a timer of the event cache extension, not on
+    ct->timeout ("netfilter: nf_conntrack: fix racy timer handling with reliable events",
+    2012), so del_timer(&ct->timeout) of a dying conntrack fails. Needs `delete_takes_timer`:
+    the model keeps one timer per conntrack, and only with that guard is ct->timeout idle on
+    every conntrack that reaches the dying list."""
+    flush: bool = True
+    """The environment may flush the table (`conntrack -F`)."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -91,8 +124,14 @@ class Config:
         return self.listener_index(requester) + 1
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form (the inverse of `config_from_json`)."""
+        """The JSON form (the inverse of `config_from_json`). The fields of the smp
+        granularity are left out at their defaults, so an atomic config's JSON (and whatever
+        is keyed by it, such as a fuzzing campaign's examples) is what it was before they
+        existed."""
         data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        for name, default in SMP_DEFAULTS.items():
+            if data[name] == default:
+                del data[name]
         return data
 
     def with_(self, **changes: Any) -> Config:
@@ -137,6 +176,26 @@ def validate(config: Config) -> None:
     _check_int("worker_first_delay", config.worker_first_delay, 0, 16)
     _check_int("worker_retry_delay", config.worker_retry_delay, 0, 16)
     _check_bool("ecache_work_fixed", config.ecache_work_fixed)
+    _check_str("granularity", config.granularity)
+    if config.granularity not in GRANULARITIES:
+        raise _fail(
+            "granularity",
+            f"unknown granularity {config.granularity!r} (known: {', '.join(GRANULARITIES)})",
+        )
+    if config.granularity == "smp" and config.variant != "2.6.31":
+        raise _fail("granularity", "smp is modelled for the 2.6.31 variant only")
+    _check_int("cpus", config.cpus, 1, 4)
+    for name in ("delete_takes_timer", "iterator_takes_timer", "retry_timer_separate"):
+        _check_bool(name, getattr(config, name))
+        if getattr(config, name) and config.granularity != "smp":
+            raise _fail(name, "is an era of the smp granularity (set granularity to smp)")
+    if config.retry_timer_separate and not config.delete_takes_timer:
+        raise _fail(
+            "retry_timer_separate",
+            "needs delete_takes_timer (the model keeps one timer per conntrack: without that "
+            "guard a failed delete leaves ct->timeout pending beside the retry)",
+        )
+    _check_bool("flush", config.flush)
     _check_bool("expectations", config.expectations)
     _check_bool("listener_churn", config.listener_churn)
     if config.nf_conntrack_events == 2 and config.variant != "6.x":

@@ -34,6 +34,7 @@ from nfct_spec.models.state import (
     State,
     evolve,
     insert_sorted,
+    set_at,
     with_ct,
     without,
 )
@@ -129,6 +130,8 @@ def _allocate(config: Config, state: State, flow: int, slot: int) -> State:
         alloc_pending=-1,
         alloc_slot=-1,
     )
+    if kernel.refs:
+        kernel = evolve(kernel, refs=set_at(kernel.refs, slot, 1))
     ghost = state.ghost
     if ghost.level:
         ghost = observers.allocated(ghost, slot, flow, [s.open for s in kernel.sockets])
@@ -195,7 +198,10 @@ def nf_conntrack_in(
     bits = packet_bits(config, ct, packet)
     if bits is None:
         return None
-    ct = evolve(ct, timer=config.ct_timeout, assured=ct.assured or packet == "assure")
+    # __nf_ct_refresh_acct(): mod_timer_pending(), so a timer that is not pending (its
+    # handler is running on another CPU, granularity smp) stays so.
+    timer = config.ct_timeout if ct.timer != NO_TIMER else NO_TIMER
+    ct = evolve(ct, timer=timer, assured=ct.assured or packet == "assure")
     state = evolve(state, kernel=with_ct(state.kernel, hashed, ct))
     state = nf_conntrack_event_cache(state, hashed, bits)
     return nf_ct_deliver_cached_events(config, state, hashed)
@@ -233,6 +239,10 @@ def early_drop(config: Config, state: State, victim: int) -> State | None:
         return evolve(state, kernel=kernel)
     ct = state.ct(victim)
     if ct is None or victim not in state.kernel.hash or ct.assured:
+        return None
+    if ct.timer == NO_TIMER:
+        # smp: del_timer() fails while the victim's handler runs on another CPU; the scan
+        # then drops nothing, which is the outcome of victim -1.
         return None
     if variant_of(config.variant).single_winner_delete:
         state, freed = nf_ct_delete(config, state, victim, 0, False)

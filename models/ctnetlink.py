@@ -36,7 +36,8 @@ def requester_ok(config: Config, state: State, requester: str) -> bool:
     return state.kernel.sockets[i].open
 
 
-def _echo(config: Config, requester: str) -> bool:
+def echo_of(config: Config, requester: str) -> bool:
+    """A listener that requests asks for an echo (NLM_F_ECHO); the tool does not."""
     return requester not in config.requesters
 
 
@@ -60,11 +61,11 @@ def ctnetlink_del_conntrack(
         return None
     portid = config.portid(requester)
     if variant_of(config.variant).single_winner_delete:
-        state, _ = nf_ct_delete(config, state, slot, portid, _echo(config, requester))
+        state, _ = nf_ct_delete(config, state, slot, portid, echo_of(config, requester))
         return state
     state = note_death(state, slot)
     state, ret = nf_conntrack_eventmask_report(
-        config, state, slot, IPCT_DESTROY, portid, _echo(config, requester)
+        config, state, slot, IPCT_DESTROY, portid, echo_of(config, requester)
     )
     ct = state.ct(slot)
     assert ct is not None
@@ -99,7 +100,7 @@ def nf_conntrack_flush_report(
     if not state.kernel.hash or sorted(order) != sorted(state.kernel.hash):
         return None
     portid = config.portid(requester)
-    echo = _echo(config, requester)
+    echo = echo_of(config, requester)
     variant = variant_of(config.variant)
     if variant.single_winner_delete:
         for slot in order:

@@ -29,7 +29,13 @@ def nf_conntrack_event_cache(state: State, slot: int, bits: int) -> State:
 
 
 def _confirmed(state: State, slot: int) -> bool:
-    return slot in state.kernel.hash or slot in state.kernel.dying
+    """nf_ct_is_confirmed(): IPS_CONFIRMED is set at the confirm and never cleared. Atomic
+    steps only send for a conntrack on the hash or the dying list; in smp a conntrack that an
+    in-progress call unhashed and has not yet put on the dying list is still confirmed."""
+    kernel = state.kernel
+    if slot in kernel.hash or slot in kernel.dying:
+        return True
+    return bool(kernel.refs) and slot not in kernel.unconfirmed
 
 
 def _send(

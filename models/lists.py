@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from nfct_spec.models import observers
 from nfct_spec.models.state import (
+    CRASH_FREED_LINKED,
     CRASH_MOD_ZERO,
+    CRASH_USE_AFTER_FREE,
     NO_TIMER,
     State,
     evolve,
+    set_at,
     with_ct,
     without,
 )
@@ -30,8 +33,28 @@ def nf_ct_delete_from_lists(state: State, slot: int) -> State:
 
 
 def nf_conntrack_free(state: State, slot: int) -> State:
-    """The last reference is gone: unlink from every list, free the slot, decrement the count."""
+    """The last reference is gone: unlink from every list, free the slot, decrement the count.
+
+    Granularity smp: this is the owner's reference (the one the hash or the dying list held);
+    while an in-progress call still holds one of its own, the conntrack is only unlinked and
+    that call's nf_ct_put() frees it (`nf_ct_put`). Freeing a conntrack that a call in
+    progress still works on without a reference of its own (a running timer handler uses the
+    hash's) is a use after free: the model crashes.
+    """
     kernel = state.kernel
+    if kernel.refs and kernel.refs[slot] > 1:
+        kernel = evolve(
+            kernel,
+            hash=without(kernel.hash, slot),
+            unconfirmed=without(kernel.unconfirmed, slot),
+            dying=without(kernel.dying, slot),
+            refs=set_at(kernel.refs, slot, kernel.refs[slot] - 1),
+        )
+        return evolve(state, kernel=kernel)
+    if kernel.refs:
+        if any(c.slot == slot and c.pc not in ("put", "put_base") for c in kernel.calls):
+            return evolve(state, kernel=evolve(kernel, crashed=CRASH_USE_AFTER_FREE))
+        kernel = evolve(kernel, refs=set_at(kernel.refs, slot, 0))
     kernel = evolve(
         kernel,
         cts=(*kernel.cts[:slot], None, *kernel.cts[slot + 1 :]),
@@ -45,6 +68,22 @@ def nf_conntrack_free(state: State, slot: int) -> State:
         referenced = observers.referenced_uids([s.queue for s in kernel.sockets])
         ghost = observers.freed(ghost, slot, referenced)
     return State(kernel, ghost)
+
+
+def nf_ct_put(state: State, slot: int) -> State:
+    """nf_ct_put() (granularity smp): drop one reference; the last one frees the conntrack
+    (destroy_conntrack(), nf_conntrack_free()). A put of a freed conntrack, or a last put while
+    a list still links it, crashes the model (use after free)."""
+    kernel = state.kernel
+    ct = state.ct(slot)
+    if ct is None or not kernel.refs or kernel.refs[slot] <= 0:
+        return evolve(state, kernel=evolve(kernel, crashed=CRASH_USE_AFTER_FREE))
+    if kernel.refs[slot] > 1:
+        refs = set_at(kernel.refs, slot, kernel.refs[slot] - 1)
+        return evolve(state, kernel=evolve(kernel, refs=refs))
+    if slot in kernel.hash or slot in kernel.dying or slot in kernel.unconfirmed:
+        return evolve(state, kernel=evolve(kernel, crashed=CRASH_FREED_LINKED))
+    return nf_conntrack_free(state, slot)
 
 
 def nf_ct_insert_dying_list(state: State, slot: int) -> State:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from nfct_spec.models import core, ctnetlink, env, redelivery
+from nfct_spec.models import core, ctnetlink, env, redelivery, smp
 from nfct_spec.models.config import SYSCTLS, Config
 from nfct_spec.models.observers import settle
 from nfct_spec.models.sourcedoc import docstring
-from nfct_spec.models.state import State
+from nfct_spec.models.state import NO_TIMER, State
 from nfct_spec.models.variants import variant_of
 
 ArgValue = int | str | tuple[int, ...]
@@ -75,6 +75,13 @@ class Action:
     variants: frozenset[str]
     modifies: frozenset[str]
     params: tuple[tuple[str, Check], ...] = ()
+    granularities: frozenset[str] = frozenset({"atomic", "smp"})
+    """The granularities that have the action: a kernel function split into CPU-level steps
+    is `atomic` only, and its steps are `smp` only (`nfct_spec.models.smp`)."""
+
+    def exists_in(self, config: Config) -> bool:
+        """The action is one of the config's: its variant and its granularity have it."""
+        return config.variant in self.variants and config.granularity in self.granularities
 
     @property
     def doc(self) -> str:
@@ -190,7 +197,7 @@ def _victims(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
     yield {"victim": -1}
     for slot in kernel.hash:
         ct = kernel.cts[slot]
-        if ct is not None and not ct.assured:
+        if ct is not None and not ct.assured and ct.timer != NO_TIMER:
             yield {"victim": slot}
 
 
@@ -284,6 +291,37 @@ def _fault(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
         yield {}
 
 
+def _calls_at(*pcs: str) -> Domain:
+    """The in-progress calls at one of these program points (identical calls once)."""
+
+    def domain(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+        calls = state.kernel.calls
+        for index, call in enumerate(calls):
+            if call.pc in pcs and (index == 0 or calls[index - 1] != call):
+                yield {"call": index}
+
+    return domain
+
+
+def _corpses(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    for args in _calls_at("next_corpse")(config, state):
+        for slot in state.kernel.hash:
+            yield {**args, "slot": slot}
+
+
+def _due(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    for slot, ct in enumerate(state.kernel.cts):
+        if ct is not None and ct.timer == 0:
+            yield {"slot": slot}
+
+
+def _flush_requesters(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    if not config.flush or not state.kernel.hash:
+        return
+    for requester in _open_requesters(config, state):
+        yield {"requester": requester}
+
+
 ALL = frozenset({"2.6.30", "2.6.31", "6.x"})
 OLD = frozenset({"2.6.30", "2.6.31"})
 RETRY_TIMER = frozenset({"2.6.31"})
@@ -298,6 +336,10 @@ _DEATH = (
 )
 _ALLOC = frozenset({"kernel.alloc_pending", "kernel.alloc_slot", "ghost.next_uid"})
 _COLLECT = frozenset({"kernel.sockets", "ghost.records", "ghost.deaths"})
+_SMP = frozenset({"kernel.calls", "kernel.refs"})
+_CALL = _int_in(0, lambda c: c.cpus)
+ATOMIC = frozenset({"atomic"})
+SMP = frozenset({"smp"})
 
 
 def _a(
@@ -308,8 +350,23 @@ def _a(
     variants: frozenset[str],
     modifies: frozenset[str],
     *params: tuple[str, Check],
+    granularities: frozenset[str] = frozenset({"atomic", "smp"}),
 ) -> Action:
-    return Action(name, fn, domain, kind, variants, modifies, params)
+    return Action(name, fn, domain, kind, variants, modifies, params, granularities)
+
+
+def _step(name: str, fn: Callable[..., State | None], *pcs: str) -> Action:
+    """A CPU-level step of a call in progress (granularity smp, 2.6.31)."""
+    return _a(
+        name,
+        fn,
+        _calls_at(*pcs),
+        "kernel",
+        RETRY_TIMER,
+        _DEATH | _SMP,
+        ("call", _CALL),
+        granularities=SMP,
+    )
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -319,7 +376,7 @@ ACTIONS: tuple[Action, ...] = (
         _flows_packets,
         "kernel",
         ALL,
-        _DEATH | _ALLOC,
+        _DEATH | _ALLOC | _SMP,
         ("flow", _FLOW),
         ("packet", _PACKET),
         ("slot", _SLOT_OR_NONE),
@@ -330,7 +387,7 @@ ACTIONS: tuple[Action, ...] = (
         _victims,
         "kernel",
         ALL,
-        _DEATH | _ALLOC,
+        _DEATH | _ALLOC | _SMP,
         ("victim", _SLOT_OR_NONE),
     ),
     _a(
@@ -339,7 +396,7 @@ ACTIONS: tuple[Action, ...] = (
         _slots_on("unconfirmed"),
         "kernel",
         ALL,
-        _CT | _LISTS | _SEND | frozenset({"ghost.previous", "ghost.deaths"}),
+        _CT | _LISTS | _SEND | _SMP | frozenset({"ghost.previous", "ghost.deaths"}),
         ("slot", _SLOT),
     ),
     _a(
@@ -348,7 +405,7 @@ ACTIONS: tuple[Action, ...] = (
         _slots_on("unconfirmed"),
         "kernel",
         ALL,
-        _CT | _LISTS | frozenset({"ghost.records", "ghost.deaths", "ghost.previous"}),
+        _CT | _LISTS | _SMP | frozenset({"ghost.records", "ghost.deaths", "ghost.previous"}),
         ("slot", _SLOT),
     ),
     _a(
@@ -359,6 +416,7 @@ ACTIONS: tuple[Action, ...] = (
         OLD,
         _DEATH,
         ("slot", _SLOT),
+        granularities=ATOMIC,
     ),
     _a(
         "death_by_event",
@@ -366,7 +424,7 @@ ACTIONS: tuple[Action, ...] = (
         _retrying,
         "kernel",
         RETRY_TIMER,
-        _DEATH,
+        _DEATH | _SMP,
         ("slot", _SLOT),
     ),
     _a(
@@ -388,6 +446,7 @@ ACTIONS: tuple[Action, ...] = (
         _DEATH,
         ("flow", _FLOW),
         ("requester", _REQUESTER),
+        granularities=ATOMIC,
     ),
     _a(
         "nf_conntrack_flush_report",
@@ -398,6 +457,7 @@ ACTIONS: tuple[Action, ...] = (
         _DEATH,
         ("requester", _REQUESTER),
         ("order", _order),
+        granularities=ATOMIC,
     ),
     _a(
         "nf_ct_expect_related",
@@ -408,6 +468,57 @@ ACTIONS: tuple[Action, ...] = (
         _SEND,
         ("flow", _FLOW),
     ),
+    _a(
+        "ctnetlink_del_conntrack_lookup",
+        smp.ctnetlink_del_lookup,
+        _flows_requesters,
+        "kernel",
+        RETRY_TIMER,
+        _DEATH | _SMP,
+        ("flow", _FLOW),
+        ("requester", _REQUESTER),
+        granularities=SMP,
+    ),
+    _a(
+        "death_by_timeout_expire",
+        smp.death_by_timeout_expire,
+        _due,
+        "kernel",
+        RETRY_TIMER,
+        _DEATH | _SMP,
+        ("slot", _SLOT),
+        granularities=SMP,
+    ),
+    _a(
+        "nf_conntrack_flush_report_start",
+        smp.flush_start,
+        _flush_requesters,
+        "kernel",
+        RETRY_TIMER,
+        _DEATH | _SMP,
+        ("requester", _REQUESTER),
+        granularities=SMP,
+    ),
+    _a(
+        "get_next_corpse",
+        smp.flush_next_corpse,
+        _corpses,
+        "kernel",
+        RETRY_TIMER,
+        _DEATH | _SMP,
+        ("call", _CALL),
+        ("slot", _SLOT),
+        granularities=SMP,
+    ),
+    _step("get_next_corpse_found", smp.flush_found, "found"),
+    _step("nf_conntrack_flush_report_done", smp.flush_done, "next_corpse"),
+    _step("del_timer", smp.del_timer, "del_timer"),
+    _step("test_bit_dying", smp.test_dying, "test_dying"),
+    _step("nf_conntrack_event_report", smp.report_destroy, "report"),
+    _step("set_bit_dying", smp.set_dying, "set_dying"),
+    _step("nf_ct_delete_from_lists", smp.unlink, "unlink"),
+    _step("nf_ct_insert_dying_list", smp.insert_dying, "insert_dying"),
+    _step("nf_ct_put", smp.put, "put", "put_base"),
     _a(
         "env_recv",
         env.env_recv,
@@ -461,8 +572,26 @@ BY_NAME: Mapping[str, Action] = {action.name: action for action in ACTIONS}
 
 @cache
 def actions_for(variant: str) -> tuple[Action, ...]:
-    """The registry entries of one variant, in registry order."""
-    return tuple(action for action in ACTIONS if variant in action.variants)
+    """The registry entries of one variant at the atomic granularity, in registry order."""
+    return tuple(
+        action
+        for action in ACTIONS
+        if variant in action.variants and "atomic" in action.granularities
+    )
+
+
+@cache
+def _smp_actions_for(variant: str) -> tuple[Action, ...]:
+    return tuple(
+        action for action in ACTIONS if variant in action.variants and "smp" in action.granularities
+    )
+
+
+def actions_of(config: Config) -> tuple[Action, ...]:
+    """The registry entries of a config (its variant and granularity), in registry order."""
+    if config.granularity == "atomic":
+        return actions_for(config.variant)
+    return _smp_actions_for(config.variant)
 
 
 def check_step(config: Config, step: Step) -> Action:
@@ -473,6 +602,10 @@ def check_step(config: Config, step: Step) -> Action:
         raise StepError(f"unknown action {step.action!r}")
     if config.variant not in action.variants:
         raise StepError(f"action {step.action!r} does not exist in variant {config.variant}")
+    if config.granularity not in action.granularities:
+        raise StepError(
+            f"action {step.action!r} does not exist at granularity {config.granularity}"
+        )
     given = dict(step.args)
     names = [name for name, _ in action.params]
     for name in given:
@@ -512,7 +645,19 @@ def _apply(config: Config, state: State, action: Action, step: Step) -> State | 
         return None
     if state.kernel.alloc_pending >= 0 and action.name != "early_drop":
         return None
+    if _waits_for_lock(state, action):
+        return None
     return action.fn(config, settled(state), **step.kwargs)
+
+
+def _waits_for_lock(state: State, action: Action) -> bool:
+    """An atomic kernel step waits while a call in progress holds nf_conntrack_lock (smp)."""
+    return (
+        bool(state.kernel.calls)
+        and action.kind == "kernel"
+        and "atomic" in action.granularities
+        and smp.lock_holder(state) >= 0
+    )
 
 
 def settled(state: State) -> State:
@@ -527,6 +672,8 @@ def enabled_steps(config: Config, state: State, action: Action) -> Iterator[tupl
         return
     if state.kernel.alloc_pending >= 0 and action.name != "early_drop":
         return
+    if _waits_for_lock(state, action):
+        return
     state = settled(state)
     fn = action.fn
     for kwargs in action.domain(config, state):
@@ -537,7 +684,7 @@ def enabled_steps(config: Config, state: State, action: Action) -> Iterator[tupl
 
 def successors(config: Config, state: State) -> Iterator[tuple[Step, State]]:
     """Every enabled step in `state`, in registry then domain order (deterministic)."""
-    for action in actions_for(config.variant):
+    for action in actions_of(config):
         yield from enabled_steps(config, state, action)
 
 

@@ -26,10 +26,16 @@ from nfct_spec.models.frozen import evolve, register
 from nfct_spec.models.observers import FULL, Ghost, Record, initial_ghost
 
 __all__ = [
+    "CRASH_DOUBLE_DYING",
+    "CRASH_DOUBLE_UNLINK",
+    "CRASH_FREED_LINKED",
     "CRASH_MOD_ZERO",
+    "CRASH_TIMER_PENDING",
+    "CRASH_USE_AFTER_FREE",
     "DROPS_CAP",
     "EXPECT_MESSAGE",
     "NO_TIMER",
+    "Call",
     "Conntrack",
     "Ghost",
     "Kernel",
@@ -49,6 +55,17 @@ NO_TIMER = -1
 """`Conntrack.timer` when the timer is not pending."""
 
 CRASH_MOD_ZERO = "division by zero: random32() % nf_conntrack_events_retry_timeout"
+CRASH_DOUBLE_UNLINK = "hlist_nulls_del() of a conntrack that is no longer hashed"
+"""smp: nf_ct_delete_from_lists() on an unhashed conntrack writes through a poisoned pprev."""
+CRASH_TIMER_PENDING = "setup_timer() and add_timer() on a pending ct->timeout"
+"""smp: the timer is re-initialised while the timer wheel still links it (list corruption)."""
+CRASH_DOUBLE_DYING = "list insertion of a conntrack already on the dying list"
+"""smp: nf_ct_insert_dying_list() adds a node that is already linked there."""
+CRASH_USE_AFTER_FREE = "a conntrack used after it was freed"
+"""smp: a reference dropped that nobody held (refcount underflow), or the conntrack freed while
+a call in progress still works on it without a reference of its own."""
+CRASH_FREED_LINKED = "the last reference dropped while the conntrack is still on a list"
+"""smp: the object is freed while a list still links it (use after free by the next walk)."""
 
 
 @register
@@ -105,6 +122,28 @@ DROPS_CAP = 3
 
 
 @register
+class Call(NamedTuple):
+    """A kernel function in progress on one CPU (granularity smp, `nfct_spec.models.smp`).
+
+    `fn` is the kernel function, `slot` the conntrack it works on (-1 for a flush between
+    entries), `pc` its program point: the name of the next step it takes. `portid` and `echo`
+    are what it reports DESTROY with (the body of death_by_timeout() reports with port id 0
+    and no echo, also when it runs inline); `held` says it holds a reference of its own
+    (taken by its lookup), `failed` that its DESTROY send returned an error, `inline` that it
+    runs the body of death_by_timeout() after a successful del_timer().
+    """
+
+    fn: str
+    slot: int
+    pc: str
+    portid: int = 0
+    echo: bool = False
+    held: bool = False
+    failed: bool = False
+    inline: bool = False
+
+
+@register
 class Kernel(NamedTuple):
     """Per-namespace kernel state (`struct net` and what hangs off it).
 
@@ -116,6 +155,10 @@ class Kernel(NamedTuple):
 
     6.x only: `worker` is the delayed ecache work (-1 not scheduled, else ticks until it runs)
     and `dwork_pending` is `net->ct.ecache_dwork_pending`; `dying` is then the redelivery list.
+
+    Granularity smp only (both empty otherwise): `calls` are the kernel functions in progress,
+    sorted (CPUs are interchangeable), and `refs` the reference count of each slot
+    (`ct_general.use`; 0 when free).
     """
 
     cts: tuple[Conntrack | None, ...]
@@ -132,6 +175,8 @@ class Kernel(NamedTuple):
     crashed: str = ""
     worker: int = -1
     dwork_pending: bool = False
+    calls: tuple[Call, ...] = ()
+    refs: tuple[int, ...] = ()
 
 
 @register
@@ -179,6 +224,7 @@ def initial_state(config: Config, level: int = FULL) -> State:
         sockets=sockets,
         nf_conntrack_events=config.nf_conntrack_events,
         events_retry_timeout=config.events_retry_timeout,
+        refs=(0,) * config.slots if config.granularity == "smp" else (),
     )
     return State(kernel=kernel, ghost=initial_ghost(config, level))
 

@@ -52,6 +52,20 @@ PER_STATE = 2
 """Steps of one action checked in one state."""
 
 
+NOT_ENCODED_SMP = (
+    "not encoded: the Z3 encoding has one builder per atomic action and no CPU-level steps "
+    "(granularity smp), so neither the guard nor a proof speaks for this config"
+)
+
+
+def encoding_gap(config: Config) -> str | None:
+    """Why the encoding cannot speak for `config`, or None when it can: the guard and the
+    proofs cover the atomic model only, whatever the variant."""
+    if config.granularity != "atomic":
+        return NOT_ENCODED_SMP
+    return None
+
+
 @dataclass(frozen=True)
 class Disagreement:
     """Where the encoding and the model differ: an action, and what differs at which step."""

@@ -31,6 +31,183 @@ from nfct_spec.spec.records import (
 __all__ = ["BY_ID", "CATALOGUE", "FEATURES", "KINDS", "VERDICTS", "Override", "Property", "lookup"]
 
 SEED = "seed"
+
+_SMP_ONLY = (
+    "judged only at granularity smp: with every kernel function one step no other CPU can "
+    "come between its DESTROY and its DYING bit, its timer and its unhash."
+)
+_ATOMIC_NA = (("n/a", _SMP_ONLY),) * 3
+_GUARD_FIX = (
+    "the retry re-uses ct->timeout: a deleter that looked the conntrack up while it was hashed "
+    "and whose del_timer(&ct->timeout) comes after death_by_timeout() moved it to the dying "
+    "list cancels the retry instead"
+)
+
+
+def _smp(verdict: str, reason: str, feature: str = "smp") -> Override:
+    return Override(feature, "2.6.31", verdict, reason)
+
+
+SMP_PROPERTIES: tuple[Property, ...] = (
+    prop(
+        "destroy-once",
+        "action",
+        "A reliable listener reads at most one DESTROY per conntrack death.",
+        "kernel: 2.6.31 death_by_timeout() skips its DESTROY when IPS_DYING_BIT is set, which "
+        "a deleter sets after delivering one ('Avoid the delivery of the destroy event in "
+        "death_by_timeout()', kill_report()).",
+        p.destroy_once,
+        _ATOMIC_NA,
+        overrides=(
+            _smp(
+                "violated",
+                "by design: netlink_broadcast() fails when one BE socket overran while the "
+                "other took the message, and the re-send reaches both (may-duplicate)",
+                "smp-reliable-listeners-2",
+            ),
+            _smp(
+                "violated",
+                "ctnetlink_del_conntrack() reports DESTROY without owning ct->timeout and sets "
+                "DYING only after the send returns: a death_by_timeout() already running on "
+                "another CPU passes its DYING test and the send's own check in between and "
+                "sends a second DESTROY (fixed by 'netfilter: ctnetlink: fix race between "
+                "delete and timeout expiration', 2012)",
+                "smp-delete-unguarded",
+            ),
+            _smp(
+                "violated",
+                "kill_report() sends DESTROY under nf_conntrack_lock, which death_by_timeout() "
+                "does not take before its send, and sets DYING after it: a handler already "
+                "running sends a second DESTROY in between (fixed in 3.12 by 'netfilter: "
+                "nf_conntrack: don't send destroy events from iterator')",
+                "smp-flush-unguarded",
+            ),
+            _smp(
+                "violated",
+                "death_by_timeout() ORs a failed DESTROY into e->missed (port id 0) and "
+                "unhashes the conntrack only in a later step: a packet of it on another CPU "
+                "in between caches an update, and nf_ct_deliver_cached_events() sends it with "
+                "the missed DESTROY (a DELETE message) before the retry sends DESTROY again; "
+                "no guard of the eras modelled closes this",
+                "smp-update-events",
+            ),
+            _smp(
+                "holds",
+                "with both guards only the owner of ct->timeout sends first (the handler, or "
+                "the deleter whose del_timer() succeeded); a later sender finds DYING set; a "
+                "retry follows only a failed DESTROY, which the one reliable listener did not "
+                "take; where the retry is cancelled the model crashes first (no-double-unlink)",
+            ),
+        ),
+    ),
+    prop(
+        "timeout-handler-once",
+        "action",
+        "death_by_timeout() runs at most once per conntrack death, from its timer or called "
+        "by name after a successful del_timer().",
+        "kernel: 2.6.31 nf_ct_iterate_cleanup() and early_drop() call death_by_timeout() by "
+        "name after del_timer(&ct->timeout); nf_ct_kill() calls ct->timeout.function.",
+        p.timeout_handler_once,
+        _ATOMIC_NA,
+        overrides=(
+            _smp(
+                "violated",
+                "the 2.6.31 iterator calls death_by_timeout() by name once del_timer("
+                "&ct->timeout) succeeded; if the handler ran meanwhile, failed and moved the "
+                "conntrack to the dying list, the timer it cancelled was the retry and the "
+                "handler body runs a second time (the iterator stopped calling it in 3.12)",
+                "smp-flush-cancels-retry",
+            ),
+            _smp(
+                "holds",
+                "nf_ct_kill() runs ct->timeout.function, which on the dying list is "
+                "death_by_event(); guarded deleters run their own body; early_drop() takes "
+                "the timer of a hashed conntrack whose handler is not running; with a "
+                "separate retry timer del_timer(&ct->timeout) fails on a dying conntrack",
+            ),
+        ),
+    ),
+    prop(
+        "no-double-unlink",
+        "invariant",
+        "No conntrack is unhashed twice (nf_ct_delete_from_lists() of an unhashed node).",
+        "kernel: 2.6.31 clean_from_lists() deletes both tuple nodes with "
+        "hlist_nulls_del_rcu(), which leaves a poisoned pprev behind.",
+        p.no_double_unlink,
+        _ATOMIC_NA,
+        overrides=(
+            _smp(
+                "violated",
+                "as released, ctnetlink_del_conntrack() and death_by_timeout() both unhash "
+                "when both their DESTROYs fail",
+                "smp-delete-unguarded",
+            ),
+            _smp(
+                "violated",
+                _GUARD_FIX + ", sends and unhashes it a second time (fixed by a separate "
+                "ecache timer: 'netfilter: nf_conntrack: fix racy timer handling with "
+                "reliable events', 2012)",
+                "smp-retry-reuses-timeout",
+            ),
+            _smp(
+                "holds",
+                "with the delete guard and a separate retry timer, a body that unhashes runs "
+                "only for the owner of ct->timeout, which is taken once per conntrack and "
+                "never re-armed (mod_timer_pending() finds it idle, the retry has its own)",
+            ),
+        ),
+    ),
+    prop(
+        "no-timer-rearm",
+        "invariant",
+        "No timer is set up and added while it is pending (timer-list corruption).",
+        "kernel: 2.6.31 nf_ct_insert_dying_list() runs setup_timer() and add_timer() on "
+        "ct->timeout; setup_timer() clears the node that the timer wheel still links.",
+        p.no_timer_rearm,
+        _ATOMIC_NA,
+        overrides=(
+            _smp(
+                "violated",
+                "a failed DESTROY in ctnetlink_del_conntrack() arms the retry on ct->timeout "
+                "while it is still pending as the conntrack's timeout: one CPU suffices",
+                "smp-delete-unguarded",
+            ),
+            _smp(
+                "holds",
+                "every path to nf_ct_insert_dying_list() owns ct->timeout first: the handler "
+                "by its expiry, a guarded deleter and the iterator by del_timer()",
+            ),
+        ),
+    ),
+    prop(
+        "no-use-after-free",
+        "invariant",
+        "No reference is dropped that nobody held, no conntrack is freed while a list links "
+        "it, and none is added to the dying list twice.",
+        "kernel: 2.6.31 nf_ct_put() frees at the last reference (destroy_conntrack(), "
+        "nf_conntrack_free()).",
+        p.no_use_after_free,
+        _ATOMIC_NA,
+        overrides=(
+            _smp(
+                "violated",
+                "death_by_timeout() runs on the hash's reference; as released, a "
+                "ctnetlink_del_conntrack() whose DESTROY failed unhashes the conntrack and, "
+                "once the handler has taken the timer, arms the retry on it; the retry "
+                "(death_by_event()) delivers and drops that reference while the handler "
+                "still runs on the freed conntrack",
+                "smp-delete-unguarded",
+            ),
+            _smp(
+                "holds",
+                "every reference is put once by its taker; with the guard no deleter "
+                "proceeds while the handler runs, and the interleavings that would put the "
+                "hash's reference twice (two deleters, or a deleter and the retry) unhash "
+                "the conntrack twice first, where the model stops (no-double-unlink)",
+            ),
+        ),
+    ),
+)
 _PRIMARY: tuple[Property, ...] = (
     prop(
         "table-bound",
@@ -63,6 +240,15 @@ _PRIMARY: tuple[Property, ...] = (
             ("holds", "alloc/free pair up."),
             ("holds", "dying entries stay allocated and counted."),
             ("holds", "same accounting."),
+        ),
+        overrides=(
+            Override(
+                "smp",
+                "2.6.31",
+                "holds",
+                "a conntrack that an in-progress call holds after its unhash is still "
+                "allocated and counted; the last nf_ct_put() frees and uncounts it",
+            ),
         ),
     ),
     prop(
@@ -502,6 +688,7 @@ _PRIMARY: tuple[Property, ...] = (
             ("no-witness", "__nf_conntrack_confirm() drops dying conntracks."),
         ),
     ),
+    *SMP_PROPERTIES,
 )
 
 PRIMARY: tuple[Property, ...] = tuple(

@@ -117,7 +117,7 @@ def drain(config: Config, state: State, bound: int = DRAIN_BOUND) -> list[tuple[
     while len(path) < bound:
         for name in DRAIN_ORDER:
             action = BY_NAME[name]
-            if config.variant not in action.variants:
+            if not action.exists_in(config):
                 continue
             step = next(iter(enabled_steps(config, state, action)), None)
             if step is not None:

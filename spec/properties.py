@@ -28,7 +28,17 @@ from nfct_spec.models.bits import (
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import IDS, KERNEL, OBLIGATIONS, RECEIPTS, Record
 from nfct_spec.models.registry import Step
-from nfct_spec.models.state import NO_TIMER, Message, State
+from nfct_spec.models.smp import in_handler_body
+from nfct_spec.models.state import (
+    CRASH_DOUBLE_DYING,
+    CRASH_DOUBLE_UNLINK,
+    CRASH_FREED_LINKED,
+    CRASH_TIMER_PENDING,
+    CRASH_USE_AFTER_FREE,
+    NO_TIMER,
+    Message,
+    State,
+)
 from nfct_spec.models.variants import variant_of
 
 TRANSITION_BITS = IPCT_NEW | IPCT_STATUS | IPCT_PROTOINFO | IPCT_DESTROY
@@ -358,6 +368,59 @@ def flush_confirm_race(config: Config, pre: State, step: Step, post: State) -> b
     return ct is not None and ct.dying and ct.ecache
 
 
+# --- granularity smp ----------------------------------------------------------------------------
+
+
+def destroy_once(config: Config, pre: State, step: Step, post: State) -> bool:
+    """A reliable DESTROY listener (BE, subscribed) does not read a DESTROY of a conntrack
+    whose DESTROY it has read already."""
+    received = _received(config, pre, step)
+    if received is None:
+        return True
+    i, msg, record = received
+    listener = config.listeners[i]
+    if not (listener.broadcast_error and GROUP_DESTROY in listener.groups):
+        return True
+    return not (msg.bits & IPCT_DESTROY and record.seen[i].got & IPCT_DESTROY)
+
+
+def _handler_bodies(state: State, slot: int) -> int:
+    return sum(1 for call in state.kernel.calls if call.slot == slot and in_handler_body(call))
+
+
+def timeout_handler_once(config: Config, pre: State, step: Step, post: State) -> bool:
+    """No step starts the body of death_by_timeout() on a conntrack whose handler body is
+    already running or that is on the dying list (its death already went that way)."""
+    for call in post.kernel.calls:
+        slot = call.slot
+        if not in_handler_body(call) or call.pc != "test_dying":
+            continue
+        before = _handler_bodies(pre, slot)
+        if _handler_bodies(post, slot) > before and (before or slot in pre.kernel.dying):
+            return False
+    return True
+
+
+def no_double_unlink(config: Config, state: State) -> bool:
+    """No conntrack was unhashed that was no longer hashed."""
+    return state.kernel.crashed != CRASH_DOUBLE_UNLINK
+
+
+def no_timer_rearm(config: Config, state: State) -> bool:
+    """No timer was set up and added while it was pending."""
+    return state.kernel.crashed != CRASH_TIMER_PENDING
+
+
+def no_use_after_free(config: Config, state: State) -> bool:
+    """No reference was dropped that nobody held, no conntrack was freed while a list linked
+    it, and none was linked twice into the dying list."""
+    return state.kernel.crashed not in (
+        CRASH_USE_AFTER_FREE,
+        CRASH_FREED_LINKED,
+        CRASH_DOUBLE_DYING,
+    )
+
+
 OBSERVES: Mapping[str, int] = {
     "missed-only-undelivered": OBLIGATIONS,
     "missed-keeps-undelivered": OBLIGATIONS,
@@ -372,6 +435,7 @@ OBSERVES: Mapping[str, int] = {
     "may-duplicate": RECEIPTS,
     "id-reuse": RECEIPTS | IDS,
     "expectation-unreliable": RECEIPTS,
+    "destroy-once": RECEIPTS,
 }
 """The observers each property reads (`nfct_spec.models.observers`); the others read only the
 kernel state (KERNEL)."""

@@ -53,13 +53,55 @@ def _events_mode_varies(config: Config) -> bool:
     )
 
 
+def _smp(config: Config) -> bool:
+    return config.granularity == "smp"
+
+
+def _smp_delete_unguarded(config: Config) -> bool:
+    return _smp(config) and not config.delete_takes_timer
+
+
+def _smp_flush_unguarded(config: Config) -> bool:
+    return _smp(config) and config.flush and not config.iterator_takes_timer
+
+
+def _smp_retry_reuses_timeout(config: Config) -> bool:
+    return _smp(config) and not config.retry_timer_separate
+
+
+def _smp_flush_cancels_retry(config: Config) -> bool:
+    return _smp_flush_unguarded(config) and not config.retry_timer_separate
+
+
+def _smp_update_events(config: Config) -> bool:
+    return _smp(config) and any(bit in config.event_bits for bit in ("STATUS", "PROTOINFO"))
+
+
+def _smp_reliable_listeners_2(config: Config) -> bool:
+    return _smp(config) and _reliable_listeners_2(config)
+
+
 FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "retry-timeout-0": _retry_zero,
     "build-failure": _build_failure,
     "build-failure-without-no-enobufs": _build_failure_silent,
     "reliable-listeners-2": _reliable_listeners_2,
     "events-mode-varies": _events_mode_varies,
+    "smp": _smp,
+    "smp-delete-unguarded": _smp_delete_unguarded,
+    "smp-flush-unguarded": _smp_flush_unguarded,
+    "smp-reliable-listeners-2": _smp_reliable_listeners_2,
+    "smp-update-events": _smp_update_events,
+    "smp-retry-reuses-timeout": _smp_retry_reuses_timeout,
+    "smp-flush-cancels-retry": _smp_flush_cancels_retry,
 }
+
+NOT_RESTATED = (
+    "not judged at granularity smp: the property is stated for states between kernel "
+    "functions, and an smp state can be inside one on some CPU (an override says where it is "
+    "judged there)"
+)
+"""Why a property without an smp override is n/a on an smp config."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +137,13 @@ class Property:
         return self.check is not None and self.check.__code__.co_argcount == 4
 
     def expected_for(self, config: Config) -> str:
-        """The expected verdict for this config (its variant, and overrides that apply)."""
+        """The expected verdict for this config (its variant, and overrides that apply; at
+        granularity smp only an override judges a property, see `NOT_RESTATED`)."""
         for override in self.overrides:
             if override.variant == config.variant and FEATURES[override.feature](config):
                 return override.verdict
+        if config.granularity == "smp":
+            return "n/a"
         return self.expected[config.variant]
 
     def reason_for(self, config: Config) -> str:
@@ -106,6 +151,8 @@ class Property:
         for override in self.overrides:
             if override.variant == config.variant and FEATURES[override.feature](config):
                 return override.reason
+        if config.granularity == "smp":
+            return NOT_RESTATED
         return self.reasons[config.variant]
 
 

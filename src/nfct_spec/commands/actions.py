@@ -19,8 +19,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     actions.add_argument("--variant")
 
 
+def _where(variants: frozenset[str], granularities: frozenset[str]) -> str:
+    """The variants, and the granularity when the action has only one."""
+    text = ", ".join(sorted(variants))
+    return text if len(granularities) > 1 else f"{text} ({', '.join(granularities)} only)"
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
-    """List the action registry."""
+    """List the action registry (with `--variant`, its atomic actions)."""
     actions = actions_for(checked_variant(args.variant)) if args.variant else ACTIONS
     if args.json:
         data = [
@@ -28,6 +34,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 "name": a.name,
                 "kind": a.kind,
                 "variants": sorted(a.variants),
+                "granularities": sorted(a.granularities),
                 "modifies": sorted(a.modifies),
                 "doc": a.doc,
             }
@@ -39,6 +46,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     for column in ("action", "kind", "variants", "what it models"):
         table.add_column(column)
     for a in actions:
-        table.add_row(a.name, a.kind, ", ".join(sorted(a.variants)), a.summary)
+        table.add_row(a.name, a.kind, _where(a.variants, a.granularities), a.summary)
     console.print(table)
     return 0

@@ -29,7 +29,7 @@ from nfct_spec.commands.common import (
 )
 from nfct_spec.engines.hypothesis_engine import PROFILES, Profile
 from nfct_spec.engines.sampling import Checked, check_sampling
-from nfct_spec.engines.z3_engine import Z3Run, prove
+from nfct_spec.engines.z3_engine import Z3Run, encoded_variants, prove
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import PRESETS, SUITES
 from nfct_spec.outdir import fresh_subdir, prepare
@@ -213,8 +213,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"Hypothesis: {len(configs)} variant(s) sampled in {workers} worker "
             f"process(es), {2 * profile.max_examples:,} runs each (profile {profile.name})"
         )
-        if not args.no_prove:
-            proofs = _Proofs([c.variant for c in configs], props, out, pending)
+        encoded = [] if args.no_prove else encoded_variants(configs, console.print)
+        if encoded:
+            proofs = _Proofs(encoded, props, out, pending)
             proofs.start()
             console.print("Z3: the proofs start once the Hypothesis searches are done")
         # The explorer works meanwhile in this process: the machine's cores share the work.

@@ -8,15 +8,15 @@ Markers: `{{prop:ID}}` in a chapter becomes a link to the property; an unknown i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from nfct_spec.models.observers import Ghost, Record, Seen
-from nfct_spec.models.registry import actions_for
+from nfct_spec.models.registry import ACTIONS, Action, actions_for
 from nfct_spec.models.sourcedoc import docstring
-from nfct_spec.models.state import Conntrack, Kernel, Message, Socket
+from nfct_spec.models.state import Call, Conntrack, Kernel, Message, Socket
 from nfct_spec.models.variants import MODELLED
 from nfct_spec.proofs.aux_plans import carriers
 from nfct_spec.spec.auxiliary import AUXILIARY
@@ -256,13 +256,9 @@ def _fields(cls: type) -> list[str]:
     return [f"- **{cls.__name__}**: {doc} Fields: {names}."]
 
 
-def kernel_page(variant: str) -> Page:
-    """The functions modelled for one kernel version and the abstractions taken."""
-    out = [f"# Linux {variant}: what is modelled", "", "## State", ""]
-    for cls in (Kernel, Conntrack, Socket, Message, Ghost, Record, Seen):
-        out += _fields(cls)
-    out += ["", "## Actions", ""]
-    for action in actions_for(variant):
+def _action_sections(actions: Sequence[Action]) -> list[str]:
+    out: list[str] = []
+    for action in actions:
         doc = "\n".join(line.strip() for line in action.doc.splitlines())
         out += [
             f"### `{action.name}` ({action.kind})",
@@ -272,6 +268,21 @@ def kernel_page(variant: str) -> Page:
             "Modifies: " + ", ".join(f"`{m}`" for m in sorted(action.modifies)),
             "",
         ]
+    return out
+
+
+def kernel_page(variant: str) -> Page:
+    """The functions modelled for one kernel version and the abstractions taken."""
+    out = [f"# Linux {variant}: what is modelled", "", "## State", ""]
+    for cls in (Kernel, Conntrack, Socket, Message, Ghost, Record, Seen):
+        out += _fields(cls)
+    out += ["", "## Actions", ""]
+    out += _action_sections(actions_for(variant))
+    steps = [a for a in ACTIONS if variant in a.variants and "atomic" not in a.granularities]
+    if steps:
+        out += ["## CPU-level steps (granularity smp)", ""]
+        out += _fields(Call)
+        out += ["", *_action_sections(steps)]
     return Page(f"kernel-{variant}", f"Linux {variant}", "\n".join(out))
 
 

@@ -51,7 +51,7 @@ from nfct_spec.engines.fuzz_guidance import PEAKS, Features, features
 from nfct_spec.engines.fuzz_log import worker_log
 from nfct_spec.engines.hypothesis_engine import Collection
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import Step, actions_for, apply, enabled_steps
+from nfct_spec.models.registry import Step, actions_of, apply, enabled_steps
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.spec.fairness import assumptions_hold, drain, obligations_met
@@ -108,7 +108,7 @@ class Memo:
     def __init__(self, config: Config, props: Sequence[Property], size: int = CACHE_SIZE):
         self.config = config
         self.initial = initial_state(config)
-        self.actions = actions_for(config.variant)
+        self.actions = actions_of(config)
         checked = [p for p in props if p.check is not None and p.kind != "liveness"]
         self.state_props = tuple(p for p in checked if not p.on_transitions)
         self.step_props = tuple(p for p in checked if p.on_transitions)

@@ -33,7 +33,7 @@ from hypothesis.stateful import (
 from nfct_spec.checking import finding_in_state, finding_on_step
 from nfct_spec.minimize import liveness_tail
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import Step, actions_for, enabled_steps
+from nfct_spec.models.registry import Step, actions_of, enabled_steps
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
 
@@ -110,7 +110,7 @@ class ModelMachine(RuleBasedStateMachine):
 
     def _refresh(self) -> None:
         self.options: dict[str, list[tuple[Step, State]]] = {}
-        for action in actions_for(self.config.variant):
+        for action in actions_of(self.config):
             steps = list(enabled_steps(self.config, self.state, action))
             if steps:
                 self.options[action.name] = steps
@@ -170,7 +170,7 @@ def machine_class(
         "collection": collection,
         "fail_on": fail_on,
     }
-    for action in actions_for(config.variant):
+    for action in actions_of(config):
         namespace[f"rule_{action.name.lstrip('_')}"] = _rule_for(action.name)
     return type("NfctMachine", (ModelMachine,), namespace)
 

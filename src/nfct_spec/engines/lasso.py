@@ -132,7 +132,7 @@ def _fair_units(config: Config, state: State, fairness: Sequence[str]) -> set[Un
     units: set[Unit] = set()
     for name in sorted(names):
         action = BY_NAME[name]
-        if config.variant not in action.variants:
+        if not action.exists_in(config):
             continue
         for step, post in enabled_steps(config, state, action):
             if same(post) != before:

@@ -26,9 +26,10 @@ from nfct_spec.engines.z3_runner import (
     run_all,
 )
 from nfct_spec.files import write_text
+from nfct_spec.models.config import Config
 from nfct_spec.models.presets import preset
 from nfct_spec.models.variants import MODELLED
-from nfct_spec.proofs.guard import GuardReport, check_encoding
+from nfct_spec.proofs.guard import GuardReport, check_encoding, encoding_gap
 from nfct_spec.proofs.induction import Line
 from nfct_spec.results import Result, exit_code, write_results
 from nfct_spec.spec.catalogue import Property
@@ -91,6 +92,19 @@ def _guard_record(report: GuardReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 2),
         "disagreement": None if report.disagreement is None else str(report.disagreement),
     }
+
+
+def encoded_variants(configs: Sequence[Config], show: Callable[[str], None] = _quiet) -> list[str]:
+    """The variants of `configs` that the encoding speaks for; each config it cannot speak for
+    (granularity smp) is named to `show` with the reason, and its variant left out."""
+    variants = []
+    for config in configs:
+        gap = encoding_gap(config)
+        if gap is None:
+            variants.append(config.variant)
+        else:
+            show(f"Z3: {config.variant} ({config.name}) skipped: {gap}")
+    return variants
 
 
 def prove(

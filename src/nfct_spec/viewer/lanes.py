@@ -31,7 +31,7 @@ from nfct_spec.models.bits import bit_names
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import Record, Seen
 from nfct_spec.models.registry import BY_NAME, Step, StepError, check_step
-from nfct_spec.models.state import NO_TIMER, Conntrack, Message, State
+from nfct_spec.models.state import NO_TIMER, Call, Conntrack, Message, State
 from nfct_spec.traces import Trace, TraceError
 
 View = dict[str, Any]
@@ -159,6 +159,14 @@ def _previous_text(config: Config, flow: int, readers: int) -> str:
     return f"flow {flow} (read by {' and '.join(names) or 'nobody'})"
 
 
+def _call_text(call: Call, keys: Keys) -> str:
+    """One call in progress (granularity smp): function, conntrack and program point."""
+    where = keys.get(call.slot, "-") if call.slot >= 0 else "-"
+    flags = [name for name in ("held", "failed", "inline") if getattr(call, name)]
+    extra = f" [{', '.join(flags)}]" if flags else ""
+    return f"{call.fn}({where}) at {call.pc}{extra}"
+
+
 def state_view(config: Config, state: State, keys: Keys | None = None) -> View:
     """The readable nested form of a state (see the module docstring); `keys` names the
     instances (by default from the observer records)."""
@@ -180,6 +188,11 @@ def state_view(config: Config, state: State, keys: Keys | None = None) -> View:
     }
     if config.variant == "6.x":
         table.update(worker=kernel.worker, dwork_pending=kernel.dwork_pending)
+    if config.granularity == "smp":
+        table.update(
+            cpus=[_call_text(call, keys) for call in kernel.calls],
+            refs=[keys.get(slot, "-") + f"={n}" for slot, n in enumerate(kernel.refs) if n],
+        )
     sysctl: View = {
         "nf_conntrack_events": kernel.nf_conntrack_events,
         "events_retry_timeout": kernel.events_retry_timeout,
@@ -435,7 +448,7 @@ def validate(trace: Trace) -> None:
 
 def _validate_step(config: Config, step: Step, where: str) -> None:
     action = BY_NAME.get(step.action)
-    if action is None or config.variant not in action.variants:
+    if action is None or not action.exists_in(config):
         raise TraceError(
             f"{where}.#meta.action: {step.action!r} is not an action of variant {config.variant}"
         )
