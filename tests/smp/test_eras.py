@@ -4,12 +4,14 @@ BFS-shortest trace that replays, and exhausts the properties that the era's fix 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import pytest
 from hypothesis import Phase, settings
-from smp_configs import ERAS, era
+from smp_configs import CONFIGS, ERAS, era
 
 from nfct_spec.checking import searched
+from nfct_spec.cli import main
 from nfct_spec.engines.explorer import Exploration, explore, trace_of, verdict
 from nfct_spec.engines.hypothesis_engine import Collection, machine_class
 from nfct_spec.minimize import first_finding, replay_steps
@@ -163,3 +165,27 @@ def test_hypothesis_samples_the_smp_registry(name: str, fails: bool) -> None:
             case().runTest()
     else:
         case().runTest()
+
+
+def test_explore_finds_the_duplicate_destroy_and_replay_replays_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command line end to end: `explore --config` on 2.6.31 as released exits 0 (every
+    verdict as expected) and writes the BFS-shortest duplicate DESTROY, which `replay`
+    replays; on the guarded era the same property is exhausted."""
+    out = tmp_path / "out"
+    config = str(CONFIGS / "smp-2.6.31.json")
+    assert (
+        main(["explore", "--config", config, "--property", "destroy-once", "--out", str(out)]) == 0
+    )
+    trace = out / "traces-explorer" / "2.6.31" / "destroy-once.json"
+    capsys.readouterr()
+    assert main(["replay", str(trace)]) == 0
+    assert "destroy-once violated at step 9" in capsys.readouterr().out
+    guarded = str(CONFIGS / "smp-delete-guard.json")
+    out2 = tmp_path / "out2"
+    assert (
+        main(["explore", "--config", guarded, "--property", "destroy-once", "--out", str(out2)])
+        == 0
+    )
+    assert not (out2 / "traces-explorer" / "2.6.31" / "destroy-once.json").exists()
