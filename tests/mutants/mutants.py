@@ -44,7 +44,11 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "early-drop-evicts-assured",
         (
-            ("registry", "if ct is not None and not ct.assured:", "if ct is not None:"),
+            (
+                "registry",
+                "if ct is not None and not ct.assured and ct.timer != NO_TIMER:",
+                "if ct is not None and ct.timer != NO_TIMER:",
+            ),
             (
                 "core",
                 "if ct is None or victim not in state.kernel.hash or ct.assured:",

@@ -31,6 +31,16 @@ def _check(
     return done.returncode, rows
 
 
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_each_edit_of_the_mutant_applies_to_the_model_as_written(mutant: Mutant) -> None:
+    for module, old, _ in mutant.edits:
+        source = (MODELS / f"{module}.py").read_text(encoding="utf-8")
+        assert source.count(old) == 1, f"{old!r} does not occur exactly once in {module}.py"
+
+
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_check_catches_the_mutant(tmp_path: Path, mutant: Mutant) -> None:
     code, rows = _check(tmp_path, mutant.name, {mutant.variant}, {mutant.caught_by})
