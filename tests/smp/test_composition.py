@@ -42,6 +42,15 @@ def _smp(name: str, **eras: bool) -> Config:
     return _atomic(name).with_(granularity="smp", **eras)
 
 
+def _assert_composes(config: Config, state: State, entry: Step, post: State) -> State:
+    """The split function run alone from `entry` gives the atomic step's kernel state and
+    observers; returns the state it ends in."""
+    after = run_alone(config, as_smp(config, state), entry)
+    assert without_smp(after.kernel) == post.kernel, entry
+    assert settle(after.ghost) == settle(post.ghost), entry
+    return after
+
+
 @pytest.mark.parametrize("name", PRESETS)
 @pytest.mark.parametrize("guard", [False, True])
 def test_death_by_timeout_equals_its_steps_in_both_eras(name: str, guard: bool) -> None:
@@ -49,10 +58,7 @@ def test_death_by_timeout_equals_its_steps_in_both_eras(name: str, guard: bool) 
     cases = _cases(name, "death_by_timeout")
     assert len(cases) >= 10
     for state, step, post in cases:
-        entry = Step("death_by_timeout_expire", step.args)
-        after = run_alone(config, as_smp(config, state), entry)
-        assert without_smp(after.kernel) == post.kernel, step
-        assert settle(after.ghost) == settle(post.ghost), step
+        after = _assert_composes(config, state, Step("death_by_timeout_expire", step.args), post)
         assert after.kernel.refs == tuple(0 if ct is None else 1 for ct in post.kernel.cts)
 
 
@@ -62,10 +68,7 @@ def test_ctnetlink_del_conntrack_with_the_guard_equals_its_steps(name: str) -> N
     cases = _cases(name, "ctnetlink_del_conntrack")
     assert len(cases) >= 10
     for state, step, post in cases:
-        entry = Step("ctnetlink_del_conntrack_lookup", step.args)
-        after = run_alone(config, as_smp(config, state), entry)
-        assert without_smp(after.kernel) == post.kernel, step
-        assert settle(after.ghost) == settle(post.ghost), step
+        _assert_composes(config, state, Step("ctnetlink_del_conntrack_lookup", step.args), post)
 
 
 @pytest.mark.parametrize("name", PRESETS)

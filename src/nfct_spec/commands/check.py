@@ -24,6 +24,7 @@ from nfct_spec.commands.common import (
     configs_from_args,
     default_jobs,
     properties_from_ids,
+    verdict_cell,
     worst,
     z3_table,
 )
@@ -68,8 +69,7 @@ def _table(results: list[Result], variants: list[str]) -> Table:
             if r is None:
                 row.append("[dim]n/a[/dim]")
                 continue
-            colour = {"ok": "green", "unknown": "yellow"}.get(r.status, "red bold")
-            row.append(f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]")
+            row.append(verdict_cell(r))
         table.add_row(*row)
     return table
 

@@ -76,6 +76,13 @@ def worst(a: int, b: int) -> int:
     return 0
 
 
+def verdict_cell(result: Result) -> str:
+    """`expected -> verdict`, coloured by the result's status (green as expected, yellow
+    undecided, red otherwise): the cell every command's table shows."""
+    colour = {"ok": "green", "unknown": "yellow"}.get(result.status, "red bold")
+    return f"[{colour}]{result.expected} -> {result.verdict}[/{colour}]"
+
+
 def z3_table(results: Sequence[Result]) -> Table:
     """The Z3 verdicts: property, variant, expected -> verdict, and the scope of a proof or the
     reason of anything else."""
@@ -83,11 +90,10 @@ def z3_table(results: Sequence[Result]) -> Table:
     for column in ("property", "variant", "expected -> verdict", "scope / reason"):
         table.add_column(column)
     for r in results:
-        colour = {"ok": "green", "unknown": "yellow"}.get(r.status, "red bold")
         table.add_row(
             r.property_id,
             r.variant,
-            f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]",
+            verdict_cell(r),
             r.scope if r.verdict == "proved" else r.reason,
         )
     return table

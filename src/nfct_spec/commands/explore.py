@@ -29,6 +29,7 @@ from nfct_spec.commands.common import (
     checked_variant,
     configs_from_args,
     properties_from_ids,
+    verdict_cell,
 )
 from nfct_spec.engines.explorer import Exploration, Stats, explore, search_groups
 from nfct_spec.engines.lasso import (
@@ -337,13 +338,7 @@ def results_table(results: list[Result]) -> Table:
     for column in ("property", "variant", "verdict", "config"):
         table.add_column(column)
     for r in results:
-        colour = {"ok": "green", "unknown": "yellow"}.get(r.status, "red bold")
-        table.add_row(
-            r.property_id,
-            r.variant,
-            f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]",
-            r.config,
-        )
+        table.add_row(r.property_id, r.variant, verdict_cell(r), r.config)
     return table
 
 

@@ -25,7 +25,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from nfct_spec.commands.common import UsageError, configs_from_args, properties_from_ids
+from nfct_spec.commands.common import (
+    UsageError,
+    configs_from_args,
+    properties_from_ids,
+    verdict_cell,
+)
 from nfct_spec.engines.fuzz_campaign import (
     Campaign,
     HypoFuzz,
@@ -275,8 +280,7 @@ def _table(results: list[Result], variants: list[str]) -> Table:
             if r is None:
                 row.append("[dim]n/a[/dim]")
                 continue
-            colour = {"ok": "green", "unknown": "yellow"}.get(r.status, "red bold")
-            row.append(f"[{colour}]{r.expected} -> {r.verdict}[/{colour}]")
+            row.append(verdict_cell(r))
         table.add_row(*row)
     return table
 
