@@ -4,8 +4,9 @@ HypoFuzz runs the campaign's tests in worker processes of its own and reports ru
 to the example database. What only the model knows is written here by each worker into the
 campaign folder: its runs and steps, the digests of the distinct states it reached, and the
 steps of the first run that showed each finding. A finding is written at once (one line, then
-flushed), so that an interrupted campaign keeps it; counters and state digests at most once a
-second.
+flushed), with the counters and state digests so far, so that a campaign that ends on it (or
+is interrupted) keeps it and counts the run that showed it; otherwise counters and state
+digests are written at most once a second.
 
 State digests are `hash(state)`: the campaign starts its workers with a fixed PYTHONHASHSEED,
 so equal states have equal digests in every worker and the union over workers counts distinct
@@ -81,6 +82,7 @@ class WorkerLog:
         with self._found.open("a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
             out.flush()
+        self.flush()
 
     def flush(self) -> None:
         """Write the counters (replacing the last ones) and the new state digests."""
