@@ -164,11 +164,15 @@ class _Proofs(threading.Thread):
         self.lines: list[str] = []
         self.z3: Z3Run | None = None
         self.error: BaseException | None = None
+        self.waited = 0.0
+        """Seconds from the start of the thread to the start of the proofs."""
 
     def run(self) -> None:
+        started = time.perf_counter()
         try:
             for pending in self.wait_for:
                 pending.wait()
+            self.waited = time.perf_counter() - started
             self.z3 = prove(
                 self.variants,
                 self.props,
@@ -220,6 +224,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print("Z3: the proofs start once the Hypothesis searches are done")
         # The explorer works meanwhile in this process: the machine's cores share the work.
         explored = 0 if args.no_explore else _explore(args, configs, props, out, console)
+        if not args.no_explore:
+            console.print(f"explorer: done at {time.time() - started:.0f} s")
         checked: list[Checked] = []
         for config, sampled in zip(configs, pending, strict=True):
             checked += sampled.get()
@@ -260,7 +266,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(line, highlight=False)
         z3.write(out)
         console.print(z3_table(z3.results))
-        console.print(f"{len(z3.results)} z3 verdicts in {z3.seconds:.1f} s")
+        console.print(
+            f"{len(z3.results)} z3 verdicts in {z3.seconds:.1f} s, started at "
+            f"{proofs.waited:.0f} s (when the Hypothesis searches were done)"
+        )
         code = worst(code, z3.code)
     fresh_subdir(out, "html")
     index = write_pages(out, out / "results.json")

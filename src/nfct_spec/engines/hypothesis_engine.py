@@ -8,6 +8,13 @@ teardown by the bounded fair drain. Runs keep going after a finding, so one sear
 findings of every property; each recorded run is then minimised by replay
 (`nfct_spec.minimize`). `hypothesis.target` steers runs toward long dying lists, full queues
 and a full table.
+
+The model is a pure function of the state, and a search visits the same states again and again
+(every run starts from the initial state; the target phase replays a run with one choice
+changed), so each search memoises, per state, the enabled steps with their successors and, per
+transition, which properties it shows. The runs and their verdicts are what they would be
+without: only the repeated evaluations are saved. Each memo holds at most `MEMO_ENTRIES`
+entries and starts again empty when full (the `deep` profile visits millions of states).
 """
 
 from __future__ import annotations
@@ -55,6 +62,10 @@ PROFILES = {
 }
 
 
+MEMO_ENTRIES = 1 << 16
+"""Entries per memo of one search (some 200 MB at most for both)."""
+
+
 class AllFound(Exception):
     """Every property of the search has its finding: stop generating runs."""
 
@@ -72,6 +83,10 @@ class Collection:
     examples: int = 0
     steps: int = 0
     elapsed: float = 0.0
+    options: dict[State, dict[str, list[tuple[Step, State]]]] = field(default_factory=dict)
+    """Per visited state: the enabled steps of each action, with their successors."""
+    shown: dict[tuple[State, Step], tuple[Property, ...]] = field(default_factory=dict)
+    """Per taken transition: the (non-liveness) properties whose finding it is."""
 
 
 def _rule_for(name: str) -> Callable[..., None]:
@@ -109,11 +124,17 @@ class ModelMachine(RuleBasedStateMachine):
                 self._record(prop)
 
     def _refresh(self) -> None:
-        self.options: dict[str, list[tuple[Step, State]]] = {}
-        for action in actions_of(self.config):
-            steps = list(enabled_steps(self.config, self.state, action))
-            if steps:
-                self.options[action.name] = steps
+        cached = self.collection.options.get(self.state)
+        if cached is None:
+            cached = {}
+            for action in actions_of(self.config):
+                steps = list(enabled_steps(self.config, self.state, action))
+                if steps:
+                    cached[action.name] = steps
+            if len(self.collection.options) >= MEMO_ENTRIES:
+                self.collection.options.clear()
+            self.collection.options[self.state] = cached
+        self.options = cached
 
     def _record(self, prop: Property) -> None:
         if prop.id in self.fail_on:
@@ -135,9 +156,19 @@ class ModelMachine(RuleBasedStateMachine):
         self.peaks["dying"] = max(self.peaks["dying"], len(kernel.dying))
         self.peaks["queued"] = max(self.peaks["queued"], sum(len(s.queue) for s in kernel.sockets))
         self.peaks["count"] = max(self.peaks["count"], kernel.ct_count)
-        for prop in self.props:
-            if prop.kind != "liveness" and finding_on_step(prop, self.config, pre, step, successor):
-                self._record(prop)
+        key = (pre, step)
+        shown = self.collection.shown.get(key)
+        if shown is None:
+            if len(self.collection.shown) >= MEMO_ENTRIES:
+                self.collection.shown.clear()
+            shown = self.collection.shown[key] = tuple(
+                prop
+                for prop in self.props
+                if prop.kind != "liveness"
+                and finding_on_step(prop, self.config, pre, step, successor)
+            )
+        for prop in shown:
+            self._record(prop)
         self._refresh()
 
     @precondition(lambda self: not self.options)
