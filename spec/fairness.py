@@ -1,7 +1,8 @@
 """Fairness assumptions for liveness, as named records, and the bounded fair drain.
 
-`destroy-eventually` is stated under the strongest set below; each weaker set drops one
-record, and the engines that search for lassos (explorer, Z3) show what fails without it.
+`destroy-eventually` and `expiry-eventually` are stated under the strongest set below; each
+weaker set drops one record, and the engines that search for lassos (explorer, Z3) show what
+fails without it (for `destroy-eventually`).
 The Hypothesis engine checks the bounded form: from any sampled state, once traffic stops and
 the fair steps run, every obligation is met within a bound.
 
@@ -15,7 +16,7 @@ starve, which no kernel run does. Strong fairness on them excludes exactly that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nfct_spec.models.bits import GROUP_DESTROY
@@ -147,22 +148,44 @@ def obligation_broken(config: Config, pre: State, step: Step, post: State) -> bo
     return False
 
 
-def obligations_met(config: Config, end: State) -> bool:
-    """At the end of a drain: nothing is left on the dying list and the kernel is up (a
+def dying_slots(state: State) -> tuple[int, ...]:
+    """The conntracks `destroy-eventually` follows: those on the dying list."""
+    return state.kernel.dying
+
+
+def allocated_slots(state: State) -> tuple[int, ...]:
+    """The conntracks `expiry-eventually` follows: every allocated one (unconfirmed, hashed or
+    dying)."""
+    return tuple(slot for slot, ct in enumerate(state.kernel.cts) if ct is not None)
+
+
+HELD: dict[str, Callable[[State], tuple[int, ...]]] = {
+    "destroy-eventually": dying_slots,
+    "expiry-eventually": allocated_slots,
+}
+"""Per liveness property, the conntracks it says are eventually freed (with their DESTROY
+read: `obligation_broken` is shared). `expiry-eventually` follows every allocated conntrack, so
+it also says that once traffic stops each one expires, by its timer (2.6.x) or the gc worker
+(6.x), both under `timers-fire`; `destroy-eventually` only follows those already dying."""
+LIVENESS = tuple(HELD)
+
+
+def obligations_met(config: Config, end: State, prop_id: str) -> bool:
+    """At the end of a drain: no conntrack `prop_id` follows is left and the kernel is up (a
     conntrack freed without its DESTROY is caught at the step that frees it, by
     `obligation_broken`)."""
-    return not end.kernel.dying and not end.kernel.crashed
+    return not HELD[prop_id](end) and not end.kernel.crashed
 
 
-def unmet(config: Config, start: State, path: Sequence[tuple[Step, State]]) -> bool:
-    """Whether a run from `start` along `path` leaves an obligation of destroy-eventually
-    unmet: some step breaks one, or the run ends short of `obligations_met`."""
+def unmet(config: Config, start: State, path: Sequence[tuple[Step, State]], prop_id: str) -> bool:
+    """Whether a run from `start` along `path` leaves an obligation of `prop_id` unmet: some
+    step breaks one, or the run ends short of `obligations_met`."""
     pre = start
     for step, post in path:
         if obligation_broken(config, pre, step, post):
             return True
         pre = post
-    return not obligations_met(config, pre)
+    return not obligations_met(config, pre, prop_id)
 
 
 def assumptions_hold(config: Config, state: State) -> bool:

@@ -426,6 +426,7 @@ OBSERVES: Mapping[str, int] = {
     "missed-keeps-undelivered": OBLIGATIONS,
     "destroy-before-free": OBLIGATIONS,
     "destroy-eventually": OBLIGATIONS,
+    "expiry-eventually": OBLIGATIONS,
     "nothing-after-destroy": RECEIPTS,
     "identity-unique": RECEIPTS,
     "new-before-destroy": OBLIGATIONS | RECEIPTS,

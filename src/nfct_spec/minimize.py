@@ -52,14 +52,14 @@ def first_finding(config: Config, prop: Property, path: Path) -> int | None:
     return None
 
 
-def liveness_tail(config: Config, path: Path) -> Path | None:
-    """The drain after `path` if the run with it leaves an obligation unmet (the finding),
-    else None."""
+def liveness_tail(config: Config, path: Path, prop_id: str) -> Path | None:
+    """The drain after `path` if the run with it leaves an obligation of the liveness
+    property `prop_id` unmet (the finding), else None."""
     end = path[-1][1] if path else initial_state(config)
     if not assumptions_hold(config, end):
         return None
     tail = drain(config, end)
-    return tail if unmet(config, initial_state(config), [*path, *tail]) else None
+    return tail if unmet(config, initial_state(config), [*path, *tail], prop_id) else None
 
 
 def shows(config: Config, prop: Property) -> Check:
@@ -70,7 +70,7 @@ def shows(config: Config, prop: Property) -> Check:
         if path is None:
             return None
         if prop.kind == "liveness":
-            tail = liveness_tail(config, path)
+            tail = liveness_tail(config, path, prop.id)
             return None if tail is None else path
         at = first_finding(config, prop, path)
         return None if at is None else path[:at]

@@ -96,7 +96,7 @@ def _check_finding(trace: Trace) -> ReplayReport:
     config = trace.config
     if prop.kind == "liveness":
         prefix = list(zip(trace.steps[:at], trace.states[1 : at + 1], strict=True))
-        if liveness_tail(config, prefix) is None:
+        if liveness_tail(config, prefix, prop_id) is None:
             return ReplayReport(
                 False,
                 f"{prop_id}: the fair drain after step {at} meets every "

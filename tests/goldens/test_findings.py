@@ -234,16 +234,21 @@ def test_stored_run_shows_its_finding_at_its_last_step(golden: Golden) -> None:
     assert expected in ("witness", "violated")
 
 
+LIVENESS = ("destroy-eventually", "expiry-eventually")
+
+
 def test_2_6_30_loses_the_destroy_for_good_so_destroy_eventually_fails() -> None:
     config = preset("ci", "2.6.30")
     path = replay_steps(config, (NEW0, CONFIRM0, delete(0)))
-    assert path is not None and liveness_tail(config, path) is not None
+    assert path is not None
+    assert all(liveness_tail(config, path, prop_id) is not None for prop_id in LIVENESS)
 
 
 def test_2_6_31_delivers_the_same_destroy_once_the_listener_reads() -> None:
     config = preset("ci", "2.6.31")
     path = replay_steps(config, (NEW0, CONFIRM0, delete(0)))
-    assert path is not None and liveness_tail(config, path) is None
+    assert path is not None
+    assert all(liveness_tail(config, path, prop_id) is None for prop_id in LIVENESS)
 
 
 @pytest.mark.parametrize(

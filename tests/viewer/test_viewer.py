@@ -240,7 +240,7 @@ def test_minimize_keeps_the_shape_of_a_liveness_trace(drained: bool) -> None:
     ]
     path = replay_steps(config, steps)
     assert path is not None
-    tail = liveness_tail(config, path)
+    tail = liveness_tail(config, path, "destroy-eventually")
     assert tail  # conntrackd still has the NEW to read, and no DESTROY will come
     meta = {"property": "destroy-eventually", "finding": "violated", "step": len(steps)}
     full = path + tail if drained else path

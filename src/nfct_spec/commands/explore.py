@@ -1,13 +1,13 @@
-"""`nfct-spec explore`: exhaustive breadth-first search with the explicit-state explorer, of
-the `ci` suite of small configs (the default), of one preset or of one config file. Safety and
-witness properties are checked on the symmetry-reduced state space (with `--reduction por`
-also partial-order reduced, and with `--workers N` partitioned among N processes),
-`destroy-eventually` on the unreduced graph in this process (broken obligations and fair
-lassos under the full fairness set, plus one lasso search per weaker set, written as extra
-traces; `nfct_spec.engines.lasso.REDUCTIONS` says why it uses no reduction). The configs of
-one variant give one verdict per property together (`nfct_spec.engines.suite`). Results are
-merged into results.json with engine `explorer`; BFS-shortest traces go under
-traces-explorer/."""
+"""`nfct-spec explore`: exhaustive breadth-first search with the explicit-state explorer, of the
+`ci` suite of small configs (the default), of one preset or of one config file. Safety and
+witness properties are checked on the symmetry-reduced state space (with `--reduction por` also
+partial-order reduced, and with `--workers N` partitioned among N processes), the liveness
+entries (`destroy-eventually`, `expiry-eventually`) on one unreduced graph in this process
+(broken obligations and fair lassos under the full fairness set, plus one `destroy-eventually`
+lasso search per weaker set, written as extra traces; `nfct_spec.engines.lasso.REDUCTIONS` says
+why it uses no reduction). The configs of one variant give one verdict per property together
+(`nfct_spec.engines.suite`). Results are merged into results.json with engine `explorer`;
+BFS-shortest traces go under traces-explorer/."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import argparse
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -104,12 +104,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 class MemberRun:
     """What the explorer found in one config: the reduced searches for safety and witnesses
     (one per group of observers, `search_groups`), and the unreduced graph with its liveness
-    outcome under the full fairness set."""
+    outcome of each liveness entry under the full fairness set."""
 
     config: Config
     explorations: list[Exploration]
     graph: Graph | None = None
-    outcome: LivenessOutcome | None = None
+    outcomes: dict[str, LivenessOutcome] = field(default_factory=dict)
     liveness_seconds: float = 0.0
 
     def exploration_for(self, prop: Property) -> Exploration | None:
@@ -147,15 +147,15 @@ class MemberRun:
                     else {"states": stats.shown.states, "seconds": round(stats.shown.seconds, 2)},
                 }
             out.append(line)
-        if self.outcome is not None:
+        if self.graph is not None:
             out.append(
                 {
                     "variant": self.config.variant,
                     "config": self.config.name,
                     "observers": f"{level_name(LIVENESS_LEVEL)}, unreduced (liveness)",
-                    "exhausted": self.outcome.complete,
-                    "states": self.outcome.states,
-                    "transitions": self.outcome.transitions,
+                    "exhausted": self.graph.complete,
+                    "states": len(self.graph.states),
+                    "transitions": self.graph.transitions,
                     "seconds": round(self.liveness_seconds, 2),
                 }
             )
@@ -183,10 +183,10 @@ class MemberRun:
                 f"({stats.states_per_second:,.0f} states/s, peak {stats.peak_rss_mib:.0f} MiB"
                 f"{reduced})"
             )
-        if self.outcome is not None:
+        if self.graph is not None:
             lines.append(
                 f"{self.config.variant} {self.config.name} [liveness]: "
-                f"{self.outcome.states:,} unreduced states, {self.liveness_seconds:.1f} s"
+                f"{len(self.graph.states):,} unreduced states, {self.liveness_seconds:.1f} s"
             )
         return "\n".join(lines)
 
@@ -237,12 +237,15 @@ def _member(
             for level, group in search_groups(checked)
         ],
     )
-    if any(p.id == PROPERTY and searched(p, config) for p in props):
+    live = [p.id for p in props if p.kind == "liveness" and searched(p, config)]
+    if live:
         task = progress.add_task(f"{config.variant} ({config.name}) liveness", total=None, info="")
         started = time.perf_counter()
         run.graph = build_graph(config, max_states)
         progress.update(task, info=f"{len(run.graph.states)} states (unreduced)")
-        run.outcome = check_liveness(run.graph, FULL_FAIRNESS)
+        run.outcomes = {
+            prop_id: check_liveness(run.graph, FULL_FAIRNESS, prop_id) for prop_id in live
+        }
         run.liveness_seconds = time.perf_counter() - started
         progress.update(task, total=1, completed=1)
     progress.console.print(run.line())
@@ -270,9 +273,9 @@ def _weaker_lassos(runs: list[MemberRun], out: Path) -> None:
 def _verdicts(label: str, prop: Property, runs: list[MemberRun]) -> SuiteVerdict | None:
     if prop.kind == "liveness":
         members = [
-            liveness_member(prop, run.config, run.outcome)
+            liveness_member(prop, run.config, run.outcomes[prop.id])
             for run in runs
-            if run.outcome is not None
+            if prop.id in run.outcomes
         ]
     else:
         members = [
@@ -304,8 +307,6 @@ def explore_configs(
         searches += [line for run in runs for line in run.summary()]
     results: list[Result] = []
     for prop in props:
-        if prop.kind == "liveness" and prop.id != PROPERTY:
-            continue
         combined = _verdicts(label, prop, runs)
         if combined is None:
             continue

@@ -23,8 +23,8 @@ unreduced search of the properties found (which stops once it has them all), so 
 their depths and their traces are always BFS-shortest. A property that holds costs only the
 reduced search.
 
-Liveness (`destroy-eventually`) is not decided here: see `nfct_spec.engines.lasso`, which works
-on the unreduced graph.
+Liveness (`destroy-eventually`, `expiry-eventually`) is not decided here: see
+`nfct_spec.engines.lasso`, which works on the unreduced graph.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def finding_trace(
     path = minimize(config, prop, steps)
     at = len(path)
     if prop.kind == "liveness":
-        path = path + (liveness_tail(config, path) or [])
+        path = path + (liveness_tail(config, path, prop.id) or [])
     else:
         found_at = first_finding(config, prop, path)
         at = found_at if found_at is not None else at

@@ -141,13 +141,15 @@ class Memo:
             p.id for p in self.step_props if finding_on_step(p, self.config, pre, step, post)
         )
 
-    def _live_broken(self, state: State) -> bool:
-        """The bounded fair drain from the last state of a run leaves an obligation unmet
-        (as `nfct_spec.minimize.liveness_tail`, which depends on that state only)."""
+    def _live_broken(self, state: State) -> tuple[str, ...]:
+        """The liveness properties whose obligations the bounded fair drain from the last
+        state of a run leaves unmet (as `nfct_spec.minimize.liveness_tail`, which depends on
+        that state only)."""
         if not assumptions_hold(self.config, state):
-            return False
+            return ()
         tail = drain(self.config, state)
-        return not obligations_met(self.config, tail[-1][1] if tail else state)
+        end = tail[-1][1] if tail else state
+        return tuple(p for p in self.live_props if not obligations_met(self.config, end, p))
 
     def _features(self, state: State) -> Features:
         return features(self.config, state)
@@ -260,8 +262,8 @@ class FuzzRun:
     def end(self) -> None:
         """The liveness check on the last state, and the run's guidance report."""
         with harness():
-            if self.memo.live_props and self.memo.live_broken(self.state):
-                for prop_id in self.memo.live_props:
+            if self.memo.live_props:
+                for prop_id in self.memo.live_broken(self.state):
                     self._record(prop_id)
         if self.target.guidance:
             for name, value in self.peaks.items():

@@ -179,7 +179,7 @@ class ModelMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         for prop in self.props:
             pending = prop.kind == "liveness" and prop.id not in self.collection.found
-            if pending and liveness_tail(self.config, self.path) is not None:
+            if pending and liveness_tail(self.config, self.path, prop.id) is not None:
                 self._record(prop)
         for label, value in self.peaks.items():
             target(float(value), label=label)

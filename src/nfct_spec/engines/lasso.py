@@ -1,5 +1,11 @@
-"""Liveness of `destroy-eventually` on the explicit state graph: broken obligations and fair
-lassos.
+"""Liveness of `destroy-eventually` and `expiry-eventually` on the explicit state graph:
+broken obligations and fair lassos.
+
+The two entries share their obligations (a conntrack freed without its DESTROY) and differ in
+which conntracks a lasso keeps (`spec.fairness.HELD`): `destroy-eventually` a dying one,
+`expiry-eventually` any allocated one (a conntrack whose timeout never ends it once traffic
+stops is a lasso of its own). What follows says "dying" for the first; read "allocated" for
+the second.
 
 The graph is built without symmetry reduction (a reduced graph can merge a cycle with its
 mirror image and so invent cycles, or hide which conntrack stays pending), from the initial
@@ -61,6 +67,7 @@ from nfct_spec.models.registry import BY_NAME, Step, apply, enabled_steps, succe
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.fairness import (
     FAIRNESS,
+    HELD,
     RETRY_POSITIVE,
     TRAFFIC_ACTIONS,
     TRAFFIC_STOPS,
@@ -247,15 +254,14 @@ def _allowed(graph: Graph, node: int, fairness: Sequence[str]) -> bool:
     return RETRY_POSITIVE.id not in fairness or assumptions_hold(graph.config, state)
 
 
-def _restricted(graph: Graph, slot: int, fairness: Sequence[str]) -> nx.DiGraph:
-    """States where the conntrack in `slot` is dying (and the assumptions hold), and the
-    allowed steps."""
+def _restricted(graph: Graph, slot: int, fairness: Sequence[str], prop_id: str) -> nx.DiGraph:
+    """States where `prop_id` follows the conntrack in `slot` (`HELD`: dying, or allocated)
+    and the assumptions hold, and the allowed steps."""
+    held = HELD[prop_id]
     quiet = TRAFFIC_STOPS.id in fairness
     h = nx.DiGraph()
     nodes = [
-        n
-        for n, s in enumerate(graph.states)
-        if slot in s.kernel.dying and _allowed(graph, n, fairness)
+        n for n, s in enumerate(graph.states) if slot in held(s) and _allowed(graph, n, fairness)
     ]
     h.add_nodes_from(nodes)
     keep = set(nodes)
@@ -403,11 +409,12 @@ def _detour(
     return None
 
 
-def find_lasso(graph: Graph, fairness: Sequence[str]) -> Lasso | None:
-    """The first fair lasso on which some conntrack stays dying forever, or None."""
+def find_lasso(graph: Graph, fairness: Sequence[str], prop_id: str = PROPERTY) -> Lasso | None:
+    """The first fair lasso on which some conntrack that `prop_id` follows stays (dying, or
+    allocated) forever, or None."""
     config = graph.config
     for slot in range(config.slots):
-        h = _restricted(graph, slot, fairness)
+        h = _restricted(graph, slot, fairness, prop_id)
         stuck = [{n} for n in sorted(h.nodes) if not graph.units(n, fairness)]
         comps = _streett_components(graph, h, set(h.nodes), fairness)
         for comp in stuck[:1] + comps:
@@ -430,10 +437,12 @@ def check_lasso(
     steps: Sequence[Step],
     loop: int,
     fairness: Sequence[str],
+    prop_id: str = PROPERTY,
 ) -> str | None:
-    """Why a lasso is not a fair counterexample, or None if it is one.
+    """Why a lasso is not a fair counterexample of `prop_id`, or None if it is one.
 
-    Checks the cycle itself: it closes, some conntrack is dying in every state of it, no traffic
+    Checks the cycle itself: it closes, some conntrack `prop_id` follows is held (dying, or
+    allocated) in every state of it, no traffic
     step occurs on it under `traffic-stops`, the assumptions hold under
     `retry-timeout-positive`, and every fair instance enabled throughout it is taken.
     """
@@ -444,9 +453,10 @@ def check_lasso(
     if len(cycle_states) > 1:
         cycle_states = cycle_states[:-1]
     cycle_steps = list(steps[loop:])
-    dying = set.intersection(*(set(s.kernel.dying) for s in cycle_states))
-    if not dying:
-        return "no conntrack is dying in every state of the cycle"
+    held = HELD[prop_id]
+    if not set.intersection(*(set(held(s)) for s in cycle_states)):
+        what = "dying" if prop_id == PROPERTY else "allocated"
+        return f"no conntrack is {what} in every state of the cycle"
     if TRAFFIC_STOPS.id in fairness and any(s.action in TRAFFIC_ACTIONS for s in cycle_steps):
         return "the cycle has a traffic step (traffic-stops)"
     if RETRY_POSITIVE.id in fairness and not all(assumptions_hold(config, s) for s in states):
@@ -461,17 +471,19 @@ def check_lasso(
     return None
 
 
-def lasso_trace(config: Config, lasso: Lasso, fairness: Sequence[str]) -> Trace:
+def lasso_trace(
+    config: Config, lasso: Lasso, fairness: Sequence[str], prop_id: str = PROPERTY
+) -> Trace:
     """The lasso as an ITF trace with `loop` set (the last state equals the loop state)."""
     steps = [step for step, _ in lasso.prefix + lasso.cycle]
     start = initial_state(config, LEVEL)
     path = replay_path(config, start, steps)
     loop = len(lasso.prefix)
     meta = {
-        "lasso-of": PROPERTY,
+        "lasso-of": prop_id,
         "finding": "fair lasso",
         "fairness": list(fairness),
-        "dying-forever": lasso.slot,
+        ("dying-forever" if prop_id == PROPERTY else "allocated-forever"): lasso.slot,
         "observers": LEVEL,
         "step": loop,
         "engine": "explorer",
@@ -493,9 +505,10 @@ class LivenessOutcome:
     peak_rss_mib: float
 
 
-def broken_trace(config: Config, graph: Graph) -> Trace | None:
+def broken_trace(config: Config, graph: Graph, prop_id: str = PROPERTY) -> Trace | None:
     """The BFS-shortest path to a step that breaks an obligation (through states that respect
-    `retry-timeout-positive`), as a `destroy-eventually` trace."""
+    `retry-timeout-positive`), as a trace of `prop_id` (the liveness entries share their
+    obligations: `spec.fairness.obligation_broken`)."""
     breaking = {node: step for node, step in reversed(graph.broken)}
     path = graph.shortest_path(breaking.__contains__, lambda n: _allowed(graph, n, FULL_FAIRNESS))
     if path is None:
@@ -503,7 +516,7 @@ def broken_trace(config: Config, graph: Graph) -> Trace | None:
     node = graph.index[path[-1][1]] if path else 0
     steps = [step for step, _ in path] + [breaking[node]]
     meta = {
-        "property": PROPERTY,
+        "property": prop_id,
         "finding": "violated",
         "step": len(steps),
         "engine": "explorer",
@@ -526,24 +539,27 @@ def replay_path(config: Config, start: State, steps: Sequence[Step]) -> list[tup
     return path
 
 
-def check_liveness(graph: Graph, fairness: Sequence[str]) -> LivenessOutcome:
-    """Search the graph for a broken obligation and a fair lasso under `fairness`."""
+def check_liveness(
+    graph: Graph, fairness: Sequence[str], prop_id: str = PROPERTY
+) -> LivenessOutcome:
+    """Search the graph for a broken obligation and a fair lasso of `prop_id` under
+    `fairness`."""
     config = graph.config
-    lasso = find_lasso(graph, fairness)
-    trace = lasso_trace(config, lasso, fairness) if lasso is not None else None
+    lasso = find_lasso(graph, fairness, prop_id)
+    trace = lasso_trace(config, lasso, fairness, prop_id) if lasso is not None else None
     return LivenessOutcome(
         tuple(fairness),
         graph.complete,
         len(graph.states),
         graph.transitions,
-        broken_trace(config, graph),
+        broken_trace(config, graph, prop_id),
         trace,
         peak_rss_mib(),
     )
 
 
 def liveness_verdict(outcome: LivenessOutcome, expected: str) -> tuple[str, str, Trace | None]:
-    """The verdict on `destroy-eventually` under the outcome's fairness, its scope and trace
+    """The verdict on a liveness entry under the outcome's fairness, its scope and trace
     (an expected violation that an exhaustive search did not show is `unknown`: the config is
     too small for it)."""
     scope = (

@@ -46,7 +46,7 @@ def _trace(config: Config, prop: Property, steps: list[Step], profile: Profile, 
     path = minimize(config, prop, steps)
     at = len(path)
     if prop.kind == "liveness":
-        tail = liveness_tail(config, path) or []
+        tail = liveness_tail(config, path, prop.id) or []
         path = path + tail
     else:
         found_at = first_finding(config, prop, path)

@@ -124,7 +124,7 @@ def safety_member(prop: Property, exploration: Exploration) -> MemberVerdict | N
 def liveness_member(
     prop: Property, config: Config, outcome: LivenessOutcome
 ) -> MemberVerdict | None:
-    """The verdict of one member on `destroy-eventually` (None if `n/a`)."""
+    """The verdict of one member on a liveness entry (None if `n/a`)."""
     expected = prop.expected_for(config)
     if expected == "n/a":
         return None

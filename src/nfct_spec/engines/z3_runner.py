@@ -14,7 +14,8 @@ preset:
 - an auxiliary invariant (`aux-*`), where expected to hold: the plan of a proof that needs it,
   with it as the first conjunct (`nfct_spec.proofs.aux_plans`).
 - `destroy-eventually`, where it is expected to hold (2.6.31 and 6.x): the ranking function of
-  `nfct_spec.proofs.liveness`.
+  `nfct_spec.proofs.liveness`. `expiry-eventually` reports the same proof
+  (`SAME_PROOF` says why).
 Every modelled variant has its own transition relation (6.x with its redelivery list in order,
 the delayed worker, single-winner deletion and gc expiry). Properties without a plan or a BMC
 target are not reported by this engine.
@@ -106,7 +107,7 @@ def method(prop: Property, variant: str) -> str | None:
     `induction` (a plan), `bmc` (a target on the `ci` preset), or None (no Z3 verdict)."""
     config = preset("ci", variant) if variant in MODELLED else None
     expected = prop.expected_for(config) if config else prop.expected[variant]
-    if prop.id == "destroy-eventually":
+    if prop.kind == "liveness":
         return "liveness" if variant in LIVENESS_VARIANTS and expected == "holds" else None
     if expected in ("holds", "no-witness"):
         return "induction" if _plan(prop, variant) is not None else None
@@ -218,8 +219,9 @@ def _induction(
 LIVENESS_SCOPE = (
     "{stated}ranking function (Z3): from any reachable state where traffic stops, under the "
     "drain schedule of spec.fairness (the stronger reads-before-retries: reads before "
-    "retries, timers fire, pending packets complete), the dying list empties and every queue "
-    "is read within M(s) steps (M in nfct_spec.proofs.liveness); at most {n} conntracks "
+    "retries, timers fire, pending packets complete), every conntrack is freed (the dying "
+    "list empties) and every queue is read within M(s) steps (M in "
+    "nfct_spec.proofs.liveness); at most {n} conntracks "
     "existing at once ({n} memory slots, any number of allocations over time), at most {l} "
     "listeners, every limit, capacity and timeout{extra}{assumed}"
 )
@@ -381,12 +383,52 @@ def _weight(task: Task) -> int:
     prop, variant = task
     if prop.id.startswith("aux-"):
         return -1
-    if prop.id == "destroy-eventually":
+    if prop.kind == "liveness":
         return 3
     config = preset("ci", variant)
     if prop.expected_for(config) in ("violated", "witness"):
         return 2
     return 1 if variant == "6.x" else 0
+
+
+SAME_PROOF = {"expiry-eventually": "destroy-eventually"}
+"""Entries whose Z3 verdict is another entry's proof. The weak-fairness proof of
+`destroy-eventually` (`nfct_spec.proofs.liveness_weak`) reaches the goal "A = 0 with the
+reliable listener drained": every conntrack freed, not only the dying ones, with each DESTROY
+read, which is what `expiry-eventually` states; its measure counts the remaining life of live
+conntracks and its cases expire them (`death_by_timeout()`, `gc_worker()`). The ranking proof
+of the bounded form likewise ends with nothing allocated. So the proof runs once and both
+entries report it."""
+
+
+def _same_proof(prop: Property, variant: str, source: Outcome | None) -> Outcome | None:
+    """`prop`'s outcome from the proof of `SAME_PROOF[prop.id]` on `variant`."""
+    if source is None:
+        return None
+    base, _, _ = _base(prop, variant)
+    reason = f"the proof of {SAME_PROOF[prop.id]}, whose goal is this entry: " + (
+        source.result.reason
+    )
+    result = Result(
+        **base,
+        verdict=source.result.verdict,
+        scope=source.result.scope,
+        reason=reason,
+        config=source.result.config,
+    )
+    return Outcome(result, source.lines, seconds=0.0)
+
+
+def _sources(tasks: list[Task]) -> dict[int, int]:
+    """Task index -> index of the task whose proof it reports (`SAME_PROOF`), where that task
+    is among `tasks`."""
+    where = {(prop.id, variant): i for i, (prop, variant) in enumerate(tasks)}
+    out: dict[int, int] = {}
+    for i, (prop, variant) in enumerate(tasks):
+        source = where.get((SAME_PROOF.get(prop.id, ""), variant))
+        if source is not None and method(prop, variant) == "liveness":
+            out[i] = source
+    return out
 
 
 _WORKER_RELATIONS = Relations()
@@ -408,20 +450,29 @@ def run_all(
 ) -> Iterator[tuple[Property, str, Outcome | None]]:
     """The outcome of every (property, variant) task, in task order. With `jobs` > 1 the
     tasks run in that many worker processes, the slowest kinds submitted first."""
+    sources = _sources(tasks)
     if jobs <= 1 or len(tasks) <= 1:
         relations = Relations()
-        for prop, variant in tasks:
-            yield (
-                prop,
-                variant,
-                run_property(prop, variant, timeout_s, out, shape, relations=relations),
-            )
+        done: dict[int, Outcome | None] = {}
+        for i in [*(i for i in range(len(tasks)) if i not in sources), *sources]:
+            prop, variant = tasks[i]
+            if i in sources:
+                done[i] = _same_proof(prop, variant, done[sources[i]])
+            else:
+                done[i] = run_property(prop, variant, timeout_s, out, shape, relations=relations)
+        for i, (prop, variant) in enumerate(tasks):
+            yield prop, variant, done[i]
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
         futures: dict[int, Future[Outcome | None]] = {}
         for i in sorted(range(len(tasks)), key=lambda i: -_weight(tasks[i])):
+            if i in sources:
+                continue
             prop, variant = tasks[i]
             futures[i] = pool.submit(_in_worker, prop.id, variant, timeout_s, out, shape)
         for i, (prop, variant) in enumerate(tasks):
-            yield prop, variant, futures[i].result()
+            if i in sources:
+                yield prop, variant, _same_proof(prop, variant, futures[sources[i]].result())
+            else:
+                yield prop, variant, futures[i].result()

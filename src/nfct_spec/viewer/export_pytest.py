@@ -123,9 +123,13 @@ def _assertion(trace: Trace, fixed: bool) -> list[str]:
         out = [
             f"    assert state == loop_states[0], 'the last state returns to state {trace.loop}'"
         ]
-        if prop_id is not None:
+        of = trace.meta.get("lasso-of", prop_id)
+        if of is not None:
             quantifier = "any" if fixed else "not any"
-            out.append(f"    assert {quantifier}(obligations_met(config, s) for s in loop_states)")
+            out.append(
+                f"    assert {quantifier}(obligations_met(config, s, {str(of)!r}) "
+                "for s in loop_states)"
+            )
         return out
     if prop_id is None or prop_id not in BY_ID or not isinstance(at, int):
         return [f"    assert state is not None  # {len(trace.steps)} steps replayed"]
@@ -142,7 +146,7 @@ def _assertion(trace: Trace, fixed: bool) -> list[str]:
             "    assert assumptions_hold(config, post)",
             "    tail = drain(config, post)",
             f"    assert {'not ' if fixed else ''}unmet(config, initial_state(config), "
-            "[*prefix, *tail])",
+            f"[*prefix, *tail], {prop_id!r})",
         ]
     elif at == 0:
         out.append(f"    assert {neg}finding_in_state(prop, config, pre)")

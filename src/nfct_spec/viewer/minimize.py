@@ -157,7 +157,7 @@ def minimize_trace(trace: Trace) -> Trace:
     path = _fixpoint(config, shows(config, prop), first)
     meta["step"] = len(path)
     if drained:
-        path = path + (liveness_tail(config, path) or [])
+        path = path + (liveness_tail(config, path, prop.id) or [])
     return make_trace(config, path, initial_state(config), meta)
 
 
