@@ -22,9 +22,12 @@ class Mutant:
     each text to replace must occur exactly once in its module's source."""
     variant: str
     caught_by: str
-    """The catalogue entry whose verdict must then be not as expected."""
+    """The catalogue entry whose verdict must then be not as expected, or `RECORDINGS`: a
+    shipped live-kernel recording must then be not explained by the 6.x model."""
     why: str
 
+
+RECORDINGS = "recordings"
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -91,6 +94,40 @@ MUTANTS += (
         "6.x",
         "auto-mode-late-listener",
         "auto mode gives every conntrack an event cache, as if a listener always existed",
+    ),
+)
+
+MUTANTS += (
+    Mutant(
+        "gc-never-reaps",
+        (
+            (
+                "redelivery",
+                "if ct is None or slot not in state.kernel.hash or ct.timer != 0:",
+                "if True:",
+            ),
+        ),
+        "6.x",
+        "expiry-eventually",
+        "the gc worker never kills an expired conntrack, so once traffic stops it stays in "
+        "the table for ever and its DESTROY never comes",
+    ),
+)
+
+MUTANTS += (
+    Mutant(
+        "no-enobufs-inverted",
+        (
+            (
+                "netlink",
+                "if not listener.no_enobufs and not sock.congested:",
+                "if listener.no_enobufs and not sock.congested:",
+            ),
+        ),
+        "6.x",
+        RECORDINGS,
+        "netlink_overrun() reports ENOBUFS to the sockets that set NETLINK_NO_ENOBUFS and "
+        "not to the others",
     ),
 )
 

@@ -1,7 +1,8 @@
 """`nfct-spec check`: the main job. Samples every property on every variant with the
-Hypothesis engine, exhausts the preset's explorer suite (for `ci`), runs the Z3 proofs, prints
-the property x variant tables, and writes results.json, one trace per finding and one page per
-trace under the output folder."""
+Hypothesis engine, exhausts the preset's explorer suite (for `ci`), runs the Z3 proofs,
+validates the shipped live-kernel recordings against the 6.x model (when 6.x is checked),
+prints the property x variant tables, and writes results.json, one trace per finding and one
+page per trace under the output folder."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ from nfct_spec.commands.common import (
     worst,
     z3_table,
 )
+from nfct_spec.commands.kernel import recordings_table
 from nfct_spec.engines.hypothesis_engine import PROFILES, Profile
 from nfct_spec.engines.sampling import Checked, check_sampling
 from nfct_spec.engines.z3_engine import Z3Run, encoded_variants, prove
+from nfct_spec.kernel.recorded import RecordingResult, shipped, validate_recording
+from nfct_spec.kernel.recorded import exit_code as recordings_exit_code
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import PRESETS, SUITES
 from nfct_spec.outdir import fresh_subdir, prepare
@@ -146,6 +150,16 @@ def _explore(
     return exit_code(results)
 
 
+def _recordings(configs: list[Config], console: Console) -> list[RecordingResult] | None:
+    """The shipped live-kernel recordings validated against the 6.x model, when 6.x is
+    checked (None otherwise): a model that contradicts the live kernel fails `check`."""
+    if not any(c.variant == "6.x" for c in configs):
+        return None
+    results = [validate_recording(path) for path in shipped()]
+    console.print(recordings_table(results))
+    return results
+
+
 class _Proofs(threading.Thread):
     """The Z3 proofs, run beside the explorer once the Hypothesis workers are done.
 
@@ -247,6 +261,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             trace_path = str((traces_dir / name).relative_to(out))
             result = Result(**{**result.__dict__, "trace": trace_path})
         results.append(result)
+    recordings = _recordings(configs, console)
     elapsed = time.time() - started
     run = {
         "command": "check",
@@ -255,9 +270,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "elapsed_seconds": round(elapsed, 2),
     }
+    if recordings is not None:
+        run["recordings"] = [r.to_json() for r in recordings]
     write_results(out / "results.json", results, run, {c.variant: c.to_json() for c in configs})
     console.print(_table(results, [c.variant for c in configs]))
     code = worst(exit_code(results), explored)
+    if recordings is not None:
+        code = worst(code, recordings_exit_code(recordings))
     if proofs is not None:
         if proofs.is_alive():
             console.print("Z3: waiting for the proofs")

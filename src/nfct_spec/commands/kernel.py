@@ -1,4 +1,5 @@
-"""`nfct-spec kernel run SCENARIO` and `nfct-spec kernel check`: scenarios on the live kernel.
+"""`nfct-spec kernel run SCENARIO` and `nfct-spec kernel check`: scenarios on the live kernel;
+`nfct-spec kernel validate [RECORDING...]`: recordings against the 6.x model, no kernel needed.
 
 Each scenario runs in a throw-away network namespace (loopback only), records an observed
 trace, and checks it with the monitors of `nfct_spec.kernel.monitors` against the outcomes the
@@ -33,8 +34,18 @@ from nfct_spec.kernel.observe import (
     ObservedTrace,
     ParamValue,
     format_summary,
+    load,
     save,
 )
+from nfct_spec.kernel.recorded import (
+    EXPLAINED,
+    NOT_EXPLAINED,
+    NOT_MODELLED,
+    RecordingResult,
+    shipped,
+    validate_recording,
+)
+from nfct_spec.kernel.recorded import exit_code as recordings_exit_code
 from nfct_spec.kernel.scenarios import SCENARIOS, ScenarioError, parse_param, run_scenario_with
 from nfct_spec.outdir import prepare
 
@@ -57,11 +68,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run_p.add_argument("-v", "--verbose", action="store_true")
     check_p = ksub.add_parser("check", help="run every scenario and check them all")
     check_p.add_argument("--out", default="nfct-spec-out/kernel", help="output folder")
+    validate_p = ksub.add_parser(
+        "validate",
+        help="validate recordings against the 6.x model (no kernel needed)",
+        description="Validate recordings (as `kernel run -o` writes them) against the 6.x "
+        "model: explained, not explained (the first event no model state explains) or not "
+        "modelled (with the reason). Without arguments: the recordings the package ships. "
+        "Exit 0 all explained, 1 some not explained, 3 some not modelled.",
+    )
+    validate_p.add_argument("recording", nargs="*", help="recording files (JSON)")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run the scenarios; 0 all as expected, 1 some monitor or validation not, 4 kernel
     unavailable, 5 a kernel answer that cannot be handled (bad input raises, exit 2)."""
+    if args.kernel_command == "validate":
+        return _validate(args, console)
     try:
         if args.kernel_command == "run":
             return _run(args, console)
@@ -74,6 +96,31 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"{exc}; namespace removed and sysctls restored", highlight=False)
         exit_for(exc)
         return 130
+
+
+def recordings_table(results: list[RecordingResult]) -> Table:
+    """One row per recording: its outcome against the 6.x model and why."""
+    table = Table(title="recordings of the live kernel against the 6.x model")
+    for column in ("recording", "kernel", "events", "outcome", "detail"):
+        table.add_column(column)
+    colour = {EXPLAINED: "green", NOT_EXPLAINED: "red", NOT_MODELLED: "yellow"}
+    for r in results:
+        outcome = f"[{colour[r.outcome]}]{r.outcome}[/{colour[r.outcome]}]"
+        table.add_row(r.path.name, r.kernel, str(r.events), outcome, r.detail)
+    return table
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    """`kernel validate`: every recording is read first (a bad one exits 2 before any
+    search), then validated."""
+    paths = [Path(p) for p in args.recording] or shipped()
+    for path in paths:
+        load(path)
+    started = time.perf_counter()
+    results = [validate_recording(path) for path in paths]
+    console.print(recordings_table(results))
+    console.print(f"{len(results)} recording(s) in {time.perf_counter() - started:.1f} s")
+    return recordings_exit_code(results)
 
 
 def _validation(trace: ObservedTrace) -> Validation | None:

@@ -1,0 +1,86 @@
+"""The shipped live-kernel recordings and `nfct-spec kernel validate` (no kernel needed): each
+recording is explained by the 6.x model, a recording the model cannot produce is reported at
+its first unexplained event (exit 1), one the validator cannot search is "not modelled" with
+its reason (exit 3), and a file that is not a recording is bad input (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nfct_spec.cli import main
+from nfct_spec.kernel.recorded import (
+    EXPLAINED,
+    NOT_EXPLAINED,
+    NOT_MODELLED,
+    shipped,
+    validate_recording,
+)
+
+
+def _edited(tmp_path: Path, name: str, edit: str) -> Path:
+    (source,) = [p for p in shipped() if p.name == name]
+    data = json.loads(source.read_text(encoding="utf-8"))
+    events = data["events"]
+    if edit == "destroy-of-another-flow":
+        first = next(e for e in events if e["kind"] == "recv" and e["msg"] == "destroy")
+        first["flow"] = (first["flow"] + 1) % data["params"]["flows"]
+    elif edit == "seven-flows":
+        flows = [e for e in events if e["kind"] == "flow"]
+        at = events.index(flows[-1])
+        for n in range(data["params"]["flows"], 7):
+            events.insert(at + 1, {**flows[-1], "flow": n, "sport": 20000 + n})
+    path = tmp_path / f"{edit}.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_the_package_ships_recordings_of_linux_6() -> None:
+    paths = shipped()
+    assert len(paths) >= 6
+    assert {validate_recording(p).kernel.split(".")[0] for p in paths} == {"6"}
+
+
+@pytest.mark.parametrize("path", shipped(), ids=lambda p: p.stem)
+def test_each_shipped_recording_is_explained_by_the_model(path: Path) -> None:
+    result = validate_recording(path)
+    assert result.outcome == EXPLAINED, result.detail
+    assert result.events > 0
+
+
+def test_validate_without_arguments_validates_the_shipped_recordings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["kernel", "validate"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(shipped())} recording(s)" in out
+
+
+def test_a_destroy_of_the_wrong_flow_is_not_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _edited(tmp_path, "reliable-flush-flows3.json", "destroy-of-another-flow")
+    result = validate_recording(path)
+    assert result.outcome == NOT_EXPLAINED
+    assert "read destroy of flow" in result.detail and "consistent states" in result.detail
+    assert main(["kernel", "validate", str(path), *map(str, shipped())]) == 1
+
+
+def test_a_run_too_large_for_the_validator_is_not_modelled(tmp_path: Path) -> None:
+    path = _edited(tmp_path, "reliable-flush-flows3.json", "seven-flows")
+    result = validate_recording(path)
+    assert result.outcome == NOT_MODELLED
+    assert "too large" in result.detail and "7 flows" in result.detail
+    assert main(["kernel", "validate", str(path)]) == 3
+
+
+def test_a_file_that_is_not_a_recording_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"events": []}', encoding="utf-8")
+    assert main(["kernel", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0]
