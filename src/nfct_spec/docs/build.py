@@ -1,5 +1,6 @@
 """Writing the document: Markdown pages, the same pages as a static HTML site, one SVG
-message-sequence diagram and one HTML trace page per finding, and the README's table."""
+message-sequence diagram and one HTML trace page per finding (of the results, and of the
+history page's searches), and the README's table."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from nfct_spec.docs.content import (
     readme_table,
 )
 from nfct_spec.docs.figures import PREFIX, RECORD, Block, load_figures, render
+from nfct_spec.docs.history import history_page
 from nfct_spec.docs.msc import render_svg
 from nfct_spec.files import read_text, write_text
 from nfct_spec.results import load_results as read_results
-from nfct_spec.traces import load_trace
+from nfct_spec.traces import Trace, load_trace
 from nfct_spec.viewer.html import GENERATOR, write_page
 
 STYLE = """
@@ -61,6 +63,13 @@ def load_results(path: Path) -> dict[str, Any]:
     return read_results(path)
 
 
+def _draw(out: Path, stem: str, trace: Trace, title: str) -> None:
+    """One finding's message-sequence diagram and trace page."""
+    (out / "diagrams").mkdir(exist_ok=True)
+    write_text(out / "diagrams" / f"{stem}.svg", render_svg(trace), "diagram", None)
+    write_page(trace, out / "traces" / f"{stem}.html", title, signature=None)
+
+
 def _findings(out: Path, results_path: Path, doc: dict[str, Any]) -> int:
     count = 0
     for r in doc["results"]:
@@ -68,10 +77,7 @@ def _findings(out: Path, results_path: Path, doc: dict[str, Any]) -> int:
             continue
         trace = load_trace(results_path.parent / r["trace"])
         stem = f"{r['variant']}-{r['engine']}-{r['property']}"
-        (out / "diagrams").mkdir(exist_ok=True)
-        write_text(out / "diagrams" / f"{stem}.svg", render_svg(trace), "diagram", None)
-        title = f"{r['property']} on {r['variant']}"
-        write_page(trace, out / "traces" / f"{stem}.html", title, signature=None)
+        _draw(out, stem, trace, f"{r['property']} on {r['variant']}")
         count += 1
     return count
 
@@ -81,6 +87,8 @@ def build(out: Path, results_path: Path, doc: dict[str, Any]) -> list[Path]:
     from `results_path` (`load_results`); returns the HTML pages."""
     pages = all_pages(index_results(doc), doc.get("runs", {}).get("check", doc.get("run", {})))
     pages.append(configs_page(dict(doc.get("configs") or {})))
+    history, traces = history_page()
+    pages.append(history)
     (out / "md").mkdir(parents=True, exist_ok=True)
     written = []
     for page in pages:
@@ -89,6 +97,8 @@ def build(out: Path, results_path: Path, doc: dict[str, Any]) -> list[Path]:
         write_text(path, _html(page, pages), "page", None)
         written.append(path)
     _findings(out, results_path, doc)
+    for stem, trace in traces.items():
+        _draw(out, stem, trace, f"History: {stem.removeprefix('history-')}")
     return written
 
 

@@ -304,6 +304,7 @@ Results: `{run.get("command", "check")}` with profile `{run.get("profile", "?")}
 - [Properties](properties.md)
 - [Auxiliary invariants of the proofs](auxiliary.md)
 - [The seed's claims](claims.md)
+- [History: the races that broke reliable delivery](history.md)
 {kernels}
 
 ## Property x variant

@@ -1,0 +1,136 @@
+"""The kernel faults of the history page: the races that broke reliable DESTROY delivery
+after it was introduced in 2.6.31, from the kernel code and the upstream commit subjects.
+
+A fault is `searched` when an era flag of the smp granularity switches it off: the page then
+runs the explorer on the era config that has it and on the config that differs only by the fix,
+for the catalogue entries that catch it. `scripted` when the model has the fault but no
+catalogue entry is about what it breaks: the page replays one run that shows it. Otherwise the
+fault is not modelled and the record says what the model lacks; nothing is claimed for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One row of the history page."""
+
+    title: str
+    kernels: str
+    symptom: str
+    fix: str
+    """The upstream fix (empty: none cited)."""
+    flag: str = ""
+    """The `Config` field whose setting is the fix (empty: not modelled)."""
+    shipped: str = ""
+    """Searched faults: the era config (`configs/NAME.json`) that has the fault."""
+    fixed: str = ""
+    """Searched faults: the era config that is `shipped` with `flag` set."""
+    properties: tuple[str, ...] = ()
+    """Searched faults: the catalogue entries that catch it."""
+    missing: str = ""
+    """Not modelled: what the model lacks to express it."""
+
+    @property
+    def kind(self) -> str:
+        """`searched`, `scripted` or `not modelled`."""
+        if self.properties:
+            return "searched"
+        return "scripted" if self.flag else "not modelled"
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault(
+        "ctnetlink_del_conntrack() reports DESTROY before taking the timer",
+        "2.6.31 until the 2012 fix",
+        "`conntrack -D` reports DESTROY without owning `ct->timeout` and sets DYING only after "
+        "the send: a second deleter, or a death_by_timeout() already running on another CPU, "
+        "sends a second DESTROY in between; a failed DESTROY arms the retry on `ct->timeout` "
+        "while it is still pending (timer-list corruption); and the retry can free the "
+        "conntrack while the timeout handler still runs on it.",
+        '"netfilter: ctnetlink: fix race between delete and timeout expiration" (2012): '
+        "ctnetlink_del_conntrack() starts with `if (del_timer(&ct->timeout))` and reports only "
+        "then.",
+        flag="delete_takes_timer",
+        shipped="smp-2.6.31",
+        fixed="smp-delete-guard",
+        properties=("destroy-once", "no-timer-rearm", "no-use-after-free"),
+    ),
+    Fault(
+        "The dying entry's retry re-uses ct->timeout",
+        "2.6.31 until the 2012 fix",
+        "nf_ct_insert_dying_list() arms the retry (death_by_event()) on `ct->timeout` itself: "
+        "a deleter or the flush iterator that found the conntrack while it was hashed and "
+        "whose `del_timer(&ct->timeout)` comes after death_by_timeout() moved it to the dying "
+        "list cancels the retry instead, and unhashes the conntrack a second time; the 2.6.31 "
+        "iterator then runs death_by_timeout() on it a second time.",
+        '"netfilter: nf_conntrack: fix racy timer handling with reliable events" (2012): the '
+        "retry runs on a timer of the event cache extension, so `del_timer(&ct->timeout)` "
+        "fails on a dying conntrack.",
+        flag="retry_timer_separate",
+        shipped="smp-delete-guard-flush",
+        fixed="smp-ecache-timer-flush",
+        properties=("no-double-unlink", "timeout-handler-once"),
+    ),
+    Fault(
+        "The flush iterator's kill_report() delivers DESTROY before del_timer()",
+        "2.6.31 to 3.11",
+        "`conntrack -F`: get_next_corpse() calls kill_report(), which sends DESTROY under "
+        "nf_conntrack_lock, before the iterator's `del_timer(&ct->timeout)`, and sets DYING "
+        "only after the send: a death_by_timeout() already running sends a second DESTROY in "
+        "between.",
+        '"netfilter: nf_conntrack: don\'t send destroy events from iterator" (3.12): the '
+        "callback only selects, and the DESTROY is sent after a successful del_timer(), with "
+        "the requester's port id.",
+        flag="iterator_takes_timer",
+        shipped="smp-delete-guard-flush",
+        fixed="smp-iterator-guard-flush",
+        properties=("destroy-once", "timeout-handler-once"),
+    ),
+    Fault(
+        'The DYING bit used as "DESTROY delivered"',
+        "3.17 to 4.6",
+        "The DYING bit was both the deleters' guard and the mark that a conntrack's DESTROY "
+        "had been delivered, which the redelivery of the dying list relied on.",
+        '"netfilter: don\'t rely on DYING bit to detect when destroy event was sent" (4.7).',
+        missing="no variant of the kernels of 3.17 to 4.6: the model has 2.6.30, 2.6.31 (with "
+        "its smp eras) and 6.x (5.19 and later), and none of the per-CPU dying lists or the "
+        "first ecache worker of that era.",
+    ),
+    Fault(
+        "The redelivery worker's inverted time_after()",
+        "5.19 to today",
+        "ecache_work_evict_list() sets `stop = jiffies + ECACHE_MAX_JIFFIES` and then breaks "
+        "with STATE_RESTART when `time_after(stop, jiffies)`, which is true while the time "
+        "slice is not over: after the first DESTROY it delivers, the worker stops and "
+        "ecache_work() queues it again at once (delay 0). Every DESTROY is still delivered, "
+        "one per run of the worker.",
+        'Introduced by "netfilter: ecache: use dedicated list for event redelivery" (5.19); '
+        "the fix swaps the comparison to `time_after(jiffies, stop)` (posted, not in the "
+        "kernels the model cites). The 6.x variant has the worker as shipped; "
+        "`ecache_work_fixed` models the fix.",
+        flag="ecache_work_fixed",
+    ),
+    Fault(
+        "Namespace exit and nf_ct_release_dying_list() in 2.6.31",
+        "2.6.31",
+        "The namespace exit path released the dying list of `init_net` rather than of the "
+        "namespace going away, and nf_ct_release_dying_list() called nf_ct_kill() while "
+        "holding nf_conntrack_lock, which the kill takes again (a self-deadlock).",
+        "",
+        missing="the model has one namespace and no module unload, and it has no locks a CPU "
+        "can take twice (nf_conntrack_lock exists only as the window in which the flush "
+        "iterator holds it).",
+    ),
+    Fault(
+        "The review version of the 5.19 redelivery worker took dying_lock twice",
+        "a version under review before 5.19 (never released)",
+        "The worker of the patch under review took the namespace's `dying_lock` a second time "
+        "while holding it (a self-deadlock).",
+        "Found in review: the worker merged in 5.19 does not have it.",
+        missing="the 6.x steps are atomic (6.x has no smp granularity) and locks are not modelled.",
+    ),
+)
+"""The faults in the order they entered the kernel."""

@@ -1,0 +1,201 @@
+"""The history page: each known kernel fault of reliable delivery, with what the model finds.
+
+Nothing on the page is a recorded verdict. For each fault an era flag switches off, the explorer
+runs when the document is built, on the era config that has the fault and on the config that
+differs only by the fix, for the catalogue entries that catch it (about two seconds in all:
+the era configs are tiny). A violation comes with its BFS-shortest trace, drawn as the
+properties page draws findings (message-sequence diagram and trace page); `exhausted` means
+every reachable state was searched and the property holds there. Each verdict is compared with
+the catalogue's expectation for that config, so a page whose search disagrees says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from nfct_spec.docs.content import Page
+from nfct_spec.docs.eras import era_config
+from nfct_spec.docs.faults import FAULTS, Fault
+from nfct_spec.docs.worker_run import WORKER_STEPS, WorkerRun, worker_run
+from nfct_spec.engines.explorer import explore, trace_of, verdict
+from nfct_spec.spec.catalogue import BY_ID
+from nfct_spec.traces import Trace
+
+TITLE = "History: the races that broke reliable delivery"
+STEM = "history"
+WANTED = {"violated": "violated", "holds": "exhausted"}
+"""The explorer's verdict that agrees with each expected verdict of the catalogue."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The explorer's verdict on one property of one era config, with its trace if violated."""
+
+    config: str
+    prop: str
+    verdict: str
+    scope: str
+    expected: str
+    trace: Trace | None
+
+    @property
+    def stem(self) -> str:
+        """The file stem of its diagram and trace page."""
+        return f"{STEM}-{self.config}-{self.prop}"
+
+    @property
+    def as_expected(self) -> bool:
+        """The verdict is the one the catalogue expects for this config."""
+        return WANTED.get(self.expected) == self.verdict
+
+
+@cache
+def outcomes(config_name: str, props: tuple[str, ...]) -> tuple[Outcome, ...]:
+    """Explore the era config for `props` (one search; each finding is BFS-shortest)."""
+    config = era_config(config_name)
+    checked = [BY_ID[p] for p in props]
+    exploration = explore(config, checked)
+    out = []
+    for prop in checked:
+        found, scope = verdict(prop, exploration)
+        trace = trace_of(exploration, prop) if prop.id in exploration.findings else None
+        out.append(Outcome(config_name, prop.id, found, scope, prop.expected_for(config), trace))
+    return tuple(out)
+
+
+def _cell(outcome: Outcome) -> str:
+    if outcome.trace is not None:
+        text = (
+            f"**{outcome.verdict}** in {len(outcome.trace.steps)} steps "
+            f"([trace page](traces/{outcome.stem}.html), "
+            f"[diagram](diagrams/{outcome.stem}.svg))"
+        )
+    elif outcome.verdict == "exhausted":
+        text = f"**exhausted**: holds ({outcome.scope})"
+    else:
+        text = f"**{outcome.verdict}** ({outcome.scope})"
+    return text if outcome.as_expected else f"{text} — NOT AS EXPECTED ({outcome.expected})"
+
+
+def _trace_section(outcome: Outcome) -> list[str]:
+    assert outcome.trace is not None
+    steps = [f"{i}. `{step}`" for i, step in enumerate(outcome.trace.steps, start=1)]
+    return [
+        f"#### `{outcome.prop}` on `{outcome.config}`: {len(steps)} steps",
+        "",
+        *steps,
+        "",
+        f"![{outcome.prop} on {outcome.config}](diagrams/{outcome.stem}.svg)",
+        "",
+    ]
+
+
+def _searched(fault: Fault, traces: dict[str, Trace]) -> list[str]:
+    shipped = outcomes(fault.shipped, fault.properties)
+    fixed = outcomes(fault.fixed, fault.properties)
+    out = [
+        f"Era configs: `configs/{fault.shipped}.json` has the fault; "
+        f"`configs/{fault.fixed}.json` is the same with `{fault.flag}`.",
+        "",
+        f"| property | `{fault.shipped}` (fault) | `{fault.fixed}` (fixed) |",
+        "|---|---|---|",
+    ]
+    for before, after in zip(shipped, fixed, strict=True):
+        out.append(
+            f"| [`{before.prop}`](properties.md#{before.prop}) | {_cell(before)} | {_cell(after)} |"
+        )
+    out.append("")
+    for outcome in (*shipped, *fixed):
+        if outcome.trace is not None:
+            traces[outcome.stem] = outcome.trace
+            out += _trace_section(outcome)
+    return out
+
+
+def _worker_text(run: WorkerRun) -> str:
+    due = {-1: "not scheduled", 0: "queued again at once"}.get(run.due, f"due in {run.due} ticks")
+    return (
+        f"delivered {run.delivered} of the {run.before} DESTROYs on the redelivery list, "
+        f"{run.after} left; the worker is {due}"
+    )
+
+
+def _scripted(traces: dict[str, Trace]) -> list[str]:
+    out = [
+        "No catalogue entry is about how many DESTROYs one run of the worker delivers, so no "
+        "verdict tells the worker as shipped from the fixed one. The same steps replayed on "
+        "both (two deletions fail against a full queue, the listener reads its queue empty, "
+        "the worker runs once):",
+        "",
+    ]
+    for fixed in (False, True):
+        run = worker_run(fixed)
+        stem = f"{STEM}-worker-{'fixed' if fixed else 'shipped'}"
+        traces[stem] = run.trace
+        label = "with `ecache_work_fixed`" if fixed else "as shipped"
+        out.append(
+            f"- {label}: {_worker_text(run)} ([trace page](traces/{stem}.html), "
+            f"[diagram](diagrams/{stem}.svg))"
+        )
+    steps = [f"{i}. `{step}`" for i, step in enumerate(WORKER_STEPS, start=1)]
+    return [*out, "", "The steps (the last is the run of the worker):", "", *steps, ""]
+
+
+def _section(number: int, fault: Fault, traces: dict[str, Trace]) -> list[str]:
+    out = [
+        f'<a id="fault-{number}"></a>',
+        "",
+        f"## {number}. {fault.title}",
+        "",
+        f"- kernels: {fault.kernels}",
+        f"- symptom: {fault.symptom}",
+        f"- upstream fix: {fault.fix or 'not cited'}",
+    ]
+    if fault.flag:
+        out.append(f"- modelled: yes, config flag `{fault.flag}`")
+    else:
+        out.append(f"- modelled: **no** — {fault.missing}")
+    out.append("")
+    if fault.kind == "searched":
+        out += _searched(fault, traces)
+    elif fault.kind == "scripted":
+        out += _scripted(traces)
+    return out
+
+
+def _caught(fault: Fault) -> str:
+    if fault.kind == "searched":
+        return ", ".join(f"`{p}`" for p in fault.properties)
+    if fault.kind == "scripted":
+        return "no catalogue entry (a replayed run shows it)"
+    return "not modelled"
+
+
+def history_page() -> tuple[Page, dict[str, Trace]]:
+    """The page, and the traces it links to by file stem (their diagrams and trace pages are
+    written beside the document's other findings)."""
+    traces: dict[str, Trace] = {}
+    out = [
+        f"# {TITLE}",
+        "",
+        "The kernel faults known to have broken reliable conntrack event delivery since 2.6.31, "
+        "in the order they entered the kernel. For each one the model expresses, the verdicts "
+        "below are computed when this document is built: the explorer searches the smp era "
+        "config that has the fault and the one that differs only by its fix, for the catalogue "
+        "entries that catch it. A violation comes with its BFS-shortest trace; **exhausted** "
+        "means every reachable state of the config was searched and the property holds there. "
+        "A verdict that is not the one the catalogue expects for the config is marked NOT AS "
+        "EXPECTED.",
+        "",
+        "| # | fault | kernels | caught by |",
+        "|---|---|---|---|",
+    ]
+    for number, fault in enumerate(FAULTS, start=1):
+        out.append(
+            f"| [{number}](#fault-{number}) | {fault.title} | {fault.kernels} | {_caught(fault)} |"
+        )
+    out.append("")
+    for number, fault in enumerate(FAULTS, start=1):
+        out += _section(number, fault, traces)
+    return Page(STEM, TITLE, "\n".join(out)), traces
