@@ -40,13 +40,20 @@ class ConfigError(ValueError):
     """A config that cannot be used; the message names the field."""
 
 
+MAX_CAPACITY = 1 << 16
+"""The largest listener capacity a config may give (messages)."""
+
+
 @dataclass(frozen=True)
 class ListenerConfig:
     """One userspace netlink socket subscribed to conntrack groups.
 
     `capacity` is the receive buffer expressed in messages: a broadcast is accepted while fewer
     than `capacity` messages are queued (netlink_broadcast_deliver() accepts while sk_rmem_alloc
-    <= sk_rcvbuf; every small conntrack message costs about the same buffer space).
+    <= sk_rcvbuf; every small conntrack message costs about the same buffer space). At most
+    `MAX_CAPACITY`: the live kernel's default buffer (212,992 bytes) holds about 166 messages,
+    and the largest a socket can ask for, some thousands; a config meant for the explorer keeps
+    it small (the queue's contents are part of the state).
     """
 
     name: str
@@ -249,7 +256,7 @@ def _validate_listener(path: str, listener: ListenerConfig) -> None:
     _check_bool(f"{path}.broadcast_error", listener.broadcast_error)
     _check_bool(f"{path}.no_enobufs", listener.no_enobufs)
     _check_bool(f"{path}.open_at_start", listener.open_at_start)
-    _check_int(f"{path}.capacity", listener.capacity, 1, 8)
+    _check_int(f"{path}.capacity", listener.capacity, 1, MAX_CAPACITY)
 
 
 _LISTENER_FIELDS = {f.name for f in fields(ListenerConfig)}

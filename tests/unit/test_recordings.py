@@ -84,3 +84,22 @@ def test_a_file_that_is_not_a_recording_is_bad_input(
     assert main(["kernel", "validate", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0]
+
+
+BUFFER_4096 = Path(__file__).with_name("data") / "reliable-flush-flows4-buffer4096-be-only.json"
+"""A reliable flush of four conntracks to a listener whose buffer was granted 4,096 bytes:
+Linux 6.18 queued three DESTROYs at once and refused the fourth (ENOBUFS, retried a second
+later)."""
+
+
+def test_the_buffer_holds_as_many_messages_as_the_6_18_accept_rule_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nfct_spec.kernel import conformance
+
+    assert [conformance.capacity(b) for b in (2304, 4096, 8192, 212992)] == [1, 3, 6, 166]
+    assert validate_recording(BUFFER_4096).outcome == EXPLAINED
+    # One message per 2,304 bytes (the validator's earlier rule) holds one DESTROY, not three.
+    monkeypatch.setattr(conformance, "capacity", lambda granted: max(1, granted // 2304))
+    result = validate_recording(BUFFER_4096)
+    assert result.outcome == NOT_EXPLAINED and "count 1" in result.detail

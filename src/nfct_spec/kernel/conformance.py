@@ -8,8 +8,8 @@ bound) of internal kernel steps in between: the ecache worker, ticks of time, th
 keeps the set of model states consistent with the prefix seen so far and reports the first
 observation that no state can explain.
 
-Mapping: listener i of the trace is listener i of the model, with a queue of one message per
-2304 bytes of effective receive buffer (at most 8); flows are the trace's flow indices; a flow
+Mapping: listener i of the trace is listener i of the model, with a queue of as many messages
+as the accept rule of Linux 6.18 takes (`capacity`); flows are the trace's flow indices; a flow
 event is `nf_conntrack_in(new)` (plus `early_drop` when the table is full) and the confirm; a
 message read must have the same type (new, update, destroy) and flow. Timing is not compared,
 only order. Scenarios with more than `MAX_FLOWS` flows are too large and are not validated.
@@ -54,7 +54,9 @@ because every segment is a hidden step)."""
 
 MAX_FLOWS = 6
 MAX_ALLOCATIONS = 12
-MESSAGE_BYTES = 2304
+TRUESIZE = 1280
+"""The bytes a conntrack event message charges to the receive buffer (skb truesize; a UDP
+DESTROY of Linux 6.18 on x86-64)."""
 INTERNAL = ("ecache_work", "env_tick", "gc_worker")
 IGNORED = ("note", "dump")
 
@@ -93,8 +95,14 @@ class Validation:
         )
 
 
-def _capacity(bytes_effective: int) -> int:
-    return max(1, min(8, bytes_effective // MESSAGE_BYTES))
+def capacity(bytes_effective: int) -> int:
+    """How many messages a receive buffer of `bytes_effective` bytes (what SO_RCVBUF granted)
+    holds under netlink_broadcast_deliver() of Linux 6.18: a message is taken when the queue
+    is empty, or when the charged bytes with it stay within the buffer (rmem + truesize <=
+    rcvbuf); so the first always, and one more per `TRUESIZE` bytes. No other cap: a large
+    buffer holds thousands. (Assumes every message charges `TRUESIZE`: conntrack messages of
+    one protocol differ by a few attributes, within one allocation size.)"""
+    return max(1, bytes_effective // TRUESIZE)
 
 
 def model_config(trace: ObservedTrace) -> Config:
@@ -125,7 +133,7 @@ def model_config(trace: ObservedTrace) -> Config:
             groups=tuple(info.groups),
             broadcast_error=info.broadcast_error,
             no_enobufs=info.no_enobufs,
-            capacity=_capacity(info.rcvbuf_effective or 2 * info.rcvbuf),
+            capacity=capacity(info.rcvbuf_effective or 2 * info.rcvbuf),
             open_at_start=False,
         )
         for info in trace.listeners
