@@ -131,9 +131,15 @@ def missing_units(
     return sorted(owed - taken, key=repr)
 
 
+@cache
+def _fair_actions(fairness: tuple[str, ...]) -> frozenset[str]:
+    """The actions the fairness records of `fairness` speak of."""
+    return frozenset(a for f in FAIRNESS if f.id in fairness for a in f.actions)
+
+
 def _fair_units(config: Config, state: State, fairness: Sequence[str]) -> set[Unit]:
     """The fairness instances enabled in `state` with a step that changes it."""
-    names = {a for f in FAIRNESS if f.id in fairness for a in f.actions}
+    names = _fair_actions(tuple(fairness))
     same = same_state(config, state.ghost.level)
     before = same(state)
     units: set[Unit] = set()
@@ -162,11 +168,24 @@ class Graph:
     """Steps (from a node) that break an obligation of destroy-eventually, in BFS order."""
 
     def units(self, node: int, fairness: Sequence[str]) -> frozenset[Unit]:
-        """The fairness instances enabled in a node (cached: the search asks repeatedly)."""
+        """The fairness instances enabled in a node (cached: the search asks repeatedly).
+
+        In a complete graph they are read off the node's edges: an edge is an enabled step,
+        and it changes the state iff it leads to another node (nodes are states as
+        `same_state` compares them, which is what `_fair_units` compares); a graph cut at its
+        budget lacks the edges to states it did not store, so there they are computed."""
         key = (node, tuple(fairness))
         found = self.units_cache.get(key)
         if found is None:
-            found = frozenset(_fair_units(self.config, self.states[node], fairness))
+            if self.complete:
+                names = _fair_actions(tuple(fairness))
+                found = frozenset(
+                    (step.action, step.args)
+                    for step, dst in self.out[node]
+                    if dst != node and step.action in names
+                )
+            else:
+                found = frozenset(_fair_units(self.config, self.states[node], fairness))
             self.units_cache[key] = found
         return found
 
@@ -332,7 +351,8 @@ def _streett_components(
     self-loop are dropped: no cycle stays in them)."""
     strong = strong_actions(fairness)
     done: list[set[int]] = []
-    work = [set(c) for c in nx.strongly_connected_components(h.subgraph(nodes))]
+    whole = h if len(nodes) == h.number_of_nodes() else h.subgraph(nodes)
+    work = [set(c) for c in nx.strongly_connected_components(whole)]
     while work:
         comp = work.pop()
         if len(comp) == 1 and not h.has_edge(next(iter(comp)), next(iter(comp))):

@@ -13,7 +13,7 @@ checked), next to whatever other engines wrote there.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,13 +116,19 @@ def prove(
     show: Callable[[str], None] = _quiet,
     every_line: bool = False,
     write: bool = True,
+    methods: Collection[str] | None = None,
 ) -> Z3Run:
     """Guard, prove or find every property of `props` on every variant of `variants`, write
     the traces, the induction log and (unless `write` is false: the caller then calls
     `Z3Run.write` when no other writer is at work) results.json under `out` (an output folder
     already prepared), and return the verdicts. `show` gets the guard's summaries and the
-    induction lines worth showing (every one with `every_line`, else those not proved)."""
+    induction lines worth showing (every one with `every_line`, else those not proved).
+    `methods` (of `z3_runner.method`: induction, liveness, bmc) limits what runs; by default
+    everything."""
     started = time.time()
+    if methods is not None:
+        allowed = set(methods)
+        props = [p for p in props if any(method(p, v) in allowed for v in variants)]
     guards: dict[str, GuardReport] = {}
     for variant in variants:
         if any(method(prop, variant) is not None for prop in props):
@@ -132,6 +138,8 @@ def prove(
     tasks = []
     for variant in variants:
         for prop in props:
+            if methods is not None and method(prop, variant) not in allowed:
+                continue
             report = guards.get(variant)
             if report is None or report.disagreement is None:
                 tasks.append((prop, variant))
@@ -168,6 +176,7 @@ def prove(
         "engine": ENGINE,
         "timeout_seconds": timeout_s,
         "guard": {variant: _guard_record(report) for variant, report in guards.items()},
+        "methods": sorted(methods) if methods is not None else ["bmc", "induction", "liveness"],
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "elapsed_seconds": round(seconds, 2),
     }

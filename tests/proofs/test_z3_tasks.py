@@ -1,9 +1,12 @@
 """`expiry-eventually` reports the Z3 proof of `destroy-eventually` (whose goal is every
 conntrack freed), run once: only where that proof is among the tasks, and with its verdict,
-whatever it is."""
+whatever it is. And `prove` runs only the methods it is asked for."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from nfct_spec.engines.z3_engine import prove
 from nfct_spec.engines.z3_runner import Outcome, _same_proof, _sources, method
 from nfct_spec.results import Result
 from nfct_spec.spec.catalogue import BY_ID
@@ -33,3 +36,13 @@ def test_the_reported_verdict_is_the_proofs() -> None:
         assert derived.result.verdict == verdict and derived.result.expected == "holds"
         assert derived.result.reason.startswith("the proof of destroy-eventually")
     assert _same_proof(EXPIRY, "6.x", None) is None
+
+
+def test_prove_runs_only_the_methods_asked_for(tmp_path: Path) -> None:
+    """`check` asks Z3 for its proofs only: a property whose Z3 verdict would come from BMC
+    gets none, and the run record says which methods ran."""
+    props = [BY_ID["table-bound"], BY_ID["destroy-before-free"]]
+    assert [method(p, "2.6.30") for p in props] == ["induction", "bmc"]
+    z3 = prove(["2.6.30"], props, tmp_path, methods=("induction", "liveness"))
+    assert [(r.property_id, r.verdict) for r in z3.results] == [("table-bound", "proved")]
+    assert z3.run_info["methods"] == ["induction", "liveness"]
