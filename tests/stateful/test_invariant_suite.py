@@ -122,7 +122,9 @@ def test_the_suite_fails_on_a_model_that_never_gives_a_freed_slot_back(
         return evolve(post, kernel=kernel)
 
     _mutate(monkeypatch, hoarding_free)
-    with pytest.raises(AssertionError, match=r"count-exact|one-place"):
+    # The slot stays allocated with no list holding it (count-exact, one-place), and once
+    # traffic stops it is never freed (expiry-eventually): whichever the search reports.
+    with pytest.raises(AssertionError, match=r"count-exact|one-place|expiry-eventually"):
         _suite("2.6.31", quiet=True, shrink=False)("runTest").runTest()
 
 
