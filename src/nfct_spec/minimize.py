@@ -55,11 +55,28 @@ def first_finding(config: Config, prop: Property, path: Path) -> int | None:
 def liveness_tail(config: Config, path: Path, prop_id: str) -> Path | None:
     """The drain after `path` if the run with it leaves an obligation of the liveness
     property `prop_id` unmet (the finding), else None."""
+    tail = _drained(config, path)
+    if tail is None:
+        return None
+    return tail if unmet(config, initial_state(config), [*path, *tail], prop_id) else None
+
+
+def liveness_findings(config: Config, path: Path, prop_ids: Sequence[str]) -> list[str]:
+    """The liveness properties of `prop_ids` whose obligations the run along `path` and the
+    fair drain after it leave unmet (as `liveness_tail`, draining once for all of them)."""
+    tail = _drained(config, path)
+    if tail is None:
+        return []
+    run = [*path, *tail]
+    return [p for p in prop_ids if unmet(config, initial_state(config), run, p)]
+
+
+def _drained(config: Config, path: Path) -> Path | None:
+    """The bounded fair drain after `path`, or None when the run breaks an assumption."""
     end = path[-1][1] if path else initial_state(config)
     if not assumptions_hold(config, end):
         return None
-    tail = drain(config, end)
-    return tail if unmet(config, initial_state(config), [*path, *tail], prop_id) else None
+    return drain(config, end)
 
 
 def shows(config: Config, prop: Property) -> Check:

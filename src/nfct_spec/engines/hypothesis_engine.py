@@ -38,7 +38,7 @@ from hypothesis.stateful import (
 )
 
 from nfct_spec.checking import finding_in_state, finding_on_step
-from nfct_spec.minimize import liveness_tail
+from nfct_spec.minimize import liveness_findings
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step, actions_of, enabled_steps
 from nfct_spec.models.state import State, initial_state
@@ -177,10 +177,14 @@ class ModelMachine(RuleBasedStateMachine):
         """Nothing is enabled (the kernel crashed or the bounded run is over): stutter."""
 
     def teardown(self) -> None:
-        for prop in self.props:
-            pending = prop.kind == "liveness" and prop.id not in self.collection.found
-            if pending and liveness_tail(self.config, self.path, prop.id) is not None:
-                self._record(prop)
+        pending = [
+            p for p in self.props if p.kind == "liveness" and p.id not in self.collection.found
+        ]
+        if pending:
+            shown = liveness_findings(self.config, self.path, [p.id for p in pending])
+            for prop in pending:
+                if prop.id in shown:
+                    self._record(prop)
         for label, value in self.peaks.items():
             target(float(value), label=label)
         if len(self.collection.found) == len(self.props):
