@@ -245,8 +245,8 @@ def validate(config: Config) -> None:
 def _validate_listener(path: str, listener: ListenerConfig) -> None:
     if not isinstance(listener.name, str) or not listener.name:
         raise _fail(f"{path}.name", "must be a non-empty string")
-    if not isinstance(listener.groups, tuple) or not listener.groups:
-        raise _fail(f"{path}.groups", "must be a non-empty list of groups")
+    if not isinstance(listener.groups, tuple):
+        raise _fail(f"{path}.groups", "must be a list of groups")
     for group in listener.groups:
         _check_str(f"{path}.groups", group)
         if group not in GROUPS:

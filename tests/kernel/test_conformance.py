@@ -34,11 +34,6 @@ def test_a_tampered_count_is_not_explained(observed: Observed) -> None:
     assert not result.ok and "count" in (result.unexplained or "")
 
 
-def test_changing_socket_options_mid_run_is_reported_as_not_modelled(observed: Observed) -> None:
-    result = validate(observed("listener-close", flows=3, how="clear-be"))
-    assert result.ok and result.unsupported is not None
-
-
 def test_large_runs_are_refused_rather_than_searched(observed: Observed) -> None:
     with pytest.raises(TooLarge):
         model_config(observed("reliable-flush", flows=200))

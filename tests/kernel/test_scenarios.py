@@ -258,3 +258,17 @@ def test_the_same_tuple_gets_the_same_id_again_once_its_conntrack_was_freed(
     got = [e for e in trace.of(RecvEvent) if e.listener == "reliable"]
     assert [e.msg for e in got].count("new") == 11
     assert [e.msg for e in got].count("destroy") == 11
+
+
+def test_a_congested_listener_takes_nothing_until_its_queue_is_read_empty(
+    observed: Observed,
+) -> None:
+    trace = observed("congestion")
+    # Flows 0 and 1 fill the buffer, 2 overruns it; 3 is deleted after one read made room and
+    # is refused all the same; 4 is deleted after the queue was read empty.
+    seen = [
+        e.errno if isinstance(e, RecvErrorEvent) else e.flow
+        for e in trace.events
+        if isinstance(e, RecvEvent | RecvErrorEvent)
+    ]
+    assert seen == ["ENOBUFS", 0, 1, 4]

@@ -129,6 +129,20 @@ MUTANTS += (
         "netlink_overrun() reports ENOBUFS to the sockets that set NETLINK_NO_ENOBUFS and "
         "not to the others",
     ),
+    Mutant(
+        "congestion-never-set",
+        (
+            (
+                "netlink",
+                "sock = evolve(sock, congested=True, sk_err=True)",
+                "sock = evolve(sock, sk_err=True)",
+            ),
+        ),
+        "6.x",
+        RECORDINGS,
+        "netlink_overrun() reports ENOBUFS but does not mark the socket congested, so a "
+        "broadcast is taken again as soon as a read makes room, not only once the queue is empty",
+    ),
 )
 
 BY_NAME = {m.name: m for m in MUTANTS}

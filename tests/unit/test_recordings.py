@@ -27,6 +27,11 @@ def _edited(tmp_path: Path, name: str, edit: str) -> Path:
     if edit == "destroy-of-another-flow":
         first = next(e for e in events if e["kind"] == "recv" and e["msg"] == "destroy")
         first["flow"] = (first["flow"] + 1) % data["params"]["flows"]
+    elif edit == "without-option-change":
+        data["events"] = [e for e in events if e["kind"] != "listener_option"]
+    elif edit == "unknown-option":
+        option = next(e for e in events if e["kind"] == "listener_option")
+        option["option"] = "pktinfo"
     elif edit == "seven-flows":
         flows = [e for e in events if e["kind"] == "flow"]
         at = events.index(flows[-1])
@@ -103,3 +108,35 @@ def test_the_buffer_holds_as_many_messages_as_the_6_18_accept_rule_takes(
     monkeypatch.setattr(conformance, "capacity", lambda granted: max(1, granted // 2304))
     result = validate_recording(BUFFER_4096)
     assert result.outcome == NOT_EXPLAINED and "count 1" in result.detail
+
+
+@pytest.mark.parametrize(
+    "name", ["listener-close-flows3-clear-be.json", "listener-close-flows3-leave-group.json"]
+)
+def test_a_socket_option_changed_mid_run_is_what_explains_the_run(
+    tmp_path: Path, name: str
+) -> None:
+    # Clearing BE (or leaving the group) is what lets the held entries be freed: the same
+    # recording without the option change is not a behaviour of the model.
+    assert validate_recording(next(p for p in shipped() if p.name == name)).outcome == EXPLAINED
+    result = validate_recording(_edited(tmp_path, name, "without-option-change"))
+    assert result.outcome == NOT_EXPLAINED and "count 0" in result.detail
+
+
+def test_a_socket_option_the_model_lacks_is_not_modelled(tmp_path: Path) -> None:
+    path = _edited(tmp_path, "listener-close-flows3-clear-be.json", "unknown-option")
+    result = validate_recording(path)
+    assert result.outcome == NOT_MODELLED
+    assert "pktinfo" in result.detail and "not modelled" in result.detail
+    assert main(["kernel", "validate", str(path)]) == 3
+
+
+def test_a_send_to_a_congested_listener_is_refused_until_its_queue_is_empty() -> None:
+    # congestion-burst3: the overrun marks the socket congested; the DESTROY of flow 3,
+    # deleted after a read made room, never arrives; flow 4's, deleted once the queue was
+    # read empty, does.
+    (path,) = [p for p in shipped() if p.name == "congestion-burst3.json"]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    read = [e["flow"] for e in data["events"] if e["kind"] == "recv"]
+    assert read == [0, 1, 4]
+    assert validate_recording(path).outcome == EXPLAINED

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nfct_spec.kernel.observe import (
     CountEvent,
@@ -29,25 +29,29 @@ from nfct_spec.kernel.observe import (
     FlushEvent,
     ListenerCloseEvent,
     ListenerOpenEvent,
+    ListenerOptionEvent,
     ObservedTrace,
     RecvErrorEvent,
     RecvEvent,
     SendDropEvent,
     SysctlEvent,
 )
-from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW
+from nfct_spec.models.bits import GROUPS, IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.observers import KERNEL
 from nfct_spec.models.registry import Step, apply, free_slots
 from nfct_spec.models.state import State, initial_state
 
-VALIDATION_RUNS: tuple[tuple[str, tuple[tuple[str, bool | int], ...]], ...] = (
+VALIDATION_RUNS: tuple[tuple[str, tuple[tuple[str, bool | int | str], ...]], ...] = (
     ("reliable-flush", (("flows", 3),)),
     ("reliable-flush", (("flows", 3), ("no_enobufs", False))),
     ("unreliable-flush", (("flows", 3),)),
     ("slow-and-fast", (("flows", 2),)),
     ("listener-close", (("flows", 3),)),
+    ("listener-close", (("flows", 3), ("how", "clear-be"))),
+    ("listener-close", (("flows", 3), ("how", "leave-group"))),
     ("expiry", (("flows", 2),)),
+    ("congestion", ()),
 )
 """Scenario runs small enough to validate (TCP runs are too: about 90 s for one connection,
 because every segment is a hidden step)."""
@@ -151,6 +155,39 @@ def model_config(trace: ObservedTrace) -> Config:
         listener_churn=True,
         event_bits=("NEW", "STATUS", "PROTOINFO", "DESTROY"),
     )
+
+
+def with_option(config: Config, event: ListenerOptionEvent) -> Config:
+    """The config after a listener changed a socket option while open.
+
+    The model reads a socket's options from the config at every step (netlink_broadcast_
+    filtered() tests NETLINK_F_BROADCAST_SEND_ERROR and NETLINK_F_RECV_NO_ENOBUFS at each
+    delivery, nfnetlink_has_listeners() the group bitmap at each event), and the state holds
+    the socket's queue, congestion and error, which setsockopt() leaves alone; so from the
+    option change on, the search goes on under the config with the new option, over the same
+    states. Handled: NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS set or cleared
+    (`broadcast_error`, `no_enobufs`: "0" or "1"), and NETLINK_DROP_MEMBERSHIP of a group
+    (`leave`) or NETLINK_ADD_MEMBERSHIP (`join`). Anything else raises ValueError."""
+    try:
+        i = config.listener_index(event.name)
+    except KeyError:
+        raise ValueError(f"option {event.option} of an unknown listener {event.name!r}") from None
+    listener = config.listeners[i]
+    if event.option == "broadcast_error" and event.value in ("0", "1"):
+        listener = replace(listener, broadcast_error=event.value == "1")
+    elif event.option == "no_enobufs" and event.value in ("0", "1"):
+        listener = replace(listener, no_enobufs=event.value == "1")
+    elif event.option == "leave":
+        listener = replace(listener, groups=tuple(g for g in listener.groups if g != event.value))
+    elif event.option == "join" and event.value in GROUPS:
+        groups = set(listener.groups) | {event.value}
+        listener = replace(listener, groups=tuple(g for g in GROUPS if g in groups))
+    else:
+        raise ValueError(
+            f"socket option {event.option}={event.value} of {event.name} is not modelled"
+        )
+    listeners = (*config.listeners[:i], listener, *config.listeners[i + 1 :])
+    return replace(config, listeners=listeners)
 
 
 def _kind(bits: int) -> str:
@@ -308,15 +345,16 @@ def validate(trace: ObservedTrace, depth: int = 8) -> Validation:
     states = _closure(config, [initial_state(config, KERNEL)], depth, traffic)
     peak = len(states)
     for index, event in enumerate(events):
-        if event.kind == "listener_option":
-            return Validation(
-                trace.scenario,
-                index,
-                len(events),
-                None,
-                peak,
-                f"event {index} ({event.kind}): socket options changed mid-run are not modelled",
-            )
+        if isinstance(event, ListenerOptionEvent):
+            try:
+                config = with_option(config, event)
+            except ValueError as exc:
+                return Validation(
+                    trace.scenario, index, len(events), None, peak, f"event {index}: {exc}"
+                )
+            states = _closure(config, states, depth, traffic)
+            peak = max(peak, len(states))
+            continue
         successors = {s for state in states for s in _visible(config, state, event)}
         if not successors:
             return Validation(

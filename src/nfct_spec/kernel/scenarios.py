@@ -901,6 +901,34 @@ def listener_close(
         h.read_all("reliable")
 
 
+@_scenario("congestion", rcvbuf=_RCVBUF, burst=(2, 50))
+def congestion(h: Harness, *, rcvbuf: int = 1280, burst: int = 3) -> None:
+    """An overrun marks a listener without NETLINK_NO_ENOBUFS congested until its queue is
+    empty, even when a read has made room.
+
+    A listener without BE or NO_ENOBUFS subscribes to DESTROY with a small buffer; ``burst``
+    conntracks are deleted one by one, one more than the buffer takes, so the last overruns:
+    netlink_overrun() sets NETLINK_S_CONGESTED and ENOBUFS.  The listener reads the error and
+    one message, which leaves room; the DESTROY of one more deletion is still refused, because
+    netlink_broadcast_deliver() takes nothing while the socket is congested.  The listener then
+    reads its queue empty (netlink_rcv_wake() clears the congestion) and the DESTROY of a last
+    deletion arrives.
+    """
+    h.open_listener("watch", ["destroy"], broadcast_error=False, no_enobufs=False, rcvbuf=rcvbuf)
+    created = h.udp_flows(burst + 2)
+    if len(created) != burst + 2:
+        raise ScenarioError("congestion: a datagram was dropped while creating the flows")
+    for index in created[:burst]:
+        h.delete(index)
+    h.read_one("watch")
+    h.read_one("watch")
+    h.delete(created[burst])
+    h.read_all("watch")
+    h.delete(created[burst + 1])
+    h.read_all("watch")
+    h.sample_count()
+
+
 @_scenario("id-reuse", rounds=(1, 200), settle=(0.0, 1.0))
 def id_reuse(h: Harness, *, rounds: int = 20, settle: float = 0.02) -> None:
     """One UDP tuple created, deleted and created again, ``rounds`` times, with a reliable
