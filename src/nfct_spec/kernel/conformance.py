@@ -30,6 +30,7 @@ from nfct_spec.kernel.observe import (
     ListenerCloseEvent,
     ListenerOpenEvent,
     ListenerOptionEvent,
+    NetnsExitEvent,
     ObservedTrace,
     RecvErrorEvent,
     RecvEvent,
@@ -355,6 +356,15 @@ def validate(trace: ObservedTrace, depth: int = 8) -> Validation:
             states = _closure(config, states, depth, traffic)
             peak = max(peak, len(states))
             continue
+        if isinstance(event, NetnsExitEvent):
+            return Validation(
+                trace.scenario,
+                index,
+                len(events),
+                None,
+                peak,
+                f"event {index} (netns_exit): namespace exit is not modelled",
+            )
         successors = {s for state in states for s in _visible(config, state, event)}
         if not successors:
             return Validation(

@@ -306,6 +306,11 @@ EXPECTED: dict[str, dict[str, bool]] = {
     "listener-close": {"no-event-after-destroy": True, "no-duplicate-at-reliable": True},
     "id-reuse": {**{name: True for name in SAFETY}, "id-reused": True},
     "congestion": {"no-event-after-destroy": True},
+    "netns-exit": {
+        "no-event-after-destroy": True,
+        "no-duplicate-at-reliable": True,
+        "reliable-destroy-complete": False,
+    },
 }
 """Per scenario, the outcome each applicable monitor should have on 6.x (Linux 5.19 and later,
 checked on 6.18; the README's "The live kernel" lists what was observed).

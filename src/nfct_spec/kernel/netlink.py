@@ -24,6 +24,7 @@ NETLINK_ADD_MEMBERSHIP = 1
 NETLINK_DROP_MEMBERSHIP = 2
 NETLINK_BROADCAST_ERROR = 4
 NETLINK_NO_ENOBUFS = 5
+NETLINK_LISTEN_ALL_NSID = 8
 
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
@@ -353,6 +354,11 @@ class Listener:
             return None
         return parse_datagram(data)
 
+    def listen_all_nsid(self) -> None:
+        """NETLINK_LISTEN_ALL_NSID: also receive the broadcasts of other namespaces, those that
+        have a namespace id in this socket's (netlink_broadcast_filtered() skips the rest)."""
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, 1)
+
     def set_broadcast_error(self, enabled: bool) -> None:
         self.sock.setsockopt(SOL_NETLINK, NETLINK_BROADCAST_ERROR, int(enabled))
 
@@ -461,4 +467,6 @@ class CountReader:
         return int(os.pread(self.fd, 64, 0))
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

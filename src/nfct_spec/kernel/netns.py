@@ -126,11 +126,22 @@ def _run(argv: list[str], stdin: str | None = None) -> None:
 
 
 @contextlib.contextmanager
-def _setns_to(target_fd: int) -> Iterator[None]:
+def _setns_to(target_fd: int, close_target: bool = False) -> Iterator[None]:
+    """The calling thread in the namespace of `target_fd`, and back in its own on exit;
+    `close_target` closes `target_fd` once entered (or if entering fails)."""
     libc = _libc()
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _check(libc.setns(target_fd, CLONE_NEWNET), "setns")
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except BaseException:
+        if close_target:
+            os.close(target_fd)
+        raise
+    try:
+        try:
+            _check(libc.setns(target_fd, CLONE_NEWNET), "setns")
+        finally:
+            if close_target:
+                os.close(target_fd)
         try:
             yield
         finally:
@@ -157,13 +168,13 @@ class NetNS:
 
     @contextlib.contextmanager
     def entered(self) -> Iterator[None]:
-        """Move the calling thread into the namespace, and back on exit."""
+        """Move the calling thread into the namespace, and back on exit.
+
+        The namespace's file is closed as soon as the thread is in: an open descriptor of it
+        would keep the namespace alive, and a scenario may make it exit while inside."""
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            with _setns_to(fd):
-                yield
-        finally:
-            os.close(fd)
+        with _setns_to(fd, close_target=True):
+            yield
 
     def run(self, argv: list[str], stdin: str | None = None) -> None:
         """Run a command inside the namespace (``ip netns exec``)."""
@@ -425,7 +436,21 @@ class Sandbox:
         self.home_fd = home_fd
         self.sysctls = SysctlGuard(home_fd)
         self._closers: list[Callable[[], None]] = []
+        self._others: list[NetNS] = []
         self.repaired: list[str] = []
+
+    def other_namespace(self) -> NetNS:
+        """A second namespace of this run, removed at cleanup, in which the sandbox namespace
+        has an id (`ip netns set`): a NETLINK_LISTEN_ALL_NSID socket there receives the
+        sandbox's broadcasts, and outlives the sandbox if a scenario deletes it."""
+        other = NetNS.create()
+        self._others.append(other)
+        other.run(["ip", "netns", "set", self.netns.name, str(len(self._others))])
+        return other
+
+    def leave(self) -> None:
+        """Move the calling thread back to the namespace it came from."""
+        _check(_libc().setns(self.home_fd, CLONE_NEWNET), "setns home")
 
     def on_cleanup(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)
@@ -447,10 +472,11 @@ class Sandbox:
             except Exception as exc:
                 failures.append(f"close: {exc}")
         failures += self.sysctls.restore()
-        try:
-            self.netns.destroy()
-        except OSError as exc:
-            failures.append(f"remove namespace {self.netns.name}: {exc}")
+        for netns in (self.netns, *self._others):
+            try:
+                netns.destroy()
+            except OSError as exc:
+                failures.append(f"remove namespace {netns.name}: {exc}")
         if failures:
             raise CleanupError("; ".join(failures))
 

@@ -159,6 +159,14 @@ class ListenerOptionEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class NetnsExitEvent(Event):
+    """The conntracks' namespace was deleted (its name removed and everything the harness held
+    in it closed); listeners in other namespaces go on reading."""
+
+    kind: ClassVar[str] = "netns_exit"
+
+
+@dataclass(frozen=True, slots=True)
 class NoteEvent(Event):
     """Free text: a phase of the scenario, or something the harness noticed."""
 
@@ -183,6 +191,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ListenerOpenEvent,
         ListenerCloseEvent,
         ListenerOptionEvent,
+        NetnsExitEvent,
         NoteEvent,
     )
 }

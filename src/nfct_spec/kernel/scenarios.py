@@ -48,6 +48,7 @@ from nfct_spec.kernel.observe import (
     ListenerInfo,
     ListenerOpenEvent,
     ListenerOptionEvent,
+    NetnsExitEvent,
     NoteEvent,
     ObservedTrace,
     ParamValue,
@@ -133,6 +134,9 @@ class Harness:
         self._by_key: dict[tuple[str, int, int], int] = {}
         self._listeners: dict[str, _ListenerState] = {}
         self._last_count: int | None = None
+        self._elsewhere: set[str] = set()
+        self.exited = False
+        """The sandbox namespace was deleted (`exit_namespace`): nothing in it can be used."""
 
     def setup(self) -> None:
         """Bring up ``lo``, load the conntrack rule, open the control and sink sockets."""
@@ -192,12 +196,25 @@ class Harness:
         broadcast_error: bool,
         no_enobufs: bool,
         rcvbuf: int,
+        elsewhere: bool = False,
     ) -> Listener:
+        """A listener in the sandbox namespace, or with `elsewhere` in a second namespace of
+        the run with NETLINK_LISTEN_ALL_NSID set, so that it receives the sandbox's events and
+        survives `exit_namespace`."""
         if name in self._listeners:
             raise ValueError(f"listener {name!r} already exists")
         options = ListenerOptions(tuple(groups), broadcast_error, no_enobufs, rcvbuf)
-        listener = Listener(name, options)
-        self.box.on_cleanup(listener.close)
+        if elsewhere:
+            other = self.box.other_namespace()
+            with other.entered():
+                listener = Listener(name, options)
+            self.box.on_cleanup(listener.close)
+            listener.listen_all_nsid()
+            self._elsewhere.add(name)
+            self.note(f"listener {name} is in namespace {other.name} (NETLINK_LISTEN_ALL_NSID)")
+        else:
+            listener = Listener(name, options)
+            self.box.on_cleanup(listener.close)
         self._listeners[name] = _ListenerState(listener, last_activity=self.now())
         self.infos.append(
             ListenerInfo(
@@ -320,8 +337,27 @@ class Harness:
         self.record(DumpEvent(self.now()))
         return len(entries)
 
+    def exit_namespace(self) -> None:
+        """Delete the sandbox namespace while listeners elsewhere go on reading.
+
+        Everything the harness holds in it is closed and the thread moves out, so that removing
+        the name drops its last reference and the kernel runs the namespace's exit
+        (cleanup_net() in a workqueue, shortly after).  Listeners in the sandbox itself would
+        keep it alive, so they are refused."""
+        inside = sorted(set(self._listeners) - self._elsewhere)
+        if inside:
+            raise ScenarioError(f"exit_namespace: listeners {inside} are inside the namespace")
+        for closer in (self.ctl.close, self.counter.close, self.sink.close):
+            closer()
+        self.box.leave()
+        self.box.netns.destroy()
+        self.exited = True
+        self.record(NetnsExitEvent(self.now()))
+
     def sample_count(self) -> int:
         """Read ``nf_conntrack_count``; recorded only when it changed since the last sample."""
+        if self.exited:
+            raise ScenarioError("the namespace has exited: its count cannot be read")
         value = self.counter.read()
         if value != self._last_count:
             self._last_count = value
@@ -929,6 +965,37 @@ def congestion(h: Harness, *, rcvbuf: int = 1280, burst: int = 3) -> None:
     h.sample_count()
 
 
+@_scenario("netns-exit", flows=_FLOWS, rcvbuf=_RCVBUF, wait=(0.0, 0.9), watch=_BOUND)
+def netns_exit(
+    h: Harness, *, flows: int = 20, rcvbuf: int = 1024, wait: float = 0.3, watch: float = 3.0
+) -> None:
+    """The conntracks' namespace is deleted while a reliable listener in another namespace
+    (NETLINK_LISTEN_ALL_NSID) holds their DESTROYs back.
+
+    The flush queues the DESTROY that fits the listener's buffer and moves the others to the
+    redelivery list; ``wait`` (less than the worker's first delay of one second) later, the
+    namespace is deleted without the listener having read anything.  Its exit frees the
+    waiting entries and their DESTROYs are never sent: for ``watch`` seconds (several retry
+    periods) the listener reads what was queued before, and nothing more.
+    """
+    h.open_listener(
+        "reliable",
+        ["destroy"],
+        broadcast_error=True,
+        no_enobufs=True,
+        rcvbuf=rcvbuf,
+        elsewhere=True,
+    )
+    h.udp_flows(flows)
+    h.flush()
+    h.idle(wait)
+    h.exit_namespace()
+    deadline = h.now() + watch
+    while h.now() < deadline:
+        h.read_all("reliable")
+        time.sleep(0.01)
+
+
 @_scenario("id-reuse", rounds=(1, 200), settle=(0.0, 1.0))
 def id_reuse(h: Harness, *, rounds: int = 20, settle: float = 0.02) -> None:
     """One UDP tuple created, deleted and created again, ``rounds`` times, with a reliable
@@ -989,7 +1056,8 @@ def run_scenario_with(
             harness.setup()
             harness.note(f"scenario {name} starts")
             spec.fn(harness, **resolved)
-            harness.sample_count()
+            if not harness.exited:
+                harness.sample_count()
             harness.note(f"scenario {name} ends")
     return harness.trace(name, resolved)
 
