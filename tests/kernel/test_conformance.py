@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from nfct_spec.kernel.conformance import VALIDATION_RUNS, TooLarge, model_config, validate
+from nfct_spec.kernel.conformance import VALIDATION_RUNS, TooLarge, validate
 from nfct_spec.kernel.observe import CountEvent, ObservedTrace, ParamValue
 
 pytestmark = pytest.mark.kernel
@@ -35,5 +35,5 @@ def test_a_tampered_count_is_not_explained(observed: Observed) -> None:
 
 
 def test_large_runs_are_refused_rather_than_searched(observed: Observed) -> None:
-    with pytest.raises(TooLarge):
-        model_config(observed("reliable-flush", flows=200))
+    with pytest.raises(TooLarge, match="200 flows created"):
+        validate(observed("reliable-flush", flows=200))

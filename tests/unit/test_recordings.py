@@ -140,3 +140,40 @@ def test_a_send_to_a_congested_listener_is_refused_until_its_queue_is_empty() ->
     read = [e["flow"] for e in data["events"] if e["kind"] == "recv"]
     assert read == [0, 1, 4]
     assert validate_recording(path).outcome == EXPLAINED
+
+
+def test_a_run_with_more_flows_and_listeners_over_time_than_at_once_is_explained() -> None:
+    # events-sysctl: seven listeners and fourteen flows, one listener and two flows in use at
+    # a time; id-reuse: one tuple allocated 21 times. Model names are given back once nothing
+    # refers to them.
+    by_name = {p.name: p for p in shipped()}
+    for name, listeners, allocations in (
+        ("events-sysctl.json", 7, 14),
+        ("id-reuse-rounds20.json", 1, 21),
+    ):
+        data = json.loads(by_name[name].read_text(encoding="utf-8"))
+        assert len(data["listeners"]) == listeners
+        assert sum(e["kind"] == "flow" for e in data["events"]) == allocations
+        assert validate_recording(by_name[name]).outcome == EXPLAINED
+
+
+def test_a_flow_keeps_its_model_name_while_something_refers_to_it() -> None:
+    from nfct_spec.kernel.conformance import Naming, model_config
+    from nfct_spec.kernel.observe import load
+    from nfct_spec.models.observers import KERNEL
+    from nfct_spec.models.state import Message, initial_state
+
+    (path,) = [p for p in shipped() if p.name == "congestion-burst3.json"]
+    trace = load(path)
+    config = model_config(trace)
+    naming = Naming(config, trace)
+    empty = initial_state(config, KERNEL)
+    assert naming.new_flow(config, [empty], 4) == 0
+    sock = empty.kernel.sockets[0]._replace(queue=(Message(slot=0, flow=0, bits=4),))
+    queued = empty._replace(kernel=empty.kernel._replace(sockets=(sock,)))
+    # A DESTROY of flow 4 is still queued: a new conntrack of flow 4 keeps model flow 0, and
+    # flow 2 gets another name; once nothing refers to model flow 0, flow 2 may take it.
+    assert naming.new_flow(config, [queued], 4) == 0
+    assert naming.new_flow(config, [queued], 2) == 1
+    assert naming.new_flow(config, [empty], 3) == 0
+    assert naming.flow(4) == -1 and naming.flow(3) == 0

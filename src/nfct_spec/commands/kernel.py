@@ -123,18 +123,22 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     return recordings_exit_code(results)
 
 
-def _validation(trace: ObservedTrace) -> Validation | None:
-    """The validator's outcome, or None for a run it refuses as too large (a result too)."""
+def _validation(trace: ObservedTrace) -> Validation:
+    """The validator's outcome; a run it will not search is "not modelled" with the reason."""
     try:
         return validate(trace)
-    except TooLarge:
-        return None
+    except TooLarge as exc:
+        return Validation(trace.scenario, 0, len(trace.events), None, 0, f"not searched: {exc}")
 
 
-def _summary(validation: Validation | None) -> str:
-    if validation is None:
-        return "not run (too large to search; use fewer flows)"
-    return validation.summary()
+def _validation_record(validation: Validation) -> dict[str, object]:
+    return {
+        "ok": validation.ok,
+        "explained": validation.explained,
+        "total": validation.total,
+        "unexplained": validation.unexplained,
+        "unsupported": validation.unsupported,
+    }
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
@@ -152,15 +156,21 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     results = verdicts(trace)
     console.print(format_verdicts(results), highlight=False)
     validation = _validation(trace)
-    console.print(f"trace validation: {_summary(validation)}", highlight=False)
-    ok = all(v.as_expected for v in results) and (validation is None or validation.ok)
+    console.print(f"trace validation: {validation.summary()}", highlight=False)
+    ok = all(v.as_expected for v in results) and validation.ok
     return 0 if ok else 1
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
     out = prepare(Path(args.out))
     table = Table(title="live kernel scenarios")
-    for column in ("scenario", "seconds", "monitors as expected", "not as expected"):
+    for column in (
+        "scenario",
+        "seconds",
+        "monitors as expected",
+        "not as expected",
+        "trace validation",
+    ):
         table.add_column(column)
     report = []
     ok = True
@@ -171,13 +181,21 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         results = verdicts(trace)
         seconds = time.perf_counter() - started
         bad = [v.result.name for v in results if not v.as_expected]
-        ok = ok and not bad
-        table.add_row(name, f"{seconds:.1f}", str(len(results) - len(bad)), ", ".join(bad) or "-")
+        validation = _validation(trace)
+        ok = ok and not bad and validation.ok
+        table.add_row(
+            name,
+            f"{seconds:.1f}",
+            str(len(results) - len(bad)),
+            ", ".join(bad) or "-",
+            validation.summary(),
+        )
         report.append(
             {
                 "scenario": name,
                 "seconds": round(seconds, 2),
                 "kernel": trace.kernel,
+                "validation": _validation_record(validation),
                 "monitors": [
                     {
                         "name": v.result.name,
@@ -191,7 +209,7 @@ def _check(args: argparse.Namespace, console: Console) -> int:
                 ],
             }
         )
-    conformance = Table(title="trace validation against the 6.x model (small runs)")
+    conformance = Table(title="small runs validated against the 6.x model")
     for column in ("scenario", "parameters", "result"):
         conformance.add_column(column)
     for name, params in VALIDATION_RUNS:
@@ -199,21 +217,13 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         label = " ".join(f"{k}={v}" for k, v in params)
         save(trace, out / f"{name}-{label.replace(' ', '-').replace('=', '')}.json")
         validation = _validation(trace)
-        ok = ok and (validation is None or validation.ok)
-        conformance.add_row(name, label, _summary(validation))
+        ok = ok and validation.ok
+        conformance.add_row(name, label, validation.summary())
         report.append(
             {
                 "scenario": name,
                 "params": dict(params),
-                "validation": None
-                if validation is None
-                else {
-                    "ok": validation.ok,
-                    "explained": validation.explained,
-                    "total": validation.total,
-                    "unexplained": validation.unexplained,
-                    "unsupported": validation.unsupported,
-                },
+                "validation": _validation_record(validation),
             }
         )
     write_text(out / "kernel-check.json", json.dumps(report, indent=1) + "\n", "report", None)

@@ -8,11 +8,17 @@ bound) of internal kernel steps in between: the ecache worker, ticks of time, th
 keeps the set of model states consistent with the prefix seen so far and reports the first
 observation that no state can explain.
 
-Mapping: listener i of the trace is listener i of the model, with a queue of as many messages
-as the accept rule of Linux 6.18 takes (`capacity`); flows are the trace's flow indices; a flow
-event is `nf_conntrack_in(new)` (plus `early_drop` when the table is full) and the confirm; a
-message read must have the same type (new, update, destroy) and flow. Timing is not compared,
-only order. Scenarios with more than `MAX_FLOWS` flows are too large and are not validated.
+Mapping: each listener of the trace is a listener of the model, with a queue of as many
+messages as the accept rule of Linux 6.18 takes (`capacity`); a flow event is
+`nf_conntrack_in(new)` (plus `early_drop` when the table is full) and the confirm; a message
+read must have the same type (new, update, destroy) and flow. Flows and listeners get model
+names as the run goes and give them back once nothing refers to them (`Naming`), so a run is
+searched if it has at most `MAX_FLOWS` flows, `MAX_ALLOCATIONS` conntracks and
+`MAX_LISTENERS` listeners in use at once, however many it has over time; a socket option
+changed mid-run changes the config from then on (`with_option`). Timing is not compared, only
+order. Larger runs are refused before the search (`TooLarge`) when the recording shows it
+(more flows created with no deletion or flush in between, a larger limit, more than one TCP
+connection), else reported as not modelled where the search finds it out.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from nfct_spec.kernel.observe import (
     FlowEvent,
     FlushEvent,
     ListenerCloseEvent,
+    ListenerInfo,
     ListenerOpenEvent,
     ListenerOptionEvent,
     NetnsExitEvent,
@@ -59,6 +66,8 @@ because every segment is a hidden step)."""
 
 MAX_FLOWS = 6
 MAX_ALLOCATIONS = 12
+MAX_LISTENERS = 4
+MAX_TCP = 1
 TRUESIZE = 1280
 """The bytes a conntrack event message charges to the receive buffer (skb truesize; a UDP
 DESTROY of Linux 6.18 on x86-64)."""
@@ -110,15 +119,41 @@ def capacity(bytes_effective: int) -> int:
     return max(1, bytes_effective // TRUESIZE)
 
 
+def _open_at_once(trace: ObservedTrace) -> list[str]:
+    """The listeners of the most listeners open at once, in the order they were opened."""
+    open_now: list[str] = []
+    most: list[str] = []
+    for e in trace.events:
+        if isinstance(e, ListenerOpenEvent):
+            open_now.append(e.name)
+        elif isinstance(e, ListenerCloseEvent) and e.name in open_now:
+            open_now.remove(e.name)
+        if len(open_now) > len(most):
+            most = list(open_now)
+    return most
+
+
+def _listener_config(info: ListenerInfo) -> ListenerConfig:
+    return ListenerConfig(
+        name=info.name,
+        groups=tuple(info.groups),
+        broadcast_error=info.broadcast_error,
+        no_enobufs=info.no_enobufs,
+        capacity=capacity(info.rcvbuf_effective or 2 * info.rcvbuf),
+        open_at_start=False,
+    )
+
+
 def model_config(trace: ObservedTrace) -> Config:
-    """The 6.x config that an observation is validated against."""
+    """The 6.x config that an observation is validated against.
+
+    The model names flows, listeners and memory slots from small ranges, and the validator
+    reuses a name once nothing refers to it any more (`Naming`): so the config needs as many
+    as the run has in use at once, not as many as it ever had. Sizes are bounded by those of
+    a config: at most `MAX_FLOWS` flows, `MAX_ALLOCATIONS` conntracks and
+    `MAX_LISTENERS` listeners at once; a run that needs more is found out during the search."""
     flows = {e.flow for e in trace.events if isinstance(e, FlowEvent | SendDropEvent)}
     allocations = sum(isinstance(e, FlowEvent | SendDropEvent) for e in trace.events)
-    if len(flows) > MAX_FLOWS or allocations > MAX_ALLOCATIONS:
-        raise TooLarge(
-            f"{len(flows)} flows, {allocations} allocations (at most {MAX_FLOWS} "
-            f"and {MAX_ALLOCATIONS})"
-        )
     limit = 0
     writes: list[tuple[str, int]] = []
     timeout = 16
@@ -132,30 +167,91 @@ def model_config(trace: ObservedTrace) -> Config:
                 timeout = 2
     if limit > 16:
         raise TooLarge(f"nf_conntrack_max {limit} (at most 16)")
-    listeners = tuple(
-        ListenerConfig(
-            name=info.name,
-            groups=tuple(info.groups),
-            broadcast_error=info.broadcast_error,
-            no_enobufs=info.no_enobufs,
-            capacity=capacity(info.rcvbuf_effective or 2 * info.rcvbuf),
-            open_at_start=False,
-        )
-        for info in trace.listeners
-    )
+    if limit > MAX_ALLOCATIONS:
+        raise TooLarge(f"nf_conntrack_max {limit} (at most {MAX_ALLOCATIONS} conntracks at once)")
+    first = _open_at_once(trace)
+    if len(first) > MAX_LISTENERS:
+        raise TooLarge(f"{len(first)} listeners open at once (at most {MAX_LISTENERS})")
+    rest = [info.name for info in trace.listeners if info.name not in first]
+    names = (first + rest)[: max(1, len(first))]
     return Config(
         name=f"observed:{trace.scenario}",
         variant="6.x",
         nf_conntrack_max=limit,
-        flows=max(flows, default=0) + 1,
-        slots=max(1, allocations),
-        listeners=listeners,
+        flows=max(1, min(MAX_FLOWS, len(flows))),
+        slots=max(1, min(MAX_ALLOCATIONS, allocations)),
+        listeners=tuple(_listener_config(trace.listener(name)) for name in names),
         nf_conntrack_events=1,
         ct_timeout=timeout,
         sysctl_writes=tuple(sorted(set(writes))),
         listener_churn=True,
         event_bits=("NEW", "STATUS", "PROTOINFO", "DESTROY"),
     )
+
+
+class Naming:
+    """How the observation's flows and listeners are named in the model, as the run goes.
+
+    A flow gets the lowest model flow that no consistent state refers to (no conntrack, no
+    queued message, no pending allocation), and keeps it while something does: a new
+    conntrack of a flow whose earlier one is still referred to gets the same model flow (same
+    tuple). Since no kernel step compares two flows other than for equality, renaming a flow
+    that nothing refers to any more changes no run. A listener that opens takes the place of
+    one that is closed in every consistent state and whose port id no conntrack remembers
+    (a held conntrack re-sends excluding the port id it remembers); the config is then the
+    same with the new listener's options and name at that place."""
+
+    def __init__(self, config: Config, trace: ObservedTrace) -> None:
+        self.trace = trace
+        self.flows: dict[int, int] = {}
+
+    def flow(self, observed: int | None) -> int | None:
+        """The model flow of an observed flow (None stays None: not the harness's tuple; a
+        flow the model no longer names maps to -1, which nothing matches)."""
+        if observed is None:
+            return None
+        return self.flows.get(observed, -1)
+
+    def new_flow(self, config: Config, states: Iterable[State], observed: int) -> int | None:
+        """The model flow for a new conntrack of `observed`; None when every model flow is in
+        use."""
+        used = set().union(*(_flows_in(state) for state in states))
+        current = self.flows.get(observed)
+        if current is not None and current in used:
+            return current
+        taken = {m for o, m in self.flows.items() if o != observed and m in used}
+        free = [m for m in range(config.flows) if m not in used and m not in taken]
+        if not free:
+            return None
+        self.flows = {o: m for o, m in self.flows.items() if m != free[0]}
+        self.flows[observed] = free[0]
+        return free[0]
+
+    def open_listener(self, config: Config, states: Iterable[State], name: str) -> Config | None:
+        """The config in which listener `name` can open; None if no place is free."""
+        if name in (listener.name for listener in config.listeners):
+            return config
+        states = list(states)
+        for i in range(len(config.listeners)):
+            free = all(
+                not state.kernel.sockets[i].open
+                and all(ct is None or ct.pid != i + 1 for ct in state.kernel.cts)
+                for state in states
+            )
+            if free:
+                listeners = list(config.listeners)
+                listeners[i] = _listener_config(self.trace.listener(name))
+                return replace(config, listeners=tuple(listeners))
+        return None
+
+
+def _flows_in(state: State) -> set[int]:
+    kernel = state.kernel
+    used = {ct.flow for ct in kernel.cts if ct is not None}
+    used.update(m.flow for sock in kernel.sockets for m in sock.queue if m.flow >= 0)
+    if kernel.alloc_pending >= 0:
+        used.add(kernel.alloc_pending)
+    return used
 
 
 def with_option(config: Config, event: ListenerOptionEvent) -> Config:
@@ -341,8 +437,20 @@ def _internal_steps(state: State, name: str) -> Iterator[Step]:
 def validate(trace: ObservedTrace, depth: int = 8) -> Validation:
     """Search for a 6.x model execution that explains the observation."""
     config = model_config(trace)
+    naming = Naming(config, trace)
     events = [e for e in trace.events if e.kind not in IGNORED]
-    traffic = any(isinstance(e, FlowEvent) and e.proto == "tcp" for e in events)
+    connections = {e.flow for e in events if isinstance(e, FlowEvent) and e.proto == "tcp"}
+    if len(connections) > MAX_TCP:
+        raise TooLarge(
+            f"{len(connections)} TCP connections (at most {MAX_TCP}: their segments are not "
+            "recorded one by one, so each is a hidden step of the search)"
+        )
+    traffic = bool(connections)
+    if (alive := _created_without_deletion(events)) > MAX_FLOWS:
+        raise TooLarge(
+            f"{alive} flows created with no deletion or flush in between (at most {MAX_FLOWS} "
+            "in use at once)"
+        )
     states = _closure(config, [initial_state(config, KERNEL)], depth, traffic)
     peak = len(states)
     for index, event in enumerate(events):
@@ -365,19 +473,73 @@ def validate(trace: ObservedTrace, depth: int = 8) -> Validation:
                 peak,
                 f"event {index} (netns_exit): namespace exit is not modelled",
             )
+        observed = event
+        if isinstance(event, FlowEvent | SendDropEvent):
+            flow = naming.new_flow(config, states, event.flow)
+            if flow is None:
+                return _beyond(trace, index, events, peak, f"more than {config.flows} flows")
+            event = replace(event, flow=flow)
+        elif isinstance(event, RecvEvent):
+            event = replace(event, flow=naming.flow(event.flow))
+        elif isinstance(event, DeleteEvent):
+            event = replace(event, flow=naming.flows.get(event.flow, -1))
+        elif isinstance(event, ListenerOpenEvent):
+            opened = naming.open_listener(config, states, event.name)
+            if opened is None:
+                return _beyond(
+                    trace, index, events, peak, f"more than {len(config.listeners)} listeners"
+                )
+            config = opened
         successors = {s for state in states for s in _visible(config, state, event)}
+        if (
+            not successors
+            and isinstance(event, FlowEvent | SendDropEvent)
+            and all(not free_slots(state) for state in states)
+        ):
+            return _beyond(trace, index, events, peak, f"more than {config.slots} conntracks")
         if not successors:
             return Validation(
                 trace.scenario,
                 index,
                 len(events),
-                f"event {index} at t={event.t:.3f}s ({_describe(event)}): no model "
+                f"event {index} at t={event.t:.3f}s ({_describe(observed)}): no model "
                 f"execution of the {len(states)} consistent states explains it",
                 peak,
             )
         states = _closure(config, successors, depth, traffic)
         peak = max(peak, len(states))
     return Validation(trace.scenario, len(events), len(events), None, peak)
+
+
+def _created_without_deletion(events: list[Event]) -> int:
+    """The most flows created one after another with no deletion or flush in between: they
+    are all in use at once unless some expired meanwhile, so a run with more than the model's
+    flows is refused before the search rather than found out after a long one."""
+    most = alive = 0
+    for event in events:
+        if isinstance(event, FlowEvent):
+            alive += 1
+            most = max(most, alive)
+        elif isinstance(event, FlushEvent):
+            alive = 0
+        elif isinstance(event, DeleteEvent):
+            alive = max(0, alive - 1)
+    return most
+
+
+def _beyond(
+    trace: ObservedTrace, index: int, events: list[Event], peak: int, what: str
+) -> Validation:
+    """The run needs more at once than a config can have: not modelled from here on."""
+    return Validation(
+        trace.scenario,
+        index,
+        len(events),
+        None,
+        peak,
+        f"event {index} ({events[index].kind}): {what} in use at once (the bound of a "
+        "model config)",
+    )
 
 
 def _describe(event: Event) -> str:
