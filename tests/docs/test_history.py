@@ -165,4 +165,8 @@ def test_the_rows_of_the_faults_not_modelled_say_what_is_missing(site: Path) -> 
         assert f"| {fault.title} | {fault.kernels} | not modelled |" in markdown
     assert "locks" in missing[1].missing and "namespace" in missing[1].missing
     assert "locks are not modelled" in missing[2].missing
-    assert "3.17 to 4.6" in missing[0].missing
+    dying = missing[0]
+    assert dying.kernels.startswith("3.17 to 4.8") and "no released kernel" in dying.kernels
+    assert "del_timer(&ct->timeout)" in dying.symptom and "test_and_set_bit" in dying.symptom
+    assert "(4.9)" in dying.fix and "NFCT_ECACHE_DESTROY_FAIL" in dying.fix
+    assert "destroy-eventually" in dying.missing and "smp" in dying.missing

@@ -91,13 +91,35 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         'The DYING bit used as "DESTROY delivered"',
-        "3.17 to 4.6",
-        "The DYING bit was both the deleters' guard and the mark that a conntrack's DESTROY "
-        "had been delivered, which the redelivery of the dying list relied on.",
-        '"netfilter: don\'t rely on DYING bit to detect when destroy event was sent" (4.7).',
-        missing="no variant of the kernels of 3.17 to 4.6: the model has 2.6.30, 2.6.31 (with "
-        "its smp eras) and 6.x (5.19 and later), and none of the per-CPU dying lists or the "
-        "first ecache worker of that era.",
+        "3.17 to 4.8 (the scheme); the fault is in no released kernel",
+        "From 3.17 a conntrack whose DESTROY failed waits on the per-CPU dying list with DYING "
+        "clear, and the redelivery worker ecache_work_evict_list() re-sends DESTROY to every "
+        "entry there that is not `nf_ct_is_dying()`, then does `set_bit(IPS_DYING_BIT)` and "
+        "drops the reference the hash owned; nf_ct_delete() sets DYING only after a delivered "
+        "DESTROY. DYING meant both 'being deleted' and 'DESTROY delivered'. In 3.17 to 4.8 "
+        "this is sound: every caller of nf_ct_delete() first wins `del_timer(&ct->timeout)` "
+        "(__nf_ct_kill_acct(), nf_ct_iterate_cleanup(), ctnetlink_del_conntrack(), "
+        "early_drop()) or is the timer's handler death_by_timeout(), so only one CPU reports, "
+        "and the entries the worker skips are those whose DESTROY was delivered and which "
+        "wait for their last reference. The fault appears only once the deletion is guarded "
+        "by `test_and_set_bit(IPS_DYING_BIT)`, as the removal of the conntrack timer required: "
+        "DYING is then set before the report, so with that worker a failed DESTROY would never "
+        "be sent again and the conntrack never freed (a missed DESTROY). The fix went in before "
+        "that guard, in the same series, so no kernel had both.",
+        '"netfilter: don\'t rely on DYING bit to detect when destroy event was sent" (4.9), '
+        'the commit just before "netfilter: conntrack: get rid of conntrack timer": a '
+        "three-state `state` in the event cache extension (NFCT_ECACHE_UNKNOWN, "
+        "NFCT_ECACHE_DESTROY_FAIL, NFCT_ECACHE_DESTROY_SENT); a failed DESTROY sets "
+        "DESTROY_FAIL, and the worker redelivers only DESTROY_FAIL entries and marks them "
+        "DESTROY_SENT. The timer removal then made "
+        "`if (test_and_set_bit(IPS_DYING_BIT, &ct->status)) return false;` the first line of "
+        "nf_ct_delete().",
+        missing="the smp granularity has only the 2.6.31 retry, death_by_event() on a "
+        "per-conntrack timer: no worker that walks the dying list skipping DYING entries (3.17 "
+        "to 4.8), no `test_and_set_bit(IPS_DYING_BIT)` guard in nf_ct_delete() and no "
+        "three-state event cache; and the missed DESTROY would be caught by "
+        "`destroy-eventually`, a liveness property the catalogue does not judge on smp "
+        "configs.",
     ),
     Fault(
         "The redelivery worker's inverted time_after()",
