@@ -32,7 +32,13 @@ then; `iterator_takes_timer` ("netfilter: nf_conntrack: don't send destroy event
 iterator", 3.12): the iterator's callback only selects, and the DESTROY is sent by the deletion
 body after a successful del_timer(), with the requester's port id; `retry_timer_separate`
 ("netfilter: nf_conntrack: fix racy timer handling with reliable events", 2012): the retry of a
-dying conntrack runs on a timer of its event cache extension, so ct->timeout stays idle there.
+dying conntrack runs on a timer of its event cache extension, so ct->timeout stays idle there;
+`retry_by_worker` (3.17 to 4.8): no retry timer at all, the ecache work walks the dying list
+(`ecache_work_evict_list`) and skips entries with DYING, which is set only after a delivered
+DESTROY; `delete_test_and_set_dying` (the guard of "netfilter: conntrack: get rid of conntrack
+timer", 4.9): every deletion body starts with test_and_set_bit(IPS_DYING_BIT);
+`ecache_destroy_state` ("netfilter: don't rely on DYING bit to detect when destroy event was
+sent", 4.9): the send no longer skips DYING and the work re-sends the DESTROY_FAIL entries.
 
 What the model of these steps leaves out: nf_conntrack_lock is modelled only where the flush
 iterator holds it across kill_report() (steps that take it wait, and so does every atomic
