@@ -10,8 +10,12 @@ DYING conntrack (`nf_ct_is_confirmed(ct) && !nf_ct_is_dying(ct)`, returning 0).
 
 from __future__ import annotations
 
-from smp_configs import era
+from pathlib import Path
 
+import pytest
+from smp_configs import CONFIGS, era
+
+from nfct_spec.cli import main
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.registry import Step, apply
 from nfct_spec.models.state import NO_TIMER, State, evolve, initial_state, with_ct
@@ -181,3 +185,37 @@ def test_a_delivered_destroy_kicks_a_pending_work() -> None:
     after = apply(config, state, _step("nf_conntrack_event_report", call=0))
     assert after is not None
     assert (after.kernel.worker, after.kernel.dwork_pending) == (0, False)
+
+
+def test_explore_finds_the_freed_conntrack_without_destroy_and_replay_replays_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`explore --config` on the guard without the three-state exits 0 (the violation is the
+    expected verdict) and writes the BFS-shortest trace, which `replay` replays; with the
+    three-state, and as released, the property is exhausted and no trace is written."""
+    out = tmp_path / "out"
+    config = str(CONFIGS / "smp-dying-worker-test-and-set.json")
+    args = ["explore", "--config", config, "--property", "destroy-before-free"]
+    assert main([*args, "--out", str(out)]) == 0
+    trace = out / "traces-explorer" / "2.6.31" / "destroy-before-free.json"
+    capsys.readouterr()
+    assert main(["replay", str(trace)]) == 0
+    assert "destroy-before-free violated at step 8" in capsys.readouterr().out
+    for name in ("smp-dying-worker-ecache-state", "smp-dying-worker"):
+        other = tmp_path / name
+        path = str(CONFIGS / f"{name}.json")
+        assert (
+            main(
+                [
+                    "explore",
+                    "--config",
+                    path,
+                    "--property",
+                    "destroy-before-free",
+                    "--out",
+                    str(other),
+                ]
+            )
+            == 0
+        )
+        assert not (other / "traces-explorer" / "2.6.31" / "destroy-before-free.json").exists()
