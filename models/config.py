@@ -31,9 +31,23 @@ SMP_DEFAULTS: dict[str, object] = {
     "delete_takes_timer": False,
     "iterator_takes_timer": False,
     "retry_timer_separate": False,
+    "retry_by_worker": False,
+    "delete_test_and_set_dying": False,
+    "ecache_destroy_state": False,
     "flush": True,
 }
 """The fields the smp granularity added, at their defaults."""
+
+
+ERA_FLAGS = (
+    "delete_takes_timer",
+    "iterator_takes_timer",
+    "retry_timer_separate",
+    "retry_by_worker",
+    "delete_test_and_set_dying",
+    "ecache_destroy_state",
+)
+"""The `Config` flags of the smp granularity's kernel eras, each named after what changed."""
 
 
 class ConfigError(ValueError):
@@ -103,6 +117,24 @@ class Config:
     2012), so del_timer(&ct->timeout) of a dying conntrack fails. Needs `delete_takes_timer`:
     the model keeps one timer per conntrack, and only with that guard is ct->timeout idle on
     every conntrack that reaches the dying list."""
+    retry_by_worker: bool = False
+    """smp: the kernels of 3.17 to 4.8. A failed DESTROY leaves the conntrack on the dying list
+    with no timer of its own; nf_conntrack_ecache_delayed_work() schedules the ecache work,
+    whose ecache_work_evict_list() re-sends DESTROY to every dying entry without
+    IPS_DYING_BIT and sets the bit once it was delivered (DYING means "DESTROY delivered").
+    Needs `delete_takes_timer`, `iterator_takes_timer` and `retry_timer_separate`: 3.17 has
+    the fixes of 2012 and 3.12, and every caller of nf_ct_delete() owns ct->timeout first."""
+    delete_test_and_set_dying: bool = False
+    """smp: nf_ct_delete() starts with `if (test_and_set_bit(IPS_DYING_BIT, &ct->status))
+    return false;`, the guard of "netfilter: conntrack: get rid of conntrack timer" (4.9), so
+    DYING is set before the DESTROY is reported. With the worker of `retry_by_worker` and
+    without `ecache_destroy_state` this is the combination that commit's predecessor was
+    written to avoid; no kernel had it. Needs `retry_by_worker`."""
+    ecache_destroy_state: bool = False
+    """smp: "netfilter: don't rely on DYING bit to detect when destroy event was sent" (4.9):
+    a failed DESTROY sets the event cache's state to NFCT_ECACHE_DESTROY_FAIL and the worker
+    re-sends only to entries in that state (marking them NFCT_ECACHE_DESTROY_SENT), whatever
+    their DYING bit. Needs `retry_by_worker`."""
     flush: bool = True
     """The environment may flush the table (`conntrack -F`)."""
 
@@ -192,7 +224,7 @@ def validate(config: Config) -> None:
     if config.granularity == "smp" and config.variant != "2.6.31":
         raise _fail("granularity", "smp is modelled for the 2.6.31 variant only")
     _check_int("cpus", config.cpus, 1, 4)
-    for name in ("delete_takes_timer", "iterator_takes_timer", "retry_timer_separate"):
+    for name in ERA_FLAGS:
         _check_bool(name, getattr(config, name))
         if getattr(config, name) and config.granularity != "smp":
             raise _fail(name, "is an era of the smp granularity (set granularity to smp)")
@@ -202,6 +234,15 @@ def validate(config: Config) -> None:
             "needs delete_takes_timer (the model keeps one timer per conntrack: without that "
             "guard a failed delete leaves ct->timeout pending beside the retry)",
         )
+    if config.retry_by_worker and not (config.retry_timer_separate and config.iterator_takes_timer):
+        raise _fail(
+            "retry_by_worker",
+            "needs delete_takes_timer, iterator_takes_timer and retry_timer_separate (the "
+            "fixes that 3.17 has)",
+        )
+    for name in ("delete_test_and_set_dying", "ecache_destroy_state"):
+        if getattr(config, name) and not config.retry_by_worker:
+            raise _fail(name, "needs retry_by_worker (the dying list's worker of 3.17)")
     _check_bool("flush", config.flush)
     _check_bool("expectations", config.expectations)
     _check_bool("listener_churn", config.listener_churn)

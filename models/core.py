@@ -19,9 +19,10 @@ from nfct_spec.models.ecache import (
 )
 from nfct_spec.models.lists import (
     arm_retry_timer,
+    nf_conntrack_ecache_work,
     nf_conntrack_free,
     nf_ct_delete_from_lists,
-    nf_ct_insert_dying_list,
+    nf_ct_dying_list_add,
     note_death,
     set_dying_bit,
 )
@@ -66,16 +67,24 @@ def death_by_timeout(config: Config, state: State, slot: int) -> State | None:
 
 def death_by_timeout_now(config: Config, state: State, slot: int) -> State:
     """death_by_timeout() run at once on a hashed conntrack whose timer was stolen
-    (del_timer() succeeded), as early_drop, the flush iterator and nf_ct_kill() do."""
+    (del_timer() succeeded), as early_drop, the flush iterator and nf_ct_kill() do.
+
+    In the smp eras of 3.17 and later this is nf_ct_delete() (`nf_ct_dying_list_add`: the
+    worker instead of a retry timer; after a delivered DESTROY `nf_conntrack_ecache_work`
+    kicks a pending worker), and with `delete_test_and_set_dying` DYING is set first."""
     ct = state.ct(slot)
     assert ct is not None
     state = note_death(state, slot)
     state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
+    if config.delete_test_and_set_dying:
+        # nf_ct_delete() with the guard of the timer removal: DYING before the report.
+        state = set_dying_bit(state, slot)
     if not ct.dying:
         state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
         if ret < 0 and variant_of(config.variant).reliable:
             state = nf_ct_delete_from_lists(state, slot)
-            return nf_ct_insert_dying_list(state, slot)
+            return nf_ct_dying_list_add(config, state, slot)
+        state = nf_conntrack_ecache_work(config, state)
     state = set_dying_bit(state, slot)
     return nf_conntrack_free(state, slot)
 

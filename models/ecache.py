@@ -62,12 +62,18 @@ def nf_conntrack_eventmask_report(
     __nf_conntrack_eventmask_report(), nf_conntrack_ecache.c) sends for dying conntracks too
     (the DESTROY is sent after DYING is set), ORs every failed event into `missed`, and also
     remembers the pid of a failed user-triggered DESTROY.
+
+    The check of a dying conntrack is 2.6.31's and is still there in 3.17 to 4.8
+    (`if (nf_ct_is_confirmed(ct) && !nf_ct_is_dying(ct))`, nf_conntrack_ecache.h): the send is
+    skipped and 0 returned, which a caller takes for a delivered DESTROY. With the smp era
+    `ecache_destroy_state` ("netfilter: don't rely on DYING bit to detect when destroy event
+    was sent", 4.9) only `nf_ct_is_confirmed(ct)` is tested.
     """
     variant = variant_of(config.variant)
     ct = state.ct(slot)
     if ct is None or not ct.ecache or not _confirmed(state, slot):
         return state, 0
-    if ct.dying and not variant.single_winner_delete:
+    if ct.dying and not variant.single_winner_delete and not config.ecache_destroy_state:
         return state, 0
     if not variant.missed_cache:
         return _send(config, state, slot, ct, eventmask, portid, report)

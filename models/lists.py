@@ -10,6 +10,7 @@ would. The slot can then be allocated again, as the slab reuses the object.
 from __future__ import annotations
 
 from nfct_spec.models import observers
+from nfct_spec.models.config import Config
 from nfct_spec.models.state import (
     CRASH_FREED_LINKED,
     CRASH_MOD_ZERO,
@@ -98,6 +99,35 @@ def nf_ct_insert_dying_list(state: State, slot: int) -> State:
     kernel = evolve(state.kernel, dying=(slot, *state.kernel.dying))
     state = evolve(state, kernel=kernel)
     return arm_retry_timer(state, slot)
+
+
+def nf_ct_dying_list_add(config: Config, state: State, slot: int) -> State:
+    """A conntrack whose DESTROY failed goes on the dying list and something will retry it.
+
+    2.6.31 (and the smp eras before 3.17): `nf_ct_insert_dying_list`, a retry timer per
+    conntrack. With `retry_by_worker` (3.17 to 4.8, nf_ct_delete()): nf_ct_delete_from_lists()
+    adds it at the head of the (per-CPU) dying list and nf_conntrack_ecache_delayed_work()
+    schedules the ecache work in HZ unless it is already pending, setting
+    ecache_dwork_pending. The model's one list stands for the per-CPU lists (the worker walks
+    them all), and it does both in one step: a worker run in between would only find the
+    entry earlier.
+    """
+    if not config.retry_by_worker:
+        return nf_ct_insert_dying_list(state, slot)
+    kernel = evolve(state.kernel, dying=(slot, *state.kernel.dying))
+    if kernel.worker < 0:
+        kernel = evolve(kernel, worker=config.worker_first_delay, dwork_pending=True)
+    return evolve(state, kernel=kernel)
+
+
+def nf_conntrack_ecache_work(config: Config, state: State) -> State:
+    """After a delivered DESTROY (`retry_by_worker`, 3.17 to 4.8 nf_ct_delete()):
+    nf_conntrack_ecache_work() runs a pending worker at once (mod_delayed_work(.., 0)) if
+    ecache_dwork_pending is set, and clears the flag. Nothing otherwise."""
+    kernel = state.kernel
+    if not config.retry_by_worker or not kernel.dwork_pending:
+        return state
+    return evolve(state, kernel=evolve(kernel, worker=0, dwork_pending=False))
 
 
 def arm_retry_timer(state: State, slot: int) -> State:

@@ -520,6 +520,15 @@ ACTIONS: tuple[Action, ...] = (
     _step("nf_ct_insert_dying_list", smp.insert_dying, "insert_dying"),
     _step("nf_ct_put", smp.put, "put", "put_base"),
     _a(
+        "ecache_work_evict_list",
+        smp.ecache_work_evict_list,
+        _none,
+        "kernel",
+        RETRY_TIMER,
+        _DEATH | _SMP,
+        granularities=SMP,
+    ),
+    _a(
         "env_recv",
         env.env_recv,
         _readers,

@@ -32,7 +32,13 @@ then; `iterator_takes_timer` ("netfilter: nf_conntrack: don't send destroy event
 iterator", 3.12): the iterator's callback only selects, and the DESTROY is sent by the deletion
 body after a successful del_timer(), with the requester's port id; `retry_timer_separate`
 ("netfilter: nf_conntrack: fix racy timer handling with reliable events", 2012): the retry of a
-dying conntrack runs on a timer of its event cache extension, so ct->timeout stays idle there.
+dying conntrack runs on a timer of its event cache extension, so ct->timeout stays idle there;
+`retry_by_worker` (3.17 to 4.8): no retry timer at all, the ecache work walks the dying list
+(`ecache_work_evict_list`) and skips entries with DYING, which is set only after a delivered
+DESTROY; `delete_test_and_set_dying` (the guard of "netfilter: conntrack: get rid of conntrack
+timer", 4.9): every deletion body starts with test_and_set_bit(IPS_DYING_BIT);
+`ecache_destroy_state` ("netfilter: don't rely on DYING bit to detect when destroy event was
+sent", 4.9): the send no longer skips DYING and the work re-sends the DESTROY_FAIL entries.
 
 What the model of these steps leaves out: nf_conntrack_lock is modelled only where the flush
 iterator holds it across kill_report() (steps that take it wait, and so does every atomic
@@ -49,7 +55,14 @@ from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.ctnetlink import echo_of, requester_ok
 from nfct_spec.models.ecache import nf_conntrack_eventmask_report
-from nfct_spec.models.lists import arm_retry_timer, nf_conntrack_free, nf_ct_put, note_death
+from nfct_spec.models.lists import (
+    arm_retry_timer,
+    nf_conntrack_ecache_work,
+    nf_conntrack_free,
+    nf_ct_dying_list_add,
+    nf_ct_put,
+    note_death,
+)
 from nfct_spec.models.state import (
     CRASH_DOUBLE_DYING,
     CRASH_DOUBLE_UNLINK,
@@ -275,7 +288,8 @@ def del_timer(config: Config, state: State, call: int) -> State | None:
     state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
     takes = config.delete_takes_timer if current.fn == CTNETLINK else config.iterator_takes_timer
     if takes:
-        return _set(state, call, evolve(current, pc="report"))
+        body = "test_dying" if config.delete_test_and_set_dying else "report"
+        return _set(state, call, evolve(current, pc=body))
     if current.fn == CTNETLINK and slot in state.kernel.dying:
         return _set(_death_by_event_inline(config, state, slot), call, evolve(current, pc="put"))
     return _set(state, call, evolve(current, pc="test_dying", inline=True))
@@ -294,15 +308,27 @@ def _death_by_event_inline(config: Config, state: State, slot: int) -> State:
 
 def test_dying(config: Config, state: State, call: int) -> State | None:
     """death_by_timeout() tests IPS_DYING_BIT (2.6.31): clear, it reports DESTROY; set (a
-    deleter already delivered it), it goes on to set DYING and unhash.
+    deleter already delivered it), it goes on to set DYING and unhash. 3.17 to 4.8
+    nf_ct_delete() has the same test (`if (nf_ct_is_dying(ct)) goto delete;`).
 
-    Enabled for a call at the start of the death_by_timeout() body.
+    With `delete_test_and_set_dying` this is nf_ct_delete()'s first line in the kernels
+    without a conntrack timer, `if (test_and_set_bit(IPS_DYING_BIT, &ct->status)) return
+    false;`: clear, DYING is set now and the DESTROY reported next; set, the call gives up
+    (puts its own reference, if it holds one). Every deletion body starts here then, also
+    after a successful del_timer() (the model keeps the timer, so the guard is in addition).
+
+    Enabled for a call at the start of the death_by_timeout() or nf_ct_delete() body.
     """
     current = _call(config, state, call, "test_dying")
     if current is None:
         return None
     ct = state.ct(current.slot)
     assert ct is not None
+    if config.delete_test_and_set_dying:
+        if ct.dying:
+            # nf_ct_delete() returns false: another CPU owns the deletion.
+            return _set(state, call, evolve(current, pc="put") if current.held else None)
+        return _set(_set_dying(state, current.slot), call, evolve(current, pc="report"))
     return _set(state, call, evolve(current, pc="set_dying" if ct.dying else "report"))
 
 
@@ -313,7 +339,9 @@ def report_destroy(config: Config, state: State, call: int) -> State | None:
     Enabled for a call at its report: ctnetlink_del_conntrack() (its requester's port id and
     echo), the death_by_timeout() body (port id 0), the deletion body after a successful
     del_timer() in the later eras. Next: on failure unhash (then the dying list); on success
-    set DYING.
+    set DYING. With `retry_by_worker` (3.17 to 4.8) a delivered DESTROY first runs
+    nf_conntrack_ecache_work(), which kicks a pending worker; with
+    `delete_test_and_set_dying` DYING is already set and the unhash follows.
     """
     current = _call(config, state, call, "report")
     if current is None:
@@ -325,7 +353,11 @@ def report_destroy(config: Config, state: State, call: int) -> State | None:
         config, state, current.slot, IPCT_DESTROY, portid, echo
     )
     failed = ret < 0
-    return _set(state, call, evolve(current, pc="unlink" if failed else "set_dying", failed=failed))
+    if failed:
+        return _set(state, call, evolve(current, pc="unlink", failed=True))
+    state = nf_conntrack_ecache_work(config, state)
+    after = "unlink" if config.delete_test_and_set_dying else "set_dying"
+    return _set(state, call, evolve(current, pc=after, failed=False))
 
 
 def set_dying(config: Config, state: State, call: int) -> State | None:
@@ -376,6 +408,8 @@ def insert_dying(config: Config, state: State, call: int) -> State | None:
 
     Enabled for a call whose DESTROY failed, after the unhash, when no other call holds
     nf_conntrack_lock. The list keeps the hash's reference; a lookup's reference is put next.
+    With `retry_by_worker` (3.17 to 4.8) no timer is armed: the ecache work is scheduled
+    instead (`nf_ct_dying_list_add`).
     """
     current = _call(config, state, call, "insert_dying")
     if current is None or not _lock_free_for(state, call):
@@ -388,8 +422,7 @@ def insert_dying(config: Config, state: State, call: int) -> State | None:
         return evolve(state, kernel=evolve(kernel, crashed=CRASH_DOUBLE_DYING))
     if ct.timer != NO_TIMER:
         return evolve(state, kernel=evolve(kernel, crashed=CRASH_TIMER_PENDING))
-    state = evolve(state, kernel=evolve(kernel, dying=(slot, *kernel.dying)))
-    state = arm_retry_timer(state, slot)
+    state = nf_ct_dying_list_add(config, state, slot)
     return _set(state, call, _after_put(current) if not current.held else evolve(current, pc="put"))
 
 
@@ -419,3 +452,58 @@ def _after_put(current: Call) -> Call | None:
     if current.fn == FLUSH:
         return Call(FLUSH, -1, "next_corpse", current.portid, current.echo)
     return None
+
+
+# --- the redelivery worker of 3.17 to 4.8 ------------------------------------------------------
+
+
+def ecache_work_evict_list(config: Config, state: State) -> State | None:
+    """The ecache work runs (`retry_by_worker`): ecache_work() calls ecache_work_evict_list()
+    for the dying list of every CPU (net/netfilter/nf_conntrack_ecache.c, 3.17 to 4.8).
+
+    Enabled when the work is due. The walk, from the head under the list's lock: an entry
+    with IPS_DYING_BIT set is skipped (`if (nf_ct_is_dying(ct)) continue;`: its DESTROY was
+    delivered and it waits for its last reference); for the others DESTROY is sent again
+    (nf_conntrack_event(), port id 0, so the remembered requester's); at the first failure
+    the walk stops (STATE_CONGESTED) and the work is rescheduled in ECACHE_RETRY_WAIT
+    (`worker_retry_delay`); a delivered entry gets `set_bit(IPS_DYING_BIT)` and, after the
+    walk, nf_ct_put() of the reference the hash owned. If nothing failed the work is not
+    rescheduled. ecache_dwork_pending is set only with a positive delay.
+
+    With `ecache_destroy_state` ("netfilter: don't rely on DYING bit to detect when destroy
+    event was sent", 4.9) the test is `e->state != NFCT_ECACHE_DESTROY_FAIL` instead, and a
+    delivered entry gets NFCT_ECACHE_DESTROY_SENT. The model keeps on the dying list only the
+    conntracks whose DESTROY failed (a delivered one is unlinked from every list at once, and
+    its last put frees it), so there every entry is in state DESTROY_FAIL until the worker
+    delivers it and takes it off: with the three-state, nothing on the model's list is
+    skipped.
+
+    Left out: the per-CPU lists (one list stands for them all, in the order the work would
+    meet them), the 16-entry batch that ends a walk with STATE_RESTART (delay 0), and the
+    `!nf_ct_is_confirmed()` test of 4.9 (everything on the model's dying list is confirmed).
+    """
+    if config.granularity != "smp" or not config.retry_by_worker or state.kernel.crashed:
+        return None
+    kernel = state.kernel
+    if kernel.worker != 0:
+        return None
+    state = evolve(state, kernel=evolve(kernel, worker=-1))
+    delivered: list[int] = []
+    delay = -1
+    for slot in kernel.dying:
+        ct = state.ct(slot)
+        assert ct is not None
+        if ct.dying and not config.ecache_destroy_state:
+            continue
+        state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
+        if ret < 0:
+            delay = config.worker_retry_delay
+            break
+        if not config.ecache_destroy_state:
+            state = _set_dying(state, slot)
+        delivered.append(slot)
+    for slot in delivered:
+        state = nf_conntrack_free(state, slot)
+        if state.kernel.crashed:
+            return state
+    return evolve(state, kernel=evolve(state.kernel, worker=delay, dwork_pending=delay > 0))

@@ -354,6 +354,24 @@ _PRIMARY: tuple[Property, ...] = (
                 "NETLINK_NO_ENOBUFS (nfnetlink_set_err() returns how many did): a reliable "
                 "listener without it loses the DESTROY and the conntrack is freed",
             ),
+            _smp(
+                "violated",
+                "nf_ct_delete() guarded by test_and_set_bit(IPS_DYING_BIT) sets DYING before "
+                "its report, and the send of 3.17 to 4.8 still skips a DYING conntrack "
+                "(`nf_ct_is_confirmed(ct) && !nf_ct_is_dying(ct)`) and returns 0: the DESTROY "
+                "is never sent and the conntrack is freed as if it had been delivered (the "
+                "combination that 'netfilter: don't rely on DYING bit to detect when destroy "
+                "event was sent', 4.9, was written to avoid; no kernel had it)",
+                "smp-dying-skips-send",
+            ),
+            _smp(
+                "holds",
+                "3.17 to 4.8: a conntrack is freed by nf_ct_delete() or by the ecache worker "
+                "only after a send that succeeded, and DYING, which makes the send a no-op, "
+                "is set only after one; with the 4.9 three-state the send no longer tests "
+                "DYING and the worker re-sends every DESTROY_FAIL entry",
+                "smp-retry-by-worker",
+            ),
         ),
     ),
     prop(

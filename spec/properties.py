@@ -145,11 +145,12 @@ def one_place(config: Config, state: State) -> bool:
 
 def dying_has_retry(config: Config, state: State) -> bool:
     """Every conntrack on the dying list has a retry pending (unless crashed): its own retry
-    timer in 2.6.31, the scheduled ecache worker in 6.x."""
+    timer in 2.6.31, the scheduled ecache worker in 6.x and in the smp eras of 3.17 and later
+    (`retry_by_worker`)."""
     k = state.kernel
     if k.crashed:
         return True
-    if not variant_of(config.variant).retry_timer:
+    if not variant_of(config.variant).retry_timer or config.retry_by_worker:
         return not k.dying or k.worker >= 0
     return all(k.cts[s] is not None and k.cts[s].timer != NO_TIMER for s in k.dying)  # type: ignore[union-attr]
 

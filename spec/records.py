@@ -73,6 +73,16 @@ def _smp_flush_cancels_retry(config: Config) -> bool:
     return _smp_flush_unguarded(config) and not config.retry_timer_separate
 
 
+def _smp_retry_by_worker(config: Config) -> bool:
+    return _smp(config) and config.retry_by_worker
+
+
+def _smp_dying_skips_send(config: Config) -> bool:
+    return _smp_retry_by_worker(config) and (
+        config.delete_test_and_set_dying and not config.ecache_destroy_state
+    )
+
+
 def _smp_update_events(config: Config) -> bool:
     return _smp(config) and any(bit in config.event_bits for bit in ("STATUS", "PROTOINFO"))
 
@@ -94,6 +104,8 @@ FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "smp-update-events": _smp_update_events,
     "smp-retry-reuses-timeout": _smp_retry_reuses_timeout,
     "smp-flush-cancels-retry": _smp_flush_cancels_retry,
+    "smp-retry-by-worker": _smp_retry_by_worker,
+    "smp-dying-skips-send": _smp_dying_skips_send,
 }
 
 NOT_RESTATED = (

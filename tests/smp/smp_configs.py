@@ -20,6 +20,9 @@ ERAS = (
     "smp-iterator-guard-flush",
     "smp-ecache-timer-flush",
     "smp-all-guards-flush",
+    "smp-dying-worker",
+    "smp-dying-worker-test-and-set",
+    "smp-dying-worker-ecache-state",
 )
 """The config files: 2.6.31 as released, then with the fixes one by one (their upstream order
 is not modelled: each config names the guards it has)."""

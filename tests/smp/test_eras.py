@@ -32,6 +32,7 @@ SHORTEST = [
     ("smp-delete-guard-flush", "timeout-handler-once", 11),
     ("smp-iterator-guard-flush", "no-double-unlink", 11),
     ("smp-ecache-timer-flush", "destroy-once", 10),
+    ("smp-dying-worker-test-and-set", "destroy-before-free", 8),
 ]
 FIXED = [
     # (config, property the era's fix restores)
@@ -44,6 +45,8 @@ FIXED = [
     ("smp-ecache-timer-flush", "timeout-handler-once"),
     ("smp-all-guards-flush", "destroy-once"),
     ("smp-all-guards-flush", "no-double-unlink"),
+    ("smp-dying-worker", "destroy-before-free"),
+    ("smp-dying-worker-ecache-state", "destroy-before-free"),
 ]
 
 

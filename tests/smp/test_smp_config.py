@@ -29,6 +29,16 @@ from nfct_spec.spec.catalogue import CATALOGUE
         ({"granularity": "smp", "cpus": 0}, "cpus"),
         ({"flush": "no"}, "flush"),
         ({"granularity": "smp", "retry_timer_separate": True}, "retry_timer_separate"),
+        (
+            {"granularity": "smp", "delete_takes_timer": True, "retry_by_worker": True},
+            "retry_by_worker",
+        ),
+        (
+            {"granularity": "smp", "delete_takes_timer": True, "delete_test_and_set_dying": True},
+            "delete_test_and_set_dying",
+        ),
+        ({"granularity": "smp", "ecache_destroy_state": True}, "ecache_destroy_state"),
+        ({"ecache_destroy_state": True}, "ecache_destroy_state"),
     ],
 )
 def test_a_bad_smp_field_is_refused_by_name(changes: dict[str, object], field: str) -> None:

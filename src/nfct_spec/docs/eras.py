@@ -32,6 +32,13 @@ _BASE = Config(
 
 _GUARD = {"delete_takes_timer": True}
 _GUARD_FLUSH = {**_GUARD, "flush": True}
+_WORKER = {
+    **_GUARD,
+    "iterator_takes_timer": True,
+    "retry_timer_separate": True,
+    "retry_by_worker": True,
+}
+"""3.17 to 4.8: every guard of the earlier eras, and the dying list's worker."""
 
 ERAS: dict[str, dict[str, bool]] = {
     "smp-2.6.31": {},
@@ -43,6 +50,13 @@ ERAS: dict[str, dict[str, bool]] = {
         **_GUARD_FLUSH,
         "iterator_takes_timer": True,
         "retry_timer_separate": True,
+    },
+    "smp-dying-worker": _WORKER,
+    "smp-dying-worker-test-and-set": {**_WORKER, "delete_test_and_set_dying": True},
+    "smp-dying-worker-ecache-state": {
+        **_WORKER,
+        "delete_test_and_set_dying": True,
+        "ecache_destroy_state": True,
     },
 }
 """Each era config by name: the fields it sets beyond 2.6.31 as released."""

@@ -32,6 +32,9 @@ class Fault:
     """Searched faults: the catalogue entries that catch it."""
     missing: str = ""
     """Not modelled: what the model lacks to express it."""
+    released: str = ""
+    """Searched faults that no released kernel had: the era config of the released scheme,
+    searched for the same properties (they hold there)."""
 
     @property
     def kind(self) -> str:
@@ -91,13 +94,37 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         'The DYING bit used as "DESTROY delivered"',
-        "3.17 to 4.6",
-        "The DYING bit was both the deleters' guard and the mark that a conntrack's DESTROY "
-        "had been delivered, which the redelivery of the dying list relied on.",
-        '"netfilter: don\'t rely on DYING bit to detect when destroy event was sent" (4.7).',
-        missing="no variant of the kernels of 3.17 to 4.6: the model has 2.6.30, 2.6.31 (with "
-        "its smp eras) and 6.x (5.19 and later), and none of the per-CPU dying lists or the "
-        "first ecache worker of that era.",
+        "3.17 to 4.8 (the scheme); the fault is in no released kernel",
+        "In 3.17 to 4.8 DYING meant both 'being deleted' and 'DESTROY delivered': "
+        "nf_ct_delete() sets it only after a delivered DESTROY; the send, "
+        "nf_conntrack_eventmask_report(), skips a DYING conntrack "
+        "(`nf_ct_is_confirmed(ct) && !nf_ct_is_dying(ct)`) and returns 0; and a conntrack "
+        "whose DESTROY failed waits on the per-CPU dying list with DYING clear for the ecache "
+        "work, whose ecache_work_evict_list() skips entries with DYING "
+        "(`if (nf_ct_is_dying(ct)) continue;`), re-sends DESTROY to the others and sets DYING "
+        "once delivered. This is sound as released: every caller of nf_ct_delete() first wins "
+        "`del_timer(&ct->timeout)` (__nf_ct_kill_acct(), nf_ct_iterate_cleanup(), "
+        "ctnetlink_del_conntrack(), early_drop()) or is the timer's handler "
+        "death_by_timeout(), so one CPU reports, and DYING is set only after a delivered "
+        "DESTROY. Removing the conntrack timer needed "
+        "`test_and_set_bit(IPS_DYING_BIT)` as the guard instead, which sets DYING before the "
+        "report: with the send's test the DESTROY would never be sent and the conntrack freed "
+        "as if it had been (a missed DESTROY); were that test dropped alone, a failed DESTROY "
+        "would be skipped by the work for ever. The fix went in just before that guard, so "
+        "no kernel had both.",
+        '"netfilter: don\'t rely on DYING bit to detect when destroy event was sent" (4.9), '
+        'the commit before "netfilter: conntrack: get rid of conntrack timer" (f330a7fdbe16): '
+        "the send tests only `nf_ct_is_confirmed(ct)`, a failed DESTROY sets the event "
+        "cache's new `state` to NFCT_ECACHE_DESTROY_FAIL (of NFCT_ECACHE_UNKNOWN, "
+        "NFCT_ECACHE_DESTROY_FAIL, NFCT_ECACHE_DESTROY_SENT), and the work re-sends only to "
+        "DESTROY_FAIL entries, marking them DESTROY_SENT. The timer removal then made "
+        "`if (test_and_set_bit(IPS_DYING_BIT, &ct->status)) return false;` the first line of "
+        "nf_ct_delete().",
+        flag="ecache_destroy_state",
+        shipped="smp-dying-worker-test-and-set",
+        fixed="smp-dying-worker-ecache-state",
+        properties=("destroy-before-free",),
+        released="smp-dying-worker",
     ),
     Fault(
         "The redelivery worker's inverted time_after()",

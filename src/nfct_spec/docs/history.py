@@ -19,6 +19,7 @@ from nfct_spec.docs.eras import era_config
 from nfct_spec.docs.faults import FAULTS, Fault
 from nfct_spec.docs.worker_run import WORKER_STEPS, WorkerRun, worker_run
 from nfct_spec.engines.explorer import explore, trace_of, verdict
+from nfct_spec.models.config import ERA_FLAGS
 from nfct_spec.spec.catalogue import BY_ID
 from nfct_spec.traces import Trace
 
@@ -91,6 +92,13 @@ def _trace_section(outcome: Outcome) -> list[str]:
     ]
 
 
+def _extra_flags(fault: Fault) -> str:
+    """The era flags the fault's config sets beyond the released scheme's, as code spans."""
+    shipped, released = era_config(fault.shipped), era_config(fault.released)
+    names = [name for name in ERA_FLAGS if getattr(shipped, name) and not getattr(released, name)]
+    return " and ".join(f"`{name}`" for name in names)
+
+
 def _searched(fault: Fault, traces: dict[str, Trace]) -> list[str]:
     shipped = outcomes(fault.shipped, fault.properties)
     fixed = outcomes(fault.fixed, fault.properties)
@@ -106,6 +114,17 @@ def _searched(fault: Fault, traces: dict[str, Trace]) -> list[str]:
             f"| [`{before.prop}`](properties.md#{before.prop}) | {_cell(before)} | {_cell(after)} |"
         )
     out.append("")
+    if fault.released:
+        out += [
+            f"No released kernel had the fault: `configs/{fault.released}.json` is the scheme "
+            f"as released, `{fault.shipped}` without {_extra_flags(fault)}.",
+            "",
+        ]
+        for outcome in outcomes(fault.released, fault.properties):
+            out.append(
+                f"- as released, [`{outcome.prop}`](properties.md#{outcome.prop}): {_cell(outcome)}"
+            )
+        out.append("")
     for outcome in (*shipped, *fixed):
         if outcome.trace is not None:
             traces[outcome.stem] = outcome.trace

@@ -732,7 +732,7 @@ def expiry(
 ) -> None:
     """Let UDP entries time out with a reliable tiny-buffer listener, then drain.
 
-    Since 4.7 there is no per-conntrack timer: an expired entry is deleted when the gc worker,
+    Since 4.9 there is no per-conntrack timer: an expired entry is deleted when the gc worker,
     a lookup or a dump walks it.  The harness waits up to ``gc_wait`` seconds after the expiry
     for the first DESTROY; if none came it dumps the table (``ctnetlink_dump_table`` kills the
     expired entries it sees) and says so in the trace.  DESTROYs refused by the full buffer are
