@@ -81,6 +81,14 @@ def _smp_reliable_listeners_2(config: Config) -> bool:
     return _smp(config) and _reliable_listeners_2(config)
 
 
+def _worker_relocks_twice(config: Config) -> bool:
+    return config.worker_relocks_twice and config.ecache_work_fixed
+
+
+def _worker_relocks_twice_inverted(config: Config) -> bool:
+    return config.worker_relocks_twice and not config.ecache_work_fixed
+
+
 FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "retry-timeout-0": _retry_zero,
     "build-failure": _build_failure,
@@ -94,6 +102,8 @@ FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "smp-update-events": _smp_update_events,
     "smp-retry-reuses-timeout": _smp_retry_reuses_timeout,
     "smp-flush-cancels-retry": _smp_flush_cancels_retry,
+    "worker-relocks-twice": _worker_relocks_twice,
+    "worker-relocks-twice-inverted": _worker_relocks_twice_inverted,
 }
 
 NOT_RESTATED = (
