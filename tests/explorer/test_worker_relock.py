@@ -17,11 +17,12 @@ from nfct_spec.checking import SAFETY_KINDS, searched
 from nfct_spec.cli import main
 from nfct_spec.engines.explorer import Exploration, explore, trace_of, verdict
 from nfct_spec.engines.hypothesis_engine import Collection, machine_class
+from nfct_spec.engines.lasso import FULL_FAIRNESS, build_graph, check_lasso, check_liveness
 from nfct_spec.engines.z3_engine import encoded_variants
 from nfct_spec.minimize import first_finding, replay_steps
 from nfct_spec.models.config import Config, config_from_json
 from nfct_spec.models.registry import Step
-from nfct_spec.models.state import DEADLOCK_DYING_LOCK
+from nfct_spec.models.state import DEADLOCK_DYING_LOCK, is_deadlock
 from nfct_spec.proofs.guard import NOT_ENCODED_RELOCK, encoding_gap
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
@@ -97,6 +98,24 @@ def test_every_judged_safety_property_of_the_pair_gets_its_expected_verdict(name
         expected = prop.expected_for(config)
         wanted = {"holds": "exhausted", "violated": "violated"}[expected]
         assert found == wanted, f"{prop.id}: expected {expected}, got {found} ({scope})"
+
+
+@pytest.mark.parametrize("prop_id", ["destroy-eventually", "expiry-eventually"])
+def test_the_deadlock_breaks_the_liveness_entries_as_a_lasso_stuttering_in_it(prop_id: str) -> None:
+    """No fairness record assumes a deadlock away: the stuck kernel stutters for ever with its
+    conntrack on the redelivery list, a fair lasso of one state; the released worker has none."""
+    review = check_liveness(build_graph(era(REVIEW)), FULL_FAIRNESS, prop_id)
+    assert review.complete and review.broken is None and review.lasso is not None
+    assert BY_ID[prop_id].expected_for(era(REVIEW)) == "violated"
+    lasso = review.lasso
+    assert lasso.loop == len(lasso.steps) == SHORTEST and lasso.steps[-1] == Step("ecache_work")
+    assert is_deadlock(lasso.states[-1].kernel.crashed)
+    assert (
+        check_lasso(era(REVIEW), lasso.states, lasso.steps, lasso.loop, FULL_FAIRNESS, prop_id)
+        is None
+    )
+    released = check_liveness(build_graph(era(RELEASED)), FULL_FAIRNESS, prop_id)
+    assert released.complete and released.broken is None and released.lasso is None
 
 
 def test_with_the_inverted_time_test_the_review_era_never_reaches_its_batch_end() -> None:
