@@ -22,10 +22,11 @@ from nfct_spec.engines.z3_engine import encoded_variants
 from nfct_spec.minimize import first_finding, replay_steps
 from nfct_spec.models.config import Config, config_from_json
 from nfct_spec.models.registry import Step
-from nfct_spec.models.state import DEADLOCK_DYING_LOCK, is_deadlock
+from nfct_spec.models.state import DEADLOCK_DYING_LOCK, initial_state, is_deadlock
 from nfct_spec.proofs.guard import NOT_ENCODED_RELOCK, encoding_gap
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
+from nfct_spec.spec.fairness import assumptions_hold, drain, unmet
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 REVIEW, RELEASED = "worker-review-relock", "worker-released-relock"
@@ -116,6 +117,24 @@ def test_the_deadlock_breaks_the_liveness_entries_as_a_lasso_stuttering_in_it(pr
     )
     released = check_liveness(build_graph(era(RELEASED)), FULL_FAIRNESS, prop_id)
     assert released.complete and released.broken is None and released.lasso is None
+
+
+@pytest.mark.parametrize(("name", "stuck"), [(REVIEW, True), (RELEASED, False)])
+def test_the_bounded_fair_drain_of_hypothesis_ends_in_the_deadlock_on_the_review_era(
+    name: str, stuck: bool
+) -> None:
+    """What the Hypothesis engine checks at the end of a run: from the state where the worker
+    is due, the fair drain runs it; on the review era the drain ends deadlocked with the
+    conntrack still on the list (the obligation unmet), on the released one it is freed."""
+    config = era(name)
+    trace = trace_of(_explored(REVIEW), DEADLOCK_FREE)
+    path = replay_steps(config, trace.steps[:-1])
+    assert path is not None and path[-1][1].kernel.worker == 0
+    tail = drain(config, path[-1][1])
+    end = tail[-1][1]
+    assert is_deadlock(end.kernel.crashed) == stuck and assumptions_hold(config, end)
+    for prop_id in ("destroy-eventually", "expiry-eventually"):
+        assert unmet(config, initial_state(config), [*path, *tail], prop_id) == stuck
 
 
 def test_with_the_inverted_time_test_the_review_era_never_reaches_its_batch_end() -> None:
