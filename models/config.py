@@ -38,6 +38,19 @@ SMP_DEFAULTS: dict[str, object] = {
 }
 """The fields the smp granularity added, at their defaults."""
 
+ECACHE_BATCH = 18
+"""How many DESTROYs the 6.x ecache_work_evict_list() delivers in one hold of dying_lock: its
+test `if (sent++ > 16)` (Linux 5.19 to 6.18) reads the count before the increment, so it is true
+at the 18th entry delivered since the lock was taken."""
+
+OPTIONAL_DEFAULTS: dict[str, object] = {
+    **SMP_DEFAULTS,
+    "ecache_batch": ECACHE_BATCH,
+    "worker_relocks_twice": False,
+}
+"""The fields added after the config format was first used, at their defaults: a config's JSON
+leaves them out there, so that it (and whatever is keyed by it) stays what it was."""
+
 
 ERA_FLAGS = (
     "delete_takes_timer",
@@ -100,6 +113,19 @@ class Config:
     worker_first_delay: int = 2
     worker_retry_delay: int = 1
     ecache_work_fixed: bool = False
+    ecache_batch: int = ECACHE_BATCH
+    """6.x: the DESTROYs ecache_work_evict_list() delivers in one hold of dying_lock before it
+    drops it, calls cond_resched() and starts again at `next:` (`ECACHE_BATCH`, the kernel's
+    18, by default). A list holds at most `slots` entries, so only a smaller value lets a small
+    config reach the end of a batch; as released, that changes nothing the model shows (the
+    walk goes on from the head of the list, which is its next entry)."""
+    worker_relocks_twice: bool = False
+    """6.x: the worker of the version under review of "netfilter: ecache: use dedicated list
+    for event redelivery" (net-next pull request of 10 May 2022, fixed in review before it was
+    merged for 5.19): at the end of a batch it drops dying_lock, calls cond_resched(), takes
+    it again and jumps to `next:`, which takes it once more, so its CPU spins for ever on a
+    lock it holds. False is the worker as released (5.19 to 6.18), which does not take it
+    again before the jump."""
     granularity: str = "atomic"
     cpus: int = 2
     """smp: how many kernel calls can be in progress at once (CPUs, timer softirqs included)."""
@@ -163,12 +189,12 @@ class Config:
         return self.listener_index(requester) + 1
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form (the inverse of `config_from_json`). The fields of the smp
-        granularity are left out at their defaults, so an atomic config's JSON (and whatever
-        is keyed by it, such as a fuzzing campaign's examples) is what it was before they
-        existed."""
+        """The JSON form (the inverse of `config_from_json`). The fields added later (those
+        of the smp granularity and of the 6.x worker's eras, `OPTIONAL_DEFAULTS`) are left out
+        at their defaults, so a config's JSON (and whatever is keyed by it, such as a fuzzing
+        campaign's examples) is what it was before they existed."""
         data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
-        for name, default in SMP_DEFAULTS.items():
+        for name, default in OPTIONAL_DEFAULTS.items():
             if data[name] == default:
                 del data[name]
         return data
@@ -215,6 +241,16 @@ def validate(config: Config) -> None:
     _check_int("worker_first_delay", config.worker_first_delay, 0, 16)
     _check_int("worker_retry_delay", config.worker_retry_delay, 0, 16)
     _check_bool("ecache_work_fixed", config.ecache_work_fixed)
+    _check_int("ecache_batch", config.ecache_batch, 1, ECACHE_BATCH)
+    _check_bool("worker_relocks_twice", config.worker_relocks_twice)
+    if config.variant != "6.x":
+        if config.ecache_batch != ECACHE_BATCH:
+            raise _fail("ecache_batch", "is the 6.x redelivery worker's batch (set variant to 6.x)")
+        if config.worker_relocks_twice:
+            raise _fail(
+                "worker_relocks_twice",
+                "is an era of the 6.x redelivery worker (set variant to 6.x)",
+            )
     _check_str("granularity", config.granularity)
     if config.granularity not in GRANULARITIES:
         raise _fail(

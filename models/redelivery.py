@@ -7,8 +7,11 @@ ecache_work_evict_list() (net/netfilter/nf_conntrack_ecache.c), Linux 6.18.
 
 Time: the worker's delays are ticks from the config (`worker_first_delay` stands for HZ, the
 first retry one second after a failure; `worker_retry_delay` for ECACHE_RETRY_JIFFIES, 10 ms
-rounded up to jiffies). Left out: the worker's batching of 16 entries per lock hold, the RCU
-grace periods, and namespace exit (where the event callback goes first and pending DESTROYs
+rounded up to jiffies). A run of the worker takes no time: the clock moves only between steps.
+The worker's batches (`Config.ecache_batch` DESTROYs per hold of dying_lock) are kept, and so
+is the review era that took dying_lock twice at a batch end (`Config.worker_relocks_twice`).
+Left out: other CPUs taking dying_lock while the worker has dropped it between two batches, the
+RCU grace periods, and namespace exit (where the event callback goes first and pending DESTROYs
 are dropped).
 """
 
@@ -18,7 +21,7 @@ from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.ecache import nf_conntrack_eventmask_report
 from nfct_spec.models.lists import nf_conntrack_free, nf_ct_delete_from_lists, note_death
-from nfct_spec.models.state import NO_TIMER, State, evolve, with_ct
+from nfct_spec.models.state import DEADLOCK_DYING_LOCK, NO_TIMER, State, evolve, with_ct
 
 
 def _schedule_on_failure(config: Config, state: State) -> State:
@@ -87,18 +90,48 @@ def gc_worker(config: Config, state: State, slot: int) -> State | None:
 def ecache_work(config: Config, state: State) -> State | None:
     """The delayed ecache worker runs: re-send DESTROY along the redelivery list.
 
-    Enabled when the worker is due. It walks the list from the head (newest failure first);
-    at the first failure it stops and reschedules itself after ECACHE_RETRY_JIFFIES. As
-    shipped, the time-slice test in ecache_work_evict_list() is inverted, so after the first
-    success it stops and restarts at once (`ecache_work_fixed` models the posted fix: it goes
-    on until a failure or the end of the list). Delivered entries are freed after the walk.
+    ecache_work() -> ecache_work_evict_list() (net/netfilter/nf_conntrack_ecache.c, Linux 5.19
+    to 6.18), which under dying_lock does, for each entry from the head of the list (newest
+    failure first):
+
+        if (nf_conntrack_event(IPCT_DESTROY, ct)) { ret = STATE_CONGESTED; break; }
+        /* move ct to the local evicted_list */
+        if (time_after(stop, jiffies)) { ret = STATE_RESTART; break; }
+        if (sent++ > 16) { spin_unlock_bh(&dying_lock); cond_resched(); goto next; }
+
+    where `next:` sets `sent = 0` and takes dying_lock. Enabled when the worker is due. At the
+    first failure it stops and reschedules itself after ECACHE_RETRY_JIFFIES. As shipped, the
+    time test is inverted (true while the slice of ECACHE_MAX_JIFFIES is not over), so after
+    the first success it stops and is queued again at once (`ecache_work_fixed` models the
+    posted fix, `time_after(jiffies, stop)`: it goes on until a failure or the end of the list,
+    the slice never running out in a run that takes no time). Delivered entries are freed
+    after the walk.
+
+    The batch test comes after the time test, so only a walk that passes the time test reaches
+    it: with the fix, after `ecache_batch` deliveries (`sent++ > 16`: 18). As released, the
+    worker drops dying_lock there and takes it again at `next:`; the walk goes on from the head
+    of the list, which (the model's run being one step, no other CPU adding an entry meanwhile)
+    is its next entry. With `worker_relocks_twice` (the version under review) it took the lock
+    again before `goto next`, and `next:` takes it once more: the CPU spins for ever. The model
+    stops there (`DEADLOCK_DYING_LOCK`) in the state the run started from: the DESTROYs the run
+    delivered before were queued to the listeners, but no step follows that could read them,
+    and their conntracks sit on the worker's local evicted list, which the model does not have
+    (its lists and invariants are those between kernel functions). On the live kernel the
+    other CPUs go on until one needs dying_lock (the next failed DESTROY of nf_ct_delete());
+    the model stops them all. With the inverted time test the batch end is reached only if
+    the clock passes `stop` (ECACHE_MAX_JIFFIES, 10 ms, after the run started) before the
+    first delivered entry's time test, after which that test never stops the walk again: the
+    kernel can get there on a slow first delivery, a run that takes no time never does, so
+    in the model the review era deadlocks only with `ecache_work_fixed`.
     """
     kernel = state.kernel
     if kernel.worker != 0:
         return None
-    state = evolve(state, kernel=evolve(kernel, worker=-1))
+    start = evolve(state, kernel=evolve(kernel, worker=-1))
+    state = start
     delivered: list[int] = []
     delay = -1
+    sent = 0
     for slot in kernel.dying:
         state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
         if ret < 0:
@@ -108,6 +141,11 @@ def ecache_work(config: Config, state: State) -> State | None:
         if not config.ecache_work_fixed:
             delay = 0
             break
+        sent += 1
+        if sent == config.ecache_batch:
+            if config.worker_relocks_twice:
+                return evolve(start, kernel=evolve(start.kernel, crashed=DEADLOCK_DYING_LOCK))
+            sent = 0
     for slot in delivered:
         state = nf_conntrack_free(state, slot)
     if delay >= 0:

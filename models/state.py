@@ -32,6 +32,8 @@ __all__ = [
     "CRASH_MOD_ZERO",
     "CRASH_TIMER_PENDING",
     "CRASH_USE_AFTER_FREE",
+    "DEADLOCK",
+    "DEADLOCK_DYING_LOCK",
     "DROPS_CAP",
     "EXPECT_MESSAGE",
     "NO_TIMER",
@@ -43,9 +45,11 @@ __all__ = [
     "Record",
     "Socket",
     "State",
+    "deadlock",
     "evolve",
     "initial_state",
     "insert_sorted",
+    "is_deadlock",
     "set_at",
     "with_ct",
     "without",
@@ -66,6 +70,33 @@ CRASH_USE_AFTER_FREE = "a conntrack used after it was freed"
 a call in progress still works on it without a reference of its own."""
 CRASH_FREED_LINKED = "the last reference dropped while the conntrack is still on a list"
 """smp: the object is freed while a list still links it (use after free by the next walk)."""
+
+DEADLOCK = "deadlock: "
+"""The prefix of a `Kernel.crashed` that is a deadlock rather than a fault: a CPU waits for ever
+on a lock that it holds itself, or that a CPU waiting on one it holds has. The kernel does not
+corrupt memory there, it stops making progress on that CPU; the model stops just the same (no
+step is enabled once `crashed` is set). `deadlock-free` judges these states and `no-crash` the
+others, so a deadlock is told apart from memory corruption by its prefix, whichever step set
+it."""
+
+
+def deadlock(cpu: str, lock: str, holder: str = "") -> str:
+    """The `Kernel.crashed` of a deadlock: `cpu` (the kernel function it is in) waits for ever on
+    `lock`, held by `holder` (the function another CPU is in; empty: `cpu` itself)."""
+    return f"{DEADLOCK}{cpu} waits for ever on {lock}, held by {holder or 'itself'}"
+
+
+def is_deadlock(crashed: str) -> bool:
+    """A `Kernel.crashed` that names a deadlock (see `DEADLOCK`)."""
+    return crashed.startswith(DEADLOCK)
+
+
+DEADLOCK_DYING_LOCK = deadlock(
+    "ecache_work_evict_list() on the ecache worker's CPU", "cnet->ecache.dying_lock"
+)
+"""6.x with `worker_relocks_twice`: at the end of a batch the worker of the version under review
+takes dying_lock again, then jumps to `next:`, which takes it once more (spin_lock_bh() on a
+spinlock the CPU holds spins for ever)."""
 
 
 @register
@@ -152,6 +183,9 @@ class Kernel(NamedTuple):
     tracks depends on: the flush order is an argument); the dying list keeps the kernel's
     order, head first. `alloc_pending` is the flow of an allocation waiting for early_drop and
     `alloc_slot` the memory it will get.
+
+    `crashed` names what stopped the kernel: a fault (`CRASH_*`) or a deadlock (`DEADLOCK`);
+    empty while it runs.
 
     6.x only: `worker` is the delayed ecache work (-1 not scheduled, else ticks until it runs)
     and `dwork_pending` is `net->ct.ecache_dwork_pending`; `dying` is then the redelivery list.

@@ -58,11 +58,21 @@ NOT_ENCODED_SMP = (
 )
 
 
+NOT_ENCODED_RELOCK = (
+    "not encoded: the Z3 encoding has the 6.x worker as released, whose batch end changes "
+    "nothing, and no deadlocked state, so it cannot speak for worker_relocks_twice"
+)
+
+
 def encoding_gap(config: Config) -> str | None:
     """Why the encoding cannot speak for `config`, or None when it can: the guard and the
-    proofs cover the atomic model only, whatever the variant."""
+    proofs cover the atomic model only, whatever the variant, and of the 6.x worker's eras the
+    released one (its parameters have no `worker_relocks_twice`; `ecache_batch` needs none,
+    since as released a batch end leaves the walk as it was)."""
     if config.granularity != "atomic":
         return NOT_ENCODED_SMP
+    if config.worker_relocks_twice:
+        return NOT_ENCODED_RELOCK
     return None
 
 

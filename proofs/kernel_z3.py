@@ -417,7 +417,10 @@ def ecache_work_evict_list(s: Sym, p: Params, f: Flags) -> Term:
     A failure stops the walk (STATE_CONGESTED: ECACHE_RETRY_JIFFIES). As shipped, the inverted
     time_after(stop, jiffies) test stops it after the first success too (STATE_RESTART: 0);
     with `ecache_work_fixed` it goes on to the end of the list (STATE_DONE). The delivered
-    entries are put (freed) after the walk."""
+    entries are put (freed) after the walk. The batch end (`Config.ecache_batch`) needs no
+    term: as released the worker drops dying_lock there and takes it again, and the walk goes
+    on from the head of the list, which is its next entry; the review era that deadlocks there
+    (`worker_relocks_twice`) is not encoded (`nfct_spec.proofs.guard.encoding_gap`)."""
     n = len(s.get("alloc"))
     size = count(s.get("inD"))
     walking: Term = True

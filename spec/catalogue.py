@@ -57,7 +57,24 @@ _EVENTUALLY_FAIR = (
 )
 """The fairness of the liveness entries (`nfct_spec.spec.fairness`)."""
 
+_WORKER_RELOCK_NOT_JUDGED = (
+    "not judged: with the inverted time_after() the walk stops after its first delivered "
+    "DESTROY unless the clock passed `stop` before that entry's time test (ECACHE_MAX_JIFFIES, "
+    "10 ms, after the run started), so the kernel reaches the batch end that deadlocks only on "
+    "a run whose first delivery is that slow; a run of the model's worker takes no time, so it "
+    "never does (set ecache_work_fixed to search the batch end)"
+)
+
 _EVENTUALLY_OVERRIDES = (
+    Override(
+        "worker-relocks-twice",
+        "6.x",
+        "violated",
+        "the worker under review spins for ever on dying_lock at the end of a batch: the "
+        "conntracks still on the redelivery list, and those of the batch on its local list, "
+        "are never freed (the model stops with them on the list)",
+    ),
+    Override("worker-relocks-twice-inverted", "6.x", "n/a", _WORKER_RELOCK_NOT_JUDGED),
     Override(
         "build-failure",
         "2.6.31",
@@ -460,6 +477,52 @@ _PRIMARY: tuple[Property, ...] = (
                 "violated",
                 "the sysctl accepts 0 and the next failed DESTROY computes random32() % 0 in "
                 "nf_ct_insert_dying_list() or death_by_event()",
+            ),
+        ),
+    ),
+    prop(
+        "deadlock-free",
+        "invariant",
+        "No CPU waits for ever on a lock: neither on one it holds itself nor on one held by a "
+        "CPU that waits on one it holds.",
+        "kernel: a spinlock is not recursive; spin_lock_bh() on a lock the CPU holds spins for "
+        "ever (6.x: cnet->ecache.dying_lock in ecache_work_evict_list()).",
+        p.deadlock_free,
+        (
+            (
+                "holds",
+                "each modelled function takes nf_conntrack_lock only while it does not hold it: "
+                "get_next_corpse() releases it before the iterator calls death_by_timeout(), "
+                "which takes it to unhash.",
+            ),
+            (
+                "holds",
+                "the modelled functions take nf_conntrack_lock and release it within one step; "
+                "the namespace exit, where nf_ct_release_dying_list() calls nf_ct_kill() "
+                "under it, is not modelled.",
+            ),
+            (
+                "holds",
+                "ecache_work_evict_list() drops dying_lock at the end of a batch (`if "
+                "(sent++ > 16)`) and `next:` takes it again: one hold at a time.",
+            ),
+        ),
+        overrides=(
+            Override(
+                "worker-relocks-twice",
+                "6.x",
+                "violated",
+                "the worker under review took dying_lock again after cond_resched() and then "
+                "jumped to `next:`, which takes it once more: the walk that delivers "
+                "`ecache_batch` DESTROYs (18 in the kernel) in one hold spins for ever on the "
+                "lock it holds (fixed in review before 5.19)",
+            ),
+            Override("worker-relocks-twice-inverted", "6.x", "n/a", _WORKER_RELOCK_NOT_JUDGED),
+            _smp(
+                "holds",
+                "nf_conntrack_lock is held only by the flush between get_next_corpse() and its "
+                "next step, and what kill_report() calls under it (the DESTROY send) takes no "
+                "lock the CPU holds; the other steps that take it wait while it is held",
             ),
         ),
     ),

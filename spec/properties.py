@@ -38,6 +38,7 @@ from nfct_spec.models.state import (
     NO_TIMER,
     Message,
     State,
+    is_deadlock,
 )
 from nfct_spec.models.variants import variant_of
 
@@ -180,8 +181,16 @@ def missed_keeps_undelivered(config: Config, state: State) -> bool:
 
 
 def no_crash(config: Config, state: State) -> bool:
-    """No step divided by zero."""
-    return not state.kernel.crashed
+    """No step divided by zero or otherwise faulted. A deadlock stops the model too, but it is
+    no fault of memory or arithmetic: `deadlock-free` judges it."""
+    crashed = state.kernel.crashed
+    return not crashed or is_deadlock(crashed)
+
+
+def deadlock_free(config: Config, state: State) -> bool:
+    """No CPU waits for ever on a lock (`nfct_spec.models.state.DEADLOCK`): whatever step set
+    the deadlock, on whichever lock."""
+    return not is_deadlock(state.kernel.crashed)
 
 
 # --- action properties ------------------------------------------------------------------------

@@ -91,6 +91,14 @@ def _smp_reliable_listeners_2(config: Config) -> bool:
     return _smp(config) and _reliable_listeners_2(config)
 
 
+def _worker_relocks_twice(config: Config) -> bool:
+    return config.worker_relocks_twice and config.ecache_work_fixed
+
+
+def _worker_relocks_twice_inverted(config: Config) -> bool:
+    return config.worker_relocks_twice and not config.ecache_work_fixed
+
+
 FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "retry-timeout-0": _retry_zero,
     "build-failure": _build_failure,
@@ -106,6 +114,8 @@ FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "smp-flush-cancels-retry": _smp_flush_cancels_retry,
     "smp-retry-by-worker": _smp_retry_by_worker,
     "smp-dying-skips-send": _smp_dying_skips_send,
+    "worker-relocks-twice": _worker_relocks_twice,
+    "worker-relocks-twice-inverted": _worker_relocks_twice_inverted,
 }
 
 NOT_RESTATED = (

@@ -119,7 +119,14 @@ FIELDS: tuple[Field, ...] = (
     _f("apend", "kernel.alloc_pending", "scalar", "int", -1, "flow waiting for early_drop"),
     _f("aslot", "kernel.alloc_slot", "scalar", "int", -1, "the slot it will get"),
     _f("bfa", "kernel.build_fail_armed", "scalar", "bool", False, "next message build fails"),
-    _f("crashed", "kernel.crashed", "scalar", "bool", False, "the kernel faulted"),
+    _f(
+        "crashed",
+        "kernel.crashed",
+        "scalar",
+        "bool",
+        False,
+        "the kernel faulted (no encoded config deadlocks: proofs.guard.encoding_gap)",
+    ),
     _f("worker", "kernel.worker", "scalar", "int", -1, "6.x ecache dwork: ticks left, -1 idle"),
     _f(
         "dwork_pending",

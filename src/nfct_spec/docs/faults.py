@@ -1,11 +1,12 @@
 """The kernel faults of the history page: the races that broke reliable DESTROY delivery
 after it was introduced in 2.6.31, from the kernel code and the upstream commit subjects.
 
-A fault is `searched` when an era flag of the smp granularity switches it off: the page then
-runs the explorer on the era config that has it and on the config that differs only by the fix,
-for the catalogue entries that catch it. `scripted` when the model has the fault but no
-catalogue entry is about what it breaks: the page replays one run that shows it. Otherwise the
-fault is not modelled and the record says what the model lacks; nothing is claimed for it.
+A fault is `searched` when an era flag switches it off (the smp granularity's guards) or on
+(the 6.x worker's review era, a version before the released one): the page then runs the
+explorer on the era config that has it and on the config that differs only by that flag, for
+the catalogue entries that catch it. `scripted` when the model has the fault but no catalogue
+entry is about what it breaks: the page replays one run that shows it. Otherwise the fault is
+not modelled and the record says what the model lacks; nothing is claimed for it.
 """
 
 from __future__ import annotations
@@ -23,11 +24,16 @@ class Fault:
     fix: str
     """The upstream fix (empty: none cited)."""
     flag: str = ""
-    """The `Config` field whose setting is the fix (empty: not modelled)."""
+    """The `Config` field whose setting is the fix (empty: not modelled), or with
+    `flag_adds_fault` the one whose setting puts the fault in."""
+    flag_adds_fault: bool = False
+    """The flag is an era before the released code (a version under review): set, the fault is
+    there; clear, the code is as released."""
     shipped: str = ""
     """Searched faults: the era config (`configs/NAME.json`) that has the fault."""
     fixed: str = ""
-    """Searched faults: the era config that is `shipped` with `flag` set."""
+    """Searched faults: the era config that is `shipped` with `flag` set (cleared with
+    `flag_adds_fault`)."""
     properties: tuple[str, ...] = ()
     """Searched faults: the catalogue entries that catch it."""
     missing: str = ""
@@ -35,6 +41,13 @@ class Fault:
     released: str = ""
     """Searched faults that no released kernel had: the era config of the released scheme,
     searched for the same properties (they hold there)."""
+    finding: str = ""
+    """What the model shows of the fault beyond its symptom (empty: nothing more)."""
+
+    @property
+    def fixed_value(self) -> bool:
+        """The value of `flag` in the `fixed` config."""
+        return not self.flag_adds_fault
 
     @property
     def kind(self) -> str:
@@ -154,10 +167,29 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "The review version of the 5.19 redelivery worker took dying_lock twice",
         "a version under review before 5.19 (never released)",
-        "The worker of the patch under review took the namespace's `dying_lock` a second time "
-        "while holding it (a self-deadlock).",
-        "Found in review: the worker merged in 5.19 does not have it.",
-        missing="the 6.x steps are atomic (6.x has no smp granularity) and locks are not modelled.",
+        'ecache_work_evict_list() of "netfilter: ecache: use dedicated list for event '
+        'redelivery" as posted for net-next on 10 May 2022 ended a batch (`if (sent++ > 16)`, '
+        "the 18th DESTROY delivered in one hold of `dying_lock`) with `spin_unlock_bh()`, "
+        "`cond_resched()`, `spin_lock_bh()` and `goto next`, where `next:` takes "
+        "`dying_lock` again: the worker's CPU spins for ever on a lock it holds.",
+        "Found in review (sparse flagged the lock imbalance): the second `spin_lock_bh()` was "
+        "dropped before the patch was merged for 5.19, so the released worker takes the lock "
+        "once per batch.",
+        flag="worker_relocks_twice",
+        flag_adds_fault=True,
+        shipped="worker-review-relock",
+        fixed="worker-released-relock",
+        properties=("deadlock-free",),
+        finding="the batch test comes after the time test of fault 5, which as shipped stops "
+        "the walk with STATE_RESTART after its first delivered DESTROY unless the clock has "
+        "passed `stop` (ECACHE_MAX_JIFFIES, 10 ms, after the start) by then, and then never "
+        "stops it again: with that test inverted the batch end, and so the deadlock, is "
+        "reached only by a run whose first delivery takes 10 ms or more (rare, not "
+        "impossible: a contended lock, interrupts). A run of the model's worker takes no "
+        "time, so the model reaches the batch end only with `ecache_work_fixed` (both era "
+        "configs set it, and a batch of one DESTROY, `ecache_batch`, for their one-slot "
+        "list); without it `deadlock-free` is not judged "
+        "on the review era (n/a).",
     ),
 )
 """The faults in the order they entered the kernel."""

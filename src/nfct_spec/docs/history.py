@@ -1,12 +1,13 @@
 """The history page: each known kernel fault of reliable delivery, with what the model finds.
 
-Nothing on the page is a recorded verdict. For each fault an era flag switches off, the explorer
-runs when the document is built, on the era config that has the fault and on the config that
-differs only by the fix, for the catalogue entries that catch it (about two seconds in all:
-the era configs are tiny). A violation comes with its BFS-shortest trace, drawn as the
-properties page draws findings (message-sequence diagram and trace page); `exhausted` means
-every reachable state was searched and the property holds there. Each verdict is compared with
-the catalogue's expectation for that config, so a page whose search disagrees says so.
+Nothing on the page is a recorded verdict. For each fault an era flag switches off (or, for a
+version before the released one, on), the explorer runs when the document is built, on the era
+config that has the fault and on the config that differs only by that flag, for the catalogue
+entries that catch it (about two seconds in all: the era configs are tiny). A violation comes
+with its BFS-shortest trace, drawn as the properties page draws findings (message-sequence
+diagram and trace page); `exhausted` means every reachable state was searched and the property
+holds there. Each verdict is compared with the catalogue's expectation for that config, so a
+page whose search disagrees says so.
 """
 
 from __future__ import annotations
@@ -102,11 +103,15 @@ def _extra_flags(fault: Fault) -> str:
 def _searched(fault: Fault, traces: dict[str, Trace]) -> list[str]:
     shipped = outcomes(fault.shipped, fault.properties)
     fixed = outcomes(fault.fixed, fault.properties)
+    same = (
+        f"without `{fault.flag}` (as released)" if fault.flag_adds_fault else f"with `{fault.flag}`"
+    )
     out = [
         f"Era configs: `configs/{fault.shipped}.json` has the fault; "
-        f"`configs/{fault.fixed}.json` is the same with `{fault.flag}`.",
+        f"`configs/{fault.fixed}.json` is the same {same}.",
         "",
-        f"| property | `{fault.shipped}` (fault) | `{fault.fixed}` (fixed) |",
+        f"| property | `{fault.shipped}` (fault) | `{fault.fixed}` "
+        f"({'released' if fault.flag_adds_fault else 'fixed'}) |",
         "|---|---|---|",
     ]
     for before, after in zip(shipped, fixed, strict=True):
@@ -175,6 +180,8 @@ def _section(number: int, fault: Fault, traces: dict[str, Trace]) -> list[str]:
         out.append(f"- modelled: yes, config flag `{fault.flag}`")
     else:
         out.append(f"- modelled: **no** — {fault.missing}")
+    if fault.finding:
+        out.append(f"- finding: {fault.finding}")
     out.append("")
     if fault.kind == "searched":
         out += _searched(fault, traces)
@@ -200,12 +207,12 @@ def history_page() -> tuple[Page, dict[str, Trace]]:
         "",
         "The kernel faults known to have broken reliable conntrack event delivery since 2.6.31, "
         "in the order they entered the kernel. For each one the model expresses, the verdicts "
-        "below are computed when this document is built: the explorer searches the smp era "
-        "config that has the fault and the one that differs only by its fix, for the catalogue "
-        "entries that catch it. A violation comes with its BFS-shortest trace; **exhausted** "
-        "means every reachable state of the config was searched and the property holds there. "
-        "A verdict that is not the one the catalogue expects for the config is marked NOT AS "
-        "EXPECTED.",
+        "below are computed when this document is built: the explorer searches the era "
+        "config that has the fault and the one that differs only by its era flag, for the "
+        "catalogue entries that catch it. A violation comes with its BFS-shortest trace; "
+        "**exhausted** means every reachable state of the config was searched and the "
+        "property holds there. A verdict that is not the one the catalogue expects for the "
+        "config is marked NOT AS EXPECTED.",
         "",
         "| # | fault | kernels | caught by |",
         "|---|---|---|---|",
