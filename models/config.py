@@ -35,6 +35,10 @@ SMP_DEFAULTS: dict[str, object] = {
 }
 """The fields the smp granularity added, at their defaults."""
 
+OPTIONAL_DEFAULTS: dict[str, object] = {**SMP_DEFAULTS, "netns_exit": False}
+"""The fields left out of a config's JSON at their defaults: those of the smp granularity and
+the namespace exit (`netns_exit`)."""
+
 
 class ConfigError(ValueError):
     """A config that cannot be used; the message names the field."""
@@ -105,6 +109,11 @@ class Config:
     every conntrack that reaches the dying list."""
     flush: bool = True
     """The environment may flush the table (`conntrack -F`)."""
+    netns_exit: bool = False
+    """The conntracks' network namespace may exit (`env_netns_exit`, once): the listeners are
+    then taken to be in another namespace that survives it (2.6.30 and 2.6.31: init_net, the
+    only namespace with an nfnetlink socket; 6.x: any other, listening with
+    NETLINK_LISTEN_ALL_NSID). Atomic granularity only."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -134,9 +143,9 @@ class Config:
         """The JSON form (the inverse of `config_from_json`). The fields of the smp
         granularity are left out at their defaults, so an atomic config's JSON (and whatever
         is keyed by it, such as a fuzzing campaign's examples) is what it was before they
-        existed."""
+        existed; so is `netns_exit` when it is off."""
         data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
-        for name, default in SMP_DEFAULTS.items():
+        for name, default in OPTIONAL_DEFAULTS.items():
             if data[name] == default:
                 del data[name]
         return data
@@ -203,6 +212,9 @@ def validate(config: Config) -> None:
             "guard a failed delete leaves ct->timeout pending beside the retry)",
         )
     _check_bool("flush", config.flush)
+    _check_bool("netns_exit", config.netns_exit)
+    if config.netns_exit and config.granularity != "atomic":
+        raise _fail("netns_exit", "namespace exit is modelled at the atomic granularity only")
     _check_bool("expectations", config.expectations)
     _check_bool("listener_churn", config.listener_churn)
     if config.nf_conntrack_events == 2 and config.variant != "6.x":

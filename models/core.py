@@ -167,9 +167,10 @@ def nf_conntrack_in(
     unconfirmed conntrack. The memory is chosen when the packet arrives, before early drop (the
     kernel allocates it after early drop and may reuse the victim's object; the victim's tuple
     differs, so its id differs too). `Config.slots` bounds the conntracks that exist at once:
-    a new flow that finds every slot in use is not modelled.
+    a new flow that finds every slot in use is not modelled. No packet enters a namespace
+    that is exiting (`env_netns_exit`).
     """
-    if not 0 <= flow < config.flows:
+    if not 0 <= flow < config.flows or state.kernel.exiting:
         return None
     hashed = state.hashed_slot_of_flow(flow)
     if hashed >= 0 and variant_of(config.variant).gc_expiry:

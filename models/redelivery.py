@@ -8,8 +8,8 @@ ecache_work_evict_list() (net/netfilter/nf_conntrack_ecache.c), Linux 6.18.
 Time: the worker's delays are ticks from the config (`worker_first_delay` stands for HZ, the
 first retry one second after a failure; `worker_retry_delay` for ECACHE_RETRY_JIFFIES, 10 ms
 rounded up to jiffies). Left out: the worker's batching of 16 entries per lock hold, the RCU
-grace periods, and namespace exit (where the event callback goes first and pending DESTROYs
-are dropped).
+grace periods. Namespace exit, where the event callback goes first and the held DESTROYs are
+dropped, is `env_netns_exit` (`models/env.py`).
 """
 
 from __future__ import annotations

@@ -159,6 +159,10 @@ class Kernel(NamedTuple):
     Granularity smp only (both empty otherwise): `calls` are the kernel functions in progress,
     sorted (CPUs are interchangeable), and `refs` the reference count of each slot
     (`ct_general.use`; 0 when free).
+
+    `exiting`: the namespace is going away (`env_netns_exit` has run; `Config.netns_exit`
+    only): no packet, request or sysctl write reaches it any more, and in 6.x its event
+    callback is gone.
     """
 
     cts: tuple[Conntrack | None, ...]
@@ -177,6 +181,7 @@ class Kernel(NamedTuple):
     dwork_pending: bool = False
     calls: tuple[Call, ...] = ()
     refs: tuple[int, ...] = ()
+    exiting: bool = False
 
 
 @register

@@ -58,11 +58,20 @@ NOT_ENCODED_SMP = (
 )
 
 
+NOT_ENCODED_NETNS_EXIT = (
+    "not encoded: the Z3 encoding has no namespace exit (its env_netns_exit is never enabled "
+    "and the state has no `exiting` field), so neither the guard nor a proof speaks for a "
+    "config with netns_exit"
+)
+
+
 def encoding_gap(config: Config) -> str | None:
     """Why the encoding cannot speak for `config`, or None when it can: the guard and the
-    proofs cover the atomic model only, whatever the variant."""
+    proofs cover the atomic model without namespace exit only, whatever the variant."""
     if config.granularity != "atomic":
         return NOT_ENCODED_SMP
+    if config.netns_exit:
+        return NOT_ENCODED_NETNS_EXIT
     return None
 
 

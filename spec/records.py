@@ -57,6 +57,10 @@ def _smp(config: Config) -> bool:
     return config.granularity == "smp"
 
 
+def _netns_exit(config: Config) -> bool:
+    return config.netns_exit
+
+
 def _smp_delete_unguarded(config: Config) -> bool:
     return _smp(config) and not config.delete_takes_timer
 
@@ -87,6 +91,7 @@ FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "build-failure-without-no-enobufs": _build_failure_silent,
     "reliable-listeners-2": _reliable_listeners_2,
     "events-mode-varies": _events_mode_varies,
+    "netns-exit": _netns_exit,
     "smp": _smp,
     "smp-delete-unguarded": _smp_delete_unguarded,
     "smp-flush-unguarded": _smp_flush_unguarded,

@@ -46,11 +46,15 @@ def _changed_fields(pre: State, post: State) -> set[str]:
 def _walks(
     variant: str, runs: int = 200, length: int = 40
 ) -> tuple[tuple[State, Step, State], ...]:
-    """Random runs on the `faults` preset (the same ones every time), as transitions."""
-    config = preset("faults", variant)
+    """Random runs on the `faults` preset (the same ones every time), as transitions; every
+    fourth run lets the namespace exit (`netns_exit`), so that `env_netns_exit` and what
+    follows it are walked too."""
+    faults = preset("faults", variant)
+    exiting = faults.with_(netns_exit=True)
     rng = random.Random(variant)
     seen = []
-    for _ in range(runs):
+    for run in range(runs):
+        config = exiting if run % 4 == 3 else faults
         state = initial_state(config)
         for _ in range(length):
             by_action: dict[str, list[tuple[Step, State]]] = {}

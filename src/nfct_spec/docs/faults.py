@@ -116,13 +116,28 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "Namespace exit and nf_ct_release_dying_list() in 2.6.31",
         "2.6.31",
-        "The namespace exit path released the dying list of `init_net` rather than of the "
-        "namespace going away, and nf_ct_release_dying_list() called nf_ct_kill() while "
-        "holding nf_conntrack_lock, which the kill takes again (a self-deadlock).",
-        "",
-        missing="the model has one namespace and no module unload, and it has no locks a CPU "
-        "can take twice (nf_conntrack_lock exists only as the window in which the flush "
-        "iterator holds it).",
+        "nf_conntrack_cleanup_net() loops `nf_ct_iterate_cleanup(net, kill_all, NULL); "
+        "nf_ct_release_dying_list();` until the namespace's count is 0. "
+        "nf_ct_release_dying_list() walks `init_net.ct.dying` whatever namespace exits, and "
+        "calls nf_ct_kill() on each entry under spin_lock_bh(&nf_conntrack_lock): the kill "
+        "steals the held conntrack's retry timer (`ct->timeout`) and runs death_by_event() "
+        "inline, which, once its DESTROY send succeeds (always on module unload, where "
+        "ctnetlink is gone: 'no listeners at this point'), takes nf_conntrack_lock again, a "
+        "self-deadlock. The exiting namespace's own held conntracks are left to their retry "
+        "timers, and the loop waits for them.",
+        "Later kernels walk the exiting namespace's list (`nf_ct_release_dying_list(net)`, "
+        "`&net->ct.dying`); once the retry moved to a timer of the event cache extension "
+        "('netfilter: nf_conntrack: fix racy timer handling with reliable events', 2012), "
+        "nf_ct_kill()'s `del_timer(&ct->timeout)` fails on a held conntrack and no longer runs "
+        "death_by_event() under the lock.",
+        missing="the wrong list is modelled at the atomic granularity: with `netns_exit` "
+        "(`configs/netns-exit-2.6.31.json`) the exiting namespace is not init_net, its held "
+        "conntracks keep their retry timers and the exit waits for them, and the explorer finds "
+        "destroy-before-free and destroy-eventually holding there. The self-deadlock is not: it "
+        "needs held conntracks on init_net's list while another namespace exits (the model has "
+        "one namespace, the exiting one) or module unload of init_net (not modelled), and a "
+        "lock a CPU can take twice (the smp granularity has nf_conntrack_lock only as the "
+        "window in which the flush iterator holds it, and no namespace exit).",
     ),
     Fault(
         "The review version of the 5.19 redelivery worker took dying_lock twice",
