@@ -65,6 +65,12 @@ NOT_ENCODED_NETNS_EXIT = (
 )
 
 
+OUTSIDE_ENCODED_CONFIGS = frozenset({"env_netns_exit"})
+"""Actions that only configs the encoding does not cover can enable (`encoding_gap`): their
+builders are never enabled, and the walks of the guard, over encoded configs, reach no step of
+them."""
+
+
 def encoding_gap(config: Config) -> str | None:
     """Why the encoding cannot speak for `config`, or None when it can: the guard and the
     proofs cover the atomic model without namespace exit only, whatever the variant."""

@@ -135,8 +135,8 @@ FAULTS: tuple[Fault, ...] = (
         "conntracks keep their retry timers and the exit waits for them, and the explorer finds "
         "destroy-before-free and destroy-eventually holding there. The self-deadlock is not: it "
         "needs held conntracks on init_net's list while another namespace exits (the model has "
-        "one namespace, the exiting one) or module unload of init_net (not modelled), and a "
-        "lock a CPU can take twice (the smp granularity has nf_conntrack_lock only as the "
+        "one namespace, the exiting one) or module unload of init_net (not modelled), and "
+        "locks a CPU can take twice (the smp granularity has nf_conntrack_lock only as the "
         "window in which the flush iterator holds it, and no namespace exit).",
     ),
     Fault(
