@@ -35,9 +35,14 @@ SMP_DEFAULTS: dict[str, object] = {
 }
 """The fields the smp granularity added, at their defaults."""
 
-OPTIONAL_DEFAULTS: dict[str, object] = {**SMP_DEFAULTS, "netns_exit": False}
+OPTIONAL_DEFAULTS: dict[str, object] = {
+    **SMP_DEFAULTS,
+    "netns_exit": False,
+    "other_netns_exit": False,
+    "release_own_dying_list": False,
+}
 """The fields left out of a config's JSON at their defaults: those of the smp granularity and
-the namespace exit (`netns_exit`)."""
+those of namespace exit."""
 
 
 class ConfigError(ValueError):
@@ -114,6 +119,15 @@ class Config:
     then taken to be in another namespace that survives it (2.6.30 and 2.6.31: init_net, the
     only namespace with an nfnetlink socket; 6.x: any other, listening with
     NETLINK_LISTEN_ALL_NSID). Atomic granularity only."""
+    other_netns_exit: bool = False
+    """2.6.31: some other network namespace may exit, any number of times, while the modelled
+    one (init_net, with the listeners) lives on: its nf_conntrack_cleanup_net() runs
+    nf_ct_release_dying_list() (`nf_ct_release_dying_list`), which walks init_net's dying
+    list. Not with `netns_exit` (whose modelled namespace is not init_net)."""
+    release_own_dying_list: bool = False
+    """With `other_netns_exit`: nf_ct_release_dying_list() walks the exiting namespace's own
+    list (`nf_ct_release_dying_list(net)`, later kernels), so another namespace's exit leaves
+    init_net's held conntracks alone; false is 2.6.31 as released."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -215,6 +229,21 @@ def validate(config: Config) -> None:
     _check_bool("netns_exit", config.netns_exit)
     if config.netns_exit and config.granularity != "atomic":
         raise _fail("netns_exit", "namespace exit is modelled at the atomic granularity only")
+    _check_bool("other_netns_exit", config.other_netns_exit)
+    _check_bool("release_own_dying_list", config.release_own_dying_list)
+    if config.other_netns_exit and config.variant != "2.6.31":
+        raise _fail(
+            "other_netns_exit",
+            "only 2.6.31 releases a dying list on another namespace's exit (2.6.30 has none, "
+            "6.x keeps one per namespace)",
+        )
+    if config.other_netns_exit and config.netns_exit:
+        raise _fail(
+            "other_netns_exit",
+            "the modelled namespace is init_net here, and with netns_exit it is the one exiting",
+        )
+    if config.release_own_dying_list and not config.other_netns_exit:
+        raise _fail("release_own_dying_list", "is a fix of other_netns_exit (set that too)")
     _check_bool("expectations", config.expectations)
     _check_bool("listener_churn", config.listener_churn)
     if config.nf_conntrack_events == 2 and config.variant != "6.x":

@@ -442,6 +442,14 @@ ACTIONS: tuple[Action, ...] = (
         ("slot", _SLOT),
     ),
     _a(
+        "nf_ct_release_dying_list",
+        core.nf_ct_release_dying_list,
+        _none,
+        "kernel",
+        RETRY_TIMER,
+        _DEATH | _SMP,
+    ),
+    _a(
         "gc_worker",
         redelivery.gc_worker,
         _expired,

@@ -26,12 +26,14 @@ from nfct_spec.models.frozen import evolve, register
 from nfct_spec.models.observers import FULL, Ghost, Record, initial_ghost
 
 __all__ = [
+    "CRASH_DEADLOCK_CONNTRACK_LOCK",
     "CRASH_DOUBLE_DYING",
     "CRASH_DOUBLE_UNLINK",
     "CRASH_FREED_LINKED",
     "CRASH_MOD_ZERO",
     "CRASH_TIMER_PENDING",
     "CRASH_USE_AFTER_FREE",
+    "DEADLOCK_PREFIX",
     "DROPS_CAP",
     "EXPECT_MESSAGE",
     "NO_TIMER",
@@ -64,6 +66,15 @@ CRASH_DOUBLE_DYING = "list insertion of a conntrack already on the dying list"
 CRASH_USE_AFTER_FREE = "a conntrack used after it was freed"
 """smp: a reference dropped that nobody held (refcount underflow), or the conntrack freed while
 a call in progress still works on it without a reference of its own."""
+DEADLOCK_PREFIX = "deadlock: "
+"""How a crash string says that a CPU waits forever for a lock it holds itself (a terminal
+state, as a crash: nothing is enabled afterwards)."""
+CRASH_DEADLOCK_CONNTRACK_LOCK = (
+    DEADLOCK_PREFIX + "nf_conntrack_lock taken again by the CPU that holds it "
+    "(death_by_event() run by nf_ct_kill() inside nf_ct_release_dying_list())"
+)
+"""2.6.31: spin_lock(&nf_conntrack_lock) in death_by_event() under the spin_lock_bh() of
+nf_ct_release_dying_list() on the same CPU."""
 CRASH_FREED_LINKED = "the last reference dropped while the conntrack is still on a list"
 """smp: the object is freed while a list still links it (use after free by the next walk)."""
 

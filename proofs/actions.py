@@ -405,6 +405,12 @@ def env_netns_exit(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     return False
 
 
+def nf_ct_release_dying_list(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """Never enabled: only configs with `other_netns_exit` enable it in the model, and
+    `proofs.guard.encoding_gap` declares those not encoded."""
+    return False
+
+
 @dataclass(frozen=True)
 class Spec:
     """A builder and how to make symbolic arguments for it: each argument's name and kind
@@ -430,6 +436,7 @@ BUILDERS: dict[str, Spec] = {
     "destroy_conntrack": Spec(destroy_conntrack, (("slot", "int"),)),
     "death_by_timeout": Spec(death_by_timeout, (("slot", "int"),)),
     "death_by_event": Spec(death_by_event, (("slot", "int"),)),
+    "nf_ct_release_dying_list": Spec(nf_ct_release_dying_list, ()),
     "gc_worker": Spec(gc_worker, (("slot", "int"),)),
     "ecache_work": Spec(ecache_work, ()),
     "ctnetlink_del_conntrack": Spec(

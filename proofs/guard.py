@@ -59,13 +59,13 @@ NOT_ENCODED_SMP = (
 
 
 NOT_ENCODED_NETNS_EXIT = (
-    "not encoded: the Z3 encoding has no namespace exit (its env_netns_exit is never enabled "
-    "and the state has no `exiting` field), so neither the guard nor a proof speaks for a "
-    "config with netns_exit"
+    "not encoded: the Z3 encoding has no namespace exit (its env_netns_exit and "
+    "nf_ct_release_dying_list are never enabled, and the state has no `exiting` field), so "
+    "neither the guard nor a proof speaks for a config with netns_exit or other_netns_exit"
 )
 
 
-OUTSIDE_ENCODED_CONFIGS = frozenset({"env_netns_exit"})
+OUTSIDE_ENCODED_CONFIGS = frozenset({"env_netns_exit", "nf_ct_release_dying_list"})
 """Actions that only configs the encoding does not cover can enable (`encoding_gap`): their
 builders are never enabled, and the walks of the guard, over encoded configs, reach no step of
 them."""
@@ -76,7 +76,7 @@ def encoding_gap(config: Config) -> str | None:
     proofs cover the atomic model without namespace exit only, whatever the variant."""
     if config.granularity != "atomic":
         return NOT_ENCODED_SMP
-    if config.netns_exit:
+    if config.netns_exit or config.other_netns_exit:
         return NOT_ENCODED_NETNS_EXIT
     return None
 

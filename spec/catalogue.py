@@ -73,6 +73,14 @@ _NETNS_EXIT_2_6_31 = (
 )
 
 
+_RELEASE_DEADLOCK = (
+    "another namespace's exit runs nf_ct_release_dying_list(), which walks init_net's dying "
+    "list under spin_lock_bh(&nf_conntrack_lock) and calls nf_ct_kill() on each held "
+    "conntrack: del_timer(&ct->timeout) steals its retry timer and death_by_event() runs "
+    "inline; once its DESTROY is delivered it takes nf_conntrack_lock again (a self-deadlock)"
+)
+
+
 def _netns_exit_6x(verdict: str = "violated") -> Override:
     return Override("netns-exit", "6.x", verdict, _NETNS_EXIT_6X)
 
@@ -477,6 +485,38 @@ _PRIMARY: tuple[Property, ...] = (
                 "violated",
                 "the sysctl accepts 0 and the next failed DESTROY computes random32() % 0 in "
                 "nf_ct_insert_dying_list() or death_by_event()",
+            ),
+            Override("release-dying-list-deadlocks", "2.6.31", "violated", _RELEASE_DEADLOCK),
+        ),
+    ),
+    prop(
+        "deadlock-free",
+        "invariant",
+        "No CPU waits forever for a lock it already holds.",
+        "kernel: spinlocks do not nest; spin_lock() on a lock its own CPU holds spins for ever.",
+        p.deadlock_free,
+        (
+            ("holds", "no step takes a lock that its CPU holds."),
+            (
+                "holds",
+                "no step takes a lock that its CPU holds (nf_ct_release_dying_list() does when "
+                "another namespace exits: configs with other_netns_exit).",
+            ),
+            (
+                "holds",
+                "no modelled step takes a lock that its CPU holds (the 6.x steps are atomic).",
+            ),
+        ),
+        overrides=(
+            Override("release-dying-list-deadlocks", "2.6.31", "violated", _RELEASE_DEADLOCK),
+            Override(
+                "other-netns-exit",
+                "2.6.31",
+                "holds",
+                "fixed: nf_ct_release_dying_list(net) walks the exiting namespace's own list, "
+                "or the retry is off ct->timeout (retry_timer_separate), so nf_ct_kill()'s "
+                "del_timer() fails on a held conntrack and death_by_event() never runs under "
+                "nf_conntrack_lock",
             ),
         ),
     ),

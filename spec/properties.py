@@ -35,6 +35,7 @@ from nfct_spec.models.state import (
     CRASH_FREED_LINKED,
     CRASH_TIMER_PENDING,
     CRASH_USE_AFTER_FREE,
+    DEADLOCK_PREFIX,
     NO_TIMER,
     Message,
     State,
@@ -176,6 +177,12 @@ def missed_keeps_undelivered(config: Config, state: State) -> bool:
         if record.pending & ~(ct.cache | ct.missed):
             return False
     return True
+
+
+def deadlock_free(config: Config, state: State) -> bool:
+    """No CPU waits forever for a lock it holds itself: the kernel state is not one of the
+    terminal deadlock states (`DEADLOCK_PREFIX`)."""
+    return not state.kernel.crashed.startswith(DEADLOCK_PREFIX)
 
 
 def no_crash(config: Config, state: State) -> bool:

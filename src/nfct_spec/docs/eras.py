@@ -7,8 +7,8 @@ file (tests/docs/test_history.py).
 
 Every era config is one small 2.6.31 smp instance: one flow, one memory slot, one reliable
 listener with a one-message queue (so that a DESTROY can fail), NEW and DESTROY events, at
-most two calls at once. The eras differ only in the fixes they have (`Config` flags) and in
-whether `conntrack -F` is possible.
+most two calls at once. The eras differ only in the fixes they have (`Config` flags), in
+whether `conntrack -F` is possible and in whether another namespace may exit.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ ERAS: dict[str, dict[str, bool]] = {
         "iterator_takes_timer": True,
         "retry_timer_separate": True,
     },
+    "smp-netns-exit": {"other_netns_exit": True},
+    "smp-netns-exit-own-list": {"other_netns_exit": True, "release_own_dying_list": True},
 }
 """Each era config by name: the fields it sets beyond 2.6.31 as released."""
 

@@ -121,23 +121,22 @@ FAULTS: tuple[Fault, ...] = (
         "nf_ct_release_dying_list() walks `init_net.ct.dying` whatever namespace exits, and "
         "calls nf_ct_kill() on each entry under spin_lock_bh(&nf_conntrack_lock): the kill "
         "steals the held conntrack's retry timer (`ct->timeout`) and runs death_by_event() "
-        "inline, which, once its DESTROY send succeeds (always on module unload, where "
-        "ctnetlink is gone: 'no listeners at this point'), takes nf_conntrack_lock again, a "
-        "self-deadlock. The exiting namespace's own held conntracks are left to their retry "
-        "timers, and the loop waits for them.",
+        "inline, which, once its DESTROY is delivered to a listener of init_net, takes "
+        "nf_conntrack_lock again: a self-deadlock on the exit of any other namespace. (On "
+        "module unload, where ctnetlink is gone and every send counts as delivered, the same "
+        "walk of init_net's own list deadlocks too: 'no listeners at this point'.) The exiting "
+        "namespace's own held conntracks are left to their retry timers, and the loop waits "
+        "for them (`netns_exit`, atomic: destroy-before-free and destroy-eventually hold).",
         "Later kernels walk the exiting namespace's list (`nf_ct_release_dying_list(net)`, "
-        "`&net->ct.dying`); once the retry moved to a timer of the event cache extension "
-        "('netfilter: nf_conntrack: fix racy timer handling with reliable events', 2012), "
-        "nf_ct_kill()'s `del_timer(&ct->timeout)` fails on a held conntrack and no longer runs "
-        "death_by_event() under the lock.",
-        missing="the wrong list is modelled at the atomic granularity: with `netns_exit` "
-        "(`configs/netns-exit-2.6.31.json`) the exiting namespace is not init_net, its held "
-        "conntracks keep their retry timers and the exit waits for them, and the explorer finds "
-        "destroy-before-free and destroy-eventually holding there. The self-deadlock is not: it "
-        "needs held conntracks on init_net's list while another namespace exits (the model has "
-        "one namespace, the exiting one) or module unload of init_net (not modelled), and "
-        "locks a CPU can take twice (the smp granularity has nf_conntrack_lock only as the "
-        "window in which the flush iterator holds it, and no namespace exit).",
+        "`&net->ct.dying`), so another namespace's exit leaves init_net's held conntracks "
+        "alone; and once the retry moved to a timer of the event cache extension ('netfilter: "
+        "nf_conntrack: fix racy timer handling with reliable events', 2012), nf_ct_kill()'s "
+        "`del_timer(&ct->timeout)` fails on a held conntrack and death_by_event() no longer "
+        "runs under the lock.",
+        flag="release_own_dying_list",
+        shipped="smp-netns-exit",
+        fixed="smp-netns-exit-own-list",
+        properties=("deadlock-free",),
     ),
     Fault(
         "The review version of the 5.19 redelivery worker took dying_lock twice",
