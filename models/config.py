@@ -47,9 +47,13 @@ OPTIONAL_DEFAULTS: dict[str, object] = {
     **SMP_DEFAULTS,
     "ecache_batch": ECACHE_BATCH,
     "worker_relocks_twice": False,
+    "netns_exit": False,
+    "other_netns_exit": False,
+    "release_own_dying_list": False,
 }
-"""The fields added after the config format was first used, at their defaults: a config's JSON
-leaves them out there, so that it (and whatever is keyed by it) stays what it was."""
+"""The fields added after the config format was first used (the smp granularity, the 6.x
+worker's eras, namespace exit), at their defaults: a config's JSON leaves them out there, so
+that it (and whatever is keyed by it) stays what it was."""
 
 
 ERA_FLAGS = (
@@ -163,6 +167,20 @@ class Config:
     their DYING bit. Needs `retry_by_worker`."""
     flush: bool = True
     """The environment may flush the table (`conntrack -F`)."""
+    netns_exit: bool = False
+    """The conntracks' network namespace may exit (`env_netns_exit`, once): the listeners are
+    then taken to be in another namespace that survives it (2.6.30 and 2.6.31: init_net, the
+    only namespace with an nfnetlink socket; 6.x: any other, listening with
+    NETLINK_LISTEN_ALL_NSID). Atomic granularity only."""
+    other_netns_exit: bool = False
+    """2.6.31: some other network namespace may exit, any number of times, while the modelled
+    one (init_net, with the listeners) lives on: its nf_conntrack_cleanup_net() runs
+    nf_ct_release_dying_list() (`nf_ct_release_dying_list`), which walks init_net's dying
+    list. Not with `netns_exit` (whose modelled namespace is not init_net)."""
+    release_own_dying_list: bool = False
+    """With `other_netns_exit`: nf_ct_release_dying_list() walks the exiting namespace's own
+    list (`nf_ct_release_dying_list(net)`, later kernels), so another namespace's exit leaves
+    init_net's held conntracks alone; false is 2.6.31 as released."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -189,10 +207,11 @@ class Config:
         return self.listener_index(requester) + 1
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form (the inverse of `config_from_json`). The fields added later (those
-        of the smp granularity and of the 6.x worker's eras, `OPTIONAL_DEFAULTS`) are left out
-        at their defaults, so a config's JSON (and whatever is keyed by it, such as a fuzzing
-        campaign's examples) is what it was before they existed."""
+        """The JSON form (the inverse of `config_from_json`). The fields added later
+        (`OPTIONAL_DEFAULTS`: those of the smp granularity, of the 6.x worker's eras and of
+        namespace exit) are left out at their defaults, so a config's JSON (and whatever is
+        keyed by it, such as a fuzzing campaign's examples) is what it was before they
+        existed."""
         data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
         for name, default in OPTIONAL_DEFAULTS.items():
             if data[name] == default:
@@ -280,6 +299,24 @@ def validate(config: Config) -> None:
         if getattr(config, name) and not config.retry_by_worker:
             raise _fail(name, "needs retry_by_worker (the dying list's worker of 3.17)")
     _check_bool("flush", config.flush)
+    _check_bool("netns_exit", config.netns_exit)
+    if config.netns_exit and config.granularity != "atomic":
+        raise _fail("netns_exit", "namespace exit is modelled at the atomic granularity only")
+    _check_bool("other_netns_exit", config.other_netns_exit)
+    _check_bool("release_own_dying_list", config.release_own_dying_list)
+    if config.other_netns_exit and config.variant != "2.6.31":
+        raise _fail(
+            "other_netns_exit",
+            "only 2.6.31 releases a dying list on another namespace's exit (2.6.30 has none, "
+            "6.x keeps one per namespace)",
+        )
+    if config.other_netns_exit and config.netns_exit:
+        raise _fail(
+            "other_netns_exit",
+            "the modelled namespace is init_net here, and with netns_exit it is the one exiting",
+        )
+    if config.release_own_dying_list and not config.other_netns_exit:
+        raise _fail("release_own_dying_list", "is a fix of other_netns_exit (set that too)")
     _check_bool("expectations", config.expectations)
     _check_bool("listener_churn", config.listener_churn)
     if config.nf_conntrack_events == 2 and config.variant != "6.x":

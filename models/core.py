@@ -29,6 +29,7 @@ from nfct_spec.models.lists import (
 from nfct_spec.models.netlink import ctnetlink_expect_event
 from nfct_spec.models.redelivery import nf_ct_delete
 from nfct_spec.models.state import (
+    CRASH_DEADLOCK_CONNTRACK_LOCK,
     EXPECT_MESSAGE,
     NO_TIMER,
     Conntrack,
@@ -108,6 +109,51 @@ def death_by_event(config: Config, state: State, slot: int) -> State | None:
     return nf_conntrack_free(state, slot)
 
 
+def nf_ct_release_dying_list(config: Config, state: State) -> State | None:
+    """Another namespace exits: its nf_conntrack_cleanup_net() calls
+    nf_ct_release_dying_list(), which in 2.6.31 walks `init_net.ct.dying`, the modelled
+    namespace's list, under spin_lock_bh(&nf_conntrack_lock), calling nf_ct_kill() on each
+    entry ("never fails to remove them, no listeners at this point").
+
+    Enabled with `Config.other_netns_exit` (2.6.31) while some held conntrack's retry timer is
+    pending (an exit that finds none changes nothing the model tracks). nf_ct_kill() ->
+    __nf_ct_kill_acct(): `if (del_timer(&ct->timeout)) ct->timeout.function(ct)`, and on the
+    dying list that function is death_by_event(), run here inline: its DESTROY goes to the
+    listeners of init_net; if it fails the retry timer is armed again (add_timer()) and the
+    walk goes on; if it succeeds death_by_event() sets DYING and takes nf_conntrack_lock, which
+    this CPU holds: a self-deadlock (`CRASH_DEADLOCK_CONNTRACK_LOCK`, terminal). Not enabled
+    with the fixes: `release_own_dying_list` (the walk is of the exiting namespace's list) or
+    `retry_timer_separate` (the retry is not on ct->timeout, so del_timer() fails on every held
+    conntrack). At granularity smp it is one step taken while no other CPU holds
+    nf_conntrack_lock, like every atomic kernel step.
+
+    Left out: the exiting namespace's own conntracks (it is taken to have none), and module
+    unload (the same walk on init_net's own exit, with ctnetlink gone, so every send
+    succeeds).
+    """
+    if not config.other_netns_exit or config.release_own_dying_list:
+        return None
+    if config.retry_timer_separate:
+        return None
+    kernel = state.kernel
+    if not any((ct := kernel.cts[s]) is not None and ct.timer != NO_TIMER for s in kernel.dying):
+        return None
+    for slot in kernel.dying:
+        ct = state.ct(slot)
+        if ct is None or ct.timer == NO_TIMER:
+            continue
+        state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
+        state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
+        if ret < 0:
+            state = arm_retry_timer(state, slot)
+            if state.kernel.crashed:
+                return state
+            continue
+        state = set_dying_bit(state, slot)
+        return evolve(state, kernel=evolve(state.kernel, crashed=CRASH_DEADLOCK_CONNTRACK_LOCK))
+    return state
+
+
 def _wants_ecache(config: Config, state: State) -> bool:
     """nf_ct_ecache_ext_add(): 2.6.30 always reports; 2.6.31 if `nf_conntrack_events` is on;
     6.x also in auto mode (2) if some ctnetlink listener exists anywhere right now."""
@@ -176,9 +222,10 @@ def nf_conntrack_in(
     unconfirmed conntrack. The memory is chosen when the packet arrives, before early drop (the
     kernel allocates it after early drop and may reuse the victim's object; the victim's tuple
     differs, so its id differs too). `Config.slots` bounds the conntracks that exist at once:
-    a new flow that finds every slot in use is not modelled.
+    a new flow that finds every slot in use is not modelled. No packet enters a namespace
+    that is exiting (`env_netns_exit`).
     """
-    if not 0 <= flow < config.flows:
+    if not 0 <= flow < config.flows or state.kernel.exiting:
         return None
     hashed = state.hashed_slot_of_flow(flow)
     if hashed >= 0 and variant_of(config.variant).gc_expiry:

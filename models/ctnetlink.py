@@ -26,7 +26,17 @@ from nfct_spec.models.variants import variant_of
 
 
 def requester_ok(config: Config, state: State, requester: str) -> bool:
-    """A request comes from the tool or from an open listener socket."""
+    """A request comes from the tool or from an open listener socket, and reaches the
+    modelled namespace.
+
+    With `Config.netns_exit` the listeners are in another namespace. 6.x: a request acts on
+    the namespace of the socket it came by (sock_net()), so only the tool, run inside the
+    namespace, reaches it. 2.6.30 and 2.6.31: the namespace is then not init_net, and
+    ctnetlink_del_conntrack() looks the tuple up, and flushes, in init_net only
+    (nf_conntrack_find_get(&init_net, ...), nf_conntrack_flush_report(&init_net, ...)): no
+    request reaches it."""
+    if config.netns_exit:
+        return variant_of(config.variant).netns_ctnetlink and requester in config.requesters
     if requester in config.requesters:
         return True
     try:

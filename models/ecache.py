@@ -38,6 +38,15 @@ def _confirmed(state: State, slot: int) -> bool:
     return bool(kernel.refs) and slot not in kernel.unconfirmed
 
 
+def no_event_cb(config: Config, state: State) -> bool:
+    """6.x: the exiting namespace's event callback is gone (ctnetlink_net_pre_exit() ->
+    nf_conntrack_unregister_notifier(net)), so nf_conntrack_eventmask_report() and
+    nf_ct_deliver_cached_events() find `net->ct.nf_conntrack_event_cb` NULL and return 0 (as
+    if delivered) without sending anything. 2.6.30 and 2.6.31 have one global callback, which
+    the exit of a namespace other than init_net leaves in place."""
+    return state.kernel.exiting and variant_of(config.variant).netns_ctnetlink
+
+
 def _send(
     config: Config, state: State, slot: int, ct: Conntrack, bits: int, portid: int, report: bool
 ) -> tuple[State, int]:
@@ -71,7 +80,7 @@ def nf_conntrack_eventmask_report(
     """
     variant = variant_of(config.variant)
     ct = state.ct(slot)
-    if ct is None or not ct.ecache or not _confirmed(state, slot):
+    if ct is None or not ct.ecache or not _confirmed(state, slot) or no_event_cb(config, state):
         return state, 0
     if ct.dying and not variant.single_winner_delete and not config.ecache_destroy_state:
         return state, 0
@@ -102,7 +111,7 @@ def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> Stat
     `cache | missed` is non-empty, so every packet retries the missed bits.
     """
     ct = state.ct(slot)
-    if ct is None or not ct.ecache:
+    if ct is None or not ct.ecache or no_event_cb(config, state):
         return state
     events = ct.cache
     ct = evolve(ct, cache=0)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from nfct_spec.models import observers
 from nfct_spec.models.config import Config
+from nfct_spec.models.core import death_by_timeout_now
+from nfct_spec.models.redelivery import nf_ct_delete
 from nfct_spec.models.state import NO_TIMER, Kernel, Socket, State, evolve, set_at
 from nfct_spec.models.variants import variant_of
 
@@ -82,9 +84,10 @@ def env_sysctl_write(config: Config, state: State, name: str, value: int) -> Sta
     retry timeout (2.6.31 only).
 
     Enabled for the (name, value) pairs the config lists, when the variant has the sysctl and
-    the value differs. proc_dointvec accepts any int; negative values are left out.
+    the value differs, and while the namespace lives (its sysctls go with it; no process is
+    left in it to write them). proc_dointvec accepts any int; negative values are left out.
     """
-    if (name, value) not in config.sysctl_writes:
+    if (name, value) not in config.sysctl_writes or state.kernel.exiting:
         return None
     variant = variant_of(config.variant)
     kernel = state.kernel
@@ -130,3 +133,58 @@ def env_tick(config: Config, state: State) -> State | None:
     )
     worker = kernel.worker - 1 if kernel.worker > 0 else kernel.worker
     return evolve(state, kernel=evolve(kernel, cts=cts, worker=worker))
+
+
+def env_netns_exit(config: Config, state: State, order: tuple[int, ...]) -> State | None:
+    """The conntracks' network namespace exits (`ip netns del` drops its last reference):
+    cleanup_net() runs the pernet exit methods, and the conntrack part up to the end of the
+    first pass of its cleanup loop is this one step; `order` is the hash table's order, in
+    which the loop kills.
+
+    Enabled once, when the config allows it (`Config.netns_exit`) and no packet is in flight
+    (no unconfirmed conntrack: nf_conntrack_cleanup() first waits in synchronize_net() for the
+    packets that are passing netfilter). Afterwards nothing enters the namespace: no packet
+    (its devices are gone), no request, no sysctl write. The listeners are in another
+    namespace that survives and keep reading.
+
+    2.6.30 and 2.6.31, nf_conntrack_cleanup_net(): `i_see_dead_people:
+    nf_ct_iterate_cleanup(net, kill_all, NULL); nf_ct_release_dying_list(); if
+    (atomic_read(&net->ct.count) != 0) { schedule(); goto i_see_dead_people; }`. The iterator
+    steals each hashed conntrack's timer (del_timer()) and runs death_by_timeout() on it: the
+    DESTROY goes through the one global event callback to the listeners of init_net, and in
+    2.6.31 a failure puts the conntrack on this namespace's dying list with its retry timer.
+    nf_ct_release_dying_list() walks `init_net.ct.dying`, not this namespace's list, so the
+    held conntracks keep retrying (`death_by_event`) until their DESTROY is delivered, and the
+    loop waits for them: the later passes find an empty table and are not steps of their own.
+
+    6.x: ctnetlink_net_pre_exit() first removes the namespace's event callback
+    (nf_conntrack_unregister_notifier()); nf_conntrack_cleanup_net_list() then kills every
+    hashed conntrack with nf_ct_iterate_cleanup_net(kill_all) -> nf_ct_delete(), whose DESTROY
+    report returns 0 without a callback, so each is freed with no message. The held
+    conntracks stay on the redelivery list until the delayed worker runs (`ecache_work`, still
+    scheduled: nf_conntrack_ecache_pernet_fini() cancels it only after the count reached 0); it
+    "delivers" each to no callback and frees it. No DESTROY of the namespace reaches a
+    listener after the exit began.
+
+    Left out: init_net's own conntracks and dying list (the model has one namespace: in
+    2.6.31 nf_ct_release_dying_list() calls nf_ct_kill() on init_net's held conntracks while
+    holding nf_conntrack_lock, see the history page), expectations and helpers, the namespace's
+    memory after the loop ends (6.x: nf_conntrack_ecache_pernet_fini()'s cancel of the worker,
+    whose last run finds the list empty anyway), and module unload (which runs the same loop
+    on init_net with ctnetlink already gone).
+    """
+    kernel = state.kernel
+    if not config.netns_exit or kernel.exiting or kernel.unconfirmed:
+        return None
+    if sorted(order) != list(kernel.hash):
+        return None
+    state = evolve(state, kernel=evolve(kernel, exiting=True))
+    mainline = variant_of(config.variant).single_winner_delete
+    for slot in order:
+        if mainline:
+            state, _ = nf_ct_delete(config, state, slot, 0, False)
+        else:
+            state = death_by_timeout_now(config, state, slot)
+        if state.kernel.crashed:
+            break
+    return state

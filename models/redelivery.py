@@ -10,9 +10,9 @@ first retry one second after a failure; `worker_retry_delay` for ECACHE_RETRY_JI
 rounded up to jiffies). A run of the worker takes no time: the clock moves only between steps.
 The worker's batches (`Config.ecache_batch` DESTROYs per hold of dying_lock) are kept, and so
 is the review era that took dying_lock twice at a batch end (`Config.worker_relocks_twice`).
-Left out: other CPUs taking dying_lock while the worker has dropped it between two batches, the
-RCU grace periods, and namespace exit (where the event callback goes first and pending DESTROYs
-are dropped).
+Left out: other CPUs taking dying_lock while the worker has dropped it between two batches, and
+the RCU grace periods. Namespace exit, where the event callback goes first and the held
+DESTROYs are dropped, is `env_netns_exit` (`models/env.py`).
 """
 
 from __future__ import annotations

@@ -291,6 +291,20 @@ def _fault(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
         yield {}
 
 
+def _exit_orders(config: Config, state: State) -> Iterator[dict[str, ArgValue]]:
+    """The orders in which the exit loop may kill the hashed conntracks: every permutation
+    in 2.6.x, where the order decides which DESTROYs fail; the sorted one in 6.x, where no
+    DESTROY is sent and every order leads to the same state."""
+    kernel = state.kernel
+    if not config.netns_exit or kernel.exiting or kernel.unconfirmed:
+        return
+    if variant_of(config.variant).single_winner_delete:
+        yield {"order": kernel.hash}
+        return
+    for order in itertools.permutations(kernel.hash):
+        yield {"order": tuple(order)}
+
+
 def _calls_at(*pcs: str) -> Domain:
     """The in-progress calls at one of these program points (identical calls once)."""
 
@@ -426,6 +440,14 @@ ACTIONS: tuple[Action, ...] = (
         RETRY_TIMER,
         _DEATH | _SMP,
         ("slot", _SLOT),
+    ),
+    _a(
+        "nf_ct_release_dying_list",
+        core.nf_ct_release_dying_list,
+        _none,
+        "kernel",
+        RETRY_TIMER,
+        _DEATH | _SMP,
     ),
     _a(
         "gc_worker",
@@ -574,6 +596,16 @@ ACTIONS: tuple[Action, ...] = (
         frozenset({"kernel.build_fail_armed"}),
     ),
     _a("env_tick", env.env_tick, _none, "env", ALL, _CT | frozenset({"kernel.worker"})),
+    _a(
+        "env_netns_exit",
+        env.env_netns_exit,
+        _exit_orders,
+        "env",
+        ALL,
+        _DEATH | frozenset({"kernel.exiting"}),
+        ("order", _order),
+        granularities=ATOMIC,
+    ),
 )
 
 BY_NAME: Mapping[str, Action] = {action.name: action for action in ACTIONS}

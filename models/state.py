@@ -26,6 +26,7 @@ from nfct_spec.models.frozen import evolve, register
 from nfct_spec.models.observers import FULL, Ghost, Record, initial_ghost
 
 __all__ = [
+    "CRASH_DEADLOCK_CONNTRACK_LOCK",
     "CRASH_DOUBLE_DYING",
     "CRASH_DOUBLE_UNLINK",
     "CRASH_FREED_LINKED",
@@ -90,6 +91,13 @@ def is_deadlock(crashed: str) -> bool:
     """A `Kernel.crashed` that names a deadlock (see `DEADLOCK`)."""
     return crashed.startswith(DEADLOCK)
 
+
+CRASH_DEADLOCK_CONNTRACK_LOCK = deadlock(
+    "nf_ct_release_dying_list() (death_by_event() run by nf_ct_kill() inside it)",
+    "nf_conntrack_lock",
+)
+"""2.6.31: spin_lock(&nf_conntrack_lock) in death_by_event() under the spin_lock_bh() of
+nf_ct_release_dying_list() on the same CPU."""
 
 DEADLOCK_DYING_LOCK = deadlock(
     "ecache_work_evict_list() on the ecache worker's CPU", "cnet->ecache.dying_lock"
@@ -193,6 +201,10 @@ class Kernel(NamedTuple):
     Granularity smp only (both empty otherwise): `calls` are the kernel functions in progress,
     sorted (CPUs are interchangeable), and `refs` the reference count of each slot
     (`ct_general.use`; 0 when free).
+
+    `exiting`: the namespace is going away (`env_netns_exit` has run; `Config.netns_exit`
+    only): no packet, request or sysctl write reaches it any more, and in 6.x its event
+    callback is gone.
     """
 
     cts: tuple[Conntrack | None, ...]
@@ -211,6 +223,7 @@ class Kernel(NamedTuple):
     dwork_pending: bool = False
     calls: tuple[Call, ...] = ()
     refs: tuple[int, ...] = ()
+    exiting: bool = False
 
 
 @register

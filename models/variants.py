@@ -40,6 +40,13 @@ class Variant:
     NETLINK_NO_ENOBUFS (2.6.35 and later)."""
     events_auto: bool
     """`nf_conntrack_events` = 2: an event cache only if some ctnetlink listener exists."""
+    netns_ctnetlink: bool
+    """ctnetlink is per namespace: requests act on the requester's namespace, and the event
+    callback is registered per namespace (ctnetlink_net_init()) and removed when it exits
+    (ctnetlink_net_pre_exit()), 6.x. In 2.6.30 and 2.6.31 one global callback sends every
+    namespace's events through the nfnetlink socket of init_net (nfnetlink_has_listeners()
+    and nfnetlink_send() take no namespace), and ctnetlink_del_conntrack() and the flush act
+    on init_net only."""
 
     @property
     def retry_sysctl(self) -> bool:
@@ -60,6 +67,7 @@ VARIANT_2_6_30 = Variant(
     confirm_drops_dying=False,
     build_failure_reports=False,
     events_auto=False,
+    netns_ctnetlink=False,
 )
 VARIANT_2_6_31 = Variant(
     name="2.6.31",
@@ -74,6 +82,7 @@ VARIANT_2_6_31 = Variant(
     confirm_drops_dying=False,
     build_failure_reports=False,
     events_auto=False,
+    netns_ctnetlink=False,
 )
 VARIANT_6_X = Variant(
     name="6.x",
@@ -88,6 +97,7 @@ VARIANT_6_X = Variant(
     confirm_drops_dying=True,
     build_failure_reports=True,
     events_auto=True,
+    netns_ctnetlink=True,
 )
 
 DEFINED: dict[str, Variant] = {v.name: v for v in (VARIANT_2_6_30, VARIANT_2_6_31, VARIANT_6_X)}

@@ -398,6 +398,19 @@ def ecache_work(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     return guard
 
 
+def env_netns_exit(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """Never enabled: the encoding speaks only for configs without `netns_exit`, where the
+    model never enables the namespace exit either (`proofs.guard.encoding_gap` declares the
+    configs with it not encoded, and the `exiting` field is not encoded)."""
+    return False
+
+
+def nf_ct_release_dying_list(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+    """Never enabled: only configs with `other_netns_exit` enable it in the model, and
+    `proofs.guard.encoding_gap` declares those not encoded."""
+    return False
+
+
 @dataclass(frozen=True)
 class Spec:
     """A builder and how to make symbolic arguments for it: each argument's name and kind
@@ -423,6 +436,7 @@ BUILDERS: dict[str, Spec] = {
     "destroy_conntrack": Spec(destroy_conntrack, (("slot", "int"),)),
     "death_by_timeout": Spec(death_by_timeout, (("slot", "int"),)),
     "death_by_event": Spec(death_by_event, (("slot", "int"),)),
+    "nf_ct_release_dying_list": Spec(nf_ct_release_dying_list, ()),
     "gc_worker": Spec(gc_worker, (("slot", "int"),)),
     "ecache_work": Spec(ecache_work, ()),
     "ctnetlink_del_conntrack": Spec(
@@ -438,6 +452,7 @@ BUILDERS: dict[str, Spec] = {
     "env_sysctl_write": Spec(env_sysctl_write, (("name", "sysctl"), ("value", "int"))),
     "env_fault_arm": Spec(env_fault_arm, ()),
     "env_tick": Spec(env_tick, ()),
+    "env_netns_exit": Spec(env_netns_exit, (("order", "order"),)),
 }
 """Keyed by registry action name; a test checks the keys against `ACTIONS` one to one."""
 

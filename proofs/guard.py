@@ -63,16 +63,30 @@ NOT_ENCODED_RELOCK = (
     "nothing, and no deadlocked state, so it cannot speak for worker_relocks_twice"
 )
 
+NOT_ENCODED_NETNS_EXIT = (
+    "not encoded: the Z3 encoding has no namespace exit (its env_netns_exit and "
+    "nf_ct_release_dying_list are never enabled, and the state has no `exiting` field), so "
+    "neither the guard nor a proof speaks for a config with netns_exit or other_netns_exit"
+)
+
+
+OUTSIDE_ENCODED_CONFIGS = frozenset({"env_netns_exit", "nf_ct_release_dying_list"})
+"""Actions that only configs the encoding does not cover can enable (`encoding_gap`): their
+builders are never enabled, and the walks of the guard, over encoded configs, reach no step of
+them."""
+
 
 def encoding_gap(config: Config) -> str | None:
     """Why the encoding cannot speak for `config`, or None when it can: the guard and the
-    proofs cover the atomic model only, whatever the variant, and of the 6.x worker's eras the
-    released one (its parameters have no `worker_relocks_twice`; `ecache_batch` needs none,
-    since as released a batch end leaves the walk as it was)."""
+    proofs cover the atomic model without namespace exit only, whatever the variant, and of the
+    6.x worker's eras the released one (its parameters have no `worker_relocks_twice`;
+    `ecache_batch` needs none, since as released a batch end leaves the walk as it was)."""
     if config.granularity != "atomic":
         return NOT_ENCODED_SMP
     if config.worker_relocks_twice:
         return NOT_ENCODED_RELOCK
+    if config.netns_exit or config.other_netns_exit:
+        return NOT_ENCODED_NETNS_EXIT
     return None
 
 

@@ -65,7 +65,37 @@ _WORKER_RELOCK_NOT_JUDGED = (
     "never does (set ecache_work_fixed to search the batch end)"
 )
 
+
+_NETNS_EXIT_6X = (
+    "the namespace exit removes its event callback first (ctnetlink_net_pre_exit() -> "
+    "nf_conntrack_unregister_notifier()); nf_conntrack_cleanup_net_list() then kills every "
+    "conntrack through nf_ct_delete(), whose DESTROY report returns 0 without a callback, and "
+    "the redelivery worker frees the held ones the same way: each is freed with no DESTROY "
+    "sent (observed on Linux 6.18: a reliable listener in another namespace lost every held "
+    "DESTROY when the namespace was deleted)"
+)
+_NETNS_EXIT_2_6_31 = (
+    "the exit loop kills through death_by_timeout(), and nf_ct_release_dying_list() walks "
+    "init_net's dying list, not the exiting namespace's: its held conntracks keep retrying "
+    "through the global event callback, which still reaches the listeners of init_net, and the "
+    "loop waits until the count is 0"
+)
+
+
+_RELEASE_DEADLOCK = (
+    "another namespace's exit runs nf_ct_release_dying_list(), which walks init_net's dying "
+    "list under spin_lock_bh(&nf_conntrack_lock) and calls nf_ct_kill() on each held "
+    "conntrack: del_timer(&ct->timeout) steals its retry timer and death_by_event() runs "
+    "inline; once its DESTROY is delivered it takes nf_conntrack_lock again (a self-deadlock)"
+)
+
+
+def _netns_exit_6x(verdict: str = "violated") -> Override:
+    return Override("netns-exit", "6.x", verdict, _NETNS_EXIT_6X)
+
+
 _EVENTUALLY_OVERRIDES = (
+    _netns_exit_6x(),
     Override(
         "worker-relocks-twice",
         "6.x",
@@ -100,8 +130,15 @@ _EVENTUALLY_OVERRIDES = (
         )
         for variant in ("2.6.31", "6.x")
     ),
+    Override(
+        "netns-exit",
+        "2.6.31",
+        "holds",
+        f"{_NETNS_EXIT_2_6_31}, so under the same fairness every held DESTROY is delivered",
+    ),
 )
-"""What breaks the liveness entries in configs with a feature of their own."""
+"""What breaks the liveness entries in configs with a feature of their own (and, last, what
+keeps them under namespace exit: an override applies only if none before it does)."""
 
 
 SMP_PROPERTIES: tuple[Property, ...] = (
@@ -356,6 +393,7 @@ _PRIMARY: tuple[Property, ...] = (
             ("holds", "nf_ct_delete() frees only after the DESTROY was delivered."),
         ),
         overrides=(
+            _netns_exit_6x(),
             Override(
                 "build-failure",
                 "2.6.31",
@@ -388,6 +426,12 @@ _PRIMARY: tuple[Property, ...] = (
                 "is set only after one; with the 4.9 three-state the send no longer tests "
                 "DYING and the worker re-sends every DESTROY_FAIL entry",
                 "smp-retry-by-worker",
+            ),
+            Override(
+                "netns-exit",
+                "2.6.31",
+                "holds",
+                f"{_NETNS_EXIT_2_6_31}; a conntrack is still freed only after a successful send",
             ),
         ),
     ),
@@ -497,9 +541,9 @@ _PRIMARY: tuple[Property, ...] = (
             ),
             (
                 "holds",
-                "the modelled functions take nf_conntrack_lock and release it within one step; "
-                "the namespace exit, where nf_ct_release_dying_list() calls nf_ct_kill() "
-                "under it, is not modelled.",
+                "the modelled functions take nf_conntrack_lock and release it within one step "
+                "(nf_ct_release_dying_list() takes it again when another namespace exits: "
+                "configs with other_netns_exit, below).",
             ),
             (
                 "holds",
@@ -508,6 +552,16 @@ _PRIMARY: tuple[Property, ...] = (
             ),
         ),
         overrides=(
+            Override("release-dying-list-deadlocks", "2.6.31", "violated", _RELEASE_DEADLOCK),
+            Override(
+                "other-netns-exit",
+                "2.6.31",
+                "holds",
+                "fixed: nf_ct_release_dying_list(net) walks the exiting namespace's own list, "
+                "or the retry is off ct->timeout (retry_timer_separate), so nf_ct_kill()'s "
+                "del_timer() fails on a held conntrack and death_by_event() never runs under "
+                "nf_conntrack_lock",
+            ),
             Override(
                 "worker-relocks-twice",
                 "6.x",

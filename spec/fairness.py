@@ -73,12 +73,16 @@ TRAFFIC_ACTIONS = frozenset(
         "env_listener_open",
         "env_listener_close",
         "env_fault_arm",
+        "env_netns_exit",
+        "nf_ct_release_dying_list",
     }
 )
 """The registry actions that `traffic-stops` stops: packets, userspace requests and
-environment inputs. Everything else is kernel work that follows from them (confirmation, early
-drop, timers) or a listener reading. A fact of the assumption itself, so the explorer's lasso
-check and the Z3 liveness proofs read the same set."""
+environment inputs (a namespace's deletion among them, and so the exit of another namespace,
+nf_ct_release_dying_list()). Everything else is kernel work that
+follows from them (confirmation, early drop, timers) or a listener reading. A fact of the
+assumption itself, so the explorer's lasso check and the Z3 liveness proofs read the same
+set."""
 RETRY_POSITIVE = Fairness(
     "retry-timeout-positive",
     "the retry timeout sysctl is never 0 (the kernel would crash instead)",

@@ -57,6 +57,24 @@ def _smp(config: Config) -> bool:
     return config.granularity == "smp"
 
 
+def _netns_exit(config: Config) -> bool:
+    return config.netns_exit
+
+
+def _other_netns_exit(config: Config) -> bool:
+    return config.other_netns_exit
+
+
+def _release_dying_list_deadlocks(config: Config) -> bool:
+    """Another namespace's exit walks init_net's dying list with nf_ct_kill() under
+    nf_conntrack_lock, and the kill can still run death_by_event()."""
+    return (
+        config.other_netns_exit
+        and not config.release_own_dying_list
+        and not config.retry_timer_separate
+    )
+
+
 def _smp_delete_unguarded(config: Config) -> bool:
     return _smp(config) and not config.delete_takes_timer
 
@@ -105,6 +123,9 @@ FEATURES: Mapping[str, Callable[[Config], bool]] = {
     "build-failure-without-no-enobufs": _build_failure_silent,
     "reliable-listeners-2": _reliable_listeners_2,
     "events-mode-varies": _events_mode_varies,
+    "netns-exit": _netns_exit,
+    "other-netns-exit": _other_netns_exit,
+    "release-dying-list-deadlocks": _release_dying_list_deadlocks,
     "smp": _smp,
     "smp-delete-unguarded": _smp_delete_unguarded,
     "smp-flush-unguarded": _smp_flush_unguarded,

@@ -46,11 +46,17 @@ def _changed_fields(pre: State, post: State) -> set[str]:
 def _walks(
     variant: str, runs: int = 200, length: int = 40
 ) -> tuple[tuple[State, Step, State], ...]:
-    """Random runs on the `faults` preset (the same ones every time), as transitions."""
-    config = preset("faults", variant)
+    """Random runs on the `faults` preset (the same ones every time), as transitions; every
+    fourth run lets the namespace exit (`netns_exit`), and in 2.6.31 every fourth other one
+    lets another namespace exit (`other_netns_exit`), so that their actions and what follows
+    them are walked too."""
+    faults = preset("faults", variant)
+    exiting = faults.with_(netns_exit=True)
+    other = faults.with_(other_netns_exit=True) if variant == "2.6.31" else faults
     rng = random.Random(variant)
     seen = []
-    for _ in range(runs):
+    for run in range(runs):
+        config = exiting if run % 4 == 3 else other if run % 4 == 1 else faults
         state = initial_state(config)
         for _ in range(length):
             by_action: dict[str, list[tuple[Step, State]]] = {}

@@ -44,6 +44,7 @@ COLUMNS: tuple[tuple[str, Cell], ...] = (
                     ("expectations", c.get("expectations")),
                     ("listener churn", c.get("listener_churn")),
                     ("build failures", c.get("faults")),
+                    ("namespace exit", c.get("netns_exit")),
                 )
                 if on
             )

@@ -7,12 +7,12 @@ file (tests/docs/test_history.py).
 
 Every smp era config (`smp-*`) is one small 2.6.31 smp instance: one flow, one memory slot, one
 reliable listener with a one-message queue (so that a DESTROY can fail), NEW and DESTROY events,
-at most two calls at once. They differ only in the fixes they have (`Config` flags) and in
-whether `conntrack -F` is possible. The 6.x worker's era configs (`worker-*`) are the same
-instance on 6.x (atomic: a run of the worker is one step), with a batch of one DESTROY per hold
-of dying_lock and the posted fix of the worker's time test (without it a run that takes no time
-stops after its first delivery and never reaches the end of a batch); they differ only in
-`worker_relocks_twice`.
+at most two calls at once. They differ only in the fixes they have (`Config` flags), in whether
+`conntrack -F` is possible and in whether another namespace may exit. The 6.x worker's era
+configs (`worker-*`) are the same instance on 6.x (atomic: a run of the worker is one step),
+with a batch of one DESTROY per hold of dying_lock and the posted fix of the worker's time test
+(without it a run that takes no time stops after its first delivery and never reaches the end of
+a batch); they differ only in `worker_relocks_twice`.
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ SMP_ERAS: dict[str, dict[str, bool]] = {
         "delete_test_and_set_dying": True,
         "ecache_destroy_state": True,
     },
+    "smp-netns-exit": {"other_netns_exit": True},
+    "smp-netns-exit-own-list": {"other_netns_exit": True, "release_own_dying_list": True},
 }
 """Each smp era config by name: the fields it sets beyond 2.6.31 as released."""
 

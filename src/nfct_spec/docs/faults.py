@@ -156,13 +156,27 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "Namespace exit and nf_ct_release_dying_list() in 2.6.31",
         "2.6.31",
-        "The namespace exit path released the dying list of `init_net` rather than of the "
-        "namespace going away, and nf_ct_release_dying_list() called nf_ct_kill() while "
-        "holding nf_conntrack_lock, which the kill takes again (a self-deadlock).",
-        "",
-        missing="the model has one namespace and no module unload, and it has no locks a CPU "
-        "can take twice (nf_conntrack_lock exists only as the window in which the flush "
-        "iterator holds it).",
+        "nf_conntrack_cleanup_net() loops `nf_ct_iterate_cleanup(net, kill_all, NULL); "
+        "nf_ct_release_dying_list();` until the namespace's count is 0. "
+        "nf_ct_release_dying_list() walks `init_net.ct.dying` whatever namespace exits, and "
+        "calls nf_ct_kill() on each entry under spin_lock_bh(&nf_conntrack_lock): the kill "
+        "steals the held conntrack's retry timer (`ct->timeout`) and runs death_by_event() "
+        "inline, which, once its DESTROY is delivered to a listener of init_net, takes "
+        "nf_conntrack_lock again: a self-deadlock on the exit of any other namespace. (On "
+        "module unload, where ctnetlink is gone and every send counts as delivered, the same "
+        "walk of init_net's own list deadlocks too: 'no listeners at this point'.) The exiting "
+        "namespace's own held conntracks are left to their retry timers, and the loop waits "
+        "for them (`netns_exit`, atomic: destroy-before-free and destroy-eventually hold).",
+        "Later kernels walk the exiting namespace's list (`nf_ct_release_dying_list(net)`, "
+        "`&net->ct.dying`), so another namespace's exit leaves init_net's held conntracks "
+        "alone; and once the retry moved to a timer of the event cache extension ('netfilter: "
+        "nf_conntrack: fix racy timer handling with reliable events', 2012), nf_ct_kill()'s "
+        "`del_timer(&ct->timeout)` fails on a held conntrack and death_by_event() no longer "
+        "runs under the lock.",
+        flag="release_own_dying_list",
+        shipped="smp-netns-exit",
+        fixed="smp-netns-exit-own-list",
+        properties=("deadlock-free",),
     ),
     Fault(
         "The review version of the 5.19 redelivery worker took dying_lock twice",
