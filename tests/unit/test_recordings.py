@@ -32,6 +32,11 @@ def _edited(tmp_path: Path, name: str, edit: str) -> Path:
     elif edit == "unknown-option":
         option = next(e for e in events if e["kind"] == "listener_option")
         option["option"] = "pktinfo"
+    elif edit == "destroy-after-exit":
+        read = next(e for e in events if e["kind"] == "recv")
+        held = next(e["flow"] for e in events if e["kind"] == "flow" and e["flow"] != read["flow"])
+        at = events.index(read)
+        events.insert(at + 1, {**read, "t": read["t"] + 1.0, "flow": held})
     elif edit == "seven-flows":
         flows = [e for e in events if e["kind"] == "flow"]
         at = events.index(flows[-1])
@@ -177,3 +182,19 @@ def test_a_flow_keeps_its_model_name_while_something_refers_to_it() -> None:
     assert naming.new_flow(config, [queued], 2) == 1
     assert naming.new_flow(config, [empty], 3) == 0
     assert naming.flow(4) == -1 and naming.flow(3) == 0
+
+
+def test_no_destroy_of_the_namespace_arrives_after_its_exit(tmp_path: Path) -> None:
+    # netns-exit-flows3: the listener in another namespace read the one DESTROY queued before
+    # the exit and nothing after it. Had a held DESTROY come after the exit, the 6.x model
+    # (env_netns_exit: the event callback goes first) would not explain it.
+    name = "netns-exit-flows3.json"
+    assert validate_recording(next(p for p in shipped() if p.name == name)).outcome == EXPLAINED
+    tampered = _edited(tmp_path, name, "destroy-after-exit")
+    result = validate_recording(tampered)
+    assert result.outcome == NOT_EXPLAINED and "read destroy of flow" in result.detail
+    # Without the exit the same late DESTROY is a redelivery the model explains.
+    data = json.loads(tampered.read_text(encoding="utf-8"))
+    data["events"] = [e for e in data["events"] if e["kind"] != "netns_exit"]
+    tampered.write_text(json.dumps(data), encoding="utf-8")
+    assert validate_recording(tampered).outcome == EXPLAINED

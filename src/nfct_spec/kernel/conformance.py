@@ -60,6 +60,7 @@ VALIDATION_RUNS: tuple[tuple[str, tuple[tuple[str, bool | int | str], ...]], ...
     ("listener-close", (("flows", 3), ("how", "leave-group"))),
     ("expiry", (("flows", 2),)),
     ("congestion", ()),
+    ("netns-exit", (("flows", 3),)),
 )
 """Scenario runs small enough to validate (TCP runs are too: about 90 s for one connection,
 because every segment is a hidden step)."""
@@ -174,18 +175,37 @@ def model_config(trace: ObservedTrace) -> Config:
         raise TooLarge(f"{len(first)} listeners open at once (at most {MAX_LISTENERS})")
     rest = [info.name for info in trace.listeners if info.name not in first]
     names = (first + rest)[: max(1, len(first))]
+    listeners = tuple(_listener_config(trace.listener(name)) for name in names) or (
+        ListenerConfig(name="(no listener)", groups=(), open_at_start=False),
+    )
+    try:
+        return _config(trace, limit, flows, allocations, listeners, timeout, writes)
+    except ValueError as exc:
+        raise TooLarge(f"not expressible as a model config: {exc}") from None
+
+
+def _config(
+    trace: ObservedTrace,
+    limit: int,
+    flows: set[int],
+    allocations: int,
+    listeners: tuple[ListenerConfig, ...],
+    timeout: int,
+    writes: list[tuple[str, int]],
+) -> Config:
     return Config(
         name=f"observed:{trace.scenario}",
         variant="6.x",
         nf_conntrack_max=limit,
         flows=max(1, min(MAX_FLOWS, len(flows))),
         slots=max(1, min(MAX_ALLOCATIONS, allocations)),
-        listeners=tuple(_listener_config(trace.listener(name)) for name in names),
+        listeners=listeners,
         nf_conntrack_events=1,
         ct_timeout=timeout,
         sysctl_writes=tuple(sorted(set(writes))),
         listener_churn=True,
         event_bits=("NEW", "STATUS", "PROTOINFO", "DESTROY"),
+        netns_exit=any(isinstance(e, NetnsExitEvent) for e in trace.events),
     )
 
 
@@ -317,6 +337,9 @@ def _visible(config: Config, state: State, event: Event) -> Iterator[State]:
         )
     elif isinstance(event, RecvEvent | RecvErrorEvent):
         yield from _recv(config, state, event)
+    elif isinstance(event, NetnsExitEvent):
+        order = tuple(sorted(state.kernel.hash))
+        yield from _apply(config, state, Step("env_netns_exit", (("order", order),)))
     elif isinstance(event, CountEvent):
         if state.kernel.ct_count == event.value:
             yield state
@@ -464,15 +487,6 @@ def validate(trace: ObservedTrace, depth: int = 8) -> Validation:
             states = _closure(config, states, depth, traffic)
             peak = max(peak, len(states))
             continue
-        if isinstance(event, NetnsExitEvent):
-            return Validation(
-                trace.scenario,
-                index,
-                len(events),
-                None,
-                peak,
-                f"event {index} (netns_exit): namespace exit is not modelled",
-            )
         observed = event
         if isinstance(event, FlowEvent | SendDropEvent):
             flow = naming.new_flow(config, states, event.flow)

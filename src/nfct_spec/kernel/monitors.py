@@ -28,6 +28,7 @@ from nfct_spec.kernel.observe import (
     ListenerInfo,
     ListenerOpenEvent,
     ListenerOptionEvent,
+    NetnsExitEvent,
     ObservedTrace,
     RecvEvent,
     SendDropEvent,
@@ -122,8 +123,9 @@ def no_event_after_destroy(trace: ObservedTrace) -> MonitorResult:
 
 
 def _deleted_flows(trace: ObservedTrace) -> dict[int, FlowEvent]:
-    """Flows deleted by the harness: created before the last flush, or deleted by tuple."""
-    flush_times = [e.t for e in trace.of(FlushEvent)]
+    """Flows deleted by the harness: created before the last flush or the namespace's exit
+    (which kills every conntrack of it), or deleted by tuple."""
+    flush_times = [e.t for e in trace.events if isinstance(e, FlushEvent | NetnsExitEvent)]
     last = flush_times[-1] if flush_times else -1.0
     deleted = {e.flow for e in trace.of(DeleteEvent) if e.result == "ok"}
     return {e.flow: e for e in trace.of(FlowEvent) if e.t <= last or e.flow in deleted}
