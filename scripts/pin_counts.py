@@ -2,8 +2,10 @@
 reductions, and its unreduced graph, keeping the obligations; then reduced, keeping the
 receipts too), and write block `pinned-counts` of the figures record
 (docs/figures.json), which tests/explorer/test_pinned_counts.py reads and the README renders.
-Run it after a change of the model that changes the counts, then `nfct-spec doc
---update-readme README.md`. Takes a few seconds.
+Then the same for every config of `configs/` (the era configs of the smp granularity and of
+the 6.x worker, and the namespace-exit configs: reduced and unreduced, obligations kept), as
+block `pinned-eras`. Run it after a change of the model that changes the counts, then
+`nfct-spec doc --update-readme README.md`. Takes a few seconds.
 
 The config: one reliable listener (BE and NO_ENOBUFS, a one-message queue), limit 1, two memory
 slots, retry timeout 2, conntrack timeout 1, on every variant, with symmetric flows
@@ -15,6 +17,7 @@ Usage: python scripts/pin_counts.py [--record docs/figures.json]
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -22,7 +25,7 @@ from pathlib import Path
 from nfct_spec.docs.figures import RECORD, record_block
 from nfct_spec.engines.explorer import explore
 from nfct_spec.engines.lasso import build_graph
-from nfct_spec.models.config import Config
+from nfct_spec.models.config import Config, config_from_json
 from nfct_spec.models.observers import OBLIGATIONS, RECEIPTS
 from nfct_spec.models.presets import RELIABLE
 
@@ -107,7 +110,43 @@ def main() -> int:
         },
     )
     print(f"wrote block pinned-counts of {args.record}")
+    eras = [era_row(path) for path in sorted((ROOT / "configs").glob("*.json"))]
+    record_block(
+        args.record,
+        "pinned-eras",
+        {
+            "about": "The configs of configs/ exhausted (obligations kept), pinned by "
+            "tests/explorer/test_pinned_eras.py; a crashed or deadlocked state is terminal.",
+            "command": shlex.join(["python", "scripts/pin_counts.py", *sys.argv[1:]]),
+            "columns": [
+                ["file", "config", "code"],
+                ["states", "states (reduced)"],
+                ["transitions", "transitions"],
+                ["depth", "depth"],
+                ["unreduced_states", "states without reductions"],
+            ],
+            "rows": eras,
+        },
+    )
+    print(f"wrote block pinned-eras of {args.record}")
     return 0
+
+
+def era_row(path: Path) -> dict[str, object]:
+    """The pinned figures of one config file of `configs/`."""
+    config = config_from_json(json.loads(path.read_text(encoding="utf-8")))
+    reduced = explore(config, [], level=OBLIGATIONS)
+    unreduced = explore(config, [], level=OBLIGATIONS, symmetry=False)
+    if not (reduced.stats.complete and unreduced.stats.complete):
+        raise SystemExit(f"{path.name}: not exhausted; a pinned config must be small")
+    print(f"{path.name}: {reduced.stats.states} states", flush=True)
+    return {
+        "file": f"configs/{path.name}",
+        "states": reduced.stats.states,
+        "transitions": reduced.stats.transitions,
+        "depth": reduced.stats.depth,
+        "unreduced_states": unreduced.stats.states,
+    }
 
 
 if __name__ == "__main__":
