@@ -7,6 +7,7 @@ from nfct_spec.commands import (
     actions,
     check,
     doc,
+    eras,
     explore,
     fuzz,
     kernel,
@@ -15,4 +16,4 @@ from nfct_spec.commands import (
     trace,
 )
 
-COMMAND_MODULES = (check, actions, replay, trace, doc, kernel, prove, explore, fuzz)
+COMMAND_MODULES = (check, eras, actions, replay, trace, doc, kernel, prove, explore, fuzz)

@@ -1,0 +1,159 @@
+"""`nfct-spec eras`: every engine on the kernel-era configs of the history page.
+
+The era configs (`nfct_spec.docs.eras`: the smp granularity's eras of 2.6.31 and of 3.17 and
+later, and the 6.x worker's review era beside the released one) each differ from their
+neighbour by one upstream change, and the catalogue states per era what is expected of each
+property. `nfct-spec check` covers the variants' presets and stays within its time budget;
+this command is the check of the eras: the explorer exhausts every era config for every
+catalogue entry it judges (findings BFS-shortest, with their traces), Hypothesis samples each
+config, and each verdict is compared with the catalogue's expectation for that config. Z3
+speaks only for the configs its encoding covers (atomic, released code); for each of the others
+the reason is printed and Z3 gives no verdict, never a pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from nfct_spec.commands import explore
+from nfct_spec.commands.common import properties_from_ids, verdict_cell
+from nfct_spec.docs.eras import ERAS, era_config
+from nfct_spec.engines.hypothesis_engine import PROFILES, Profile
+from nfct_spec.engines.sampling import Checked, check_sampling
+from nfct_spec.models.config import Config
+from nfct_spec.outdir import fresh_subdir, prepare
+from nfct_spec.proofs.guard import encoding_gap
+from nfct_spec.results import Result, check_mergeable, exit_code, write_results
+from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
+from nfct_spec.traces import save_trace
+
+GUARANTEES = ("invariant", "action", "liveness")
+"""The kinds of catalogue entries checked by default: what the kernel promises, or fails to.
+The witnesses of non-guarantees need configs built to show them (the `ci` suite of
+`nfct-spec check`); the one-flow era configs show few, so `--property` asks for them."""
+
+SAMPLING_WORKERS = 2
+"""Worker processes of the Hypothesis searches (one era config each at a time)."""
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `eras`."""
+    eras = sub.add_parser("eras", help="every engine on the kernel-era configs")
+    eras.add_argument("--out", default="nfct-spec-eras", help="output folder")
+    eras.add_argument("--era", action="append", choices=sorted(ERAS), help="era (repeatable)")
+    eras.add_argument(
+        "--property",
+        action="append",
+        help="property id (repeatable; default: every invariant, action and liveness entry)",
+    )
+    eras.add_argument("--profile", default="ci", choices=sorted(PROFILES))
+    eras.add_argument("--seed", type=int, default=0)
+
+
+def _sample(config: Config, prop_ids: list[str], profile: Profile, seed: int) -> list[Checked]:
+    """One era config's Hypothesis searches, in a worker process."""
+    return check_sampling(config, [BY_ID[p] for p in prop_ids], profile, seed)
+
+
+def _explored(result: Result, name: str) -> Result:
+    """An explorer result of era config `name`, its trace path relative to the output folder
+    (each era's search writes its traces under `explorer/NAME/`)."""
+    trace = None if result.trace is None else str(Path("explorer") / name / result.trace)
+    return dataclasses.replace(result, config=name, trace=trace)
+
+
+def _table(results: list[Result]) -> Table:
+    table = Table(title="era config x property (expected -> verdict)")
+    for column in ("era config", "property", "explorer", "hypothesis"):
+        table.add_column(column)
+    cells = {(r.config, r.property_id, r.engine): r for r in results}
+    for config, prop_id in dict.fromkeys((r.config, r.property_id) for r in results):
+        row = [config, prop_id]
+        for engine in (explore.ENGINE, "hypothesis"):
+            result = cells.get((config, prop_id, engine))
+            row.append("[dim]n/a[/dim]" if result is None else verdict_cell(result))
+        table.add_row(*row)
+    return table
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Explore and sample every selected era config; write results.json and print the table."""
+    names = sorted(set(args.era)) if args.era else sorted(ERAS)
+    configs = [era_config(name) for name in names]
+    props = (
+        properties_from_ids(args.property)
+        if args.property
+        else [p for p in CATALOGUE if p.kind in GUARANTEES]
+    )
+    profile = PROFILES[args.profile]
+    out = prepare(Path(args.out))
+    check_mergeable(out / "results.json")
+    traces = fresh_subdir(out, "traces")
+    started = time.time()
+    z3 = {}
+    for config in configs:
+        gap = encoding_gap(config)
+        z3[config.name] = gap or "covered by the proofs of its variant (`nfct-spec prove`)"
+        console.print(f"Z3: {config.name}: {z3[config.name]}")
+    with multiprocessing.Pool(min(SAMPLING_WORKERS, len(configs))) as pool:
+        pending = [
+            pool.apply_async(_sample, (config, [p.id for p in props], profile, args.seed))
+            for config in configs
+        ]
+        console.print(
+            f"Hypothesis: {len(configs)} era config(s) sampled in the background "
+            f"(profile {profile.name}); the explorer exhausts each meanwhile"
+        )
+        results: list[Result] = []
+        searches: list[dict[str, object]] = []
+        with explore.progress_bars(console) as progress:
+            for config in configs:
+                found = explore.explore_configs(
+                    config.name,
+                    (config,),
+                    props,
+                    explore.DEFAULT_MAX_STATES,
+                    out / "explorer" / config.name,
+                    progress,
+                    lassos=False,
+                    searches=searches,
+                )
+                results += [_explored(r, config.name) for r in found]
+        for config, sampled in zip(configs, pending, strict=True):
+            for item in sampled.get():
+                result = dataclasses.replace(item.result, config=config.name)
+                if item.trace is not None:
+                    name = Path(config.name) / f"{result.property_id}.json"
+                    save_trace(item.trace, traces / name)
+                    result = dataclasses.replace(
+                        result, trace=str((traces / name).relative_to(out))
+                    )
+                results.append(result)
+    run_info = {
+        "command": "eras",
+        "profile": profile.name,
+        "seed": args.seed,
+        "eras": names,
+        "searches": searches,
+        "z3": z3,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "elapsed_seconds": round(time.time() - started, 2),
+    }
+    configs_json = {f"{c.variant}/{c.name}": c.to_json() for c in configs}
+    write_results(out / "results.json", results, run_info, configs_json)
+    console.print(_table(results))
+    code = exit_code(results)
+    summary = {
+        0: "every verdict as expected",
+        1: "some verdict NOT as expected",
+        3: "some expected finding was not found within the budget (unknown)",
+    }[code]
+    console.print(f"{summary}; results in {out / 'results.json'} ({time.time() - started:.1f} s)")
+    return code
