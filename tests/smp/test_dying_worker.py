@@ -15,47 +15,37 @@ from pathlib import Path
 import pytest
 from smp_configs import CONFIGS, era
 
+from helpers import run, step
 from nfct_spec.cli import main
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.registry import Step, apply
-from nfct_spec.models.state import NO_TIMER, State, evolve, initial_state, with_ct
-
-
-def _step(action: str, **args: object) -> Step:
-    return Step(action, tuple(args.items()))  # type: ignore[arg-type]
-
+from nfct_spec.models.state import NO_TIMER, State, evolve, with_ct
 
 EXPIRY_FAILS = (
-    _step("nf_conntrack_in", flow=0, packet="new", slot=0),
-    _step("__nf_conntrack_confirm", slot=0),
-    _step("env_tick"),
-    _step("death_by_timeout_expire", slot=0),
-    _step("test_bit_dying", call=0),
-    _step("nf_conntrack_event_report", call=0),
-    _step("nf_ct_delete_from_lists", call=0),
-    _step("nf_ct_insert_dying_list", call=0),
+    step("nf_conntrack_in", flow=0, packet="new", slot=0),
+    step("__nf_conntrack_confirm", slot=0),
+    step("env_tick"),
+    step("death_by_timeout_expire", slot=0),
+    step("test_bit_dying", call=0),
+    step("nf_conntrack_event_report", call=0),
+    step("nf_ct_delete_from_lists", call=0),
+    step("nf_ct_insert_dying_list", call=0),
 )
 """The NEW fills conntrackd's one-message queue; the timeout fires; its DESTROY fails and the
 conntrack goes to the dying list."""
 
 WORKER_RUNS = (
-    _step("env_recv", listener="conntrackd"),
-    _step("env_recv", listener="conntrackd"),
-    _step("env_tick"),
-    _step("env_tick"),
-    _step("ecache_work_evict_list"),
+    step("env_recv", listener="conntrackd"),
+    step("env_recv", listener="conntrackd"),
+    step("env_tick"),
+    step("env_tick"),
+    step("ecache_work_evict_list"),
 )
 """conntrackd reads ENOBUFS, then the NEW; HZ (two ticks) passes; the work runs."""
 
 
 def _run(name: str, steps: tuple[Step, ...], start: State | None = None) -> State:
-    config = era(name)
-    state = initial_state(config) if start is None else start
-    for step in steps:
-        after = apply(config, state, step)
-        assert after is not None, f"{step} is not enabled"
-        state = after
-    return state
+    return run(era(name), *steps, start=start)
 
 
 def _with_dying_bit(state: State, slot: int) -> State:
@@ -73,7 +63,7 @@ def test_a_failed_destroy_waits_on_the_dying_list_with_the_work_scheduled_and_no
     assert ct is not None and not ct.dying and ct.timer == NO_TIMER
     assert state.kernel.dying == (0,) and state.kernel.calls == ()
     assert (state.kernel.worker, state.kernel.dwork_pending) == (config.worker_first_delay, True)
-    assert apply(config, state, _step("death_by_event", slot=0)) is None
+    assert apply(config, state, step("death_by_event", slot=0)) is None
 
 
 def test_the_work_resends_the_destroy_and_frees_the_conntrack() -> None:
@@ -88,8 +78,8 @@ def test_the_work_resends_the_destroy_and_frees_the_conntrack() -> None:
 
 def test_the_work_stops_at_a_failure_and_retries_after_ecache_retry_wait() -> None:
     config = era("smp-dying-worker")
-    start = _run("smp-dying-worker", (*EXPIRY_FAILS, _step("env_tick"), _step("env_tick")))
-    state = _run("smp-dying-worker", (_step("ecache_work_evict_list"),), start)
+    start = _run("smp-dying-worker", (*EXPIRY_FAILS, step("env_tick"), step("env_tick")))
+    state = _run("smp-dying-worker", (step("ecache_work_evict_list"),), start)
     assert state.kernel.dying == (0,)
     assert (state.kernel.worker, state.kernel.dwork_pending) == (config.worker_retry_delay, True)
 
@@ -132,13 +122,13 @@ def test_the_test_and_set_guard_sets_dying_before_the_report_and_the_send_skips_
     assert (call.pc, call.failed) == ("unlink", False)
     state = _run(
         "smp-dying-worker-test-and-set",
-        (_step("nf_ct_delete_from_lists", call=0), _step("nf_ct_put", call=0)),
+        (step("nf_ct_delete_from_lists", call=0), step("nf_ct_put", call=0)),
         state,
     )
     assert state.ct(0) is None and state.kernel.dying == ()
     (queue,) = [s.queue for s in state.kernel.sockets]
     assert len(queue) == 1 and not queue[0].bits & IPCT_DESTROY  # the NEW only
-    assert apply(config, state, _step("ecache_work_evict_list")) is None
+    assert apply(config, state, step("ecache_work_evict_list")) is None
 
 
 def test_with_the_three_state_the_guarded_destroy_is_sent_and_its_failure_redelivered() -> None:
@@ -160,29 +150,25 @@ def test_a_delivered_destroy_kicks_a_pending_work() -> None:
     ENOBUFS and the first NEW, the second one's DESTROY is delivered."""
     config = era("smp-dying-worker").with_(flows=2, slots=2)
     steps = (
-        _step("nf_conntrack_in", flow=0, packet="new", slot=0),
-        _step("__nf_conntrack_confirm", slot=0),
-        _step("nf_conntrack_in", flow=1, packet="new", slot=1),
-        _step("__nf_conntrack_confirm", slot=1),
-        _step("env_tick"),
-        _step("death_by_timeout_expire", slot=0),
-        _step("test_bit_dying", call=0),
-        _step("nf_conntrack_event_report", call=0),
-        _step("nf_ct_delete_from_lists", call=0),
-        _step("nf_ct_insert_dying_list", call=0),
-        _step("env_recv", listener="conntrackd"),
-        _step("env_recv", listener="conntrackd"),
-        _step("death_by_timeout_expire", slot=1),
-        _step("test_bit_dying", call=0),
+        step("nf_conntrack_in", flow=0, packet="new", slot=0),
+        step("__nf_conntrack_confirm", slot=0),
+        step("nf_conntrack_in", flow=1, packet="new", slot=1),
+        step("__nf_conntrack_confirm", slot=1),
+        step("env_tick"),
+        step("death_by_timeout_expire", slot=0),
+        step("test_bit_dying", call=0),
+        step("nf_conntrack_event_report", call=0),
+        step("nf_ct_delete_from_lists", call=0),
+        step("nf_ct_insert_dying_list", call=0),
+        step("env_recv", listener="conntrackd"),
+        step("env_recv", listener="conntrackd"),
+        step("death_by_timeout_expire", slot=1),
+        step("test_bit_dying", call=0),
     )
-    state = initial_state(config)
-    for step in steps:
-        after = apply(config, state, step)
-        assert after is not None, step
-        state = after
+    state = run(config, *steps)
     assert state.kernel.dying == (0,) and state.kernel.dwork_pending
     assert state.kernel.worker == config.worker_first_delay
-    after = apply(config, state, _step("nf_conntrack_event_report", call=0))
+    after = apply(config, state, step("nf_conntrack_event_report", call=0))
     assert after is not None
     assert (after.kernel.worker, after.kernel.dwork_pending) == (0, False)
 

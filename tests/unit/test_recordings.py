@@ -171,7 +171,7 @@ def test_a_flow_keeps_its_model_name_while_something_refers_to_it() -> None:
     (path,) = [p for p in shipped() if p.name == "congestion-burst3.json"]
     trace = load(path)
     config = model_config(trace)
-    naming = Naming(config, trace)
+    naming = Naming(trace)
     empty = initial_state(config, KERNEL)
     assert naming.new_flow(config, [empty], 4) == 0
     sock = empty.kernel.sockets[0]._replace(queue=(Message(slot=0, flow=0, bits=4),))

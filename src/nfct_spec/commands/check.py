@@ -22,6 +22,7 @@ from rich.table import Table
 from nfct_spec.checking import searched
 from nfct_spec.commands import explore
 from nfct_spec.commands.common import (
+    OUTCOMES,
     configs_from_args,
     default_jobs,
     properties_from_ids,
@@ -108,16 +109,16 @@ SAMPLING_WORKERS = 2
 """Worker processes of the Hypothesis searches (one variant each at a time)."""
 
 
-def _ignore_interrupts() -> None:
+def ignore_interrupts() -> None:
     """In a worker: Ctrl-C is the parent's to handle (it stops the workers), so a worker
     prints no traceback of its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _sample(
+def sample(
     config: Config, prop_ids: list[str], profile: Profile, seed: int, database: Path
 ) -> list[Checked]:
-    """One variant's Hypothesis searches, in a worker process (properties travel by id: their
+    """One config's Hypothesis searches, in a worker process (properties travel by id: their
     checks are functions made at import); a failed health check leaves its verdicts
     undecided."""
     props = [BY_ID[prop_id] for prop_id in prop_ids]
@@ -226,12 +227,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     started = time.time()
     database = out / ".hypothesis"
     workers = min(SAMPLING_WORKERS, len(configs))
-    pool = multiprocessing.Pool(workers, initializer=_ignore_interrupts)
+    pool = multiprocessing.Pool(workers, initializer=ignore_interrupts)
     finished = False
     proofs: _Proofs | None = None
     try:
         pending = [
-            pool.apply_async(_sample, (config, [p.id for p in props], profile, args.seed, database))
+            pool.apply_async(sample, (config, [p.id for p in props], profile, args.seed, database))
             for config in configs
         ]
         console.print(
@@ -302,13 +303,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         code = worst(code, z3.code)
     fresh_subdir(out, "html")
     index = write_pages(out, out / "results.json")
-    summary = {
-        0: "every verdict as expected",
-        1: "some verdict NOT as expected",
-        3: "some expected finding was not found within the budget (unknown)",
-    }[code]
     console.print(
-        f"{summary}; results in {out / 'results.json'}, traces in {traces_dir}, "
+        f"{OUTCOMES[code]}; results in {out / 'results.json'}, traces in {traces_dir}, "
         f"pages in {index} ({time.time() - started:.1f} s)"
     )
     return code

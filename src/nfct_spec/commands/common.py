@@ -68,6 +68,14 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
+OUTCOMES = {
+    0: "every verdict as expected",
+    1: "some verdict NOT as expected",
+    3: "some expected finding was not found within the budget (unknown)",
+}
+"""What a checking command's exit code says (`nfct_spec.results.exit_code`)."""
+
+
 def worst(a: int, b: int) -> int:
     """The exit code of two parts of a run together: 1 before 3 before 0."""
     for code in (1, 3):

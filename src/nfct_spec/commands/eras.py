@@ -23,24 +23,20 @@ from rich.console import Console
 from rich.table import Table
 
 from nfct_spec.commands import explore
-from nfct_spec.commands.common import properties_from_ids, verdict_cell
+from nfct_spec.commands.check import SAMPLING_WORKERS, ignore_interrupts, sample
+from nfct_spec.commands.common import OUTCOMES, properties_from_ids, verdict_cell
 from nfct_spec.docs.eras import ERAS, era_config
-from nfct_spec.engines.hypothesis_engine import PROFILES, Profile
-from nfct_spec.engines.sampling import Checked, check_sampling
-from nfct_spec.models.config import Config
+from nfct_spec.engines.hypothesis_engine import PROFILES
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.proofs.guard import encoding_gap
 from nfct_spec.results import Result, check_mergeable, exit_code, write_results
-from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
+from nfct_spec.spec.catalogue import CATALOGUE
 from nfct_spec.traces import save_trace
 
 GUARANTEES = ("invariant", "action", "liveness")
 """The kinds of catalogue entries checked by default: what the kernel promises, or fails to.
 The witnesses of non-guarantees need configs built to show them (the `ci` suite of
 `nfct-spec check`); the one-flow era configs show few, so `--property` asks for them."""
-
-SAMPLING_WORKERS = 2
-"""Worker processes of the Hypothesis searches (one era config each at a time)."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,11 +51,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     eras.add_argument("--profile", default="ci", choices=sorted(PROFILES))
     eras.add_argument("--seed", type=int, default=0)
-
-
-def _sample(config: Config, prop_ids: list[str], profile: Profile, seed: int) -> list[Checked]:
-    """One era config's Hypothesis searches, in a worker process."""
-    return check_sampling(config, [BY_ID[p] for p in prop_ids], profile, seed)
 
 
 def _explored(result: Result, name: str) -> Result:
@@ -102,9 +93,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         gap = encoding_gap(config)
         z3[config.name] = gap or "covered by the proofs of its variant (`nfct-spec prove`)"
         console.print(f"Z3: {config.name}: {z3[config.name]}")
-    with multiprocessing.Pool(min(SAMPLING_WORKERS, len(configs))) as pool:
+    workers = min(SAMPLING_WORKERS, len(configs))
+    with multiprocessing.Pool(workers, initializer=ignore_interrupts) as pool:
+        database = out / ".hypothesis"
         pending = [
-            pool.apply_async(_sample, (config, [p.id for p in props], profile, args.seed))
+            pool.apply_async(sample, (config, [p.id for p in props], profile, args.seed, database))
             for config in configs
         ]
         console.print(
@@ -150,10 +143,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     write_results(out / "results.json", results, run_info, configs_json)
     console.print(_table(results))
     code = exit_code(results)
-    summary = {
-        0: "every verdict as expected",
-        1: "some verdict NOT as expected",
-        3: "some expected finding was not found within the budget (unknown)",
-    }[code]
-    console.print(f"{summary}; results in {out / 'results.json'} ({time.time() - started:.1f} s)")
+    console.print(
+        f"{OUTCOMES[code]}; results in {out / 'results.json'} ({time.time() - started:.1f} s)"
+    )
     return code

@@ -34,18 +34,15 @@ _BASE = Config(
     flush=False,
 )
 
-_WORKER_BASE = Config(
+_WORKER_BASE = _BASE.with_(
     name="worker-released-relock",
     variant="6.x",
-    flows=1,
-    slots=1,
-    nf_conntrack_max=0,
-    listeners=(ListenerConfig("conntrackd", ("new", "destroy"), broadcast_error=True),),
-    event_bits=("NEW", "DESTROY"),
-    ct_timeout=1,
+    granularity="atomic",
+    flush=True,
     ecache_work_fixed=True,
     ecache_batch=1,
 )
+"""The same instance on 6.x, atomic (a run of the worker is one step)."""
 
 _GUARD = {"delete_takes_timer": True}
 _GUARD_FLUSH = {**_GUARD, "flush": True}

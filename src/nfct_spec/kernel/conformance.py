@@ -173,40 +173,27 @@ def model_config(trace: ObservedTrace) -> Config:
     first = _open_at_once(trace)
     if len(first) > MAX_LISTENERS:
         raise TooLarge(f"{len(first)} listeners open at once (at most {MAX_LISTENERS})")
-    rest = [info.name for info in trace.listeners if info.name not in first]
-    names = (first + rest)[: max(1, len(first))]
+    names = first or [info.name for info in trace.listeners][:1]
     listeners = tuple(_listener_config(trace.listener(name)) for name in names) or (
         ListenerConfig(name="(no listener)", groups=(), open_at_start=False),
     )
     try:
-        return _config(trace, limit, flows, allocations, listeners, timeout, writes)
+        return Config(
+            name=f"observed:{trace.scenario}",
+            variant="6.x",
+            nf_conntrack_max=limit,
+            flows=max(1, min(MAX_FLOWS, len(flows))),
+            slots=max(1, min(MAX_ALLOCATIONS, allocations)),
+            listeners=listeners,
+            nf_conntrack_events=1,
+            ct_timeout=timeout,
+            sysctl_writes=tuple(sorted(set(writes))),
+            listener_churn=True,
+            event_bits=("NEW", "STATUS", "PROTOINFO", "DESTROY"),
+            netns_exit=any(isinstance(e, NetnsExitEvent) for e in trace.events),
+        )
     except ValueError as exc:
         raise TooLarge(f"not expressible as a model config: {exc}") from None
-
-
-def _config(
-    trace: ObservedTrace,
-    limit: int,
-    flows: set[int],
-    allocations: int,
-    listeners: tuple[ListenerConfig, ...],
-    timeout: int,
-    writes: list[tuple[str, int]],
-) -> Config:
-    return Config(
-        name=f"observed:{trace.scenario}",
-        variant="6.x",
-        nf_conntrack_max=limit,
-        flows=max(1, min(MAX_FLOWS, len(flows))),
-        slots=max(1, min(MAX_ALLOCATIONS, allocations)),
-        listeners=listeners,
-        nf_conntrack_events=1,
-        ct_timeout=timeout,
-        sysctl_writes=tuple(sorted(set(writes))),
-        listener_churn=True,
-        event_bits=("NEW", "STATUS", "PROTOINFO", "DESTROY"),
-        netns_exit=any(isinstance(e, NetnsExitEvent) for e in trace.events),
-    )
 
 
 class Naming:
@@ -221,7 +208,7 @@ class Naming:
     (a held conntrack re-sends excluding the port id it remembers); the config is then the
     same with the new listener's options and name at that place."""
 
-    def __init__(self, config: Config, trace: ObservedTrace) -> None:
+    def __init__(self, trace: ObservedTrace) -> None:
         self.trace = trace
         self.flows: dict[int, int] = {}
 
@@ -460,7 +447,7 @@ def _internal_steps(state: State, name: str) -> Iterator[Step]:
 def validate(trace: ObservedTrace, depth: int = 8) -> Validation:
     """Search for a 6.x model execution that explains the observation."""
     config = model_config(trace)
-    naming = Naming(config, trace)
+    naming = Naming(trace)
     events = [e for e in trace.events if e.kind not in IGNORED]
     connections = {e.flow for e in events if isinstance(e, FlowEvent) and e.proto == "tcp"}
     if len(connections) > MAX_TCP:

@@ -126,22 +126,20 @@ def _run(argv: list[str], stdin: str | None = None) -> None:
 
 
 @contextlib.contextmanager
-def _setns_to(target_fd: int, close_target: bool = False) -> Iterator[None]:
-    """The calling thread in the namespace of `target_fd`, and back in its own on exit;
-    `close_target` closes `target_fd` once entered (or if entering fails)."""
+def _setns_to(target: int | Path) -> Iterator[None]:
+    """The calling thread in the namespace of `target` (a descriptor, or a namespace file that
+    is opened only for the setns() itself), and back in its own on exit."""
     libc = _libc()
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    except BaseException:
-        if close_target:
-            os.close(target_fd)
-        raise
-    try:
-        try:
-            _check(libc.setns(target_fd, CLONE_NEWNET), "setns")
-        finally:
-            if close_target:
-                os.close(target_fd)
+        if isinstance(target, int):
+            _check(libc.setns(target, CLONE_NEWNET), "setns")
+        else:
+            fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                _check(libc.setns(fd, CLONE_NEWNET), "setns")
+            finally:
+                os.close(fd)
         try:
             yield
         finally:
@@ -172,8 +170,7 @@ class NetNS:
 
         The namespace's file is closed as soon as the thread is in: an open descriptor of it
         would keep the namespace alive, and a scenario may make it exit while inside."""
-        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        with _setns_to(fd, close_target=True):
+        with _setns_to(self.path):
             yield
 
     def run(self, argv: list[str], stdin: str | None = None) -> None:

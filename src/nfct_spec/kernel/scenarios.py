@@ -549,8 +549,16 @@ _PACE = (0.0, 0.1)
 _BOUND = (0.1, 10.0)
 
 
-def _reliable(h: Harness, name: str, rcvbuf: int, groups: Sequence[str] = ("destroy",)) -> None:
-    h.open_listener(name, groups, broadcast_error=True, no_enobufs=True, rcvbuf=rcvbuf)
+def _reliable(
+    h: Harness,
+    name: str,
+    rcvbuf: int,
+    groups: Sequence[str] = ("destroy",),
+    elsewhere: bool = False,
+) -> None:
+    h.open_listener(
+        name, groups, broadcast_error=True, no_enobufs=True, rcvbuf=rcvbuf, elsewhere=elsewhere
+    )
 
 
 @_scenario("reliable-flush", flows=_FLOWS, rcvbuf=_RCVBUF, pace=_PACE, drain_timeout=_BOUND)
@@ -987,14 +995,7 @@ def netns_exit(
     it removed the namespace's event callback, so no DESTROY at all is sent, whatever room the
     listener has.
     """
-    h.open_listener(
-        "reliable",
-        ["destroy"],
-        broadcast_error=True,
-        no_enobufs=True,
-        rcvbuf=rcvbuf,
-        elsewhere=True,
-    )
+    _reliable(h, "reliable", rcvbuf, elsewhere=True)
     h.udp_flows(flows)
     if flush:
         h.flush()
