@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from nfct_spec.cli import main
-from nfct_spec.commands import eras
+from nfct_spec.commands import eras, explore
 from nfct_spec.docs.eras import era_config
+from nfct_spec.docs.faults import SHOWN_BY
+from nfct_spec.engines.hypothesis_engine import PROFILES, Profile
 from nfct_spec.models.registry import Step
 from nfct_spec.spec.catalogue import BY_ID
 from nfct_spec.traces import load_trace
@@ -33,22 +35,68 @@ def test_the_review_worker_deadlocks_and_the_released_one_does_not(tmp_path: Pat
     assert "covered by the proofs" in data["run"]["z3"]["worker-released-relock"]
 
 
-def test_an_era_whose_fault_the_model_lost_is_no_pass(
+LOST = ["eras", "--era", "worker-review-relock", "--property", "deadlock-free", "--profile", "dev"]
+"""The review era, judged for the deadlock its fault is (`deadlock-free`, expected violated)."""
+
+
+def _lost(monkeypatch: pytest.MonkeyPatch, name: str = "worker-review-relock") -> None:
+    # The review era with the kernel's batch of 18: a one-flow config never ends a batch, so
+    # the deadlock the catalogue still expects (the flag is set) is not in the model. A few
+    # Hypothesis runs only (they cannot find what is not there; the explorer decides).
+    lost = era_config("worker-review-relock").with_(name=name, ecache_batch=18)
+    monkeypatch.setattr(eras, "era_config", lambda _: lost)
+    monkeypatch.setitem(PROFILES, "dev", Profile("dev", 5, 10, False))
+
+
+def _verdicts(out: Path) -> dict[str, str]:
+    data = json.loads((out / "results.json").read_text())
+    return {r["engine"]: r["verdict"] for r in data["results"]}
+
+
+def test_the_eras_built_to_show_a_finding_are_those_of_the_history_page() -> None:
+    assert "worker-review-relock" in SHOWN_BY["deadlock-free"]
+    for prop_id, names in SHOWN_BY.items():
+        for name in names:
+            assert BY_ID[prop_id].expected_for(era_config(name)) in ("violated", "witness")
+
+
+def test_an_era_whose_fault_the_model_lost_is_a_contradiction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The review era with the kernel's batch of 18: a one-flow config never ends a batch, so
-    # the deadlock the catalogue expects is not there; no engine finds it, and the run is not
-    # a pass (unknown, exit 3).
-    lost = era_config("worker-review-relock").with_(ecache_batch=18)
-    monkeypatch.setattr(eras, "era_config", lambda name: lost)
+    # The era config is built to show the deadlock and the explorer exhausts it without the
+    # finding: the model lost the fault (exit 1). Hypothesis not finding it proves nothing.
+    _lost(monkeypatch)
     out = tmp_path / "out"
-    args = ["eras", "--era", "worker-review-relock", "--property", "deadlock-free"]
-    assert main([*args, "--out", str(out)]) == 3
+    assert main([*LOST, "--out", str(out)]) == 1
+    assert _verdicts(out) == {"explorer": "exhausted", "hypothesis": "unknown"}
+    row = next(
+        r
+        for r in json.loads((out / "results.json").read_text())["results"]
+        if r["engine"] == "explorer"
+    )
+    assert (row["expected"], row["status"]) == ("violated", "UNEXPECTED")
+    assert "built to show it" in row["scope"]
+
+
+def test_a_config_not_built_to_show_the_finding_is_unknown_when_exhausted_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _lost(monkeypatch, name="worker-review-relock-batch-18")
+    out = tmp_path / "out"
+    assert main([*LOST, "--out", str(out)]) == 3
+    assert _verdicts(out) == {"explorer": "unknown", "hypothesis": "unknown"}
+
+
+def test_a_search_cut_by_its_budget_without_the_finding_stays_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _lost(monkeypatch)
+    monkeypatch.setattr(explore, "DEFAULT_MAX_STATES", 3)
+    out = tmp_path / "out"
+    assert main([*LOST, "--out", str(out)]) == 3
+    assert _verdicts(out) == {"explorer": "unknown", "hypothesis": "unknown"}
     data = json.loads((out / "results.json").read_text())
-    assert {r["engine"]: r["verdict"] for r in data["results"]} == {
-        "explorer": "unknown",
-        "hypothesis": "unknown",
-    }
+    assert not any(s["exhausted"] for s in data["run"]["searches"])
 
 
 def test_by_default_every_guarantee_is_checked_and_no_witness(tmp_path: Path) -> None:

@@ -9,6 +9,14 @@ catalogue entry it judges (findings BFS-shortest, with their traces), Hypothesis
 config, and each verdict is compared with the catalogue's expectation for that config. Z3
 speaks only for the configs its encoding covers (atomic, released code); for each of the others
 the reason is printed and Z3 gives no verdict, never a pass.
+
+An era config built to show a fault (the history page's record of it, `nfct_spec.docs.faults`:
+the config that has the fault and the catalogue entries that catch it) that the explorer
+exhausts without the finding is a contradiction, not `unknown`: the fault is in the config by
+construction, so a complete search that misses it means the model lost the fault, not that the
+config is too small (the rule the `ci` suite applies, `nfct_spec.engines.suite.SHOWN_BY`). A
+search cut by its budget stays `unknown`, and so does Hypothesis not finding it (a sample
+proves nothing).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from nfct_spec.commands import explore
 from nfct_spec.commands.check import SAMPLING_WORKERS, ignore_interrupts, sample
 from nfct_spec.commands.common import OUTCOMES, properties_from_ids, verdict_cell
 from nfct_spec.docs.eras import ERAS, era_config
+from nfct_spec.docs.faults import SHOWN_BY
 from nfct_spec.engines.hypothesis_engine import PROFILES
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.proofs.guard import encoding_gap
@@ -117,6 +126,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     progress,
                     lassos=False,
                     searches=searches,
+                    shown_by=SHOWN_BY,
                 )
                 results += [_explored(r, config.name) for r in found]
         for config, sampled in zip(configs, pending, strict=True):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +45,13 @@ from nfct_spec.engines.lasso import (
 )
 from nfct_spec.engines.lasso import LEVEL as LIVENESS_LEVEL
 from nfct_spec.engines.parallel import Pool
-from nfct_spec.engines.suite import SuiteVerdict, combine, liveness_member, safety_member
+from nfct_spec.engines.suite import (
+    SHOWN_BY,
+    SuiteVerdict,
+    combine,
+    liveness_member,
+    safety_member,
+)
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import level_name
 from nfct_spec.models.presets import PRESETS, SUITES, suite
@@ -270,7 +276,9 @@ def _weaker_lassos(runs: list[MemberRun], out: Path) -> None:
                 break
 
 
-def _verdicts(label: str, prop: Property, runs: list[MemberRun]) -> SuiteVerdict | None:
+def _verdicts(
+    label: str, prop: Property, runs: list[MemberRun], shown_by: Mapping[str, tuple[str, ...]]
+) -> SuiteVerdict | None:
     if prop.kind == "liveness":
         members = [
             liveness_member(prop, run.config, run.outcomes[prop.id])
@@ -283,7 +291,7 @@ def _verdicts(label: str, prop: Property, runs: list[MemberRun]) -> SuiteVerdict
             for run in runs
             if (exploration := run.exploration_for(prop)) is not None
         ]
-    return combine(label, members, prop.id)
+    return combine(label, members, prop.id, shown_by)
 
 
 def explore_configs(
@@ -296,18 +304,21 @@ def explore_configs(
     lassos: bool = True,
     searches: list[dict[str, object]] | None = None,
     how: Search | None = None,
+    shown_by: Mapping[str, tuple[str, ...]] = SHOWN_BY,
 ) -> list[Result]:
     """Explore every config of one variant (a suite, or a single config) and give one result
     per property for them together (`nfct_spec.engines.suite`); with `lassos`, also write a
     lasso for each weaker fairness set where some config has one. The figures of each search
-    are appended to `searches`; `how` says how the safety searches run."""
+    are appended to `searches`; `how` says how the safety searches run; `shown_by` names, per
+    property id, the configs built to show its finding (exhausted without it: a
+    contradiction)."""
     how = how or Search()
     runs = [_member(config, props, max_states, progress, how) for config in configs]
     if searches is not None:
         searches += [line for run in runs for line in run.summary()]
     results: list[Result] = []
     for prop in props:
-        combined = _verdicts(label, prop, runs)
+        combined = _verdicts(label, prop, runs, shown_by)
         if combined is None:
             continue
         trace = combined.trace(prop)

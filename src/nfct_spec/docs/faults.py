@@ -7,10 +7,14 @@ explorer on the era config that has it and on the config that differs only by th
 the catalogue entries that catch it. `scripted` when the model has the fault but no catalogue
 entry is about what it breaks: the page replays one run that shows it. Otherwise the fault is
 not modelled and the record says what the model lacks; nothing is claimed for it.
+
+The searched faults also say which era config is built to show which finding (`SHOWN_BY`):
+`nfct-spec eras` judges those configs by it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -207,3 +211,21 @@ FAULTS: tuple[Fault, ...] = (
     ),
 )
 """The faults in the order they entered the kernel."""
+
+
+def _shown_by() -> dict[str, tuple[str, ...]]:
+    shown: dict[str, tuple[str, ...]] = {}
+    for fault in FAULTS:
+        for prop_id in fault.properties:
+            configs = shown.get(prop_id, ())
+            if fault.shipped not in configs:
+                shown[prop_id] = (*configs, fault.shipped)
+    return shown
+
+
+SHOWN_BY: Mapping[str, tuple[str, ...]] = _shown_by()
+"""Per catalogue entry, the era configs built to show its finding: the `shipped` config of each
+searched fault the entry catches. The catalogue expects the finding there, and the fault is in
+the config by construction, so an exhaustive search without it means the model lost the fault
+(`nfct-spec eras` reports a contradiction, as `nfct_spec.engines.suite.SHOWN_BY` does for the
+`ci` suite), not that the config is too small for it."""

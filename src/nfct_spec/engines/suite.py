@@ -16,8 +16,10 @@ verdict on a property is then:
 4. **`unknown`** otherwise: a member's budget ran out, or no member shows an expected finding
    (the configs are too small for it; the report says so, it is never a pass).
 
-A member built to show a finding (`SHOWN_BY`) that is exhausted without it is a contradiction
-under rule 1: that finding is then known to be missing from the model, not merely out of reach.
+A member built to show a finding (`SHOWN_BY`, or the mapping the caller passes: `nfct-spec
+eras` passes the history page's, `nfct_spec.docs.faults.SHOWN_BY`) that is exhausted without it
+is a contradiction under rule 1: that finding is then known to be missing from the model, not
+merely out of reach.
 
 A member for which the property is `n/a` is left out; a property that is `n/a` for every member
 gets no verdict.
@@ -70,10 +72,11 @@ class MemberVerdict:
         """A verdict that is neither as expected nor `unknown`."""
         return self.verdict != "unknown" and self.verdict not in PASSING[self.expected]
 
-    def misses(self, prop_id: str) -> bool:
-        """The member is built to show the finding, expects it, and was exhausted without it."""
+    def misses(self, prop_id: str, shown_by: Mapping[str, tuple[str, ...]] = SHOWN_BY) -> bool:
+        """The member is built to show the finding (`shown_by`: property id -> config names),
+        expects it, and was exhausted without it."""
         return (
-            self.config.name in SHOWN_BY.get(prop_id, ())
+            self.config.name in shown_by.get(prop_id, ())
             and self.expected in FINDINGS
             and self.complete
             and not self.shows_finding
@@ -136,12 +139,16 @@ def liveness_member(
 
 
 def combine(
-    label: str, members: Sequence[MemberVerdict | None], prop_id: str = ""
+    label: str,
+    members: Sequence[MemberVerdict | None],
+    prop_id: str = "",
+    shown_by: Mapping[str, tuple[str, ...]] = SHOWN_BY,
 ) -> SuiteVerdict | None:
     """The suite's verdict from its members' (see the module docstring for the rules).
 
     `label` names the whole suite in a results row (`ci.*`); a suite of one config gives that
-    config's own verdict and scope."""
+    config's own verdict and scope. `shown_by` names, per property id, the configs built to
+    show its finding."""
     judged = [m for m in members if m is not None]
     if not judged:
         return None
@@ -156,7 +163,7 @@ def combine(
                 member.verdict, member.expected, named(member), member.config.name, member
             )
     for member in judged:
-        if member.misses(prop_id):
+        if member.misses(prop_id, shown_by):
             scope = f"{named(member)}; this config is built to show it"
             return SuiteVerdict("exhausted", member.expected, scope, member.config.name, member)
     shown = [m for m in judged if m.shows_finding]
