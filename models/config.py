@@ -50,10 +50,33 @@ OPTIONAL_DEFAULTS: dict[str, object] = {
     "netns_exit": False,
     "other_netns_exit": False,
     "release_own_dying_list": False,
+    "observed": False,
 }
 """The fields added after the config format was first used (the smp granularity, the 6.x
 worker's eras, namespace exit), at their defaults: a config's JSON leaves them out there, so
 that it (and whatever is keyed by it) stays what it was."""
+
+
+SEARCH_LIMITS = {
+    "nf_conntrack_max": 16,
+    "flows": 6,
+    "slots": 12,
+    "ct_timeout": 16,
+    "worker_first_delay": 16,
+    "worker_retry_delay": 16,
+}
+"""The sizes a config may have: small enough for the engines to search."""
+OBSERVED_LIMITS = {
+    "nf_conntrack_max": 1 << 22,
+    "flows": 1 << 16,
+    "slots": 1 << 12,
+    "ct_timeout": 1 << 24,
+    "worker_first_delay": 1 << 16,
+    "worker_retry_delay": 1 << 16,
+}
+"""The sizes of a recorded run's config (`Config.observed`): the kernel's default table limit
+(262,144) written back by a scenario fits, so do thousands of flows, and timeouts counted in
+ticks of 10 ms."""
 
 
 ERA_FLAGS = (
@@ -182,6 +205,13 @@ class Config:
     list (`nf_ct_release_dying_list(net)`, later kernels), so another namespace's exit leaves
     init_net's held conntracks alone; false is 2.6.31 as released."""
 
+    observed: bool = False
+    """The config of a recorded run (`nfct_spec.kernel.conformance`): its sizes are those of
+    the run, up to `OBSERVED_LIMITS`, instead of the small bounds that keep an exhaustive
+    search finite. Trace validation follows one recorded run step by step, so its cost grows
+    with the run's length, not with the state space; the search engines are never given such
+    a config."""
+
     def __post_init__(self) -> None:
         validate(self)
 
@@ -251,14 +281,16 @@ def validate(config: Config) -> None:
     _check_str("name", config.name)
     if config.variant not in VARIANTS:
         raise _fail("variant", f"unknown variant {config.variant!r} (known: {', '.join(VARIANTS)})")
-    _check_int("nf_conntrack_max", config.nf_conntrack_max, 0, 16)
-    _check_int("flows", config.flows, 1, 6)
-    _check_int("slots", config.slots, 1, 12)
+    _check_bool("observed", config.observed)
+    limits = OBSERVED_LIMITS if config.observed else SEARCH_LIMITS
+    _check_int("nf_conntrack_max", config.nf_conntrack_max, 0, limits["nf_conntrack_max"])
+    _check_int("flows", config.flows, 1, limits["flows"])
+    _check_int("slots", config.slots, 1, limits["slots"])
     _check_int("nf_conntrack_events", config.nf_conntrack_events, 0, 2)
     _check_int("events_retry_timeout", config.events_retry_timeout, 0, 16)
-    _check_int("ct_timeout", config.ct_timeout, 1, 16)
-    _check_int("worker_first_delay", config.worker_first_delay, 0, 16)
-    _check_int("worker_retry_delay", config.worker_retry_delay, 0, 16)
+    _check_int("ct_timeout", config.ct_timeout, 1, limits["ct_timeout"])
+    _check_int("worker_first_delay", config.worker_first_delay, 0, limits["worker_first_delay"])
+    _check_int("worker_retry_delay", config.worker_retry_delay, 0, limits["worker_retry_delay"])
     _check_bool("ecache_work_fixed", config.ecache_work_fixed)
     _check_int("ecache_batch", config.ecache_batch, 1, ECACHE_BATCH)
     _check_bool("worker_relocks_twice", config.worker_relocks_twice)

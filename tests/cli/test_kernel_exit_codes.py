@@ -83,11 +83,11 @@ def test_bad_parameters_are_refused_before_the_kernel_is_touched(
 def test_a_run_too_large_to_validate_is_a_result_not_an_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    flows = tuple(FlowEvent(0.1 * i, i, i + 1, "udp", 20000 + i, 9) for i in range(20))
+    flows = tuple(FlowEvent(0.1 * i, i, i + 1, "tcp", 20000 + i, 9) for i in range(20))
     trace = ObservedTrace("expiry", {}, "6.18", (), flows)
     monkeypatch.setattr(command, "run_scenario_with", lambda *a, **k: trace)
     monkeypatch.setattr(command, "verdicts", lambda t: [])
     assert main(["kernel", "run", "expiry", "-o", str(tmp_path / "rec.json")]) == 0
     out = capsys.readouterr().out
-    assert "not searched: 20 flows" in out
+    assert "not searched: 20 TCP connections" in " ".join(out.split())
     assert (tmp_path / "rec.json").read_text().startswith('{\n "format": "nfct-spec-observed/1"')

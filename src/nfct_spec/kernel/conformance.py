@@ -1,32 +1,47 @@
 """Trace validation: is an observed live-kernel trace a behaviour of the `6.x` model?
 
 The observation fixes the order of everything userspace did or saw: flows created, packets
-refused, flushes and deletes, sysctl writes, listeners opened and closed, each message read and
-each error returned by a read, and samples of `nf_conntrack_count`. The validator searches for
-a model execution that performs these visible steps in the same order, with any number (up to a
-bound) of internal kernel steps in between: the ecache worker, ticks of time, the gc worker. It
-keeps the set of model states consistent with the prefix seen so far and reports the first
-observation that no state can explain.
+refused, flushes and deletes, sysctl writes, listeners opened and closed, socket options
+changed, each message read and each error returned by a read, and samples of
+`nf_conntrack_count`. The validator searches for a model execution that performs these visible
+steps in the same order, with any number (up to a bound) of internal kernel steps in between:
+the ecache worker, ticks of time, the gc worker. It keeps the set of model states consistent
+with the prefix seen so far (each in a canonical form) and reports the first observation that
+no state can explain.
 
 Mapping: each listener of the trace is a listener of the model, with a queue of as many
 messages as the accept rule of Linux 6.18 takes (`capacity`); a flow event is
 `nf_conntrack_in(new)` (plus `early_drop` when the table is full) and the confirm; a message
-read must have the same type (new, update, destroy) and flow. Flows and listeners get model
-names as the run goes and give them back once nothing refers to them (`Naming`), so a run is
-searched if it has at most `MAX_FLOWS` flows, `MAX_ALLOCATIONS` conntracks and
-`MAX_LISTENERS` listeners in use at once, however many it has over time; a socket option
-changed mid-run changes the config from then on (`with_option`). Timing is not compared, only
-order. Larger runs are refused before the search (`TooLarge`) when the recording shows it
-(more flows created with no deletion or flush in between, a larger limit, more than one TCP
-connection), else reported as not modelled where the search finds it out.
+read must have the same type (new, update, destroy) and flow. The config is the run's own
+(`Config.observed`): its flows keep their recorded numbers and it has a memory slot per
+allocation, so a run of hundreds of conntracks is searched as it is. What keeps that search
+small: conntracks that nothing tells apart yet are not told apart by the search either (a
+flush gives their flows placeholders, bound as the listeners read them:
+`nfct_spec.kernel.lazyflows`), memory slots are interchangeable, and when the recording shows
+that no conntrack can expire during the run (`no_expiry`) the timers are frozen at their full
+timeout. A socket option changed mid-run changes the config from then on (`with_option`), so
+does a write of the table limit (`with_limit`). Timing is not compared, only order. Refused
+before the search (`TooLarge`): more than one TCP connection (its segments are hidden steps),
+more than `MAX_LISTENERS` listeners open at once; reported as not modelled where the search
+finds it out: a flush of more than `MAX_ORDERS` orders of conntracks the model tells apart.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
+from nfct_spec.kernel.lazyflows import (
+    MAX_ORDERS,
+    Candidate,
+    Placeholders,
+    anonymise,
+    anonymous_slots,
+    bind,
+    canonical,
+    flush_orders,
+    hidden_in_hash,
+)
 from nfct_spec.kernel.observe import (
     CountEvent,
     DeleteEvent,
@@ -45,7 +60,7 @@ from nfct_spec.kernel.observe import (
     SysctlEvent,
 )
 from nfct_spec.models.bits import GROUPS, IPCT_DESTROY, IPCT_NEW
-from nfct_spec.models.config import Config, ListenerConfig
+from nfct_spec.models.config import OBSERVED_LIMITS, Config, ListenerConfig
 from nfct_spec.models.observers import KERNEL
 from nfct_spec.models.registry import Step, apply, free_slots
 from nfct_spec.models.state import State, initial_state
@@ -65,14 +80,25 @@ VALIDATION_RUNS: tuple[tuple[str, tuple[tuple[str, bool | int | str], ...]], ...
 """Scenario runs small enough to validate (TCP runs are too: about 90 s for one connection,
 because every segment is a hidden step)."""
 
-MAX_FLOWS = 6
-MAX_ALLOCATIONS = 12
 MAX_LISTENERS = 4
 MAX_TCP = 1
 TRUESIZE = 1280
 """The bytes a conntrack event message charges to the receive buffer (skb truesize; a UDP
 DESTROY of Linux 6.18 on x86-64)."""
-INTERNAL = ("ecache_work", "env_tick", "gc_worker")
+TICK = 0.01
+"""Seconds per model tick in a recorded run's config: ECACHE_RETRY_JIFFIES, the 6.x worker's
+retry delay (10 ms); its first delay (HZ) and the UDP timeout are counted in these."""
+ECACHE_RETRY_SECONDS = 0.01
+SLACK = 2
+"""Ticks allowed beyond the elapsed time: the phase of the first tick, and a delayed work that
+fires up to a jiffy early (delays are whole jiffies)."""
+UDP_TIMEOUT_DEFAULT = 30
+"""`nf_conntrack_udp_timeout` of Linux 6.18 in seconds (a UDP flow with no reply)."""
+FREE_STEPS = ("ecache_work", "gc_worker")
+"""The internal steps that take no time; `env_tick` is the one that does (`TICK_STEP`)."""
+TICK_STEP = Step("env_tick")
+MAX_HIDDEN = 50_000
+"""The most consistent model states kept between two observations."""
 IGNORED = ("note", "dump")
 
 
@@ -145,31 +171,68 @@ def _listener_config(info: ListenerInfo) -> ListenerConfig:
     )
 
 
-def model_config(trace: ObservedTrace) -> Config:
-    """The 6.x config that an observation is validated against.
+def _allocations(trace: ObservedTrace) -> int:
+    return sum(isinstance(e, FlowEvent | SendDropEvent) for e in trace.events)
 
-    The model names flows, listeners and memory slots from small ranges, and the validator
-    reuses a name once nothing refers to it any more (`Naming`): so the config needs as many
-    as the run has in use at once, not as many as it ever had. Sizes are bounded by those of
-    a config: at most `MAX_FLOWS` flows, `MAX_ALLOCATIONS` conntracks and
-    `MAX_LISTENERS` listeners at once; a run that needs more is found out during the search."""
-    flows = {e.flow for e in trace.events if isinstance(e, FlowEvent | SendDropEvent)}
-    allocations = sum(isinstance(e, FlowEvent | SendDropEvent) for e in trace.events)
-    limit = 0
-    writes: list[tuple[str, int]] = []
-    timeout = 16
+
+def _flow_names(trace: ObservedTrace) -> int:
+    """One more than the largest flow number the recording names."""
+    numbers = [
+        e.flow
+        for e in trace.events
+        if isinstance(e, FlowEvent | SendDropEvent | DeleteEvent | RecvEvent) and e.flow is not None
+    ]
+    return max(numbers, default=0) + 1
+
+
+def ticks(seconds: float) -> int:
+    """A delay of the kernel in model ticks (at least one)."""
+    return max(1, round(seconds / TICK))
+
+
+def horizon(seconds: float) -> int:
+    """The most ticks that can have passed `seconds` into the run."""
+    return int(seconds / TICK) + SLACK
+
+
+def udp_timeout(trace: ObservedTrace) -> int:
+    """The UDP timeout of the run in seconds: the last value the recording writes, else the
+    default of Linux 6.18 for a flow with no reply (`nf_conntrack_udp_timeout`)."""
+    seconds = UDP_TIMEOUT_DEFAULT
     for e in trace.events:
-        if isinstance(e, SysctlEvent):
-            if e.name.endswith("nf_conntrack_max") and e.value.isdigit():
-                limit = int(e.value)
-            elif e.name.endswith("nf_conntrack_events") and e.value.isdigit():
-                writes.append(("nf_conntrack_events", int(e.value)))
-            elif e.name.endswith("udp_timeout"):
-                timeout = 2
-    if limit > 16:
-        raise TooLarge(f"nf_conntrack_max {limit} (at most 16)")
-    if limit > MAX_ALLOCATIONS:
-        raise TooLarge(f"nf_conntrack_max {limit} (at most {MAX_ALLOCATIONS} conntracks at once)")
+        if isinstance(e, SysctlEvent) and e.name.endswith("udp_timeout") and e.value.isdigit():
+            seconds = int(e.value)
+    return seconds
+
+
+def no_expiry(trace: ObservedTrace) -> bool:
+    """The recording shows that no conntrack can expire during the run: it has no TCP
+    connection and it is shorter than the UDP timeout (every flow's conntrack was created
+    within it, so none reaches its timeout before the run ends)."""
+    if any(isinstance(e, FlowEvent) and e.proto != "udp" for e in trace.events):
+        return False
+    times = [e.t for e in trace.events]
+    return not times or max(times) - min(times) < udp_timeout(trace)
+
+
+def model_config(trace: ObservedTrace) -> Config:
+    """The 6.x config that an observation is validated against (`Config.observed`).
+
+    Flows keep their numbers from the recording; there is one memory slot per allocation of
+    the run, so a run never lacks one (the canonical form keeps the free ones from mattering);
+    the table limit starts unlimited (the kernel's default is far above any scenario) and
+    follows the recording's writes of `nf_conntrack_max` (`with_limit`). Listeners get model
+    names as they open, at most `MAX_LISTENERS` at once (`Naming`)."""
+    allocations = _allocations(trace)
+    if allocations > OBSERVED_LIMITS["slots"]:
+        raise TooLarge(f"{allocations} conntracks allocated (at most {OBSERVED_LIMITS['slots']})")
+    writes = [
+        ("nf_conntrack_events", int(e.value))
+        for e in trace.events
+        if isinstance(e, SysctlEvent)
+        and e.name.endswith("nf_conntrack_events")
+        and e.value.isdigit()
+    ]
     first = _open_at_once(trace)
     if len(first) > MAX_LISTENERS:
         raise TooLarge(f"{len(first)} listeners open at once (at most {MAX_LISTENERS})")
@@ -181,58 +244,44 @@ def model_config(trace: ObservedTrace) -> Config:
         return Config(
             name=f"observed:{trace.scenario}",
             variant="6.x",
-            nf_conntrack_max=limit,
-            flows=max(1, min(MAX_FLOWS, len(flows))),
-            slots=max(1, min(MAX_ALLOCATIONS, allocations)),
+            nf_conntrack_max=0,
+            flows=_flow_names(trace),
+            slots=max(1, allocations),
             listeners=listeners,
             nf_conntrack_events=1,
-            ct_timeout=timeout,
+            ct_timeout=ticks(udp_timeout(trace)),
+            worker_first_delay=ticks(1.0),
+            worker_retry_delay=ticks(ECACHE_RETRY_SECONDS),
             sysctl_writes=tuple(sorted(set(writes))),
             listener_churn=True,
             event_bits=("NEW", "STATUS", "PROTOINFO", "DESTROY"),
             netns_exit=any(isinstance(e, NetnsExitEvent) for e in trace.events),
+            observed=True,
         )
     except ValueError as exc:
         raise TooLarge(f"not expressible as a model config: {exc}") from None
 
 
-class Naming:
-    """How the observation's flows and listeners are named in the model, as the run goes.
+def with_limit(config: Config, event: SysctlEvent) -> Config:
+    """The config after a write of `nf_conntrack_max`: the model reads the limit at each
+    allocation (nf_conntrack_alloc() compares the count with it; a lower limit evicts
+    nothing), so the search goes on under the new limit over the same states."""
+    if not event.value.isdigit() or int(event.value) > OBSERVED_LIMITS["nf_conntrack_max"]:
+        raise ValueError(f"nf_conntrack_max {event.value} is not modelled")
+    return replace(config, nf_conntrack_max=int(event.value))
 
-    A flow gets the lowest model flow that no consistent state refers to (no conntrack, no
-    queued message, no pending allocation), and keeps it while something does: a new
-    conntrack of a flow whose earlier one is still referred to gets the same model flow (same
-    tuple). Since no kernel step compares two flows other than for equality, renaming a flow
-    that nothing refers to any more changes no run. A listener that opens takes the place of
-    one that is closed in every consistent state and whose port id no conntrack remembers
-    (a held conntrack re-sends excluding the port id it remembers); the config is then the
-    same with the new listener's options and name at that place."""
+
+class Naming:
+    """How the observation's listeners are named in the model, as the run goes.
+
+    A listener that opens takes the place of one that is closed in every consistent state and
+    whose port id no conntrack remembers (a held conntrack re-sends excluding the port id it
+    remembers); the config is then the same with the new listener's options and name at that
+    place. (Flows keep their recorded numbers: see `nfct_spec.kernel.lazyflows` for how
+    conntracks that nothing tells apart are kept from multiplying the states.)"""
 
     def __init__(self, trace: ObservedTrace) -> None:
         self.trace = trace
-        self.flows: dict[int, int] = {}
-
-    def flow(self, observed: int | None) -> int | None:
-        """The model flow of an observed flow (None stays None: not the harness's tuple; a
-        flow the model no longer names maps to -1, which nothing matches)."""
-        if observed is None:
-            return None
-        return self.flows.get(observed, -1)
-
-    def new_flow(self, config: Config, states: Iterable[State], observed: int) -> int | None:
-        """The model flow for a new conntrack of `observed`; None when every model flow is in
-        use."""
-        used = set().union(*(_flows_in(state) for state in states))
-        current = self.flows.get(observed)
-        if current is not None and current in used:
-            return current
-        taken = {m for o, m in self.flows.items() if o != observed and m in used}
-        free = [m for m in range(config.flows) if m not in used and m not in taken]
-        if not free:
-            return None
-        self.flows = {o: m for o, m in self.flows.items() if m != free[0]}
-        self.flows[observed] = free[0]
-        return free[0]
 
     def open_listener(self, config: Config, states: Iterable[State], name: str) -> Config | None:
         """The config in which listener `name` can open; None if no place is free."""
@@ -250,15 +299,6 @@ class Naming:
                 listeners[i] = _listener_config(self.trace.listener(name))
                 return replace(config, listeners=tuple(listeners))
         return None
-
-
-def _flows_in(state: State) -> set[int]:
-    kernel = state.kernel
-    used = {ct.flow for ct in kernel.cts if ct is not None}
-    used.update(m.flow for sock in kernel.sockets for m in sock.queue if m.flow >= 0)
-    if kernel.alloc_pending >= 0:
-        used.add(kernel.alloc_pending)
-    return used
 
 
 def with_option(config: Config, event: ListenerOptionEvent) -> Config:
@@ -300,134 +340,196 @@ def _kind(bits: int) -> str:
     return "new" if bits & IPCT_NEW else "update"
 
 
-def _visible(config: Config, state: State, event: Event) -> Iterator[State]:
-    """Every successor of `state` that performs the observed `event`."""
-    if isinstance(event, FlowEvent | SendDropEvent):
-        yield from _new_flow(config, state, event.flow, refused=isinstance(event, SendDropEvent))
-    elif isinstance(event, FlushEvent):
-        if not state.kernel.hash:
-            yield state
-        for order in itertools.permutations(state.kernel.hash):
-            yield from _apply(
-                config,
-                state,
-                Step(
-                    "nf_conntrack_flush_report",
-                    (("requester", "conntrack"), ("order", tuple(order))),
-                ),
+class Search:
+    """The validator's search: the config (which changes with the run's option and limit
+    writes), the placeholders and whether timers are frozen (`nfct_spec.kernel.lazyflows`)."""
+
+    def __init__(self, config: Config, freeze: bool, hidden: int, traffic: bool) -> None:
+        self.config = config
+        self.marks = Placeholders(config)
+        self.freeze = freeze
+        self.hidden = hidden
+        self.traffic = traffic
+
+    def canonical(self, candidate: Candidate) -> Candidate:
+        """The representative of a candidate."""
+        return canonical(self.config, candidate, self.marks, self.freeze)
+
+    def apply(self, candidate: Candidate, step: Step) -> Iterator[Candidate]:
+        """The candidate after `step`, if the step is enabled."""
+        successor = apply(self.config, candidate[0], step)
+        if successor is not None:
+            yield successor, candidate[1]
+
+    def visible(self, candidate: Candidate, event: Event) -> Iterator[Candidate]:
+        """Every successor of a candidate that performs the observed `event`."""
+        state = candidate[0]
+        if isinstance(event, FlowEvent | SendDropEvent | DeleteEvent) and hidden_in_hash(
+            candidate, event.flow, self.marks
+        ):
+            raise Unsupported(
+                f"a lookup of flow {event.flow}, which an expired conntrack still hashed may "
+                "have (its flow is a placeholder: the validator does not bind it at a lookup)"
             )
-    elif isinstance(event, DeleteEvent):
-        yield from _apply(
-            config,
-            state,
-            Step("ctnetlink_del_conntrack", (("flow", event.flow), ("requester", "conntrack"))),
-        )
-    elif isinstance(event, RecvEvent | RecvErrorEvent):
-        yield from _recv(config, state, event)
-    elif isinstance(event, NetnsExitEvent):
-        order = tuple(sorted(state.kernel.hash))
-        yield from _apply(config, state, Step("env_netns_exit", (("order", order),)))
-    elif isinstance(event, CountEvent):
-        if state.kernel.ct_count == event.value:
-            yield state
-    elif isinstance(event, ListenerOpenEvent | ListenerCloseEvent):
-        action = (
-            "env_listener_open" if isinstance(event, ListenerOpenEvent) else ("env_listener_close")
-        )
-        yield from _apply(config, state, Step(action, (("listener", event.name),)))
-    elif isinstance(event, SysctlEvent):
-        if event.name.endswith("nf_conntrack_events") and event.value.isdigit():
-            value = int(event.value)
-            if state.kernel.nf_conntrack_events == value:
-                yield state
-            yield from _apply(
-                config,
-                state,
-                Step("env_sysctl_write", (("name", "nf_conntrack_events"), ("value", value))),
+        if isinstance(event, FlowEvent | SendDropEvent):
+            yield from self._new_flow(candidate, event.flow, isinstance(event, SendDropEvent))
+        elif isinstance(event, FlushEvent):
+            yield from self._flush(candidate)
+        elif isinstance(event, DeleteEvent):
+            step = Step(
+                "ctnetlink_del_conntrack", (("flow", event.flow), ("requester", "conntrack"))
             )
-        else:
-            yield state
-    else:
-        yield state
-
-
-def _apply(config: Config, state: State, step: Step) -> Iterator[State]:
-    successor = apply(config, state, step)
-    if successor is not None:
-        yield successor
-
-
-def _new_flow(config: Config, state: State, flow: int, refused: bool) -> Iterator[State]:
-    arrivals = (
-        Step("nf_conntrack_in", (("flow", flow), ("packet", "new"), ("slot", slot)))
-        for slot in free_slots(state)
-    )
-    for allocated in (s for step in arrivals for s in _apply(config, state, step)):
-        candidates = [allocated]
-        if allocated.kernel.alloc_pending >= 0:
-            victims = (-1, *allocated.kernel.hash)
-            candidates = [
-                s
-                for v in victims
-                for s in _apply(config, allocated, Step("early_drop", (("victim", v),)))
-            ]
-        for candidate in candidates:
-            fresh = [
-                slot
-                for slot in candidate.kernel.unconfirmed
-                if (ct := candidate.kernel.cts[slot]) is not None and ct.flow == flow
-            ]
-            if refused:
-                if not fresh:
+            yield from self.apply(candidate, step)
+        elif isinstance(event, RecvEvent | RecvErrorEvent):
+            yield from self._recv(candidate, event)
+        elif isinstance(event, NetnsExitEvent):
+            order = tuple(sorted(state.kernel.hash))
+            yield from self.apply(candidate, Step("env_netns_exit", (("order", order),)))
+        elif isinstance(event, CountEvent):
+            if state.kernel.ct_count == event.value:
+                yield candidate
+        elif isinstance(event, ListenerOpenEvent | ListenerCloseEvent):
+            opens = isinstance(event, ListenerOpenEvent)
+            action = "env_listener_open" if opens else "env_listener_close"
+            yield from self.apply(candidate, Step(action, (("listener", event.name),)))
+        elif isinstance(event, SysctlEvent):
+            if event.name.endswith("nf_conntrack_events") and event.value.isdigit():
+                value = int(event.value)
+                if state.kernel.nf_conntrack_events == value:
                     yield candidate
-                continue
-            for slot in fresh:
-                yield from _apply(
-                    config, candidate, Step("__nf_conntrack_confirm", (("slot", slot),))
+                write = Step(
+                    "env_sysctl_write", (("name", "nf_conntrack_events"), ("value", value))
                 )
+                yield from self.apply(candidate, write)
+            else:
+                yield candidate
+        else:
+            yield candidate
+
+    def _flush(self, candidate: Candidate) -> Iterator[Candidate]:
+        """`conntrack -F`: one order per arrangement of the told-apart conntracks; the
+        anonymous ones get the placeholders of a new pool (`nfct_spec.kernel.lazyflows`)."""
+        state, pools = candidate
+        pool = len(pools)
+        if not state.kernel.hash:
+            yield state, (*pools, frozenset())
+            return
+        anonymous = anonymous_slots(state, self.marks)
+        count, orders = flush_orders(state, anonymous, self.marks)
+        if not orders:
+            raise Unsupported(
+                f"a flush of {len(state.kernel.hash)} conntracks that the model tells apart "
+                f"({count} orders; at most {MAX_ORDERS} are tried)"
+            )
+        cts = state.kernel.cts
+        flows = [ct.flow for slot in anonymous if (ct := cts[slot]) is not None]
+        for order in orders:
+            step = Step("nf_conntrack_flush_report", (("requester", "conntrack"), ("order", order)))
+            for after, _ in self.apply(candidate, step):
+                yield anonymise(after, flows, pool, self.marks), (*pools, frozenset(flows))
+
+    def _new_flow(self, candidate: Candidate, flow: int, refused: bool) -> Iterator[Candidate]:
+        state = candidate[0]
+        arrivals = (
+            Step("nf_conntrack_in", (("flow", flow), ("packet", "new"), ("slot", slot)))
+            for slot in free_slots(state)
+        )
+        for allocated in (c for step in arrivals for c in self.apply(candidate, step)):
+            candidates = [allocated]
+            if allocated[0].kernel.alloc_pending >= 0:
+                victims = (-1, *allocated[0].kernel.hash)
+                candidates = [
+                    c
+                    for v in victims
+                    for c in self.apply(allocated, Step("early_drop", (("victim", v),)))
+                ]
+            for current in candidates:
+                kernel = current[0].kernel
+                fresh = [
+                    slot
+                    for slot in kernel.unconfirmed
+                    if (ct := kernel.cts[slot]) is not None and ct.flow == flow
+                ]
+                if refused:
+                    if not fresh:
+                        yield current
+                    continue
+                for slot in fresh:
+                    yield from self.apply(
+                        current, Step("__nf_conntrack_confirm", (("slot", slot),))
+                    )
+
+    def _recv(self, candidate: Candidate, event: RecvEvent | RecvErrorEvent) -> Iterator[Candidate]:
+        try:
+            i = self.config.listener_index(event.listener)
+        except KeyError:
+            return
+        sock = candidate[0].kernel.sockets[i]
+        if isinstance(event, RecvErrorEvent):
+            if not sock.sk_err:
+                return
+        else:
+            if sock.sk_err or not sock.queue:
+                return
+            head = sock.queue[0]
+            if head.expect or _kind(head.bits) != event.msg:
+                return
+            if event.flow is not None and head.flow != event.flow:
+                if self.marks.pool_of(head.flow) < 0:
+                    return
+                bound = bind(candidate, head.flow, event.flow, self.marks)
+                if bound is None:
+                    return
+                candidate = bound
+        yield from self.apply(candidate, Step("env_recv", (("listener", event.listener),)))
+
+    def closure(self, candidates: Mapping[Candidate, int], until: int) -> dict[Candidate, int]:
+        """Every candidate reachable by internal steps, each in canonical form with the fewest
+        ticks (since the run started) that reach it: no more than `until`, the most that can
+        have passed by the next observation (`horizon`). The worker and the gc take no time
+        (with `traffic`, packets of existing conntracks neither: TCP segments are not recorded
+        one by one); a tick counts. Fewer ticks used can only leave more executions open (the
+        bound is an upper one), so a candidate is kept once, with its fewest. The closure is
+        complete within the bound, so that no execution is missed however many hidden steps it
+        takes between two observations (hundreds of redeliveries, say); more than `hidden`
+        states raise Unsupported rather than run on."""
+        names = ("ecache_work", "gc_worker", "nf_conntrack_in") if self.traffic else FREE_STEPS
+        best: dict[Candidate, int] = {}
+        buckets: dict[int, list[Candidate]] = {}
+
+        def reach(candidate: Candidate, used: int) -> None:
+            candidate = self.canonical(candidate)
+            if best.get(candidate, used + 1) > used:
+                best[candidate] = used
+                buckets.setdefault(used, []).append(candidate)
+
+        for candidate, used in candidates.items():
+            reach(candidate, min(used, until))
+        while buckets:
+            level = min(buckets)
+            queue = buckets[level]
+            while queue:
+                candidate = queue.pop()
+                if best[candidate] < level:
+                    continue
+                for name in names:
+                    for step in _internal_steps(candidate[0], name):
+                        for successor in self.apply(candidate, step):
+                            reach(successor, level)
+                if level < until:
+                    for successor in self.apply(candidate, TICK_STEP):
+                        reach(successor, level + 1)
+                if len(best) > self.hidden:
+                    raise Unsupported(
+                        f"more than {self.hidden:,} model states reachable by hidden steps "
+                        "between two observations"
+                    )
+            del buckets[level]
+        return best
 
 
-def _recv(config: Config, state: State, event: RecvEvent | RecvErrorEvent) -> Iterator[State]:
-    try:
-        i = config.listener_index(event.listener)
-    except KeyError:
-        return
-    sock = state.kernel.sockets[i]
-    if isinstance(event, RecvErrorEvent):
-        if not sock.sk_err:
-            return
-    else:
-        if sock.sk_err or not sock.queue:
-            return
-        head = sock.queue[0]
-        if head.expect or _kind(head.bits) != event.msg:
-            return
-        if event.flow is not None and head.flow != event.flow:
-            return
-    yield from _apply(config, state, Step("env_recv", (("listener", event.listener),)))
-
-
-def _closure(
-    config: Config, states: Iterable[State], depth: int, traffic: bool = False
-) -> set[State]:
-    """Every state reachable by at most `depth` internal steps (with `traffic`, packets of
-    existing conntracks too: TCP segments are not recorded one by one)."""
-    names = (*INTERNAL, "nf_conntrack_in") if traffic else INTERNAL
-    seen = set(states)
-    frontier = list(seen)
-    for _ in range(depth):
-        nxt = []
-        for state in frontier:
-            for name in names:
-                for step in _internal_steps(state, name):
-                    successor = apply(config, state, step)
-                    if successor is not None and successor not in seen:
-                        seen.add(successor)
-                        nxt.append(successor)
-        if not nxt:
-            break
-        frontier = nxt
-    return seen
+class Unsupported(Exception):
+    """Something of the run that the validator does not model (the message says what)."""
 
 
 def _internal_steps(state: State, name: str) -> Iterator[Step]:
@@ -444,8 +546,9 @@ def _internal_steps(state: State, name: str) -> Iterator[Step]:
         yield Step(name)
 
 
-def validate(trace: ObservedTrace, depth: int = 8) -> Validation:
-    """Search for a 6.x model execution that explains the observation."""
+def validate(trace: ObservedTrace, hidden: int = MAX_HIDDEN) -> Validation:
+    """Search for a 6.x model execution that explains the observation (with at most `hidden`
+    consistent states between two observations)."""
     config = model_config(trace)
     naming = Naming(trace)
     events = [e for e in trace.events if e.kind not in IGNORED]
@@ -455,77 +558,56 @@ def validate(trace: ObservedTrace, depth: int = 8) -> Validation:
             f"{len(connections)} TCP connections (at most {MAX_TCP}: their segments are not "
             "recorded one by one, so each is a hidden step of the search)"
         )
-    traffic = bool(connections)
-    if (alive := _created_without_deletion(events)) > MAX_FLOWS:
-        raise TooLarge(
-            f"{alive} flows created with no deletion or flush in between (at most {MAX_FLOWS} "
-            "in use at once)"
-        )
-    states = _closure(config, [initial_state(config, KERNEL)], depth, traffic)
-    peak = len(states)
+    search = Search(config, no_expiry(trace), hidden, traffic=bool(connections))
+    times = [e.t for e in events] or [0.0]
+    try:
+        candidates = search.closure({(initial_state(config, KERNEL), ()): 0}, horizon(times[0]))
+    except Unsupported as exc:
+        return Validation(trace.scenario, 0, len(events), None, 0, f"event 0: {exc}")
+    peak = len(candidates)
     for index, event in enumerate(events):
-        if isinstance(event, ListenerOptionEvent):
-            try:
-                config = with_option(config, event)
-            except ValueError as exc:
+        until = horizon(times[min(index + 1, len(times) - 1)])
+        try:
+            if isinstance(event, ListenerOptionEvent | SysctlEvent) and _changes_config(event):
+                if isinstance(event, ListenerOptionEvent):
+                    search.config = with_option(search.config, event)
+                else:
+                    search.config = with_limit(search.config, event)
+                candidates = search.closure(candidates, until)
+                peak = max(peak, len(candidates))
+                continue
+            if isinstance(event, ListenerOpenEvent):
+                states = [c[0] for c in candidates]
+                opened = naming.open_listener(search.config, states, event.name)
+                if opened is None:
+                    what = f"more than {len(search.config.listeners)} listeners"
+                    return _beyond(trace, index, events, peak, what)
+                search.config = opened
+            successors: dict[Candidate, int] = {}
+            for candidate, used in candidates.items():
+                for successor in search.visible(candidate, event):
+                    successors[successor] = min(used, successors.get(successor, used))
+            if not successors:
                 return Validation(
-                    trace.scenario, index, len(events), None, peak, f"event {index}: {exc}"
+                    trace.scenario,
+                    index,
+                    len(events),
+                    f"event {index} at t={event.t:.3f}s ({_describe(event)}): no model "
+                    f"execution of the {len(candidates)} consistent states explains it",
+                    peak,
                 )
-            states = _closure(config, states, depth, traffic)
-            peak = max(peak, len(states))
-            continue
-        observed = event
-        if isinstance(event, FlowEvent | SendDropEvent):
-            flow = naming.new_flow(config, states, event.flow)
-            if flow is None:
-                return _beyond(trace, index, events, peak, f"more than {config.flows} flows")
-            event = replace(event, flow=flow)
-        elif isinstance(event, RecvEvent):
-            event = replace(event, flow=naming.flow(event.flow))
-        elif isinstance(event, DeleteEvent):
-            event = replace(event, flow=naming.flows.get(event.flow, -1))
-        elif isinstance(event, ListenerOpenEvent):
-            opened = naming.open_listener(config, states, event.name)
-            if opened is None:
-                return _beyond(
-                    trace, index, events, peak, f"more than {len(config.listeners)} listeners"
-                )
-            config = opened
-        successors = {s for state in states for s in _visible(config, state, event)}
-        if (
-            not successors
-            and isinstance(event, FlowEvent | SendDropEvent)
-            and all(not free_slots(state) for state in states)
-        ):
-            return _beyond(trace, index, events, peak, f"more than {config.slots} conntracks")
-        if not successors:
+            candidates = search.closure(successors, until)
+        except (ValueError, Unsupported) as exc:
             return Validation(
-                trace.scenario,
-                index,
-                len(events),
-                f"event {index} at t={event.t:.3f}s ({_describe(observed)}): no model "
-                f"execution of the {len(states)} consistent states explains it",
-                peak,
+                trace.scenario, index, len(events), None, peak, f"event {index}: {exc}"
             )
-        states = _closure(config, successors, depth, traffic)
-        peak = max(peak, len(states))
+        peak = max(peak, len(candidates))
     return Validation(trace.scenario, len(events), len(events), None, peak)
 
 
-def _created_without_deletion(events: list[Event]) -> int:
-    """The most flows created one after another with no deletion or flush in between: they
-    are all in use at once unless some expired meanwhile, so a run with more than the model's
-    flows is refused before the search rather than found out after a long one."""
-    most = alive = 0
-    for event in events:
-        if isinstance(event, FlowEvent):
-            alive += 1
-            most = max(most, alive)
-        elif isinstance(event, FlushEvent):
-            alive = 0
-        elif isinstance(event, DeleteEvent):
-            alive = max(0, alive - 1)
-    return most
+def _changes_config(event: ListenerOptionEvent | SysctlEvent) -> bool:
+    """A socket option change, or a write of the table limit: the config changes from here."""
+    return isinstance(event, ListenerOptionEvent) or event.name.endswith("nf_conntrack_max")
 
 
 def _beyond(
