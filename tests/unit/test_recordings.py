@@ -95,6 +95,17 @@ def test_a_destroy_read_twice_by_a_lone_reliable_listener_is_not_explained(
     assert result.outcome == NOT_EXPLAINED and "read destroy of flow" in result.detail
 
 
+def test_a_full_flush_of_200_is_explained_and_a_destroy_of_the_wrong_flow_is_not(
+    tmp_path: Path,
+) -> None:
+    name = "reliable-flush-flows200.json"
+    assert validate_recording(next(p for p in shipped() if p.name == name)).outcome == EXPLAINED
+    # The first DESTROY read names the next flow instead: that flow's DESTROY is then read
+    # twice, which the flush's 200 conntracks cannot give a lone reliable listener.
+    result = validate_recording(_edited(tmp_path, name, "destroy-of-another-flow"))
+    assert result.outcome == NOT_EXPLAINED and "read destroy of flow" in result.detail
+
+
 def test_a_run_too_large_for_the_validator_is_not_modelled(tmp_path: Path) -> None:
     path = _edited(tmp_path, "reliable-flush-flows3.json", "tcp")
     result = validate_recording(path)
