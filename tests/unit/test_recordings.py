@@ -40,6 +40,11 @@ def _edited(tmp_path: Path, name: str, edit: str) -> Path:
     elif edit == "destroy-twice":
         read = next(e for e in events if e["kind"] == "recv" and e["msg"] == "destroy")
         events.insert(events.index(read) + 1, {**read, "t": read["t"] + 0.001})
+    elif edit.startswith("first-destroy-at-"):
+        read = next(e for e in events if e["kind"] == "recv")
+        at = events.index(read)
+        read["t"] = events[at + 1]["t"] = float(edit.removeprefix("first-destroy-at-"))
+        data["events"] = [e for e in events if e["kind"] not in ("dump", "note")]
     elif edit == "tcp":
         for event in events:
             if event["kind"] == "flow":
@@ -104,6 +109,17 @@ def test_a_full_flush_of_200_is_explained_and_a_destroy_of_the_wrong_flow_is_not
     # twice, which the flush's 200 conntracks cannot give a lone reliable listener.
     result = validate_recording(_edited(tmp_path, name, "destroy-of-another-flow"))
     assert result.outcome == NOT_EXPLAINED and "read destroy of flow" in result.detail
+
+
+@pytest.mark.parametrize(("at", "outcome"), [("0.5", NOT_EXPLAINED), ("1.2", EXPLAINED)])
+def test_an_expiry_destroy_comes_no_earlier_than_the_timeout(
+    tmp_path: Path, at: str, outcome: str
+) -> None:
+    # expiry-flows2: the UDP timeout is written as 1 s and the flows are created at 0.053 s.
+    # Nothing deletes them but their expiry, so a DESTROY read at 0.5 s has no execution, and
+    # one read at 1.2 s has (the recording itself read it at 3.2 s, after a dump).
+    path = _edited(tmp_path, "expiry-flows2.json", f"first-destroy-at-{at}")
+    assert validate_recording(path).outcome == outcome
 
 
 def test_a_run_too_large_for_the_validator_is_not_modelled(tmp_path: Path) -> None:

@@ -4,10 +4,10 @@ The observation fixes the order of everything userspace did or saw: flows create
 refused, flushes and deletes, sysctl writes, listeners opened and closed, socket options
 changed, each message read and each error returned by a read, and samples of
 `nf_conntrack_count`. The validator searches for a model execution that performs these visible
-steps in the same order, with any number (up to a bound) of internal kernel steps in between:
-the ecache worker, ticks of time, the gc worker. It keeps the set of model states consistent
-with the prefix seen so far (each in a canonical form) and reports the first observation that
-no state can explain.
+steps in the same order, with internal kernel steps in between (the ecache worker, the gc
+worker, ticks of time: as many as the elapsed time allows). It keeps the set of model states
+consistent with the prefix seen so far (each in a canonical form) and reports the first
+observation that no state can explain.
 
 Mapping: each listener of the trace is a listener of the model, with a queue of as many
 messages as the accept rule of Linux 6.18 takes (`capacity`); a flow event is
@@ -17,17 +17,21 @@ read must have the same type (new, update, destroy) and flow. The config is the 
 allocation, so a run of hundreds of conntracks is searched as it is. What keeps that search
 small: conntracks that nothing tells apart yet are not told apart by the search either (a
 flush gives their flows placeholders, bound as the listeners read them:
-`nfct_spec.kernel.lazyflows`), memory slots are interchangeable, and when the recording shows
-that no conntrack can expire during the run (`no_expiry`) the timers are frozen at their full
-timeout. A socket option changed mid-run changes the config from then on (`with_option`), so
-does a write of the table limit (`with_limit`). Timing is not compared, only order. Refused
+`nfct_spec.kernel.lazyflows`), memory slots are interchangeable, and time is read off the
+timestamps: a tick is 10 ms, at most as many pass as the elapsed time allows (`horizon`), and a
+conntrack's timer is frozen until the gap in which it can have expired (`expiry_of`,
+`Search.expire`). A socket option changed mid-run changes the config from then on
+(`with_option`), so does a write of the table limit (`with_limit`). Timing bounds the hidden
+steps; the order of the observations is what is compared. Refused
 before the search (`TooLarge`): more than one TCP connection (its segments are hidden steps),
 more than `MAX_LISTENERS` listeners open at once; reported as not modelled where the search
-finds it out: a flush of more than `MAX_ORDERS` orders of conntracks the model tells apart.
+finds it out: a flush of more than `MAX_ORDERS` orders of conntracks the model tells apart,
+more than `MAX_HIDDEN` consistent states between two observations.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
@@ -41,6 +45,7 @@ from nfct_spec.kernel.lazyflows import (
     canonical,
     flush_orders,
     hidden_in_hash,
+    interchangeable,
 )
 from nfct_spec.kernel.observe import (
     CountEvent,
@@ -63,7 +68,7 @@ from nfct_spec.models.bits import GROUPS, IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.config import OBSERVED_LIMITS, Config, ListenerConfig
 from nfct_spec.models.observers import KERNEL
 from nfct_spec.models.registry import Step, apply, free_slots
-from nfct_spec.models.state import State, initial_state
+from nfct_spec.models.state import State, evolve, initial_state
 
 VALIDATION_RUNS: tuple[tuple[str, tuple[tuple[str, bool | int | str], ...]], ...] = (
     ("reliable-flush", (("flows", 3),)),
@@ -92,6 +97,9 @@ ECACHE_RETRY_SECONDS = 0.01
 SLACK = 2
 """Ticks allowed beyond the elapsed time: the phase of the first tick, and a delayed work that
 fires up to a jiffy early (delays are whole jiffies)."""
+EXPIRY_SLACK = 0.02
+TCP_TIMEOUT_MIN = 10.0
+"""`nf_conntrack_tcp_timeout_close`, the shortest TCP timeout of Linux 6.18, in seconds."""
 UDP_TIMEOUT_DEFAULT = 30
 """`nf_conntrack_udp_timeout` of Linux 6.18 in seconds (a UDP flow with no reply)."""
 FREE_STEPS = ("ecache_work", "gc_worker")
@@ -205,14 +213,21 @@ def udp_timeout(trace: ObservedTrace) -> int:
     return seconds
 
 
-def no_expiry(trace: ObservedTrace) -> bool:
-    """The recording shows that no conntrack can expire during the run: it has no TCP
-    connection and it is shorter than the UDP timeout (every flow's conntrack was created
-    within it, so none reaches its timeout before the run ends)."""
-    if any(isinstance(e, FlowEvent) and e.proto != "udp" for e in trace.events):
-        return False
+def expiry_of(trace: ObservedTrace, event: FlowEvent) -> float:
+    """The earliest time a flow's new conntrack can expire: its creation plus the UDP timeout,
+    less `EXPIRY_SLACK` (the harness sees the flow after the confirm that started the
+    timeout). A UDP flow of a scenario sends one packet, so its creation is its last packet.
+    A TCP connection's timeouts are 10 s or more in every state; a run shorter than that
+    sees none expire, and a longer one is not modelled."""
+    if event.proto == "udp":
+        return event.t + udp_timeout(trace) - EXPIRY_SLACK
     times = [e.t for e in trace.events]
-    return not times or max(times) - min(times) < udp_timeout(trace)
+    if max(times) - min(times) >= TCP_TIMEOUT_MIN:
+        raise TooLarge(
+            f"a TCP connection in a run of {TCP_TIMEOUT_MIN:.0f} s or more (when its timeout "
+            "ends depends on its TCP state, which the recording does not show)"
+        )
+    return math.inf
 
 
 def model_config(trace: ObservedTrace) -> Config:
@@ -344,16 +359,41 @@ class Search:
     """The validator's search: the config (which changes with the run's option and limit
     writes), the placeholders and whether timers are frozen (`nfct_spec.kernel.lazyflows`)."""
 
-    def __init__(self, config: Config, freeze: bool, hidden: int, traffic: bool) -> None:
+    def __init__(self, config: Config, hidden: int, traffic: bool) -> None:
         self.config = config
         self.marks = Placeholders(config)
-        self.freeze = freeze
         self.hidden = hidden
         self.traffic = traffic
+        self.expires: dict[int, float] = {}
+        """Per flow, the earliest time its current conntrack can expire (`expiry_of`)."""
 
     def canonical(self, candidate: Candidate) -> Candidate:
-        """The representative of a candidate."""
-        return canonical(self.config, candidate, self.marks, self.freeze)
+        """The representative of a candidate (timers frozen: expiry is `expire`'s)."""
+        return canonical(self.config, candidate, self.marks, freeze=True)
+
+    def expire(self, candidate: Candidate, until: float) -> Candidate:
+        """Every hashed conntrack that can have expired by `until` (the time of the next
+        observation) is expired now: its timeout runs out at the start of the gap. The 6.x
+        gc reaps an expired conntrack at any later time, so an expiry taken early loses no
+        execution; only a lookup of its tuple would tell (and a lookup of a tuple that an
+        expired conntrack with a placeholder may have is not modelled)."""
+        state, pools = candidate
+        kernel = state.kernel
+        due = [
+            slot
+            for slot in kernel.hash
+            if (ct := kernel.cts[slot]) is not None
+            and ct.timer > 0
+            and self.expires.get(ct.flow, math.inf) <= until
+        ]
+        if not due:
+            return candidate
+        cts = list(kernel.cts)
+        for slot in due:
+            ct = cts[slot]
+            assert ct is not None
+            cts[slot] = evolve(ct, timer=0)
+        return evolve(state, kernel=evolve(kernel, cts=tuple(cts))), pools
 
     def apply(self, candidate: Candidate, step: Step) -> Iterator[Candidate]:
         """The candidate after `step`, if the step is enabled."""
@@ -483,7 +523,9 @@ class Search:
                 candidate = bound
         yield from self.apply(candidate, Step("env_recv", (("listener", event.listener),)))
 
-    def closure(self, candidates: Mapping[Candidate, int], until: int) -> dict[Candidate, int]:
+    def closure(
+        self, candidates: Mapping[Candidate, int], until: int, expiry: float
+    ) -> dict[Candidate, int]:
         """Every candidate reachable by internal steps, each in canonical form with the fewest
         ticks (since the run started) that reach it: no more than `until`, the most that can
         have passed by the next observation (`horizon`). The worker and the gc take no time
@@ -504,7 +546,7 @@ class Search:
                 buckets.setdefault(used, []).append(candidate)
 
         for candidate, used in candidates.items():
-            reach(candidate, min(used, until))
+            reach(self.expire(candidate, expiry), min(used, until))
         while buckets:
             level = min(buckets)
             queue = buckets[level]
@@ -513,7 +555,7 @@ class Search:
                 if best[candidate] < level:
                     continue
                 for name in names:
-                    for step in _internal_steps(candidate[0], name):
+                    for step in _internal_steps(candidate[0], name, self.marks):
                         for successor in self.apply(candidate, step):
                             reach(successor, level)
                 if level < until:
@@ -532,10 +574,21 @@ class Unsupported(Exception):
     """Something of the run that the validator does not model (the message says what)."""
 
 
-def _internal_steps(state: State, name: str) -> Iterator[Step]:
+def _internal_steps(state: State, name: str, marks: Placeholders) -> Iterator[Step]:
+    """The steps of an internal action; the gc reaps only expired conntracks, and one of each
+    class of interchangeable ones (the same pool of placeholders and the same contents)."""
     if name == "gc_worker":
+        classes: set[object] = set()
         for slot in state.kernel.hash:
-            yield Step(name, (("slot", slot),))
+            ct = state.kernel.cts[slot]
+            assert ct is not None
+            if ct.timer != 0:
+                continue
+            pool = marks.pool_of(ct.flow)
+            key = (pool, interchangeable(ct)) if pool >= 0 else slot
+            if key not in classes:
+                classes.add(key)
+                yield Step(name, (("slot", slot),))
     elif name == "nf_conntrack_in":
         for slot in state.kernel.hash:
             ct = state.kernel.cts[slot]
@@ -558,22 +611,26 @@ def validate(trace: ObservedTrace, hidden: int = MAX_HIDDEN) -> Validation:
             f"{len(connections)} TCP connections (at most {MAX_TCP}: their segments are not "
             "recorded one by one, so each is a hidden step of the search)"
         )
-    search = Search(config, no_expiry(trace), hidden, traffic=bool(connections))
+    search = Search(config, hidden, traffic=bool(connections))
     times = [e.t for e in events] or [0.0]
     try:
-        candidates = search.closure({(initial_state(config, KERNEL), ()): 0}, horizon(times[0]))
+        initial: dict[Candidate, int] = {(initial_state(config, KERNEL), ()): 0}
+        candidates = search.closure(initial, horizon(times[0]), times[0])
     except Unsupported as exc:
         return Validation(trace.scenario, 0, len(events), None, 0, f"event 0: {exc}")
     peak = len(candidates)
     for index, event in enumerate(events):
-        until = horizon(times[min(index + 1, len(times) - 1)])
+        following = times[min(index + 1, len(times) - 1)]
+        until = horizon(following)
+        if isinstance(event, FlowEvent):
+            search.expires[event.flow] = expiry_of(trace, event)
         try:
             if isinstance(event, ListenerOptionEvent | SysctlEvent) and _changes_config(event):
                 if isinstance(event, ListenerOptionEvent):
                     search.config = with_option(search.config, event)
                 else:
                     search.config = with_limit(search.config, event)
-                candidates = search.closure(candidates, until)
+                candidates = search.closure(candidates, until, following)
                 peak = max(peak, len(candidates))
                 continue
             if isinstance(event, ListenerOpenEvent):
@@ -596,7 +653,7 @@ def validate(trace: ObservedTrace, hidden: int = MAX_HIDDEN) -> Validation:
                     f"execution of the {len(candidates)} consistent states explains it",
                     peak,
                 )
-            candidates = search.closure(successors, until)
+            candidates = search.closure(successors, until, following)
         except (ValueError, Unsupported) as exc:
             return Validation(
                 trace.scenario, index, len(events), None, peak, f"event {index}: {exc}"

@@ -22,15 +22,21 @@ must be one its pool still stands for; the placeholder then becomes that flow ev
 the state (`bind`), and the pool no longer stands for it. A read whose tuple is not the
 harness's (its flow unknown) binds nothing.
 
+**Expired conntracks.** A hashed conntrack whose timeout ran out (6.x: it waits for the gc or a
+lookup) and whose flow nothing else names gets a placeholder too, in a pool of its own moment
+(`expired_anonymous`): the gc may reap the expired conntracks in any order, and those orders
+collapse the same way. A lookup of a tuple that such a placeholder may stand for would have to
+find it; the validator does not model that binding (`hidden_in_hash`).
+
 **Canonical form** (`canonical`). Placeholders of a pool are numbered in the order of their
 first appearance (listener queues in order, then the redelivery list from its head, then the
 other conntracks); memory slots are renamed as the explorer does (live conntracks sorted by
 contents and list position, `nfct_spec.models.canonical.relabel`); the conntrack id a queued
 message carries is dropped (the validator compares the type and flow of a read, never its id,
 and no kernel step reads it); a pool with no placeholder left stands for nothing any more.
-With `freeze`, every running conntrack timer is set back to its full timeout: sound when the
-recording shows that no conntrack can reach its timeout before the run ends (then no model
-execution that explains it lets one expire, and no other step reads the timer's value).
+With `freeze`, every running conntrack timer is set back to its full timeout: the caller decides
+expiry itself (the validator from the recording's timestamps: a timer is set to 0 once it can
+have run out), and no other step reads how far a running timer has counted down.
 """
 
 from __future__ import annotations
@@ -82,8 +88,9 @@ def _mentions(state: State) -> Counter[int]:
     return counts
 
 
-def _content(ct: Conntrack) -> tuple[object, ...]:
-    """Everything about a conntrack but its flow (and its memory slot, which is its index)."""
+def interchangeable(ct: Conntrack) -> tuple[object, ...]:
+    """Everything about a conntrack but its flow (and its memory slot, which is its index):
+    two placeholders of one pool that agree on it are interchangeable."""
     return (ct.ecache, ct.assured, ct.dying, ct.timer, ct.cache, ct.missed, ct.pid)
 
 
@@ -143,9 +150,9 @@ def flush_orders(
         assert ct is not None
         key: object = ("named", slot)
         if slot in anonymous:
-            key = ("anonymous", _content(ct))
+            key = ("anonymous", interchangeable(ct))
         elif (pool := marks.pool_of(ct.flow)) >= 0:
-            key = ("pool", pool, _content(ct))
+            key = ("pool", pool, interchangeable(ct))
         keys.append(key)
         by_key.setdefault(key, []).append(slot)
     count = order_count(keys)
@@ -231,7 +238,7 @@ def _placeholder_order(state: State, marks: Placeholders) -> list[int]:
     flows = [m.flow for sock in kernel.sockets for m in sock.queue if not m.expect]
     flows += [ct.flow for slot in kernel.dying if (ct := kernel.cts[slot]) is not None]
     rest = sorted(
-        (ct for ct in kernel.cts if ct is not None), key=lambda ct: (_content(ct), ct.flow)
+        (ct for ct in kernel.cts if ct is not None), key=lambda ct: (interchangeable(ct), ct.flow)
     )
     flows += [ct.flow for ct in rest]
     for flow in flows:
@@ -246,12 +253,16 @@ def _slot_key(state: State, slot: int) -> tuple[object, ...]:
     assert ct is not None
     place = 0 if slot in kernel.unconfirmed else 1 if slot in kernel.hash else 2
     dying = kernel.dying.index(slot) if slot in kernel.dying else -1
-    return (place, dying, ct.flow, _content(ct))
+    return (place, dying, ct.flow, interchangeable(ct))
 
 
 def canonical(config: Config, candidate: Candidate, marks: Placeholders, freeze: bool) -> Candidate:
     """The representative of a candidate's class (see the module docstring)."""
     state, pools = candidate
+    expired = expired_anonymous(state, marks)
+    if expired:
+        state = anonymise(state, expired, len(pools), marks)
+        pools = (*pools, frozenset(expired))
     order = _placeholder_order(state, marks)
     numbers: dict[int, int] = {}
     per_pool: Counter[int] = Counter()
