@@ -419,6 +419,12 @@ def config_from_json(data: object) -> Config:
             "renamed 'slots': it now bounds the conntracks that exist at once, not the "
             "allocations of a run",
         )
+    if "observed" in data:
+        raise _fail(
+            "observed",
+            "only trace validation builds the config of a recorded run (its sizes are beyond "
+            "what a search can exhaust)",
+        )
     unknown = sorted(set(data) - _CONFIG_FIELDS)
     if unknown:
         raise _fail(unknown[0], "unknown field")

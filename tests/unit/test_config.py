@@ -53,6 +53,16 @@ def test_a_config_with_max_conntracks_is_rejected_with_its_new_name() -> None:
         config_from_json({**data, "max_conntracks": 3})
 
 
+def test_the_sizes_of_a_recorded_run_are_not_for_config_files() -> None:
+    # Config.observed lifts the search bounds for trace validation only: a config file that
+    # asks for it is refused, and the bounds hold for every other config.
+    with pytest.raises(ConfigError, match=r"'observed'.*trace validation"):
+        config_from_json({**preset("tiny").to_json(), "observed": True, "slots": 200})
+    with pytest.raises(ConfigError, match=r"'slots'"):
+        preset("tiny").with_(slots=200)
+    assert preset("tiny").with_(slots=200, flows=300, observed=True).slots == 200
+
+
 def test_slots_bound_the_conntracks_that_exist_at_once_not_the_allocations() -> None:
     config = preset("tiny")
     assert config.slots == 3 and "slots" in config.to_json()
