@@ -32,7 +32,7 @@ more than `MAX_HIDDEN` consistent states between two observations.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from nfct_spec.kernel.lazyflows import (
@@ -68,7 +68,7 @@ from nfct_spec.models.bits import GROUPS, IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.config import OBSERVED_LIMITS, Config, ListenerConfig
 from nfct_spec.models.observers import KERNEL
 from nfct_spec.models.registry import Step, apply, free_slots
-from nfct_spec.models.state import State, evolve, initial_state
+from nfct_spec.models.state import Kernel, State, evolve, initial_state
 
 VALIDATION_RUNS: tuple[tuple[str, tuple[tuple[str, bool | int | str], ...]], ...] = (
     ("reliable-flush", (("flows", 3),)),
@@ -87,6 +87,9 @@ because every segment is a hidden step)."""
 
 MAX_LISTENERS = 4
 MAX_TCP = 1
+"""TCP connections a run may have: their segments are hidden steps (packets of existing
+conntracks); one connection is explained in 0.1 s, two in about a second, the default eight of
+`tcp-events` exceed `MAX_HIDDEN` states at the fourth."""
 TRUESIZE = 1280
 """The bytes a conntrack event message charges to the receive buffer (skb truesize; a UDP
 DESTROY of Linux 6.18 on x86-64)."""
@@ -366,10 +369,56 @@ class Search:
         self.traffic = traffic
         self.expires: dict[int, float] = {}
         """Per flow, the earliest time its current conntrack can expire (`expiry_of`)."""
+        self.ahead: dict[str, tuple[tuple[str, int | None], ...]] = {}
+        """Per listener, the reads the recording still has for it before it next closes."""
 
     def canonical(self, candidate: Candidate) -> Candidate:
         """The representative of a candidate (timers frozen: expiry is `expire`'s)."""
         return canonical(self.config, candidate, self.marks, freeze=True)
+
+    def _tick(
+        self,
+        candidate: Candidate,
+        successor: Candidate,
+        used: int,
+        reach: Callable[[Candidate, int, bool], None],
+    ) -> None:
+        """A tick's successor of a canonical candidate: with the timers frozen, a tick that
+        changed only the worker's countdown leaves the candidate canonical (no order of the
+        canonical form reads the countdown), so the full canonical form is skipped."""
+        state = successor[0]
+        worker = state.kernel.worker
+        kernel = candidate[0].kernel
+        if evolve(kernel, worker=worker) == _frozen(self.config, state.kernel):
+            reach(
+                (evolve(candidate[0], kernel=evolve(kernel, worker=worker)), successor[1]),
+                used,
+                True,
+            )
+        else:
+            reach(successor, used, False)
+
+    def readable(self, candidate: Candidate) -> bool:
+        """Whether every listener's queue agrees with the reads the recording still has for it
+        (`ahead`): a queue is read from its head, in order, until the socket closes, so its
+        first messages must be those reads, of the same type and flow (a placeholder's flow
+        one its pool stands for). Messages beyond the last read may stay unread. A candidate
+        that fails this explains nothing that follows; dropping it at once keeps hidden steps
+        that queue messages (redeliveries, TCP segments) from multiplying the states."""
+        state, pools = candidate
+        for i, sock in enumerate(state.kernel.sockets):
+            if not sock.queue:
+                continue
+            reads = self.ahead.get(self.config.listeners[i].name, ())
+            for message, (msg, flow) in zip(sock.queue, reads, strict=False):
+                if message.expect or _kind(message.bits) != msg:
+                    return False
+                if flow is None or message.flow == flow:
+                    continue
+                pool = self.marks.pool_of(message.flow)
+                if pool < 0 or flow not in pools[pool]:
+                    return False
+        return True
 
     def expire(self, candidate: Candidate, until: float) -> Candidate:
         """Every hashed conntrack that can have expired by `until` (the time of the next
@@ -539,8 +588,11 @@ class Search:
         best: dict[Candidate, int] = {}
         buckets: dict[int, list[Candidate]] = {}
 
-        def reach(candidate: Candidate, used: int) -> None:
-            candidate = self.canonical(candidate)
+        def reach(candidate: Candidate, used: int, canonical: bool = False) -> None:
+            if not canonical:
+                candidate = self.canonical(candidate)
+            if not self.readable(candidate):
+                return
             if best.get(candidate, used + 1) > used:
                 best[candidate] = used
                 buckets.setdefault(used, []).append(candidate)
@@ -560,7 +612,7 @@ class Search:
                             reach(successor, level)
                 if level < until:
                     for successor in self.apply(candidate, TICK_STEP):
-                        reach(successor, level + 1)
+                        self._tick(candidate, successor, level + 1, reach)
                 if len(best) > self.hidden:
                     raise Unsupported(
                         f"more than {self.hidden:,} model states reachable by hidden steps "
@@ -568,6 +620,17 @@ class Search:
                     )
             del buckets[level]
         return best
+
+
+def _frozen(config: Config, kernel: Kernel) -> Kernel:
+    """The kernel with every running conntrack timer back at its full timeout."""
+    return evolve(
+        kernel,
+        cts=tuple(
+            ct if ct is None or ct.timer <= 0 else evolve(ct, timer=config.ct_timeout)
+            for ct in kernel.cts
+        ),
+    )
 
 
 class Unsupported(Exception):
@@ -613,6 +676,7 @@ def validate(trace: ObservedTrace, hidden: int = MAX_HIDDEN) -> Validation:
         )
     search = Search(config, hidden, traffic=bool(connections))
     times = [e.t for e in events] or [0.0]
+    search.ahead = reads_ahead(events, 0)
     try:
         initial: dict[Candidate, int] = {(initial_state(config, KERNEL), ()): 0}
         candidates = search.closure(initial, horizon(times[0]), times[0])
@@ -620,6 +684,7 @@ def validate(trace: ObservedTrace, hidden: int = MAX_HIDDEN) -> Validation:
         return Validation(trace.scenario, 0, len(events), None, 0, f"event 0: {exc}")
     peak = len(candidates)
     for index, event in enumerate(events):
+        search.ahead = reads_ahead(events, index + 1)
         following = times[min(index + 1, len(times) - 1)]
         until = horizon(following)
         if isinstance(event, FlowEvent):
@@ -660,6 +725,19 @@ def validate(trace: ObservedTrace, hidden: int = MAX_HIDDEN) -> Validation:
             )
         peak = max(peak, len(candidates))
     return Validation(trace.scenario, len(events), len(events), None, peak)
+
+
+def reads_ahead(events: list[Event], start: int) -> dict[str, tuple[tuple[str, int | None], ...]]:
+    """Per listener, the (type, flow) of each message it reads from event `start` on, up to
+    its next close (which empties its queue)."""
+    reads: dict[str, list[tuple[str, int | None]]] = {}
+    closed: set[str] = set()
+    for event in events[start:]:
+        if isinstance(event, ListenerCloseEvent):
+            closed.add(event.name)
+        elif isinstance(event, RecvEvent) and event.listener not in closed:
+            reads.setdefault(event.listener, []).append((event.msg, event.flow))
+    return {name: tuple(r) for name, r in reads.items()}
 
 
 def _changes_config(event: ListenerOptionEvent | SysctlEvent) -> bool:
