@@ -89,7 +89,7 @@ MAX_LISTENERS = 4
 MAX_TCP = 1
 """TCP connections a run may have: their segments are hidden steps (packets of existing
 conntracks); one connection is explained in 0.1 s, two in about a second, the default eight of
-`tcp-events` exceed `MAX_HIDDEN` states at the fourth."""
+`tcp-events` exceed `MAX_HIDDEN` states at its 62nd observation."""
 TRUESIZE = 1280
 """The bytes a conntrack event message charges to the receive buffer (skb truesize; a UDP
 DESTROY of Linux 6.18 on x86-64)."""
