@@ -43,5 +43,5 @@ def test_a_full_scenario_run_is_explained_by_the_6x_model(observed: Observed) ->
 
 
 def test_several_tcp_connections_are_refused_rather_than_searched(observed: Observed) -> None:
-    with pytest.raises(TooLarge, match="8 TCP connections"):
+    with pytest.raises(TooLarge, match="8 TCP connections \\(at most 2"):
         validate(observed("tcp-events", conns=8))

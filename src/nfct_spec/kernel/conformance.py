@@ -81,12 +81,13 @@ VALIDATION_RUNS: tuple[tuple[str, tuple[tuple[str, bool | int | str], ...]], ...
     ("expiry", (("flows", 2),)),
     ("congestion", ()),
     ("netns-exit", (("flows", 3),)),
+    ("tcp-events", (("conns", 2),)),
 )
-"""Scenario runs small enough to validate (TCP runs are too: about 90 s for one connection,
-because every segment is a hidden step)."""
+"""Runs of other parameters that `nfct-spec kernel check` validates besides each scenario's
+default run: the options the defaults leave out, and a TCP run small enough to validate."""
 
 MAX_LISTENERS = 4
-MAX_TCP = 1
+MAX_TCP = 2
 """TCP connections a run may have: their segments are hidden steps (packets of existing
 conntracks); one connection is explained in 0.1 s, two in about a second, the default eight of
 `tcp-events` exceed `MAX_HIDDEN` states at its 62nd observation."""
