@@ -209,7 +209,7 @@ def _check(args: argparse.Namespace, console: Console) -> int:
                 ],
             }
         )
-    conformance = Table(title="small runs validated against the 6.x model")
+    conformance = Table(title="runs of other parameters validated against the 6.x model")
     for column in ("scenario", "parameters", "result"):
         conformance.add_column(column)
     for name, params in VALIDATION_RUNS:

@@ -10,7 +10,8 @@ the live kernel then fails `check` on any machine, root or not, with no kernel t
 Each recording gets one of three outcomes: explained (some 6.x model execution performs its
 events in its order), not explained (the first event no consistent model state explains, with
 the number of states that were consistent just before it), or not modelled (the validator
-cannot search it: too many flows, or a socket option changed mid-run; the reason is given).
+cannot search it: more than two TCP connections, a socket option it lacks, too many consistent
+states between two observations; the reason is given).
 """
 
 from __future__ import annotations
