@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="append",
         help="property id (repeatable; default: every invariant, action and liveness entry)",
     )
-    eras.add_argument("--profile", default="ci", choices=sorted(PROFILES))
+    eras.add_argument("--profile", default="eras", choices=sorted(PROFILES))
     eras.add_argument("--seed", type=int, default=0)
 
 
