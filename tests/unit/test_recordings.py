@@ -87,6 +87,9 @@ def test_a_destroy_of_the_wrong_flow_is_not_explained(
     result = validate_recording(path)
     assert result.outcome == NOT_EXPLAINED
     assert "read destroy of flow" in result.detail and "consistent states" in result.detail
+    # The consistent states are described: the count, the entries waiting for redelivery
+    # and each listener's queue (here empty: the worker has not resent yet).
+    assert "candidates: count 2, 2 waiting, reliable []" in result.detail
     assert main(["kernel", "validate", str(path), *map(str, shipped())]) == 1
 
 

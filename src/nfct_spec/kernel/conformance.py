@@ -716,7 +716,8 @@ def validate(trace: ObservedTrace, hidden: int = MAX_HIDDEN) -> Validation:
                     index,
                     len(events),
                     f"event {index} at t={event.t:.3f}s ({_describe(event)}): no model "
-                    f"execution of the {len(candidates)} consistent states explains it",
+                    f"execution of the {len(candidates)} consistent states explains it; "
+                    f"{_candidates(search, candidates)}",
                     peak,
                 )
             candidates = search.closure(successors, until, following)
@@ -759,6 +760,39 @@ def _beyond(
         f"event {index} ({events[index].kind}): {what} in use at once (the bound of a "
         "model config)",
     )
+
+
+SHOWN_CANDIDATES = 3
+"""Consistent states described when an observation is not explained."""
+
+
+def _candidates(search: Search, candidates: Mapping[Candidate, int]) -> str:
+    """The consistent states, as much of each as an observation can contradict (the count,
+    the conntracks waiting on the redelivery list, and per listener whether it is open, its
+    pending error and its queue: type and flow of each message, a placeholder flow as `?`),
+    the first `SHOWN_CANDIDATES` distinct descriptions."""
+    seen: dict[str, None] = {}
+    for state, _ in sorted(candidates, key=repr):
+        kernel = state.kernel
+        socks = []
+        for i, sock in enumerate(kernel.sockets):
+            name = search.config.listeners[i].name
+            if not sock.open:
+                socks.append(f"{name} closed")
+                continue
+            queue = " ".join(
+                f"{_kind(m.bits)}:{'?' if search.marks.pool_of(m.flow) >= 0 else m.flow}"
+                for m in sock.queue[:4]
+            )
+            more = f" +{len(sock.queue) - 4}" if len(sock.queue) > 4 else ""
+            error = " ENOBUFS pending" if sock.sk_err else ""
+            socks.append(f"{name} [{queue}{more}]{error}")
+        waiting = f", {len(kernel.dying)} waiting" if kernel.dying else ""
+        seen.setdefault(f"count {kernel.ct_count}{waiting}, " + ", ".join(socks), None)
+    shown = list(seen)[:SHOWN_CANDIDATES]
+    rest = len(seen) - len(shown)
+    tail = f" (and {rest} more)" if rest > 0 else ""
+    return "candidates: " + "; ".join(shown) + tail
 
 
 def _describe(event: Event) -> str:
