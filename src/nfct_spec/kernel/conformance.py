@@ -22,11 +22,11 @@ timestamps: a tick is 10 ms, at most as many pass as the elapsed time allows (`h
 conntrack's timer is frozen until the gap in which it can have expired (`expiry_of`,
 `Search.expire`). A socket option changed mid-run changes the config from then on
 (`with_option`), so does a write of the table limit (`with_limit`). Timing bounds the hidden
-steps; the order of the observations is what is compared. Refused
-before the search (`TooLarge`): more than one TCP connection (its segments are hidden steps),
-more than `MAX_LISTENERS` listeners open at once; reported as not modelled where the search
-finds it out: a flush of more than `MAX_ORDERS` orders of conntracks the model tells apart,
-more than `MAX_HIDDEN` consistent states between two observations.
+steps; the order of the observations is what is compared. Refused before the search
+(`TooLarge`): more than `MAX_TCP` TCP connections (their segments are hidden steps), more than
+`MAX_LISTENERS` listeners open at once; reported as not modelled where the search finds it out:
+a flush of more than `MAX_ORDERS` orders of conntracks the model tells apart, more than
+`MAX_HIDDEN` consistent states between two observations.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from nfct_spec.kernel.lazyflows import (
     bind,
     canonical,
     flush_orders,
+    freeze_timers,
     hidden_in_hash,
     interchangeable,
 )
@@ -68,7 +69,7 @@ from nfct_spec.models.bits import GROUPS, IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.config import OBSERVED_LIMITS, Config, ListenerConfig
 from nfct_spec.models.observers import KERNEL
 from nfct_spec.models.registry import Step, apply, free_slots
-from nfct_spec.models.state import Kernel, State, evolve, initial_state
+from nfct_spec.models.state import State, evolve, initial_state
 
 VALIDATION_RUNS: tuple[tuple[str, tuple[tuple[str, bool | int | str], ...]], ...] = (
     ("reliable-flush", (("flows", 3),)),
@@ -361,7 +362,8 @@ def _kind(bits: int) -> str:
 
 class Search:
     """The validator's search: the config (which changes with the run's option and limit
-    writes), the placeholders and whether timers are frozen (`nfct_spec.kernel.lazyflows`)."""
+    writes), the placeholders (`nfct_spec.kernel.lazyflows`), when each conntrack can expire
+    and what each listener still reads."""
 
     def __init__(self, config: Config, hidden: int, traffic: bool) -> None:
         self.config = config
@@ -375,7 +377,7 @@ class Search:
 
     def canonical(self, candidate: Candidate) -> Candidate:
         """The representative of a candidate (timers frozen: expiry is `expire`'s)."""
-        return canonical(self.config, candidate, self.marks, freeze=True)
+        return canonical(self.config, candidate, self.marks)
 
     def _tick(
         self,
@@ -390,7 +392,7 @@ class Search:
         state = successor[0]
         worker = state.kernel.worker
         kernel = candidate[0].kernel
-        if evolve(kernel, worker=worker) == _frozen(self.config, state.kernel):
+        if evolve(kernel, worker=worker) == freeze_timers(self.config, state.kernel):
             reach(
                 (evolve(candidate[0], kernel=evolve(kernel, worker=worker)), successor[1]),
                 used,
@@ -621,17 +623,6 @@ class Search:
                     )
             del buckets[level]
         return best
-
-
-def _frozen(config: Config, kernel: Kernel) -> Kernel:
-    """The kernel with every running conntrack timer back at its full timeout."""
-    return evolve(
-        kernel,
-        cts=tuple(
-            ct if ct is None or ct.timer <= 0 else evolve(ct, timer=config.ct_timeout)
-            for ct in kernel.cts
-        ),
-    )
 
 
 class Unsupported(Exception):

@@ -34,9 +34,9 @@ other conntracks); memory slots are renamed as the explorer does (live conntrack
 contents and list position, `nfct_spec.models.canonical.relabel`); the conntrack id a queued
 message carries is dropped (the validator compares the type and flow of a read, never its id,
 and no kernel step reads it); a pool with no placeholder left stands for nothing any more.
-With `freeze`, every running conntrack timer is set back to its full timeout: the caller decides
-expiry itself (the validator from the recording's timestamps: a timer is set to 0 once it can
-have run out), and no other step reads how far a running timer has counted down.
+Every running conntrack timer is set back to its full timeout (`freeze_timers`): the caller
+decides expiry itself (the validator from the recording's timestamps: a timer is set to 0 once
+it can have run out), and no other step reads how far a running timer has counted down.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from collections.abc import Iterator
 
 from nfct_spec.models.canonical import relabel
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import Conntrack, Message, State, evolve
+from nfct_spec.models.state import Conntrack, Kernel, Message, State, evolve
 
 Pools = tuple[frozenset[int], ...]
 """Per flush of the run so far: the observed flows its placeholders still stand for."""
@@ -256,7 +256,18 @@ def _slot_key(state: State, slot: int) -> tuple[object, ...]:
     return (place, dying, ct.flow, interchangeable(ct))
 
 
-def canonical(config: Config, candidate: Candidate, marks: Placeholders, freeze: bool) -> Candidate:
+def freeze_timers(config: Config, kernel: Kernel) -> Kernel:
+    """The kernel with every running conntrack timer back at its full timeout."""
+    return evolve(
+        kernel,
+        cts=tuple(
+            ct if ct is None or ct.timer <= 0 else evolve(ct, timer=config.ct_timeout)
+            for ct in kernel.cts
+        ),
+    )
+
+
+def canonical(config: Config, candidate: Candidate, marks: Placeholders) -> Candidate:
     """The representative of a candidate's class (see the module docstring)."""
     state, pools = candidate
     expired = expired_anonymous(state, marks)
@@ -281,13 +292,8 @@ def canonical(config: Config, candidate: Candidate, marks: Placeholders, freeze:
             for sock in kernel.sockets
         )
         kernel = evolve(kernel, sockets=sockets)
-    if freeze:
-        cts = tuple(
-            ct if ct is None or ct.timer <= 0 else evolve(ct, timer=config.ct_timeout)
-            for ct in kernel.cts
-        )
-        kernel = evolve(kernel, cts=cts)
-    state = evolve(state, kernel=kernel)
+    state = evolve(state, kernel=freeze_timers(config, kernel))
+    kernel = state.kernel
     live = sorted(
         (s for s, ct in enumerate(kernel.cts) if ct is not None),
         key=lambda s: _slot_key(state, s),
