@@ -4,9 +4,12 @@ record the tests that pin measured figures read."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from nfct_spec.docs.figures import RECORD, Block, load_figures
+from nfct_spec.engines.explorer import Exploration, explore
 from nfct_spec.models.config import Config, ListenerConfig
+from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.registry import ArgValue, Step, apply
 from nfct_spec.models.state import Conntrack, State, initial_state
 
@@ -85,3 +88,16 @@ def figures(name: str) -> Block:
     """Block `name` of the figures record (docs/figures.json), which the script named in its
     `command` writes: re-pinning a figure means re-running that script."""
     return load_figures(ROOT / RECORD)[name]
+
+
+def explore_pinned(config: Config, row: dict[str, Any]) -> Exploration:
+    """Check a config's reduced search (obligations kept) against its pinned row (complete,
+    states, transitions, depth) and return its unreduced search for the caller's checks."""
+    reduced = explore(config, [], level=OBLIGATIONS)
+    assert reduced.stats.complete
+    assert (reduced.stats.states, reduced.stats.transitions, reduced.stats.depth) == (
+        row["states"],
+        row["transitions"],
+        row["depth"],
+    )
+    return explore(config, [], level=OBLIGATIONS, symmetry=False)

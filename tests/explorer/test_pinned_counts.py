@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from explorer_configs import small
 
-from helpers import figures
+from helpers import explore_pinned, figures
 from nfct_spec.engines.explorer import explore
 from nfct_spec.engines.lasso import build_graph
 from nfct_spec.models.config import config_from_json
@@ -30,14 +30,7 @@ transitions and depth, and its states without reductions."""
 @pytest.mark.parametrize("row", PINNED, ids=[row["label"] for row in PINNED])
 def test_small_configs_have_their_pinned_state_counts(row: dict[str, Any]) -> None:
     config = config_from_json(row["config"])
-    reduced = explore(config, [], level=OBLIGATIONS)
-    assert reduced.stats.complete
-    assert (reduced.stats.states, reduced.stats.transitions, reduced.stats.depth) == (
-        row["states"],
-        row["transitions"],
-        row["depth"],
-    )
-    unreduced = explore(config, [], level=OBLIGATIONS, symmetry=False)
+    unreduced = explore_pinned(config, row)
     assert unreduced.stats.states == row["unreduced_states"]
     assert len(build_graph(config).states) == row["unreduced_states"]
     receipts = explore(config, [], level=OBLIGATIONS | RECEIPTS)
