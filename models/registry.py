@@ -410,7 +410,11 @@ ACTIONS: tuple[Action, ...] = (
         _slots_on("unconfirmed"),
         "kernel",
         ALL,
-        _CT | _LISTS | _SEND | _SMP | frozenset({"ghost.previous", "ghost.deaths"}),
+        _CT
+        | _LISTS
+        | _SEND
+        | _SMP
+        | frozenset({"ghost.previous", "ghost.deaths", "kernel.crashed"}),
         ("slot", _SLOT),
     ),
     _a(
@@ -419,7 +423,10 @@ ACTIONS: tuple[Action, ...] = (
         _slots_on("unconfirmed"),
         "kernel",
         ALL,
-        _CT | _LISTS | _SMP | frozenset({"ghost.records", "ghost.deaths", "ghost.previous"}),
+        _CT
+        | _LISTS
+        | _SMP
+        | frozenset({"ghost.records", "ghost.deaths", "ghost.previous", "kernel.crashed"}),
         ("slot", _SLOT),
     ),
     _a(

@@ -28,13 +28,14 @@ import z3
 
 from nfct_spec.models.bits import GROUP_DESTROY, IPCT_DESTROY, IPCT_PROTOINFO, IPCT_STATUS
 from nfct_spec.models.core import PACKETS
-from nfct_spec.models.registry import BY_NAME, actions_for
+from nfct_spec.models.registry import ACTIONS, BY_NAME, Action, actions_for
 from nfct_spec.models.state import NO_TIMER
 from nfct_spec.proofs import kernel_z3 as k
-from nfct_spec.proofs.params import Flags, Params
+from nfct_spec.proofs import smp_z3 as smp
+from nfct_spec.proofs.params import ATOMIC, Era, Flags, Params
 from nfct_spec.proofs.sym import Sym
 from nfct_spec.proofs.vocab import BY_FIELD, FIELDS, TRANSIENT_FIELDS, AState, Shape, equal_fields
-from nfct_spec.spec.terms import And, Implies, Not, Or, Term, count, sel
+from nfct_spec.spec.terms import And, If, Implies, Not, Or, Term, count, sel
 
 Builder = Callable[[Sym, Params, Flags, dict[str, Any]], Term]
 
@@ -109,7 +110,11 @@ def nf_conntrack_in(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     else:
         guard = And(guard, p.protoinfo_bit)
         bits = IPCT_PROTOINFO
-    s.put("timer", p.ct_timeout, hashed)
+    timer: Term = p.ct_timeout
+    if p.era.smp:
+        # __nf_ct_refresh_acct()'s mod_timer_pending(): a timer whose handler runs stays idle.
+        timer = If(s.at("timer", hashed) != NO_TIMER, p.ct_timeout, NO_TIMER)
+    s.put("timer", timer, hashed)
     if packet == "assure":
         s.put("assured", True, hashed)
     k.event_cache(s, hashed, bits)
@@ -133,6 +138,9 @@ def early_drop(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
         s.at("inH", victim),
         Not(s.at("assured", victim)),
     )
+    if p.era.smp:
+        # del_timer() fails while the victim's handler runs on another CPU (victim -1 then).
+        ok_victim = And(ok_victim, s.at("timer", victim) != NO_TIMER)
     with s.when(Not(none)):
         if f.single_winner_delete:
             _admit_if_freed(s, p, f, victim, flow, slot)
@@ -453,6 +461,22 @@ BUILDERS: dict[str, Spec] = {
     "env_fault_arm": Spec(env_fault_arm, ()),
     "env_tick": Spec(env_tick, ()),
     "env_netns_exit": Spec(env_netns_exit, (("order", "order"),)),
+    "ctnetlink_del_conntrack_lookup": Spec(
+        smp.ctnetlink_del_lookup, (("flow", "int"), ("requester", "int"), ("hashed", "pick"))
+    ),
+    "death_by_timeout_expire": Spec(smp.death_by_timeout_expire, (("slot", "int"),)),
+    "nf_conntrack_flush_report_start": Spec(smp.flush_start, (("requester", "int"),)),
+    "get_next_corpse": Spec(smp.flush_next_corpse, (("call", "int"), ("slot", "int"))),
+    "get_next_corpse_found": Spec(smp.flush_found, (("call", "int"),)),
+    "nf_conntrack_flush_report_done": Spec(smp.flush_done, (("call", "int"),)),
+    "del_timer": Spec(smp.del_timer, (("call", "int"),)),
+    "test_bit_dying": Spec(smp.test_dying, (("call", "int"),)),
+    "nf_conntrack_event_report": Spec(smp.report_destroy, (("call", "int"),)),
+    "set_bit_dying": Spec(smp.set_dying, (("call", "int"),)),
+    "nf_ct_delete_from_lists": Spec(smp.unlink, (("call", "int"),)),
+    "nf_ct_insert_dying_list": Spec(smp.insert_dying, (("call", "int"),)),
+    "nf_ct_put": Spec(smp.put, (("call", "int"),)),
+    "ecache_work_evict_list": Spec(smp.ecache_work_evict_list, ()),
 }
 """Keyed by registry action name; a test checks the keys against `ACTIONS` one to one."""
 
@@ -465,13 +489,21 @@ class NotEncoded(KeyError):
     """The variant has no Z3 transition relation."""
 
 
-def builders_for(variant: str) -> dict[str, Spec]:
-    """The builders of a variant's registry actions, in registry order."""
+def registry_actions(variant: str, era: Era = ATOMIC) -> tuple[Action, ...]:
+    """The registry entries of a variant at the era's granularity, in registry order."""
+    if not era.smp:
+        return actions_for(variant)
+    return tuple(a for a in ACTIONS if variant in a.variants and "smp" in a.granularities)
+
+
+def builders_for(variant: str, era: Era = ATOMIC) -> dict[str, Spec]:
+    """The builders of a variant's registry actions at the era's granularity, in registry
+    order."""
     if variant not in ENCODED_VARIANTS:
         raise NotEncoded(
             f"variant {variant!r} has no Z3 encoding (encoded: {', '.join(ENCODED_VARIANTS)})"
         )
-    return {a.name: BUILDERS[a.name] for a in actions_for(variant)}
+    return {a.name: BUILDERS[a.name] for a in registry_actions(variant, era)}
 
 
 def owned_fields(modifies: frozenset[str]) -> set[str]:
@@ -508,6 +540,10 @@ def execute(
     if stray:
         raise FrameError(f"{action} writes {sorted(stray)} outside its declared modifies")
     rules = And(Not(pre["crashed"]), True if action == "early_drop" else pre["apend"] < 0)
+    registered = BY_NAME[action]
+    if params.era.smp and registered.kind == "kernel" and "atomic" in registered.granularities:
+        # registry._waits_for_lock: an atomic kernel step waits while a flush holds the lock.
+        rules = And(rules, Not(smp.lock_held(pre)))
     return And(rules, guard), s.v
 
 

@@ -137,7 +137,7 @@ class _Unrolling:
         self.pre = fresh_state(shape, "tpre")
         self.post = fresh_state(shape, "tpost")
         self.templates: list[_Template] = []
-        for action in builders_for(config.variant):
+        for action in builders_for(config.variant, params.era):
             for k, args in enumerate(symbolic_args(action, shape, "t")):
                 formula = relation(action, flags, params, self.pre, self.post, args)
                 self.templates.append(_Template(action, k, args, _expr(formula)))

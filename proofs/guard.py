@@ -29,12 +29,27 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import BY_NAME, Step, actions_for, settled, successors
+from nfct_spec.models.registry import BY_NAME, Step, settled, successors
 from nfct_spec.models.state import State
-from nfct_spec.proofs.actions import BUILDERS, FrameError, execute, owned_fields
+from nfct_spec.proofs.actions import (
+    BUILDERS,
+    FrameError,
+    execute,
+    owned_fields,
+    registry_actions,
+)
 from nfct_spec.proofs.agreement import Checker, concrete_args
+from nfct_spec.proofs.params import ATOMIC, Era
 from nfct_spec.proofs.vocab import FIELDS, TRANSIENT_FIELDS, AState, equal_fields
-from nfct_spec.proofs.walks import WALK_PRESETS, WALK_PRESETS_6X, WalkPlan, visit
+from nfct_spec.proofs.walks import (
+    SMP_WALK_ERAS,
+    WALK_PRESETS,
+    WALK_PRESETS_6X,
+    WalkPlan,
+    smp_crowded,
+    visit,
+)
+from nfct_spec.spec.params import era_of as params_era
 from nfct_spec.spec.terms import And, truth
 
 CASES = 30
@@ -50,12 +65,6 @@ LENGTH = 40
 """States per walk."""
 PER_STATE = 2
 """Steps of one action checked in one state."""
-
-
-NOT_ENCODED_SMP = (
-    "not encoded: the Z3 encoding has one builder per atomic action and no CPU-level steps "
-    "(granularity smp), so neither the guard nor a proof speaks for this config"
-)
 
 
 NOT_ENCODED_RELOCK = (
@@ -78,11 +87,10 @@ them."""
 
 def encoding_gap(config: Config) -> str | None:
     """Why the encoding cannot speak for `config`, or None when it can: the guard and the
-    proofs cover the atomic model without namespace exit only, whatever the variant, and of the
-    6.x worker's eras the released one (its parameters have no `worker_relocks_twice`;
+    proofs cover the model without namespace exit only, whatever the variant and granularity
+    (the smp steps of every kernel era included), and of the 6.x worker's eras the released
+    one (its parameters have no `worker_relocks_twice`;
     `ecache_batch` needs none, since as released a batch end leaves the walk as it was)."""
-    if config.granularity != "atomic":
-        return NOT_ENCODED_SMP
     if config.worker_relocks_twice:
         return NOT_ENCODED_RELOCK
     if config.netns_exit or config.other_netns_exit:
@@ -127,8 +135,15 @@ class GuardReport:
         return f"{self.variant}: {self.disagreement} ({checked})"
 
 
+SMP = "smp"
+"""The `variant` argument of `check_encoding` for the smp steps of 2.6.31's kernel eras."""
+
+
 def walk_presets(variant: str) -> tuple[str, ...]:
-    """The presets the guard walks on for `variant` (those of the agreement tests)."""
+    """The presets the guard walks on for `variant` (those of the agreement tests; for `SMP`
+    the era configs of `nfct_spec.proofs.walks.SMP_WALK_ERAS`)."""
+    if variant == SMP:
+        return tuple(SMP_WALK_ERAS)
     presets = WALK_PRESETS_6X if variant == "6.x" else WALK_PRESETS
     return tuple(dict.fromkeys(presets))
 
@@ -170,9 +185,10 @@ def _field_difference(checker: Checker, state: State, step: Step, successor: Sta
 class _Guard:
     """The checks of one variant, counting cases and stopping at the first disagreement."""
 
-    def __init__(self, variant: str) -> None:
+    def __init__(self, variant: str, era: Era = ATOMIC) -> None:
         self.report = GuardReport(variant)
-        self.actions = tuple(a.name for a in actions_for(variant))
+        model_variant = "2.6.31" if variant == SMP else variant
+        self.actions = tuple(a.name for a in registry_actions(model_variant, era))
         self.kinds: Counter[Kind] = Counter()
 
     def done(self) -> bool:
@@ -268,17 +284,19 @@ class _Guard:
 
 
 def check_encoding(variant: str, seed: int = 0) -> GuardReport:
-    """The guard's sample of `variant`, checked against its encoding (see the module
-    docstring); the same sample for the same seed."""
+    """The guard's sample of `variant` (or of `SMP`: 2.6.31's smp steps over every kernel era),
+    checked against its encoding (see the module docstring); the same sample for the same
+    seed."""
     started = time.perf_counter()
-    guard = _Guard(variant)
+    smp = variant == SMP
+    guard = _Guard(variant, params_era(smp_crowded("smp")) if smp else ATOMIC)
     for walk in range(WALKS):
         for preset in walk_presets(variant):
             if guard.done():
                 break
             rnd = random.Random(f"{seed}/{variant}/{preset}/{walk}")
             choices = tuple(rnd.randrange(10**6) for _ in range(LENGTH))
-            plan = WalkPlan(preset, variant, choices)
+            plan = WalkPlan(preset, "2.6.31" if smp else variant, choices)
             _check_walk(guard, plan, rnd, walk)
     guard.report.seconds = time.perf_counter() - started
     return guard.report

@@ -23,7 +23,7 @@ from typing import Any
 import z3
 
 from nfct_spec.proofs.actions import ActionPred, arg_vars, builders_for, relation, symbolic_args
-from nfct_spec.proofs.params import Flags, Params, symbolic_params
+from nfct_spec.proofs.params import ATOMIC, Era, Flags, Params, symbolic_params
 from nfct_spec.proofs.vocab import FIELDS, AState, Shape, fresh_state
 from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.spec.terms import And, Implies, Not, Or, Term
@@ -80,6 +80,8 @@ def init_state(p: Params, shape: Shape) -> AState:
             state[f.name] = [f.default] * shape.n
         elif f.shape == "listener":
             state[f.name] = [f.default] * shape.listeners
+        elif f.shape == "cpu":
+            state[f.name] = [f.default] * shape.cpus
         else:
             state[f.name] = [[f.default] * shape.n for _ in range(shape.listeners)]
     state["open"] = [And(i < p.nl, p.open0[i]) for i in range(shape.listeners)]
@@ -218,11 +220,13 @@ def check_induction(
     only_actions: list[str] | None = None,
     on_line: Callable[[Line], None] | None = None,
     relations: Relations | None = None,
+    era: Era = ATOMIC,
 ) -> InductionReport:
     """Run every (transition, conjunct) query; stop early at nothing (all lines are wanted).
-    `relations` shares the transition formulas with other proofs of the same run."""
+    `relations` shares the transition formulas with other proofs of the same run (atomic
+    only); `era` fixes the granularity and the smp era flags (`shape.cpus` CPUs)."""
     report = InductionReport()
-    params, base = symbolic_params(shape)
+    params, base = symbolic_params(shape, era=era)
     base = base + [a.constraint(params) for a in assumptions]
     preds = [(c, INV[c].pred) for c in conjuncts]
     keep = set(projection(conjuncts, shape)) | {"alloc", "inU", "inH", "inD", "count"}
@@ -248,10 +252,10 @@ def check_induction(
     pre = fresh_state(shape, "pre")
     post = fresh_state(shape, "post")
     inv_pre = And(*[pred(pre, params) for _, pred in preds])
-    for action in builders_for(flags.name):
+    for action in builders_for(flags.name, era):
         if only_actions is not None and action not in only_actions:
             continue
-        if relations is None:
+        if relations is None or era.smp:
             step = _step(flags, params, shape, pre, post, action)
         else:
             step = relations.step(flags, params, shape, pre, post, action)

@@ -24,13 +24,36 @@ from nfct_spec.models.bits import (
     IPCT_DESTROY,
     IPCT_NEW,
 )
-from nfct_spec.models.state import NO_TIMER
+from nfct_spec.models.state import CRASH_MOD_ZERO, CRASH_USE_AFTER_FREE, NO_TIMER
 from nfct_spec.proofs.params import Flags, Params
 from nfct_spec.proofs.sym import Sym
 from nfct_spec.proofs.vocab import FIELDS
 from nfct_spec.spec.terms import And, If, Not, Or, Term, clear, count, has
+from nfct_spec.spec.vocab import CRASH_CODES, pc_code
 
 CT_FIELDS = [f for f in FIELDS if f.owners == frozenset({"kernel.cts"})]
+PUTS = (pc_code("put"), pc_code("put_base"))
+
+
+def smp(s: Sym) -> bool:
+    """The state has CPUs (granularity smp: calls in progress and reference counts)."""
+    return len(s.get("cfn")) > 0
+
+
+def crash(s: Sym, reason: str) -> None:
+    """The kernel faults with `reason` (a `CRASH_*` of `nfct_spec.models.state`)."""
+    s.put("crashed", True)
+    s.put("crash", CRASH_CODES.index(reason) + 1)
+
+
+def works_on(s: Sym, uid: Term) -> Term:
+    """smp: a call in progress works on `uid` and is not at a put (so it still reads it)."""
+    return Or(
+        *[
+            And(cfn != 0, cslot == uid, cpc != PUTS[0], cpc != PUTS[1])
+            for cfn, cslot, cpc in zip(s.get("cfn"), s.get("cslot"), s.get("cpc"), strict=True)
+        ]
+    )
 
 
 def group_of(bits: Term) -> dict[str, Term]:
@@ -167,7 +190,11 @@ def send(s: Sym, p: Params, f: Flags, uid: Term, bits: Term, portid: Term, repor
 
 
 def confirmed(s: Sym, uid: Term) -> Term:
-    """In the hash table or on the dying list."""
+    """In the hash table or on the dying list; smp: also between a call's unhash and its
+    dying-list insertion (IPS_CONFIRMED is never cleared), so every allocated conntrack that
+    is not unconfirmed."""
+    if smp(s):
+        return Not(s.at("inU", uid))
     return Or(s.at("inH", uid), s.at("inD", uid))
 
 
@@ -179,7 +206,7 @@ def eventmask_report(
     6.x sends for a dying conntrack too (nf_ct_delete() sets DYING before the DESTROY) and ORs
     every failed event into `missed`, the remembered pid included."""
     live = And(s.at("alloc", uid), s.at("ecache", uid), confirmed(s, uid))
-    if not f.single_winner_delete:
+    if not f.single_winner_delete and not p.era.ecache_destroy_state:
         live = And(live, Not(s.at("dbit", uid)))
     failed: Term = False
     with s.when(live):
@@ -247,7 +274,31 @@ def delete_from_lists(s: Sym, uid: Term) -> None:
 def free(s: Sym, uid: Term) -> None:
     """nf_conntrack_free(): off every list, slot emptied, count decremented; the instance's
     observer record leaves the abstract view (noted first for the action properties), so the
-    slot's observer fields are cleared (`observers.freed`)."""
+    slot's observer fields are cleared (`observers.freed`).
+
+    smp (`lists.nf_conntrack_free`): this drops the owner's reference; while a call holds one
+    of its own the conntrack is only unlinked, and freeing one that a call still works on
+    without a reference is a use after free."""
+    if not smp(s):
+        _free_now(s, uid)
+        return
+    refs = s.at("refs", uid)
+    shared = refs > 1
+    with s.when(shared):
+        for name in ("inH", "inU", "inD"):
+            s.put(name, False, uid)
+        s.put("dpos", -1, uid)
+        s.put("refs", refs - 1, uid)
+    with s.when(Not(shared)):
+        busy = works_on(s, uid)
+        with s.when(busy):
+            crash(s, CRASH_USE_AFTER_FREE)
+        with s.when(Not(busy)):
+            s.put("refs", 0, uid)
+            _free_now(s, uid)
+
+
+def _free_now(s: Sym, uid: Term) -> None:
     s.note_free(uid)
     for fld in CT_FIELDS:
         s.put(fld.name, fld.default, uid)
@@ -271,11 +322,17 @@ def fresh_observers(s: Sym, uid: Term, owed: list[Term]) -> None:
 def free_dying(s: Sym, uid: Term) -> None:
     """nf_conntrack_free() of a conntrack on the dying list (2.6.31 death_by_event(), 6.x
     ecache_work()): leaving the list closes the gap, the entries nearer the head move one
-    position towards the tail. Every other free is of a hashed or unconfirmed conntrack."""
+    position towards the tail. Every other free is of a hashed or unconfirmed conntrack.
+    smp: unless the free is a use after free (the model then stops with the lists as they
+    were)."""
     pos = s.at("dpos", uid)
-    for v in range(len(s.get("alloc"))):
-        with s.when(And(s.at("inD", v), s.at("dpos", v) > pos)):
-            s.put("dpos", s.at("dpos", v) - 1, v)
+    unlinks: Term = True
+    if smp(s):
+        unlinks = Or(s.at("refs", uid) > 1, Not(works_on(s, uid)))
+    with s.when(unlinks):
+        for v in range(len(s.get("alloc"))):
+            with s.when(And(s.at("inD", v), s.at("dpos", v) > pos)):
+                s.put("dpos", s.at("dpos", v) - 1, v)
     free(s, uid)
 
 
@@ -292,7 +349,7 @@ def arm_retry_timer(s: Sym, uid: Term) -> None:
     retry = s.get("retry")
     with s.when(retry <= 0):
         s.put("timer", NO_TIMER, uid)
-        s.put("crashed", True)
+        crash(s, CRASH_MOD_ZERO)
     with s.when(retry > 0):
         s.put("timer", retry - 1, uid)
 
@@ -304,21 +361,47 @@ def insert_dying_list(s: Sym, uid: Term) -> None:
 
 
 def death_by_timeout_now(s: Sym, p: Params, f: Flags, uid: Term) -> None:
-    """death_by_timeout() on a hashed conntrack whose timer was stolen."""
+    """death_by_timeout() on a hashed conntrack whose timer was stolen (in the smp eras of 3.17
+    and later nf_ct_delete(): `dying_list_add`, the ecache work kicked after a delivered
+    DESTROY, and with `delete_test_and_set_dying` DYING set first)."""
     already = s.at("dbit", uid)
     note_death(s, uid)
     s.put("timer", NO_TIMER, uid)
+    if p.era.delete_test_and_set_dying:
+        s.put("dbit", True, uid)
     failed: Term = False
     with s.when(Not(already)):
         failed = And(Not(already), eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False))
         if f.reliable:
             with s.when(failed):
                 delete_from_lists(s, uid)
-                insert_dying_list(s, uid)
+                dying_list_add(s, p, uid)
+        with s.when(Not(failed)):
+            ecache_work_kick(s, p)
     keep = failed if f.reliable else False
     with s.when(Not(keep)):
         s.put("dbit", True, uid)
         free(s, uid)
+
+
+def dying_list_add(s: Sym, p: Params, uid: Term) -> None:
+    """`lists.nf_ct_dying_list_add`: the retry timer of 2.6.31, or with `retry_by_worker` (3.17
+    to 4.8) the head of the dying list and the ecache work scheduled unless it is pending."""
+    if not p.era.retry_by_worker:
+        insert_dying_list(s, uid)
+        return
+    add_head_dying(s, uid)
+    schedule_on_failure(s, p)
+
+
+def ecache_work_kick(s: Sym, p: Params) -> None:
+    """`lists.nf_conntrack_ecache_work` (`retry_by_worker`): after a delivered DESTROY a pending
+    work runs at once and ecache_dwork_pending is cleared."""
+    if not p.era.retry_by_worker:
+        return
+    with s.when(s.get("dwork_pending")):
+        s.put("worker", 0)
+        s.put("dwork_pending", False)
 
 
 def wants_ecache(s: Sym, p: Params, f: Flags) -> Term:
@@ -351,6 +434,8 @@ def allocate(s: Sym, p: Params, f: Flags, slot: Term, flow: Term) -> None:
     s.put("flow", flow, slot)
     s.put("ecache", ecache, slot)
     s.put("inU", True, slot)
+    if smp(s):
+        s.put("refs", 1, slot)
     s.put("apend", -1)
     s.put("aslot", -1)
     fresh_observers(s, slot, [And(i < p.nl, s.at("open", i)) for i in range(len(p.be))])

@@ -12,8 +12,10 @@ import z3
 
 from nfct_spec.models.bits import GROUP_DESTROY, GROUP_EXPECT, GROUP_NEW, GROUP_UPDATE
 from nfct_spec.spec.params import (
+    ATOMIC,
     GROUPS4,
     SYSCTL_NAMES,
+    Era,
     Flags,
     Params,
     concrete_params,
@@ -23,8 +25,10 @@ from nfct_spec.spec.terms import Implies, Term
 from nfct_spec.spec.vocab import Shape
 
 __all__ = [
+    "ATOMIC",
     "GROUPS4",
     "SYSCTL_NAMES",
+    "Era",
     "Flags",
     "Params",
     "concrete_params",
@@ -33,8 +37,9 @@ __all__ = [
 ]
 
 
-def symbolic_params(shape: Shape, tag: str = "cfg") -> tuple[Params, list[Term]]:
-    """Free parameters and the constraints every valid config satisfies."""
+def symbolic_params(shape: Shape, tag: str = "cfg", era: Era = ATOMIC) -> tuple[Params, list[Term]]:
+    """Free parameters and the constraints every valid config satisfies (of one era: the
+    granularity and the smp flags are fixed, like the variant)."""
     lsl = range(shape.listeners)
 
     def bools(name: str) -> list[Term]:
@@ -64,6 +69,7 @@ def symbolic_params(shape: Shape, tag: str = "cfg") -> tuple[Params, list[Term]]
         worker_first_delay=z3.Int(f"{tag}.worker_first_delay"),
         worker_retry_delay=z3.Int(f"{tag}.worker_retry_delay"),
         ecache_work_fixed=z3.Bool(f"{tag}.ecache_work_fixed"),
+        era=era,
     )
     constraints = [
         p.nl >= 1,

@@ -17,6 +17,7 @@ from nfct_spec.proofs.bmc import StepSel, Target
 from nfct_spec.proofs.params import Params
 from nfct_spec.proofs.vocab import AState
 from nfct_spec.spec.invariants import BY_ID as INV
+from nfct_spec.spec.smp_invariants import timeout_handler_once
 from nfct_spec.spec.terms import And, Not, Or, Term, count, sel
 
 
@@ -72,7 +73,22 @@ def _silent_destroy(p: Params, pre: AState, post: AState, step: StepSel) -> Term
     return And(freed, reliable)
 
 
+def _violated(prop_id: str) -> Target:
+    def target(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
+        return Not(INV[prop_id].pred(post, p))
+
+    return target
+
+
+def _timeout_handler_twice(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
+    return Not(timeout_handler_once(p, pre, post))
+
+
 TARGETS: dict[str, Target] = {
+    "no-double-unlink": _violated("no-double-unlink"),
+    "no-timer-rearm": _violated("no-timer-rearm"),
+    "no-use-after-free": _violated("no-use-after-free"),
+    "timeout-handler-once": _timeout_handler_twice,
     "flush-confirm-race": _flush_confirm_race,
     "no-destroy-before-listener": _silent_destroy,
     "table-bound": _table_bound,

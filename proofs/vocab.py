@@ -61,6 +61,8 @@ def fresh_state(shape: Shape, tag: str) -> AState:
             state[f.name] = [_var(f.sort, f"{base}[{u}]") for u in range(shape.n)]
         elif f.shape == "listener":
             state[f.name] = [_var(f.sort, f"{base}[{i}]") for i in range(shape.listeners)]
+        elif f.shape == "cpu":
+            state[f.name] = [_var(f.sort, f"{base}[{c}]") for c in range(shape.cpus)]
         else:
             state[f.name] = [
                 [_var(f.sort, f"{base}[{i}][{u}]") for u in range(shape.n)]

@@ -34,6 +34,36 @@ PROGRESS = (
 choice in five, so that expiries, retries, redeliveries and early drops are frequent."""
 
 
+SMP_WALK_ERAS: dict[str, dict[str, bool]] = {
+    "smp": {},
+    "smp-delete-guard": {"delete_takes_timer": True},
+    "smp-iterator-guard": {"delete_takes_timer": True, "iterator_takes_timer": True},
+    "smp-ecache-timer": {"delete_takes_timer": True, "retry_timer_separate": True},
+    "smp-dying-worker": {
+        "delete_takes_timer": True,
+        "iterator_takes_timer": True,
+        "retry_timer_separate": True,
+        "retry_by_worker": True,
+    },
+    "smp-test-and-set": {
+        "delete_takes_timer": True,
+        "iterator_takes_timer": True,
+        "retry_timer_separate": True,
+        "retry_by_worker": True,
+        "delete_test_and_set_dying": True,
+    },
+    "smp-ecache-state": {
+        "delete_takes_timer": True,
+        "iterator_takes_timer": True,
+        "retry_timer_separate": True,
+        "retry_by_worker": True,
+        "delete_test_and_set_dying": True,
+        "ecache_destroy_state": True,
+    },
+}
+"""The smp walks (2.6.31): each kernel era's flags (`nfct_spec.models.smp`), on `smp_crowded`."""
+
+
 @dataclass(frozen=True)
 class WalkPlan:
     """A preset, a variant and the index of the step taken at each state (modulo)."""
@@ -49,6 +79,8 @@ class WalkPlan:
             return crowded(self.variant)
         if self.preset == "crowded-fixed":
             return crowded_fixed(self.variant)
+        if self.preset in SMP_WALK_ERAS:
+            return smp_crowded(self.preset)
         return preset(self.preset, self.variant)
 
 
@@ -84,6 +116,28 @@ def crowded_fixed(variant: str) -> Config:
         ecache_work_fixed=True,
         worker_first_delay=0,
         worker_retry_delay=0,
+    )
+
+
+def smp_crowded(era: str) -> Config:
+    """A 2.6.31 smp config where the CPU-level races are frequent: two CPUs, two flows in a
+    table of one entry (early drop), three memory slots, expiry after one tick, a retry bound
+    of two (and writes of 1 and 0: a retry timeout of 0 crashes), flushes and deletes from the
+    tool and the listener, a reliable listener with a one-message queue, and the flags of
+    `era` (of SMP_WALK_ERAS)."""
+    base = preset("faults", "2.6.31")
+    return base.with_(
+        name=era,
+        granularity="smp",
+        cpus=2,
+        nf_conntrack_max=1,
+        flows=2,
+        slots=3,
+        ct_timeout=1,
+        events_retry_timeout=2,
+        sysctl_writes=(("events_retry_timeout", 1), ("events_retry_timeout", 0)),
+        flush=True,
+        **SMP_WALK_ERAS[era],
     )
 
 

@@ -12,10 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nfct_spec.models.bits import IPCT_DESTROY
-from nfct_spec.models.state import NO_TIMER
+from nfct_spec.models.state import (
+    CRASH_DOUBLE_DYING,
+    CRASH_DOUBLE_UNLINK,
+    CRASH_FREED_LINKED,
+    CRASH_TIMER_PENDING,
+    CRASH_USE_AFTER_FREE,
+    NO_TIMER,
+)
+from nfct_spec.spec import smp_invariants as smp
 from nfct_spec.spec.params import Params
 from nfct_spec.spec.terms import And, If, Implies, Not, Or, Term, clear, count, sel
-from nfct_spec.spec.vocab import AState
+from nfct_spec.spec.vocab import CRASH_CODES, AState
 
 Pred = Callable[[AState, Params], Term]
 
@@ -91,6 +99,22 @@ def _dying_has_retry(s: AState, p: Params) -> Term:
 
 def _no_crash(s: AState, p: Params) -> Term:
     return Not(s["crashed"])
+
+
+def _crashed_with(s: AState, *reasons: str) -> Term:
+    return Or(*[s["crash"] == CRASH_CODES.index(reason) + 1 for reason in reasons])
+
+
+def _no_double_unlink(s: AState, p: Params) -> Term:
+    return Not(_crashed_with(s, CRASH_DOUBLE_UNLINK))
+
+
+def _no_timer_rearm(s: AState, p: Params) -> Term:
+    return Not(_crashed_with(s, CRASH_TIMER_PENDING))
+
+
+def _no_use_after_free(s: AState, p: Params) -> Term:
+    return Not(_crashed_with(s, CRASH_USE_AFTER_FREE, CRASH_FREED_LINKED, CRASH_DOUBLE_DYING))
 
 
 def _free_clean(s: AState, p: Params) -> Term:
@@ -291,6 +315,15 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant("dying-has-retry", "dying => retry timer pending", _dying_has_retry, True),
     Invariant("no-crash", "the kernel has not crashed", _no_crash, True),
+    Invariant("no-double-unlink", "no conntrack was unhashed twice (smp)", _no_double_unlink, True),
+    Invariant("no-timer-rearm", "no pending timer was set up again (smp)", _no_timer_rearm, True),
+    Invariant(
+        "no-use-after-free",
+        "no reference dropped that nobody held, no conntrack freed while linked or linked "
+        "twice into the dying list (smp)",
+        _no_use_after_free,
+        True,
+    ),
     Invariant(
         "aux-free-clean",
         "a free slot has no observer state: nothing pending, not reporting, not dying, owed to "
@@ -406,4 +439,39 @@ INVARIANTS: tuple[Invariant, ...] = (
         _dying_order,
     ),
 )
-BY_ID = {inv.id: inv for inv in INVARIANTS}
+SMP_AUX: tuple[Invariant, ...] = (
+    Invariant(
+        "aux-smp-owners-placed",
+        "the call that owns a deletion (it took the timer) finds the conntrack hashed with the "
+        "timer idle until it unhashes it, then on no list until the dying list or the put",
+        smp.owners_placed,
+    ),
+    Invariant(
+        "aux-smp-owners-placed-dying",
+        "as aux-smp-owners-placed, where the owner may also have taken a dying conntrack's "
+        "retry timer (the retry re-uses ct->timeout)",
+        smp.owners_placed_dying,
+    ),
+    Invariant("aux-smp-one-owner", "no two calls own one conntrack's deletion", smp.one_owner),
+    Invariant(
+        "aux-smp-calls-shaped",
+        "each kind of call holds the references its code takes, on an allocated conntrack",
+        smp.calls_shaped,
+    ),
+    Invariant(
+        "aux-smp-refs",
+        "each reference count is the list's (or the unhashing owner's) plus the calls' own",
+        smp.refs_counted,
+    ),
+    Invariant(
+        "aux-smp-places",
+        "an allocated conntrack is on at most one list, and on none only with its timer idle",
+        smp.places_smp,
+    ),
+)
+"""The auxiliary conjuncts of the smp era proofs (`nfct_spec.proofs.era_plans`). They are not
+catalogue entries (the catalogue judges configs of every granularity, and these speak of the
+calls of an smp era only); the tests check each on every reachable state of the era configs
+whose proofs use it."""
+
+BY_ID = {inv.id: inv for inv in (*INVARIANTS, *SMP_AUX)}

@@ -35,6 +35,45 @@ def flags_for(variant: str) -> Flags:
 
 
 @dataclass(frozen=True)
+class Era:
+    """The granularity and, at smp, the CPUs and the kernel-era flags of a config
+    (`nfct_spec.models.smp`): fixed when a relation is built, like the variant, since each era
+    is its own transition relation. `flush` says whether `conntrack -F` is allowed (the smp
+    flush start checks it, as its domain does)."""
+
+    smp: bool = False
+    cpus: int = 0
+    flush: bool = True
+    delete_takes_timer: bool = False
+    iterator_takes_timer: bool = False
+    retry_timer_separate: bool = False
+    retry_by_worker: bool = False
+    delete_test_and_set_dying: bool = False
+    ecache_destroy_state: bool = False
+
+
+ATOMIC = Era()
+"""Every kernel function one step."""
+
+ERA_FLAGS = (
+    "delete_takes_timer",
+    "iterator_takes_timer",
+    "retry_timer_separate",
+    "retry_by_worker",
+    "delete_test_and_set_dying",
+    "ecache_destroy_state",
+)
+
+
+def era_of(config: Config) -> Era:
+    """The era of a config (`ATOMIC` at the atomic granularity)."""
+    if config.granularity != "smp":
+        return ATOMIC
+    flags = {name: bool(getattr(config, name)) for name in ERA_FLAGS}
+    return Era(smp=True, cpus=config.cpus, flush=config.flush, **flags)
+
+
+@dataclass(frozen=True)
 class Params:
     """Everything fixed for a run: table limit, bounds, listener options, allowed env steps."""
 
@@ -60,6 +99,7 @@ class Params:
     worker_first_delay: Term
     worker_retry_delay: Term
     ecache_work_fixed: Term
+    era: Era = ATOMIC
 
     def sub_of(self, group: str, i: int) -> Term:
         """Listener slot i subscribes to `group`."""
@@ -106,4 +146,5 @@ def concrete_params(config: Config, shape: Shape) -> Params:
         worker_first_delay=config.worker_first_delay,
         worker_retry_delay=config.worker_retry_delay,
         ecache_work_fixed=config.ecache_work_fixed,
+        era=era_of(config),
     )

@@ -46,12 +46,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import NO_TIMER, Record, Socket, State
+from nfct_spec.models.state import (
+    CRASH_DOUBLE_DYING,
+    CRASH_DOUBLE_UNLINK,
+    CRASH_FREED_LINKED,
+    CRASH_MOD_ZERO,
+    CRASH_TIMER_PENDING,
+    CRASH_USE_AFTER_FREE,
+    NO_TIMER,
+    Call,
+    Record,
+    Socket,
+    State,
+)
 from nfct_spec.spec.terms import Term
 
 KERNEL_CTS = "kernel.cts"
 SOCKETS = "kernel.sockets"
 RECORDS = "ghost.records"
+CALLS = "kernel.calls"
 FREED = "ghost.freed"
 """The owner of the transient fields: every step starts with no freed record (the registry
 settles the state before the action runs), so no action declares it and each one sets it."""
@@ -127,6 +140,7 @@ FIELDS: tuple[Field, ...] = (
         False,
         "the kernel faulted (no encoded config deadlocks: proofs.guard.encoding_gap)",
     ),
+    _f("crash", "kernel.crashed", "scalar", "int", 0, "which fault (CRASH_CODES), 0 none"),
     _f("worker", "kernel.worker", "scalar", "int", -1, "6.x ecache dwork: ticks left, -1 idle"),
     _f(
         "dwork_pending",
@@ -136,6 +150,15 @@ FIELDS: tuple[Field, ...] = (
         False,
         "net->ct.ecache_dwork_pending (6.x)",
     ),
+    _f("refs", "kernel.refs", "slot", "int", 0, "smp: ct_general.use, 0 when free"),
+    _f("cfn", CALLS, "cpu", "int", 0, "smp: the call's function (CALL_FNS code), 0 none"),
+    _f("cslot", CALLS, "cpu", "int", -1, "smp: the conntrack the call works on"),
+    _f("cpc", CALLS, "cpu", "int", 0, "smp: the call's program point (CALL_PCS code)"),
+    _f("cport", CALLS, "cpu", "int", 0, "smp: the port id the call reports DESTROY with"),
+    _f("cecho", CALLS, "cpu", "bool", False, "smp: the call reports with echo"),
+    _f("cheld", CALLS, "cpu", "bool", False, "smp: the call holds a reference of its own"),
+    _f("cfailed", CALLS, "cpu", "bool", False, "smp: the call's DESTROY send failed"),
+    _f("cinline", CALLS, "cpu", "bool", False, "smp: death_by_timeout() body run inline"),
     _f("pend", RECORDS, "slot", "bits", 0, "bits raised and not yet sent successfully"),
     _f("rep", RECORDS, "slot", "bool", False, "an event was handed to ctnetlink"),
     _f("dead", RECORDS, "slot", "bool", False, "the instance started to die (DESTROY raised)"),
@@ -162,10 +185,62 @@ AState = dict[str, Any]
 
 @dataclass(frozen=True)
 class Shape:
-    """How many conntrack slots (N) and listener slots (L) an encoding has."""
+    """How many conntrack slots (N), listener slots (L) and CPUs (the smp calls in progress at
+    once; 0 at the atomic granularity) an encoding has."""
 
     n: int
     listeners: int
+    cpus: int = 0
+
+
+CALL_FNS = ("ctnetlink_del_conntrack", "death_by_timeout", "nf_conntrack_flush_report")
+"""The functions of an smp call; `cfn` is the index + 1 (0: no call). The order is the model's
+(calls are kept sorted, `Call` compares its fields in order), so the codes compare as the
+names do."""
+
+CALL_PCS = (
+    "del_timer",
+    "found",
+    "insert_dying",
+    "next_corpse",
+    "put",
+    "put_base",
+    "report",
+    "set_dying",
+    "test_dying",
+    "unlink",
+)
+"""The program points of an smp call, sorted as the model sorts them; `cpc` is the index + 1."""
+
+CRASH_CODES = (
+    CRASH_MOD_ZERO,
+    CRASH_DOUBLE_UNLINK,
+    CRASH_TIMER_PENDING,
+    CRASH_DOUBLE_DYING,
+    CRASH_USE_AFTER_FREE,
+    CRASH_FREED_LINKED,
+)
+"""The faults an encoded config can reach; `crash` is the index + 1 (0: none, and
+OTHER_CRASH for any other, such as a deadlock of a config the encoding does not cover)."""
+
+OTHER_CRASH = len(CRASH_CODES) + 1
+
+
+def crash_code(crashed: str) -> int:
+    """The `crash` value of a model's `Kernel.crashed`."""
+    if not crashed:
+        return 0
+    return CRASH_CODES.index(crashed) + 1 if crashed in CRASH_CODES else OTHER_CRASH
+
+
+def fn_code(fn: str) -> int:
+    """The `cfn` value of a call's function."""
+    return CALL_FNS.index(fn) + 1
+
+
+def pc_code(pc: str) -> int:
+    """The `cpc` value of a call's program point."""
+    return CALL_PCS.index(pc) + 1
 
 
 def leaves(state: AState, name: str) -> list[Term]:
@@ -185,7 +260,8 @@ def equal_fields(a: AState, b: AState, names: list[str]) -> list[Term]:
 
 def shape_for(config: Config) -> Shape:
     """The smallest shape that holds every state of `config`."""
-    return Shape(n=config.slots, listeners=len(config.listeners))
+    cpus = config.cpus if config.granularity == "smp" else 0
+    return Shape(n=config.slots, listeners=len(config.listeners), cpus=cpus)
 
 
 def _records(state: State, n: int) -> list[Record | None]:
@@ -223,6 +299,19 @@ def _per_seen(attr: str) -> Callable[[State, Shape], tuple[tuple[bool, ...], ...
 def _dpos(state: State, shape: Shape) -> tuple[int, ...]:
     dying = state.kernel.dying
     return tuple(len(dying) - 1 - dying.index(u) if u in dying else -1 for u in range(shape.n))
+
+
+def _per_call(read: Callable[[Call], Any], default: Any) -> Callable[[State, Shape], Any]:
+    def field(state: State, shape: Shape) -> tuple[Any, ...]:
+        calls = state.kernel.calls
+        return tuple(read(calls[c]) if c < len(calls) else default for c in range(shape.cpus))
+
+    return field
+
+
+def _refs(state: State, shape: Shape) -> tuple[int, ...]:
+    refs = state.kernel.refs
+    return tuple(refs[u] if u < len(refs) else 0 for u in range(shape.n))
 
 
 def _freed(state: State) -> dict[int, Record]:
@@ -269,6 +358,16 @@ PROJECTIONS: dict[str, Callable[[State, Shape], Any]] = {
     "aslot": lambda s, sh: s.kernel.alloc_slot,
     "bfa": lambda s, sh: s.kernel.build_fail_armed,
     "crashed": lambda s, sh: bool(s.kernel.crashed),
+    "crash": lambda s, sh: crash_code(s.kernel.crashed),
+    "refs": _refs,
+    "cfn": _per_call(lambda c: fn_code(c.fn), 0),
+    "cslot": _per_call(lambda c: c.slot, -1),
+    "cpc": _per_call(lambda c: pc_code(c.pc), 0),
+    "cport": _per_call(lambda c: c.portid, 0),
+    "cecho": _per_call(lambda c: c.echo, False),
+    "cheld": _per_call(lambda c: c.held, False),
+    "cfailed": _per_call(lambda c: c.failed, False),
+    "cinline": _per_call(lambda c: c.inline, False),
     "worker": lambda s, sh: s.kernel.worker,
     "dwork_pending": lambda s, sh: s.kernel.dwork_pending,
     "pend": lambda s, sh: tuple(r.pending if r else 0 for r in _records(s, sh.n)),

@@ -32,7 +32,7 @@ def test_the_review_worker_deadlocks_and_the_released_one_does_not(tmp_path: Pat
     assert verdicts[("worker-released-relock", "explorer")]["verdict"] == "exhausted"
     assert {r["engine"] for r in data["results"]} == {"explorer", "hypothesis"}
     assert "not encoded" in data["run"]["z3"]["worker-review-relock"]
-    assert "covered by the proofs" in data["run"]["z3"]["worker-released-relock"]
+    assert "BMC of the expected findings" in data["run"]["z3"]["worker-released-relock"]
 
 
 LOST = ["eras", "--era", "worker-review-relock", "--property", "deadlock-free", "--profile", "dev"]
@@ -106,3 +106,35 @@ def test_by_default_every_guarantee_is_checked_and_no_witness(tmp_path: Path) ->
     checked = {r["property"] for r in data["results"]}
     assert {BY_ID[p].kind for p in checked} <= set(eras.GUARANTEES)
     assert {"deadlock-free", "destroy-before-free", "destroy-eventually"} <= checked
+
+
+SMP_FAULT = ["eras", "--era", "smp-dying-worker-test-and-set", "--property", "destroy-before-free"]
+"""The 3.17 scheme with the test-and-set guard and no three-state ecache: a missed DESTROY."""
+
+
+def test_z3_finds_an_smp_era_fault_at_the_explorer_depth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(PROFILES, "dev", Profile("dev", 5, 10, False))
+    out = tmp_path / "out"
+    assert main([*SMP_FAULT, "--profile", "dev", "--out", str(out)]) in (0, 3)
+    data = json.loads((out / "results.json").read_text())
+    rows = {r["engine"]: r for r in data["results"]}
+    assert rows["explorer"]["verdict"] == rows["z3"]["verdict"] == "violated"
+    assert "at depth 8" in rows["explorer"]["scope"]
+    assert "8-step Z3 trace, the explorer's BFS depth" in rows["z3"]["reason"]
+    assert len(load_trace(out / rows["z3"]["trace"]).steps) == 8
+
+
+def test_eras_without_z3_and_with_a_bad_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(PROFILES, "dev", Profile("dev", 5, 10, False))
+    out = tmp_path / "out"
+    main([*SMP_FAULT, "--profile", "dev", "--no-z3", "--out", str(out)])
+    data = json.loads((out / "results.json").read_text())
+    assert "z3" not in {r["engine"] for r in data["results"]}
+    assert data["run"]["z3"]["smp-dying-worker-test-and-set"] == "skipped (--no-z3)"
+    assert main([*SMP_FAULT, "--z3-timeout", "0", "--out", str(tmp_path / "bad")]) == 2
+    assert "--z3-timeout: must be positive: '0'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -67,7 +67,8 @@ LOOKAHEAD = (
 
 
 def _perturb(state: AState, rnd: random.Random) -> tuple[AState, str]:
-    name = rnd.choice(sorted(state))
+    # Fields with no values (the per-CPU fields of an atomic config) cannot be perturbed.
+    name = rnd.choice(sorted(k for k, v in state.items() if v != []))
     out = {
         k: ([list(r) for r in v] if v and isinstance(v[0], list) else list(v))
         if isinstance(v, list)

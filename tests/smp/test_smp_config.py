@@ -10,12 +10,12 @@ import pytest
 from smp_configs import ERAS, era
 
 from nfct_spec.cli import main
-from nfct_spec.engines.z3_engine import encoded_variants
+from nfct_spec.engines.z3_engine import SMP_ELSEWHERE, encoded_variants
 from nfct_spec.models.config import Config, ConfigError, config_from_json
 from nfct_spec.models.presets import preset
 from nfct_spec.models.registry import Step, StepError, actions_for, actions_of, apply
 from nfct_spec.models.state import initial_state
-from nfct_spec.proofs.guard import NOT_ENCODED_SMP, encoding_gap
+from nfct_spec.proofs.guard import encoding_gap
 from nfct_spec.spec.catalogue import CATALOGUE
 
 
@@ -82,12 +82,13 @@ def test_atomic_configs_judge_none_of_the_smp_properties() -> None:
         assert all(p.expected_for(config) == "n/a" for p in CATALOGUE if p.id in smp_only)
 
 
-def test_z3_names_an_smp_config_as_not_encoded_and_proves_only_atomic_ones() -> None:
+def test_check_leaves_an_smp_config_to_eras_and_proves_only_atomic_ones() -> None:
     shown: list[str] = []
     configs = [era("smp-2.6.31"), preset("ci", "6.x")]
     assert encoded_variants(configs, shown.append) == ["6.x"]
-    assert shown == [f"Z3: 2.6.31 (smp-2.6.31) skipped: {NOT_ENCODED_SMP}"]
+    assert shown == [f"Z3: 2.6.31 (smp-2.6.31) skipped: {SMP_ELSEWHERE}"]
     assert encoding_gap(preset("ci", "2.6.31")) is None
+    assert encoding_gap(era("smp-2.6.31")) is None
 
 
 def test_explore_refuses_a_bad_smp_config_file_with_one_line(

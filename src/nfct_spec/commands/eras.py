@@ -7,8 +7,11 @@ property. `nfct-spec check` covers the variants' presets and stays within its ti
 this command is the check of the eras: the explorer exhausts every era config for every
 catalogue entry it judges (findings BFS-shortest, with their traces), Hypothesis samples each
 config, and each verdict is compared with the catalogue's expectation for that config. Z3
-speaks only for the configs its encoding covers (atomic, released code); for each of the others
-the reason is printed and Z3 gives no verdict, never a pass.
+(`nfct_spec.engines.z3_eras`) searches each expected finding that has a BMC target to the
+explorer's depth (the two shortest paths must have the same length) and proves the entries that
+hold where an era proof is written (`nfct_spec.proofs.era_plans`); for a config its encoding
+does not cover (namespace exit, the 6.x worker's review era) the reason is printed and Z3
+gives no verdict, never a pass.
 
 An era config built to show a fault (the history page's record of it, `nfct_spec.docs.faults`:
 the config that has the fault and the catalogue entries that catch it) that the explorer
@@ -35,12 +38,17 @@ from nfct_spec.commands.check import SAMPLING_WORKERS, ignore_interrupts, sample
 from nfct_spec.commands.common import OUTCOMES, properties_from_ids, verdict_cell
 from nfct_spec.docs.eras import ERAS, era_config
 from nfct_spec.docs.faults import SHOWN_BY
+from nfct_spec.engines import z3_eras
 from nfct_spec.engines.hypothesis_engine import PROFILES
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.proofs.guard import encoding_gap
 from nfct_spec.results import Result, check_mergeable, exit_code, write_results
 from nfct_spec.spec.catalogue import CATALOGUE
 from nfct_spec.traces import save_trace
+
+DEFAULT_Z3_TIMEOUT = 300.0
+"""Seconds per Z3 query: the deepest BMC search of the era configs (12 steps) takes about a
+minute on this kind of machine."""
 
 GUARANTEES = ("invariant", "action", "liveness")
 """The kinds of catalogue entries checked by default: what the kernel promises, or fails to.
@@ -60,6 +68,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     eras.add_argument("--profile", default="eras", choices=sorted(PROFILES))
     eras.add_argument("--seed", type=int, default=0)
+    eras.add_argument(
+        "--z3-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_Z3_TIMEOUT,
+        help=f"seconds per Z3 query (default {DEFAULT_Z3_TIMEOUT:g})",
+    )
+    eras.add_argument("--no-z3", action="store_true", help="skip Z3 (BMC and the era proofs)")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
 
 
 def _explored(result: Result, name: str) -> Result:
@@ -71,12 +96,12 @@ def _explored(result: Result, name: str) -> Result:
 
 def _table(results: list[Result]) -> Table:
     table = Table(title="era config x property (expected -> verdict)")
-    for column in ("era config", "property", "explorer", "hypothesis"):
+    for column in ("era config", "property", "explorer", "hypothesis", "z3"):
         table.add_column(column)
     cells = {(r.config, r.property_id, r.engine): r for r in results}
     for config, prop_id in dict.fromkeys((r.config, r.property_id) for r in results):
         row = [config, prop_id]
-        for engine in (explore.ENGINE, "hypothesis"):
+        for engine in (explore.ENGINE, "hypothesis", z3_eras.ENGINE):
             result = cells.get((config, prop_id, engine))
             row.append("[dim]n/a[/dim]" if result is None else verdict_cell(result))
         table.add_row(*row)
@@ -98,9 +123,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     traces = fresh_subdir(out, "traces")
     started = time.time()
     z3 = {}
+    z3_seconds: dict[str, float] = {}
     for config in configs:
         gap = encoding_gap(config)
-        z3[config.name] = gap or "covered by the proofs of its variant (`nfct-spec prove`)"
+        if args.no_z3:
+            gap = "skipped (--no-z3)"
+        z3[config.name] = gap or "BMC of the expected findings, the era proofs (below)"
         console.print(f"Z3: {config.name}: {z3[config.name]}")
     workers = min(SAMPLING_WORKERS, len(configs))
     with multiprocessing.Pool(workers, initializer=ignore_interrupts) as pool:
@@ -129,6 +157,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     shown_by=SHOWN_BY,
                 )
                 results += [_explored(r, config.name) for r in found]
+        if not args.no_z3:
+            encoded = [c for c in configs if encoding_gap(c) is None]
+            console.print(
+                f"Z3: {len(encoded)} era config(s): BMC to the explorer's depth of each "
+                "expected finding, induction where an era proof is written"
+            )
+            explored = {(r.config, r.property_id): r for r in results}
+            results += z3_eras.judge_all(
+                encoded, props, explored, out, args.z3_timeout, console.print, z3_seconds
+            )
         for config, sampled in zip(configs, pending, strict=True):
             for item in sampled.get():
                 result = dataclasses.replace(item.result, config=config.name)
@@ -146,6 +184,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "eras": names,
         "searches": searches,
         "z3": z3,
+        "z3_seconds": z3_seconds,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "elapsed_seconds": round(time.time() - started, 2),
     }

@@ -7,7 +7,9 @@ entries that catch it (about two seconds in all: the era configs are tiny). A vi
 with its BFS-shortest trace, drawn as the properties page draws findings (message-sequence
 diagram and trace page); `exhausted` means every reachable state was searched and the property
 holds there. Each verdict is compared with the catalogue's expectation for that config, so a
-page whose search disagrees says so.
+page whose search disagrees says so. Where an era proof is written for an entry on the fixed
+config's era (`nfct_spec.proofs.era_plans`), Z3 checks it too, at the config's own shape (about
+a second each).
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from nfct_spec.docs.faults import FAULTS, Fault
 from nfct_spec.docs.worker_run import WORKER_STEPS, WorkerRun, worker_run
 from nfct_spec.engines.explorer import explore, trace_of, verdict
 from nfct_spec.models.config import ERA_FLAGS
+from nfct_spec.proofs.era_plans import check_era_plan, era_plan
+from nfct_spec.proofs.vocab import shape_for
 from nfct_spec.spec.catalogue import BY_ID
 from nfct_spec.traces import Trace
 
 TITLE = "History: the races that broke reliable delivery"
 STEM = "history"
+PROOF_TIMEOUT_MS = 60_000
 WANTED = {"violated": "violated", "holds": "exhausted"}
 """The explorer's verdict that agrees with each expected verdict of the catalogue."""
 
@@ -130,11 +135,44 @@ def _searched(fault: Fault, traces: dict[str, Trace]) -> list[str]:
                 f"- as released, [`{outcome.prop}`](properties.md#{outcome.prop}): {_cell(outcome)}"
             )
         out.append("")
+    out += _proofs(fault)
     for outcome in (*shipped, *fixed):
         if outcome.trace is not None:
             traces[outcome.stem] = outcome.trace
             out += _trace_section(outcome)
     return out
+
+
+@cache
+def era_proof(config_name: str, prop_id: str) -> tuple[bool, int] | None:
+    """The era proof of `prop_id` on the era of `config_name` at the config's own shape
+    (proved, queries), or None if no proof is written for that era."""
+    config = era_config(config_name)
+    plan = era_plan(prop_id, config)
+    if plan is None:
+        return None
+    report = check_era_plan(plan, config, PROOF_TIMEOUT_MS, shape_for(config))
+    return report.proved, len(report.lines)
+
+
+def _proofs(fault: Fault) -> list[str]:
+    """Z3's inductive proofs of the fault's entries on the fixed config's era, where written."""
+    config = era_config(fault.fixed)
+    shape = shape_for(config)
+    out = []
+    for prop_id in fault.properties:
+        proof = era_proof(fault.fixed, prop_id)
+        if proof is None:
+            continue
+        proved, queries = proof
+        what = "**proved**" if proved else "**not proved** (a query failed or timed out)"
+        out.append(
+            f"- Z3 on the era of `{fault.fixed}`, [`{prop_id}`](properties.md#{prop_id}): {what} "
+            f"by induction over every config of the era with at most {shape.n} memory slot(s), "
+            f"{shape.listeners} listener(s) and {shape.cpus} CPUs ({queries} queries; "
+            "`nfct-spec eras` proves it with 3 slots, 2 listeners and 3 CPUs)"
+        )
+    return [*out, ""] if out else []
 
 
 def _worker_text(run: WorkerRun) -> str:

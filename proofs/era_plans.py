@@ -1,0 +1,197 @@
+"""Inductive proofs of the fixed kernel eras at granularity smp (crash freedom).
+
+A plan names the catalogue entry, the era flags it needs (the fixes that make it hold), the
+auxiliary conjuncts (`nfct_spec.spec.smp_invariants`, with the list and timer bookkeeping of
+the atomic proofs) and the assumptions. It is checked over symbolic parameters with the era of
+the config fixed, as each atomic proof fixes the variant: every config of that era with at most
+the config's memory slots, listeners and CPUs, every limit, capacity, timeout, flow count and
+listener option. Only 2.6.31's smp eras exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nfct_spec.models.config import Config
+from nfct_spec.proofs.actions import ActionPred
+from nfct_spec.proofs.induction import Assumption, InductionReport, check_induction
+from nfct_spec.proofs.params import flags_for
+from nfct_spec.proofs.vocab import Shape, shape_for
+from nfct_spec.spec.params import ERA_FLAGS, era_of
+from nfct_spec.spec.smp_invariants import timeout_handler_once
+
+SMP_AUX = (
+    "aux-smp-owners-placed",
+    "aux-smp-one-owner",
+    "aux-smp-calls-shaped",
+    "aux-smp-refs",
+    "aux-smp-places",
+    "aux-alloc-waits",
+)
+"""What every era proof rests on: one owner per deletion, the timer idle under it, references
+counted, each conntrack in one place."""
+
+ALL_GUARDS = {
+    "delete_takes_timer": True,
+    "iterator_takes_timer": True,
+    "retry_timer_separate": True,
+}
+"""The fixes of 2012 and 3.12: every deleter takes ct->timeout first, the iterator too, and the
+dying list's retry has a timer of its own."""
+
+
+ERA_SHAPE = Shape(n=3, listeners=2, cpus=3)
+"""The shape of the era proofs (a larger config's own shape is used instead). A proof with C
+CPUs covers fewer: a run that never starts a C-th call is a run of C CPUs, and the crash
+entries do not read the entries."""
+
+
+def proof_shape(config: Config) -> Shape:
+    """The shape an era proof of `config` is checked at: ERA_SHAPE, or larger to hold it."""
+    own = shape_for(config)
+    return Shape(
+        n=max(own.n, ERA_SHAPE.n),
+        listeners=max(own.listeners, ERA_SHAPE.listeners),
+        cpus=max(own.cpus, ERA_SHAPE.cpus),
+    )
+
+
+@dataclass(frozen=True)
+class EraPlan:
+    """One inductive proof over the configs of the eras that have `needs`."""
+
+    property_id: str
+    needs: dict[str, bool]
+    conjuncts: tuple[str, ...]
+    assumptions: tuple[Assumption, ...] = ()
+    why: str = ""
+    action_property: ActionPred | None = None
+    """For an entry about steps: its predicate over (pre, post); the conjuncts are then the
+    invariant it is proved under, every step from a state of it keeping the predicate."""
+
+    def applies(self, config: Config) -> bool:
+        """The config is of an era this plan covers (smp, 2.6.31, with the flags it needs)."""
+        if config.granularity != "smp" or config.variant != "2.6.31":
+            return False
+        return all(getattr(config, name) == value for name, value in self.needs.items())
+
+    def scope(self, config: Config) -> str:
+        """What a `proved` verdict covers."""
+        shape = proof_shape(config)
+        flags = era_of(config)
+        era = ", ".join(name for name in ERA_FLAGS if getattr(flags, name)) or "as released"
+        return (
+            f"inductive invariant over every 2.6.31 smp config of this era ({era}) with at most "
+            f"{shape.n} memory slots, {shape.listeners} listeners and {shape.cpus} CPUs, every "
+            "limit, capacity, timeout and listener option"
+        )
+
+
+_WHY = (
+    "a deletion is owned by the CPU that took ct->timeout from pending (del_timer() or the "
+    "expiry); the timer stays idle while it owns it, so no second CPU can, and the reference "
+    "count is the owner's or list's one plus the calls' own"
+)
+
+_WORKER_WHY = (
+    "; the ecache work walks the dying list by position (aux-dying-order) and frees only what "
+    "it delivered"
+)
+CRASH_ENTRIES = ("no-double-unlink", "no-timer-rearm", "no-use-after-free")
+
+RELEASED_ITERATOR = {
+    "delete_takes_timer": True,
+    "iterator_takes_timer": False,
+    "retry_timer_separate": True,
+}
+"""The 2012 fixes with the iterator as released (it reports before it takes the timer)."""
+
+DELETE_GUARD = {
+    "delete_takes_timer": True,
+    "iterator_takes_timer": False,
+    "retry_timer_separate": False,
+}
+"""Only the 2012 delete fix: the retry still runs on ct->timeout, so a deleter that looked the
+conntrack up while it was hashed can take its retry (it then unhashes it twice, which
+no-double-unlink catches; the proofs here are of the other crash entries)."""
+_DYING_AUX = tuple(
+    "aux-smp-owners-placed-dying" if name == "aux-smp-owners-placed" else name for name in SMP_AUX
+)
+
+ITERATOR_GUARD = {
+    "delete_takes_timer": True,
+    "iterator_takes_timer": True,
+    "retry_timer_separate": False,
+    "retry_by_worker": False,
+}
+"""The delete fix and the 3.12 iterator, the retry still on ct->timeout."""
+
+_HANDLER_WHY = (
+    "; a handler body starts only where the timer was pending (its expiry, or a del_timer() "
+    "that runs death_by_timeout() inline), and a body in progress or the dying list leaves "
+    "it idle (with the separate retry timer, or where every deleter takes the timer for its "
+    "own body)"
+)
+
+
+def _handler(needs: dict[str, bool], aux: tuple[str, ...]) -> EraPlan:
+    return EraPlan(
+        "timeout-handler-once",
+        needs,
+        aux,
+        why=_WHY + _HANDLER_WHY,
+        action_property=timeout_handler_once,
+    )
+
+
+PLANS: tuple[EraPlan, ...] = (
+    *[
+        EraPlan(prop, ITERATOR_GUARD, (prop, *_DYING_AUX), why=_WHY)
+        for prop in ("no-timer-rearm", "no-use-after-free")
+    ],
+    _handler(ITERATOR_GUARD, _DYING_AUX),
+    _handler({**ALL_GUARDS, "retry_by_worker": False}, SMP_AUX),
+    _handler({**ALL_GUARDS, "retry_by_worker": True}, (*SMP_AUX, "aux-dying-order")),
+    *[
+        EraPlan(prop, DELETE_GUARD, (prop, *_DYING_AUX), why=_WHY)
+        for prop in ("no-timer-rearm", "no-use-after-free")
+    ],
+    *[EraPlan(prop, RELEASED_ITERATOR, (prop, *SMP_AUX), why=_WHY) for prop in CRASH_ENTRIES],
+    *[
+        EraPlan(prop, {**ALL_GUARDS, "retry_by_worker": False}, (prop, *SMP_AUX), why=_WHY)
+        for prop in CRASH_ENTRIES
+    ],
+    *[
+        EraPlan(
+            prop,
+            {**ALL_GUARDS, "retry_by_worker": True},
+            (prop, *SMP_AUX, "aux-dying-order"),
+            why=_WHY + _WORKER_WHY,
+        )
+        for prop in CRASH_ENTRIES
+    ],
+)
+
+
+def era_plan(property_id: str, config: Config) -> EraPlan | None:
+    """The plan that proves `property_id` on the era of `config`, if one is written."""
+    for plan in PLANS:
+        if plan.property_id == property_id and plan.applies(config):
+            return plan
+    return None
+
+
+def check_era_plan(
+    plan: EraPlan, config: Config, timeout_ms: int, shape: Shape | None = None
+) -> InductionReport:
+    """Check the plan over every config of `config`'s era, at `proof_shape(config)` unless
+    another shape is given."""
+    return check_induction(
+        flags_for(config.variant),
+        shape or proof_shape(config),
+        list(plan.conjuncts),
+        list(plan.assumptions),
+        action_props=({plan.property_id: plan.action_property} if plan.action_property else None),
+        timeout_ms=timeout_ms,
+        era=era_of(config),
+    )
