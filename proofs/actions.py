@@ -29,7 +29,7 @@ import z3
 from nfct_spec.models.bits import GROUP_DESTROY, IPCT_DESTROY, IPCT_PROTOINFO, IPCT_STATUS
 from nfct_spec.models.core import PACKETS
 from nfct_spec.models.registry import ACTIONS, BY_NAME, Action, actions_for
-from nfct_spec.models.state import NO_TIMER
+from nfct_spec.models.state import CRASH_DEADLOCK_CONNTRACK_LOCK, NO_TIMER
 from nfct_spec.proofs import kernel_z3 as k
 from nfct_spec.proofs import smp_z3 as smp
 from nfct_spec.proofs.params import ATOMIC, Era, Flags, Params
@@ -414,9 +414,34 @@ def env_netns_exit(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 
 
 def nf_ct_release_dying_list(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
-    """Never enabled: only configs with `other_netns_exit` enable it in the model, and
-    `proofs.guard.encoding_gap` declares those not encoded."""
-    return False
+    """Another namespace exits (`Config.other_netns_exit`, 2.6.31): nf_ct_release_dying_list()
+    walks `init_net`'s dying list from the head under nf_conntrack_lock and nf_ct_kill()s each
+    entry whose retry (ct->timeout) is pending: the retry taken, DESTROY again, re-armed on
+    failure; the first delivered one sets DYING and its death_by_event() takes the lock this
+    CPU holds: the self-deadlock. Not enabled with `release_own_dying_list` (the exiting
+    namespace's own list) or `retry_timer_separate` (del_timer() fails), nor while no entry's
+    retry is pending."""
+    era = p.era
+    if not era.other_netns_exit or era.release_own_dying_list or era.retry_timer_separate:
+        return False
+    n = len(s.get("alloc"))
+    pending = [
+        And(s.at("alloc", u), s.at("inD", u), s.at("timer", u) != NO_TIMER) for u in range(n)
+    ]
+    guard = Or(*pending)
+    size = count(s.get("inD"))
+    for j in range(n):
+        here, uid = k.dying_at(s, size - 1 - j)
+        visit = And(here, Not(s.get("crashed")), s.at("timer", uid) != NO_TIMER)
+        with s.when(visit):
+            s.put("timer", NO_TIMER, uid)
+            failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False)
+            with s.when(failed):
+                k.arm_retry_timer(s, uid)
+            with s.when(Not(failed)):
+                s.put("dbit", True, uid)
+                k.crash(s, CRASH_DEADLOCK_CONNTRACK_LOCK)
+    return guard
 
 
 @dataclass(frozen=True)

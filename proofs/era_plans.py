@@ -13,12 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nfct_spec.models.config import Config
-from nfct_spec.proofs.actions import ActionPred
-from nfct_spec.proofs.induction import Assumption, InductionReport, check_induction
+from nfct_spec.proofs.actions import ActionPred, destroy_owed
+from nfct_spec.proofs.induction import (
+    NO_BUILD_FAILURE,
+    Assumption,
+    InductionReport,
+    check_induction,
+)
 from nfct_spec.proofs.params import flags_for
 from nfct_spec.proofs.vocab import Shape, shape_for
-from nfct_spec.spec.params import ERA_FLAGS, era_of
+from nfct_spec.spec.params import ERA_FLAGS, EXIT_FLAGS, era_of
 from nfct_spec.spec.smp_invariants import timeout_handler_once
+from nfct_spec.spec.terms import Not
 
 SMP_AUX = (
     "aux-smp-owners-placed",
@@ -52,7 +58,7 @@ def proof_shape(config: Config) -> Shape:
     return Shape(
         n=max(own.n, ERA_SHAPE.n),
         listeners=max(own.listeners, ERA_SHAPE.listeners),
-        cpus=max(own.cpus, ERA_SHAPE.cpus),
+        cpus=max(own.cpus, ERA_SHAPE.cpus) if own.cpus else 0,
     )
 
 
@@ -69,9 +75,13 @@ class EraPlan:
     """For an entry about steps: its predicate over (pre, post); the conjuncts are then the
     invariant it is proved under, every step from a state of it keeping the predicate."""
 
+    variant: str = "2.6.31"
+    granularity: str = "smp"
+
     def applies(self, config: Config) -> bool:
-        """The config is of an era this plan covers (smp, 2.6.31, with the flags it needs)."""
-        if config.granularity != "smp" or config.variant != "2.6.31":
+        """The config is of an era this plan covers (its variant and granularity, with the
+        flags it needs)."""
+        if config.granularity != self.granularity or config.variant != self.variant:
             return False
         return all(getattr(config, name) == value for name, value in self.needs.items())
 
@@ -79,11 +89,14 @@ class EraPlan:
         """What a `proved` verdict covers."""
         shape = proof_shape(config)
         flags = era_of(config)
-        era = ", ".join(name for name in ERA_FLAGS if getattr(flags, name)) or "as released"
+        names = (*ERA_FLAGS, *EXIT_FLAGS, "worker_relocks_twice")
+        era = ", ".join(name for name in names if getattr(flags, name)) or "as released"
+        cpus = f" and {shape.cpus} CPUs" if shape.cpus else ""
+        assumed = "".join(f"; assuming {a.id}: {a.statement}" for a in self.assumptions)
         return (
-            f"inductive invariant over every 2.6.31 smp config of this era ({era}) with at most "
-            f"{shape.n} memory slots, {shape.listeners} listeners and {shape.cpus} CPUs, every "
-            "limit, capacity, timeout and listener option"
+            f"inductive invariant over every {config.variant} {config.granularity} config of "
+            f"this era ({era}) with at most {shape.n} memory slots, {shape.listeners} "
+            f"listeners{cpus}, every limit, capacity, timeout and listener option{assumed}"
         )
 
 
@@ -173,9 +186,78 @@ PLANS: tuple[EraPlan, ...] = (
 )
 
 
+_EXIT_WHY = (
+    "the only deadlock an encoded config can reach is 2.6.31 nf_ct_release_dying_list() "
+    "running death_by_event() under the nf_conntrack_lock it holds, on init_net's dying list "
+    "at another namespace's exit; {fix}, so no step deadlocks"
+)
+EXIT_PLANS: tuple[EraPlan, ...] = (
+    EraPlan(
+        "deadlock-free",
+        {"other_netns_exit": True, "release_own_dying_list": True},
+        ("deadlock-free",),
+        why=_EXIT_WHY.format(fix="the exit walks the exiting namespace's own list instead"),
+    ),
+    EraPlan(
+        "deadlock-free",
+        {"other_netns_exit": True, "retry_timer_separate": True},
+        ("deadlock-free",),
+        why=_EXIT_WHY.format(fix="with the separate retry timer nf_ct_kill()'s del_timer() fails"),
+    ),
+)
+"""The fix of the 2.6.31 namespace-exit deadlock (and the later change that also removes it)."""
+
+WORKER_PLANS: tuple[EraPlan, ...] = (
+    EraPlan(
+        "deadlock-free",
+        {"worker_relocks_twice": False},
+        ("deadlock-free",),
+        why="the released 6.x worker drops dying_lock at a batch end and takes it once at "
+        "`next:`; no other encoded 6.x step takes a lock it holds",
+        variant="6.x",
+        granularity="atomic",
+    ),
+)
+"""The 6.x worker as released, beside the version under review that deadlocks."""
+
+
+NO_CHURN = Assumption(
+    "no-listener-churn",
+    "no listener opens or closes during the run (at smp the free comes steps after the "
+    "DESTROY; a listener that opens in between was never sent it)",
+    lambda p: Not(p.churn),
+)
+DELIVERY_PLANS: tuple[EraPlan, ...] = tuple(
+    EraPlan(
+        "destroy-before-free",
+        {**ALL_GUARDS, "retry_by_worker": True, **extra},
+        (
+            *SMP_AUX,
+            "aux-dying-order",
+            "aux-smp-destroy-delivered",
+            "aux-silent-unconfirmed",
+            "aux-no-fault-unarmed",
+        ),
+        (NO_BUILD_FAILURE, NO_CHURN),
+        why=_WHY
+        + "; a conntrack is freed only after a delivered DESTROY (by its owner or the work), "
+        "and a delivered DESTROY is queued at every reliable listener",
+        action_property=destroy_owed,
+    )
+    for extra in (
+        {"delete_test_and_set_dying": False},
+        {"delete_test_and_set_dying": True, "ecache_destroy_state": True},
+    )
+)
+"""The 3.17 scheme as released and with the test-and-set guard and the 4.9 fix."""
+
+
+ALL_PLANS: tuple[EraPlan, ...] = (*PLANS, *EXIT_PLANS, *WORKER_PLANS, *DELIVERY_PLANS)
+
+
 def era_plan(property_id: str, config: Config) -> EraPlan | None:
     """The plan that proves `property_id` on the era of `config`, if one is written."""
-    for plan in PLANS:
+    for plan in ALL_PLANS:
         if plan.property_id == property_id and plan.applies(config):
             return plan
     return None

@@ -67,33 +67,29 @@ PER_STATE = 2
 """Steps of one action checked in one state."""
 
 
-NOT_ENCODED_RELOCK = (
-    "not encoded: the Z3 encoding has the 6.x worker as released, whose batch end changes "
-    "nothing, and no deadlocked state, so it cannot speak for worker_relocks_twice"
-)
-
 NOT_ENCODED_NETNS_EXIT = (
-    "not encoded: the Z3 encoding has no namespace exit (its env_netns_exit and "
-    "nf_ct_release_dying_list are never enabled, and the state has no `exiting` field), so "
-    "neither the guard nor a proof speaks for a config with netns_exit or other_netns_exit"
+    "not encoded: the Z3 encoding has no exit of the conntracks' own namespace (its "
+    "env_netns_exit is never enabled, and the state has no `exiting` field), so neither the "
+    "guard nor a proof speaks for a config with netns_exit"
 )
 
 
-OUTSIDE_ENCODED_CONFIGS = frozenset({"env_netns_exit", "nf_ct_release_dying_list"})
+OUTSIDE_ENCODED_CONFIGS = frozenset({"env_netns_exit"})
 """Actions that only configs the encoding does not cover can enable (`encoding_gap`): their
 builders are never enabled, and the walks of the guard, over encoded configs, reach no step of
 them."""
 
+SMP_WALKED = frozenset({"nf_ct_release_dying_list"})
+"""Actions enabled only with `other_netns_exit` (2.6.31), which of the guard's walks only the
+smp era walk `smp-netns-exit` sets: the atomic walks reach no step of them."""
+
 
 def encoding_gap(config: Config) -> str | None:
     """Why the encoding cannot speak for `config`, or None when it can: the guard and the
-    proofs cover the model without namespace exit only, whatever the variant and granularity
-    (the smp steps of every kernel era included), and of the 6.x worker's eras the released
-    one (its parameters have no `worker_relocks_twice`;
-    `ecache_batch` needs none, since as released a batch end leaves the walk as it was)."""
-    if config.worker_relocks_twice:
-        return NOT_ENCODED_RELOCK
-    if config.netns_exit or config.other_netns_exit:
+    proofs cover the model without the exit of the conntracks' own namespace, whatever the
+    variant and granularity (the smp steps of every kernel era, another namespace's exit and
+    the 6.x worker under review, `worker_relocks_twice`, included)."""
+    if config.netns_exit:
         return NOT_ENCODED_NETNS_EXIT
     return None
 

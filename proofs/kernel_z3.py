@@ -24,7 +24,12 @@ from nfct_spec.models.bits import (
     IPCT_DESTROY,
     IPCT_NEW,
 )
-from nfct_spec.models.state import CRASH_MOD_ZERO, CRASH_USE_AFTER_FREE, NO_TIMER
+from nfct_spec.models.state import (
+    CRASH_MOD_ZERO,
+    CRASH_USE_AFTER_FREE,
+    DEADLOCK_DYING_LOCK,
+    NO_TIMER,
+)
 from nfct_spec.proofs.params import Flags, Params
 from nfct_spec.proofs.sym import Sym
 from nfct_spec.proofs.vocab import FIELDS
@@ -32,6 +37,7 @@ from nfct_spec.spec.terms import And, If, Not, Or, Term, clear, count, has
 from nfct_spec.spec.vocab import CRASH_CODES, pc_code
 
 CT_FIELDS = [f for f in FIELDS if f.owners == frozenset({"kernel.cts"})]
+FIELDS_BY_NAME = [f.name for f in FIELDS]
 PUTS = (pc_code("put"), pc_code("put_base"))
 
 
@@ -503,14 +509,17 @@ def ecache_work_evict_list(s: Sym, p: Params, f: Flags) -> Term:
     time_after(stop, jiffies) test stops it after the first success too (STATE_RESTART: 0);
     with `ecache_work_fixed` it goes on to the end of the list (STATE_DONE). The delivered
     entries are put (freed) after the walk. The batch end (`Config.ecache_batch`) needs no
-    term: as released the worker drops dying_lock there and takes it again, and the walk goes
-    on from the head of the list, which is its next entry; the review era that deadlocks there
-    (`worker_relocks_twice`) is not encoded (`nfct_spec.proofs.guard.encoding_gap`)."""
+    term as released: the worker drops dying_lock there and takes it again, and the walk goes
+    on from the head of the list, which is its next entry. The version under review
+    (`worker_relocks_twice`, `Era.ecache_batch`) takes the lock twice there: the walk stops in
+    the state it started from, deadlocked (`redelivery.ecache_work`)."""
     n = len(s.get("alloc"))
     size = count(s.get("inD"))
     walking: Term = True
     delay: Term = -1
     delivered: list[tuple[Term, Term]] = []
+    start = {name: s.v[name] for name in FIELDS_BY_NAME}
+    relocked: Term = False
     for j in range(n):
         here, uid = dying_at(s, size - 1 - j)
         step = And(walking, here)
@@ -522,7 +531,29 @@ def ecache_work_evict_list(s: Sym, p: Params, f: Flags) -> Term:
         delay = If(And(ok, Not(p.ecache_work_fixed)), 0, delay)
         delivered.append((ok, uid))
         walking = And(ok, p.ecache_work_fixed)
+        if p.era.worker_relocks_twice and (j + 1) % p.era.ecache_batch == 0:
+            # The review version takes dying_lock again at the batch end: it spins for ever.
+            relocked = Or(relocked, walking)
+            walking = And(walking, Not(relocked))
     for ok, uid in delivered:
         with s.when(ok):
             free_dying(s, uid)
-    return delay
+    if p.era.worker_relocks_twice:
+        _deadlock_at_start(s, relocked, start)
+    return If(relocked, -1, delay)
+
+
+def _deadlock_at_start(s: Sym, relocked: Term, start: dict[str, object]) -> None:
+    """`redelivery.ecache_work` with `worker_relocks_twice`: the model stops in the state the
+    run started from (the worker taken off), with the dying-lock deadlock."""
+    for name in sorted(s.written):
+        s.v[name] = _merge(relocked, start[name], s.v[name])
+    with s.when(relocked):
+        crash(s, DEADLOCK_DYING_LOCK)
+
+
+def _merge(cond: Term, old: object, new: object) -> object:
+    if isinstance(old, list):
+        assert isinstance(new, list)
+        return [_merge(cond, a, b) for a, b in zip(old, new, strict=True)]
+    return If(cond, old, new)

@@ -67,8 +67,9 @@ from nfct_spec.spec.invariants import BY_ID as INV
 from nfct_spec.spec.terms import And, If, Not, Or, Term
 
 VARIANTS = ("2.6.31", "6.x")
-EXTRA = ("aux-closed-empty", "no-crash")
-"""Invariants this proof needs beyond those of the drain proof (proved inductive with them)."""
+EXTRA = ("aux-closed-empty", "no-crash", "deadlock-free")
+"""Invariants this proof needs beyond those of the drain proof (proved inductive with them):
+with `no-crash` (no fault) and `deadlock-free` (no deadlock) the kernel has not stopped."""
 RELIABLE = 0
 """The slot of the one reliable listener."""
 

@@ -30,7 +30,7 @@ def _missed_keeps_undelivered(p: Params, pre: AState, post: AState, step: StepSe
 
 
 def _no_crash(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
-    return post["crashed"]
+    return Not(INV["no-crash"].pred(post, p))
 
 
 def _destroy_before_free(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
@@ -88,6 +88,7 @@ TARGETS: dict[str, Target] = {
     "no-double-unlink": _violated("no-double-unlink"),
     "no-timer-rearm": _violated("no-timer-rearm"),
     "no-use-after-free": _violated("no-use-after-free"),
+    "deadlock-free": _violated("deadlock-free"),
     "timeout-handler-once": _timeout_handler_twice,
     "flush-confirm-race": _flush_confirm_race,
     "no-destroy-before-listener": _silent_destroy,

@@ -19,8 +19,9 @@ from nfct_spec.models.state import State, initial_state
 WALK_PRESETS = ("ci", "faults", "deep", "crowded", "crowded")
 VARIANTS = ("2.6.30", "2.6.31", "2.6.31")
 """2.6.31 twice: of the 2.6.x variants only it has the dying list and retries."""
-WALK_PRESETS_6X = ("ci", "faults", "deep", "crowded", "crowded-fixed")
-"""6.x walks: the worker as shipped and with the posted ecache_work() fix."""
+WALK_PRESETS_6X = ("ci", "faults", "deep", "crowded", "crowded-fixed", "crowded-relock")
+"""6.x walks: the worker as shipped, with the posted ecache_work() fix, and the version under
+review that takes dying_lock twice at a batch end."""
 RARE_ENV = ("env_listener_open", "env_listener_close", "env_sysctl_write", "env_fault_arm")
 PROGRESS = (
     "death_by_timeout",
@@ -29,6 +30,7 @@ PROGRESS = (
     "ecache_work",
     "env_tick",
     "__nf_conntrack_confirm",
+    "nf_ct_release_dying_list",
 )
 """Walks favour these (two choices in five) and pick the rare environment steps only at one
 choice in five, so that expiries, retries, redeliveries and early drops are frequent."""
@@ -60,8 +62,16 @@ SMP_WALK_ERAS: dict[str, dict[str, bool]] = {
         "delete_test_and_set_dying": True,
         "ecache_destroy_state": True,
     },
+    "smp-netns-exit": {"other_netns_exit": True},
+    "smp-netns-exit-delete-guard": {"other_netns_exit": True, "delete_takes_timer": True},
+    "smp-netns-exit-iterator-guard": {
+        "other_netns_exit": True,
+        "delete_takes_timer": True,
+        "iterator_takes_timer": True,
+    },
 }
-"""The smp walks (2.6.31): each kernel era's flags (`nfct_spec.models.smp`), on `smp_crowded`."""
+"""The smp walks (2.6.31): each kernel era's flags (`nfct_spec.models.smp`), and as released
+with another namespace's exit (`Config.other_netns_exit`), on `smp_crowded`."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,10 @@ class WalkPlan:
             return crowded(self.variant)
         if self.preset == "crowded-fixed":
             return crowded_fixed(self.variant)
+        if self.preset == "crowded-relock":
+            return crowded_fixed(self.variant).with_(
+                name="crowded-relock", worker_relocks_twice=True, ecache_batch=2
+            )
         if self.preset in SMP_WALK_ERAS:
             return smp_crowded(self.preset)
         return preset(self.preset, self.variant)

@@ -3,7 +3,8 @@
 Runs `nfct-spec eras` (every era config, every engine, its default profile and Z3 timeout) or,
 with `--results FILE`, reads the results.json of such a run, and writes blocks `eras-bmc` (one
 row per Z3 finding: the explorer's BFS depth, Z3's and Z3's seconds) and `eras-proofs` (one row
-per era config: the Z3 verdict of each crash entry and of `timeout-handler-once`) of the
+per era config: the Z3 verdict of each crash entry, of `timeout-handler-once`,
+`destroy-before-free` and `deadlock-free`) of the
 figures record, which the README's tables are generated from, and the row of `nfct-spec eras`
 in block `measured`.
 
@@ -28,7 +29,14 @@ from nfct_spec.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPTH = re.compile(r"at depth (\d+)|(\d+)-step")
-PROOF_ENTRIES = ("no-double-unlink", "no-timer-rearm", "no-use-after-free", "timeout-handler-once")
+PROOF_ENTRIES = (
+    "no-double-unlink",
+    "no-timer-rearm",
+    "no-use-after-free",
+    "timeout-handler-once",
+    "destroy-before-free",
+    "deadlock-free",
+)
 
 
 def _depth(text: str) -> int | None:
@@ -107,7 +115,7 @@ def blocks(data: dict[str, Any], command: str) -> tuple[dict[str, Any], dict[str
         + [[prop, f"`{prop}`"] for prop in PROOF_ENTRIES],
         "rows": proof_rows,
         "after": "Measured with `{command}`; `proved`: an era proof over 3 memory slots, 2 "
-        "listeners and 3 CPUs; `violated`: a Z3 path of the explorer's depth.",
+        "listeners (and 3 CPUs at smp); `violated`: a Z3 path of the explorer's depth.",
         "values": values,
     }
     return bmc, proofs

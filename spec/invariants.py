@@ -13,17 +13,19 @@ from dataclasses import dataclass
 
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.state import (
+    CRASH_DEADLOCK_CONNTRACK_LOCK,
     CRASH_DOUBLE_DYING,
     CRASH_DOUBLE_UNLINK,
     CRASH_FREED_LINKED,
     CRASH_TIMER_PENDING,
     CRASH_USE_AFTER_FREE,
+    DEADLOCK_DYING_LOCK,
     NO_TIMER,
 )
 from nfct_spec.spec import smp_invariants as smp
 from nfct_spec.spec.params import Params
 from nfct_spec.spec.terms import And, If, Implies, Not, Or, Term, clear, count, sel
-from nfct_spec.spec.vocab import CRASH_CODES, AState
+from nfct_spec.spec.vocab import CRASH_CODES, OTHER_CRASH, AState
 
 Pred = Callable[[AState, Params], Term]
 
@@ -97,8 +99,19 @@ def _dying_has_retry(s: AState, p: Params) -> Term:
     )
 
 
+def _deadlocked(s: AState) -> Term:
+    """The crash is a deadlock: one an encoded config can reach, or one it cannot name."""
+    deadlocks = _crashed_with(s, CRASH_DEADLOCK_CONNTRACK_LOCK, DEADLOCK_DYING_LOCK)
+    return Or(deadlocks, s["crash"] == OTHER_CRASH)
+
+
 def _no_crash(s: AState, p: Params) -> Term:
-    return Not(s["crashed"])
+    """No fault (a deadlock is judged by deadlock-free)."""
+    return Or(Not(s["crashed"]), _deadlocked(s))
+
+
+def _deadlock_free(s: AState, p: Params) -> Term:
+    return Not(And(s["crashed"], _deadlocked(s)))
 
 
 def _crashed_with(s: AState, *reasons: str) -> Term:
@@ -314,7 +327,8 @@ INVARIANTS: tuple[Invariant, ...] = (
         True,
     ),
     Invariant("dying-has-retry", "dying => retry timer pending", _dying_has_retry, True),
-    Invariant("no-crash", "the kernel has not crashed", _no_crash, True),
+    Invariant("no-crash", "the kernel has not faulted", _no_crash, True),
+    Invariant("deadlock-free", "no CPU waits for ever on a lock", _deadlock_free, True),
     Invariant("no-double-unlink", "no conntrack was unhashed twice (smp)", _no_double_unlink, True),
     Invariant("no-timer-rearm", "no pending timer was set up again (smp)", _no_timer_rearm, True),
     Invariant(
@@ -462,6 +476,11 @@ SMP_AUX: tuple[Invariant, ...] = (
         "aux-smp-refs",
         "each reference count is the list's (or the unhashing owner's) plus the calls' own",
         smp.refs_counted,
+    ),
+    Invariant(
+        "aux-smp-destroy-delivered",
+        "after a delivered DESTROY and before the free, every reliable listener has it",
+        smp.destroy_delivered,
     ),
     Invariant(
         "aux-smp-places",

@@ -37,8 +37,9 @@ def flags_for(variant: str) -> Flags:
 @dataclass(frozen=True)
 class Era:
     """The granularity and, at smp, the CPUs and the kernel-era flags of a config
-    (`nfct_spec.models.smp`): fixed when a relation is built, like the variant, since each era
-    is its own transition relation. `flush` says whether `conntrack -F` is allowed (the smp
+    (`nfct_spec.models.smp`), and whether another namespace may exit (and which dying list its
+    exit walks): fixed when a relation is built, like the variant, since each era is its own
+    transition relation. `flush` says whether `conntrack -F` is allowed (the smp
     flush start checks it, as its domain does)."""
 
     smp: bool = False
@@ -50,6 +51,13 @@ class Era:
     retry_by_worker: bool = False
     delete_test_and_set_dying: bool = False
     ecache_destroy_state: bool = False
+    other_netns_exit: bool = False
+    release_own_dying_list: bool = False
+    worker_relocks_twice: bool = False
+    ecache_batch: int = 0
+    """6.x, with `worker_relocks_twice` (the worker under review): the DESTROYs per hold of
+    dying_lock after which it takes the lock twice (0 otherwise: as released a batch end
+    changes nothing the model tracks)."""
 
 
 ATOMIC = Era()
@@ -65,12 +73,19 @@ ERA_FLAGS = (
 )
 
 
+EXIT_FLAGS = ("other_netns_exit", "release_own_dying_list")
+"""Another namespace's exit (2.6.31 nf_ct_release_dying_list()), at either granularity."""
+
+
 def era_of(config: Config) -> Era:
     """The era of a config (`ATOMIC` at the atomic granularity)."""
+    exits = {name: bool(getattr(config, name)) for name in EXIT_FLAGS}
+    if config.worker_relocks_twice:
+        return Era(worker_relocks_twice=True, ecache_batch=config.ecache_batch)
     if config.granularity != "smp":
-        return ATOMIC
+        return Era(**exits) if any(exits.values()) else ATOMIC
     flags = {name: bool(getattr(config, name)) for name in ERA_FLAGS}
-    return Era(smp=True, cpus=config.cpus, flush=config.flush, **flags)
+    return Era(smp=True, cpus=config.cpus, flush=config.flush, **flags, **exits)
 
 
 @dataclass(frozen=True)

@@ -206,3 +206,58 @@ def timeout_handler_once(p: Params, pre: AState, post: AState) -> Term:
         again = Or(before > 0, sel(pre["inD"], uid))
         parts.append(And(starts, _handler_bodies(post, uid) > before, again))
     return Not(Or(*parts))
+
+
+UNLINK = pc_code("unlink")
+SET_DYING = pc_code("set_dying")
+REPORT = pc_code("report")
+
+
+def destroy_delivered(s: AState, p: Params) -> Term:
+    """Once a conntrack's DESTROY was delivered and before it is freed, every reliable DESTROY
+    listener (BROADCAST_ERROR, subscribed, open) has it queued or read: while its owner goes
+    on past a successful report (`set_dying`, `unlink`, `put_base`, its send not failed), and
+    while it is on no list and owned by nobody (a free that a held reference put off: the
+    DESTROY went with it). Without the test-and-set guard DYING is set only after a delivered
+    DESTROY, so it means the same."""
+    from nfct_spec.models.bits import GROUP_DESTROY
+
+    rules = [Implies(s["cpc"][c] == NEXT, Not(s["cfailed"][c])) for c in _calls(s)]
+    for u in range(len(s["alloc"])):
+        owner_past = Or(
+            *[
+                And(_at(s, c, u, (SET_DYING, UNLINK, PUT_BASE)), Not(s["cfailed"][c]))
+                for c in _calls(s)
+            ]
+        )
+        transit = Or(*[_at(s, c, u, (INSERT, PUT_BASE)) for c in _calls(s)])
+        off = And(Not(s["inH"][u]), Not(s["inU"][u]), Not(s["inD"][u]), Not(transit))
+        delivered = Or(owner_past, off)
+        # The owner's DYING: set before the report with the test-and-set guard, after a
+        # delivered one otherwise (set_dying), so from the unhash on in every era.
+        for c in _calls(s):
+            unfailed = (DEL_TIMER, TEST_DYING, REPORT, SET_DYING, PUT_BASE)
+            rules.append(Implies(_at(s, c, u, unfailed), Not(s["cfailed"][c])))
+            if p.era.delete_test_and_set_dying:
+                # nf_ct_delete() goes from the report to the unhash: no set_bit() step.
+                after = (REPORT, UNLINK, PUT_BASE, INSERT)
+                rules.append(Implies(_at(s, c, u, after), s["dbit"][u]))
+                rules.append(Not(_at(s, c, u, (SET_DYING,))))
+            else:
+                done = And(_at(s, c, u, (UNLINK, PUT_BASE)), Not(s["cfailed"][c]))
+                rules.append(Implies(done, s["dbit"][u]))
+        # DYING on a hashed conntrack whose timer nobody took: the flush marked it while it
+        # was unconfirmed, and the confirm hashed it without a word (2.6.31).
+        dying_untaken = And(s["inH"][u], s["dbit"][u], s["timer"][u] != NO_TIMER)
+        rules.append(Implies(And(s["alloc"][u], dying_untaken), Not(s["rep"][u])))
+        # A delivered DESTROY of a conntrack with an event cache was sent: it reported.
+        sent = And(owner_past, Not(s["dbit"][u]), s["alloc"][u], s["ecache"][u])
+        rules.append(Implies(sent, s["rep"][u]))
+        if not p.era.delete_test_and_set_dying:
+            delivered = Or(delivered, s["dbit"][u])
+        for i in range(len(s["open"])):
+            reliable = And(i < p.nl, p.be[i], p.sub_of(GROUP_DESTROY, i), s["open"][i])
+            rules.append(
+                Implies(And(s["alloc"][u], s["rep"][u], delivered, reliable), s["hasD"][i][u])
+            )
+    return Or(s["crashed"], And(*rules))

@@ -47,12 +47,14 @@ from typing import Any
 
 from nfct_spec.models.config import Config
 from nfct_spec.models.state import (
+    CRASH_DEADLOCK_CONNTRACK_LOCK,
     CRASH_DOUBLE_DYING,
     CRASH_DOUBLE_UNLINK,
     CRASH_FREED_LINKED,
     CRASH_MOD_ZERO,
     CRASH_TIMER_PENDING,
     CRASH_USE_AFTER_FREE,
+    DEADLOCK_DYING_LOCK,
     NO_TIMER,
     Call,
     Record,
@@ -219,9 +221,12 @@ CRASH_CODES = (
     CRASH_DOUBLE_DYING,
     CRASH_USE_AFTER_FREE,
     CRASH_FREED_LINKED,
+    CRASH_DEADLOCK_CONNTRACK_LOCK,
+    DEADLOCK_DYING_LOCK,
 )
-"""The faults an encoded config can reach; `crash` is the index + 1 (0: none, and
-OTHER_CRASH for any other, such as a deadlock of a config the encoding does not cover)."""
+"""The faults (and the two deadlocks) an encoded config can reach; `crash` is the index + 1 (0:
+none, and OTHER_CRASH for any other, such as a deadlock of a config the encoding does not
+cover)."""
 
 OTHER_CRASH = len(CRASH_CODES) + 1
 

@@ -215,7 +215,9 @@ def test_the_namespace_exit_fault_is_searched_for_the_deadlock_it_causes() -> No
 def test_the_fixed_eras_show_z3_proofs_of_the_crash_entries(site: Path) -> None:
     """Fault 1 fixed (the delete guard) proves the timer and use-after-free entries, fault 2
     fixed (the separate retry timer) the double unlink, fault 3 fixed (the 3.12 iterator) the
-    single handler body; no proof is claimed elsewhere."""
+    single handler body, the three-state ecache the DESTROY before the free, the exit that
+    walks its own dying list and the released worker freedom from deadlock; no proof is
+    claimed elsewhere."""
     markdown = (site / "md" / "history.md").read_text()
     proved = re.findall(
         r"- Z3 on the era of `([^`]+)`, \[`([^`]+)`\][^:]*: \*\*proved\*\*", markdown
@@ -223,7 +225,10 @@ def test_the_fixed_eras_show_z3_proofs_of_the_crash_entries(site: Path) -> None:
     assert sorted(proved) == [
         ("smp-delete-guard", "no-timer-rearm"),
         ("smp-delete-guard", "no-use-after-free"),
+        ("smp-dying-worker-ecache-state", "destroy-before-free"),
         ("smp-ecache-timer-flush", "no-double-unlink"),
         ("smp-iterator-guard-flush", "timeout-handler-once"),
+        ("smp-netns-exit-own-list", "deadlock-free"),
+        ("worker-released-relock", "deadlock-free"),
     ]
     assert "**not proved**" not in markdown

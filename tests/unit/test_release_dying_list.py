@@ -141,5 +141,6 @@ def test_deadlock_free_is_generic_and_holds_without_the_option() -> None:
     assert BY_ID["deadlock-free"].expected_for(era_config("smp-2.6.31")) == "holds"
 
 
-def test_z3_declares_the_option_not_encoded() -> None:
-    assert encoding_gap(config()) == NOT_ENCODED_NETNS_EXIT
+def test_z3_encodes_another_namespaces_exit_but_not_the_own_one() -> None:
+    assert encoding_gap(config()) is None
+    assert encoding_gap(config(other_netns_exit=False, netns_exit=True)) == NOT_ENCODED_NETNS_EXIT

@@ -33,6 +33,7 @@ from nfct_spec.proofs.guard import GuardReport, check_encoding, encoding_gap
 from nfct_spec.proofs.induction import Line
 from nfct_spec.results import Result, exit_code, write_results
 from nfct_spec.spec.catalogue import Property
+from nfct_spec.spec.params import ATOMIC, era_of
 
 LOG = "z3-induction.txt"
 DEFAULT_TIMEOUT = 30.0
@@ -95,18 +96,19 @@ def _guard_record(report: GuardReport) -> dict[str, Any]:
 
 
 SMP_ELSEWHERE = (
-    "the variant proofs are of the atomic granularity; Z3 on an smp config (BMC of its "
-    "findings, the era proofs) is `nfct-spec eras`'s"
+    "the variant proofs are of the released code at the atomic granularity; Z3 on a config of "
+    "a kernel era (granularity smp, another namespace's exit, the worker under review: BMC of "
+    "its findings, the era proofs) is `nfct-spec eras`'s"
 )
 
 
 def encoded_variants(configs: Sequence[Config], show: Callable[[str], None] = _quiet) -> list[str]:
     """The variants of `configs` whose proofs speak for them; each config they do not speak
-    for (granularity smp, or outside the encoding) is named to `show` with the reason, and its
+    for (a kernel era's, or outside the encoding) is named to `show` with the reason, and its
     variant left out."""
     variants = []
     for config in configs:
-        gap = SMP_ELSEWHERE if config.granularity == "smp" else encoding_gap(config)
+        gap = SMP_ELSEWHERE if era_of(config) != ATOMIC else encoding_gap(config)
         if gap is None:
             variants.append(config.variant)
         else:
