@@ -48,22 +48,6 @@ def _uids(s: Sym) -> range:
     return range(len(s.get("alloc")))
 
 
-def _hashed_of_flow(s: Sym, uid: Term, flow: Term) -> Term:
-    return And(
-        uid >= 0,
-        uid < len(s.get("alloc")),
-        sel(s.get("alloc"), uid),
-        sel(s.get("inH"), uid),
-        sel(s.get("flow"), uid) == flow,
-    )
-
-
-def _requester_ok(s: Sym, p: Params, portid: Term) -> Term:
-    listener = Or(*[And(portid == i + 1, i < p.nl, s.at("open", i)) for i in range(len(p.be))])
-    tool = And(portid > p.nl, portid <= p.nl + p.ntools)
-    return Or(listener, tool)
-
-
 def nf_conntrack_in(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """A packet of `flow`: `new` allocates in the free memory slot `slot` (or reserves it and
     waits for early_drop); the others (with `slot` -1) refresh the flow's hashed conntrack,
@@ -77,7 +61,7 @@ def nf_conntrack_in(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     valid = And(flow >= 0, flow < p.flows)
     expired: Term = False
     if f.gc_expiry:
-        expired = And(_hashed_of_flow(s, hashed, flow), s.at("timer", hashed) == 0)
+        expired = And(k.hashed_of_flow(s, hashed, flow), s.at("timer", hashed) == 0)
     if packet == "new":
         with s.when(expired):
             k.nf_ct_delete(s, p, f, hashed, 0, False)
@@ -100,7 +84,7 @@ def nf_conntrack_in(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
         with s.when(Not(full)):
             k.allocate(s, p, f, slot, flow)
         return guard
-    guard = And(valid, slot == -1, _hashed_of_flow(s, hashed, flow), Not(expired))
+    guard = And(valid, slot == -1, k.hashed_of_flow(s, hashed, flow), Not(expired))
     assured = s.at("assured", hashed)
     if packet == "plain":
         bits: Term = 0
@@ -169,16 +153,11 @@ def _admit_if_freed(s: Sym, p: Params, f: Flags, victim: Term, flow: Term, slot:
         _drop_packet(s)
 
 
-def _on_list(s: Sym, uid: Any, place: str) -> Term:
-    """`uid` names an allocated conntrack on the list `place` (inU, inH or inD)."""
-    return And(uid >= 0, uid < len(s.get("alloc")), s.at("alloc", uid), s.at(place, uid))
-
-
 def nf_conntrack_confirm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """Hash an unconfirmed conntrack, start its timer, send its cached events; 6.x
     (`confirm_drops_dying`) frees a conntrack that is already dying instead."""
     uid = a["slot"]
-    guard = _on_list(s, uid, "inU")
+    guard = k.on_list(s, uid, "inU")
     dropped: Term = False
     if f.confirm_drops_dying:
         dropped = s.at("dbit", uid)
@@ -195,7 +174,7 @@ def nf_conntrack_confirm(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term
 def destroy_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """Free an unconfirmed conntrack whose first packet was dropped."""
     uid = a["slot"]
-    guard = _on_list(s, uid, "inU")
+    guard = k.on_list(s, uid, "inU")
     k.free(s, uid)
     return guard
 
@@ -203,7 +182,7 @@ def destroy_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 def death_by_timeout(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """The timeout timer of a hashed conntrack expires."""
     uid = a["slot"]
-    guard = And(_on_list(s, uid, "inH"), s.at("timer", uid) == 0)
+    guard = And(k.on_list(s, uid, "inH"), s.at("timer", uid) == 0)
     k.death_by_timeout_now(s, p, f, uid)
     return guard
 
@@ -211,13 +190,9 @@ def death_by_timeout(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
 def death_by_event(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """The retry timer of a dying-list conntrack fires: DESTROY again."""
     uid = a["slot"]
-    guard = And(_on_list(s, uid, "inD"), s.at("timer", uid) != NO_TIMER)
-    s.put("timer", NO_TIMER, uid)
-    failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False)
-    with s.when(failed):
-        k.arm_retry_timer(s, uid)
+    guard = And(k.on_list(s, uid, "inD"), s.at("timer", uid) != NO_TIMER)
+    failed = k.death_by_event_send(s, p, f, uid)
     with s.when(Not(failed)):
-        s.put("dbit", True, uid)
         k.free_dying(s, uid)
     return guard
 
@@ -226,7 +201,7 @@ def ctnetlink_del_conntrack(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> T
     """`conntrack -D`: DESTROY with the requester's port id, then kill or park on dying; 6.x
     calls nf_ct_delete() with the requester's port id."""
     flow, portid, uid = a["flow"], a["requester"], a["hashed"]
-    guard = And(_requester_ok(s, p, portid), _hashed_of_flow(s, uid, flow))
+    guard = And(k.requester_ok(s, p, portid), k.hashed_of_flow(s, uid, flow))
     echo = portid <= p.nl
     if f.single_winner_delete:
         k.nf_ct_delete(s, p, f, uid, portid, echo)
@@ -251,7 +226,7 @@ def nf_conntrack_flush_report(s: Sym, p: Params, f: Flags, a: dict[str, Any]) ->
     n = len(s.get("alloc"))
     hashed = [And(s.at("alloc", u), s.at("inH", u)) for u in range(n)]
     nh = count(hashed)
-    guard = And(_requester_ok(s, p, portid), nh > 0)
+    guard = And(k.requester_ok(s, p, portid), nh > 0)
     if isinstance(order, tuple):
         guard = And(guard, sorted(order) == [u for u in range(n) if hashed[u] is True])
         positions: list[tuple[Term, Term]] = [(u, True) for u in order]
@@ -287,7 +262,7 @@ def nf_conntrack_flush_report(s: Sym, p: Params, f: Flags, a: dict[str, Any]) ->
 def nf_ct_expect_related(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """IPEXP_NEW for the hashed conntrack of `flow`, best effort."""
     uid = a["hashed"]
-    guard = And(p.expectations, _hashed_of_flow(s, uid, a["flow"]))
+    guard = And(p.expectations, k.hashed_of_flow(s, uid, a["flow"]))
     k.expect_event(s, p, f, uid)
     return guard
 
@@ -390,7 +365,7 @@ def gc_worker(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     """6.x: the garbage collector reaps an expired hashed conntrack through nf_ct_delete()
     (gc_worker() -> nf_ct_gc_expired() -> nf_ct_kill())."""
     uid = a["slot"]
-    guard = And(_on_list(s, uid, "inH"), s.at("timer", uid) == 0)
+    guard = And(k.on_list(s, uid, "inH"), s.at("timer", uid) == 0)
     k.nf_ct_delete(s, p, f, uid, 0, False)
     return guard
 
@@ -434,12 +409,8 @@ def nf_ct_release_dying_list(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> 
         here, uid = k.dying_at(s, size - 1 - j)
         visit = And(here, Not(s.get("crashed")), s.at("timer", uid) != NO_TIMER)
         with s.when(visit):
-            s.put("timer", NO_TIMER, uid)
-            failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False)
-            with s.when(failed):
-                k.arm_retry_timer(s, uid)
+            failed = k.death_by_event_send(s, p, f, uid)
             with s.when(Not(failed)):
-                s.put("dbit", True, uid)
                 k.crash(s, CRASH_DEADLOCK_CONNTRACK_LOCK)
     return guard
 

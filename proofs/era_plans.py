@@ -1,18 +1,20 @@
-"""Inductive proofs of the fixed kernel eras at granularity smp (crash freedom).
+"""Inductive proofs of the fixed kernel eras (crash and deadlock freedom, the single handler
+body, DESTROY before the free).
 
 A plan names the catalogue entry, the era flags it needs (the fixes that make it hold), the
 auxiliary conjuncts (`nfct_spec.spec.smp_invariants`, with the list and timer bookkeeping of
 the atomic proofs) and the assumptions. It is checked over symbolic parameters with the era of
 the config fixed, as each atomic proof fixes the variant: every config of that era with at most
 the config's memory slots, listeners and CPUs, every limit, capacity, timeout, flow count and
-listener option. Only 2.6.31's smp eras exist.
+listener option. The eras are 2.6.31's at granularity smp (and its other-namespace exit),
+and the 6.x worker as released (atomic).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nfct_spec.models.config import Config
+from nfct_spec.models.config import ERA_FLAGS, Config
 from nfct_spec.proofs.actions import ActionPred, destroy_owed
 from nfct_spec.proofs.induction import (
     NO_BUILD_FAILURE,
@@ -22,7 +24,7 @@ from nfct_spec.proofs.induction import (
 )
 from nfct_spec.proofs.params import flags_for
 from nfct_spec.proofs.vocab import Shape, shape_for
-from nfct_spec.spec.params import ERA_FLAGS, EXIT_FLAGS, era_of
+from nfct_spec.spec.params import EXIT_FLAGS, era_of
 from nfct_spec.spec.smp_invariants import timeout_handler_once
 from nfct_spec.spec.terms import Not
 
@@ -157,33 +159,31 @@ def _handler(needs: dict[str, bool], aux: tuple[str, ...]) -> EraPlan:
     )
 
 
+def _invariants(
+    props: tuple[str, ...], needs: dict[str, bool], aux: tuple[str, ...], why: str = _WHY
+) -> tuple[EraPlan, ...]:
+    """One plan per invariant entry of `props`, each first among its conjuncts."""
+    return tuple(EraPlan(prop, needs, (prop, *aux), why=why) for prop in props)
+
+
+TIMER_NOT_TAKEN = ("no-timer-rearm", "no-use-after-free")
+"""The crash entries that hold while a deleter can still take a dying conntrack's retry (which
+makes it unhash that conntrack twice)."""
+GUARDED = {**ALL_GUARDS, "retry_by_worker": False}
+WORKER = {**ALL_GUARDS, "retry_by_worker": True}
+_WORKER_AUX = (*SMP_AUX, "aux-dying-order")
+
 PLANS: tuple[EraPlan, ...] = (
-    *[
-        EraPlan(prop, ITERATOR_GUARD, (prop, *_DYING_AUX), why=_WHY)
-        for prop in ("no-timer-rearm", "no-use-after-free")
-    ],
+    *_invariants(TIMER_NOT_TAKEN, DELETE_GUARD, _DYING_AUX),
+    *_invariants(TIMER_NOT_TAKEN, ITERATOR_GUARD, _DYING_AUX),
     _handler(ITERATOR_GUARD, _DYING_AUX),
-    _handler({**ALL_GUARDS, "retry_by_worker": False}, SMP_AUX),
-    _handler({**ALL_GUARDS, "retry_by_worker": True}, (*SMP_AUX, "aux-dying-order")),
-    *[
-        EraPlan(prop, DELETE_GUARD, (prop, *_DYING_AUX), why=_WHY)
-        for prop in ("no-timer-rearm", "no-use-after-free")
-    ],
-    *[EraPlan(prop, RELEASED_ITERATOR, (prop, *SMP_AUX), why=_WHY) for prop in CRASH_ENTRIES],
-    *[
-        EraPlan(prop, {**ALL_GUARDS, "retry_by_worker": False}, (prop, *SMP_AUX), why=_WHY)
-        for prop in CRASH_ENTRIES
-    ],
-    *[
-        EraPlan(
-            prop,
-            {**ALL_GUARDS, "retry_by_worker": True},
-            (prop, *SMP_AUX, "aux-dying-order"),
-            why=_WHY + _WORKER_WHY,
-        )
-        for prop in CRASH_ENTRIES
-    ],
+    *_invariants(CRASH_ENTRIES, RELEASED_ITERATOR, SMP_AUX),
+    *_invariants(CRASH_ENTRIES, GUARDED, SMP_AUX),
+    _handler(GUARDED, SMP_AUX),
+    *_invariants(CRASH_ENTRIES, WORKER, _WORKER_AUX, _WHY + _WORKER_WHY),
+    _handler(WORKER, _WORKER_AUX),
 )
+"""The crash entries and the single handler body, per era of 2.6.31's fixes."""
 
 
 _EXIT_WHY = (
@@ -230,10 +230,9 @@ NO_CHURN = Assumption(
 DELIVERY_PLANS: tuple[EraPlan, ...] = tuple(
     EraPlan(
         "destroy-before-free",
-        {**ALL_GUARDS, "retry_by_worker": True, **extra},
+        {**WORKER, **extra},
         (
-            *SMP_AUX,
-            "aux-dying-order",
+            *_WORKER_AUX,
             "aux-smp-destroy-delivered",
             "aux-silent-unconfirmed",
             "aux-no-fault-unarmed",

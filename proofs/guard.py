@@ -46,10 +46,8 @@ from nfct_spec.proofs.walks import (
     WALK_PRESETS,
     WALK_PRESETS_6X,
     WalkPlan,
-    smp_crowded,
     visit,
 )
-from nfct_spec.spec.params import era_of as params_era
 from nfct_spec.spec.terms import And, truth
 
 CASES = 30
@@ -285,7 +283,7 @@ def check_encoding(variant: str, seed: int = 0) -> GuardReport:
     seed."""
     started = time.perf_counter()
     smp = variant == SMP
-    guard = _Guard(variant, params_era(smp_crowded("smp")) if smp else ATOMIC)
+    guard = _Guard(variant, Era(smp=True) if smp else ATOMIC)
     for walk in range(WALKS):
         for preset in walk_presets(variant):
             if guard.done():

@@ -37,13 +37,56 @@ from nfct_spec.spec.terms import And, If, Not, Or, Term, clear, count, has
 from nfct_spec.spec.vocab import CRASH_CODES, pc_code
 
 CT_FIELDS = [f for f in FIELDS if f.owners == frozenset({"kernel.cts"})]
-FIELDS_BY_NAME = [f.name for f in FIELDS]
 PUTS = (pc_code("put"), pc_code("put_base"))
+
+
+def on_list(s: Sym, uid: Term, place: str) -> Term:
+    """`uid` names an allocated conntrack on the list `place` (inU, inH or inD)."""
+    return And(uid >= 0, uid < len(s.get("alloc")), s.at("alloc", uid), s.at(place, uid))
+
+
+def hashed_of_flow(s: Sym, uid: Term, flow: Term) -> Term:
+    """`uid` names the hashed conntrack of `flow` (the pick of a lookup by tuple)."""
+    return And(on_list(s, uid, "inH"), s.at("flow", uid) == flow)
+
+
+def some_hashed(s: Sym) -> Term:
+    """Some conntrack is hashed."""
+    return Or(*[And(a, h) for a, h in zip(s.get("alloc"), s.get("inH"), strict=True)])
+
+
+def requester_ok(s: Sym, p: Params, portid: Term) -> Term:
+    """`ctnetlink.requester_ok`: the port id is an open listener's or a tool's."""
+    listener = Or(*[And(portid == i + 1, i < p.nl, s.at("open", i)) for i in range(len(p.be))])
+    tool = And(portid > p.nl, portid <= p.nl + p.ntools)
+    return Or(listener, tool)
+
+
+def death_by_event_send(s: Sym, p: Params, f: Flags, uid: Term) -> Term:
+    """The body of 2.6.31 death_by_event() up to its unlink, shared by the retry timer, by
+    nf_ct_kill() on a dying conntrack and by nf_ct_release_dying_list(): the retry is taken,
+    DESTROY sent again (the remembered pid), the retry re-armed on failure (a timeout of 0
+    crashes) and DYING set on success. Returns whether the send failed."""
+    s.put("timer", NO_TIMER, uid)
+    failed = eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False)
+    with s.when(failed):
+        arm_retry_timer(s, uid)
+    with s.when(Not(failed)):
+        s.put("dbit", True, uid)
+    return failed
 
 
 def smp(s: Sym) -> bool:
     """The state has CPUs (granularity smp: calls in progress and reference counts)."""
     return len(s.get("cfn")) > 0
+
+
+def frees_in_use(s: Sym, uid: Term) -> Term:
+    """smp: freeing `uid` now is a use after free (`lists.nf_conntrack_free`): the reference
+    dropped is the last, and a call still works on it without one of its own."""
+    if not smp(s):
+        return False
+    return And(s.at("refs", uid) <= 1, works_on(s, uid))
 
 
 def crash(s: Sym, reason: str) -> None:
@@ -290,18 +333,17 @@ def free(s: Sym, uid: Term) -> None:
         return
     refs = s.at("refs", uid)
     shared = refs > 1
+    in_use = frees_in_use(s, uid)
     with s.when(shared):
         for name in ("inH", "inU", "inD"):
             s.put(name, False, uid)
         s.put("dpos", -1, uid)
         s.put("refs", refs - 1, uid)
-    with s.when(Not(shared)):
-        busy = works_on(s, uid)
-        with s.when(busy):
-            crash(s, CRASH_USE_AFTER_FREE)
-        with s.when(Not(busy)):
-            s.put("refs", 0, uid)
-            _free_now(s, uid)
+    with s.when(in_use):
+        crash(s, CRASH_USE_AFTER_FREE)
+    with s.when(And(Not(shared), Not(in_use))):
+        s.put("refs", 0, uid)
+        _free_now(s, uid)
 
 
 def _free_now(s: Sym, uid: Term) -> None:
@@ -332,10 +374,7 @@ def free_dying(s: Sym, uid: Term) -> None:
     smp: unless the free is a use after free (the model then stops with the lists as they
     were)."""
     pos = s.at("dpos", uid)
-    unlinks: Term = True
-    if smp(s):
-        unlinks = Or(s.at("refs", uid) > 1, Not(works_on(s, uid)))
-    with s.when(unlinks):
+    with s.when(Not(frees_in_use(s, uid))):
         for v in range(len(s.get("alloc"))):
             with s.when(And(s.at("inD", v), s.at("dpos", v) > pos)):
                 s.put("dpos", s.at("dpos", v) - 1, v)
@@ -518,7 +557,7 @@ def ecache_work_evict_list(s: Sym, p: Params, f: Flags) -> Term:
     walking: Term = True
     delay: Term = -1
     delivered: list[tuple[Term, Term]] = []
-    start = {name: s.v[name] for name in FIELDS_BY_NAME}
+    start = dict(s.v)
     relocked: Term = False
     for j in range(n):
         here, uid = dying_at(s, size - 1 - j)

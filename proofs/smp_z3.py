@@ -15,6 +15,8 @@ step of an smp config (`lock_held`, applied in `nfct_spec.proofs.actions.execute
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from nfct_spec.models.bits import IPCT_DESTROY
@@ -42,13 +44,9 @@ EMPTY_LAST = 1 << 20
 """The sort key of an empty entry's function: after every function code."""
 
 
-def _pc(name: str) -> int:
-    return pc_code(name)
-
-
 def lock_held(state: AState, but: Term = None) -> Term:
     """Some call (other than `but`) holds nf_conntrack_lock: it is inside get_next_corpse()."""
-    found = _pc("found")
+    found = pc_code("found")
     return Or(
         *[
             And(fn != 0, pc == found, True if but is None else but != c)
@@ -63,7 +61,7 @@ def _call_at(s: Sym, call: Term, *pcs: str) -> Term:
     if n == 0:
         return False
     at = s.at("cpc", call)
-    return And(call >= 0, call < n, s.at("cfn", call) != 0, Or(*[at == _pc(pc) for pc in pcs]))
+    return And(call >= 0, call < n, s.at("cfn", call) != 0, Or(*[at == pc_code(pc) for pc in pcs]))
 
 
 def _lock_free_for(s: Sym, call: Term) -> Term:
@@ -92,7 +90,7 @@ def _after_put(s: Sym, index: Term) -> None:
     port, echo = s.at("cport", index), s.at("cecho", index)
     with s.when(flush):
         _end_call(s, index)
-        _write_call(s, index, cfn=FLUSH, cpc=_pc("next_corpse"), cport=port, cecho=echo)
+        _write_call(s, index, cfn=FLUSH, cpc=pc_code("next_corpse"), cport=port, cecho=echo)
     with s.when(Not(flush)):
         _end_call(s, index)
 
@@ -127,31 +125,51 @@ def sort_calls(s: Sym) -> None:
 
 
 def _push(s: Sym, **values: Term) -> None:
-    """A new call on the free CPU (the last entry)."""
+    """A new call on the free CPU (the last entry), the entries sorted again."""
     last = len(s.get("cfn")) - 1
     _end_call(s, last)
     _write_call(s, last, **values)
+    sort_calls(s)
 
 
 def _get_ref(s: Sym, uid: Term) -> None:
     s.put("refs", s.at("refs", uid) + 1, uid)
 
 
-def _hashed(s: Sym, uid: Term) -> Term:
-    return And(uid >= 0, uid < len(s.get("alloc")), s.at("alloc", uid), s.at("inH", uid))
-
-
 def _set_dying(s: Sym, uid: Term) -> None:
     s.put("dbit", True, uid)
 
 
-def _requester_ok(s: Sym, p: Params, portid: Term) -> Term:
-    listener = Or(*[And(portid == i + 1, i < p.nl, s.at("open", i)) for i in range(len(p.be))])
-    return Or(listener, And(portid > p.nl, portid <= p.nl + p.ntools))
-
-
 def _smp(p: Params, s: Sym) -> bool:
     return p.era.smp and k.smp(s)
+
+
+StepBody = Callable[[Sym, Params, Flags, dict[str, Any], Term], Term]
+Builder = Callable[[Sym, Params, Flags, dict[str, Any]], Term]
+
+
+def _call_step(*pcs: str, lock: bool = False) -> Callable[[StepBody], Builder]:
+    """A builder of the step of call `a["call"]` at one of `pcs`: enabled at smp only, for a
+    call at those points (and with `lock`, while no other call holds nf_conntrack_lock). The
+    body rewrites the state and returns what else its step needs; the entries are sorted
+    after it."""
+
+    def wrap(body: StepBody) -> Builder:
+        @wraps(body)
+        def build(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+            if not _smp(p, s):
+                return False
+            call = a["call"]
+            guard = _call_at(s, call, *pcs)
+            if lock:
+                guard = And(guard, _lock_free_for(s, call))
+            guard = And(guard, body(s, p, f, a, call))
+            sort_calls(s)
+            return guard
+
+        return build
+
+    return wrap
 
 
 # --- entries -------------------------------------------------------------------------------------
@@ -164,16 +182,16 @@ def ctnetlink_del_lookup(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term
     flow, portid, uid = a["flow"], a["requester"], a["hashed"]
     guard = And(
         _room(s),
-        _requester_ok(s, p, portid),
-        _hashed(s, uid),
-        s.at("flow", uid) == flow,
+        k.requester_ok(s, p, portid),
+        k.hashed_of_flow(s, uid, flow),
         flow >= 0,
         flow < p.flows,
     )
     pc = "del_timer" if p.era.delete_takes_timer else "report"
     _get_ref(s, uid)
-    _push(s, cfn=CTNETLINK, cslot=uid, cpc=_pc(pc), cport=portid, cecho=portid <= p.nl, cheld=True)
-    sort_calls(s)
+    _push(
+        s, cfn=CTNETLINK, cslot=uid, cpc=pc_code(pc), cport=portid, cecho=portid <= p.nl, cheld=True
+    )
     return guard
 
 
@@ -192,8 +210,7 @@ def death_by_timeout_expire(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> T
         Not(s.at("inU", uid)),
     )
     s.put("timer", NO_TIMER, uid)
-    _push(s, cfn=TIMER, cslot=uid, cpc=_pc("test_dying"))
-    sort_calls(s)
+    _push(s, cfn=TIMER, cslot=uid, cpc=pc_code("test_dying"))
     return guard
 
 
@@ -202,139 +219,107 @@ def flush_start(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     if not _smp(p, s) or not p.era.flush:
         return False
     portid = a["requester"]
-    n = len(s.get("alloc"))
-    some = Or(*[And(s.at("alloc", u), s.at("inH", u)) for u in range(n)])
-    guard = And(_room(s), some, _requester_ok(s, p, portid))
-    _push(s, cfn=FLUSH, cpc=_pc("next_corpse"), cport=portid, cecho=portid <= p.nl)
-    sort_calls(s)
+    guard = And(_room(s), k.some_hashed(s), k.requester_ok(s, p, portid))
+    _push(s, cfn=FLUSH, cpc=pc_code("next_corpse"), cport=portid, cecho=portid <= p.nl)
     return guard
 
 
-def flush_next_corpse(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("next_corpse", lock=True)
+def flush_next_corpse(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.flush_next_corpse`: get_next_corpse() finds `slot` under nf_conntrack_lock; as
     released kill_report() reports DESTROY there, with `iterator_takes_timer` it only selects."""
-    if not _smp(p, s):
-        return False
-    call, uid = a["call"], a["slot"]
-    guard = And(_call_at(s, call, "next_corpse"), _hashed(s, uid), _lock_free_for(s, call))
+    uid = a["slot"]
+    hashed = k.on_list(s, uid, "inH")
     if p.era.iterator_takes_timer:
         _get_ref(s, uid)
-        _write_call(s, call, cslot=uid, cpc=_pc("del_timer"), cheld=True)
+        _write_call(s, call, cslot=uid, cpc=pc_code("del_timer"), cheld=True)
     else:
         k.note_death(s, uid)
         failed = k.eventmask_report(
             s, p, f, uid, IPCT_DESTROY, s.at("cport", call), s.at("cecho", call)
         )
-        _write_call(s, call, cslot=uid, cpc=_pc("found"), cfailed=failed)
-    sort_calls(s)
-    return guard
+        _write_call(s, call, cslot=uid, cpc=pc_code("found"), cfailed=failed)
+    return hashed
 
 
-def flush_found(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("found")
+def flush_found(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.flush_found`: DYING if the DESTROY was delivered, a reference, the lock dropped."""
-    if not _smp(p, s):
-        return False
-    call = a["call"]
-    guard = _call_at(s, call, "found")
     uid = s.at("cslot", call)
     with s.when(Not(s.at("cfailed", call))):
         _set_dying(s, uid)
     _get_ref(s, uid)
-    _write_call(s, call, cpc=_pc("del_timer"), cheld=True, cfailed=False)
-    sort_calls(s)
-    return guard
+    _write_call(s, call, cpc=pc_code("del_timer"), cheld=True, cfailed=False)
+    return True
 
 
-def flush_done(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("next_corpse", lock=True)
+def flush_done(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.flush_done`: no hashed conntrack is left; 2.6.31 marks the unconfirmed DYING."""
-    if not _smp(p, s):
-        return False
-    call = a["call"]
-    n = len(s.get("alloc"))
-    some = Or(*[And(s.at("alloc", u), s.at("inH", u)) for u in range(n)])
-    guard = And(_call_at(s, call, "next_corpse"), Not(some), _lock_free_for(s, call))
+    none_hashed = Not(k.some_hashed(s))
     if f.flush_marks_unconfirmed:
-        for u in range(n):
+        for u in range(len(s.get("alloc"))):
             with s.when(And(s.at("alloc", u), s.at("inU", u))):
                 _set_dying(s, u)
     _end_call(s, call)
-    sort_calls(s)
-    return guard
+    return none_hashed
 
 
 # --- steps of a call in progress -----------------------------------------------------------------
 
 
-def del_timer(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("del_timer")
+def del_timer(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.del_timer`: del_timer(&ct->timeout), and what the caller does with its result."""
-    if not _smp(p, s):
-        return False
-    call = a["call"]
-    guard = _call_at(s, call, "del_timer")
     uid = s.at("cslot", call)
     fn = s.at("cfn", call)
     on_dying = s.at("inD", uid)
     separate = on_dying if p.era.retry_timer_separate else False
     idle = Or(s.at("timer", uid) == NO_TIMER, separate)
     with s.when(idle):
-        _write_call(s, call, cpc=_pc("put"))
+        _write_call(s, call, cpc=pc_code("put"))
     with s.when(Not(idle)):
         s.put("timer", NO_TIMER, uid)
         takes = If(fn == CTNETLINK, p.era.delete_takes_timer, p.era.iterator_takes_timer)
         body = "test_dying" if p.era.delete_test_and_set_dying else "report"
         with s.when(takes):
-            _write_call(s, call, cpc=_pc(body))
+            _write_call(s, call, cpc=pc_code(body))
         by_event = And(Not(takes), fn == CTNETLINK, on_dying)
         with s.when(by_event):
-            _death_by_event_inline(s, p, f, uid)
-            _write_call(s, call, cpc=_pc("put"))
+            # `smp._death_by_event_inline`: nf_ct_kill() runs death_by_event() itself.
+            failed = k.death_by_event_send(s, p, f, uid)
+            with s.when(Not(failed)):
+                k.free_dying(s, uid)
+            _write_call(s, call, cpc=pc_code("put"))
         with s.when(And(Not(takes), Not(by_event))):
-            _write_call(s, call, cpc=_pc("test_dying"), cinline=True)
-    sort_calls(s)
-    return guard
+            _write_call(s, call, cpc=pc_code("test_dying"), cinline=True)
+    return True
 
 
-def _death_by_event_inline(s: Sym, p: Params, f: Flags, uid: Term) -> None:
-    """`smp._death_by_event_inline`: death_by_event() run by nf_ct_kill()."""
-    failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, 0, False)
-    with s.when(failed):
-        k.arm_retry_timer(s, uid)
-    with s.when(Not(failed)):
-        _set_dying(s, uid)
-        k.free_dying(s, uid)
-
-
-def test_dying(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("test_dying")
+def test_dying(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.test_dying`: death_by_timeout()'s DYING test, or with `delete_test_and_set_dying`
     nf_ct_delete()'s test_and_set_bit()."""
-    if not _smp(p, s):
-        return False
-    call = a["call"]
-    guard = _call_at(s, call, "test_dying")
     uid = s.at("cslot", call)
     dying = s.at("dbit", uid)
     if p.era.delete_test_and_set_dying:
         with s.when(dying):
             held = s.at("cheld", call)
             with s.when(held):
-                _write_call(s, call, cpc=_pc("put"))
+                _write_call(s, call, cpc=pc_code("put"))
             with s.when(Not(held)):
                 _end_call(s, call)
         with s.when(Not(dying)):
             _set_dying(s, uid)
-            _write_call(s, call, cpc=_pc("report"))
+            _write_call(s, call, cpc=pc_code("report"))
     else:
-        _write_call(s, call, cpc=If(dying, _pc("set_dying"), _pc("report")))
-    sort_calls(s)
-    return guard
+        _write_call(s, call, cpc=If(dying, pc_code("set_dying"), pc_code("report")))
+    return True
 
 
-def report_destroy(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("report")
+def report_destroy(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.report_destroy`: nf_conntrack_event_report(IPCT_DESTROY, ...)."""
-    if not _smp(p, s):
-        return False
-    call = a["call"]
-    guard = _call_at(s, call, "report")
     uid = s.at("cslot", call)
     inline = s.at("cinline", call)
     portid = If(inline, 0, s.at("cport", call))
@@ -342,55 +327,43 @@ def report_destroy(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     k.note_death(s, uid)
     failed = k.eventmask_report(s, p, f, uid, IPCT_DESTROY, portid, echo)
     with s.when(failed):
-        _write_call(s, call, cpc=_pc("unlink"), cfailed=True)
+        _write_call(s, call, cpc=pc_code("unlink"), cfailed=True)
     with s.when(Not(failed)):
         k.ecache_work_kick(s, p)
         after = "unlink" if p.era.delete_test_and_set_dying else "set_dying"
-        _write_call(s, call, cpc=_pc(after), cfailed=False)
-    sort_calls(s)
-    return guard
+        _write_call(s, call, cpc=pc_code(after), cfailed=False)
+    return True
 
 
-def set_dying(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("set_dying")
+def set_dying(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.set_dying`: set_bit(IPS_DYING_BIT); ctnetlink as released goes on to nf_ct_kill()."""
-    if not _smp(p, s):
-        return False
-    call = a["call"]
-    guard = _call_at(s, call, "set_dying")
     _set_dying(s, s.at("cslot", call))
     kill: Term = False
     if not p.era.delete_takes_timer:
         kill = And(s.at("cfn", call) == CTNETLINK, Not(s.at("cinline", call)))
-    _write_call(s, call, cpc=If(kill, _pc("del_timer"), _pc("unlink")))
-    sort_calls(s)
-    return guard
+    _write_call(s, call, cpc=If(kill, pc_code("del_timer"), pc_code("unlink")))
+    return True
 
 
-def unlink(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("unlink", lock=True)
+def unlink(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.unlink`: nf_ct_delete_from_lists(); an unhashed conntrack is a double unlink."""
-    if not _smp(p, s):
-        return False
-    call = a["call"]
-    guard = And(_call_at(s, call, "unlink"), _lock_free_for(s, call))
     uid = s.at("cslot", call)
     hashed = s.at("inH", uid)
     with s.when(Not(hashed)):
         k.crash(s, CRASH_DOUBLE_UNLINK)
     with s.when(hashed):
         s.put("inH", False, uid)
-        nxt = If(s.at("cfailed", call), _pc("insert_dying"), _pc("put_base"))
+        nxt = If(s.at("cfailed", call), pc_code("insert_dying"), pc_code("put_base"))
         _write_call(s, call, cpc=nxt)
-    sort_calls(s)
-    return guard
+    return True
 
 
-def insert_dying(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("insert_dying", lock=True)
+def insert_dying(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.insert_dying`: nf_ct_insert_dying_list() (the worker's list with
     `retry_by_worker`); a conntrack already there, or a pending ct->timeout, crashes."""
-    if not _smp(p, s):
-        return False
-    call = a["call"]
-    guard = And(_call_at(s, call, "insert_dying"), _lock_free_for(s, call))
     uid = s.at("cslot", call)
     twice = s.at("inD", uid)
     pending = And(Not(twice), s.at("timer", uid) != NO_TIMER)
@@ -402,26 +375,22 @@ def insert_dying(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
         k.dying_list_add(s, p, uid)
         held = s.at("cheld", call)
         with s.when(held):
-            _write_call(s, call, cpc=_pc("put"))
+            _write_call(s, call, cpc=pc_code("put"))
         with s.when(Not(held)):
             _after_put(s, call)
-    sort_calls(s)
-    return guard
+    return True
 
 
-def put(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
+@_call_step("put", "put_base")
+def put(s: Sym, p: Params, f: Flags, a: dict[str, Any], call: Term) -> Term:
     """`smp.put`: nf_ct_put() (`lists.nf_ct_put`): the last reference frees the conntrack."""
-    if not _smp(p, s):
-        return False
-    call = a["call"]
-    guard = _call_at(s, call, "put", "put_base")
     uid = s.at("cslot", call)
     refs = s.at("refs", uid)
     bad = Or(Not(s.at("alloc", uid)), refs <= 0)
     last = And(Not(bad), refs == 1)
     linked = And(last, Or(s.at("inH", uid), s.at("inD", uid), s.at("inU", uid)))
     freeing = And(last, Not(linked))
-    fault = Or(bad, linked, And(freeing, k.works_on(s, uid)))
+    fault = Or(bad, linked, And(freeing, k.frees_in_use(s, uid)))
     with s.when(bad):
         k.crash(s, CRASH_USE_AFTER_FREE)
     with s.when(And(Not(bad), refs > 1)):
@@ -431,13 +400,12 @@ def put(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:
     with s.when(freeing):
         k.free(s, uid)
     with s.when(Not(fault)):
-        base_held = And(s.at("cpc", call) == _pc("put_base"), s.at("cheld", call))
+        base_held = And(s.at("cpc", call) == pc_code("put_base"), s.at("cheld", call))
         with s.when(base_held):
-            _write_call(s, call, cpc=_pc("put"))
+            _write_call(s, call, cpc=pc_code("put"))
         with s.when(Not(base_held)):
             _after_put(s, call)
-    sort_calls(s)
-    return guard
+    return True
 
 
 def ecache_work_evict_list(s: Sym, p: Params, f: Flags, a: dict[str, Any]) -> Term:

@@ -21,16 +21,13 @@ from nfct_spec.spec.smp_invariants import timeout_handler_once
 from nfct_spec.spec.terms import And, Not, Or, Term, count, sel
 
 
-def _table_bound(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
-    return Not(INV["table-bound"].pred(post, p))
+def _violated(prop_id: str) -> Target:
+    """The target of an invariant: the state after the last step breaks it."""
 
+    def target(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
+        return Not(INV[prop_id].pred(post, p))
 
-def _missed_keeps_undelivered(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
-    return Not(INV["missed-keeps-undelivered"].pred(post, p))
-
-
-def _no_crash(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
-    return Not(INV["no-crash"].pred(post, p))
+    return target
 
 
 def _destroy_before_free(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
@@ -73,13 +70,6 @@ def _silent_destroy(p: Params, pre: AState, post: AState, step: StepSel) -> Term
     return And(freed, reliable)
 
 
-def _violated(prop_id: str) -> Target:
-    def target(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
-        return Not(INV[prop_id].pred(post, p))
-
-    return target
-
-
 def _timeout_handler_twice(p: Params, pre: AState, post: AState, step: StepSel) -> Term:
     return Not(timeout_handler_once(p, pre, post))
 
@@ -92,9 +82,9 @@ TARGETS: dict[str, Target] = {
     "timeout-handler-once": _timeout_handler_twice,
     "flush-confirm-race": _flush_confirm_race,
     "no-destroy-before-listener": _silent_destroy,
-    "table-bound": _table_bound,
-    "no-crash": _no_crash,
-    "missed-keeps-undelivered": _missed_keeps_undelivered,
+    "table-bound": _violated("table-bound"),
+    "no-crash": _violated("no-crash"),
+    "missed-keeps-undelivered": _violated("missed-keeps-undelivered"),
     "destroy-before-free": _destroy_before_free,
     "may-drop-when-full": _dropped_when_full,
 }

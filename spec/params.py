@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nfct_spec.models.bits import GROUP_DESTROY, GROUP_EXPECT, GROUP_NEW, GROUP_UPDATE
-from nfct_spec.models.config import Config
+from nfct_spec.models.config import ERA_FLAGS, Config
 from nfct_spec.models.variants import Variant, variant_of
 from nfct_spec.spec.terms import Or, Term, symbolic
 from nfct_spec.spec.vocab import Shape
@@ -62,16 +62,6 @@ class Era:
 
 ATOMIC = Era()
 """Every kernel function one step."""
-
-ERA_FLAGS = (
-    "delete_takes_timer",
-    "iterator_takes_timer",
-    "retry_timer_separate",
-    "retry_by_worker",
-    "delete_test_and_set_dying",
-    "ecache_destroy_state",
-)
-
 
 EXIT_FLAGS = ("other_netns_exit", "release_own_dying_list")
 """Another namespace's exit (2.6.31 nf_ct_release_dying_list()), at either granularity."""

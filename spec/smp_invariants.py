@@ -17,6 +17,7 @@ iterator's) drops it at `put`.
 
 from __future__ import annotations
 
+from nfct_spec.models.bits import GROUP_DESTROY
 from nfct_spec.models.state import NO_TIMER
 from nfct_spec.spec.params import Params
 from nfct_spec.spec.terms import And, If, Implies, Not, Or, Term, count, sel
@@ -220,8 +221,6 @@ def destroy_delivered(s: AState, p: Params) -> Term:
     while it is on no list and owned by nobody (a free that a held reference put off: the
     DESTROY went with it). Without the test-and-set guard DYING is set only after a delivered
     DESTROY, so it means the same."""
-    from nfct_spec.models.bits import GROUP_DESTROY
-
     rules = [Implies(s["cpc"][c] == NEXT, Not(s["cfailed"][c])) for c in _calls(s)]
     for u in range(len(s["alloc"])):
         owner_past = Or(

@@ -6,17 +6,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nfct_spec.checking import finding_on_step
 from nfct_spec.docs.figures import RECORD, Block, load_figures
 from nfct_spec.engines.explorer import Exploration, explore
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.observers import OBLIGATIONS
-from nfct_spec.models.registry import ArgValue, Step, apply
+from nfct_spec.models.registry import ArgValue, Step, apply, successors
 from nfct_spec.models.state import Conntrack, State, initial_state
+from nfct_spec.spec.catalogue import BY_ID
 
 RELIABLE = ListenerConfig("conntrackd", ("new", "update", "destroy"), True, True, 1)
 """A conntrackd-like reliable listener (BE and NO_ENOBUFS) with a one-message buffer."""
 PLAIN = ListenerConfig("logger", ("new", "destroy"), False, False, 1)
 """A plain listener with a one-message buffer."""
+
+
+def bfs_depth(config: Config, prop_id: str, limit: int) -> int | None:
+    """The length of the shortest run of `config` whose last step shows `prop_id`'s finding
+    (a plain breadth-first search over model states), or None within `limit` steps."""
+    prop = BY_ID[prop_id]
+    frontier = [initial_state(config)]
+    seen = set(frontier)
+    for depth in range(1, limit + 1):
+        nxt = []
+        for state in frontier:
+            for taken, post in successors(config, state):
+                if finding_on_step(prop, config, state, taken, post):
+                    return depth
+                if post not in seen:
+                    seen.add(post)
+                    nxt.append(post)
+        frontier = nxt
+    return None
 
 
 def step(action: str, **args: ArgValue) -> Step:

@@ -39,20 +39,26 @@ def install_admit_anyway(monkeypatch: pytest.MonkeyPatch) -> None:
 def model_mutant(name: str, wrap: Callable[[ActionFn], ActionFn]) -> Iterator[None]:
     """The registry's action `name` replaced by `wrap(its function)` within the block, for
     every engine that reads the registry (its entry in `ACTIONS` and `BY_NAME`, and the
-    per-variant cache)."""
+    per-variant caches)."""
     original = registry.BY_NAME[name]
     mutant = replace(original, fn=wrap(original.fn))
     saved = registry.ACTIONS
     by_name = cast(dict[str, registry.Action], registry.BY_NAME)
     registry.ACTIONS = tuple(mutant if a is original else a for a in saved)
     by_name[name] = mutant
-    registry.actions_for.cache_clear()
+    _clear_caches()
     try:
         yield
     finally:
         registry.ACTIONS = saved
         by_name[name] = original
-        registry.actions_for.cache_clear()
+        _clear_caches()
+
+
+def _clear_caches() -> None:
+    """The registry's per-variant action lists, of both granularities."""
+    registry.actions_for.cache_clear()
+    registry._smp_actions_for.cache_clear()
 
 
 def timer_not_refreshed(fn: ActionFn) -> ActionFn:

@@ -7,33 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from nfct_spec.checking import finding_on_step
 from nfct_spec.engines.z3_bmc import BmcMismatch, run_bmc
 from nfct_spec.models.presets import preset
-from nfct_spec.models.registry import successors
-from nfct_spec.models.state import initial_state
 from nfct_spec.proofs import kernel_z3
 from nfct_spec.proofs.targets import TARGETS
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import BY_ID
-
-
-def _shortest_in_python(prop_id: str, variant: str, depth: int) -> int | None:
-    config = preset("tiny", variant)
-    prop = BY_ID[prop_id]
-    frontier = {initial_state(config)}
-    seen = set(frontier)
-    for d in range(1, depth + 1):
-        nxt = set()
-        for state in frontier:
-            for step, post in successors(config, state):
-                if finding_on_step(prop, config, state, step, post):
-                    return d
-                if post not in seen:
-                    seen.add(post)
-                    nxt.add(post)
-        frontier = nxt
-    return None
+from tests.helpers import bfs_depth
 
 
 def _expected_6x_findings() -> list[tuple[str, str]]:
@@ -65,7 +45,7 @@ def test_bmc_finds_the_shortest_finding_and_it_replays(prop_id: str, variant: st
     found = run_bmc(config, TARGETS[prop_id], 6, {"property": prop_id, "finding": "violated"})
     assert found.trace is not None
     assert replay(found.trace).ok
-    assert len(found.trace.steps) == _shortest_in_python(prop_id, variant, 6)
+    assert len(found.trace.steps) == bfs_depth(preset("tiny", variant), prop_id, 6)
 
 
 def test_no_table_bound_violation_exists_for_2_6_30_within_the_depth() -> None:

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from smp_configs import era, reachable
 
-from nfct_spec.checking import finding_on_step
 from nfct_spec.engines import z3_eras
 from nfct_spec.engines.z3_bmc import run_bmc
-from nfct_spec.models import registry
+from nfct_spec.engines.z3_runner import trace_meta
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import successors
 from nfct_spec.models.state import (
@@ -23,8 +22,8 @@ from nfct_spec.models.state import (
     DEADLOCK_DYING_LOCK,
     NO_TIMER,
     State,
-    initial_state,
 )
+from nfct_spec.proofs.actions import builders_for
 from nfct_spec.proofs.agreement import Checker
 from nfct_spec.proofs.era_plans import (
     ALL_PLANS,
@@ -34,6 +33,7 @@ from nfct_spec.proofs.era_plans import (
     proof_shape,
 )
 from nfct_spec.proofs.guard import CASES, OUTSIDE_ENCODED_CONFIGS, SMP, check_encoding
+from nfct_spec.proofs.params import Era
 from nfct_spec.proofs.targets import TARGETS
 from nfct_spec.proofs.walks import SMP_WALK_ERAS, WalkPlan, visit
 from nfct_spec.replay import replay
@@ -45,11 +45,10 @@ from nfct_spec.spec.params import concrete_params
 from nfct_spec.spec.smp_invariants import timeout_handler_once
 from nfct_spec.spec.terms import truth
 from nfct_spec.spec.vocab import project, shape_for
+from tests.helpers import bfs_depth
 from tests.proofs.mutants import model_mutant
 
-SMP_ACTIONS = {
-    a.name for a in registry.ACTIONS if "2.6.31" in a.variants and "smp" in a.granularities
-} - OUTSIDE_ENCODED_CONFIGS
+SMP_ACTIONS = set(builders_for("2.6.31", Era(smp=True))) - OUTSIDE_ENCODED_CONFIGS
 
 
 def _walks(per_era: int) -> list[WalkPlan]:
@@ -139,33 +138,11 @@ def _timer_kept(fn: Callable[..., State | None]) -> Callable[..., State | None]:
 
 
 def test_the_smp_guard_names_a_del_timer_that_leaves_the_timer_pending() -> None:
-    registry._smp_actions_for.cache_clear()
-    try:
-        with model_mutant("del_timer", _timer_kept):
-            registry._smp_actions_for.cache_clear()
-            report = check_encoding(SMP)
-    finally:
-        registry._smp_actions_for.cache_clear()
+    with model_mutant("del_timer", _timer_kept):
+        report = check_encoding(SMP)
     assert report.disagreement is not None
     assert report.disagreement.action == "del_timer"
     assert "field timer is" in report.disagreement.detail
-
-
-def _bfs_depth(config: Config, prop_id: str, limit: int = 14) -> int | None:
-    prop = BY_ID[prop_id]
-    frontier = [initial_state(config)]
-    seen = set(frontier)
-    for depth in range(1, limit + 1):
-        nxt = []
-        for state in frontier:
-            for step, post in successors(config, state):
-                if finding_on_step(prop, config, state, step, post):
-                    return depth
-                if post not in seen:
-                    seen.add(post)
-                    nxt.append(post)
-        frontier = nxt
-    return None
 
 
 @pytest.mark.parametrize(
@@ -174,9 +151,9 @@ def _bfs_depth(config: Config, prop_id: str, limit: int = 14) -> int | None:
 )
 def test_bmc_finds_an_era_fault_at_the_bfs_depth_and_it_replays(name: str, prop_id: str) -> None:
     config = era(name)
-    depth = _bfs_depth(config, prop_id)
+    depth = bfs_depth(config, prop_id, 14)
     assert depth is not None
-    meta = z3_eras.trace_meta(config, BY_ID[prop_id])
+    meta = trace_meta(config, BY_ID[prop_id])
     found = run_bmc(config, TARGETS[prop_id], depth, meta, 120_000)
     assert found.trace is not None and len(found.trace.steps) == depth
     assert replay(found.trace).ok
@@ -277,13 +254,8 @@ def test_eras_z3_verdicts_are_errors_when_the_smp_encoding_disagrees(tmp_path: P
     config = era("smp-dying-worker-test-and-set")
     prop = BY_ID["destroy-before-free"]
     shown: list[str] = []
-    registry._smp_actions_for.cache_clear()
-    try:
-        with model_mutant("del_timer", _timer_kept):
-            registry._smp_actions_for.cache_clear()
-            results = z3_eras.judge_all([config], [prop], {}, tmp_path, 120, shown.append)
-    finally:
-        registry._smp_actions_for.cache_clear()
+    with model_mutant("del_timer", _timer_kept):
+        results = z3_eras.judge_all([config], [prop], {}, tmp_path, 120, shown.append)
     assert [r.verdict for r in results] == [ERROR]
     assert "encoding disagrees with the model at del_timer" in results[0].reason
     assert any("smp: encoding disagrees" in line for line in shown)
@@ -331,9 +303,9 @@ def test_the_deadlocks_are_found_at_the_bfs_depth_and_their_fixes_proved(
 ) -> None:
     prop = BY_ID["deadlock-free"]
     config = era(fault)
-    depth = _bfs_depth(config, prop.id)
+    depth = bfs_depth(config, prop.id, 14)
     assert depth is not None and prop.expected_for(config) == "violated"
-    found = run_bmc(config, TARGETS[prop.id], depth, z3_eras.trace_meta(config, prop), 120_000)
+    found = run_bmc(config, TARGETS[prop.id], depth, trace_meta(config, prop), 120_000)
     assert found.trace is not None and len(found.trace.steps) == depth
     assert replay(found.trace).ok
     plan = era_plan(prop.id, era(fixed))

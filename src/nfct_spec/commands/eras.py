@@ -40,6 +40,7 @@ from nfct_spec.docs.eras import ERAS, era_config
 from nfct_spec.docs.faults import SHOWN_BY
 from nfct_spec.engines import z3_eras
 from nfct_spec.engines.hypothesis_engine import PROFILES
+from nfct_spec.engines.z3_runner import ENGINE as Z3
 from nfct_spec.outdir import fresh_subdir, prepare
 from nfct_spec.proofs.guard import encoding_gap
 from nfct_spec.results import Result, check_mergeable, exit_code, write_results
@@ -101,7 +102,7 @@ def _table(results: list[Result]) -> Table:
     cells = {(r.config, r.property_id, r.engine): r for r in results}
     for config, prop_id in dict.fromkeys((r.config, r.property_id) for r in results):
         row = [config, prop_id]
-        for engine in (explore.ENGINE, "hypothesis", z3_eras.ENGINE):
+        for engine in (explore.ENGINE, "hypothesis", Z3):
             result = cells.get((config, prop_id, engine))
             row.append("[dim]n/a[/dim]" if result is None else verdict_cell(result))
         table.add_row(*row)

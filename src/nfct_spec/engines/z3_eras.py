@@ -26,6 +26,7 @@ from pathlib import Path
 
 from nfct_spec.checking import finding_verdict
 from nfct_spec.engines.z3_bmc import BmcMismatch, run_bmc
+from nfct_spec.engines.z3_runner import ENGINE, trace_meta
 from nfct_spec.models.config import Config
 from nfct_spec.proofs.era_plans import EraPlan, check_era_plan, era_plan
 from nfct_spec.proofs.guard import SMP, GuardReport, check_encoding
@@ -34,7 +35,6 @@ from nfct_spec.results import ERROR, Result
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.traces import save_trace
 
-ENGINE = "z3"
 FALLBACK_DEPTH = 14
 """BMC depth where the explorer gave no depth to match (its search was cut)."""
 _DEPTH = re.compile(r"BFS-shortest finding at depth (\d+)")
@@ -46,19 +46,6 @@ def explorer_depth(result: Result | None) -> int | None:
         return None
     match = _DEPTH.search(result.scope)
     return int(match.group(1)) if match else None
-
-
-def trace_meta(config: Config, prop: Property) -> dict[str, object]:
-    """The metadata of a BMC trace of `prop` on `config` (what its replay checks)."""
-    return {
-        "property": prop.id,
-        "statement": prop.statement,
-        "finding": finding_verdict(prop),
-        "engine": ENGINE,
-        "variant": config.variant,
-        "profile": "bmc",
-        "seed": 0,
-    }
 
 
 @dataclass

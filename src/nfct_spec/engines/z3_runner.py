@@ -82,7 +82,8 @@ def _plan(prop: Property, variant: str) -> Plan | None:
     return None
 
 
-def _meta(prop: Property, config: Config) -> dict[str, object]:
+def trace_meta(config: Config, prop: Property) -> dict[str, object]:
+    """The metadata of a BMC trace of `prop` on `config` (what its replay checks)."""
     return {
         "property": prop.id,
         "statement": prop.statement,
@@ -95,7 +96,9 @@ def _meta(prop: Property, config: Config) -> dict[str, object]:
 
 
 def _bmc(prop: Property, config: Config, timeout_s: float) -> BmcResult:
-    return run_bmc(config, TARGETS[prop.id], BMC_DEPTH, _meta(prop, config), int(timeout_s * 1000))
+    return run_bmc(
+        config, TARGETS[prop.id], BMC_DEPTH, trace_meta(config, prop), int(timeout_s * 1000)
+    )
 
 
 def _trace_path(traces: Path, variant: str, prop_id: str) -> str:
