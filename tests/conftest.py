@@ -4,6 +4,10 @@ Profiles: `ci` (the default, derandomized so CI runs are reproducible), `dev` (r
 fewer examples) and `deep` (many examples). Choose one with HYPOTHESIS_PROFILE. No health
 check is suppressed (see `SUPPRESSED_HEALTH_CHECKS` of the Hypothesis engine for why none is
 expected to fire): a failed one fails its test.
+
+`scripts/test` runs the suite in worker processes (pytest-xdist, `--dist loadgroup`). Tests
+that share an expensive session fixture, or that must not run beside each other, are kept in
+one worker by the groups of `SERIAL_GROUPS`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,36 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=30, stateful_step_count=25, deadline=None)
 settings.register_profile("deep", max_examples=2000, stateful_step_count=60, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+SERIAL_GROUPS: dict[str, str] = {
+    "checked": "check",
+    "live_kernel": "kernel",
+    "first_campaign": "fuzz",
+}
+"""Fixture -> the xdist group of every test that uses it. `checked` runs the whole main job
+once per worker that asks for it, so its tests share one worker; the live-kernel tests share
+their scenario cache and run one at a time (each creates its own namespaces, but one at a time
+keeps their timings those of an idle machine); every fuzz test (by folder, below) starts
+HypoFuzz workers of its own and shares the first campaign."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put each test in its xdist group; a no-op without xdist. It runs before xdist's own
+    hook, which reads the groups into the test ids it schedules by.
+
+    A test that uses a fixture of `SERIAL_GROUPS`, or lives in tests/fuzz or tests/kernel,
+    goes to that group; any other test goes to the group of its module, because many modules
+    cache their explorations in module globals (`functools.cache`), which a worker of its own
+    would compute again."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        group = next((g for fixture, g in SERIAL_GROUPS.items() if fixture in names), None)
+        if group is None and item.path.parent.name in ("fuzz", "kernel"):
+            group = item.path.parent.name
+        if group is None:
+            group = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

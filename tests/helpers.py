@@ -3,6 +3,7 @@ record the tests that pin measured figures read."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,12 @@ def explore_pinned(config: Config, row: dict[str, Any]) -> Exploration:
         row["depth"],
     )
     return explore(config, [], level=OBLIGATIONS, symmetry=False)
+
+
+def interruptible() -> None:
+    """`preexec_fn` of a child that a test interrupts with SIGINT: Ctrl-C at its default.
+
+    A process started with SIGINT ignored keeps ignoring it, Python included (it installs its
+    KeyboardInterrupt handler only over the default); a test suite run as a background job of
+    a non-interactive shell (`cmd &`, nohup) starts that way, and so would its children."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import step
+from helpers import interruptible, step
 from nfct_spec.cli import main
 from nfct_spec.files import InputError
 from nfct_spec.minimize import replay_steps
@@ -540,6 +540,7 @@ def test_an_interrupted_run_says_so_in_one_line_and_leaves_every_file_as_it_was(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 60
     while not (out / MARKER).exists() and time.monotonic() < deadline and proc.poll() is None:

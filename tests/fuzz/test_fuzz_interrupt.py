@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from fuzzing import FINDING, SEARCH, TWO_TESTS, logged_findings, results
+from helpers import interruptible
 from nfct_spec.replay import replay
 from nfct_spec.traces import load_trace
 
@@ -41,7 +42,9 @@ def test_sigint_ends_a_campaign_with_what_it_found_saved(tmp_path: Path) -> None
         "--out",
         str(out),
     ]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=interruptible
+    )
     try:
         deadline = time.monotonic() + 90
         while FINDING not in logged_findings(out) and time.monotonic() < deadline:

@@ -35,6 +35,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.internal.reflection import function_digest
 
 from nfct_spec.checking import searched
+from nfct_spec.engines.fuzz_hub import PARENT_ENV
 from nfct_spec.engines.fuzz_machine import RUN_HEALTH_CHECKS, FuzzTarget, Memo, given_test
 from nfct_spec.engines.sampling import quiet_slice
 from nfct_spec.models.config import Config, config_from_json
@@ -247,7 +248,7 @@ class HypoFuzz:
     def start(self) -> None:
         """Start the hub and its workers (output to hypofuzz.log in the campaign folder)."""
         self._log = self.log_path.open("ab")
-        env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+        env = {**os.environ, "PYTHONHASHSEED": HASH_SEED, PARENT_ENV: str(os.getpid())}
         self._proc = subprocess.Popen(
             self.command,
             cwd=self.folder,
