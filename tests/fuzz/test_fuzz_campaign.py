@@ -60,7 +60,11 @@ def test_the_campaign_scope_is_recorded_in_the_results_file(
     _, out = first_campaign
     run = results(out)["runs"]["fuzz"]
     assert run["workers"] == 2 and run["runs"] > 0 and run["steps"] > 0 and run["states"] > 0
-    assert 0 < run["hours"] < 0.05 and run["hypofuzz"]["workers"] == 2
+    assert 0 < run["hours"] < 0.05
+    # HypoFuzz's own count is of the workers that saved a report to the database before the
+    # campaign stopped (at its finding): on a busy machine the second may not have yet. Both
+    # workers ran (their logs are asserted above); the record keeps what HypoFuzz reported.
+    assert 1 <= run["hypofuzz"]["workers"] <= 2
 
 
 def test_the_spec_document_shows_the_campaigns_verdict(
