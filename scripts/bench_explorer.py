@@ -64,7 +64,7 @@ from nfct_spec.engines.explorer import Stats, explore, peak_rss_mib, search_grou
 from nfct_spec.engines.lasso import FULL_FAIRNESS, build_graph, check_liveness
 from nfct_spec.engines.parallel import Pool
 from nfct_spec.models import COMPILED
-from nfct_spec.models.config import Config
+from nfct_spec.models.config import VARIANTS, Config
 from nfct_spec.models.observers import OBLIGATIONS, RECEIPTS, level_name
 from nfct_spec.models.presets import RELIABLE, suite
 from nfct_spec.spec.catalogue import CATALOGUE
@@ -231,18 +231,14 @@ def _record_reference(record: Path, run: str, row: dict[str, object]) -> None:
     """Write one row of block `reference` in place of the row of the same search (`run`: the
     variant, observers and slots), whatever budget that one had; a new search is appended."""
     block = load_figures(record)["reference"]
-
-    def same(r: dict[str, object]) -> bool:
-        return r["run"] == run or str(r["run"]).startswith(f"{run}, budget")
-
-    rows: list[dict[str, object]] = []
-    for r in block["rows"]:
-        if not same(r):
-            rows.append(r)
-        elif row not in rows:
-            rows.append(row)
-    if row not in rows:
-        rows.append(row)
+    same = [
+        i
+        for i, r in enumerate(block["rows"])
+        if r["run"] == run or r["run"].startswith(f"{run}, budget")
+    ]
+    at = same[0] if same else len(block["rows"])
+    rows = [r for i, r in enumerate(block["rows"]) if i not in same]
+    rows.insert(at - sum(1 for i in same if i < at), row)
     record_block(record, "reference", {**block, "rows": rows})
 
 
@@ -551,9 +547,9 @@ def main() -> None:
     rates: list[float] = []
     exhausted = True
     variants = args.variants.split(",")
-    unknown = sorted(set(variants) - {"2.6.30", "2.6.31", "6.x"})
+    unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
-        parser.error(f"unknown variant {', '.join(unknown)} (2.6.30, 2.6.31 or 6.x)")
+        parser.error(f"unknown variant {', '.join(unknown)} (one of {', '.join(VARIANTS)})")
     for variant in variants:
         config = reference(args.slots, variant, args.lean)
         for level, group in _groups(config):
