@@ -16,7 +16,8 @@ before 6.x, and 6.x has no 2.6.31 dying list with retry timers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -46,6 +47,10 @@ def _params(config: Config) -> tuple[Shape, Params]:
     return shape, concrete_params(config, shape)
 
 
+Memo = dict[tuple[Any, ...], bool]
+"""Verdicts of one invariant by the values of the fields it reads."""
+
+
 class _LastProjection:
     """The abstract state of the last model state asked for, computed lazily: the engines
     evaluate every invariant on one state before the next. The config is compared by identity
@@ -55,13 +60,11 @@ class _LastProjection:
         self.config: Config | None = None
         self.shape = Shape(0, 0)
         self.params: Params | None = None
-        self.memo: dict[str, dict[tuple[Any, ...], bool]] = {}
+        self.memo: dict[str, Memo] = {}
         self.state: State | None = None
         self.abstract: AState = {}
 
-    def __call__(
-        self, config: Config, state: State
-    ) -> tuple[AState, Params, dict[str, dict[tuple[Any, ...], bool]]]:
+    def __call__(self, config: Config, state: State) -> tuple[AState, Params, dict[str, Memo]]:
         if config is not self.config or self.params is None:
             self.config, self.state = config, None
             self.shape, self.params = _params(config)
@@ -73,7 +76,7 @@ class _LastProjection:
 
 
 @cache
-def _memos(config: Config) -> dict[str, dict[tuple[Any, ...], bool]]:
+def _memos(config: Config) -> dict[str, Memo]:
     """Per invariant, the verdicts already known for this config by the fields it reads."""
     return {inv_id: {} for inv_id in TERMS}
 
@@ -114,17 +117,29 @@ def level_of(pred: Pred) -> int:
     return OBLIGATIONS if set(fields_read(pred)) & OBSERVER_FIELDS else KERNEL
 
 
+def _key_of(names: tuple[str, ...]) -> Callable[[AState], tuple[Any, ...]]:
+    """The memo key of a state for a predicate reading `names`: their values, in order (an
+    itemgetter reads them in C; with one name it returns the value itself, so that is wrapped
+    into a tuple)."""
+    if not names:
+        return lambda abstract: ()
+    getter = operator.itemgetter(*names)
+    if len(names) == 1:
+        return lambda abstract: (getter(abstract),)
+    return getter
+
+
 def _check_of(inv_id: str) -> Callable[[Config, State], bool]:
     """The check of one auxiliary invariant. Its verdict depends only on the fields it reads
     (and the config), so verdicts are remembered per config by the values of those fields:
     states that differ elsewhere share them."""
     pred = TERMS[inv_id].pred
-    names = fields_read(pred)
+    key_of = _key_of(fields_read(pred))
 
     def check(config: Config, state: State) -> bool:
         abstract, params, memos = _LAST(config, state)
         memo = memos[inv_id]
-        key = tuple(abstract[name] for name in names)
+        key = key_of(abstract)
         found = memo.get(key)
         if found is None:
             found = memo[key] = bool(truth(pred(abstract, params)))
@@ -132,7 +147,59 @@ def _check_of(inv_id: str) -> Callable[[Config, State], bool]:
 
     check.__name__ = check.__qualname__ = "aux_" + inv_id.removeprefix("aux-").replace("-", "_")
     check.__doc__ = f"`{inv_id}` on the projected state: {TERMS[inv_id].statement}."
+    _CHECKED[check] = inv_id
     return check
+
+
+_CHECKED: dict[Callable[..., object], str] = {}
+"""The auxiliary invariant each check function of `_check_of` judges (for `Batch`)."""
+
+
+def batchable(check: Callable[..., object] | None) -> str | None:
+    """The auxiliary invariant `check` judges, if it is one of theirs (None otherwise)."""
+    return None if check is None else _CHECKED.get(check)
+
+
+class Batch:
+    """Several auxiliary invariants judged on one state at once.
+
+    The explorer judges every invariant of its search on every new state, and these are most
+    of them: one by one, each check pays a call, the test of which state the shared projection
+    holds, and a key built field by field. A batch projects the state once and reads each
+    invariant's memo key with one C call. The memos and keys are those of the checks
+    themselves (`_check_of`), so every verdict is theirs.
+    """
+
+    def __init__(self, inv_ids: Sequence[str]) -> None:
+        self.inv_ids = tuple(inv_ids)
+        self._keys = [_key_of(fields_read(TERMS[i].pred)) for i in self.inv_ids]
+        self._config: Config | None = None
+        self._shape = Shape(0, 0)
+        self._bound: list[tuple[str, Callable[[AState], tuple[Any, ...]], Pred, Memo]] = []
+        self._params: Params | None = None
+
+    def failing(self, config: Config, state: State) -> list[str]:
+        """The invariants of the batch that `state` breaks (in the batch's order)."""
+        if config is not self._config:
+            self._config = config
+            self._shape, self._params = _params(config)
+            memos = _memos(config)
+            self._bound = [
+                (i, key, TERMS[i].pred, memos[i])
+                for i, key in zip(self.inv_ids, self._keys, strict=True)
+            ]
+        abstract = LazyProjection(state, self._shape)
+        params = self._params
+        assert params is not None
+        broken = []
+        for inv_id, key_of, pred, memo in self._bound:
+            key = key_of(abstract)
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = bool(truth(pred(abstract, params)))
+            if not found:
+                broken.append(inv_id)
+        return broken
 
 
 def _aux(inv_id: str, source: str, verdicts: Verdicts, *overrides: Override) -> Property:

@@ -56,6 +56,7 @@ from multiprocessing.queues import Queue
 from types import TracebackType
 from typing import Any
 
+from nfct_spec.checking import StateJudge
 from nfct_spec.engines.explorer import (
     NO_PARENT,
     Exploration,
@@ -397,14 +398,11 @@ class _Partition:
         on_steps = [p for p in self.props if p.on_transitions and p.id not in found]
         on_states = [p for p in self.props if not p.on_transitions and p.id not in found]
         step_checks = _checks(on_steps, findings)
-        state_checks = _checks(on_states, findings)
+        state_judge = StateJudge(config, on_states)
 
         def judge_state(state: State, sid: int) -> None:
-            nonlocal state_checks
-            for prop, check, safety in state_checks:
-                if bool(check(config, state)) is not safety:
-                    findings.setdefault(prop.id, (sid, None, None))
-                    state_checks = _checks(on_states, findings)
+            for prop in state_judge(state):
+                findings.setdefault(prop.id, (sid, None, None))
 
         def judge_step(pre: State, step: Step, post: State, sid: int) -> None:
             nonlocal step_checks
@@ -440,7 +438,7 @@ class _Partition:
         state finding of each property not yet `found` on them."""
         findings: dict[str, Found] = {}
         on_states = [p for p in self.props if not p.on_transitions and p.id not in found]
-        checks = _checks(on_states, findings)
+        judge = StateJudge(self.config, on_states)
         self.frontier = []
         for rep, source, parent in self.pending[:quota]:
             sid = len(self.states)
@@ -449,10 +447,8 @@ class _Partition:
             self.parent_worker.append(source)
             self.parent_index.append(parent)
             self.frontier.append(sid)
-            for prop, check, safety in checks:
-                if bool(check(self.config, rep)) is not safety:
-                    findings.setdefault(prop.id, (sid, None, None))
-            checks = [c for c in checks if c[0].id not in findings]
+            for prop in judge(rep):
+                findings.setdefault(prop.id, (sid, None, None))
         self.pending = []
         return findings
 
@@ -480,8 +476,8 @@ def _serve(index: int, workers: int, inboxes: Sequence[Queue[Any]], conn: Connec
     states at once, most of them duplicates that live until the batch is deduplicated, and
     that burst of survivors sets off full collections, each of which walks every stored state
     (they are all tuples, which hold no cycle). Measured on 2.6.31 `ci.expectations` with
-    receipts: 29 s instead of 22 s with two workers. The sequential search frees its
-    duplicates one by one and showed no such difference."""
+    receipts: 29 s instead of 22 s with two workers. The sequential search pauses it too
+    (`explorer.cycles_paused`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     part: _Partition | None = None
     while True:
