@@ -248,6 +248,22 @@ def _flow(flow_map: dict[int, int], flow: int) -> int:
     return flow_map.get(flow, flow)
 
 
+def _rename_message(
+    m: Message, slot_map: dict[int, int], flow_map: dict[int, int], uid_map: dict[int, int]
+) -> Message:
+    """A queued message renamed with its conntrack. A module-level function, not a closure:
+    compiled, a closure and its environment refer to each other, a cycle per call that only
+    the cycle collector frees (and a search pauses it)."""
+    if m.slot < 0:
+        return m
+    return evolve(
+        m,
+        slot=slot_map[m.slot],
+        flow=_flow(flow_map, m.flow),
+        uid=uid_map.get(m.uid, -1),
+    )
+
+
 def _rename(
     kernel: Kernel, slot_map: dict[int, int], flow_map: dict[int, int], uid_map: dict[int, int]
 ) -> Kernel:
@@ -257,18 +273,12 @@ def _rename(
             flow = _flow(flow_map, ct.flow)
             cts[slot_map[old]] = ct if flow == ct.flow else evolve(ct, flow=flow)
 
-    def message(m: Message) -> Message:
-        if m.slot < 0:
-            return m
-        return evolve(
-            m,
-            slot=slot_map[m.slot],
-            flow=_flow(flow_map, m.flow),
-            uid=uid_map.get(m.uid, -1),
-        )
-
     sockets = tuple(
-        evolve(sock, queue=tuple(message(m) for m in sock.queue)) if sock.queue else sock
+        evolve(
+            sock, queue=tuple(_rename_message(m, slot_map, flow_map, uid_map) for m in sock.queue)
+        )
+        if sock.queue
+        else sock
         for sock in kernel.sockets
     )
     return evolve(

@@ -48,6 +48,7 @@ from nfct_spec.checking import (
 from nfct_spec.engines.por import Judge, PartialOrder, ReductionStats
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
+from nfct_spec.models.intern import Interner
 from nfct_spec.models.observers import FULL, IDS, KERNEL, OBLIGATIONS, RECEIPTS
 from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, initial_state
@@ -266,26 +267,29 @@ def _search(
                 findings[prop.id] = Finding(pre_id, step, post)
                 step_checks = _checks(on_steps, findings)
 
-    def add(state: State, parent: int) -> bool:
-        """Store a new canonical state; False once the budget is full."""
+    def add(state: State, parent: int) -> State | None:
+        """Store a new canonical state (its parts shared with those stored before); None once
+        the budget is full."""
         if max_states is not None and len(index) >= max_states:
-            return False
+            return None
         sid = len(index)
+        state = share(state)
         index[state] = sid
         states.append(state)
         parents.append(parent)
         judge_state(state, sid)
-        return True
+        return state
 
-    root = canonical(initial_state(config, level))
-    add(root, NO_PARENT)
-    frontier = [root]
+    share = Interner()
+    root = add(canonical(initial_state(config, level)), NO_PARENT)
+    assert root is not None
+    frontier = [0]
     complete = True
     with cycles_paused():
         while frontier and complete and not (checked and len(findings) == len(checked)):
-            next_frontier: list[State] = []
-            for pre in frontier:
-                pre_id = index[pre]
+            next_frontier: list[int] = []
+            for pre_id in frontier:
+                pre = states[pre_id]
                 taken: Iterable[tuple[Step, State]] = successors(config, pre)
                 if order is not None:
                     taken = order.reduce(pre, list(taken), _judge(judge_state, judge_step, pre_id))
@@ -295,10 +299,10 @@ def _search(
                     rep = canonical(post)
                     if rep in index:
                         continue
-                    if not add(rep, pre_id):
+                    if add(rep, pre_id) is None:
                         complete = False
                         break
-                    next_frontier.append(rep)
+                    next_frontier.append(len(states) - 1)
                     if progress is not None and len(index) % PROGRESS_EVERY == 0:
                         stats.states, stats.seconds = len(index), time.perf_counter() - started
                         progress(stats)

@@ -69,6 +69,7 @@ from nfct_spec.engines.explorer import (
 from nfct_spec.engines.por import PartialOrder, ReductionStats
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
+from nfct_spec.models.intern import Interner
 from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import BY_ID, Property
@@ -338,6 +339,7 @@ class _Partition:
         self.order = PartialOrder(config, level) if por else None
         self.index: dict[State, int] = {}
         self.states: list[State] = []
+        self.share = Interner()
         self.parent_worker = array("b")
         self.parent_index = array("q")
         self.frontier: list[int] = []
@@ -442,6 +444,7 @@ class _Partition:
         self.frontier = []
         for rep, source, parent in self.pending[:quota]:
             sid = len(self.states)
+            rep = self.share(rep)
             self.index[rep] = sid
             self.states.append(rep)
             self.parent_worker.append(source)
