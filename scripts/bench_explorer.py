@@ -213,6 +213,20 @@ def ci_suite(record: Path) -> tuple[int, float, float, float]:
     return members, total, peak, rate
 
 
+PROGRESS_EVERY = 1_000_000
+
+
+def _progress(stats: Stats) -> None:
+    """A line on stderr per million states of a long search."""
+    if stats.states % PROGRESS_EVERY == 0:
+        print(
+            f"  ... {stats.states:,} states, depth {stats.depth}, {stats.seconds:.0f} s, "
+            f"{peak_rss_mib():,.0f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def _reference_row(run: str, stats: Stats, peak: float | None) -> dict[str, object]:
     return {
         "run": run,
@@ -553,7 +567,9 @@ def main() -> None:
     for variant in variants:
         config = reference(args.slots, variant, args.lean)
         for level, group in _groups(config):
-            s = explore(config, group, max_states=args.budget, level=level).stats
+            s = explore(
+                config, group, max_states=args.budget, level=level, progress=_progress
+            ).stats
             rates.append(s.states_per_second)
             exhausted &= s.complete
             print(
