@@ -216,9 +216,14 @@ def ci_suite(record: Path) -> tuple[int, float, float, float]:
 PROGRESS_EVERY = 1_000_000
 
 
+_printed = [-1]
+
+
 def _progress(stats: Stats) -> None:
-    """A line on stderr per million states of a long search."""
-    if stats.states % PROGRESS_EVERY == 0:
+    """A line on stderr per million states of a long search (once: the search reports again
+    when it ends)."""
+    if stats.states % PROGRESS_EVERY == 0 and stats.states != _printed[0]:
+        _printed[0] = stats.states
         print(
             f"  ... {stats.states:,} states, depth {stats.depth}, {stats.seconds:.0f} s, "
             f"{peak_rss_mib():,.0f} MiB",
