@@ -35,8 +35,11 @@ class Interner:
 
     def _rebuilt(self, obj: Any) -> Any:
         """`obj` rebuilt from its shared parts, itself kept out of the tables."""
-        items = [self.share(item) if isinstance(item, tuple) else item for item in obj]
-        return tuple.__new__(type(obj), items)
+        return tuple.__new__(type(obj), self._parts(obj))
+
+    def _parts(self, obj: Any) -> list[Any]:
+        """The items of `obj`, each tuple among them shared."""
+        return [self.share(item) if isinstance(item, tuple) else item for item in obj]
 
     def share(self, obj: Any) -> Any:
         """`obj` with every tuple in it (itself included) replaced by the first equal one seen."""
@@ -47,8 +50,7 @@ class Interner:
         found = table.get(obj)
         if found is not None:
             return found
-        items = [self.share(item) if isinstance(item, tuple) else item for item in obj]
-        new = tuple.__new__(cls, items)
+        new = tuple.__new__(cls, self._parts(obj))
         table[new] = new
         return new
 

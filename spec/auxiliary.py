@@ -129,6 +129,16 @@ def _key_of(names: tuple[str, ...]) -> Callable[[AState], tuple[Any, ...]]:
     return getter
 
 
+def _verdict(
+    pred: Pred, memo: Memo, key: tuple[Any, ...], abstract: AState, params: Params
+) -> bool:
+    """The verdict of `pred` on a state whose read fields are `key`, remembered in `memo`."""
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = bool(truth(pred(abstract, params)))
+    return found
+
+
 def _check_of(inv_id: str) -> Callable[[Config, State], bool]:
     """The check of one auxiliary invariant. Its verdict depends only on the fields it reads
     (and the config), so verdicts are remembered per config by the values of those fields:
@@ -139,11 +149,7 @@ def _check_of(inv_id: str) -> Callable[[Config, State], bool]:
     def check(config: Config, state: State) -> bool:
         abstract, params, memos = _LAST(config, state)
         memo = memos[inv_id]
-        key = key_of(abstract)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = bool(truth(pred(abstract, params)))
-        return found
+        return _verdict(pred, memo, key_of(abstract), abstract, params)
 
     check.__name__ = check.__qualname__ = "aux_" + inv_id.removeprefix("aux-").replace("-", "_")
     check.__doc__ = f"`{inv_id}` on the projected state: {TERMS[inv_id].statement}."
@@ -193,11 +199,7 @@ class Batch:
         assert params is not None
         broken = []
         for inv_id, key_of, pred, memo in self._bound:
-            key = key_of(abstract)
-            found = memo.get(key)
-            if found is None:
-                found = memo[key] = bool(truth(pred(abstract, params)))
-            if not found:
+            if not _verdict(pred, memo, key_of(abstract), abstract, params):
                 broken.append(inv_id)
         return broken
 
