@@ -12,14 +12,16 @@ no action and no property of the search can tell apart:
   bits and flags only receipts read. A `table-bound` search keeps no observer at all.
 - **Memory slots.** A slot only names an object; no kernel step compares two slots other than
   for equality, and which free object the slab hands out is an argument of the allocation.
-  Slots are renamed in order of first appearance: the observer records in creation order
-  when receipts are kept (so a freed instance's id stays tied to the slot it shares with a
-  newer one), otherwise the live conntracks sorted by their contents and list positions.
+  Slots are renamed in the order of what they hold: the live conntracks sorted by their
+  contents and list positions and, when receipts are kept, also by the observer records of
+  their instances, live and freed (a freed instance keeps the slot it shares with a newer
+  one, so its id stays tied to it; `slot_keys`).
 - **Flow identities.** A flow number only names a tuple; no kernel step compares two flows
   other than for equality (the hash bucket of a tuple is abstracted away: early_drop may pick
   any hashed victim). Flows are renamed in order of first appearance along the slot order.
-- **Instance numbers** (observer uids) are renumbered 0, 1, ... keeping their order (creation
-  order) when receipts are kept; otherwise they follow the slot order.
+- **Instance numbers** (observer uids) are renumbered 0, 1, ... in the new slot order and,
+  within a slot, in creation order when receipts are kept (observers compare instance numbers
+  only between instances of one slot); otherwise an instance is named by its slot.
 - **Interchangeable listeners.** Listeners whose configs are equal except for the name play the
   same role. Permuting them permutes the sockets, the per-listener observer fields and the
   netlink port ids that conntracks remember for re-sends (listener i has port id i + 1, see
@@ -130,6 +132,64 @@ def _ct_key(kernel: Kernel, slot: int, ct: Conntrack, record: Record | None) -> 
     return (*place, *fields, *observed)
 
 
+def _record_key(
+    ghost: Ghost, record: Record, queued: dict[int, list[tuple[int, int]]]
+) -> tuple[object, ...]:
+    """What an observer record looks like without its slot, flow and instance names: its
+    fields, its place in the order of deaths and where its messages are queued."""
+    seen = tuple(
+        (s.owed, s.has_destroy, s.got, s.dropped, s.newer, s.later, s.reuse) for s in record.seen
+    )
+    death = ghost.deaths.index(record.uid) if record.uid in ghost.deaths else -1
+    where = tuple(queued.get(record.uid, ()))
+    fields = (record.live, record.generated, record.pending, record.reporting, record.died)
+    return (*fields, seen, death, where)
+
+
+def slot_keys(kernel: Kernel, ghost: Ghost) -> dict[int, tuple[object, ...]]:
+    """With receipts: what each slot in use looks like without slot, flow and instance names,
+    the key of the slot order (its live conntrack, the records of its instances in creation
+    order with their messages' queue positions and their places in the order of deaths, and
+    with id-reuse memory which listeners read its last freed instance).
+
+    Instance numbers are compared by the observers only between instances of the same slot
+    (`newer`, `reuse`, the last reader of a slot), so the slots may be ordered by what they hold
+    rather than by when their instances were created, which merges states that differ only in
+    the creation order of unrelated conntracks."""
+    queued: dict[int, list[tuple[int, int]]] = {}
+    for i, sock in enumerate(kernel.sockets):
+        for j, m in enumerate(sock.queue):
+            if m.uid >= 0:
+                queued.setdefault(m.uid, []).append((i, j))
+    records: dict[int, list[tuple[object, ...]]] = {}
+    for record in ghost.records:
+        records.setdefault(record.slot, []).append(_record_key(ghost, record, queued))
+    keys: dict[int, tuple[object, ...]] = {}
+    flows: dict[int, set[int]] = {}
+    for slot, ct in enumerate(kernel.cts):
+        held = records.get(slot)
+        flow, readers = ghost.previous[slot] if ghost.previous else NO_PREVIOUS
+        if ct is None and held is None and flow < 0:
+            continue
+        live = () if ct is None else _ct_key(kernel, slot, ct, None)
+        keys[slot] = (ct is None, live, tuple(held or ()), flow < 0, readers)
+        named = {r.flow for r in ghost.records if r.slot == slot}
+        if ct is not None:
+            named.add(ct.flow)
+        if flow >= 0:
+            named.add(flow)
+        flows[slot] = named
+    # One round of refinement: two slots that look alike are told apart by the slots whose
+    # tuples they share (a freed instance of one's tuple elsewhere, the pending allocation).
+    refined: dict[int, tuple[object, ...]] = {}
+    for slot, key in keys.items():
+        related = sorted(
+            [keys[other] for other in keys if other != slot and flows[slot] & flows[other]]
+        )
+        refined[slot] = (key, kernel.alloc_pending in flows[slot], tuple(related))
+    return refined
+
+
 class Canonicaliser:
     """Maps a state of one config to its representative for a search at one ghost level;
     built once per config and level."""
@@ -172,10 +232,8 @@ class Canonicaliser:
     def _slot_order(self, kernel: Kernel, ghost: Ghost) -> list[int]:
         order: list[int] = []
         if self.level & RECEIPTS:
-            for record in ghost.records:
-                if record.slot not in order:
-                    order.append(record.slot)
-            live = [s for s, ct in enumerate(kernel.cts) if ct is not None and s not in order]
+            keys = slot_keys(kernel, ghost)
+            live = sorted(keys, key=keys.__getitem__)
         else:
             by_slot = {r.slot: r for r in ghost.records}
             live = sorted(
@@ -195,15 +253,16 @@ class Canonicaliser:
         n = len(kernel.cts)
         order = self._slot_order(kernel, ghost) if self.slots else list(range(n))
         slot_map = {old: new for new, old in enumerate(order)}
+        uid_map = _uid_map(ghost, slot_map, self.level)
         flow_map: dict[int, int] = {}
         if self.flows:
             for old in order:
                 ct = kernel.cts[old]
                 if ct is not None and ct.flow not in flow_map:
                     flow_map[ct.flow] = len(flow_map)
-            for record in ghost.records:
-                if record.flow not in flow_map:
-                    flow_map[record.flow] = len(flow_map)
+            for _, flow in sorted([(uid_map[r.uid], r.flow) for r in ghost.records]):
+                if flow not in flow_map:
+                    flow_map[flow] = len(flow_map)
             pending = kernel.alloc_pending
             if pending >= 0 and pending not in flow_map:
                 flow_map[pending] = len(flow_map)
@@ -211,7 +270,6 @@ class Canonicaliser:
                 flow = ghost.previous[old][0] if ghost.previous else -1
                 if flow >= 0 and flow not in flow_map:
                     flow_map[flow] = len(flow_map)
-        uid_map = _uid_map(ghost, slot_map, self.level)
         next_uid = len(ghost.records) if self.level & RECEIPTS else n
         if not ghost.level:
             next_uid = 0
@@ -229,8 +287,12 @@ class Canonicaliser:
 
 
 def _uid_map(ghost: Ghost, slot_map: dict[int, int], level: int) -> dict[int, int]:
+    """New instance numbers: with receipts, in the new slot order and, within a slot, in
+    creation order (the only order between instances an observer compares); otherwise the
+    instance is named by its slot."""
     if level & RECEIPTS:
-        return {r.uid: new for new, r in enumerate(ghost.records)}
+        ranked = sorted([(slot_map[r.slot], r.uid) for r in ghost.records])
+        return {uid: new for new, (_, uid) in enumerate(ranked)}
     return {r.uid: slot_map[r.slot] for r in ghost.records}
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from explorer_configs import small, twin_listeners
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nfct_spec.checking import finding_in_state, finding_on_step, searched
+from nfct_spec.engines import explorer
 from nfct_spec.engines.explorer import explore, search_groups, verdict
 from nfct_spec.models.canonical import Canonicaliser, permute_listeners, relabel
 from nfct_spec.models.config import Config
@@ -58,10 +60,12 @@ def test_permuting_flows_does_not_change_the_canonical_form(
 def test_permuting_slots_does_not_change_the_canonical_form_with_receipts(
     choices: list[int], rnd: random.Random
 ) -> None:
-    """With receipts the slot order is the records' creation order, so the representative is
-    unique over slot renamings. (Without receipts, or with id-reuse memory, two conntracks can
-    tie and the first slot wins: a representative, not always the same one, which the verdict
-    test below covers.)"""
+    """With receipts the slot order looks at everything a slot holds (its live conntrack, the
+    records of its instances, their messages and places in the order of deaths, and which
+    slots share a tuple), so on these walks the representative is unique over slot renamings.
+    (Without receipts, or with id-reuse memory, two conntracks can still tie and the first
+    slot wins: a representative, not always the same one, which the verdict test below
+    covers.)"""
     config = small("2.6.31", flows=3, slots=3, nf_conntrack_max=2)
     canonical = Canonicaliser(config, OBLIGATIONS | RECEIPTS)
     flows = {f: f for f in range(config.flows)}
@@ -152,3 +156,32 @@ def test_forgetting_sk_drops_changes_no_successor_and_no_finding(choices: list[i
                 assert finding_in_state(prop, config, state) == finding_in_state(
                     prop, config, sliced
                 ), prop.id
+
+
+@pytest.mark.parametrize("variant", ["2.6.30", "2.6.31", "6.x"])
+def test_ordering_slots_by_what_they_hold_changes_no_receipts_verdict(
+    variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receipts searches order slots by what they hold (`slot_keys`), not by when their
+    instances were created. Against the same search with the slots left where they are (flows
+    and instance numbers still renamed), on a config where two conntracks live at once: the
+    same verdicts, findings and shortest lengths, in fewer states."""
+    config = small(variant, nf_conntrack_max=2, event_bits=("NEW", "DESTROY"), requesters=())
+    props = [p for p in CATALOGUE if p.kind != "liveness" and p.expected_for(config) != "n/a"]
+    ((level, group),) = [(lv, g) for lv, g in search_groups(props) if lv == OBLIGATIONS | RECEIPTS]
+    reduced = explore(config, group, level=level)
+
+    def slots_kept(config: Config, level: int, **options: bool) -> Canonicaliser:
+        return Canonicaliser(config, level, flows=True, listeners=True, slots=False)
+
+    monkeypatch.setattr(explorer, "Canonicaliser", slots_kept)
+    kept = explore(config, group, level=level)
+    assert reduced.stats.complete and kept.stats.complete
+    assert reduced.stats.states < kept.stats.states
+    for prop in group:
+        assert verdict(prop, reduced)[0] == verdict(prop, kept)[0], prop.id
+    assert set(reduced.findings) == set(kept.findings)
+    assert reduced.findings, "the config witnesses receipts findings"
+    for prop_id, finding in reduced.findings.items():
+        other = kept.findings[prop_id]
+        assert len(reduced.path_to(finding.target)) == len(kept.path_to(other.target)), prop_id
