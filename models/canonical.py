@@ -9,7 +9,10 @@ no action and no property of the search can tell apart:
 - **Observers not needed** are cleared: a search that keeps no receipts forgets what each
   message in a queue says (only the queue lengths matter to the kernel: netlink delivery
   compares them with the capacity, and a read takes one message whatever it says), and the
-  bits and flags only receipts read. A `table-bound` search keeps no observer at all.
+  bits and flags only receipts read. A search that keeps receipts but not `BITS` keeps of a
+  message, and of what a listener read or lost, only NEW and DESTROY, and forgets the bits
+  raised per instance (only `may-coalesce` reads them). A `table-bound` search keeps no
+  observer at all.
 - **Memory slots.** A slot only names an object; no kernel step compares two slots other than
   for equality, and which free object the slab hands out is an argument of the allocation.
   Slots are renamed in the order of what they hold: the live conntracks sorted by their
@@ -46,8 +49,10 @@ from dataclasses import replace as dataclass_replace
 from nfct_spec.models.config import Config
 from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.observers import (
+    BITS,
     FULL,
     IDS,
+    KEPT_BITS,
     KERNEL,
     NO_PREVIOUS,
     RECEIPTS,
@@ -85,10 +90,23 @@ def _orders(n: int, classes: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...
 
 def _project_seen(seen: Seen, level: int) -> Seen:
     if level & RECEIPTS:
-        return seen if level & IDS or not seen.reuse else replace(seen, reuse=False)
+        if not level & IDS and seen.reuse:
+            seen = replace(seen, reuse=False)
+        if not level & BITS and (seen.got | seen.dropped) & ~KEPT_BITS:
+            seen = replace(seen, got=seen.got & KEPT_BITS, dropped=seen.dropped & KEPT_BITS)
+        return seen
     if not (seen.got or seen.dropped or seen.newer or seen.later or seen.reuse):
         return seen
     return Seen(owed=seen.owed, has_destroy=seen.has_destroy)
+
+
+def _project_record(record: Record, level: int) -> Record:
+    """A record with only what `level` reads (itself when that is all of it)."""
+    seen = tuple(_project_seen(s, level) for s in record.seen)
+    generated = record.generated if level & BITS else 0
+    if generated == record.generated and seen == record.seen:
+        return record
+    return replace(record, generated=generated, seen=seen)
 
 
 def project_ghost(ghost: Ghost, level: int) -> Ghost:
@@ -97,15 +115,9 @@ def project_ghost(ghost: Ghost, level: int) -> Ghost:
         return ghost if ghost == Ghost(level=KERNEL) else Ghost(level=KERNEL)
     records = ghost.records
     if not level & RECEIPTS:
-        records = tuple(
-            replace(r, generated=0, seen=tuple(_project_seen(s, level) for s in r.seen))
-            for r in records
-            if r.live
-        )
-    elif not level & IDS:
-        records = tuple(
-            replace(r, seen=tuple(_project_seen(s, level) for s in r.seen)) for r in records
-        )
+        records = tuple(_project_record(r, level) for r in records if r.live)
+    elif level & (BITS | IDS) != BITS | IDS:
+        records = tuple(_project_record(r, level) for r in records)
     return Ghost(
         level=level,
         next_uid=ghost.next_uid,
@@ -216,6 +228,8 @@ class Canonicaliser:
             kernel = evolve(kernel, sockets=tuple(evolve(s, drops=0) for s in kernel.sockets))
         if not level & RECEIPTS:
             kernel = _anonymise(kernel)
+        elif not level & BITS:
+            kernel = _keep_bits(kernel)
         if self.slots or self.flows:
             kernel, ghost = self._relabel(kernel, ghost)
         best = State(kernel, ghost)
@@ -304,6 +318,21 @@ def _anonymise(kernel: Kernel) -> Kernel:
         for sock in kernel.sockets
     )
     return evolve(kernel, sockets=sockets)
+
+
+def _keep_bits(kernel: Kernel) -> Kernel:
+    """Queued messages saying only their NEW and DESTROY bits (a search without BITS)."""
+    if all(not m.bits & ~KEPT_BITS for sock in kernel.sockets for m in sock.queue):
+        return kernel
+    sockets = tuple(
+        evolve(sock, queue=tuple(_kept(m) for m in sock.queue)) if sock.queue else sock
+        for sock in kernel.sockets
+    )
+    return evolve(kernel, sockets=sockets)
+
+
+def _kept(m: Message) -> Message:
+    return m if not m.bits & ~KEPT_BITS else evolve(m, bits=m.bits & KEPT_BITS)
 
 
 def _flow(flow_map: dict[int, int], flow: int) -> int:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from nfct_spec.models.bits import IPCT_DESTROY
+from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.frozen import register
 
@@ -49,9 +49,24 @@ IDS = 4
 """Id reuse: per slot, the tuple of its previous instance and which listeners read it."""
 HISTORY = 8
 """Never forget (tests only): the complete history of a run."""
-FULL = OBLIGATIONS | RECEIPTS | IDS
+BITS = 16
+"""Every event bit with receipts: without it a search's canonical form keeps, of what a queued
+message says and of the bits a listener read or had dropped, only NEW and DESTROY
+(`KEPT_BITS`), and forgets the bits raised for an instance (`Record.generated`). Only
+`may-coalesce` reads the other bits (several transitions in one message, a transition never
+read on its own); the kernel reads none of them (a queue's length is all netlink delivery
+compares)."""
+KEPT_BITS = IPCT_NEW | IPCT_DESTROY
+"""The event bits a search with receipts but without BITS keeps."""
+FULL = OBLIGATIONS | RECEIPTS | IDS | BITS
 """Every observer a catalogue property reads."""
-LEVEL_NAMES = {OBLIGATIONS: "obligations", RECEIPTS: "receipts", IDS: "ids", HISTORY: "history"}
+LEVEL_NAMES = {
+    OBLIGATIONS: "obligations",
+    RECEIPTS: "receipts",
+    BITS: "bits",
+    IDS: "ids",
+    HISTORY: "history",
+}
 
 
 def level_name(level: int) -> str:

@@ -100,8 +100,11 @@ def test_explore_defaults_to_the_ci_suite_and_gives_one_verdict_per_property(
     searches = doc["runs"]["explore"]["searches"]
     assert list(dict.fromkeys(s["config"] for s in searches)) == members
     assert all(s["states"] > 0 for s in searches)
-    # Every search is exhausted but the id-reuse one, which stops at its last witness.
-    assert all(s["exhausted"] for s in searches if "ids" not in s["observers"])
+    # Every search is exhausted but the id-reuse and every-bit ones, which check one witness
+    # each (`id-reuse`, `may-coalesce`) and stop at it.
+    assert all(
+        s["exhausted"] for s in searches if not {"ids", "bits"} & set(s["observers"].split("+"))
+    )
     rows = {r["property"]: r for r in doc["results"]}
     assert len(rows) == len(doc["results"])
     assert all(r["status"] == "ok" for r in rows.values())

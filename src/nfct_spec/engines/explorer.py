@@ -49,7 +49,15 @@ from nfct_spec.engines.por import Judge, PartialOrder, ReductionStats
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.intern import Interner
-from nfct_spec.models.observers import FULL, IDS, KERNEL, OBLIGATIONS, RECEIPTS
+from nfct_spec.models.observers import (
+    BITS,
+    FULL,
+    IDS,
+    KERNEL,
+    OBLIGATIONS,
+    RECEIPTS,
+    level_name,
+)
 from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
@@ -167,10 +175,16 @@ def search_groups(props: Sequence[Property]) -> list[tuple[int, list[Property]]]
     one that keeps only obligations (which has about as many as the kernel alone), and one that
     also keeps id-reuse memory many times more again. So properties are checked by the
     smallest search that keeps what they read: obligations (every kernel-only property too),
-    obligations with receipts, and receipts with id-reuse memory. A search for witnesses only
-    stops at its last witness.
+    obligations with receipts (of each message only its NEW and DESTROY bits), receipts with
+    every event bit (`may-coalesce`), and receipts with id-reuse memory. A search for witnesses
+    only stops at its last witness.
     """
-    ladder = (OBLIGATIONS, OBLIGATIONS | RECEIPTS, OBLIGATIONS | RECEIPTS | IDS)
+    ladder = (
+        OBLIGATIONS,
+        OBLIGATIONS | RECEIPTS,
+        OBLIGATIONS | RECEIPTS | BITS,
+        OBLIGATIONS | RECEIPTS | IDS,
+    )
     groups: dict[int, list[Property]] = {}
     for prop in props:
         level = next(rung for rung in ladder if prop.observes & ~rung == 0)
@@ -214,6 +228,13 @@ def explore(
     checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
     if level is None:
         level = observers_for(checked)
+    blind = [p for p in checked if p.observes & ~level]
+    if blind:
+        names = ", ".join(p.id for p in blind)
+        raise ValueError(
+            f"a search that keeps the observers {level_name(level)} cannot check {names} "
+            f"(it reads {level_name(observers_for(blind))})"
+        )
     search = _search if pool is None else pool.search
     if not por:
         return search(config, checked, max_states, symmetry, progress, level, False)

@@ -1,0 +1,48 @@
+"""The bits slice: a search with receipts but without BITS keeps, of each queued message and of
+what a listener read or had dropped, only the NEW and DESTROY bits, and forgets the bits raised
+per instance. Only `may-coalesce` reads the others, and it is searched with every bit."""
+
+from __future__ import annotations
+
+import pytest
+from explorer_configs import small
+
+from nfct_spec.engines.explorer import explore, search_groups, verdict
+from nfct_spec.models.observers import BITS, IDS, OBLIGATIONS, RECEIPTS
+from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
+
+RECEIPTS_ONLY = OBLIGATIONS | RECEIPTS
+
+
+@pytest.mark.parametrize("variant", ["2.6.30", "2.6.31", "6.x"])
+def test_the_slice_changes_no_verdict_and_no_shortest_length(variant: str) -> None:
+    config = small(variant)
+    props = [p for p in CATALOGUE if p.kind != "liveness" and p.expected_for(config) != "n/a"]
+    group = dict(search_groups(props))[RECEIPTS_ONLY]
+    sliced = explore(config, group, level=RECEIPTS_ONLY)
+    whole = explore(config, group, level=RECEIPTS_ONLY | BITS)
+    assert sliced.stats.complete and whole.stats.complete
+    assert sliced.stats.states < whole.stats.states
+    for prop in group:
+        assert verdict(prop, sliced)[0] == verdict(prop, whole)[0], prop.id
+    assert set(sliced.findings) == set(whole.findings)
+    assert sliced.findings, "the config witnesses receipts findings"
+    for prop_id, finding in sliced.findings.items():
+        other = whole.findings[prop_id]
+        assert len(sliced.path_to(finding.target)) == len(whole.path_to(other.target)), prop_id
+
+
+def test_may_coalesce_is_searched_with_every_bit() -> None:
+    config = small("2.6.31")
+    groups = dict(search_groups([p for p in CATALOGUE if p.expected_for(config) != "n/a"]))
+    assert [p.id for p in groups[RECEIPTS_ONLY | BITS]] == ["may-coalesce"]
+    assert all(p.observes & BITS == 0 for p in groups[RECEIPTS_ONLY])
+    assert all(p.observes & BITS == 0 for p in groups[RECEIPTS_ONLY | IDS])
+    found = explore(config, [BY_ID["may-coalesce"]])
+    assert found.level == RECEIPTS_ONLY | BITS
+    assert "may-coalesce" in found.findings
+
+
+def test_a_search_that_cannot_see_what_a_property_reads_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot check may-coalesce"):
+        explore(small("2.6.31"), [BY_ID["may-coalesce"]], level=RECEIPTS_ONLY)
