@@ -161,8 +161,9 @@ def _record_key(
 def slot_keys(kernel: Kernel, ghost: Ghost) -> dict[int, tuple[object, ...]]:
     """With receipts: what each slot in use looks like without slot, flow and instance names,
     the key of the slot order (its live conntrack, the records of its instances in creation
-    order with their messages' queue positions and their places in the order of deaths, and
-    with id-reuse memory which listeners read its last freed instance).
+    order with their messages' queue positions and their places in the order of deaths, with
+    id-reuse memory which listeners read its last freed instance, and at granularity smp its
+    reference count and the calls in progress on it).
 
     Instance numbers are compared by the observers only between instances of the same slot
     (`newer`, `reuse`, the last reader of a slot), so the slots may be ordered by what they hold
@@ -176,15 +177,22 @@ def slot_keys(kernel: Kernel, ghost: Ghost) -> dict[int, tuple[object, ...]]:
     records: dict[int, list[tuple[object, ...]]] = {}
     for record in ghost.records:
         records.setdefault(record.slot, []).append(_record_key(ghost, record, queued))
+    calls: dict[int, list[tuple[object, ...]]] = {}
+    for call in kernel.calls:
+        if call.slot >= 0:
+            fields = (call.fn, call.pc, call.portid, call.echo, call.held, call.failed, call.inline)
+            calls.setdefault(call.slot, []).append(fields)
     keys: dict[int, tuple[object, ...]] = {}
     flows: dict[int, set[int]] = {}
     for slot, ct in enumerate(kernel.cts):
         held = records.get(slot)
         flow, readers = ghost.previous[slot] if ghost.previous else NO_PREVIOUS
-        if ct is None and held is None and flow < 0:
+        refs = kernel.refs[slot] if kernel.refs else 0
+        working = tuple(sorted(calls.get(slot, ())))
+        if ct is None and held is None and flow < 0 and not refs and not working:
             continue
         live = () if ct is None else _ct_key(kernel, slot, ct, None)
-        keys[slot] = (ct is None, live, tuple(held or ()), flow < 0, readers)
+        keys[slot] = (ct is None, live, tuple(held or ()), flow < 0, readers, refs, working)
         named = {r.flow for r in ghost.records if r.slot == slot}
         if ct is not None:
             named.add(ct.flow)
