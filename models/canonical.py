@@ -11,8 +11,9 @@ no action and no property of the search can tell apart:
   compares them with the capacity, and a read takes one message whatever it says), and the
   bits and flags only receipts read. A search that keeps receipts but not `BITS` keeps of a
   message, and of what a listener read or lost, only NEW and DESTROY, and forgets the bits
-  raised per instance (only `may-coalesce` reads them). A `table-bound` search keeps no
-  observer at all.
+  raised per instance (only `may-coalesce` reads them); one without `ORDER` forgets the order
+  of deaths and the `later` flags (only `may-reorder` reads them). A `table-bound` search keeps
+  no observer at all.
 - **Memory slots.** A slot only names an object; no kernel step compares two slots other than
   for equality, and which free object the slab hands out is an argument of the allocation.
   Slots are renamed in the order of what they hold: the live conntracks sorted by their
@@ -55,6 +56,7 @@ from nfct_spec.models.observers import (
     KEPT_BITS,
     KERNEL,
     NO_PREVIOUS,
+    ORDER,
     RECEIPTS,
     Ghost,
     Record,
@@ -94,6 +96,8 @@ def _project_seen(seen: Seen, level: int) -> Seen:
             seen = replace(seen, reuse=False)
         if not level & BITS and (seen.got | seen.dropped) & ~KEPT_BITS:
             seen = replace(seen, got=seen.got & KEPT_BITS, dropped=seen.dropped & KEPT_BITS)
+        if not level & ORDER and seen.later:
+            seen = replace(seen, later=False)
         return seen
     if not (seen.got or seen.dropped or seen.newer or seen.later or seen.reuse):
         return seen
@@ -116,13 +120,13 @@ def project_ghost(ghost: Ghost, level: int) -> Ghost:
     records = ghost.records
     if not level & RECEIPTS:
         records = tuple(_project_record(r, level) for r in records if r.live)
-    elif level & (BITS | IDS) != BITS | IDS:
+    elif level & (BITS | IDS | ORDER) != BITS | IDS | ORDER:
         records = tuple(_project_record(r, level) for r in records)
     return Ghost(
         level=level,
         next_uid=ghost.next_uid,
         records=records,
-        deaths=ghost.deaths if level & RECEIPTS else (),
+        deaths=ghost.deaths if level & RECEIPTS and level & ORDER else (),
         exp_lost=ghost.exp_lost and bool(level & RECEIPTS),
         previous=ghost.previous if level & IDS else (),
     )

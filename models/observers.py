@@ -58,12 +58,16 @@ read on its own); the kernel reads none of them (a queue's length is all netlink
 compares)."""
 KEPT_BITS = IPCT_NEW | IPCT_DESTROY
 """The event bits a search with receipts but without BITS keeps."""
-FULL = OBLIGATIONS | RECEIPTS | IDS | BITS
+ORDER = 32
+"""The order of deaths with receipts: `Ghost.deaths` and the `later` flags it sets. Only
+`may-reorder` reads them; without ORDER a search's canonical form forgets both."""
+FULL = OBLIGATIONS | RECEIPTS | IDS | BITS | ORDER
 """Every observer a catalogue property reads."""
 LEVEL_NAMES = {
     OBLIGATIONS: "obligations",
     RECEIPTS: "receipts",
     BITS: "bits",
+    ORDER: "order",
     IDS: "ids",
     HISTORY: "history",
 }

@@ -26,7 +26,15 @@ from nfct_spec.models.bits import (
     ct_group,
 )
 from nfct_spec.models.config import Config
-from nfct_spec.models.observers import BITS, IDS, KERNEL, OBLIGATIONS, RECEIPTS, Record
+from nfct_spec.models.observers import (
+    BITS,
+    IDS,
+    KERNEL,
+    OBLIGATIONS,
+    ORDER,
+    RECEIPTS,
+    Record,
+)
 from nfct_spec.models.registry import Step
 from nfct_spec.models.smp import in_handler_body
 from nfct_spec.models.state import (
@@ -442,7 +450,7 @@ OBSERVES: Mapping[str, int] = {
     "new-before-destroy": OBLIGATIONS | RECEIPTS,
     "may-lose-without-be": OBLIGATIONS | RECEIPTS,
     "may-coalesce": OBLIGATIONS | RECEIPTS | BITS,
-    "may-reorder": RECEIPTS,
+    "may-reorder": RECEIPTS | ORDER,
     "may-duplicate": RECEIPTS,
     "id-reuse": RECEIPTS | IDS,
     "expectation-unreliable": RECEIPTS,

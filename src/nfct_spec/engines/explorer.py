@@ -55,6 +55,7 @@ from nfct_spec.models.observers import (
     IDS,
     KERNEL,
     OBLIGATIONS,
+    ORDER,
     RECEIPTS,
     level_name,
 )
@@ -175,14 +176,16 @@ def search_groups(props: Sequence[Property]) -> list[tuple[int, list[Property]]]
     one that keeps only obligations (which has about as many as the kernel alone), and one that
     also keeps id-reuse memory many times more again. So properties are checked by the
     smallest search that keeps what they read: obligations (every kernel-only property too),
-    obligations with receipts (of each message only its NEW and DESTROY bits), receipts with
-    every event bit (`may-coalesce`), and receipts with id-reuse memory. A search for witnesses
-    only stops at its last witness.
+    obligations with receipts (of each message only its NEW and DESTROY bits, and not the
+    order of deaths), receipts with every event bit (`may-coalesce`), receipts with the order
+    of deaths (`may-reorder`), and receipts with id-reuse memory. A search for witnesses only
+    stops at its last witness.
     """
     ladder = (
         OBLIGATIONS,
         OBLIGATIONS | RECEIPTS,
         OBLIGATIONS | RECEIPTS | BITS,
+        OBLIGATIONS | RECEIPTS | ORDER,
         OBLIGATIONS | RECEIPTS | IDS,
     )
     groups: dict[int, list[Property]] = {}
