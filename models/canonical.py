@@ -141,10 +141,7 @@ def _ct_key(kernel: Kernel, slot: int, ct: Conntrack, record: Record | None) -> 
     fields = (ct.ecache, ct.assured, ct.dying, ct.timer, ct.cache, ct.missed, ct.pid)
     if record is None:
         return (*place, *fields)
-    seen = tuple(
-        (s.owed, s.has_destroy, s.got, s.dropped, s.newer, s.later, s.reuse) for s in record.seen
-    )
-    observed = (record.generated, record.pending, record.reporting, record.died, seen)
+    observed = (record.generated, record.pending, record.reporting, record.died, record.seen)
     return (*place, *fields, *observed)
 
 
@@ -153,13 +150,10 @@ def _record_key(
 ) -> tuple[object, ...]:
     """What an observer record looks like without its slot, flow and instance names: its
     fields, its place in the order of deaths and where its messages are queued."""
-    seen = tuple(
-        (s.owed, s.has_destroy, s.got, s.dropped, s.newer, s.later, s.reuse) for s in record.seen
-    )
     death = ghost.deaths.index(record.uid) if record.uid in ghost.deaths else -1
     where = tuple(queued.get(record.uid, ()))
     fields = (record.live, record.generated, record.pending, record.reporting, record.died)
-    return (*fields, seen, death, where)
+    return (*fields, record.seen, death, where)
 
 
 def slot_keys(kernel: Kernel, ghost: Ghost) -> dict[int, tuple[object, ...]]:
@@ -178,9 +172,9 @@ def slot_keys(kernel: Kernel, ghost: Ghost) -> dict[int, tuple[object, ...]]:
         for j, m in enumerate(sock.queue):
             if m.uid >= 0:
                 queued.setdefault(m.uid, []).append((i, j))
-    records: dict[int, list[tuple[object, ...]]] = {}
+    records: dict[int, list[Record]] = {}
     for record in ghost.records:
-        records.setdefault(record.slot, []).append(_record_key(ghost, record, queued))
+        records.setdefault(record.slot, []).append(record)
     calls: dict[int, list[tuple[object, ...]]] = {}
     for call in kernel.calls:
         if call.slot >= 0:
@@ -189,15 +183,16 @@ def slot_keys(kernel: Kernel, ghost: Ghost) -> dict[int, tuple[object, ...]]:
     keys: dict[int, tuple[object, ...]] = {}
     flows: dict[int, set[int]] = {}
     for slot, ct in enumerate(kernel.cts):
-        held = records.get(slot)
+        held = records.get(slot, [])
         flow, readers = ghost.previous[slot] if ghost.previous else NO_PREVIOUS
         refs = kernel.refs[slot] if kernel.refs else 0
         working = tuple(sorted(calls.get(slot, ())))
-        if ct is None and held is None and flow < 0 and not refs and not working:
+        if ct is None and not held and flow < 0 and not refs and not working:
             continue
         live = () if ct is None else _ct_key(kernel, slot, ct, None)
-        keys[slot] = (ct is None, live, tuple(held or ()), flow < 0, readers, refs, working)
-        named = {r.flow for r in ghost.records if r.slot == slot}
+        instances = tuple(_record_key(ghost, r, queued) for r in held)
+        keys[slot] = (ct is None, live, instances, flow < 0, readers, refs, working)
+        named = {r.flow for r in held}
         if ct is not None:
             named.add(ct.flow)
         if flow >= 0:

@@ -126,10 +126,20 @@ def receipt_parts(config: Config) -> dict[str, Part]:
     }
 
 
-def receipts() -> None:
-    """The receipts table (`--receipts`)."""
+def _header() -> None:
     print("| variant | part forgotten | states | distinct | factor |")
     print("|---|---|---|---|---|")
+
+
+def _row(variant: str, name: str, states: int, distinct: int) -> None:
+    print(
+        f"| {variant} | {name} | {states:,} | {distinct:,} | {states / distinct:.2f} |", flush=True
+    )
+
+
+def receipts() -> None:
+    """The receipts table (`--receipts`)."""
+    _header()
     for variant in ("2.6.31", "6.x"):
         (config,) = [c for c in suite("ci", variant) if c.name == "ci.expectations"]
         level = OBLIGATIONS | RECEIPTS | BITS | ORDER
@@ -139,12 +149,7 @@ def receipts() -> None:
         canonical = Canonicaliser(config, level)
         states = exploration.states
         for name, forget in receipt_parts(config).items():
-            distinct = len({_again(canonical, forget(s)) for s in states})
-            print(
-                f"| {variant} | {name} | {len(states):,} | {distinct:,} "
-                f"| {len(states) / distinct:.2f} |",
-                flush=True,
-            )
+            _row(variant, name, len(states), len({_again(canonical, forget(s)) for s in states}))
 
 
 def _again(canonical: Canonicaliser, forgotten: object) -> object:
@@ -162,8 +167,7 @@ def main() -> None:
     if args.receipts:
         receipts()
         return
-    print("| variant | part forgotten | states | distinct | factor |")
-    print("|---|---|---|---|---|")
+    _header()
     for variant in ("2.6.31", "6.x"):
         config = reference(args.slots, variant)
         exploration = explore(config, [], level=OBLIGATIONS)
@@ -171,12 +175,7 @@ def main() -> None:
             raise SystemExit(f"{variant}: the search was not exhausted")
         states = exploration.states
         for name, forget in PARTS.items():
-            distinct = len({forget(s) for s in states})
-            print(
-                f"| {variant} | {name} | {len(states):,} | {distinct:,} "
-                f"| {len(states) / distinct:.2f} |",
-                flush=True,
-            )
+            _row(variant, name, len(states), len({forget(s) for s in states}))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
-"""Small configs that the explorer exhausts in seconds, shared by the explorer tests."""
+"""Small configs that the explorer exhausts in seconds, shared by the explorer tests, and the
+comparison of two searches that must decide the same."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
+from nfct_spec.engines.explorer import Exploration, verdict
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import RELIABLE
+from nfct_spec.spec.catalogue import Property
 
 
 def small(variant: str, flows: int = 2, **changes: object) -> Config:
@@ -40,3 +44,20 @@ def refilling(variant: str) -> Config:
         event_bits=("NEW", "DESTROY"),
         ct_timeout=2,
     )
+
+
+def two_alive(variant: str) -> Config:
+    """`small` with limit 2, so that two conntracks live at once (only NEW and DESTROY events,
+    no userspace requests, to keep it small)."""
+    return small(variant, nf_conntrack_max=2, event_bits=("NEW", "DESTROY"), requesters=())
+
+
+def assert_same_findings(group: Sequence[Property], one: Exploration, other: Exploration) -> None:
+    """Both searches give every property of `group` the same verdict, find the same properties,
+    and each finding at the same BFS-shortest length."""
+    for prop in group:
+        assert verdict(prop, one)[0] == verdict(prop, other)[0], prop.id
+    assert set(one.findings) == set(other.findings)
+    for prop_id, finding in one.findings.items():
+        theirs = other.findings[prop_id]
+        assert len(one.path_to(finding.target)) == len(other.path_to(theirs.target)), prop_id

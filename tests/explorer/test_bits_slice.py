@@ -7,9 +7,9 @@ them, and it is searched with them)."""
 from __future__ import annotations
 
 import pytest
-from explorer_configs import small
+from explorer_configs import assert_same_findings, small, two_alive
 
-from nfct_spec.engines.explorer import explore, search_groups, verdict
+from nfct_spec.engines.explorer import explore, search_groups
 from nfct_spec.models.observers import BITS, IDS, OBLIGATIONS, ORDER, RECEIPTS
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
 
@@ -21,9 +21,7 @@ RECEIPTS_ONLY = OBLIGATIONS | RECEIPTS
 def test_the_slice_changes_no_verdict_and_no_shortest_length(variant: str, kept: int) -> None:
     """The receipts search, and the same search keeping what the slice forgets (for the order
     of deaths on a config where two conntracks live at once, so that it can matter)."""
-    config = small(variant)
-    if kept == ORDER:
-        config = small(variant, nf_conntrack_max=2, event_bits=("NEW", "DESTROY"), requesters=())
+    config = two_alive(variant) if kept == ORDER else small(variant)
     props = [p for p in CATALOGUE if p.kind != "liveness" and p.expected_for(config) != "n/a"]
     group = dict(search_groups(props))[RECEIPTS_ONLY]
     sliced = explore(config, group, level=RECEIPTS_ONLY)
@@ -35,13 +33,8 @@ def test_the_slice_changes_no_verdict_and_no_shortest_length(variant: str, kept:
         assert sliced.stats.states == whole.stats.states
     else:
         assert sliced.stats.states < whole.stats.states
-    for prop in group:
-        assert verdict(prop, sliced)[0] == verdict(prop, whole)[0], prop.id
-    assert set(sliced.findings) == set(whole.findings)
     assert sliced.findings, "the config witnesses receipts findings"
-    for prop_id, finding in sliced.findings.items():
-        other = whole.findings[prop_id]
-        assert len(sliced.path_to(finding.target)) == len(whole.path_to(other.target)), prop_id
+    assert_same_findings(group, sliced, whole)
 
 
 def test_may_coalesce_is_searched_with_every_bit() -> None:
