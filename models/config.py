@@ -51,6 +51,7 @@ OPTIONAL_DEFAULTS: dict[str, object] = {
     "other_netns_exit": False,
     "release_own_dying_list": False,
     "observed": False,
+    "retry_untimed": False,
 }
 """The fields added after the config format was first used (the smp granularity, the 6.x
 worker's eras, namespace exit), at their defaults: a config's JSON leaves them out there, so
@@ -205,6 +206,19 @@ class Config:
     list (`nf_ct_release_dying_list(net)`, later kernels), so another namespace's exit leaves
     init_net's held conntracks alone; false is 2.6.31 as released."""
 
+    retry_untimed: bool = False
+    """An abstraction for proofs, not a kernel setting (atomic granularity, 2.6.31 and 6.x):
+    what retries a failed DESTROY is untimed. In 2.6.31 the dying list's retry timers do not
+    count down and never hold time back, so `death_by_event` may fire after any number of
+    ticks; in 6.x the delayed ecache worker is scheduled at 0 and time does not wait for it,
+    so it may run after any number of ticks. Every run of the config without it is a run of
+    this one once those timers' values are forgotten (a tick that only counted them down
+    becomes no step at all), so a safety property that holds here holds there; a finding here
+    may need a run that the timers forbid, and is only a finding of the config once a search
+    without the abstraction shows it. The explorer uses it that way
+    (`explore(.., untimed=True)`); liveness never does (the retry's urgency is what makes it
+    happen)."""
+
     observed: bool = False
     """The config of a recorded run (`nfct_spec.kernel.conformance`): its sizes are those of
     the run, up to `OBSERVED_LIMITS`, instead of the small bounds that keep an exhaustive
@@ -349,6 +363,12 @@ def validate(config: Config) -> None:
         )
     if config.release_own_dying_list and not config.other_netns_exit:
         raise _fail("release_own_dying_list", "is a fix of other_netns_exit (set that too)")
+    _check_bool("retry_untimed", config.retry_untimed)
+    if config.retry_untimed and (config.variant == "2.6.30" or config.granularity != "atomic"):
+        raise _fail(
+            "retry_untimed",
+            "abstracts the DESTROY retries of 2.6.31 and 6.x at atomic granularity only",
+        )
     _check_bool("expectations", config.expectations)
     _check_bool("listener_churn", config.listener_churn)
     if config.nf_conntrack_events == 2 and config.variant != "6.x":

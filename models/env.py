@@ -118,18 +118,29 @@ def env_tick(config: Config, state: State) -> State | None:
     Enabled when something counts down and nothing urgent is due. In 2.6.x an expired timer's
     handler runs before time moves on (timers are urgent), so a retry fires at the latest at
     its bound. In 6.x a conntrack's timeout only marks it expired (it stays at 0 until the gc
-    or a lookup reaps it) and the delayed ecache worker is the urgent one.
+    or a lookup reaps it) and the delayed ecache worker is the urgent one. With the
+    abstraction `Config.retry_untimed`, what retries a DESTROY is untimed: the retry timers of
+    dying-list conntracks (2.6.31) neither count down nor hold the tick back, and neither does
+    the 6.x worker, which is then scheduled at 0 (`redelivery.worker_delay`).
     """
     kernel = state.kernel
     gc = variant_of(config.variant).gc_expiry
-    timers = [ct.timer for ct in kernel.cts if ct is not None and ct.timer != NO_TIMER]
-    counting = any(t > 0 for t in timers) or kernel.worker > 0
-    due = kernel.worker == 0 or (not gc and 0 in timers)
+    untimed = config.retry_untimed
+    still = kernel.dying if untimed else ()
+    timers = [
+        ct.timer
+        for slot, ct in enumerate(kernel.cts)
+        if ct is not None and ct.timer != NO_TIMER and slot not in still
+    ]
+    counting = any(t > 0 for t in timers) or (kernel.worker > 0 and not untimed)
+    due = (kernel.worker == 0 and not untimed) or (not gc and 0 in timers)
     if not counting or due:
         return None
     cts = tuple(
-        evolve(ct, timer=ct.timer - 1) if ct is not None and ct.timer > 0 else ct
-        for ct in kernel.cts
+        evolve(ct, timer=ct.timer - 1)
+        if ct is not None and ct.timer > 0 and slot not in still
+        else ct
+        for slot, ct in enumerate(kernel.cts)
     )
     worker = kernel.worker - 1 if kernel.worker > 0 else kernel.worker
     return evolve(state, kernel=evolve(kernel, cts=cts, worker=worker))

@@ -32,8 +32,18 @@ def _schedule_on_failure(config: Config, state: State) -> State:
     if kernel.worker >= 0:
         return state
     return evolve(
-        state, kernel=evolve(kernel, worker=config.worker_first_delay, dwork_pending=True)
+        state, kernel=evolve(kernel, worker=worker_delay(config, "first"), dwork_pending=True)
     )
+
+
+def worker_delay(config: Config, which: str) -> int:
+    """The ticks until the worker runs when it is scheduled after a failure (`first`,
+    schedule_delayed_work(.., HZ)) or by its own run (`retry`, ECACHE_RETRY_JIFFIES). With the
+    abstraction `Config.retry_untimed` every delay is 0: the worker may run at any time, and
+    time does not wait for it (`env_tick`)."""
+    if config.retry_untimed:
+        return 0
+    return config.worker_first_delay if which == "first" else config.worker_retry_delay
 
 
 def _kick_on_success(state: State) -> State:
@@ -135,7 +145,7 @@ def ecache_work(config: Config, state: State) -> State | None:
     for slot in kernel.dying:
         state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
         if ret < 0:
-            delay = config.worker_retry_delay
+            delay = worker_delay(config, "retry")
             break
         delivered.append(slot)
         if not config.ecache_work_fixed:

@@ -38,11 +38,13 @@ the README's tables are generated from (`nfct-spec doc --update-readme README.md
 `measured` when both the suite and the reference ran. The `por` and `workers` blocks say
 whether the model ran compiled and the load average of the machine while they were measured.
 
+`--untimed` searches the reference config with the untimed abstraction of 2.6.31's retry timers
+(`explore(.., untimed=True)`; its rows say so and how the findings were shown again).
 `--variants` names the variants of the reference config's searches, and `--reference-only` runs
 only those searches (a row replaces the row of the same search whatever its budget was).
 
 Usage: python scripts/bench_explorer.py [--slots 4] [--budget 300000] [--lean]
-       [--variants 2.6.31,6.x] [--reference-only]
+       [--variants 2.6.31,6.x] [--reference-only] [--untimed]
        [--suite-only | --no-suite] [--por-only | --no-por] [--workers-only | --no-workers]
        [--record docs/figures.json]
 """
@@ -256,7 +258,7 @@ def _record_reference(record: Path, run: str, row: dict[str, object]) -> None:
     same = [
         i
         for i, r in enumerate(block["rows"])
-        if r["run"] == run or r["run"].startswith(f"{run}, budget")
+        if r["run"] == run or r["run"].startswith((f"{run}, budget", f"{run} (findings"))
     ]
     at = same[0] if same else len(block["rows"])
     rows = [r for i, r in enumerate(block["rows"]) if i not in same]
@@ -530,6 +532,12 @@ def main() -> None:
         action="store_true",
         help="only the reference config's searches (no slot and flow series, POR or workers)",
     )
+    parser.add_argument(
+        "--untimed",
+        action="store_true",
+        help="search the reference config with `untimed=True` (2.6.31: retry timers untimed, "
+        "findings shown again with timed retries)",
+    )
     parser.add_argument("--suite-only", action="store_true", help="only the ci suite table")
     parser.add_argument("--no-suite", action="store_true", help="skip the ci suite table")
     parser.add_argument(
@@ -576,7 +584,12 @@ def main() -> None:
         config = reference(args.slots, variant, args.lean)
         for level, group in _groups(config):
             s = explore(
-                config, group, max_states=args.budget, level=level, progress=_progress
+                config,
+                group,
+                max_states=args.budget,
+                level=level,
+                progress=_progress,
+                untimed=args.untimed,
             ).stats
             rates.append(s.states_per_second)
             exhausted &= s.complete
@@ -587,7 +600,15 @@ def main() -> None:
                 flush=True,
             )
             run = f"{variant}, {level_name(level)}, {args.slots} slots{lean}"
+            if s.abstraction is not None:
+                run = f"{run}, {s.abstraction}"
             label = run if s.complete else f"{run}, budget {args.budget:,}"
+            if s.shown is not None:
+                shown = "exhausted" if s.shown.complete else "stopped at the last finding"
+                label += (
+                    f" (findings shown without it: {s.shown.states:,} states, "
+                    f"{s.shown.seconds:.0f} s, {shown})"
+                )
             _record_reference(args.record, run, _reference_row(label, s, peak_rss_mib()))
     if args.reference_only:
         print(f"\nwrote the figures to {args.record}")

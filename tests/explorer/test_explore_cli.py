@@ -68,6 +68,27 @@ def test_partial_order_reduction_and_two_workers_give_the_same_verdicts(tmp_path
     assert main(["replay", str(fast / rows["table-bound"]["trace"])]) == 0
 
 
+def test_untimed_retries_with_two_workers_give_the_same_verdicts(tmp_path: Path) -> None:
+    """`--reduction untimed`: the same verdicts; what holds is decided on the abstraction (its
+    scope says so), the violation is shown on the config as it is and replays there."""
+    config = _config_file(tmp_path, "2.6.31")
+    plain, untimed = tmp_path / "plain", tmp_path / "untimed"
+    assert main(_args(config, plain)) == 0
+    assert main(_args(config, untimed, "--reduction", "untimed", "--workers", "2")) == 0
+    docs = [
+        json.loads((out / "results.json").read_text(encoding="utf-8")) for out in (plain, untimed)
+    ]
+    verdicts = [{r["property"]: r["verdict"] for r in doc["results"]} for doc in docs]
+    assert verdicts[0] == verdicts[1]
+    run = docs[1]["runs"]["explore"]
+    assert run["reduction"] == "untimed"
+    safety = [s for s in run["searches"] if "unreduced" not in s["observers"]]
+    assert safety and all(s["abstraction"]["name"] == "retries untimed" for s in safety)
+    rows = {r["property"]: r for r in docs[1]["results"]}
+    assert rows["count-exact"]["scope"].endswith("retries untimed")
+    assert main(["replay", str(untimed / rows["table-bound"]["trace"])]) == 0
+
+
 def test_explore_keeps_the_results_of_other_engines(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

@@ -63,9 +63,11 @@ from nfct_spec.traces import Trace, save_trace
 ENGINE = "explorer"
 DEFAULT_MAX_STATES = 500_000
 TRACES = "traces-explorer"
-REDUCTIONS = ("symmetry", "por")
+REDUCTIONS = ("symmetry", "por", "untimed")
 """`--reduction`: `symmetry` (the default: symmetry, the observer projection and the sk_drops
-slice), or `por`, which adds partial-order reduction to the safety searches."""
+slice); `por`, which adds partial-order reduction to the safety searches; or `untimed`, which
+searches 2.6.31 and 6.x configs with their DESTROY retries untimed (`Config.retry_untimed`, an
+over-approximation) and shows each finding again on the config as it is."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,7 +97,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         choices=REDUCTIONS,
         default="symmetry",
         help="por: also partial-order reduce the safety searches (same verdicts; findings are "
-        "shown again by the unreduced search; the liveness search is never reduced)",
+        "shown again by the unreduced search); untimed: search 2.6.31 and 6.x configs with "
+        "untimed DESTROY retries (an over-approximation: what it does not find, the config "
+        "does not have; its findings are shown again with timed retries); the liveness search "
+        "is never reduced",
     )
     cmd.add_argument(
         "--workers",
@@ -152,6 +157,19 @@ class MemberRun:
                     if stats.shown is None
                     else {"states": stats.shown.states, "seconds": round(stats.shown.seconds, 2)},
                 }
+            if stats.abstraction is not None:
+                line["abstraction"] = {
+                    "name": stats.abstraction,
+                    "shown_by_search_without_it": None
+                    if stats.shown is None
+                    else {
+                        "states": stats.shown.states,
+                        "exhausted": stats.shown.complete,
+                        "seconds": round(stats.shown.seconds, 2),
+                    },
+                    "spurious": sorted(exploration.spurious),
+                    "unshown": sorted(exploration.unshown),
+                }
             out.append(line)
         if self.graph is not None:
             out.append(
@@ -182,6 +200,13 @@ class MemberRun:
                 reduced = f", partial-order reduced in {stats.reduction.reduced:,} states"
                 if stats.shown is not None:
                     reduced += f", findings shown in {stats.shown.seconds:.1f} s"
+            if stats.abstraction is not None:
+                reduced = f", {stats.abstraction}"
+                if stats.shown is not None:
+                    reduced += (
+                        f", findings shown without it in {stats.shown.states:,} states, "
+                        f"{stats.shown.seconds:.1f} s"
+                    )
             lines.append(
                 f"{self.config.variant} {self.config.name} [{level_name(exploration.level)}]: "
                 f"{done}, {stats.states:,} states, {stats.transitions:,} transitions, "
@@ -204,6 +229,7 @@ class Search:
 
     por: bool = False
     pool: Pool | None = None
+    untimed: bool = False
 
 
 def _safety(
@@ -226,7 +252,14 @@ def _safety(
         )
 
     exploration = explore(
-        config, props, max_states, progress=report, level=level, por=how.por, pool=how.pool
+        config,
+        props,
+        max_states,
+        progress=report,
+        level=level,
+        por=how.por,
+        pool=how.pool,
+        untimed=how.untimed,
     )
     progress.update(task, total=exploration.stats.states, completed=exploration.stats.states)
     return exploration
@@ -393,7 +426,7 @@ def explore_groups(
     searches: list[dict[str, object]] = []
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(Pool(workers)) if workers > 1 else None
-        how = Search(por=reduction == "por", pool=pool)
+        how = Search(por=reduction == "por", pool=pool, untimed=reduction == "untimed")
         progress = stack.enter_context(progress_bars(console))
         for label, configs in groups:
             results += explore_configs(

@@ -67,7 +67,15 @@ from nfct_spec.traces import Trace, make_trace
 if TYPE_CHECKING:
     from nfct_spec.engines.parallel import Pool
 
+UNTIMED = "retries untimed"
+"""The abstraction of `Config.retry_untimed`, as search scopes name it."""
+
 ProgressFn = Callable[["Stats"], None]
+SearchFn = Callable[
+    [Config, Sequence[Property], "int | None", bool, "ProgressFn | None", int, bool],
+    "Exploration",
+]
+"""One breadth-first search (`_search`, or a pool's partitioned one)."""
 PROGRESS_EVERY = 5000
 NO_PARENT = -1
 
@@ -87,7 +95,10 @@ class Stats:
     reduction: ReductionStats | None = None
     """With partial-order reduction: what it did (the other figures are the reduced search's)."""
     shown: Stats | None = None
-    """With partial-order reduction and findings: the unreduced search that showed them."""
+    """With partial-order reduction or the untimed abstraction, and findings: the search
+    without it that showed them."""
+    abstraction: str | None = None
+    """The abstraction the search worked on (`UNTIMED`), None for the config as it is."""
 
     @property
     def states_per_second(self) -> float:
@@ -98,7 +109,16 @@ class Stats:
     def scope(self) -> str:
         """The scope line of an `exhausted` verdict."""
         line = f"{self.states} states, {self.transitions} transitions, depth {self.depth}"
+        if self.abstraction is not None:
+            line = f"{line}, {self.abstraction}"
         return line if self.reduction is None else f"{line}, partial-order reduced"
+
+    @property
+    def searched_as(self) -> str:
+        """What the search that found a property worked on, for verdicts that name it."""
+        if self.abstraction is not None:
+            return f"the search with {self.abstraction}"
+        return "the partial-order reduced search"
 
 
 @dataclass(frozen=True)
@@ -126,8 +146,11 @@ class Exploration:
     checked: frozenset[str] = frozenset()
     """The ids of the properties the search checked."""
     unshown: frozenset[str] = frozenset()
-    """Properties the reduced search found that the unreduced one did not show within the
-    budget (their verdict is `unknown`: no BFS-shortest trace)."""
+    """Properties the reduced or abstract search found that the search of the config as it is
+    did not show within the budget (their verdict is `unknown`: no BFS-shortest trace)."""
+    spurious: frozenset[str] = frozenset()
+    """Properties the abstract search found that the search of the config as it is, exhausted,
+    did not find: the abstract finding needs a run the config does not have."""
     reachable: bool = True
     """Whether `index` holds every state the search reached. A search with partial-order
     reduction keeps only the unreduced search that showed its findings."""
@@ -212,6 +235,7 @@ def explore(
     level: int | None = None,
     por: bool = False,
     pool: Pool | None = None,
+    untimed: bool = False,
 ) -> Exploration:
     """Breadth-first search of every reachable canonical state, checking `props`.
 
@@ -227,6 +251,14 @@ def explore(
     With a `pool` of worker processes, the searches are partitioned among them
     (`nfct_spec.engines.parallel`): the same verdicts, state counts, depths and finding depths,
     but the exploration keeps only the states on the paths of its findings.
+
+    With `untimed`, a config the abstraction applies to (`untimed_applies`) is searched with
+    its DESTROY retries untimed (`Config.retry_untimed`, an over-approximation): a property it
+    does not find has no finding in the config either. The properties it finds are searched
+    again on the config as it is, which shows their BFS-shortest findings; one that this
+    search exhausts without finding is `spurious` (no finding), one it does not reach within
+    the budget `unshown` (unknown). The statistics are the abstract search's. Other configs
+    are searched as they are.
     """
     checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
     if level is None:
@@ -239,6 +271,10 @@ def explore(
             f"(it reads {level_name(observers_for(blind))})"
         )
     search = _search if pool is None else pool.search
+    if untimed and untimed_applies(config):
+        if por:
+            raise ValueError("a search is either partial-order reduced or untimed, not both")
+        return _untimed(search, config, checked, max_states, symmetry, progress, level)
     if not por:
         return search(config, checked, max_states, symmetry, progress, level, False)
     reduced = search(config, checked, max_states, symmetry, progress, level, True)
@@ -254,6 +290,45 @@ def explore(
     reduced.index, reduced.states, reduced.parents = shown.index, shown.states, shown.parents
     reduced.unshown = frozenset(p.id for p in found if p.id not in shown.findings)
     return reduced
+
+
+def untimed_applies(config: Config) -> bool:
+    """Whether `explore(.., untimed=True)` abstracts this config's DESTROY retries: 2.6.31 (a
+    retry timer per dying conntrack) and 6.x (the delayed ecache worker) at atomic
+    granularity; 2.6.30 retries nothing."""
+    return config.variant != "2.6.30" and config.granularity == "atomic"
+
+
+def _untimed(
+    search: SearchFn,
+    config: Config,
+    checked: list[Property],
+    max_states: int | None,
+    symmetry: bool,
+    progress: ProgressFn | None,
+    level: int,
+) -> Exploration:
+    """The untimed search of `explore`, then the search of the config as it is for the
+    properties it found."""
+    abstract = config.with_(retry_untimed=True)
+    result = search(abstract, checked, max_states, symmetry, progress, level, False)
+    result.stats.abstraction = UNTIMED
+    result.config, result.reachable = config, False
+    found = [p for p in checked if p.id in result.findings]
+    if not found:
+        result.findings.clear()
+        result.index, result.states, result.parents = {}, [], array("q")
+        return result
+    shown = search(config, found, max_states, symmetry, None, level, False)
+    result.stats.shown = shown.stats
+    result.findings, result.canonical = shown.findings, shown.canonical
+    result.index, result.states, result.parents = shown.index, shown.states, shown.parents
+    missing = frozenset(p.id for p in found if p.id not in shown.findings)
+    if shown.stats.complete:
+        result.spurious = missing
+    else:
+        result.unshown = missing
+    return result
 
 
 def _search(
@@ -435,9 +510,12 @@ def verdict(prop: Property, exploration: Exploration) -> tuple[str, str]:
         return found, f"BFS-shortest finding at depth {depth}; {stats.scope}"
     if prop.id in exploration.unshown:
         return "unknown", (
-            f"the partial-order reduced search found it ({stats.scope}), but the unreduced "
-            "search did not reach its BFS-shortest trace within the budget"
+            f"{stats.searched_as} found it ({stats.scope}), but the search without it did not "
+            "reach its BFS-shortest trace within the budget"
         )
+    if prop.id in exploration.spurious:
+        assert stats.shown is not None
+        stats = stats.shown
     if not stats.complete:
         return "unknown", f"budget hit: {stats.scope} searched, not exhausted"
     if prop.expected_for(exploration.config) in ("violated", "witness"):
