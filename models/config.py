@@ -445,6 +445,12 @@ def config_from_json(data: object) -> Config:
             "only trace validation builds the config of a recorded run (its sizes are beyond "
             "what a search can exhaust)",
         )
+    if "retry_untimed" in data:
+        raise _fail(
+            "retry_untimed",
+            "an abstraction the explorer applies itself (nfct-spec explore --reduction untimed), "
+            "not a setting of the kernel",
+        )
     unknown = sorted(set(data) - _CONFIG_FIELDS)
     if unknown:
         raise _fail(unknown[0], "unknown field")

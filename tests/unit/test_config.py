@@ -63,6 +63,14 @@ def test_the_sizes_of_a_recorded_run_are_not_for_config_files() -> None:
     assert preset("tiny").with_(slots=200, flows=300, observed=True).slots == 200
 
 
+def test_the_untimed_abstraction_is_not_for_config_files() -> None:
+    # Config.retry_untimed is applied by the explorer (`--reduction untimed`), which shows its
+    # findings again without it; a config file that asks for it is refused.
+    with pytest.raises(ConfigError, match=r"'retry_untimed'.*--reduction untimed"):
+        config_from_json({**preset("tiny").to_json(), "retry_untimed": True})
+    assert preset("tiny").with_(retry_untimed=True).retry_untimed
+
+
 def test_slots_bound_the_conntracks_that_exist_at_once_not_the_allocations() -> None:
     config = preset("tiny")
     assert config.slots == 3 and "slots" in config.to_json()
