@@ -49,7 +49,14 @@ def _groups(config: Config) -> list[tuple[int, list[Property]]]:
     return search_groups([p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)])
 
 
-CASES = [(config, level, group) for config in CONFIGS for level, group in _groups(config)]
+CASES = [
+    (config, level, group)
+    for config in CONFIGS
+    if config.name != "small-limit-2"
+    for level, group in _groups(config)
+]
+"""The search groups compared with the plain search: those of every config but the largest,
+whose covering (below) is checked all the same."""
 
 
 def _id(case: tuple[Config, int, list[Property]]) -> str:
