@@ -38,8 +38,9 @@ the README's tables are generated from (`nfct-spec doc --update-readme README.md
 `measured` when both the suite and the reference ran. The `por` and `workers` blocks say
 whether the model ran compiled and the load average of the machine while they were measured.
 
-`--untimed` searches the reference config with the untimed abstraction of 2.6.31's retry timers
-(`explore(.., untimed=True)`; its rows say so and how the findings were shown again).
+`--untimed` searches the reference config with its DESTROY retries untimed (2.6.31's retry
+timers, the 6.x worker; `explore(.., untimed=True)`; its rows say so and how the findings were
+shown again).
 `--variants` names the variants of the reference config's searches, and `--reference-only` runs
 only those searches (a row replaces the row of the same search whatever its budget was).
 
@@ -535,7 +536,7 @@ def main() -> None:
     parser.add_argument(
         "--untimed",
         action="store_true",
-        help="search the reference config with `untimed=True` (2.6.31: retry timers untimed, "
+        help="search the reference config with `untimed=True` (DESTROY retries untimed, "
         "findings shown again with timed retries)",
     )
     parser.add_argument("--suite-only", action="store_true", help="only the ci suite table")

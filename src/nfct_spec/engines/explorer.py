@@ -274,22 +274,14 @@ def explore(
     if untimed and untimed_applies(config):
         if por:
             raise ValueError("a search is either partial-order reduced or untimed, not both")
-        return _untimed(search, config, checked, max_states, symmetry, progress, level)
+        abstract = config.with_(retry_untimed=True)
+        first = search(abstract, checked, max_states, symmetry, progress, level, False)
+        first.stats.abstraction = UNTIMED
+        return _shown_again(search, first, config, checked, max_states, symmetry, level)
     if not por:
         return search(config, checked, max_states, symmetry, progress, level, False)
     reduced = search(config, checked, max_states, symmetry, progress, level, True)
-    reduced.reachable = False
-    found = [p for p in checked if p.id in reduced.findings]
-    if not found:
-        reduced.findings.clear()
-        reduced.index, reduced.states, reduced.parents = {}, [], array("q")
-        return reduced
-    shown = search(config, found, max_states, symmetry, None, level, False)
-    reduced.stats.shown = shown.stats
-    reduced.findings = shown.findings
-    reduced.index, reduced.states, reduced.parents = shown.index, shown.states, shown.parents
-    reduced.unshown = frozenset(p.id for p in found if p.id not in shown.findings)
-    return reduced
+    return _shown_again(search, reduced, config, checked, max_states, symmetry, level)
 
 
 def untimed_applies(config: Config) -> bool:
@@ -299,36 +291,36 @@ def untimed_applies(config: Config) -> bool:
     return config.variant != "2.6.30" and config.granularity == "atomic"
 
 
-def _untimed(
+def _shown_again(
     search: SearchFn,
+    first: Exploration,
     config: Config,
     checked: list[Property],
     max_states: int | None,
     symmetry: bool,
-    progress: ProgressFn | None,
     level: int,
 ) -> Exploration:
-    """The untimed search of `explore`, then the search of the config as it is for the
-    properties it found."""
-    abstract = config.with_(retry_untimed=True)
-    result = search(abstract, checked, max_states, symmetry, progress, level, False)
-    result.stats.abstraction = UNTIMED
-    result.config, result.reachable = config, False
-    found = [p for p in checked if p.id in result.findings]
+    """`first`, a partial-order reduced or abstract search, with the findings of the
+    properties it found shown again by the plain search of `config` (which stops once it
+    has them all): its findings, paths and canonical forms replace those of `first`, whose
+    statistics stay. A property the plain search does not show is `unshown`, or `spurious`
+    when `first` was abstract and the plain search exhausted the config."""
+    first.config, first.reachable = config, False
+    found = [p for p in checked if p.id in first.findings]
     if not found:
-        result.findings.clear()
-        result.index, result.states, result.parents = {}, [], array("q")
-        return result
+        first.findings.clear()
+        first.index, first.states, first.parents = {}, [], array("q")
+        return first
     shown = search(config, found, max_states, symmetry, None, level, False)
-    result.stats.shown = shown.stats
-    result.findings, result.canonical = shown.findings, shown.canonical
-    result.index, result.states, result.parents = shown.index, shown.states, shown.parents
+    first.stats.shown = shown.stats
+    first.findings, first.canonical = shown.findings, shown.canonical
+    first.index, first.states, first.parents = shown.index, shown.states, shown.parents
     missing = frozenset(p.id for p in found if p.id not in shown.findings)
-    if shown.stats.complete:
-        result.spurious = missing
+    if first.stats.abstraction is not None and shown.stats.complete:
+        first.spurious = missing
     else:
-        result.unshown = missing
-    return result
+        first.unshown = missing
+    return first
 
 
 def _search(
