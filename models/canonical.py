@@ -47,13 +47,13 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import replace as dataclass_replace
 
+from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.observers import (
     BITS,
     FULL,
     IDS,
-    KEPT_BITS,
     KERNEL,
     NO_PREVIOUS,
     ORDER,
@@ -61,6 +61,7 @@ from nfct_spec.models.observers import (
     Ghost,
     Record,
     Seen,
+    kept_bits,
     settle,
 )
 from nfct_spec.models.state import Conntrack, Kernel, Message, Socket, State, evolve
@@ -90,12 +91,14 @@ def _orders(n: int, classes: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...
     return orders
 
 
-def _project_seen(seen: Seen, level: int) -> Seen:
+def _project_seen(seen: Seen, level: int, lossy: bool) -> Seen:
     if level & RECEIPTS:
         if not level & IDS and seen.reuse:
             seen = replace(seen, reuse=False)
-        if not level & BITS and (seen.got | seen.dropped) & ~KEPT_BITS:
-            seen = replace(seen, got=seen.got & KEPT_BITS, dropped=seen.dropped & KEPT_BITS)
+        got = kept_bits(level, seen.got)
+        dropped = seen.dropped & IPCT_DESTROY if lossy else 0
+        if got != seen.got or dropped != seen.dropped:
+            seen = replace(seen, got=got, dropped=dropped)
         if not level & ORDER and seen.later:
             seen = replace(seen, later=False)
         return seen
@@ -104,24 +107,26 @@ def _project_seen(seen: Seen, level: int) -> Seen:
     return Seen(owed=seen.owed, has_destroy=seen.has_destroy)
 
 
-def _project_record(record: Record, level: int) -> Record:
+def _project_record(record: Record, level: int, lossy: Sequence[bool]) -> Record:
     """A record with only what `level` reads (itself when that is all of it)."""
-    seen = tuple(_project_seen(s, level) for s in record.seen)
+    seen = tuple(_project_seen(s, level, lost) for s, lost in zip(record.seen, lossy, strict=True))
     generated = record.generated if level & BITS else 0
     if generated == record.generated and seen == record.seen:
         return record
     return replace(record, generated=generated, seen=seen)
 
 
-def project_ghost(ghost: Ghost, level: int) -> Ghost:
-    """The ghost with only the observers of `level` (records stay in uid order)."""
+def project_ghost(ghost: Ghost, level: int, lossy: Sequence[bool]) -> Ghost:
+    """The ghost with only the observers of `level` (records stay in uid order).
+
+    `lossy` says, per listener, whether it lacks NETLINK_BROADCAST_ERROR: what a listener had
+    dropped (`Seen.dropped`) is read only by `may-lose-without-be`, of such listeners only and
+    of the DESTROY bit only, so the rest of it is forgotten at every level."""
     if level == KERNEL:
         return ghost if ghost == Ghost(level=KERNEL) else Ghost(level=KERNEL)
-    records = ghost.records
-    if not level & RECEIPTS:
-        records = tuple(_project_record(r, level) for r in records if r.live)
-    elif level & (BITS | IDS | ORDER) != BITS | IDS | ORDER:
-        records = tuple(_project_record(r, level) for r in records)
+    records = tuple(
+        _project_record(r, level, lossy) for r in ghost.records if r.live or level & RECEIPTS
+    )
     return Ghost(
         level=level,
         next_uid=ghost.next_uid,
@@ -222,6 +227,7 @@ class Canonicaliser:
         slots: bool = True,
     ) -> None:
         self.level = level
+        self.lossy = tuple(not listener.broadcast_error for listener in config.listeners)
         self.flows = flows
         self.slots = slots
         classes = listener_classes(config) if listeners else ()
@@ -230,13 +236,13 @@ class Canonicaliser:
     def __call__(self, state: State) -> State:
         level = self.level
         kernel = state.kernel
-        ghost = project_ghost(settle(state.ghost), level)
+        ghost = project_ghost(settle(state.ghost), level, self.lossy)
         if any(sock.drops for sock in kernel.sockets):
             kernel = evolve(kernel, sockets=tuple(evolve(s, drops=0) for s in kernel.sockets))
         if not level & RECEIPTS:
             kernel = _anonymise(kernel)
         elif not level & BITS:
-            kernel = _keep_bits(kernel)
+            kernel = _keep_bits(kernel, level)
         if self.slots or self.flows:
             kernel, ghost = self._relabel(kernel, ghost)
         best = State(kernel, ghost)
@@ -327,19 +333,20 @@ def _anonymise(kernel: Kernel) -> Kernel:
     return evolve(kernel, sockets=sockets)
 
 
-def _keep_bits(kernel: Kernel) -> Kernel:
-    """Queued messages saying only their NEW and DESTROY bits (a search without BITS)."""
-    if all(not m.bits & ~KEPT_BITS for sock in kernel.sockets for m in sock.queue):
+def _keep_bits(kernel: Kernel, level: int) -> Kernel:
+    """Queued messages saying only the bits a search without BITS keeps (`kept_bits`)."""
+    if all(kept_bits(level, m.bits) == m.bits for sock in kernel.sockets for m in sock.queue):
         return kernel
     sockets = tuple(
-        evolve(sock, queue=tuple(_kept(m) for m in sock.queue)) if sock.queue else sock
+        evolve(sock, queue=tuple(_kept(m, level) for m in sock.queue)) if sock.queue else sock
         for sock in kernel.sockets
     )
     return evolve(kernel, sockets=sockets)
 
 
-def _kept(m: Message) -> Message:
-    return m if not m.bits & ~KEPT_BITS else evolve(m, bits=m.bits & KEPT_BITS)
+def _kept(m: Message, level: int) -> Message:
+    bits = kept_bits(level, m.bits)
+    return m if bits == m.bits else evolve(m, bits=bits)
 
 
 def _flow(flow_map: dict[int, int], flow: int) -> int:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW
+from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW, IPCT_STATUS
 from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.frozen import register
 
@@ -51,26 +51,50 @@ HISTORY = 8
 """Never forget (tests only): the complete history of a run."""
 BITS = 16
 """Every event bit with receipts: without it a search's canonical form keeps, of what a queued
-message says and of the bits a listener read or had dropped, only NEW and DESTROY
-(`KEPT_BITS`), and forgets the bits raised for an instance (`Record.generated`). Only
-`may-coalesce` reads the other bits (several transitions in one message, a transition never
-read on its own); the kernel reads none of them (a queue's length is all netlink delivery
-compares)."""
+message says and of the bits a listener read, only NEW and DESTROY (`kept_bits`), and forgets
+the bits raised for an instance (`Record.generated`). Only `may-coalesce` reads the other bits
+(several transitions in one message, a transition never read on its own); the kernel reads
+none of them (a queue's length is all netlink delivery compares)."""
 KEPT_BITS = IPCT_NEW | IPCT_DESTROY
-"""The event bits a search with receipts but without BITS keeps."""
+"""The event bits a search with receipts and NEWS (or IDS) but without BITS keeps."""
 ORDER = 32
 """The order of deaths with receipts: `Ghost.deaths` and the `later` flags it sets. Only
 `may-reorder` reads them; without ORDER a search's canonical form forgets both."""
-FULL = OBLIGATIONS | RECEIPTS | IDS | BITS | ORDER
+NEWS = 64
+"""The NEW bit with receipts: without it (and without BITS and IDS) a search's canonical form
+keeps, of what a queued message says and of what a listener read, only DESTROY. Only
+`new-before-destroy` (was the NEW read before the DESTROY) and `may-duplicate` (was a NEW read
+twice) read it; `nothing-after-destroy`, `identity-unique` and the obligations do not. The
+first is violated on every variant and the second has witnesses from 2.6.31 on, so their
+search usually stops at its last finding, and the search that must be exhausted for the others
+is spared every state that differs only by which NEW messages were read or are queued."""
+UPDATE_MARK = IPCT_STATUS
+"""With IDS but without BITS, what the update bits of a message, or of what a listener read,
+become together: id-reuse memory (`Ghost.previous`) counts a listener as a reader of an
+instance when it read any message of it, so an update-only message must stay non-empty."""
+FULL = OBLIGATIONS | RECEIPTS | IDS | BITS | ORDER | NEWS
 """Every observer a catalogue property reads."""
 LEVEL_NAMES = {
     OBLIGATIONS: "obligations",
     RECEIPTS: "receipts",
+    NEWS: "news",
     BITS: "bits",
     ORDER: "order",
     IDS: "ids",
     HISTORY: "history",
 }
+
+
+def kept_bits(level: int, bits: int) -> int:
+    """The event bits a search at `level` keeps of a queued message or of what a listener
+    read: all of them with BITS; NEW and DESTROY with NEWS; with IDS also whether any update
+    bit was there (`UPDATE_MARK`); only DESTROY otherwise."""
+    if level & BITS:
+        return bits
+    kept = bits & (KEPT_BITS if level & (NEWS | IDS) else IPCT_DESTROY)
+    if level & IDS and bits & ~KEPT_BITS:
+        kept |= UPDATE_MARK
+    return kept
 
 
 def level_name(level: int) -> str:

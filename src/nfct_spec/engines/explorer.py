@@ -54,6 +54,7 @@ from nfct_spec.models.observers import (
     FULL,
     IDS,
     KERNEL,
+    NEWS,
     OBLIGATIONS,
     ORDER,
     RECEIPTS,
@@ -199,14 +200,16 @@ def search_groups(props: Sequence[Property]) -> list[tuple[int, list[Property]]]
     one that keeps only obligations (which has about as many as the kernel alone), and one that
     also keeps id-reuse memory many times more again. So properties are checked by the
     smallest search that keeps what they read: obligations (every kernel-only property too),
-    obligations with receipts (of each message only its NEW and DESTROY bits, and not the
-    order of deaths), receipts with every event bit (`may-coalesce`), receipts with the order
-    of deaths (`may-reorder`), and receipts with id-reuse memory. A search for witnesses only
-    stops at its last witness.
+    obligations with receipts (of each message and of what a listener read only the DESTROY
+    bit, and not the order of deaths), receipts with every event bit (`may-coalesce`), receipts
+    with the order of deaths (`may-reorder`), receipts with id-reuse memory, and receipts with
+    the NEW bit too (`new-before-destroy`, `may-duplicate`). A search for findings only (every
+    property it checks expected to be violated or witnessed) stops at its last finding.
     """
     ladder = (
         OBLIGATIONS,
         OBLIGATIONS | RECEIPTS,
+        OBLIGATIONS | RECEIPTS | NEWS,
         OBLIGATIONS | RECEIPTS | BITS,
         OBLIGATIONS | RECEIPTS | ORDER,
         OBLIGATIONS | RECEIPTS | IDS,
