@@ -56,6 +56,7 @@ from nfct_spec.models.observers import (
     IDS,
     KERNEL,
     NO_PREVIOUS,
+    OBLIGATIONS,
     ORDER,
     RECEIPTS,
     Ghost,
@@ -225,8 +226,10 @@ class Canonicaliser:
         flows: bool = True,
         listeners: bool = True,
         slots: bool = True,
+        forget_freed: bool = True,
     ) -> None:
         self.level = level
+        self.forget_freed = forget_freed
         self.lossy = tuple(not listener.broadcast_error for listener in config.listeners)
         self.flows = flows
         self.slots = slots
@@ -243,6 +246,8 @@ class Canonicaliser:
             kernel = _anonymise(kernel)
         elif not level & BITS:
             kernel = _keep_bits(kernel, level)
+        if self.forget_freed and level & ~OBLIGATIONS == RECEIPTS:
+            kernel, ghost = forget_harmless_freed(kernel, ghost)
         if self.slots or self.flows:
             kernel, ghost = self._relabel(kernel, ghost)
         best = State(kernel, ghost)
@@ -331,6 +336,53 @@ def _anonymise(kernel: Kernel) -> Kernel:
         for sock in kernel.sockets
     )
     return evolve(kernel, sockets=sockets)
+
+
+def forget_harmless_freed(kernel: Kernel, ghost: Ghost) -> tuple[Kernel, Ghost]:
+    """At the receipts level alone (no NEWS, BITS, ORDER or IDS), the records of freed
+    instances that no property of the search can still fail on, forgotten, and their queued
+    messages made anonymous.
+
+    Such a search reads a freed instance only when a listener reads one of its queued
+    messages: `nothing-after-destroy` (a message other than DESTROY read after its DESTROY)
+    and `identity-unique` (one read after a newer instance's message with the same tuple and
+    id, the `newer` flag). A message names the instance live in its slot when it was built
+    (`observers.uid_of`), so a freed instance gets no message after its free and its queued
+    messages are all it will ever be read for; and a socket reads them in order. So whether a
+    read of them can make the first property fail is known now (a DESTROY read or queued
+    before a message that is not one), and the second needs `newer`, set only by reading a
+    newer instance's message, which is queued behind all of them; once neither can happen, no
+    read of them changes a verdict (the other properties of the search read a freed instance
+    only on the step that frees it, from `Ghost.freed`), and the messages need to say nothing
+    but that they take a place in the queue."""
+    if all(r.live for r in ghost.records):
+        return kernel, ghost
+    gone = {r.uid for r in ghost.records if not r.live and not _may_fail(kernel, r)}
+    if not gone:
+        return kernel, ghost
+    sockets = tuple(
+        evolve(sock, queue=tuple(ANONYMOUS if m.uid in gone else m for m in sock.queue))
+        if any(m.uid in gone for m in sock.queue)
+        else sock
+        for sock in kernel.sockets
+    )
+    records = tuple(r for r in ghost.records if r.uid not in gone)
+    return evolve(kernel, sockets=sockets), replace(ghost, records=records)
+
+
+def _may_fail(kernel: Kernel, record: Record) -> bool:
+    """Whether reading the queued messages of a freed instance can still make
+    `nothing-after-destroy` or `identity-unique` fail (see `forget_harmless_freed`)."""
+    for i, sock in enumerate(kernel.sockets):
+        seen = record.seen[i]
+        destroyed = bool(seen.got & IPCT_DESTROY)
+        for m in sock.queue:
+            if m.uid != record.uid:
+                continue
+            if seen.newer or (destroyed and not m.bits & IPCT_DESTROY):
+                return True
+            destroyed = destroyed or bool(m.bits & IPCT_DESTROY)
+    return False
 
 
 def _keep_bits(kernel: Kernel, level: int) -> Kernel:
