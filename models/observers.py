@@ -11,7 +11,9 @@ P, or a never claim in SPIN), and forgets the record once no property can fail o
   ctnetlink (`reporting`), whether it started to die, and per listener whether that listener
   was open when it was created (`owed`) and has its DESTROY queued or read (`has_destroy`);
 - once freed, the record is kept only while a message of it is still queued at some listener
-  (a property about what a listener reads can still fail on it), then dropped;
+  (a property about what a listener reads can still fail on it), then dropped; a search that
+  keeps receipts alone drops it sooner, once no read of those messages can make its
+  properties fail (`canonical.forget_harmless_freed`);
 - relations between instances that a property needs after one of them is forgotten are folded
   into flags at the moment they arise: `newer` (a message of a newer instance with the same
   tuple and id was read), `later` (a DESTROY of an instance that died later was read), `reuse`
