@@ -42,10 +42,12 @@ whether the model ran compiled and the load average of the machine while they we
 timers, the 6.x worker; `explore(.., untimed=True)`; its rows say so and how the findings were
 shown again).
 `--variants` names the variants of the reference config's searches, and `--reference-only` runs
-only those searches (a row replaces the row of the same search whatever its budget was).
+only those searches (a row replaces the row of the same search whatever its budget was);
+`--searches` keeps only the search groups named by their observers (for example
+`obligations+receipts`), to measure one without the others.
 
 Usage: python scripts/bench_explorer.py [--slots 4] [--budget 300000] [--lean]
-       [--variants 2.6.31,6.x] [--reference-only] [--untimed]
+       [--variants 2.6.31,6.x] [--reference-only] [--untimed] [--searches LEVELS]
        [--suite-only | --no-suite] [--por-only | --no-por] [--workers-only | --no-workers]
        [--record docs/figures.json]
 """
@@ -539,6 +541,12 @@ def main() -> None:
         help="search the reference config with `untimed=True` (DESTROY retries untimed, "
         "findings shown again with timed retries)",
     )
+    parser.add_argument(
+        "--searches",
+        default="",
+        help="the reference config's search groups to run, by their observers, comma-separated "
+        "(for example obligations+receipts; default every group)",
+    )
     parser.add_argument("--suite-only", action="store_true", help="only the ci suite table")
     parser.add_argument("--no-suite", action="store_true", help="skip the ci suite table")
     parser.add_argument(
@@ -581,9 +589,19 @@ def main() -> None:
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variant {', '.join(unknown)} (one of {', '.join(VARIANTS)})")
+    wanted = {name for name in args.searches.split(",") if name}
     for variant in variants:
         config = reference(args.slots, variant, args.lean)
-        for level, group in _groups(config):
+        groups = _groups(config)
+        named = {level_name(level) for level, _ in groups}
+        if wanted - named:
+            parser.error(
+                f"no search group {', '.join(sorted(wanted - named))} "
+                f"(the groups: {', '.join(sorted(named))})"
+            )
+        for level, group in groups:
+            if wanted and level_name(level) not in wanted:
+                continue
             s = explore(
                 config,
                 group,
