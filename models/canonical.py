@@ -47,7 +47,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import replace as dataclass_replace
 
-from nfct_spec.models.bits import IPCT_DESTROY
+from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.config import Config
 from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.observers import (
@@ -55,6 +55,7 @@ from nfct_spec.models.observers import (
     FULL,
     IDS,
     KERNEL,
+    NEWS,
     NO_PREVIOUS,
     OBLIGATIONS,
     ORDER,
@@ -246,8 +247,8 @@ class Canonicaliser:
             kernel = _anonymise(kernel)
         elif not level & BITS:
             kernel = _keep_bits(kernel, level)
-        if self.forget_freed and level & ~OBLIGATIONS == RECEIPTS:
-            kernel, ghost = forget_harmless_freed(kernel, ghost)
+        if self.forget_freed and level & ~OBLIGATIONS in (RECEIPTS, RECEIPTS | NEWS):
+            kernel, ghost = forget_harmless_freed(kernel, ghost, bool(level & NEWS))
         if self.slots or self.flows:
             kernel, ghost = self._relabel(kernel, ghost)
         best = State(kernel, ghost)
@@ -338,26 +339,28 @@ def _anonymise(kernel: Kernel) -> Kernel:
     return evolve(kernel, sockets=sockets)
 
 
-def forget_harmless_freed(kernel: Kernel, ghost: Ghost) -> tuple[Kernel, Ghost]:
-    """At the receipts level alone (no NEWS, BITS, ORDER or IDS), the records of freed
+def forget_harmless_freed(kernel: Kernel, ghost: Ghost, news: bool = False) -> tuple[Kernel, Ghost]:
+    """At the receipts level, alone or with NEWS (no BITS, ORDER or IDS), the records of freed
     instances that no property of the search can still fail on, forgotten, and their queued
     messages made anonymous.
 
     Such a search reads a freed instance only when a listener reads one of its queued
-    messages: `nothing-after-destroy` (a message other than DESTROY read after its DESTROY)
-    and `identity-unique` (one read after a newer instance's message with the same tuple and
-    id, the `newer` flag). A message names the instance live in its slot when it was built
-    (`observers.uid_of`), so a freed instance gets no message after its free and its queued
-    messages are all it will ever be read for; and a socket reads them in order. So whether a
-    read of them can make the first property fail is known now (a DESTROY read or queued
-    before a message that is not one), and the second needs `newer`, set only by reading a
-    newer instance's message, which is queued behind all of them; once neither can happen, no
-    read of them changes a verdict (the other properties of the search read a freed instance
-    only on the step that frees it, from `Ghost.freed`), and the messages need to say nothing
-    but that they take a place in the queue."""
+    messages: `nothing-after-destroy` (a message other than DESTROY read after its DESTROY),
+    `identity-unique` (one read after a newer instance's message with the same tuple and id,
+    the `newer` flag) and, with NEWS, `may-duplicate` (a NEW or DESTROY read again) and
+    `new-before-destroy` (a DESTROY read, owed, without its NEW). A message names the instance
+    live in its slot when it was built (`observers.uid_of`), so a freed instance gets no
+    message after its free and its queued messages are all it will ever be read for; and a
+    socket reads them in order. So whether a read of them can make one of these fail is known
+    now, by reading them in advance (`_may_fail`: for `new-before-destroy` whatever the
+    listener's options, which can only keep more); `newer` is set only by reading a newer
+    instance's message, which is queued behind all of them. Once none can fail, no read of
+    them changes a verdict (the other properties of the search read a freed instance only on
+    the step that frees it, from `Ghost.freed`), and the messages need to say nothing but that
+    they take a place in the queue."""
     if all(r.live for r in ghost.records):
         return kernel, ghost
-    gone = {r.uid for r in ghost.records if not r.live and not _may_fail(kernel, r)}
+    gone = {r.uid for r in ghost.records if not r.live and not _may_fail(kernel, r, news)}
     if not gone:
         return kernel, ghost
     sockets = tuple(
@@ -370,18 +373,22 @@ def forget_harmless_freed(kernel: Kernel, ghost: Ghost) -> tuple[Kernel, Ghost]:
     return evolve(kernel, sockets=sockets), replace(ghost, records=records)
 
 
-def _may_fail(kernel: Kernel, record: Record) -> bool:
-    """Whether reading the queued messages of a freed instance can still make
-    `nothing-after-destroy` or `identity-unique` fail (see `forget_harmless_freed`)."""
+def _may_fail(kernel: Kernel, record: Record, news: bool) -> bool:
+    """Whether reading the queued messages of a freed instance, in order, can still make a
+    property of the search fail (see `forget_harmless_freed`)."""
     for i, sock in enumerate(kernel.sockets):
         seen = record.seen[i]
-        destroyed = bool(seen.got & IPCT_DESTROY)
+        got = seen.got
         for m in sock.queue:
             if m.uid != record.uid:
                 continue
-            if seen.newer or (destroyed and not m.bits & IPCT_DESTROY):
+            if seen.newer or (got & IPCT_DESTROY and not m.bits & IPCT_DESTROY):
                 return True
-            destroyed = destroyed or bool(m.bits & IPCT_DESTROY)
+            if news and m.bits & (IPCT_NEW | IPCT_DESTROY) & got:
+                return True
+            if news and m.bits & IPCT_DESTROY and seen.owed and not got & IPCT_NEW:
+                return True
+            got |= m.bits
     return False
 
 
