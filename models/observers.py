@@ -53,10 +53,11 @@ HISTORY = 8
 """Never forget (tests only): the complete history of a run."""
 BITS = 16
 """Every event bit with receipts: without it a search's canonical form keeps, of what a queued
-message says and of the bits a listener read, only NEW and DESTROY (`kept_bits`), and forgets
-the bits raised for an instance (`Record.generated`). Only `may-coalesce` reads the other bits
-(several transitions in one message, a transition never read on its own); the kernel reads
-none of them (a queue's length is all netlink delivery compares)."""
+message says and of the bits a listener read, only DESTROY, with NEWS or IDS also NEW
+(`kept_bits`), and forgets the bits raised for an instance (`Record.generated`). Only
+`may-coalesce` reads the other bits (several transitions in one message, a transition never
+read on its own); the kernel reads none of them (a queue's length is all netlink delivery
+compares)."""
 KEPT_BITS = IPCT_NEW | IPCT_DESTROY
 """The event bits a search with receipts and NEWS (or IDS) but without BITS keeps."""
 ORDER = 32

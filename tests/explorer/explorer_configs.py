@@ -32,6 +32,13 @@ def twin_listeners(variant: str) -> Config:
     return small(variant, flows=1, listeners=(RELIABLE, replace(RELIABLE, name="ulogd")))
 
 
+def with_unreliable(variant: str, flows: int = 2) -> Config:
+    """`small` with a second listener that lacks NETLINK_BROADCAST_ERROR (what it drops is
+    lost for good: `may-lose-without-be`)."""
+    unreliable = replace(RELIABLE, name="ulogd", broadcast_error=False)
+    return small(variant, flows=flows, listeners=(RELIABLE, unreliable))
+
+
 def refilling(variant: str) -> Config:
     """A second conntrack that can raise events for ever (expectations), beside the one that
     dies: the traffic that can keep a reliable listener's one-message queue full."""

@@ -9,10 +9,8 @@ for listeners without NETLINK_BROADCAST_ERROR, and only the DESTROY bit of it (o
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
-from explorer_configs import assert_same_findings, small, two_alive
+from explorer_configs import assert_same_findings, small, two_alive, with_unreliable
 
 from nfct_spec.engines.explorer import explore, search_groups
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW
@@ -30,7 +28,6 @@ from nfct_spec.models.observers import (
     Record,
     Seen,
 )
-from nfct_spec.models.presets import RELIABLE
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
 
 RECEIPTS_ONLY = OBLIGATIONS | RECEIPTS
@@ -68,8 +65,7 @@ def test_forgetting_the_new_bit_changes_no_verdict_of_the_receipts_search(varian
     """The receipts search without NEWS decides its properties as the same search with NEWS,
     in fewer states; on a config with a listener without BE too, so that a receipts finding
     (`may-lose-without-be`) is compared, and what that listener dropped is kept."""
-    lossy = replace(RELIABLE, name="ulogd", broadcast_error=False)
-    for config in (small(variant), small(variant, listeners=(RELIABLE, lossy))):
+    for config in (small(variant), with_unreliable(variant)):
         props = [p for p in CATALOGUE if p.kind != "liveness" and p.expected_for(config) != "n/a"]
         group = dict(search_groups(props))[RECEIPTS_ONLY]
         sliced = explore(config, group, level=RECEIPTS_ONLY)

@@ -7,10 +7,14 @@ the records that a read can still make fail are kept."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
-from explorer_configs import assert_same_findings, refilling, small, two_alive
+from explorer_configs import (
+    assert_same_findings,
+    refilling,
+    small,
+    two_alive,
+    with_unreliable,
+)
 
 from nfct_spec.engines import explorer
 from nfct_spec.engines.explorer import explore, search_groups
@@ -25,7 +29,6 @@ from nfct_spec.models.observers import (
     Record,
     Seen,
 )
-from nfct_spec.models.presets import RELIABLE
 from nfct_spec.models.state import Kernel, Message, Socket, initial_state
 from nfct_spec.spec.catalogue import CATALOGUE
 
@@ -37,10 +40,9 @@ def _configs(variant: str, level: int) -> list[Config]:
     also two conntracks alive at once and a queue refilled by expectations (the search with
     NEWS, which keeps more, on the first and on the second with one flow, to keep the suite
     short)."""
-    lossy = replace(RELIABLE, name="ulogd", broadcast_error=False)
     if level & NEWS:
-        return [small(variant), small(variant, flows=1, listeners=(RELIABLE, lossy))]
-    configs = [small(variant), small(variant, listeners=(RELIABLE, lossy))]
+        return [small(variant), with_unreliable(variant, flows=1)]
+    configs = [small(variant), with_unreliable(variant)]
     return [*configs, two_alive(variant), refilling(variant)]
 
 
