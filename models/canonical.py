@@ -12,8 +12,9 @@ no action and no property of the search can tell apart:
   bits and flags only receipts read. A search that keeps receipts but not `BITS` keeps of a
   message, and of what a listener read or lost, only NEW and DESTROY, and forgets the bits
   raised per instance (only `may-coalesce` reads them); one without `ORDER` forgets the order
-  of deaths and the `later` flags (only `may-reorder` reads them). A `table-bound` search keeps
-  no observer at all.
+  of deaths and the `later` flags (only `may-reorder` reads them). A search with `DUPS` but not
+  NEWS keeps the NEW a listener read of an instance only while a NEW of that instance can
+  still reach it (`forget_read_news`). A `table-bound` search keeps no observer at all.
 - **Memory slots.** A slot only names an object; no kernel step compares two slots other than
   for equality, and which free object the slab hands out is an argument of the allocation.
   Slots are renamed in the order of what they hold: the live conntracks sorted by their
@@ -52,7 +53,9 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.observers import (
     BITS,
+    DUPS,
     FULL,
+    HISTORY,
     IDS,
     KERNEL,
     NEWS,
@@ -247,8 +250,12 @@ class Canonicaliser:
             kernel = _anonymise(kernel)
         elif not level & BITS:
             kernel = _keep_bits(kernel, level)
-        if self.forget_freed and level & ~OBLIGATIONS in (RECEIPTS, RECEIPTS | NEWS):
-            kernel, ghost = forget_harmless_freed(kernel, ghost, bool(level & NEWS))
+        if level & DUPS and not level & (NEWS | BITS | IDS | HISTORY):
+            ghost = forget_read_news(kernel, ghost)
+        if self.forget_freed and level & ~OBLIGATIONS in FORGETS_FREED:
+            kernel, ghost = forget_harmless_freed(
+                kernel, ghost, bool(level & NEWS), bool(level & (NEWS | DUPS))
+            )
         if self.slots or self.flows:
             kernel, ghost = self._relabel(kernel, ghost)
         best = State(kernel, ghost)
@@ -339,19 +346,64 @@ def _anonymise(kernel: Kernel) -> Kernel:
     return evolve(kernel, sockets=sockets)
 
 
-def forget_harmless_freed(kernel: Kernel, ghost: Ghost, news: bool = False) -> tuple[Kernel, Ghost]:
-    """At the receipts level, alone or with NEWS (no BITS, ORDER or IDS), the records of freed
-    instances that no property of the search can still fail on, forgotten, and their queued
-    messages made anonymous.
+FORGETS_FREED = (RECEIPTS, RECEIPTS | NEWS, RECEIPTS | DUPS)
+"""The observer levels (obligations aside) whose canonical form forgets harmless freed
+instances (`forget_harmless_freed`)."""
+
+
+def forget_read_news(kernel: Kernel, ghost: Ghost) -> Ghost:
+    """With DUPS but not NEWS: of what each listener read of an instance, the NEW bit kept only
+    while a NEW of that instance can still reach that listener.
+
+    Only `may-duplicate` reads that bit, when the listener reads a message of the instance
+    carrying NEW (a NEW read twice). Messages are built only by the event send, from the
+    conntrack's cached and missed bits (and the DESTROY of the caller), and NEW is cached only
+    by init_conntrack(), when the instance is allocated. So a later read of a NEW of the
+    instance at listener i needs a message with NEW of it queued at i now, or the live
+    instance still holding NEW in `cache` or `missed` (a socket that closes and opens again
+    keeps what its listener read, and a re-send of missed bits may reach the new socket).
+    Otherwise no read can compare against the bit, and states that differ only by it have the
+    same verdicts for the search."""
+    records = list(ghost.records)
+    changed = False
+    for index, record in enumerate(records):
+        if not any(seen.got & IPCT_NEW for seen in record.seen):
+            continue
+        if record.live:
+            ct = kernel.cts[record.slot]
+            if ct is not None and (ct.cache | ct.missed) & IPCT_NEW:
+                continue
+        seen = tuple(
+            replace(s, got=s.got & ~IPCT_NEW)
+            if s.got & IPCT_NEW and not _queues_new(kernel.sockets[i], record.uid)
+            else s
+            for i, s in enumerate(record.seen)
+        )
+        if seen != record.seen:
+            records[index] = replace(record, seen=seen)
+            changed = True
+    return replace(ghost, records=tuple(records)) if changed else ghost
+
+
+def _queues_new(sock: Socket, uid: int) -> bool:
+    return any(m.uid == uid and m.bits & IPCT_NEW for m in sock.queue)
+
+
+def forget_harmless_freed(
+    kernel: Kernel, ghost: Ghost, news: bool = False, dups: bool | None = None
+) -> tuple[Kernel, Ghost]:
+    """At the receipts level, alone or with NEWS or DUPS (no BITS, ORDER or IDS), the records of
+    freed instances that no property of the search can still fail on, forgotten, and their
+    queued messages made anonymous (`dups` defaults to `news`).
 
     Such a search reads a freed instance only when a listener reads one of its queued
     messages: `nothing-after-destroy` (a message other than DESTROY read after its DESTROY),
     `identity-unique` (one read after a newer instance's message with the same tuple and id,
-    the `newer` flag) and, with NEWS, `may-duplicate` (a NEW or DESTROY read again) and
-    `new-before-destroy` (a DESTROY read, owed, without its NEW). A message names the instance
-    live in its slot when it was built (`observers.uid_of`), so a freed instance gets no
-    message after its free and its queued messages are all it will ever be read for; and a
-    socket reads them in order. So whether a read of them can make one of these fail is known
+    the `newer` flag), with NEWS or DUPS `may-duplicate` (a NEW or DESTROY read again) and,
+    with NEWS, `new-before-destroy` (a DESTROY read, owed, without its NEW). A message names
+    the instance live in its slot when it was built (`observers.uid_of`), so a freed instance
+    gets no message after its free and its queued messages are all it will ever be read for;
+    and a socket reads them in order. So whether a read of them can make one of these fail is known
     now, by reading them in advance (`_may_fail`: for `new-before-destroy` whatever the
     listener's options, which can only keep more); `newer` is set only by reading a newer
     instance's message, which is queued behind all of them. Once none can fail, no read of
@@ -360,7 +412,8 @@ def forget_harmless_freed(kernel: Kernel, ghost: Ghost, news: bool = False) -> t
     they take a place in the queue."""
     if all(r.live for r in ghost.records):
         return kernel, ghost
-    gone = {r.uid for r in ghost.records if not r.live and not _may_fail(kernel, r, news)}
+    dups = news if dups is None else dups
+    gone = {r.uid for r in ghost.records if not r.live and not _may_fail(kernel, r, news, dups)}
     if not gone:
         return kernel, ghost
     sockets = tuple(
@@ -373,7 +426,7 @@ def forget_harmless_freed(kernel: Kernel, ghost: Ghost, news: bool = False) -> t
     return evolve(kernel, sockets=sockets), replace(ghost, records=records)
 
 
-def _may_fail(kernel: Kernel, record: Record, news: bool) -> bool:
+def _may_fail(kernel: Kernel, record: Record, news: bool, dups: bool) -> bool:
     """Whether reading the queued messages of a freed instance, in order, can still make a
     property of the search fail (see `forget_harmless_freed`)."""
     for i, sock in enumerate(kernel.sockets):
@@ -384,7 +437,7 @@ def _may_fail(kernel: Kernel, record: Record, news: bool) -> bool:
                 continue
             if seen.newer or (got & IPCT_DESTROY and not m.bits & IPCT_DESTROY):
                 return True
-            if news and m.bits & (IPCT_NEW | IPCT_DESTROY) & got:
+            if dups and m.bits & (IPCT_NEW | IPCT_DESTROY) & got:
                 return True
             if news and m.bits & IPCT_DESTROY and seen.owed and not got & IPCT_NEW:
                 return True

@@ -53,13 +53,13 @@ HISTORY = 8
 """Never forget (tests only): the complete history of a run."""
 BITS = 16
 """Every event bit with receipts: without it a search's canonical form keeps, of what a queued
-message says and of the bits a listener read, only DESTROY, with NEWS or IDS also NEW
+message says and of the bits a listener read, only DESTROY, with NEWS, DUPS or IDS also NEW
 (`kept_bits`), and forgets the bits raised for an instance (`Record.generated`). Only
 `may-coalesce` reads the other bits (several transitions in one message, a transition never
 read on its own); the kernel reads none of them (a queue's length is all netlink delivery
 compares)."""
 KEPT_BITS = IPCT_NEW | IPCT_DESTROY
-"""The event bits a search with receipts and NEWS (or IDS) but without BITS keeps."""
+"""The event bits a search with receipts and NEWS (or DUPS or IDS) but without BITS keeps."""
 ORDER = 32
 """The order of deaths with receipts: `Ghost.deaths` and the `later` flags it sets. Only
 `may-reorder` reads them; without ORDER a search's canonical form forgets both."""
@@ -71,16 +71,28 @@ twice) read it; `nothing-after-destroy`, `identity-unique` and the obligations d
 first is violated on every variant and the second has witnesses from 2.6.31 on, so their
 search usually stops at its last finding, and the search that must be exhausted for the others
 is spared every state that differs only by which NEW messages were read or are queued."""
+DUPS = 128
+"""The NEW bit for `may-duplicate` alone (with receipts, without NEWS, BITS or IDS): queued
+messages keep NEW as with NEWS, but of what a listener read of an instance the canonical form
+keeps NEW only while a NEW of that instance can still reach that listener
+(`canonical.forget_read_news`). `may-duplicate` reads the NEW bit a listener read only when it
+reads a NEW of the same instance again, and NEW is cached once, when the conntrack is
+allocated (init_conntrack()), so once it is neither queued at the listener nor cached or missed
+by the live instance, no read can compare against it. `new-before-destroy` reads that bit at
+every DESTROY, so it keeps NEWS; split this way, its search stops at its witness, and the
+search of `may-duplicate`, which has no witness on a config with one listener and so runs to
+its end, does not carry which NEW each listener read."""
 UPDATE_MARK = IPCT_STATUS
 """With IDS but without BITS, what the update bits of a message, or of what a listener read,
 become together: id-reuse memory (`Ghost.previous`) counts a listener as a reader of an
 instance when it read any message of it, so an update-only message must stay non-empty."""
-FULL = OBLIGATIONS | RECEIPTS | IDS | BITS | ORDER | NEWS
+FULL = OBLIGATIONS | RECEIPTS | IDS | BITS | ORDER | NEWS | DUPS
 """Every observer a catalogue property reads."""
 LEVEL_NAMES = {
     OBLIGATIONS: "obligations",
     RECEIPTS: "receipts",
     NEWS: "news",
+    DUPS: "dups",
     BITS: "bits",
     ORDER: "order",
     IDS: "ids",
@@ -90,11 +102,11 @@ LEVEL_NAMES = {
 
 def kept_bits(level: int, bits: int) -> int:
     """The event bits a search at `level` keeps of a queued message or of what a listener
-    read: all of them with BITS; NEW and DESTROY with NEWS; with IDS also whether any update
-    bit was there (`UPDATE_MARK`); only DESTROY otherwise."""
+    read: all of them with BITS; NEW and DESTROY with NEWS or DUPS; with IDS also whether any
+    update bit was there (`UPDATE_MARK`); only DESTROY otherwise."""
     if level & BITS:
         return bits
-    kept = bits & (KEPT_BITS if level & (NEWS | IDS) else IPCT_DESTROY)
+    kept = bits & (KEPT_BITS if level & (NEWS | DUPS | IDS) else IPCT_DESTROY)
     if level & IDS and bits & ~KEPT_BITS:
         kept |= UPDATE_MARK
     return kept

@@ -28,6 +28,7 @@ from nfct_spec.models.bits import (
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import (
     BITS,
+    DUPS,
     IDS,
     KERNEL,
     NEWS,
@@ -452,7 +453,7 @@ OBSERVES: Mapping[str, int] = {
     "may-lose-without-be": OBLIGATIONS | RECEIPTS,
     "may-coalesce": OBLIGATIONS | RECEIPTS | BITS,
     "may-reorder": RECEIPTS | ORDER,
-    "may-duplicate": RECEIPTS | NEWS,
+    "may-duplicate": RECEIPTS | DUPS,
     "id-reuse": RECEIPTS | IDS,
     "expectation-unreliable": RECEIPTS,
     "destroy-once": RECEIPTS,

@@ -121,12 +121,13 @@ def test_explore_defaults_to_the_ci_suite_and_gives_one_verdict_per_property(
     searches = doc["runs"]["explore"]["searches"]
     assert list(dict.fromkeys(s["config"] for s in searches)) == members
     assert all(s["states"] > 0 for s in searches)
-    # Every search is exhausted but the id-reuse, every-bit and order-of-deaths ones, which
-    # check one witness each (`id-reuse`, `may-coalesce`, `may-reorder`) and stop at it.
+    # Every search is exhausted but the id-reuse, every-bit, order-of-deaths and NEW-read
+    # ones, which check one finding each (`id-reuse`, `may-coalesce`, `may-reorder`,
+    # `new-before-destroy`) and stop at it.
     assert all(
         s["exhausted"]
         for s in searches
-        if not {"ids", "bits", "order"} & set(s["observers"].split("+"))
+        if not {"ids", "bits", "order", "news"} & set(s["observers"].split("+"))
     )
     rows = {r["property"]: r for r in doc["results"]}
     assert len(rows) == len(doc["results"])

@@ -16,7 +16,7 @@ from nfct_spec.engines.explorer import explore, search_groups
 from nfct_spec.models.canonical import Canonicaliser, permute_listeners, relabel
 from nfct_spec.models.config import Config
 from nfct_spec.models.frozen import evolve
-from nfct_spec.models.observers import FULL, KERNEL, NEWS, OBLIGATIONS, RECEIPTS
+from nfct_spec.models.observers import DUPS, FULL, KERNEL, NEWS, OBLIGATIONS, RECEIPTS
 from nfct_spec.models.registry import successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import CATALOGUE
@@ -163,9 +163,13 @@ def test_ordering_slots_by_what_they_hold_changes_no_receipts_verdict(
     same verdicts, findings and shortest lengths, in fewer states."""
     config = two_alive(variant)
     props = [p for p in CATALOGUE if p.kind != "liveness" and p.expected_for(config) != "n/a"]
-    level = OBLIGATIONS | RECEIPTS | NEWS
+    level = OBLIGATIONS | RECEIPTS | NEWS | DUPS
     groups = dict(search_groups(props))
-    group = [*groups[OBLIGATIONS | RECEIPTS], *groups[level]]
+    group = [
+        *groups[OBLIGATIONS | RECEIPTS],
+        *groups[OBLIGATIONS | RECEIPTS | DUPS],
+        *groups[OBLIGATIONS | RECEIPTS | NEWS],
+    ]
     reduced = explore(config, group, level=level)
 
     def slots_kept(config: Config, level: int, **options: bool) -> Canonicaliser:

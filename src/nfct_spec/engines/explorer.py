@@ -51,6 +51,7 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.intern import Interner
 from nfct_spec.models.observers import (
     BITS,
+    DUPS,
     FULL,
     IDS,
     KERNEL,
@@ -202,13 +203,15 @@ def search_groups(props: Sequence[Property]) -> list[tuple[int, list[Property]]]
     smallest search that keeps what they read: obligations (every kernel-only property too),
     obligations with receipts (of each message and of what a listener read only the DESTROY
     bit, and not the order of deaths), receipts with every event bit (`may-coalesce`), receipts
-    with the order of deaths (`may-reorder`), receipts with id-reuse memory, and receipts with
-    the NEW bit too (`new-before-destroy`, `may-duplicate`). A search for findings only (every
-    property it checks expected to be violated or witnessed) stops at its last finding.
+    with the order of deaths (`may-reorder`), receipts with id-reuse memory, receipts with the
+    NEW bit while a NEW can still be read again (`may-duplicate`), and receipts with every NEW
+    read (`new-before-destroy`). A search for findings only (every property it checks expected
+    to be violated or witnessed) stops at its last finding.
     """
     ladder = (
         OBLIGATIONS,
         OBLIGATIONS | RECEIPTS,
+        OBLIGATIONS | RECEIPTS | DUPS,
         OBLIGATIONS | RECEIPTS | NEWS,
         OBLIGATIONS | RECEIPTS | BITS,
         OBLIGATIONS | RECEIPTS | ORDER,
