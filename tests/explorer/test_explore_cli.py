@@ -9,6 +9,9 @@ import pytest
 from explorer_configs import small
 
 from nfct_spec.cli import main
+from nfct_spec.commands import explore as explore_command
+from nfct_spec.engines import explorer
+from nfct_spec.engines import lasso as lasso_engine
 from nfct_spec.engines.lasso import FULL_FAIRNESS
 from nfct_spec.models.presets import suite
 from nfct_spec.results import Result
@@ -158,3 +161,20 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("nfct-spec: error:") and err.count("\n") == 1
+
+
+def test_without_a_terminal_long_searches_print_plain_progress_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress bars do not show in a log: a line per `PLAIN_EVERY` states (here 1,000, the
+    searches reporting every 500) and one when each search ends."""
+    monkeypatch.setattr(explore_command, "PLAIN_EVERY", 1000)
+    monkeypatch.setattr(explorer, "PROGRESS_EVERY", 500)
+    monkeypatch.setattr(lasso_engine, "PROGRESS_EVERY", 500)
+    assert main(_args(_config_file(tmp_path, "2.6.31"), tmp_path / "out")) == 0
+    out = capsys.readouterr().out
+    assert "2.6.31 (small) [obligations]: 1,000 states, depth" in out
+    assert "2.6.31 (small) [obligations]: exhausted, 1,917 states, depth 18" in out
+    assert "2.6.31 (small) liveness: 1,000 states, unreduced" in out
+    lines = [line for line in out.splitlines() if ": 1,000 states" in line]
+    assert len(lines) == len(set(lines)), "each multiple is printed once per search"

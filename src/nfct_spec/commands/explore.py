@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -64,6 +65,9 @@ ENGINE = "explorer"
 DEFAULT_MAX_STATES = 500_000
 TRACES = "traces-explorer"
 REDUCTIONS = ("symmetry", "por", "untimed")
+PLAIN_EVERY = 1_000_000
+"""Without a terminal (a log, a CI job) the progress bars do not show; a search then prints a
+plain line per this many states, and one when it ends."""
 """`--reduction`: `symmetry` (the default: symmetry, the observer projection and the sk_drops
 slice); `por`, which adds partial-order reduction to the safety searches; or `untimed`, which
 searches 2.6.31 and 6.x configs with their DESTROY retries untimed (`Config.retry_untimed`, an
@@ -240,9 +244,9 @@ def _safety(
     level: int,
     how: Search,
 ) -> Exploration:
-    task: TaskID = progress.add_task(
-        f"{config.variant} ({config.name}) [{level_name(level)}]", total=max_states, info=""
-    )
+    label = f"{config.variant} ({config.name}) [{level_name(level)}]"
+    task: TaskID = progress.add_task(escape(label), total=max_states, info="")
+    plain = _plain_lines(progress, label)
 
     def report(stats: Stats) -> None:
         progress.update(
@@ -250,6 +254,7 @@ def _safety(
             completed=stats.states,
             info=f"{stats.transitions} transitions, depth {stats.depth}",
         )
+        plain(stats.states, f"depth {stats.depth}, {stats.seconds:.0f} s")
 
     exploration = explore(
         config,
@@ -262,7 +267,35 @@ def _safety(
         untimed=how.untimed,
     )
     progress.update(task, total=exploration.stats.states, completed=exploration.stats.states)
+    if not progress.console.is_terminal:
+        stats = exploration.stats
+        if stats.complete:
+            ended = "exhausted"
+        elif stats.states >= max_states:
+            ended = "budget reached"
+        else:
+            ended = "stopped at its last finding"
+        progress.console.print(
+            f"{label}: {ended}, {stats.states:,} states, depth {stats.depth}, "
+            f"{stats.seconds:.0f} s",
+            markup=False,
+        )
     return exploration
+
+
+def _plain_lines(progress: Progress, label: str) -> Callable[[int, str], None]:
+    """Without a terminal, a function that prints `label`, the state count and `info` once
+    per `PLAIN_EVERY` states (searches report every few thousand states; each multiple is
+    printed once); with one, a function that does nothing (the bars show it)."""
+    printed = [0]
+
+    def line(states: int, info: str) -> None:
+        if progress.console.is_terminal or states % PLAIN_EVERY or states == printed[0]:
+            return
+        printed[0] = states
+        progress.console.print(f"  {label}: {states:,} states, {info}", markup=False)
+
+    return line
 
 
 def _member(
@@ -278,16 +311,23 @@ def _member(
     )
     live = [p.id for p in props if p.kind == "liveness" and searched(p, config)]
     if live:
-        task = progress.add_task(f"{config.variant} ({config.name}) liveness", total=None, info="")
+        label = f"{config.variant} ({config.name}) liveness"
+        task = progress.add_task(label, total=None, info="")
         started = time.perf_counter()
-        run.graph = build_graph(config, max_states)
+        plain = _plain_lines(progress, label)
+
+        def report(states: int) -> None:
+            progress.update(task, info=f"{states} states (unreduced)")
+            plain(states, f"unreduced, {time.perf_counter() - started:.0f} s")
+
+        run.graph = build_graph(config, max_states, progress=report)
         progress.update(task, info=f"{len(run.graph.states)} states (unreduced)")
         run.outcomes = {
             prop_id: check_liveness(run.graph, FULL_FAIRNESS, prop_id) for prop_id in live
         }
         run.liveness_seconds = time.perf_counter() - started
         progress.update(task, total=1, completed=1)
-    progress.console.print(run.line())
+    progress.console.print(run.line(), markup=False)
     return run
 
 

@@ -59,7 +59,7 @@ from itertools import pairwise
 
 import networkx as nx
 
-from nfct_spec.engines.explorer import peak_rss_mib
+from nfct_spec.engines.explorer import PROGRESS_EVERY, peak_rss_mib
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
@@ -227,9 +227,12 @@ def same_state(config: Config, level: int) -> Canonicaliser:
     return Canonicaliser(config, level, flows=False, listeners=False, slots=False)
 
 
-def build_graph(config: Config, max_states: int | None = None) -> Graph:
+def build_graph(
+    config: Config, max_states: int | None = None, progress: Callable[[int], None] | None = None
+) -> Graph:
     """Breadth-first construction of every reachable state and transition (observers of
-    `LEVEL`, no symmetry reduction), noting the steps that break an obligation."""
+    `LEVEL`, no symmetry reduction), noting the steps that break an obligation; `progress` is
+    told the state count every `PROGRESS_EVERY` states."""
     graph = Graph(config)
     canonical = same_state(config, LEVEL)
     start = canonical(initial_state(config, LEVEL))
@@ -255,6 +258,8 @@ def build_graph(config: Config, max_states: int | None = None) -> Graph:
                 graph.states.append(post)
                 graph.out.append([])
                 queue.append(dst)
+                if progress is not None and len(graph.states) % PROGRESS_EVERY == 0:
+                    progress(len(graph.states))
             graph.out[node].append((step, dst))
     return graph
 
