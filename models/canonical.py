@@ -403,8 +403,8 @@ def forget_harmless_freed(
     with NEWS, `new-before-destroy` (a DESTROY read, owed, without its NEW). A message names
     the instance live in its slot when it was built (`observers.uid_of`), so a freed instance
     gets no message after its free and its queued messages are all it will ever be read for;
-    and a socket reads them in order. So whether a read of them can make one of these fail is known
-    now, by reading them in advance (`_may_fail`: for `new-before-destroy` whatever the
+    and a socket reads them in order. So whether a read of them can make one of these fail is
+    known now, by reading them in advance (`_may_fail`: for `new-before-destroy` whatever the
     listener's options, which can only keep more); `newer` is set only by reading a newer
     instance's message, which is queued behind all of them. Once none can fail, no read of
     them changes a verdict (the other properties of the search read a freed instance only on

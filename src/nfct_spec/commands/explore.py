@@ -65,13 +65,13 @@ ENGINE = "explorer"
 DEFAULT_MAX_STATES = 500_000
 TRACES = "traces-explorer"
 REDUCTIONS = ("symmetry", "por", "untimed")
-PLAIN_EVERY = 1_000_000
-"""Without a terminal (a log, a CI job) the progress bars do not show; a search then prints a
-plain line per this many states, and one when it ends."""
 """`--reduction`: `symmetry` (the default: symmetry, the observer projection and the sk_drops
 slice); `por`, which adds partial-order reduction to the safety searches; or `untimed`, which
 searches 2.6.31 and 6.x configs with their DESTROY retries untimed (`Config.retry_untimed`, an
 over-approximation) and shows each finding again on the config as it is."""
+PLAIN_EVERY = 1_000_000
+"""Without a terminal (a log, a CI job) the progress bars do not show; a search then prints a
+plain line per this many states, and one when it ends."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -194,11 +194,7 @@ class MemberRun:
         lines = []
         for exploration in self.explorations:
             stats = exploration.stats
-            done = "exhausted" if stats.complete else "stopped"
-            if not stats.complete and len(exploration.findings) == len(exploration.checked):
-                done = "every finding shown"
-            elif not stats.complete:
-                done = "NOT exhausted (budget)"
+            done = _ended(exploration)
             reduced = ""
             if stats.reduction is not None:
                 reduced = f", partial-order reduced in {stats.reduction.reduced:,} states"
@@ -269,18 +265,22 @@ def _safety(
     progress.update(task, total=exploration.stats.states, completed=exploration.stats.states)
     if not progress.console.is_terminal:
         stats = exploration.stats
-        if stats.complete:
-            ended = "exhausted"
-        elif stats.states >= max_states:
-            ended = "budget reached"
-        else:
-            ended = "stopped at its last finding"
         progress.console.print(
-            f"{label}: {ended}, {stats.states:,} states, depth {stats.depth}, "
+            f"{label}: {_ended(exploration)}, {stats.states:,} states, depth {stats.depth}, "
             f"{stats.seconds:.0f} s",
             markup=False,
         )
     return exploration
+
+
+def _ended(exploration: Exploration) -> str:
+    """How a search ended: exhausted, stopped once every property it checks had its finding,
+    or stopped by the state budget."""
+    if exploration.stats.complete:
+        return "exhausted"
+    if len(exploration.findings) == len(exploration.checked):
+        return "every finding shown"
+    return "NOT exhausted (budget)"
 
 
 def _plain_lines(progress: Progress, label: str) -> Callable[[int, str], None]:
