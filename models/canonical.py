@@ -75,6 +75,14 @@ ANONYMOUS = Message(slot=-1, flow=-1, bits=0)
 """What a queued message becomes when no observer reads messages."""
 
 
+Renaming = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+"""A permutation of slots, flows and listeners: for each, the new number of each old one."""
+
+
+NO_RENAMING: Renaming = ((), (), ())
+"""What `Canonicaliser._canonical` returns for the renaming when it was not asked for it."""
+
+
 def listener_classes(config: Config) -> tuple[tuple[int, ...], ...]:
     """Groups of listener indices whose configs differ only by name (groups of one dropped)."""
     by_shape: dict[object, list[int]] = {}
@@ -239,8 +247,21 @@ class Canonicaliser:
         self.slots = slots
         classes = listener_classes(config) if listeners else ()
         self.orders = _orders(len(config.listeners), classes)[1:] if classes else []
+        self.flow_count = config.flows
 
     def __call__(self, state: State) -> State:
+        return self._canonical(state, False)[0]
+
+    def renaming(self, state: State) -> tuple[State, State, Renaming]:
+        """The representative, the state it renames (the state with only the observers of the
+        level, names kept) and the renaming that maps the second to the first.
+
+        The renaming is a whole permutation of slots, flows and listeners (flows that the
+        state does not name are given the numbers left over, in order): the liveness search
+        renames steps and fairness instances with it (`nfct_spec.engines.lasso_sym`)."""
+        return self._canonical(state, True)
+
+    def _canonical(self, state: State, maps: bool) -> tuple[State, State, Renaming]:
         level = self.level
         kernel = state.kernel
         ghost = project_ghost(settle(state.ghost), level, self.lossy)
@@ -256,18 +277,29 @@ class Canonicaliser:
             kernel, ghost = forget_harmless_freed(
                 kernel, ghost, bool(level & NEWS), bool(level & (NEWS | DUPS))
             )
+        projected = State(kernel, ghost) if maps else state
+        n = len(kernel.cts)
+        slot_map: dict[int, int] = {}
+        flow_map: dict[int, int] = {}
         if self.slots or self.flows:
-            kernel, ghost = self._relabel(kernel, ghost)
+            kernel, ghost, slot_map, flow_map = self._relabel(kernel, ghost)
         best = State(kernel, ghost)
-        if not self.orders:
-            return best
-        best_key = repr(best)
-        for order in self.orders:
-            candidate = permute_listeners(best, order)
-            key = repr(candidate)
-            if key < best_key:
-                best, best_key = candidate, key
-        return best
+        order: Sequence[int] = ()
+        if self.orders:
+            best_key = repr(best)
+            for candidate_order in self.orders:
+                candidate = permute_listeners(best, candidate_order)
+                key = repr(candidate)
+                if key < best_key:
+                    best, best_key, order = candidate, key, candidate_order
+        if not maps:
+            return best, projected, NO_RENAMING
+        listeners = list(range(len(kernel.sockets)))
+        for j, i in enumerate(order):
+            listeners[i] = j
+        flows = _whole(flow_map, self.flow_count)
+        renaming = (tuple(slot_map.get(s, s) for s in range(n)), flows, tuple(listeners))
+        return best, projected, renaming
 
     def _slot_order(self, kernel: Kernel, ghost: Ghost) -> list[int]:
         order: list[int] = []
@@ -289,7 +321,9 @@ class Canonicaliser:
         order.extend(s for s in range(len(kernel.cts)) if s not in order)
         return order
 
-    def _relabel(self, kernel: Kernel, ghost: Ghost) -> tuple[Kernel, Ghost]:
+    def _relabel(
+        self, kernel: Kernel, ghost: Ghost
+    ) -> tuple[Kernel, Ghost, dict[int, int], dict[int, int]]:
         n = len(kernel.cts)
         order = self._slot_order(kernel, ghost) if self.slots else list(range(n))
         slot_map = {old: new for new, old in enumerate(order)}
@@ -320,10 +354,21 @@ class Canonicaliser:
             and ghost.next_uid == next_uid
         )
         if identity:
-            return kernel, ghost
-        return _rename(kernel, slot_map, flow_map, uid_map), _rename_ghost(
-            ghost, order, slot_map, flow_map, uid_map, next_uid
+            return kernel, ghost, slot_map, flow_map
+        return (
+            _rename(kernel, slot_map, flow_map, uid_map),
+            _rename_ghost(ghost, order, slot_map, flow_map, uid_map, next_uid),
+            slot_map,
+            flow_map,
         )
+
+
+def _whole(flow_map: dict[int, int], count: int) -> tuple[int, ...]:
+    """A flow renaming made a permutation of `count` flows: the flows it does not map get the
+    numbers it does not use, both in increasing order."""
+    used = set(flow_map.values())
+    spare = iter(f for f in range(count) if f not in used)
+    return tuple(flow_map[f] if f in flow_map else next(spare) for f in range(count))
 
 
 def _uid_map(ghost: Ghost, slot_map: dict[int, int], level: int) -> dict[int, int]:

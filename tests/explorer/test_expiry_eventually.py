@@ -79,7 +79,7 @@ def test_without_timers_fire_a_live_conntrack_never_expires(graph: Graph) -> Non
 def test_the_fair_instances_read_off_the_edges_are_those_the_model_enables(graph: Graph) -> None:
     """A complete graph gives each node's fair instances from its edges; the same instances as
     enumerating the node's steps under the fairness records."""
-    from nfct_spec.engines.lasso import _fair_units
+    from nfct_spec.engines.lasso import fair_units
 
     for node, state in enumerate(graph.states):
-        assert graph.units(node, FULL_FAIRNESS) == _fair_units(graph.config, state, FULL_FAIRNESS)
+        assert graph.units(node, FULL_FAIRNESS) == fair_units(graph.config, state, FULL_FAIRNESS)

@@ -2,12 +2,13 @@
 `ci` suite of small configs (the default), of one preset or of one config file. Safety and
 witness properties are checked on the symmetry-reduced state space (with `--reduction por` also
 partial-order reduced, and with `--workers N` partitioned among N processes), the liveness
-entries (`destroy-eventually`, `expiry-eventually`) on one unreduced graph in this process
-(broken obligations and fair lassos under the full fairness set, plus one `destroy-eventually`
-lasso search per weaker set, written as extra traces; `nfct_spec.engines.lasso.REDUCTIONS` says
-why it uses no reduction). The configs of one variant give one verdict per property together
-(`nfct_spec.engines.suite`). Results are merged into results.json with engine `explorer`;
-BFS-shortest traces go under traces-explorer/."""
+entries (`destroy-eventually`, `expiry-eventually`) on one graph in this process (broken
+obligations and fair lassos under the full fairness set, plus one `destroy-eventually` lasso
+search per weaker set, written as extra traces): the symmetry-reduced graph whose edges keep
+their renamings (`nfct_spec.engines.lasso_sym`), or the unreduced one at granularity smp
+(`nfct_spec.engines.lasso.REDUCTIONS`). The configs of one variant give one verdict per
+property together (`nfct_spec.engines.suite`). Results are merged into results.json with engine
+`explorer`; BFS-shortest traces go under traces-explorer/."""
 
 from __future__ import annotations
 
@@ -32,11 +33,13 @@ from nfct_spec.commands.common import (
     properties_from_ids,
     verdict_cell,
 )
+from nfct_spec.engines import lasso_sym
 from nfct_spec.engines.explorer import Exploration, Stats, explore, search_groups
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     PROPERTY,
     Graph,
+    Lasso,
     LivenessOutcome,
     build_graph,
     check_liveness,
@@ -45,6 +48,7 @@ from nfct_spec.engines.lasso import (
     weaker_fairness_sets,
 )
 from nfct_spec.engines.lasso import LEVEL as LIVENESS_LEVEL
+from nfct_spec.engines.lasso_sym import Quotient
 from nfct_spec.engines.parallel import Pool
 from nfct_spec.engines.suite import (
     SHOWN_BY,
@@ -104,7 +108,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "shown again by the unreduced search); untimed: search 2.6.31 and 6.x configs with "
         "untimed DESTROY retries (an over-approximation: what it does not find, the config "
         "does not have; its findings are shown again with timed retries); the liveness search "
-        "is never reduced",
+        "uses symmetry only, with the renamings kept on its edges",
     )
     cmd.add_argument(
         "--workers",
@@ -123,7 +127,7 @@ class MemberRun:
 
     config: Config
     explorations: list[Exploration]
-    graph: Graph | None = None
+    graph: Graph | Quotient | None = None
     outcomes: dict[str, LivenessOutcome] = field(default_factory=dict)
     liveness_seconds: float = 0.0
 
@@ -180,7 +184,7 @@ class MemberRun:
                 {
                     "variant": self.config.variant,
                     "config": self.config.name,
-                    "observers": f"{level_name(LIVENESS_LEVEL)}, unreduced (liveness)",
+                    "observers": f"{level_name(LIVENESS_LEVEL)}, {_kind(self.graph)} (liveness)",
                     "exhausted": self.graph.complete,
                     "states": len(self.graph.states),
                     "transitions": self.graph.transitions,
@@ -217,7 +221,8 @@ class MemberRun:
         if self.graph is not None:
             lines.append(
                 f"{self.config.variant} {self.config.name} [liveness]: "
-                f"{len(self.graph.states):,} unreduced states, {self.liveness_seconds:.1f} s"
+                f"{len(self.graph.states):,} {_kind(self.graph)} states, "
+                f"{self.liveness_seconds:.1f} s"
             )
         return "\n".join(lines)
 
@@ -316,19 +321,46 @@ def _member(
         started = time.perf_counter()
         plain = _plain_lines(progress, label)
 
-        def report(states: int) -> None:
-            progress.update(task, info=f"{states} states (unreduced)")
-            plain(states, f"unreduced, {time.perf_counter() - started:.0f} s")
+        kind = "symmetry-reduced" if lasso_sym.applies(config) else "unreduced"
 
-        run.graph = build_graph(config, max_states, progress=report)
-        progress.update(task, info=f"{len(run.graph.states)} states (unreduced)")
-        run.outcomes = {
-            prop_id: check_liveness(run.graph, FULL_FAIRNESS, prop_id) for prop_id in live
-        }
+        def report(states: int) -> None:
+            progress.update(task, info=f"{states} states ({kind})")
+            plain(states, f"{kind}, {time.perf_counter() - started:.0f} s")
+
+        graph = _liveness_graph(config, max_states, report)
+        run.graph = graph
+        progress.update(task, info=f"{len(graph.states)} states ({kind})")
+        run.outcomes = {prop_id: _liveness(graph, FULL_FAIRNESS, prop_id) for prop_id in live}
         run.liveness_seconds = time.perf_counter() - started
         progress.update(task, total=1, completed=1)
     progress.console.print(run.line(), markup=False)
     return run
+
+
+def _kind(graph: Graph | Quotient) -> str:
+    return "symmetry-reduced" if isinstance(graph, Quotient) else "unreduced"
+
+
+def _liveness_graph(
+    config: Config, max_states: int, report: Callable[[int], None]
+) -> Graph | Quotient:
+    """The liveness graph: symmetry-reduced with its renamings where that search applies
+    (granularity atomic), unreduced otherwise."""
+    if lasso_sym.applies(config):
+        return lasso_sym.build_quotient(config, max_states, progress=report)
+    return build_graph(config, max_states, progress=report)
+
+
+def _liveness(graph: Graph | Quotient, fairness: Sequence[str], prop_id: str) -> LivenessOutcome:
+    if isinstance(graph, Quotient):
+        return lasso_sym.check_liveness(graph, fairness, prop_id)
+    return check_liveness(graph, fairness, prop_id)
+
+
+def _lasso(graph: Graph | Quotient, fairness: Sequence[str]) -> Lasso | None:
+    if isinstance(graph, Quotient):
+        return lasso_sym.find_lasso(graph, fairness)
+    return find_lasso(graph, fairness)
 
 
 def _save(trace: Trace, out: Path, name: str) -> str:
@@ -341,7 +373,7 @@ def _weaker_lassos(runs: list[MemberRun], out: Path) -> None:
     one, written as `destroy-eventually.without-RECORD.json`."""
     for fairness in weaker_fairness_sets():
         for run in runs:
-            lasso = None if run.graph is None else find_lasso(run.graph, fairness)
+            lasso = None if run.graph is None else _lasso(run.graph, fairness)
             if lasso is not None:
                 dropped = next(f for f in FULL_FAIRNESS if f not in fairness)
                 name = f"{run.config.variant}/{PROPERTY}.without-{dropped}.json"

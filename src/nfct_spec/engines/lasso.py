@@ -63,7 +63,7 @@ from nfct_spec.engines.explorer import PROGRESS_EVERY, peak_rss_mib
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
-from nfct_spec.models.registry import BY_NAME, Step, apply, enabled_steps, successors
+from nfct_spec.models.registry import BY_NAME, Args, Step, apply, enabled_steps, successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.fairness import (
     FAIRNESS,
@@ -104,7 +104,7 @@ What it does not use, and why:
 """
 
 FULL_FAIRNESS = tuple(f.id for f in FAIRNESS)
-Unit = tuple[str, tuple[tuple[str, object], ...]]
+Unit = tuple[str, Args]
 Edge = tuple[int, Step, int]
 
 
@@ -132,14 +132,14 @@ def missing_units(
 
 
 @cache
-def _fair_actions(fairness: tuple[str, ...]) -> frozenset[str]:
+def fair_actions(fairness: tuple[str, ...]) -> frozenset[str]:
     """The actions the fairness records of `fairness` speak of."""
     return frozenset(a for f in FAIRNESS if f.id in fairness for a in f.actions)
 
 
-def _fair_units(config: Config, state: State, fairness: Sequence[str]) -> set[Unit]:
+def fair_units(config: Config, state: State, fairness: Sequence[str]) -> set[Unit]:
     """The fairness instances enabled in `state` with a step that changes it."""
-    names = _fair_actions(tuple(fairness))
+    names = fair_actions(tuple(fairness))
     same = same_state(config, state.ghost.level)
     before = same(state)
     units: set[Unit] = set()
@@ -172,20 +172,20 @@ class Graph:
 
         In a complete graph they are read off the node's edges: an edge is an enabled step,
         and it changes the state iff it leads to another node (nodes are states as
-        `same_state` compares them, which is what `_fair_units` compares); a graph cut at its
+        `same_state` compares them, which is what `fair_units` compares); a graph cut at its
         budget lacks the edges to states it did not store, so there they are computed."""
         key = (node, tuple(fairness))
         found = self.units_cache.get(key)
         if found is None:
             if self.complete:
-                names = _fair_actions(tuple(fairness))
+                names = fair_actions(tuple(fairness))
                 found = frozenset(
                     (step.action, step.args)
                     for step, dst in self.out[node]
                     if dst != node and step.action in names
                 )
             else:
-                found = frozenset(_fair_units(self.config, self.states[node], fairness))
+                found = frozenset(fair_units(self.config, self.states[node], fairness))
             self.units_cache[key] = found
         return found
 
@@ -348,7 +348,7 @@ def _taken_inside(graph: Graph, comp: set[int]) -> set[Unit]:
     }
 
 
-def _streett_components(
+def streett_components(
     graph: Graph, h: nx.DiGraph, nodes: set[int], fairness: Sequence[str]
 ) -> list[set[int]]:
     """The components of `h` on `nodes`, each pruned until every strong instance enabled in
@@ -376,7 +376,7 @@ def _streett_components(
     return sorted(done, key=min)
 
 
-def _fair_cycle(
+def fair_cycle(
     graph: Graph, h: nx.DiGraph, comp: set[int], fairness: Sequence[str]
 ) -> list[Edge] | None:
     """A fair closed walk inside the component from its first state, or None if none exists.
@@ -441,9 +441,9 @@ def find_lasso(graph: Graph, fairness: Sequence[str], prop_id: str = PROPERTY) -
     for slot in range(config.slots):
         h = _restricted(graph, slot, fairness, prop_id)
         stuck = [{n} for n in sorted(h.nodes) if not graph.units(n, fairness)]
-        comps = _streett_components(graph, h, set(h.nodes), fairness)
+        comps = streett_components(graph, h, set(h.nodes), fairness)
         for comp in stuck[:1] + comps:
-            walk = _fair_cycle(graph, h, comp, fairness)
+            walk = fair_cycle(graph, h, comp, fairness)
             if walk is None:
                 continue
             root = min(comp)
@@ -486,7 +486,7 @@ def check_lasso(
         return "the cycle has a traffic step (traffic-stops)"
     if RETRY_POSITIVE.id in fairness and not all(assumptions_hold(config, s) for s in states):
         return "a state breaks retry-timeout-positive"
-    enabled = [_fair_units(config, s, fairness) for s in cycle_states]
+    enabled = [fair_units(config, s, fairness) for s in cycle_states]
     changes = zip(states[loop:-1], steps[loop:], states[loop + 1 :], strict=True)
     taken = {(step.action, step.args) for pre, step, post in changes if same(pre) != same(post)}
     unfair = missing_units(enabled, taken, fairness)
@@ -528,6 +528,8 @@ class LivenessOutcome:
     broken: Trace | None
     lasso: Trace | None
     peak_rss_mib: float
+    symmetry: bool = False
+    """Whether the graph was the symmetry-reduced one (`nfct_spec.engines.lasso_sym`)."""
 
 
 def broken_trace(config: Config, graph: Graph, prop_id: str = PROPERTY) -> Trace | None:
@@ -587,8 +589,13 @@ def liveness_verdict(outcome: LivenessOutcome, expected: str) -> tuple[str, str,
     """The verdict on a liveness entry under the outcome's fairness, its scope and trace
     (an expected violation that an exhaustive search did not show is `unknown`: the config is
     too small for it)."""
+    reduction = (
+        "symmetry-reduced, renamings kept on the edges"
+        if outcome.symmetry
+        else "no symmetry reduction"
+    )
     scope = (
-        f"{outcome.states} states, {outcome.transitions} transitions, no symmetry reduction; "
+        f"{outcome.states} states, {outcome.transitions} transitions, {reduction}; "
         f"fairness: {', '.join(outcome.fairness)}"
     )
     if outcome.broken is not None:
