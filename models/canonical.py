@@ -38,8 +38,9 @@ When two conntracks tie on everything the slot order looks at, the first slot wi
 is then a representative, not always the smallest one, which can only leave two equivalent
 states apart (less reduction, same verdicts). Steps name flows, slots and listeners in their
 arguments, so only states are canonicalised; traces are rebuilt from real steps by the engines.
-Liveness must not use this reduction unless shown sound for the property: the explorer's lasso
-search works on the unreduced graph.
+A lasso search cannot use the representative alone (a cycle of representatives may close on a
+renamed copy of its first state): it asks `Canonicaliser.renaming` for the renaming as well and
+keeps it on the edge (`nfct_spec.engines.lasso_sym`).
 """
 
 from __future__ import annotations

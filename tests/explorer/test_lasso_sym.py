@@ -84,16 +84,22 @@ def test_the_reduction_matters_somewhere() -> None:
 
 
 def test_group_operations() -> None:
+    config = small("6.x", flows=3, slots=3)
+    quotient = lasso_sym.build_quotient(config)
     a = ((1, 0, 2), (2, 0, 1), (0,))
     b = ((0, 2, 1), (0, 1, 2), (0,))
-    unit = ((0, 1, 2), (0, 1, 2), (0,))
+    unit = lasso_sym.identity(config)
     assert lasso_sym.compose(a, lasso_sym.inverse(a)) == unit
     assert lasso_sym.compose(lasso_sym.inverse(a), a) == unit
     assert lasso_sym.compose(a, b)[0] == (1, 2, 0)
-    group = lasso_sym.closure([a, b], unit)
-    assert group[0] == unit
+    numbers = lasso_sym.Group(quotient)
+    ia, ib = quotient.renaming_id(a), quotient.renaming_id(b)
+    assert quotient.renamings[numbers.mul(ia, ib)] == lasso_sym.compose(a, b)
+    assert numbers.mul(ia, numbers.inv(ia)) == numbers.unit
+    group = numbers.closure([ia, ib])
+    assert group[0] == numbers.unit
     assert len(group) == 6 * 3  # S3 on the slots, the 3-cycle on the flows
-    assert all(lasso_sym.compose(g, h) in group for g in group for h in group)
+    assert all(numbers.mul(g, h) in group for g in group for h in group)
 
 
 def _renaming_commutes(config: Config, limit: int) -> int:
@@ -117,3 +123,56 @@ def _renaming_commutes(config: Config, limit: int) -> int:
 @pytest.mark.parametrize("name", ["twin listeners 6.x", "refilling 2.6.31"])
 def test_steps_commute_with_the_renaming(name: str) -> None:
     assert _renaming_commutes(CONFIGS[name], 3000) > 1000
+
+
+def _explicit_lift(
+    search: lasso_sym.SymLiveness, m: lasso_sym.Marked, comp: set[int], root: int
+) -> tuple[set[tuple[int, int]], set[lasso.Unit]]:
+    """The lifted component of (root, identity) built pair by pair, and the fairness
+    instances its state-changing steps take, in real names."""
+    graph, group = search.graph, search.group
+    start = (root, group.unit)
+    seen = {start}
+    work = [start]
+    taken: set[lasso.Unit] = set()
+    while work:
+        u, k = work.pop()
+        for v, e in m.succ(u):
+            if v not in comp:
+                continue
+            step, _, gid, changes = graph.edge(e)
+            if changes and step.action in search.names:
+                taken.add(search.rename((step.action, step.args), k))
+            pair = (v, group.mul(k, group.inv(gid)))
+            if pair not in seen:
+                seen.add(pair)
+                work.append(pair)
+    return seen, taken
+
+
+@pytest.mark.parametrize("prop_id", LIVENESS)
+@pytest.mark.parametrize(
+    "config",
+    [twin_listeners("2.6.31"), twin_listeners("6.x"), two_alive("2.6.31").with_(slots=3)],
+    ids=["twin 2.6.31", "twin 6.x", "two alive 2.6.31, 3 slots"],
+)
+def test_the_group_of_a_component_is_its_explicit_lift(config: Config, prop_id: str) -> None:
+    """For every component of the marked graph, under every fairness set: the renamings that
+    the pair-by-pair lift reaches the root with are the group `lifts` computes, each node is
+    reached with exactly the group times its tree renaming, and the instances taken inside are
+    those `taken` computes. Some components must have a group larger than the identity, or the
+    comparison would not test the lift."""
+    quotient = lasso_sym.build_quotient(config)
+    larger = 0
+    for fairness in FAIRNESS_SETS:
+        search = lasso_sym.SymLiveness(quotient, fairness, prop_id)
+        m = search.marked()
+        for comp in lasso_sym.sccs(m, range(len(m))):
+            root, h, group = search.lifts(m, comp)
+            seen, taken = _explicit_lift(search, m, comp, root)
+            for u in comp:
+                reached = {k for v, k in seen if v == u}
+                assert reached == {search.group.mul(g, h[u]) for g in group}
+            assert taken == search.taken(m, comp, h, group)
+            larger += len(group) > 1
+    assert larger > 0

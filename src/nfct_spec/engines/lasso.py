@@ -7,12 +7,13 @@ which conntracks a lasso keeps (`spec.fairness.HELD`): `destroy-eventually` a dy
 stops is a lasso of its own). What follows says "dying" for the first; read "allocated" for
 the second.
 
-The graph is built without symmetry reduction (a reduced graph can merge a cycle with its
-mirror image and so invent cycles, or hide which conntrack stays pending), from the initial
-state by breadth-first search. Its states keep the OBLIGATIONS observers only (what the
-obligations read; no kernel step reads any observer, so dropping the others merges states
-with the same futures), and the records freed by a step are dropped once the step's
-obligation was checked: the graph is finite. Traces replay at that observer level.
+The graph here is built without symmetry reduction, from the initial state by breadth-first
+search: the search of granularity smp and the oracle that the symmetry-reduced search of
+`nfct_spec.engines.lasso_sym` (what `nfct-spec explore` runs at granularity atomic) is tested
+against. Its states keep the OBLIGATIONS observers only (what the obligations read; no kernel
+step reads any observer, so dropping the others merges states with the same futures), and the
+records freed by a step are dropped once the step's obligation was checked: the graph is
+finite. Traces replay at that observer level.
 
 A counterexample to "every dying conntrack is eventually freed with its DESTROY queued to every
 reliable listener" takes one of two shapes:
@@ -87,13 +88,13 @@ steps and the same obligations, so the graph keeps every cycle and every broken 
 
 What it does not use, and why:
 
-- *Symmetry* (slots, flows, listeners): a lasso must close on the same state, and fairness is
-  judged per instance (one listener, one timer, one conntrack). In a quotient graph a cycle may
-  close on a renamed copy of its first state, where the conntrack that stays dying and the
-  instances owed a step have other names; such a cycle stands for a longer one of the real
-  graph (repeated until the renaming comes back to the identity), which would have to be
-  rebuilt before its fairness could be judged. The graphs of the `ci` suite are small enough
-  without it.
+- *Symmetry* (slots, flows, listeners), here: a lasso must close on the same state, and
+  fairness is judged per instance (one listener, one timer, one conntrack). In a quotient graph
+  a cycle may close on a renamed copy of its first state, where the conntrack that stays dying
+  and the instances owed a step have other names. `nfct_spec.engines.lasso_sym` keeps the
+  renaming on every edge and lifts each component through the group of renamings that map it
+  onto itself; this graph is that search's oracle (and the search at granularity smp, whose
+  steps name calls by a position the renaming changes).
 - *Partial-order reduction* (`nfct_spec.engines.por`): it keeps whether a finding is reachable,
   not cycles. On a cycle of a reduced graph a deferred step may be taken later or never, so a
   fair lasso of the full graph may have no fair counterpart, and an unfair one may look fair.

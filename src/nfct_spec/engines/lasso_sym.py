@@ -51,13 +51,15 @@ list the renaming reorders.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import networkx as nx
 
-from nfct_spec.engines.explorer import PROGRESS_EVERY, peak_rss_mib
+from nfct_spec.engines.explorer import PROGRESS_EVERY, cycles_paused, peak_rss_mib
 from nfct_spec.engines.lasso import (
     LEVEL,
     Graph,
@@ -75,6 +77,7 @@ from nfct_spec.engines.lasso import (
 )
 from nfct_spec.models.canonical import Canonicaliser, Renaming
 from nfct_spec.models.config import Config
+from nfct_spec.models.intern import Interner
 from nfct_spec.models.registry import Args, ArgValue, Step, free_slots, successors, take
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.fairness import (
@@ -126,21 +129,47 @@ def inverse(a: Renaming) -> Renaming:
     return (tuple(out[0]), tuple(out[1]), tuple(out[2]))
 
 
-def closure(generators: Iterable[Renaming], unit: Renaming) -> list[Renaming]:
-    """The group the renamings generate (the identity `unit` first, then in BFS order)."""
-    gens = sorted(set(generators) - {unit})
-    group = [unit]
-    seen = {unit}
-    queue = deque([unit])
-    while queue:
-        g = queue.popleft()
-        for gen in gens:
-            h = compose(gen, g)
-            if h not in seen:
-                seen.add(h)
-                group.append(h)
-                queue.append(h)
-    return group
+class Group:
+    """The renamings of a quotient by number, with their products and inverses remembered: the
+    search composes the same few hundred renamings millions of times. New products are added
+    to the quotient's own table of renamings."""
+
+    def __init__(self, graph: Quotient) -> None:
+        self.graph = graph
+        self.unit = graph.renaming_id(identity(graph.config))
+        self._mul: dict[tuple[int, int], int] = {}
+        self._inv: dict[int, int] = {}
+
+    def mul(self, a: int, b: int) -> int:
+        """`a` after `b`."""
+        found = self._mul.get((a, b))
+        if found is None:
+            table = self.graph.renamings
+            found = self._mul[(a, b)] = self.graph.renaming_id(compose(table[a], table[b]))
+        return found
+
+    def inv(self, a: int) -> int:
+        """The inverse of `a`."""
+        found = self._inv.get(a)
+        if found is None:
+            found = self._inv[a] = self.graph.renaming_id(inverse(self.graph.renamings[a]))
+        return found
+
+    def closure(self, generators: Iterable[int]) -> list[int]:
+        """The group the renamings generate (the identity first, then in BFS order)."""
+        gens = sorted(set(generators) - {self.unit})
+        group = [self.unit]
+        seen = {self.unit}
+        queue = deque([self.unit])
+        while queue:
+            g = queue.popleft()
+            for gen in gens:
+                h = self.mul(gen, g)
+                if h not in seen:
+                    seen.add(h)
+                    group.append(h)
+                    queue.append(h)
+        return group
 
 
 class Namer:
@@ -188,14 +217,24 @@ state."""
 
 @dataclass
 class Quotient:
-    """The symmetry-reduced reachable graph with renamings on its edges (possibly cut)."""
+    """The symmetry-reduced reachable graph with renamings on its edges (possibly cut).
+
+    Stored flat, as a graph of millions of states needs: the edges of node n are the indices
+    `first[n]` to `first[n + 1]` of parallel arrays, and the steps and renamings they name are
+    kept once each (a config has a few hundred distinct steps)."""
 
     config: Config
     start: Renaming
     """Maps the initial state to the first representative."""
     states: list[State] = field(default_factory=list)
     index: dict[State, int] = field(default_factory=dict)
-    out: list[list[QEdge]] = field(default_factory=list)
+    first: array[int] = field(default_factory=lambda: array("q"))
+    step_of: array[int] = field(default_factory=lambda: array("i"))
+    dst_of: array[int] = field(default_factory=lambda: array("i"))
+    renaming_of: array[int] = field(default_factory=lambda: array("i"))
+    changes: bytearray = field(default_factory=bytearray)
+    steps: list[Step] = field(default_factory=list)
+    step_ids: dict[Step, int] = field(default_factory=dict)
     renamings: list[Renaming] = field(default_factory=list)
     renaming_ids: dict[Renaming, int] = field(default_factory=dict)
     cut: set[int] = field(default_factory=set)
@@ -205,11 +244,33 @@ class Quotient:
     broken: list[tuple[int, Step]] = field(default_factory=list)
 
     def renaming_id(self, g: Renaming) -> int:
+        """The index of a renaming (added if new)."""
         found = self.renaming_ids.get(g)
         if found is None:
             found = self.renaming_ids[g] = len(self.renamings)
             self.renamings.append(g)
         return found
+
+    def step_id(self, step: Step) -> int:
+        """The index of a step (added if new)."""
+        found = self.step_ids.get(step)
+        if found is None:
+            found = self.step_ids[step] = len(self.steps)
+            self.steps.append(step)
+        return found
+
+    def edges(self, node: int) -> range:
+        """The indices of a node's edges."""
+        return range(self.first[node], self.first[node + 1])
+
+    def edge(self, e: int) -> QEdge:
+        """One edge."""
+        return (
+            self.steps[self.step_of[e]],
+            self.dst_of[e],
+            self.renaming_of[e],
+            bool(self.changes[e]),
+        )
 
 
 def all_successors(config: Config, state: State) -> Iterator[tuple[Step, State]]:
@@ -245,55 +306,82 @@ def build_quotient(
     config: Config, max_states: int | None = None, progress: Callable[[int], None] | None = None
 ) -> Quotient:
     """Breadth-first construction of the annotated quotient (observers of `LEVEL`, slot, flow
-    and listener symmetry), noting the steps that break an obligation."""
+    and listener symmetry), noting the steps that break an obligation; `progress` is told the
+    state count every `PROGRESS_EVERY` states."""
     if not applies(config):
         raise ValueError("the symmetry-reduced liveness search needs granularity atomic")
     canonical = Canonicaliser(config, LEVEL)
+    share = Interner()
     start, _, renaming = canonical.renaming(initial_state(config, LEVEL))
     graph = Quotient(config, renaming)
     graph.renaming_id(identity(config))
+    start = share(start)
     graph.states.append(start)
     graph.index[start] = 0
-    graph.out.append([])
-    queue = deque([0])
-    while queue:
-        node = queue.popleft()
-        pre = graph.states[node]
-        for step, raw in all_successors(config, pre):
-            graph.transitions += 1
-            if obligation_broken(config, pre, step, raw):
-                graph.broken.append((node, step))
-            post, projected, g = canonical.renaming(raw)
-            dst = graph.index.get(post)
-            if dst is None:
-                if max_states is not None and len(graph.states) >= max_states:
-                    graph.complete = False
-                    graph.cut.add(node)
-                    continue
-                dst = len(graph.states)
-                graph.index[post] = dst
-                graph.states.append(post)
-                graph.out.append([])
-                queue.append(dst)
-                if progress is not None and len(graph.states) % PROGRESS_EVERY == 0:
-                    progress(len(graph.states))
-            graph.out[node].append((step, dst, graph.renaming_id(g), projected != pre))
+    node = 0
+    with cycles_paused():
+        while node < len(graph.states):
+            graph.first.append(len(graph.dst_of))
+            pre = graph.states[node]
+            for step, raw in all_successors(config, pre):
+                graph.transitions += 1
+                if obligation_broken(config, pre, step, raw):
+                    graph.broken.append((node, step))
+                post, projected, g = canonical.renaming(raw)
+                dst = graph.index.get(post)
+                if dst is None:
+                    if max_states is not None and len(graph.states) >= max_states:
+                        graph.complete = False
+                        graph.cut.add(node)
+                        continue
+                    dst = len(graph.states)
+                    post = share(post)
+                    graph.index[post] = dst
+                    graph.states.append(post)
+                    if progress is not None and len(graph.states) % PROGRESS_EVERY == 0:
+                        progress(len(graph.states))
+                graph.step_of.append(graph.step_id(step))
+                graph.dst_of.append(dst)
+                graph.renaming_of.append(graph.renaming_id(g))
+                graph.changes.append(projected != pre)
+            node += 1
+        graph.first.append(len(graph.dst_of))
     return graph
 
 
 @dataclass
-class _Marked:
-    """The liveness graph of one fairness set: nodes (quotient node, held slot) where the
-    assumptions hold, and the allowed edges between them (index of the quotient edge)."""
+class Marked:
+    """The liveness graph of one fairness set: a node per quotient node where the assumptions
+    hold and slot of a conntrack held there (the marked conntrack), and the allowed edges
+    between them, each with the index of its quotient edge; stored flat like the quotient."""
 
-    node: list[int] = field(default_factory=list)
-    slot: list[int] = field(default_factory=list)
-    ids: dict[tuple[int, int], int] = field(default_factory=dict)
-    succ: list[list[tuple[int, int]]] = field(default_factory=list)
+    node: array[int] = field(default_factory=lambda: array("i"))
+    slot: array[int] = field(default_factory=lambda: array("b"))
+    base: array[int] = field(default_factory=lambda: array("q"))
+    """Per quotient node, its first marked node (they are numbered node by node)."""
+    first: array[int] = field(default_factory=lambda: array("q"))
+    target: array[int] = field(default_factory=lambda: array("i"))
+    edge: array[int] = field(default_factory=lambda: array("q"))
+
+    def __len__(self) -> int:
+        return len(self.node)
+
+    def find(self, node: int, slot: int) -> int:
+        """The marked node of a quotient node and slot, or -1."""
+        for mid in range(self.base[node], self.base[node + 1]):
+            if self.slot[mid] == slot:
+                return mid
+        return -1
+
+    def succ(self, mid: int) -> Iterator[tuple[int, int]]:
+        """The successors of a marked node, each with its quotient edge."""
+        for i in range(self.first[mid], self.first[mid + 1]):
+            yield self.target[i], self.edge[i]
 
 
 class SymLiveness:
-    """The lasso search of one property under one fairness set on an annotated quotient."""
+    """The lasso search of one property under one fairness set on an annotated quotient.
+    Renamings are handled by number (`Group`)."""
 
     def __init__(self, graph: Quotient, fairness: Sequence[str], prop_id: str) -> None:
         self.graph = graph
@@ -301,122 +389,143 @@ class SymLiveness:
         self.fairness = tuple(fairness)
         self.prop_id = prop_id
         self.namer = Namer(graph.config)
-        self.unit_id = identity(graph.config)
+        self.group = Group(graph)
         self.names = fair_actions(self.fairness)
         self.strong = strong_actions(self.fairness)
         self._units: dict[int, frozenset[Unit]] = {}
-        self._allowed: dict[int, bool] = {}
+        self._renamed: dict[tuple[Unit, int], Unit] = {}
 
     def allowed(self, node: int) -> bool:
-        found = self._allowed.get(node)
+        """Whether the assumptions of the fairness set hold in a node."""
+        return RETRY_POSITIVE.id not in self.fairness or assumptions_hold(
+            self.config, self.graph.states[node]
+        )
+
+    def rename(self, unit: Unit, g: int) -> Unit:
+        """A fairness instance renamed by renaming number `g` (remembered)."""
+        found = self._renamed.get((unit, g))
         if found is None:
-            found = RETRY_POSITIVE.id not in self.fairness or assumptions_hold(
-                self.config, self.graph.states[node]
-            )
-            self._allowed[node] = found
+            found = self._renamed[(unit, g)] = self.namer.unit(unit, self.graph.renamings[g])
         return found
 
     def units(self, node: int) -> frozenset[Unit]:
         """The fairness instances the representative enables with a step that changes it."""
         found = self._units.get(node)
         if found is None:
-            if node in self.graph.cut:
-                found = frozenset(fair_units(self.config, self.graph.states[node], self.fairness))
+            graph = self.graph
+            if node in graph.cut:
+                found = frozenset(fair_units(self.config, graph.states[node], self.fairness))
             else:
                 found = frozenset(
                     (step.action, step.args)
-                    for step, _, _, changes in self.graph.out[node]
-                    if changes and step.action in self.names
+                    for e in graph.edges(node)
+                    if graph.changes[e]
+                    and (step := graph.steps[graph.step_of[e]]).action in self.names
                 )
             self._units[node] = found
         return found
 
-    def marked(self) -> _Marked:
+    def stuck(self, node: int) -> bool:
+        """Whether no fair step that changes the state is enabled in a node."""
+        graph = self.graph
+        if node in graph.cut:
+            return not self.units(node)
+        steps, step_of, changes = graph.steps, graph.step_of, graph.changes
+        return not any(
+            changes[e] and steps[step_of[e]].action in self.names for e in graph.edges(node)
+        )
+
+    def marked(self) -> Marked:
+        """The marked graph of this property and fairness set."""
         graph, held = self.graph, HELD[self.prop_id]
         quiet = TRAFFIC_STOPS.id in self.fairness
-        m = _Marked()
+        traffic = [quiet and step.action in TRAFFIC_ACTIONS for step in graph.steps]
+        m = Marked()
         for node, state in enumerate(graph.states):
+            m.base.append(len(m.node))
             if not self.allowed(node):
                 continue
             for slot in held(state):
-                m.ids[(node, slot)] = len(m.node)
                 m.node.append(node)
                 m.slot.append(slot)
-                m.succ.append([])
-        for mid, (node, slot) in enumerate(zip(m.node, m.slot, strict=True)):
-            for k, (step, dst, gid, _) in enumerate(graph.out[node]):
-                if quiet and step.action in TRAFFIC_ACTIONS:
+        m.base.append(len(m.node))
+        renamings, dst_of, renaming_of, step_of = (
+            graph.renamings,
+            graph.dst_of,
+            graph.renaming_of,
+            graph.step_of,
+        )
+        for node, slot in zip(m.node, m.slot, strict=True):
+            m.first.append(len(m.target))
+            for e in graph.edges(node):
+                if traffic[step_of[e]]:
                     continue
-                target = m.ids.get((dst, graph.renamings[gid][0][slot]))
-                if target is not None:
-                    m.succ[mid].append((target, k))
+                target = m.find(dst_of[e], renamings[renaming_of[e]][0][slot])
+                if target >= 0:
+                    m.target.append(target)
+                    m.edge.append(e)
+        m.first.append(len(m.target))
         return m
 
-    def lifts(self, m: _Marked, comp: set[int]) -> tuple[int, dict[int, Renaming], list[Renaming]]:
+    def lifts(self, m: Marked, comp: set[int]) -> tuple[int, dict[int, int], list[int]]:
         """A root of the component, each node's renaming into the lifted component of the
-        root, and the group H of renamings that map that component onto itself."""
-        renamings = self.graph.renamings
+        root, and the group H of renamings that map that component onto itself (numbers)."""
+        group, renaming_of = self.group, self.graph.renaming_of
         root = min(comp)
-        h = {root: self.unit_id}
+        h = {root: group.unit}
         queue = deque([root])
         while queue:
             u = queue.popleft()
-            for v, k in m.succ[u]:
+            for v, e in m.succ(u):
                 if v in comp and v not in h:
-                    g = renamings[self.graph.out[m.node[u]][k][2]]
-                    h[v] = compose(h[u], inverse(g))
+                    h[v] = group.mul(h[u], group.inv(renaming_of[e]))
                     queue.append(v)
         gens = set()
         for u in comp:
-            for v, k in m.succ[u]:
+            hu = h[u]
+            for v, e in m.succ(u):
                 if v in comp:
-                    g = renamings[self.graph.out[m.node[u]][k][2]]
-                    gens.add(compose(compose(h[u], inverse(g)), inverse(h[v])))
-        return root, h, closure(gens, self.unit_id)
+                    gens.add(group.mul(group.mul(hu, group.inv(renaming_of[e])), group.inv(h[v])))
+        return root, h, group.closure(gens)
 
-    def taken(
-        self, m: _Marked, comp: set[int], h: dict[int, Renaming], group: list[Renaming]
-    ) -> set[Unit]:
+    def taken(self, m: Marked, comp: set[int], h: dict[int, int], group: list[int]) -> set[Unit]:
         """The instances a state-changing step inside the lifted component takes."""
-        out = self.graph.out
+        graph = self.graph
         base = {
-            self.namer.unit((step.action, step.args), h[u])
+            self.rename((step.action, step.args), h[u])
             for u in comp
-            for v, k in m.succ[u]
+            for v, e in m.succ(u)
             if v in comp
-            for step, _, _, changes in (out[m.node[u]][k],)
-            if changes and step.action in self.names
+            and graph.changes[e]
+            and (step := graph.steps[graph.step_of[e]]).action in self.names
         }
-        return {self.namer.unit(unit, g) for unit in base for g in group}
+        return {self.rename(unit, g) for unit in base for g in group}
 
-    def components(self, m: _Marked, nodes: set[int]) -> list[set[int]]:
-        """The components of the marked graph on `nodes`, each pruned until every strong
-        instance one of its lifted states enables is taken inside the lifted component."""
-        done: list[set[int]] = []
-        work = _sccs(m, nodes)
+    def components(self, m: Marked) -> Iterator[set[int]]:
+        """The components of the marked graph, each pruned until every strong instance one of
+        its lifted states enables is taken inside the lifted component, in a fixed order."""
+        work = sccs(m, range(len(m)))
+        work.reverse()
         while work:
             comp = work.pop()
-            if len(comp) == 1:
-                only = next(iter(comp))
-                if not any(v == only for v, _ in m.succ[only]):
-                    continue
             _, h, group = self.lifts(m, comp)
             taken = self.taken(m, comp, h, group)
             bad = {
                 u
                 for u in comp
                 if any(
-                    unit[0] in self.strong and self.namer.unit(unit, h[u]) not in taken
+                    unit[0] in self.strong and self.rename(unit, h[u]) not in taken
                     for unit in self.units(m.node[u])
                 )
             }
             if not bad:
-                done.append(comp)
+                yield comp
                 continue
-            work.extend(_sccs(m, comp - bad))
-        return sorted(done, key=min)
+            parts = sccs(m, comp - bad)
+            parts.reverse()
+            work.extend(parts)
 
-    def fair_able(self, m: _Marked, comp: set[int]) -> bool:
+    def fair_able(self, m: Marked, comp: set[int]) -> bool:
         """Whether the lifted component has a fair cycle (its strong instances are all taken
         inside it, `components`): no weak instance is enabled in each of its states and never
         taken."""
@@ -425,68 +534,68 @@ class SymLiveness:
         common = set.intersection(
             *(
                 {
-                    self.namer.unit(unit, h[u])
+                    self.rename(unit, h[u])
                     for unit in self.units(m.node[u])
                     if unit[0] not in self.strong
                 }
                 for u in sorted(comp)
             )
         )
-        always = {w for w in common if all(self.namer.unit(w, g) in common for g in group)}
+        always = {w for w in common if all(self.rename(w, g) in common for g in group)}
         return always <= taken
 
     def find(self) -> Lasso | None:
         """The first fair lasso (a stuck state first, as the unreduced search does), rebuilt
         as real states, or None."""
         m = self.marked()
-        stuck = [mid for mid in range(len(m.node)) if not self.units(m.node[mid])]
+        stuck = [mid for mid in range(len(m)) if self.stuck(m.node[mid])]
         if stuck:
             first = min(stuck, key=lambda mid: (m.slot[mid], m.node[mid]))
             return self.rebuild(m, {first}, first, stuck=True)
-        for comp in self.components(m, set(range(len(m.node)))):
+        for comp in self.components(m):
             if self.fair_able(m, comp):
                 return self.rebuild(m, comp, min(comp), stuck=False)
         return None
 
-    def rebuild(self, m: _Marked, comp: set[int], root: int, stuck: bool) -> Lasso:
+    def rebuild(self, m: Marked, comp: set[int], root: int, stuck: bool) -> Lasso:
         """The lasso in real states: the lifted shortest path to the root's representative,
         then a fair cycle of the lifted component found by the unreduced search."""
         path, real, g = lift_path(self, m.node[root])
-        slot = g[0][m.slot[root]]
+        slot = self.graph.renamings[g][0][m.slot[root]]
         if stuck:
             return Lasso(slot, path, [])
         sub, walk = self.real_cycle(m, comp, root, real, g)
-        to_root = sub.shortest_path({walk_root(walk)}.__contains__, lambda n: True)
+        to_root = sub.shortest_path({walk[0][0]}.__contains__, lambda n: True)
         assert to_root is not None
         prefix = path + to_root
         cycle = [(step, sub.states[dst]) for _, step, dst in walk]
         return Lasso(slot, prefix, cycle)
 
     def real_cycle(
-        self, m: _Marked, comp: set[int], root: int, real: State, g: Renaming
+        self, m: Marked, comp: set[int], root: int, real: State, g: int
     ) -> tuple[Graph, list[tuple[int, Step, int]]]:
         """The lifted component from (root, g) as a graph of real states, and a fair cycle in
         it found by the unreduced search."""
-        config, graph = self.config, self.graph
+        config, graph, group = self.config, self.graph, self.group
         same = same_state(config, LEVEL)
         sub = Graph(config, complete=False)
         first = same(real)
         sub.states.append(first)
         sub.index[first] = 0
         sub.out.append([])
-        at: dict[tuple[int, Renaming], int] = {(root, g): 0}
-        queue = deque([(root, g, real)])
+        at: dict[tuple[int, int], int] = {(root, g): 0}
+        queue = deque([(root, g, first)])
         h = nx.DiGraph()
         h.add_node(0)
         while queue:
             u, k, state = queue.popleft()
             src = at[(u, k)]
-            for v, e in m.succ[u]:
+            for v, e in m.succ(u):
                 if v not in comp:
                     continue
-                step, _, gid, _ = graph.out[m.node[u]][e]
-                real_step = self.namer.step(step, k)
-                nk = compose(k, inverse(graph.renamings[gid]))
+                step, _, gid, _ = graph.edge(e)
+                real_step = self.namer.step(step, graph.renamings[k])
+                nk = group.mul(k, group.inv(gid))
                 dst = at.get((v, nk))
                 if dst is None:
                     post = take(config, state, real_step)
@@ -501,7 +610,7 @@ class SymLiveness:
                         h.add_node(dst)
                     at[(v, nk)] = dst
                     queue.append((v, nk, key))
-                if all(d != dst or s != real_step for s, d in sub.out[src]):
+                if (real_step, dst) not in sub.out[src]:
                     sub.out[src].append((real_step, dst))
                     h.add_edge(src, dst)
         for part in streett_components(sub, h, set(h.nodes), self.fairness):
@@ -513,13 +622,9 @@ class SymLiveness:
         )
 
 
-def walk_root(walk: list[tuple[int, Step, int]]) -> int:
-    return walk[0][0]
-
-
-def _sccs(m: _Marked, nodes: set[int]) -> list[set[int]]:
+def sccs(m: Marked, nodes: Collection[int]) -> list[set[int]]:
     """The strongly connected components of the marked graph restricted to `nodes`
-    (iterative Tarjan; the graphs are too large for recursion and for networkx's memory)."""
+    (iterative Tarjan: the graphs are too large for recursion and for networkx's memory)."""
     index: dict[int, int] = {}
     low: dict[int, int] = {}
     on: set[int] = set()
@@ -529,17 +634,16 @@ def _sccs(m: _Marked, nodes: set[int]) -> list[set[int]]:
     for start in sorted(nodes):
         if start in index:
             continue
-        work = [(start, 0)]
+        work = [(start, m.first[start])]
         index[start] = low[start] = counter
         counter += 1
         stack.append(start)
         on.add(start)
         while work:
             v, i = work[-1]
-            succ = m.succ[v]
-            if i < len(succ):
+            if i < m.first[v + 1]:
                 work[-1] = (v, i + 1)
-                w = succ[i][0]
+                w = m.target[i]
                 if w not in nodes:
                     continue
                 if w not in index:
@@ -547,7 +651,7 @@ def _sccs(m: _Marked, nodes: set[int]) -> list[set[int]]:
                     counter += 1
                     stack.append(w)
                     on.add(w)
-                    work.append((w, 0))
+                    work.append((w, m.first[w]))
                 elif w in on:
                     low[v] = min(low[v], index[w])
                 continue
@@ -563,63 +667,66 @@ def _sccs(m: _Marked, nodes: set[int]) -> list[set[int]]:
                     comp.add(w)
                     if w == v:
                         break
-                out.append(comp)
+                if len(comp) > 1 or any(t == v for t, _ in m.succ(v)):
+                    out.append(comp)
     return out
 
 
 def shortest_nodes(
     graph: Quotient, goal: Callable[[int], bool], allowed: Callable[[int], bool]
-) -> list[tuple[int, int]] | None:
+) -> list[int] | None:
     """The BFS-shortest path of the quotient from its first node to a `goal` node through
-    `allowed` nodes, as (node, edge index) pairs, or None."""
+    `allowed` nodes, as the indices of its edges, or None."""
     if not allowed(0):
         return None
-    prev: dict[int, tuple[int, int]] = {}
+    prev: dict[int, int] = {}
     queue = deque([0])
     seen = {0}
     while queue:
         node = queue.popleft()
         if goal(node):
-            path: list[tuple[int, int]] = []
+            path: list[int] = []
             while node:
-                back, k = prev[node]
-                path.append((back, k))
-                node = back
+                e = prev[node]
+                path.append(e)
+                node = _source(graph, e)
             return path[::-1]
-        for k, (_, dst, _, _) in enumerate(graph.out[node]):
+        for e in graph.edges(node):
+            dst = graph.dst_of[e]
             if dst not in seen and allowed(dst):
                 seen.add(dst)
-                prev[dst] = (node, k)
+                prev[dst] = e
                 queue.append(dst)
     return None
 
 
-def lift_path(
-    search: SymLiveness, target: int, allowed: Callable[[int], bool] | None = None
-) -> tuple[list[tuple[Step, State]], State, Renaming]:
+def _source(graph: Quotient, e: int) -> int:
+    """The node an edge leaves (its edges are numbered node by node)."""
+    return bisect_right(graph.first, e) - 1
+
+
+def lift_path(search: SymLiveness, target: int) -> tuple[list[tuple[Step, State]], State, int]:
     """The BFS-shortest path to `target` as real steps and states, the real state it ends in
-    and the renaming that maps `target`'s representative to it."""
-    graph = search.graph
-    edges = shortest_nodes(graph, target.__eq__, allowed or search.allowed)
+    and the number of the renaming that maps `target`'s representative to it."""
+    edges = shortest_nodes(search.graph, target.__eq__, search.allowed)
     assert edges is not None
-    return _lift(search.config, search.namer, graph, edges)
+    return _lift(search, edges)
 
 
-def _lift(
-    config: Config, namer: Namer, graph: Quotient, edges: list[tuple[int, int]]
-) -> tuple[list[tuple[Step, State]], State, Renaming]:
+def _lift(search: SymLiveness, edges: list[int]) -> tuple[list[tuple[Step, State]], State, int]:
+    config, graph, group = search.config, search.graph, search.group
     same = same_state(config, LEVEL)
-    state = initial_state(config, LEVEL)
-    g = inverse(graph.start)
+    state = same(initial_state(config, LEVEL))
+    g = graph.renaming_id(inverse(graph.start))
     path: list[tuple[Step, State]] = []
-    for node, k in edges:
-        step, _, gid, _ = graph.out[node][k]
-        real_step = namer.step(step, g)
+    for e in edges:
+        step, _, gid, _ = graph.edge(e)
+        real_step = search.namer.step(step, graph.renamings[g])
         post = take(config, state, real_step)
         assert post is not None, f"{real_step} is not enabled on the lifted path"
         path.append((real_step, post))
         state = same(post)
-        g = compose(g, inverse(graph.renamings[gid]))
+        g = group.mul(g, group.inv(gid))
     return path, state, g
 
 
@@ -633,9 +740,9 @@ def broken_trace(graph: Quotient, prop_id: str = PROPERTY) -> Trace | None:
     edges = shortest_nodes(graph, breaking.__contains__, search.allowed)
     if edges is None:
         return None
-    path, _, g = _lift(config, search.namer, graph, edges)
-    node = graph.out[edges[-1][0]][edges[-1][1]][1] if edges else 0
-    steps = [step for step, _ in path] + [search.namer.step(breaking[node], g)]
+    path, _, g = _lift(search, edges)
+    node = graph.dst_of[edges[-1]] if edges else 0
+    steps = [step for step, _ in path] + [search.namer.step(breaking[node], graph.renamings[g])]
     meta = {
         "property": prop_id,
         "finding": "violated",

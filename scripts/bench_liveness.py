@@ -1,0 +1,129 @@
+"""Liveness benchmark: the lasso search of `destroy-eventually` and `expiry-eventually` on the
+reference config (`scripts/bench_explorer.py`), on the symmetry-reduced graph whose edges keep
+their renamings (`nfct_spec.engines.lasso_sym`, what `nfct-spec explore` runs).
+
+Per variant and slot count: the graph (states, transitions, seconds, peak memory, exhausted or
+not within `--budget`), each liveness entry under the full fairness set (its verdict and the
+seconds of its search), and the lasso of `destroy-eventually` under each fairness set with one
+record dropped (its length, or none). With `--unreduced`, also the unreduced graph's state
+count within the same budget, for the size of the reduction.
+
+Rows go to block `liveness` of the figures record (docs/figures.json, or `--record`), keyed by
+run: a run replaces the row of the same variant and slots.
+
+Usage: python scripts/bench_liveness.py [--variants 2.6.31,6.x] [--slots 2] [--budget N]
+       [--unreduced] [--record docs/figures.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from bench_explorer import reference
+
+from nfct_spec.docs.figures import RECORD, load_figures, record_block, record_row
+from nfct_spec.engines import lasso, lasso_sym
+from nfct_spec.engines.explorer import peak_rss_mib
+from nfct_spec.spec.fairness import LIVENESS
+
+BLOCK = "liveness"
+COLUMNS = [
+    ["run", "run"],
+    ["command", "command", "code"],
+    ["exhausted", "exhausted"],
+    ["states", "states"],
+    ["unreduced", "unreduced states"],
+    ["transitions", "transitions"],
+    ["graph_seconds", "graph s"],
+    ["destroy", "destroy-eventually"],
+    ["expiry", "expiry-eventually"],
+    ["lassos", "lassos without one record (steps)"],
+    ["seconds", "s in all"],
+    ["peak_mib", "peak MiB"],
+]
+
+
+def _verdict(outcome: lasso.LivenessOutcome, seconds: float) -> str:
+    found = lasso.liveness_verdict(outcome, "holds")[0]
+    return f"{found} ({seconds:.0f} s)"
+
+
+def measure(variant: str, slots: int, budget: int, unreduced: bool) -> dict[str, object]:
+    """One row: the graph, both entries under the full fairness set, the weaker lassos."""
+    config = reference(slots, variant)
+    started = time.perf_counter()
+
+    def progress(states: int) -> None:
+        if states % 500_000 == 0:
+            print(f"  {states:,} states, {time.perf_counter() - started:.0f} s", flush=True)
+
+    graph = lasso_sym.build_quotient(config, budget, progress=progress)
+    built = time.perf_counter() - started
+    print(f"{variant}, {slots} slots: {len(graph.states):,} states in {built:.0f} s", flush=True)
+    verdicts: dict[str, str] = {}
+    for prop_id in LIVENESS:
+        at = time.perf_counter()
+        outcome = lasso_sym.check_liveness(graph, lasso.FULL_FAIRNESS, prop_id)
+        verdicts[prop_id] = _verdict(outcome, time.perf_counter() - at)
+        print(f"  {prop_id}: {verdicts[prop_id]}", flush=True)
+    lassos = []
+    for fairness in lasso.weaker_fairness_sets():
+        dropped = next(f for f in lasso.FULL_FAIRNESS if f not in fairness)
+        found = lasso_sym.find_lasso(graph, fairness) if graph.complete else None
+        steps = "none" if found is None else str(len(found.prefix) + len(found.cycle))
+        lassos.append(f"{dropped}: {steps}")
+        print(f"  without {dropped}: {steps}", flush=True)
+    row: dict[str, object] = {
+        "run": f"{variant}, {slots} slots" + ("" if graph.complete else f", budget {budget:,}"),
+        "exhausted": "yes" if graph.complete else "no",
+        "states": len(graph.states),
+        "unreduced": None,
+        "transitions": graph.transitions,
+        "graph_seconds": round(built, 1),
+        "destroy": verdicts[LIVENESS[0]],
+        "expiry": verdicts[LIVENESS[1]],
+        "lassos": "; ".join(lassos),
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_mib": round(peak_rss_mib()),
+    }
+    if unreduced:
+        plain = lasso.build_graph(config, budget)
+        row["unreduced"] = f"{len(plain.states):,}" + ("" if plain.complete else " (budget)")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default="2.6.31,6.x")
+    parser.add_argument("--slots", type=int, default=2)
+    parser.add_argument("--budget", type=int, default=4_000_000)
+    parser.add_argument("--unreduced", action="store_true")
+    parser.add_argument("--record", type=Path, default=RECORD)
+    args = parser.parse_args()
+    command = shlex.join(["python", "scripts/bench_liveness.py", *sys.argv[1:]])
+    for variant in args.variants.split(","):
+        row = measure(variant, args.slots, args.budget, args.unreduced)
+        row["command"] = command
+        if BLOCK not in (load_figures(args.record) if args.record.exists() else {}):
+            record_block(
+                args.record,
+                BLOCK,
+                {
+                    "about": "Liveness on the reference config: the symmetry-reduced graph "
+                    "with its renamings, both entries under the full fairness set, and the "
+                    "lasso of destroy-eventually without each fairness record.",
+                    "command": command,
+                    "columns": COLUMNS,
+                    "rows": [row],
+                },
+            )
+        else:
+            record_row(args.record, BLOCK, "run", row)
+
+
+if __name__ == "__main__":
+    main()
