@@ -10,7 +10,7 @@ from explorer_configs import small
 
 from nfct_spec.cli import main
 from nfct_spec.commands import explore as explore_command
-from nfct_spec.engines import explorer
+from nfct_spec.engines import explorer, lasso_sym
 from nfct_spec.engines import lasso as lasso_engine
 from nfct_spec.engines.lasso import FULL_FAIRNESS
 from nfct_spec.models.presets import suite
@@ -65,7 +65,7 @@ def test_partial_order_reduction_and_two_workers_give_the_same_verdicts(tmp_path
     assert verdicts[0] == verdicts[1]
     run = docs[1]["runs"]["explore"]
     assert (run["reduction"], run["workers"]) == ("por", 2)
-    assert all("partial_order" in s for s in run["searches"] if "unreduced" not in s["observers"])
+    assert all("partial_order" in s for s in run["searches"] if "liveness" not in s["observers"])
     rows = {r["property"]: r for r in docs[1]["results"]}
     assert "partial-order reduced" in rows["count-exact"]["scope"]
     assert main(["replay", str(fast / rows["table-bound"]["trace"])]) == 0
@@ -85,7 +85,7 @@ def test_untimed_retries_with_two_workers_give_the_same_verdicts(tmp_path: Path)
     assert verdicts[0] == verdicts[1]
     run = docs[1]["runs"]["explore"]
     assert run["reduction"] == "untimed"
-    safety = [s for s in run["searches"] if "unreduced" not in s["observers"]]
+    safety = [s for s in run["searches"] if "liveness" not in s["observers"]]
     assert safety and all(s["abstraction"]["name"] == "retries untimed" for s in safety)
     rows = {r["property"]: r for r in docs[1]["results"]}
     assert rows["count-exact"]["scope"].endswith("retries untimed")
@@ -171,10 +171,11 @@ def test_without_a_terminal_long_searches_print_plain_progress_lines(
     monkeypatch.setattr(explore_command, "PLAIN_EVERY", 1000)
     monkeypatch.setattr(explorer, "PROGRESS_EVERY", 500)
     monkeypatch.setattr(lasso_engine, "PROGRESS_EVERY", 500)
+    monkeypatch.setattr(lasso_sym, "PROGRESS_EVERY", 500)
     assert main(_args(_config_file(tmp_path, "2.6.31"), tmp_path / "out")) == 0
     out = capsys.readouterr().out
     assert "2.6.31 (small) [obligations]: 1,000 states, depth" in out
     assert "2.6.31 (small) [obligations]: exhausted, 1,917 states, depth 18" in out
-    assert "2.6.31 (small) liveness: 1,000 states, unreduced" in out
+    assert "2.6.31 (small) liveness: 1,000 states, symmetry-reduced" in out
     lines = [line for line in out.splitlines() if ": 1,000 states" in line]
     assert len(lines) == len(set(lines)), "each multiple is printed once per search"
