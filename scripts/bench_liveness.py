@@ -9,7 +9,8 @@ record dropped (its length, or none). With `--unreduced`, also the unreduced gra
 count within the same budget, for the size of the reduction.
 
 Rows go to block `liveness` of the figures record (docs/figures.json, or `--record`), keyed by
-run: a run replaces the row of the same variant and slots.
+run: a run replaces the row of the same variant and slots. Each variant runs in a process of
+its own (its peak memory is its own).
 
 Usage: python scripts/bench_liveness.py [--variants 2.6.31,6.x] [--slots 2] [--budget N]
        [--unreduced] [--record docs/figures.json]
@@ -18,9 +19,11 @@ Usage: python scripts/bench_liveness.py [--variants 2.6.31,6.x] [--slots 2] [--b
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import shlex
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench_explorer import reference
@@ -105,8 +108,11 @@ def main() -> None:
     parser.add_argument("--record", type=Path, default=RECORD)
     args = parser.parse_args()
     command = shlex.join(["python", "scripts/bench_liveness.py", *sys.argv[1:]])
+    spawn = multiprocessing.get_context("spawn")
     for variant in args.variants.split(","):
-        row = measure(variant, args.slots, args.budget, args.unreduced)
+        # Each variant in a process of its own, so that its peak memory is its own.
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            row = pool.submit(measure, variant, args.slots, args.budget, args.unreduced).result()
         row["command"] = command
         if BLOCK not in (load_figures(args.record) if args.record.exists() else {}):
             record_block(

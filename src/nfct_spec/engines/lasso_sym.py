@@ -359,9 +359,9 @@ class Marked:
     slot: array[int] = field(default_factory=lambda: array("b"))
     base: array[int] = field(default_factory=lambda: array("q"))
     """Per quotient node, its first marked node (they are numbered node by node)."""
-    first: array[int] = field(default_factory=lambda: array("q"))
+    first: array[int] = field(default_factory=lambda: array("i"))
     target: array[int] = field(default_factory=lambda: array("i"))
-    edge: array[int] = field(default_factory=lambda: array("q"))
+    edge: array[int] = field(default_factory=lambda: array("i"))
 
     def __len__(self) -> int:
         return len(self.node)
@@ -623,51 +623,63 @@ class SymLiveness:
 
 
 def sccs(m: Marked, nodes: Collection[int]) -> list[set[int]]:
-    """The strongly connected components of the marked graph restricted to `nodes`
-    (iterative Tarjan: the graphs are too large for recursion and for networkx's memory)."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on: set[int] = set()
+    """The strongly connected components of the marked graph restricted to `nodes`, without
+    those of one node and no loop (no cycle stays in them). Iterative Tarjan over flat arrays:
+    the whole graph has tens of millions of nodes, too many for recursion, for dictionaries and
+    for networkx."""
+    whole = isinstance(nodes, range) and nodes == range(len(m))
+    order: Sequence[int] = nodes if isinstance(nodes, range) and whole else sorted(nodes)
+    local = None if whole else {v: i for i, v in enumerate(order)}
+    n = len(order)
+    index = array("i", [-1]) * n
+    low = array("i", [0]) * n
+    on = bytearray(n)
+    first, target = m.first, m.target
     stack: list[int] = []
     out: list[set[int]] = []
     counter = 0
-    for start in sorted(nodes):
-        if start in index:
+    for start in range(n):
+        if index[start] >= 0:
             continue
-        work = [(start, m.first[start])]
+        node = order[start]
+        work = [(start, first[node], first[node + 1])]
         index[start] = low[start] = counter
         counter += 1
         stack.append(start)
-        on.add(start)
+        on[start] = 1
         while work:
-            v, i = work[-1]
-            if i < m.first[v + 1]:
-                work[-1] = (v, i + 1)
-                w = m.target[i]
-                if w not in nodes:
+            v, i, end = work[-1]
+            if i < end:
+                work[-1] = (v, i + 1, end)
+                t = target[i]
+                w = t if local is None else local.get(t, -1)
+                if w < 0:
                     continue
-                if w not in index:
+                if index[w] < 0:
                     index[w] = low[w] = counter
                     counter += 1
                     stack.append(w)
-                    on.add(w)
-                    work.append((w, m.first[w]))
-                elif w in on:
-                    low[v] = min(low[v], index[w])
+                    on[w] = 1
+                    node = order[w]
+                    work.append((w, first[node], first[node + 1]))
+                elif on[w] and index[w] < low[v]:
+                    low[v] = index[w]
                 continue
             work.pop()
             if work:
                 parent = work[-1][0]
-                low[parent] = min(low[parent], low[v])
+                if low[v] < low[parent]:
+                    low[parent] = low[v]
             if low[v] == index[v]:
                 comp = set()
                 while True:
                     w = stack.pop()
-                    on.discard(w)
-                    comp.add(w)
+                    on[w] = 0
+                    comp.add(order[w])
                     if w == v:
                         break
-                if len(comp) > 1 or any(t == v for t, _ in m.succ(v)):
+                node = order[v]
+                if len(comp) > 1 or any(t == node for t, _ in m.succ(node)):
                     out.append(comp)
     return out
 
