@@ -1,7 +1,8 @@
 """Re-pin the state counts of the small test configs: explore each (reduced, then without
 reductions, and its unreduced graph, keeping the obligations; then reduced, keeping the
-receipts too), and write block `pinned-counts` of the figures record
-(docs/figures.json), which tests/explorer/test_pinned_counts.py reads and the README renders.
+receipts too; then the symmetry-reduced liveness graph with its renamings), and write block
+`pinned-counts` of the figures record (docs/figures.json), which
+tests/explorer/test_pinned_counts.py reads and the README renders.
 Then the same for every config of `configs/` (the era configs of the smp granularity and of
 the 6.x worker, and the namespace-exit configs: reduced and unreduced, obligations kept), as
 block `pinned-eras`. Run it after a change of the model that changes the counts, then
@@ -25,6 +26,7 @@ from pathlib import Path
 from nfct_spec.docs.figures import RECORD, record_block
 from nfct_spec.engines.explorer import explore
 from nfct_spec.engines.lasso import build_graph
+from nfct_spec.engines.lasso_sym import build_quotient
 from nfct_spec.models.config import Config, config_from_json
 from nfct_spec.models.observers import OBLIGATIONS, RECEIPTS
 from nfct_spec.models.presets import RELIABLE
@@ -65,6 +67,7 @@ def row(label: str, config: Config) -> dict[str, object]:
     unreduced = explore(config, [], level=OBLIGATIONS, symmetry=False)
     receipts = explore(config, [], level=OBLIGATIONS | RECEIPTS)
     graph = build_graph(config)
+    quotient = build_quotient(config)
     if not (reduced.stats.complete and unreduced.stats.complete and receipts.stats.complete):
         raise SystemExit(f"{label}: not exhausted; a pinned config must be small")
     if len(graph.states) != unreduced.stats.states:
@@ -76,6 +79,8 @@ def row(label: str, config: Config) -> dict[str, object]:
         "depth": reduced.stats.depth,
         "unreduced_states": unreduced.stats.states,
         "receipts_states": receipts.stats.states,
+        "liveness_states": len(quotient.states),
+        "liveness_transitions": quotient.transitions,
         "config": config.to_json(),
     }
 
@@ -93,8 +98,8 @@ def main() -> int:
         args.record,
         "pinned-counts",
         {
-            "about": "Small configs exhausted in seconds (obligations kept; the last column keeps "
-            "receipts too), pinned by "
+            "about": "Small configs exhausted in seconds (obligations kept; the receipts column "
+            "keeps receipts too; the last two are the liveness graph's), pinned by "
             "tests/explorer/test_pinned_counts.py (a regression test of the model and of the "
             "reductions).",
             "command": shlex.join(["python", "scripts/pin_counts.py", *sys.argv[1:]]),
@@ -105,6 +110,8 @@ def main() -> int:
                 ["depth", "depth"],
                 ["unreduced_states", "states without reductions"],
                 ["receipts_states", "states with receipts (reduced)"],
+                ["liveness_states", "liveness graph (renamings kept)"],
+                ["liveness_transitions", "its transitions"],
             ],
             "rows": rows,
         },

@@ -18,13 +18,15 @@ from explorer_configs import small
 from helpers import explore_pinned, figures
 from nfct_spec.engines.explorer import explore
 from nfct_spec.engines.lasso import build_graph
+from nfct_spec.engines.lasso_sym import build_quotient
 from nfct_spec.models.config import config_from_json
 from nfct_spec.models.observers import OBLIGATIONS, RECEIPTS
 from nfct_spec.spec.catalogue import CATALOGUE
 
 PINNED = figures("pinned-counts")["rows"]
 """Written by scripts/pin_counts.py: each row has its config, its reduced states,
-transitions and depth, and its states without reductions."""
+transitions and depth, its states without reductions, with receipts, and its liveness graph's
+states and transitions."""
 
 
 @pytest.mark.parametrize("row", PINNED, ids=[row["label"] for row in PINNED])
@@ -35,6 +37,12 @@ def test_small_configs_have_their_pinned_state_counts(row: dict[str, Any]) -> No
     assert len(build_graph(config).states) == row["unreduced_states"]
     receipts = explore(config, [], level=OBLIGATIONS | RECEIPTS)
     assert receipts.stats.complete and receipts.stats.states == row["receipts_states"]
+    quotient = build_quotient(config)
+    assert quotient.complete
+    assert (len(quotient.states), quotient.transitions) == (
+        row["liveness_states"],
+        row["liveness_transitions"],
+    )
 
 
 def test_the_pinned_configs_are_the_small_test_config_on_every_variant() -> None:
