@@ -14,7 +14,7 @@ from nfct_spec.engines.lasso import FULL_FAIRNESS, check_lasso, weaker_fairness_
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import suite
-from nfct_spec.models.registry import take
+from nfct_spec.models.registry import ACTIONS, take
 from nfct_spec.replay import replay
 from nfct_spec.spec.fairness import LIVENESS
 
@@ -176,3 +176,13 @@ def test_the_group_of_a_component_is_its_explicit_lift(config: Config, prop_id: 
             assert taken == search.taken(m, comp, h, group)
             larger += len(group) > 1
     assert larger > 0
+
+
+def test_every_step_argument_is_known_to_the_renaming() -> None:
+    """A new action argument must be declared as naming a slot, flow or listener or as naming
+    none; the renaming refuses any other (steps of granularity smp name calls by position)."""
+    keys = {name for action in ACTIONS for name, _ in action.params}
+    assert keys - lasso_sym.NAMING_ARGS - lasso_sym.PLAIN_ARGS == {"call"}
+    namer = lasso_sym.Namer(small("6.x"))
+    with pytest.raises(ValueError, match="'call'"):
+        namer.args((("call", 0),), lasso_sym.identity(small("6.x")))

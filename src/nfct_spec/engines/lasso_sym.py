@@ -62,6 +62,7 @@ import networkx as nx
 from nfct_spec.engines.explorer import PROGRESS_EVERY, cycles_paused, peak_rss_mib
 from nfct_spec.engines.lasso import (
     LEVEL,
+    PROPERTY,
     Graph,
     Lasso,
     LivenessOutcome,
@@ -91,10 +92,13 @@ from nfct_spec.spec.fairness import (
 )
 from nfct_spec.traces import Trace, make_trace
 
-PROPERTY = "destroy-eventually"
-
 SLOT_ARGS = frozenset({"slot", "victim"})
 """The step arguments that name a memory slot (-1: none)."""
+NAMING_ARGS = SLOT_ARGS | {"flow", "listener", "requester", "order"}
+"""The step arguments that name a slot, a flow or a listener: what a renaming changes."""
+PLAIN_ARGS = frozenset({"packet", "name", "value"})
+"""The step arguments that name none (a packet kind, a sysctl and its value). An argument in
+neither set is refused (`Namer.args`): a renaming that missed it would make the lift unsound."""
 
 
 def applies(config: Config) -> bool:
@@ -195,8 +199,8 @@ class Namer:
                 value = self.names[g[2][self.position[value]]]
             elif key == "order" and isinstance(value, tuple):
                 value = tuple(g[0][v] for v in value)
-            elif key == "call":
-                raise ValueError("steps of granularity smp cannot be renamed")
+            elif key not in NAMING_ARGS and key not in PLAIN_ARGS:
+                raise ValueError(f"cannot rename a step argument {key!r}")
             out.append((key, value))
         return tuple(out)
 
