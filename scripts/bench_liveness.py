@@ -6,7 +6,9 @@ Per variant and slot count: the graph (states, transitions, seconds, peak memory
 not within `--budget`), each liveness entry under the full fairness set (its verdict and the
 seconds of its search), and the lasso of `destroy-eventually` under each fairness set with one
 record dropped (its length, or none). With `--unreduced`, also the unreduced graph's state
-count within the same budget, for the size of the reduction.
+count within the same budget, for the size of the reduction, and whether the unreduced lasso
+search agrees (a broken obligation and a fair lasso exactly where this one finds them, for
+both entries under every fairness set).
 
 Rows go to block `liveness` of the figures record (docs/figures.json, or `--record`), keyed by
 run: a run replaces the row of the same variant and slots. Each variant runs in a process of
@@ -40,6 +42,7 @@ COLUMNS = [
     ["exhausted", "exhausted"],
     ["states", "states"],
     ["unreduced", "unreduced states"],
+    ["agrees", "unreduced search agrees"],
     ["transitions", "transitions"],
     ["graph_seconds", "graph s"],
     ["destroy", "destroy-eventually"],
@@ -85,6 +88,7 @@ def measure(variant: str, slots: int, budget: int, unreduced: bool) -> dict[str,
         "exhausted": "yes" if graph.complete else "no",
         "states": len(graph.states),
         "unreduced": None,
+        "agrees": None,
         "transitions": graph.transitions,
         "graph_seconds": round(built, 1),
         "destroy": verdicts[LIVENESS[0]],
@@ -96,7 +100,29 @@ def measure(variant: str, slots: int, budget: int, unreduced: bool) -> dict[str,
     if unreduced:
         plain = lasso.build_graph(config, budget)
         row["unreduced"] = f"{len(plain.states):,}" + ("" if plain.complete else " (budget)")
+        row["agrees"] = _agreement(graph, plain) if plain.complete and graph.complete else None
     return row
+
+
+def _agreement(graph: lasso_sym.Quotient, plain: lasso.Graph) -> str:
+    """Whether the unreduced search finds a broken obligation and a fair lasso exactly where
+    the symmetry-reduced one does, for both entries under every fairness set."""
+    cases = [
+        (prop_id, fairness)
+        for prop_id in LIVENESS
+        for fairness in [lasso.FULL_FAIRNESS, *lasso.weaker_fairness_sets()]
+    ]
+    differ = []
+    for prop_id, fairness in cases:
+        reduced = lasso_sym.check_liveness(graph, fairness, prop_id)
+        unreduced = lasso.check_liveness(plain, fairness, prop_id)
+        if (reduced.broken is None, reduced.lasso is None) != (
+            unreduced.broken is None,
+            unreduced.lasso is None,
+        ):
+            dropped = ",".join(f for f in lasso.FULL_FAIRNESS if f not in fairness) or "none"
+            differ.append(f"{prop_id} without {dropped}")
+    return f"yes ({len(cases)} of {len(cases)})" if not differ else "NO: " + "; ".join(differ)
 
 
 def main() -> None:
@@ -129,6 +155,10 @@ def main() -> None:
             )
         else:
             record_row(args.record, BLOCK, "run", row)
+            block = load_figures(args.record)[BLOCK]
+            if block["columns"] != COLUMNS:
+                rows = [{"agrees": None, **r} for r in block["rows"]]
+                record_block(args.record, BLOCK, {**block, "columns": COLUMNS, "rows": rows})
 
 
 if __name__ == "__main__":
