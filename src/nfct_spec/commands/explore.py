@@ -184,7 +184,7 @@ class MemberRun:
                 {
                     "variant": self.config.variant,
                     "config": self.config.name,
-                    "observers": f"{level_name(LIVENESS_LEVEL)}, {_kind(self.graph)} (liveness)",
+                    "observers": f"{level_name(LIVENESS_LEVEL)}, {_kind(self.config)} (liveness)",
                     "exhausted": self.graph.complete,
                     "states": len(self.graph.states),
                     "transitions": self.graph.transitions,
@@ -221,7 +221,7 @@ class MemberRun:
         if self.graph is not None:
             lines.append(
                 f"{self.config.variant} {self.config.name} [liveness]: "
-                f"{len(self.graph.states):,} {_kind(self.graph)} states, "
+                f"{len(self.graph.states):,} {_kind(self.config)} states, "
                 f"{self.liveness_seconds:.1f} s"
             )
         return "\n".join(lines)
@@ -321,7 +321,7 @@ def _member(
         started = time.perf_counter()
         plain = _plain_lines(progress, label)
 
-        kind = "symmetry-reduced" if lasso_sym.applies(config) else "unreduced"
+        kind = _kind(config)
 
         def report(states: int) -> None:
             progress.update(task, info=f"{states} states ({kind})")
@@ -337,8 +337,9 @@ def _member(
     return run
 
 
-def _kind(graph: Graph | Quotient) -> str:
-    return "symmetry-reduced" if isinstance(graph, Quotient) else "unreduced"
+def _kind(config: Config) -> str:
+    """Which liveness graph a config gets (`_liveness_graph`)."""
+    return "symmetry-reduced" if lasso_sym.applies(config) else "unreduced"
 
 
 def _liveness_graph(

@@ -274,9 +274,14 @@ class Lasso:
     cycle: list[tuple[Step, State]]
 
 
+def assumed(config: Config, state: State, fairness: Sequence[str]) -> bool:
+    """Whether a state may be on a lasso under `fairness`: its assumptions hold there (only
+    `retry-timeout-positive` makes one)."""
+    return RETRY_POSITIVE.id not in fairness or assumptions_hold(config, state)
+
+
 def _allowed(graph: Graph, node: int, fairness: Sequence[str]) -> bool:
-    state = graph.states[node]
-    return RETRY_POSITIVE.id not in fairness or assumptions_hold(graph.config, state)
+    return assumed(graph.config, graph.states[node], fairness)
 
 
 def _restricted(graph: Graph, slot: int, fairness: Sequence[str], prop_id: str) -> nx.DiGraph:
@@ -542,7 +547,12 @@ def broken_trace(config: Config, graph: Graph, prop_id: str = PROPERTY) -> Trace
     if path is None:
         return None
     node = graph.index[path[-1][1]] if path else 0
-    steps = [step for step, _ in path] + [breaking[node]]
+    return broken_from_steps(config, [step for step, _ in path] + [breaking[node]], prop_id)
+
+
+def broken_from_steps(config: Config, steps: Sequence[Step], prop_id: str) -> Trace:
+    """The trace of a path whose last step breaks an obligation of `prop_id`, replayed from
+    the initial state at the liveness graph's observer level."""
     meta = {
         "property": prop_id,
         "finding": "violated",
@@ -572,17 +582,38 @@ def check_liveness(
 ) -> LivenessOutcome:
     """Search the graph for a broken obligation and a fair lasso of `prop_id` under
     `fairness`."""
-    config = graph.config
-    lasso = find_lasso(graph, fairness, prop_id)
+    return outcome_of(
+        graph.config,
+        fairness,
+        prop_id,
+        find_lasso(graph, fairness, prop_id),
+        broken_trace(graph.config, graph, prop_id),
+        (graph.complete, len(graph.states), graph.transitions),
+    )
+
+
+def outcome_of(
+    config: Config,
+    fairness: Sequence[str],
+    prop_id: str,
+    lasso: Lasso | None,
+    broken: Trace | None,
+    size: tuple[bool, int, int],
+    symmetry: bool = False,
+) -> LivenessOutcome:
+    """The outcome of one search: its lasso as a trace, its broken obligation, and the graph's
+    (complete, states, transitions)."""
     trace = lasso_trace(config, lasso, fairness, prop_id) if lasso is not None else None
+    complete, states, transitions = size
     return LivenessOutcome(
         tuple(fairness),
-        graph.complete,
-        len(graph.states),
-        graph.transitions,
-        broken_trace(config, graph, prop_id),
+        complete,
+        states,
+        transitions,
+        broken,
         trace,
         peak_rss_mib(),
+        symmetry=symmetry,
     )
 
 

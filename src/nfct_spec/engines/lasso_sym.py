@@ -56,22 +56,25 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import networkx as nx
 
-from nfct_spec.engines.explorer import PROGRESS_EVERY, cycles_paused, peak_rss_mib
+from nfct_spec.engines.explorer import PROGRESS_EVERY, cycles_paused
 from nfct_spec.engines.lasso import (
+    FULL_FAIRNESS,
     LEVEL,
     PROPERTY,
     Graph,
     Lasso,
     LivenessOutcome,
     Unit,
+    assumed,
+    broken_from_steps,
     fair_actions,
     fair_cycle,
     fair_units,
-    lasso_trace,
-    replay_path,
+    outcome_of,
     same_state,
     streett_components,
     strong_actions,
@@ -82,15 +85,14 @@ from nfct_spec.models.intern import Interner
 from nfct_spec.models.registry import Args, ArgValue, Step, free_slots, successors, take
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.fairness import (
-    FAIRNESS,
     HELD,
-    RETRY_POSITIVE,
     TRAFFIC_ACTIONS,
     TRAFFIC_STOPS,
-    assumptions_hold,
     obligation_broken,
 )
-from nfct_spec.traces import Trace, make_trace
+from nfct_spec.traces import Trace
+
+T = TypeVar("T")
 
 SLOT_ARGS = frozenset({"slot", "victim"})
 """The step arguments that name a memory slot (-1: none)."""
@@ -249,19 +251,11 @@ class Quotient:
 
     def renaming_id(self, g: Renaming) -> int:
         """The index of a renaming (added if new)."""
-        found = self.renaming_ids.get(g)
-        if found is None:
-            found = self.renaming_ids[g] = len(self.renamings)
-            self.renamings.append(g)
-        return found
+        return _number(self.renamings, self.renaming_ids, g)
 
     def step_id(self, step: Step) -> int:
         """The index of a step (added if new)."""
-        found = self.step_ids.get(step)
-        if found is None:
-            found = self.step_ids[step] = len(self.steps)
-            self.steps.append(step)
-        return found
+        return _number(self.steps, self.step_ids, step)
 
     def edges(self, node: int) -> range:
         """The indices of a node's edges."""
@@ -275,6 +269,15 @@ class Quotient:
             self.renaming_of[e],
             bool(self.changes[e]),
         )
+
+
+def _number(table: list[T], ids: dict[T, int], item: T) -> int:
+    """The index of `item` in `table` (appended if new; `ids` is the index of the table)."""
+    found = ids.get(item)
+    if found is None:
+        found = ids[item] = len(table)
+        table.append(item)
+    return found
 
 
 def all_successors(config: Config, state: State) -> Iterator[tuple[Step, State]]:
@@ -383,6 +386,11 @@ class Marked:
             yield self.target[i], self.edge[i]
 
 
+Component = tuple[set[int], dict[int, int], list[int], set[Unit]]
+"""A pruned component of the marked graph, each node's renaming into its lift, the group of its
+lift and the instances taken inside it (`SymLiveness.components`)."""
+
+
 class SymLiveness:
     """The lasso search of one property under one fairness set on an annotated quotient.
     Renamings are handled by number (`Group`)."""
@@ -401,9 +409,7 @@ class SymLiveness:
 
     def allowed(self, node: int) -> bool:
         """Whether the assumptions of the fairness set hold in a node."""
-        return RETRY_POSITIVE.id not in self.fairness or assumptions_hold(
-            self.config, self.graph.states[node]
-        )
+        return assumed(self.config, self.graph.states[node], self.fairness)
 
     def rename(self, unit: Unit, g: int) -> Unit:
         """A fairness instance renamed by renaming number `g` (remembered)."""
@@ -505,9 +511,10 @@ class SymLiveness:
         }
         return {self.rename(unit, g) for unit in base for g in group}
 
-    def components(self, m: Marked) -> Iterator[set[int]]:
+    def components(self, m: Marked) -> Iterator[Component]:
         """The components of the marked graph, each pruned until every strong instance one of
-        its lifted states enables is taken inside the lifted component, in a fixed order."""
+        its lifted states enables is taken inside the lifted component, in a fixed order, with
+        their lifts and the instances taken inside."""
         work = sccs(m, range(len(m)))
         work.reverse()
         while work:
@@ -523,18 +530,17 @@ class SymLiveness:
                 )
             }
             if not bad:
-                yield comp
+                yield comp, h, group, taken
                 continue
             parts = sccs(m, comp - bad)
             parts.reverse()
             work.extend(parts)
 
-    def fair_able(self, m: Marked, comp: set[int]) -> bool:
+    def fair_able(self, m: Marked, component: Component) -> bool:
         """Whether the lifted component has a fair cycle (its strong instances are all taken
         inside it, `components`): no weak instance is enabled in each of its states and never
         taken."""
-        _, h, group = self.lifts(m, comp)
-        taken = self.taken(m, comp, h, group)
+        comp, h, group, taken = component
         common = set.intersection(
             *(
                 {
@@ -556,8 +562,9 @@ class SymLiveness:
         if stuck:
             first = min(stuck, key=lambda mid: (m.slot[mid], m.node[mid]))
             return self.rebuild(m, {first}, first, stuck=True)
-        for comp in self.components(m):
-            if self.fair_able(m, comp):
+        for component in self.components(m):
+            if self.fair_able(m, component):
+                comp = component[0]
                 return self.rebuild(m, comp, min(comp), stuck=False)
         return None
 
@@ -749,26 +756,15 @@ def _lift(search: SymLiveness, edges: list[int]) -> tuple[list[tuple[Step, State
 def broken_trace(graph: Quotient, prop_id: str = PROPERTY) -> Trace | None:
     """The BFS-shortest path to a step that breaks an obligation (through states that respect
     `retry-timeout-positive`), lifted to real steps, as a trace of `prop_id`."""
-    config = graph.config
     breaking = {node: step for node, step in reversed(graph.broken)}
-    full = tuple(f.id for f in FAIRNESS)
-    search = SymLiveness(graph, full, prop_id)
+    search = SymLiveness(graph, FULL_FAIRNESS, prop_id)
     edges = shortest_nodes(graph, breaking.__contains__, search.allowed)
     if edges is None:
         return None
     path, _, g = _lift(search, edges)
     node = graph.dst_of[edges[-1]] if edges else 0
     steps = [step for step, _ in path] + [search.namer.step(breaking[node], graph.renamings[g])]
-    meta = {
-        "property": prop_id,
-        "finding": "violated",
-        "step": len(steps),
-        "engine": "explorer",
-        "variant": config.variant,
-        "observers": LEVEL,
-    }
-    start = initial_state(config, LEVEL)
-    return make_trace(config, replay_path(config, start, steps), start, meta)
+    return broken_from_steps(graph.config, steps, prop_id)
 
 
 def find_lasso(graph: Quotient, fairness: Sequence[str], prop_id: str = PROPERTY) -> Lasso | None:
@@ -781,16 +777,12 @@ def check_liveness(
 ) -> LivenessOutcome:
     """A broken obligation and a fair lasso of `prop_id` under `fairness`, searched on the
     annotated quotient."""
-    config = graph.config
-    lasso = find_lasso(graph, fairness, prop_id)
-    trace = lasso_trace(config, lasso, fairness, prop_id) if lasso is not None else None
-    return LivenessOutcome(
-        tuple(fairness),
-        graph.complete,
-        len(graph.states),
-        graph.transitions,
+    return outcome_of(
+        graph.config,
+        fairness,
+        prop_id,
+        find_lasso(graph, fairness, prop_id),
         broken_trace(graph, prop_id),
-        trace,
-        peak_rss_mib(),
+        (graph.complete, len(graph.states), graph.transitions),
         symmetry=True,
     )
