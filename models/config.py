@@ -216,8 +216,11 @@ class Config:
     becomes no step at all), so a safety property that holds here holds there; a finding here
     may need a run that the timers forbid, and is only a finding of the config once a search
     without the abstraction shows it. The explorer uses it that way
-    (`explore(.., untimed=True)`); liveness never does (the retry's urgency is what makes it
-    happen)."""
+    (`explore(.., untimed=True)`). The liveness search may use it too, but only with a weaker
+    reading of the fairness records (a retry handler's step counts as taken even when it
+    changes nothing, and as a tick; the 6.x worker is under weak fairness), under which every
+    fair counterexample of the config has one here (`nfct_spec.engines.lasso`, "Untimed
+    retries"); its lassos are candidates, searched again without the abstraction."""
 
     observed: bool = False
     """The config of a recorded run (`nfct_spec.kernel.conformance`): its sizes are those of

@@ -8,14 +8,17 @@ seconds of its search), and the lasso of `destroy-eventually` under each fairnes
 record dropped (its length, or none). With `--unreduced`, also the unreduced graph's state
 count within the same budget, for the size of the reduction, and whether the unreduced lasso
 search agrees (a broken obligation and a fair lasso exactly where this one finds them, for
-both entries under every fairness set).
+both entries under every fairness set). With `--untimed`, the graph is that of the config with
+its DESTROY retries untimed (`Config.retry_untimed`, read as `nfct_spec.engines.lasso` says
+under "Untimed retries"), and `--timed` adds whether the search of the config as it is agrees
+(when its graph fits the budget).
 
 Rows go to block `liveness` of the figures record (docs/figures.json, or `--record`), keyed by
 run: a run replaces the row of the same variant and slots. Each variant runs in a process of
 its own (its peak memory is its own).
 
 Usage: python scripts/bench_liveness.py [--variants 2.6.31,6.x] [--slots 2] [--budget N]
-       [--unreduced] [--record docs/figures.json]
+       [--unreduced] [--untimed [--timed]] [--record docs/figures.json]
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ COLUMNS = [
     ["states", "states"],
     ["unreduced", "unreduced states"],
     ["agrees", "unreduced search agrees"],
+    ["timed", "search of the timed config agrees"],
     ["transitions", "transitions"],
     ["graph_seconds", "graph s"],
     ["destroy", "destroy-eventually"],
@@ -58,9 +62,18 @@ def _verdict(outcome: lasso.LivenessOutcome, seconds: float) -> str:
     return f"{found} ({seconds:.0f} s)"
 
 
-def measure(variant: str, slots: int, budget: int, unreduced: bool) -> dict[str, object]:
+def measure(
+    variant: str,
+    slots: int,
+    budget: int,
+    unreduced: bool,
+    untimed: bool = False,
+    timed: bool = False,
+) -> dict[str, object]:
     """One row: the graph, both entries under the full fairness set, the weaker lassos."""
     config = reference(slots, variant)
+    if untimed:
+        config = config.with_(retry_untimed=True)
     started = time.perf_counter()
 
     def progress(states: int) -> None:
@@ -87,11 +100,14 @@ def measure(variant: str, slots: int, budget: int, unreduced: bool) -> dict[str,
         lassos.append(f"{dropped}: {steps}")
         print(f"  without {dropped}: {steps}", flush=True)
     row: dict[str, object] = {
-        "run": f"{variant}, {slots} slots" + ("" if graph.complete else f", budget {budget:,}"),
+        "run": f"{variant}, {slots} slots"
+        + (", retries untimed" if untimed else "")
+        + ("" if graph.complete else f", budget {budget:,}"),
         "exhausted": "yes" if graph.complete else "no",
         "states": len(graph.states),
         "unreduced": None,
         "agrees": None,
+        "timed": None,
         "transitions": graph.transitions,
         "graph_seconds": round(built, 1),
         "destroy": verdicts[LIVENESS[0]],
@@ -104,12 +120,20 @@ def measure(variant: str, slots: int, budget: int, unreduced: bool) -> dict[str,
         plain = lasso.build_graph(config, budget)
         row["unreduced"] = f"{len(plain.states):,}" + ("" if plain.complete else " (budget)")
         row["agrees"] = _agreement(graph, plain) if plain.complete and graph.complete else None
+    if untimed and timed:
+        concrete = lasso_sym.build_quotient(config.with_(retry_untimed=False), budget)
+        row["timed"] = (
+            f"{_agreement(graph, concrete)}, {len(concrete.states):,} states"
+            if concrete.complete and graph.complete
+            else f"not searched ({len(concrete.states):,} states, the budget)"
+        )
     return row
 
 
-def _agreement(graph: lasso_sym.Quotient, plain: lasso.Graph) -> str:
-    """Whether the unreduced search finds a broken obligation and a fair lasso exactly where
-    the symmetry-reduced one does, for both entries under every fairness set."""
+def _agreement(graph: lasso_sym.Quotient, plain: lasso.Graph | lasso_sym.Quotient) -> str:
+    """Whether the other search (unreduced, or of the timed config) finds a broken obligation
+    and a fair lasso exactly where this one does, for both entries under every fairness
+    set."""
     cases = [
         (prop_id, fairness)
         for prop_id in LIVENESS
@@ -118,7 +142,11 @@ def _agreement(graph: lasso_sym.Quotient, plain: lasso.Graph) -> str:
     differ = []
     for prop_id, fairness in cases:
         reduced = lasso_sym.check_liveness(graph, fairness, prop_id)
-        unreduced = lasso.check_liveness(plain, fairness, prop_id)
+        unreduced = (
+            lasso_sym.check_liveness(plain, fairness, prop_id)
+            if isinstance(plain, lasso_sym.Quotient)
+            else lasso.check_liveness(plain, fairness, prop_id)
+        )
         if (reduced.broken is None, reduced.lasso is None) != (
             unreduced.broken is None,
             unreduced.lasso is None,
@@ -134,6 +162,8 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=2)
     parser.add_argument("--budget", type=int, default=4_000_000)
     parser.add_argument("--unreduced", action="store_true")
+    parser.add_argument("--untimed", action="store_true")
+    parser.add_argument("--timed", action="store_true")
     parser.add_argument("--record", type=Path, default=RECORD)
     args = parser.parse_args()
     command = shlex.join(["python", "scripts/bench_liveness.py", *sys.argv[1:]])
@@ -141,7 +171,15 @@ def main() -> None:
     for variant in args.variants.split(","):
         # Each variant in a process of its own, so that its peak memory is its own.
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-            row = pool.submit(measure, variant, args.slots, args.budget, args.unreduced).result()
+            row = pool.submit(
+                measure,
+                variant,
+                args.slots,
+                args.budget,
+                args.unreduced,
+                args.untimed,
+                args.timed,
+            ).result()
         row["command"] = command
         if BLOCK not in (load_figures(args.record) if args.record.exists() else {}):
             record_block(
@@ -160,7 +198,7 @@ def main() -> None:
             record_row(args.record, BLOCK, "run", row)
             block = load_figures(args.record)[BLOCK]
             if block["columns"] != COLUMNS:
-                rows = [{"agrees": None, **r} for r in block["rows"]]
+                rows = [{"agrees": None, "timed": None, **r} for r in block["rows"]]
                 record_block(args.record, BLOCK, {**block, "columns": COLUMNS, "rows": rows})
 
 

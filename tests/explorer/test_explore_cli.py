@@ -15,6 +15,7 @@ from nfct_spec.engines import lasso as lasso_engine
 from nfct_spec.engines.lasso import FULL_FAIRNESS
 from nfct_spec.models.presets import suite
 from nfct_spec.results import Result
+from nfct_spec.spec.fairness import LIVENESS
 
 PROPS = ["count-exact", "table-bound", "destroy-eventually"]
 
@@ -90,6 +91,38 @@ def test_untimed_retries_with_two_workers_give_the_same_verdicts(tmp_path: Path)
     rows = {r["property"]: r for r in docs[1]["results"]}
     assert rows["count-exact"]["scope"].endswith("retries untimed")
     assert main(["replay", str(untimed / rows["table-bound"]["trace"])]) == 0
+    # The liveness entry is decided on the untimed graph alone: the timed graph, which alone
+    # gives the lassos of the weaker fairness sets, is not built.
+    assert "DESTROY retries untimed" in rows["destroy-eventually"]["scope"]
+    live = [s for s in run["searches"] if "liveness" in s["observers"]]
+    assert [s["observers"] for s in live] == [
+        "obligations, symmetry-reduced, retries untimed (liveness)"
+    ]
+    assert not list((untimed / "traces-explorer").glob("*/destroy-eventually.without-*"))
+
+
+def test_an_untimed_candidate_is_searched_again_on_the_config_as_it_is() -> None:
+    """On `ci.faults` (2.6.31) a failed message build loses a DESTROY: the untimed graph finds
+    the broken obligation, a candidate only, so both entries are searched again, and the
+    obligation shown BFS-shortest, on the timed graph; on `ci.listeners` the untimed graph
+    decides both and the timed one is not built."""
+    faults, listeners = (
+        next(c for c in suite("ci", "2.6.31") if c.name == name)
+        for name in ("ci.faults", "ci.listeners")
+    )
+    run = explore_command.MemberRun(faults, [])
+    explore_command._live(run, LIVENESS, 100_000, lambda _: None, untimed=True)
+    assert run.untimed is not None and run.graph is not None
+    plain = lasso_engine.build_graph(faults)
+    for prop_id in LIVENESS:
+        outcome = run.outcomes[prop_id]
+        unreduced = lasso_engine.check_liveness(plain, FULL_FAIRNESS, prop_id).broken
+        assert not outcome.untimed and outcome.broken is not None and unreduced is not None
+        assert len(outcome.broken.steps) == len(unreduced.steps)
+    run = explore_command.MemberRun(listeners, [])
+    explore_command._live(run, LIVENESS, 100_000, lambda _: None, untimed=True)
+    assert run.untimed is not None and run.graph is None
+    assert all(run.outcomes[p].untimed for p in LIVENESS)
 
 
 def test_explore_keeps_the_results_of_other_engines(tmp_path: Path) -> None:

@@ -34,7 +34,14 @@ from nfct_spec.commands.common import (
     verdict_cell,
 )
 from nfct_spec.engines import lasso_sym
-from nfct_spec.engines.explorer import Exploration, Stats, explore, search_groups
+from nfct_spec.engines.explorer import (
+    UNTIMED,
+    Exploration,
+    Stats,
+    explore,
+    search_groups,
+    untimed_applies,
+)
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     PROPERTY,
@@ -72,7 +79,10 @@ REDUCTIONS = ("symmetry", "por", "untimed")
 """`--reduction`: `symmetry` (the default: symmetry, the observer projection and the sk_drops
 slice); `por`, which adds partial-order reduction to the safety searches; or `untimed`, which
 searches 2.6.31 and 6.x configs with their DESTROY retries untimed (`Config.retry_untimed`, an
-over-approximation) and shows each finding again on the config as it is."""
+over-approximation) and shows each finding again on the config as it is; the liveness entries
+too, read as `nfct_spec.engines.lasso` says under "Untimed retries" (an entry that search
+exhausts holds; a candidate lasso sends the entry to the search of the config as it is, which
+alone writes the lassos of the weaker fairness sets)."""
 PLAIN_EVERY = 1_000_000
 """Without a terminal (a log, a CI job) the progress bars do not show; a search then prints a
 plain line per this many states, and one when it ends."""
@@ -107,8 +117,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="por: also partial-order reduce the safety searches (same verdicts; findings are "
         "shown again by the unreduced search); untimed: search 2.6.31 and 6.x configs with "
         "untimed DESTROY retries (an over-approximation: what it does not find, the config "
-        "does not have; its findings are shown again with timed retries); the liveness search "
-        "uses symmetry only, with the renamings kept on its edges",
+        "does not have; its findings are shown again with timed retries), the liveness "
+        "entries too (lassos for weaker fairness sets then only where the timed liveness "
+        "graph was needed); the liveness search uses symmetry with the renamings kept on its "
+        "edges",
     )
     cmd.add_argument(
         "--workers",
@@ -128,8 +140,21 @@ class MemberRun:
     config: Config
     explorations: list[Exploration]
     graph: Graph | Quotient | None = None
+    """The liveness graph of the config as it is (None if it was not needed)."""
     outcomes: dict[str, LivenessOutcome] = field(default_factory=dict)
     liveness_seconds: float = 0.0
+    untimed: Graph | Quotient | None = None
+    """With `--reduction untimed`, the liveness graph of the config with its DESTROY retries
+    untimed, searched first (`_live`)."""
+
+    def graphs(self) -> list[tuple[str, Graph | Quotient]]:
+        """The liveness graphs searched, each with what it is."""
+        found: list[tuple[str, Graph | Quotient]] = []
+        if self.untimed is not None:
+            found.append((f"{_kind(self.config)}, {UNTIMED}", self.untimed))
+        if self.graph is not None:
+            found.append((_kind(self.config), self.graph))
+        return found
 
     def exploration_for(self, prop: Property) -> Exploration | None:
         """The search that checked `prop`."""
@@ -179,15 +204,15 @@ class MemberRun:
                     "unshown": sorted(exploration.unshown),
                 }
             out.append(line)
-        if self.graph is not None:
+        for kind, graph in self.graphs():
             out.append(
                 {
                     "variant": self.config.variant,
                     "config": self.config.name,
-                    "observers": f"{level_name(LIVENESS_LEVEL)}, {_kind(self.config)} (liveness)",
-                    "exhausted": self.graph.complete,
-                    "states": len(self.graph.states),
-                    "transitions": self.graph.transitions,
+                    "observers": f"{level_name(LIVENESS_LEVEL)}, {kind} (liveness)",
+                    "exhausted": graph.complete,
+                    "states": len(graph.states),
+                    "transitions": graph.transitions,
                     "seconds": round(self.liveness_seconds, 2),
                 }
             )
@@ -218,11 +243,17 @@ class MemberRun:
                 f"({stats.states_per_second:,.0f} states/s, peak {stats.peak_rss_mib:.0f} MiB"
                 f"{reduced})"
             )
-        if self.graph is not None:
+        for kind, graph in self.graphs():
             lines.append(
                 f"{self.config.variant} {self.config.name} [liveness]: "
-                f"{len(self.graph.states):,} {_kind(self.config)} states, "
+                f"{len(graph.states):,} {kind} states, "
                 f"{self.liveness_seconds:.1f} s"
+            )
+        if self.untimed is not None and self.graph is None:
+            lines.append(
+                f"{self.config.variant} {self.config.name} [liveness]: every entry decided "
+                f"with {UNTIMED}; lassos for weaker fairness sets not searched (they need the "
+                "timed graph: run without --reduction untimed)"
             )
         return "\n".join(lines)
 
@@ -327,14 +358,41 @@ def _member(
             progress.update(task, info=f"{states} states ({kind})")
             plain(states, f"{kind}, {time.perf_counter() - started:.0f} s")
 
-        graph = _liveness_graph(config, max_states, report)
-        run.graph = graph
+        _live(run, live, max_states, report, how.untimed and untimed_applies(config))
+        graph = run.graph or run.untimed
+        assert graph is not None
         progress.update(task, info=f"{len(graph.states)} states ({kind})")
-        run.outcomes = {prop_id: _liveness(graph, FULL_FAIRNESS, prop_id) for prop_id in live}
         run.liveness_seconds = time.perf_counter() - started
         progress.update(task, total=1, completed=1)
     progress.console.print(run.line(), markup=False)
     return run
+
+
+def _live(
+    run: MemberRun,
+    live: Sequence[str],
+    max_states: int,
+    report: Callable[[int], None],
+    untimed: bool,
+) -> None:
+    """The liveness entries under the full fairness set. With `untimed`, first on the graph of
+    the config with its DESTROY retries untimed: an entry it exhausts holds in the config (the
+    argument is `nfct_spec.engines.lasso`'s "Untimed retries"); what it finds, or a graph cut
+    at the budget, is only a candidate, and the entry is searched again on the config as it
+    is."""
+    config = run.config
+    todo = list(live)
+    if untimed:
+        run.untimed = _liveness_graph(config.with_(retry_untimed=True), max_states, report)
+        for prop_id in live:
+            outcome = _liveness(run.untimed, FULL_FAIRNESS, prop_id)
+            if outcome.complete and outcome.broken is None and outcome.lasso is None:
+                run.outcomes[prop_id] = outcome
+                todo.remove(prop_id)
+    if todo:
+        run.graph = _liveness_graph(config, max_states, report)
+        for prop_id in todo:
+            run.outcomes[prop_id] = _liveness(run.graph, FULL_FAIRNESS, prop_id)
 
 
 def _kind(config: Config) -> str:
@@ -374,6 +432,9 @@ def _weaker_lassos(runs: list[MemberRun], out: Path) -> None:
     one, written as `destroy-eventually.without-RECORD.json`."""
     for fairness in weaker_fairness_sets():
         for run in runs:
+            # A lasso of the untimed graph need not be one of the config: only the graph of
+            # the config as it is gives them (built with --reduction untimed only when the
+            # untimed search could not decide an entry).
             lasso = None if run.graph is None else _lasso(run.graph, fairness)
             if lasso is not None:
                 dropped = next(f for f in FULL_FAIRNESS if f not in fairness)

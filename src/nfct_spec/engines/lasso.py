@@ -47,6 +47,46 @@ a closed walk is grown from its first state by detours that take a missing insta
 may instead be avoided by visiting a state where it is disabled) until the walk is fair. In the
 ITF trace, `loop` is the index of the state where the cycle starts, and the last state equals
 that state (the closing step is recorded, so the whole cycle replays).
+
+**Untimed retries.** The graph of a config with its DESTROY retries untimed
+(`Config.retry_untimed`: 2.6.31's dying-list retry timers and the countdown of 6.x's redelivery
+worker forgotten) is searched with a weaker reading of the fairness records:
+
+- a step of a retry handler (`death_by_event`, `ecache_work`) takes its own instance even when
+  it changes nothing, and takes the tick's instance too (`takes`);
+- the 6.x redelivery worker is under weak fairness, not strong (`strong_actions`).
+
+With that reading every fair counterexample of the config as it is (C) has a fair counterpart
+in the untimed config (A), so an entry A exhausts holds in C. Forgetting the timers maps each
+run of C to a run of A (a tick that only counted a retry timer down becomes no step) and keeps
+every held conntrack, every obligation, every traffic step and every assumption. Take a fair
+cycle of C and its image:
+
+- Instances other than the tick and the retry handlers are enabled, change the state and are
+  taken alike in both: their guards and effects do not read the forgotten values.
+- 2.6.31's `death_by_event` is enabled in both whenever the conntrack's retry timer is pending
+  (the model lets a retry fire at any tick up to its bound). A retry that fails in C changes
+  the timer's value, which A does not keep: in A it may change nothing, and the first rule
+  counts it taken all the same.
+- The 6.x worker runs in C only when its countdown is 0, in A whenever it is scheduled. If it
+  is scheduled in every state of the image, the C cycle runs it: a tick counts it down and only
+  a run sets it up again; without ticks its countdown keeps C's tick enabled, unless it is at 0
+  somewhere (then strong fairness runs it) or every step is held back somewhere (an allocation
+  waiting for early drop), where A does not enable the worker either. It may instead be
+  scheduled only in some states, while C's tick is held back by such a wait and the worker
+  never reaches 0: C is fair there, and A's worker is owed nothing only under weak fairness.
+- The tick: if A's tick is enabled in every state of the image and the C cycle ticks, that
+  tick counts down a timer A keeps, so the image ticks. If the C cycle never ticks, C's tick
+  is disabled in one of its states where A's is enabled, which happens only when a retry is
+  due there (a retry timer or the worker at 0); strong fairness runs it on the cycle, or its
+  only step changes nothing and can be put on the cycle as a loop, and its image takes the tick
+  by the first rule.
+
+So what A does not find C does not have. What A finds is only a candidate (a retry may stand in
+for time), and `nfct-spec explore --reduction untimed` then searches C for that entry.
+`tests/explorer/test_lasso_untimed.py` compares both on small configs, every entry under every
+fairness set (they agree), and shows that each rule is needed: without either, A misses a
+lasso that C has.
 """
 
 from __future__ import annotations
@@ -114,22 +154,44 @@ def weaker_fairness_sets() -> list[tuple[str, ...]]:
     return [tuple(i for i in FULL_FAIRNESS if i != dropped) for dropped in FULL_FAIRNESS]
 
 
-def strong_actions(fairness: Sequence[str]) -> frozenset[str]:
-    """The actions under strong fairness in a fairness set."""
-    return frozenset(a for f in FAIRNESS if f.id in fairness for a in f.strong)
+def strong_actions(config: Config, fairness: Sequence[str]) -> frozenset[str]:
+    """The actions under strong fairness in a fairness set. With the DESTROY retries untimed
+    (`Config.retry_untimed`) the 6.x redelivery worker is under weak fairness ("Untimed
+    retries" above)."""
+    strong = frozenset(a for f in FAIRNESS if f.id in fairness for a in f.strong)
+    return strong - {"ecache_work"} if config.retry_untimed else strong
 
 
 def missing_units(
-    enabled: Sequence[Iterable[Unit]], taken: AbstractSet[Unit], fairness: Sequence[str]
+    config: Config,
+    enabled: Sequence[Iterable[Unit]],
+    taken: AbstractSet[Unit],
+    fairness: Sequence[str],
 ) -> list[Unit]:
     """The instances a cycle owes but does not take: weak ones enabled in every state of it,
     strong ones enabled in some state of it (`enabled` lists the instances per state)."""
-    strong = strong_actions(fairness)
+    strong = strong_actions(config, fairness)
     sets = [set(units) for units in enabled]
     always = set.intersection(*sets) if sets else set()
     sometimes = set.union(*sets) if sets else set()
     owed = {u for u in always if u[0] not in strong} | {u for u in sometimes if u[0] in strong}
     return sorted(owed - taken, key=repr)
+
+
+RETRY_HANDLERS = frozenset({"death_by_event", "ecache_work"})
+"""The handlers that retry a failed DESTROY: 2.6.31's dying-list retry timer and 6.x's
+redelivery worker."""
+TICK: Unit = ("env_tick", ())
+
+
+def takes(config: Config, step: Step, changed: bool) -> tuple[Unit, ...]:
+    """The fairness instances a step takes on a cycle: its own, if it changes the state. With
+    the DESTROY retries untimed (`Config.retry_untimed`, "Untimed retries" above) a step of a
+    retry handler takes its own instance even when it changes nothing, and the tick's too."""
+    unit = (step.action, step.args)
+    if config.retry_untimed and step.action in RETRY_HANDLERS:
+        return (unit, TICK)
+    return (unit,) if changed else ()
 
 
 @cache
@@ -340,17 +402,19 @@ def _walk(graph: Graph, nodes: list[int], fairness: Sequence[str]) -> list[Edge]
 def _unfair_units(
     graph: Graph, walk: list[Edge], nodes: Iterable[int], fairness: Sequence[str]
 ) -> list[Unit]:
-    taken = {(s.action, s.args) for a, s, b in walk if a != b}
-    return missing_units([graph.units(n, fairness) for n in nodes], taken, fairness)
+    taken = {u for a, s, b in walk for u in takes(graph.config, s, a != b)}
+    return missing_units(graph.config, [graph.units(n, fairness) for n in nodes], taken, fairness)
 
 
 def _taken_inside(graph: Graph, comp: set[int]) -> set[Unit]:
     """The instances some state-changing step inside the component takes."""
+    config = graph.config
     return {
-        (step.action, step.args)
+        unit
         for node in comp
         for step, dst in graph.out[node]
-        if dst in comp and dst != node
+        if dst in comp
+        for unit in takes(config, step, dst != node)
     }
 
 
@@ -360,7 +424,7 @@ def streett_components(
     """The components of `h` on `nodes`, each pruned until every strong instance enabled in
     one of its states is taken by a step inside it (components of one state without a
     self-loop are dropped: no cycle stays in them)."""
-    strong = strong_actions(fairness)
+    strong = strong_actions(graph.config, fairness)
     done: list[set[int]] = []
     whole = h if len(nodes) == h.number_of_nodes() else h.subgraph(nodes)
     work = [set(c) for c in nx.strongly_connected_components(whole)]
@@ -392,7 +456,7 @@ def fair_cycle(
         return []
     if len(comp) == 1 and not h.has_edge(root, root):
         return None
-    strong = strong_actions(fairness)
+    strong = strong_actions(graph.config, fairness)
     inside = _taken_inside(graph, comp)
     weak_always = set.intersection(*(set(graph.units(n, fairness)) for n in comp))
     if any(u[0] not in strong and u not in inside for u in weak_always):
@@ -419,7 +483,7 @@ def _detour(
     """A closed walk from `root` that takes `unit` or visits a state where it is disabled."""
     for node in sorted(comp):
         for step, dst in graph.out[node]:
-            if (step.action, step.args) == unit and dst in comp and dst != node:
+            if dst in comp and unit in takes(graph.config, step, dst != node):
                 to = [root] if node == root else _bfs(h, comp, root, node)
                 home = [root] if dst == root else _bfs(h, comp, dst, root)
                 if to is None or home is None:
@@ -429,7 +493,7 @@ def _detour(
                     (node, step, dst),
                     *_walk(graph, home, fairness),
                 ]
-    if unit[0] in strong_actions(fairness):
+    if unit[0] in strong_actions(graph.config, fairness):
         return None
     for node in sorted(comp):
         if unit not in graph.units(node, fairness):
@@ -494,10 +558,10 @@ def check_lasso(
         return "a state breaks retry-timeout-positive"
     enabled = [fair_units(config, s, fairness) for s in cycle_states]
     changes = zip(states[loop:-1], steps[loop:], states[loop + 1 :], strict=True)
-    taken = {(step.action, step.args) for pre, step, post in changes if same(pre) != same(post)}
-    unfair = missing_units(enabled, taken, fairness)
+    taken = {u for pre, step, post in changes for u in takes(config, step, same(pre) != same(post))}
+    unfair = missing_units(config, enabled, taken, fairness)
     if unfair:
-        kind = "strong" if unfair[0][0] in strong_actions(fairness) else "weak"
+        kind = "strong" if unfair[0][0] in strong_actions(config, fairness) else "weak"
         return f"{kind} fairness broken for {unfair[0][0]}{dict(unfair[0][1])}"
     return None
 
@@ -536,6 +600,9 @@ class LivenessOutcome:
     peak_rss_mib: float
     symmetry: bool = False
     """Whether the graph was the symmetry-reduced one (`nfct_spec.engines.lasso_sym`)."""
+    untimed: bool = False
+    """Whether the graph was that of the config with its DESTROY retries untimed ("Untimed
+    retries" above)."""
 
 
 def broken_trace(config: Config, graph: Graph, prop_id: str = PROPERTY) -> Trace | None:
@@ -614,6 +681,7 @@ def outcome_of(
         trace,
         peak_rss_mib(),
         symmetry=symmetry,
+        untimed=config.retry_untimed,
     )
 
 
@@ -626,6 +694,8 @@ def liveness_verdict(outcome: LivenessOutcome, expected: str) -> tuple[str, str,
         if outcome.symmetry
         else "no symmetry reduction"
     )
+    if outcome.untimed:
+        reduction += ", DESTROY retries untimed"
     scope = (
         f"{outcome.states} states, {outcome.transitions} transitions, {reduction}; "
         f"fairness: {', '.join(outcome.fairness)}"

@@ -78,6 +78,7 @@ from nfct_spec.engines.lasso import (
     same_state,
     streett_components,
     strong_actions,
+    takes,
 )
 from nfct_spec.models.canonical import Canonicaliser, Renaming
 from nfct_spec.models.config import Config
@@ -403,7 +404,7 @@ class SymLiveness:
         self.namer = Namer(graph.config)
         self.group = Group(graph)
         self.names = fair_actions(self.fairness)
-        self.strong = strong_actions(self.fairness)
+        self.strong = strong_actions(self.config, self.fairness)
         self._units: dict[int, frozenset[Unit]] = {}
         self._renamed: dict[tuple[Unit, int], Unit] = {}
 
@@ -502,12 +503,11 @@ class SymLiveness:
         """The instances a state-changing step inside the lifted component takes."""
         graph = self.graph
         base = {
-            self.rename((step.action, step.args), h[u])
+            self.rename(unit, h[u])
             for u in comp
             for v, e in m.succ(u)
-            if v in comp
-            and graph.changes[e]
-            and (step := graph.steps[graph.step_of[e]]).action in self.names
+            if v in comp and (step := graph.steps[graph.step_of[e]]).action in self.names
+            for unit in takes(self.config, step, bool(graph.changes[e]))
         }
         return {self.rename(unit, g) for unit in base for g in group}
 
