@@ -11,14 +11,16 @@ search agrees (a broken obligation and a fair lasso exactly where this one finds
 both entries under every fairness set). With `--untimed`, the graph is that of the config with
 its DESTROY retries untimed (`Config.retry_untimed`, read as `nfct_spec.engines.lasso` says
 under "Untimed retries"), and `--timed` adds whether the search of the config as it is agrees
-(when its graph fits the budget).
+(when its graph fits the budget). `--no-weaker` leaves out the lassos of the weaker fairness
+sets (on the untimed four-slot 2.6.31 graph one of them needs more memory than this machine
+has).
 
 Rows go to block `liveness` of the figures record (docs/figures.json, or `--record`), keyed by
 run: a run replaces the row of the same variant and slots. Each variant runs in a process of
 its own (its peak memory is its own).
 
 Usage: python scripts/bench_liveness.py [--variants 2.6.31,6.x] [--slots 2] [--budget N]
-       [--unreduced] [--untimed [--timed]] [--record docs/figures.json]
+       [--unreduced] [--untimed [--timed]] [--no-weaker] [--record docs/figures.json]
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def measure(
     unreduced: bool,
     untimed: bool = False,
     timed: bool = False,
+    weaker: bool = True,
 ) -> dict[str, object]:
     """One row: the graph, both entries under the full fairness set, the weaker lassos."""
     config = reference(slots, variant)
@@ -94,6 +97,9 @@ def measure(
         dropped = next(f for f in lasso.FULL_FAIRNESS if f not in fairness)
         if not graph.complete:
             lassos.append(f"{dropped}: not searched (budget)")
+            continue
+        if not weaker:
+            lassos.append(f"{dropped}: not searched")
             continue
         found = lasso_sym.find_lasso(graph, fairness)
         steps = "none" if found is None else str(len(found.prefix) + len(found.cycle))
@@ -164,6 +170,7 @@ def main() -> None:
     parser.add_argument("--unreduced", action="store_true")
     parser.add_argument("--untimed", action="store_true")
     parser.add_argument("--timed", action="store_true")
+    parser.add_argument("--no-weaker", dest="weaker", action="store_false")
     parser.add_argument("--record", type=Path, default=RECORD)
     args = parser.parse_args()
     command = shlex.join(["python", "scripts/bench_liveness.py", *sys.argv[1:]])
@@ -179,6 +186,7 @@ def main() -> None:
                 args.unreduced,
                 args.untimed,
                 args.timed,
+                args.weaker,
             ).result()
         row["command"] = command
         if BLOCK not in (load_figures(args.record) if args.record.exists() else {}):

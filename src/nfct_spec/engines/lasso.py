@@ -65,9 +65,11 @@ cycle of C and its image:
 - Instances other than the tick and the retry handlers are enabled, change the state and are
   taken alike in both: their guards and effects do not read the forgotten values.
 - 2.6.31's `death_by_event` is enabled in both whenever the conntrack's retry timer is pending
-  (the model lets a retry fire at any tick up to its bound). A retry that fails in C changes
-  the timer's value, which A does not keep: in A it may change nothing, and the first rule
-  counts it taken all the same.
+  (the model lets a retry fire at any tick up to its bound). A retry that fails in C sets the
+  timer back to its bound, which A's timer never left: in A it may change nothing, and the
+  first rule counts it taken all the same. (A's timer holds the bound it was armed with; if the
+  retry timeout was written since, A's first failed retry changes that bound where C's may
+  not, and a counterpart that takes that step once in its prefix meets the same argument.)
 - The 6.x worker runs in C only when its countdown is 0, in A whenever it is scheduled. If it
   is scheduled in every state of the image, the C cycle runs it: a tick counts it down and only
   a run sets it up again; without ticks its countdown keeps C's tick enabled, unless it is at 0
