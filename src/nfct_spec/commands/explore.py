@@ -46,11 +46,8 @@ from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     PROPERTY,
     Graph,
-    Lasso,
     LivenessOutcome,
     build_graph,
-    check_liveness,
-    find_lasso,
     lasso_trace,
     weaker_fairness_sets,
 )
@@ -246,7 +243,7 @@ class MemberRun:
         for kind, graph in self.graphs():
             lines.append(
                 f"{self.config.variant} {self.config.name} [liveness]: "
-                f"{len(graph.states):,} {kind} states, "
+                f"{len(graph.states):,} states ({kind}), "
                 f"{self.liveness_seconds:.1f} s"
             )
         if self.untimed is not None and self.graph is None:
@@ -359,8 +356,7 @@ def _member(
             plain(states, f"{kind}, {time.perf_counter() - started:.0f} s")
 
         _live(run, live, max_states, report, how.untimed and untimed_applies(config))
-        graph = run.graph or run.untimed
-        assert graph is not None
+        _, graph = run.graphs()[-1]
         progress.update(task, info=f"{len(graph.states)} states ({kind})")
         run.liveness_seconds = time.perf_counter() - started
         progress.update(task, total=1, completed=1)
@@ -385,14 +381,14 @@ def _live(
     if untimed:
         run.untimed = _liveness_graph(config.with_(retry_untimed=True), max_states, report)
         for prop_id in live:
-            outcome = _liveness(run.untimed, FULL_FAIRNESS, prop_id)
+            outcome = lasso_sym.check_any(run.untimed, FULL_FAIRNESS, prop_id)
             if outcome.complete and outcome.broken is None and outcome.lasso is None:
                 run.outcomes[prop_id] = outcome
                 todo.remove(prop_id)
     if todo:
         run.graph = _liveness_graph(config, max_states, report)
         for prop_id in todo:
-            run.outcomes[prop_id] = _liveness(run.graph, FULL_FAIRNESS, prop_id)
+            run.outcomes[prop_id] = lasso_sym.check_any(run.graph, FULL_FAIRNESS, prop_id)
 
 
 def _kind(config: Config) -> str:
@@ -410,18 +406,6 @@ def _liveness_graph(
     return build_graph(config, max_states, progress=report)
 
 
-def _liveness(graph: Graph | Quotient, fairness: Sequence[str], prop_id: str) -> LivenessOutcome:
-    if isinstance(graph, Quotient):
-        return lasso_sym.check_liveness(graph, fairness, prop_id)
-    return check_liveness(graph, fairness, prop_id)
-
-
-def _lasso(graph: Graph | Quotient, fairness: Sequence[str]) -> Lasso | None:
-    if isinstance(graph, Quotient):
-        return lasso_sym.find_lasso(graph, fairness)
-    return find_lasso(graph, fairness)
-
-
 def _save(trace: Trace, out: Path, name: str) -> str:
     save_trace(trace, out / TRACES / name)
     return str(Path(TRACES) / name)
@@ -435,7 +419,7 @@ def _weaker_lassos(runs: list[MemberRun], out: Path) -> None:
             # A lasso of the untimed graph need not be one of the config: only the graph of
             # the config as it is gives them (built with --reduction untimed only when the
             # untimed search could not decide an entry).
-            lasso = None if run.graph is None else _lasso(run.graph, fairness)
+            lasso = None if run.graph is None else lasso_sym.find_any(run.graph, fairness)
             if lasso is not None:
                 dropped = next(f for f in FULL_FAIRNESS if f not in fairness)
                 name = f"{run.config.variant}/{PROPERTY}.without-{dropped}.json"

@@ -60,6 +60,7 @@ from typing import TypeVar
 
 import networkx as nx
 
+from nfct_spec.engines import lasso
 from nfct_spec.engines.explorer import PROGRESS_EVERY, cycles_paused
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
@@ -786,3 +787,19 @@ def check_liveness(
         (graph.complete, len(graph.states), graph.transitions),
         symmetry=True,
     )
+
+
+def check_any(
+    graph: Graph | Quotient, fairness: Sequence[str], prop_id: str = PROPERTY
+) -> LivenessOutcome:
+    """`check_liveness` on either liveness graph: this quotient or the unreduced graph."""
+    if isinstance(graph, Quotient):
+        return check_liveness(graph, fairness, prop_id)
+    return lasso.check_liveness(graph, fairness, prop_id)
+
+
+def find_any(graph: Graph | Quotient, fairness: Sequence[str]) -> Lasso | None:
+    """`find_lasso` of `destroy-eventually` on either liveness graph."""
+    if isinstance(graph, Quotient):
+        return find_lasso(graph, fairness)
+    return lasso.find_lasso(graph, fairness)
