@@ -13,14 +13,20 @@ its DESTROY retries untimed (`Config.retry_untimed`, read as `nfct_spec.engines.
 under "Untimed retries"), and `--timed` adds whether the search of the config as it is agrees
 (when its graph fits the budget). `--no-weaker` leaves out the lassos of the weaker fairness
 sets (on the untimed four-slot 2.6.31 graph one of them needs more memory than this machine
-has).
+has). `--weaker-elsewhere` searches them without the
+measured config's own graph, as `nfct-spec explore --reduction untimed` does when it decides
+every entry on the untimed graph (`nfct_spec.engines.lasso_transfer.Elsewhere`): a lasso of
+the config as it is (timed) with fewer slots, replayed and judged fair on the measured config
+as it is, or else a state where that config stutters for ever, searched breadth-first on it;
+a set with neither may still have a lasso whose cycle moves, and the row says so.
 
 Rows go to block `liveness` of the figures record (docs/figures.json, or `--record`), keyed by
 run: a run replaces the row of the same variant and slots. Each variant runs in a process of
 its own (its peak memory is its own).
 
 Usage: python scripts/bench_liveness.py [--variants 2.6.31,6.x] [--slots 2] [--budget N]
-       [--unreduced] [--untimed [--timed]] [--no-weaker] [--record docs/figures.json]
+       [--unreduced] [--untimed [--timed]] [--no-weaker | --weaker-elsewhere]
+       [--record docs/figures.json]
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from pathlib import Path
 from bench_explorer import reference
 
 from nfct_spec.docs.figures import RECORD, load_figures, record_block, record_row
-from nfct_spec.engines import lasso, lasso_sym
+from nfct_spec.engines import lasso, lasso_sym, lasso_transfer
 from nfct_spec.engines.explorer import peak_rss_mib
 from nfct_spec.spec.fairness import LIVENESS
 
@@ -72,6 +78,7 @@ def measure(
     untimed: bool = False,
     timed: bool = False,
     weaker: bool = True,
+    weaker_elsewhere: bool = False,
 ) -> dict[str, object]:
     """One row: the graph, both entries under the full fairness set, the weaker lassos."""
     config = reference(slots, variant)
@@ -93,8 +100,15 @@ def measure(
         verdicts[prop_id] = _verdict(outcome, time.perf_counter() - at)
         print(f"  {prop_id}: {verdicts[prop_id]}", flush=True)
     lassos = []
+    elsewhere = lasso_transfer.Elsewhere(config.with_(retry_untimed=False))
     for fairness in lasso.weaker_fairness_sets():
         dropped = next(f for f in lasso.FULL_FAIRNESS if f not in fairness)
+        if weaker_elsewhere:
+            found, how = elsewhere.lasso(fairness)
+            steps = how if found is None else f"{len(found.prefix) + len(found.cycle)} ({how})"
+            lassos.append(f"{dropped}: {steps}")
+            print(f"  without {dropped}: {steps}", flush=True)
+            continue
         if not graph.complete:
             lassos.append(f"{dropped}: not searched (budget)")
             continue
@@ -164,10 +178,13 @@ def main() -> None:
     parser.add_argument("--untimed", action="store_true")
     parser.add_argument("--timed", action="store_true")
     parser.add_argument("--no-weaker", dest="weaker", action="store_false")
+    parser.add_argument("--weaker-elsewhere", action="store_true")
     parser.add_argument("--record", type=Path, default=RECORD)
     args = parser.parse_args()
     if args.timed and not args.untimed:
         parser.error("--timed compares with the search of --untimed: give both")
+    if args.weaker_elsewhere and not args.weaker:
+        parser.error("--weaker-elsewhere says how to search the weaker lassos: drop --no-weaker")
     command = shlex.join(["python", "scripts/bench_liveness.py", *sys.argv[1:]])
     spawn = multiprocessing.get_context("spawn")
     for variant in args.variants.split(","):
@@ -182,6 +199,7 @@ def main() -> None:
                 args.untimed,
                 args.timed,
                 args.weaker,
+                args.weaker_elsewhere,
             ).result()
         row["command"] = command
         if BLOCK not in (load_figures(args.record) if args.record.exists() else {}):

@@ -33,7 +33,7 @@ from nfct_spec.commands.common import (
     properties_from_ids,
     verdict_cell,
 )
-from nfct_spec.engines import lasso_sym
+from nfct_spec.engines import lasso_sym, lasso_transfer
 from nfct_spec.engines.explorer import (
     UNTIMED,
     Exploration,
@@ -46,6 +46,7 @@ from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     PROPERTY,
     Graph,
+    Lasso,
     LivenessOutcome,
     build_graph,
     lasso_trace,
@@ -249,8 +250,8 @@ class MemberRun:
         if self.untimed is not None and self.graph is None:
             lines.append(
                 f"{self.config.variant} {self.config.name} [liveness]: every entry decided "
-                f"with {UNTIMED}; lassos for weaker fairness sets not searched (they need the "
-                "timed graph: run without --reduction untimed)"
+                f"with {UNTIMED}; lassos for weaker fairness sets searched without the timed "
+                "graph (carried over from fewer slots, or stuttering)"
             )
         return "\n".join(lines)
 
@@ -411,17 +412,26 @@ def _save(trace: Trace, out: Path, name: str) -> str:
     return str(Path(TRACES) / name)
 
 
-def _weaker_lassos(runs: list[MemberRun], out: Path) -> None:
+def _weaker_lassos(runs: list[MemberRun], out: Path, console: Console) -> None:
     """For each fairness set with one record dropped, the lasso of the first config that has
-    one, written as `destroy-eventually.without-RECORD.json`."""
+    one, written as `destroy-eventually.without-RECORD.json`. A config whose own liveness graph
+    was not built (every entry decided with the retries untimed, whose lassos need not be the
+    config's) gets them without it (`lasso_transfer.Elsewhere`), and says how."""
+    elsewhere = {id(run): lasso_transfer.Elsewhere(run.config) for run in runs}
     for fairness in weaker_fairness_sets():
+        dropped = next(f for f in FULL_FAIRNESS if f not in fairness)
         for run in runs:
-            # A lasso of the untimed graph need not be one of the config: only the graph of
-            # the config as it is gives them (built with --reduction untimed only when the
-            # untimed search could not decide an entry).
-            lasso = None if run.graph is None else lasso_sym.find_any(run.graph, fairness)
+            lasso: Lasso | None = None
+            if run.graph is not None:
+                lasso = lasso_sym.find_any(run.graph, fairness)
+            elif run.untimed is not None:
+                lasso, how = elsewhere[id(run)].lasso(fairness)
+                console.print(
+                    f"{run.config.variant} {run.config.name} [liveness] lasso without "
+                    f"{dropped}: {how}",
+                    markup=False,
+                )
             if lasso is not None:
-                dropped = next(f for f in FULL_FAIRNESS if f not in fairness)
                 name = f"{run.config.variant}/{PROPERTY}.without-{dropped}.json"
                 _save(lasso_trace(run.config, lasso, fairness), out, name)
                 break
@@ -490,7 +500,7 @@ def explore_configs(
             )
         )
     if lassos:
-        _weaker_lassos(runs, out)
+        _weaker_lassos(runs, out, progress.console)
     return results
 
 
