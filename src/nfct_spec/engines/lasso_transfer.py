@@ -50,23 +50,24 @@ from nfct_spec.spec.records import Property
 STUCK = "stuck"
 """The id of the reachability property the stutter search looks for."""
 SMALLER_GRAPH = 200_000
-"""The most states the liveness graph of a config with fewer slots may have for `elsewhere` to
+"""The most states the liveness graph of a config with fewer slots may have for `Elsewhere` to
 search it (it stops at the first that does not fit)."""
 STUCK_BUDGET = 200_000
-"""The most states `elsewhere` searches for a stuttering state."""
+"""The most states `Elsewhere` searches for a stuttering state."""
 
 
 def replayed(
     config: Config,
     steps: Sequence[Step],
     loop: int,
-    slot: int,
+    slot: int | None,
     fairness: Sequence[str],
     prop_id: str = PROPERTY,
 ) -> Lasso | str:
     """The lasso of `steps` whose cycle starts after `loop` of them, in `config`'s own
     states, if `config` runs the steps and `check_lasso` judges the cycle a fair
-    counterexample of `prop_id` under `fairness`; otherwise why not."""
+    counterexample of `prop_id` under `fairness`; otherwise why not. `slot` names the
+    conntrack the lasso holds (None: the lowest one held at its end)."""
     state = start = initial_state(config, LEVEL)
     path: list[tuple[Step, State]] = []
     for number, step in enumerate(steps, 1):
@@ -81,7 +82,8 @@ def replayed(
     why = check_lasso(config, [start, *(s for _, s in path)], steps, loop, fairness, prop_id)
     if why is not None:
         return why
-    return Lasso(slot, path[:loop], path[loop:])
+    held = min(HELD[prop_id](state)) if slot is None else slot
+    return Lasso(held, path[:loop], path[loop:])
 
 
 def embed(
@@ -147,14 +149,8 @@ def stuck_lasso(
     stats = found.stats
     if STUCK not in found.findings:
         return None, stats.states, stats.complete
-    trace = trace_of(found, stuck_property(config, fairness, prop_id))
-    steps = list(trace.steps)
-    end = initial_state(config, LEVEL)
-    for step in steps:
-        post = apply(config, end, step)
-        assert post is not None, f"{step} of the explorer's trace does not replay"
-        end = post
-    lasso = replayed(config, steps, len(steps), min(HELD[prop_id](end)), fairness, prop_id)
+    steps = list(trace_of(found, stuck_property(config, fairness, prop_id)).steps)
+    lasso = replayed(config, steps, len(steps), None, fairness, prop_id)
     if isinstance(lasso, str):
         raise AssertionError(f"the stuttering state is not a fair lasso: {lasso}")
     return lasso, stats.states, True
