@@ -38,11 +38,10 @@ from nfct_spec.engines.lasso import (
     Lasso,
     assumed,
     check_lasso,
-    fair_actions,
-    same_state,
+    fair_units,
 )
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import BY_NAME, Step, StepError, apply, enabled_steps
+from nfct_spec.models.registry import Step, StepError, apply
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.fairness import HELD
 from nfct_spec.spec.records import Property
@@ -95,20 +94,6 @@ def embed(
     return replayed(config, steps, len(found.prefix), found.slot, fairness, prop_id)
 
 
-def fair_move(config: Config, state: State, fairness: tuple[str, ...]) -> bool:
-    """Whether some fair step that changes `state` is enabled in it (`fair_units` is not
-    empty), looking no further than the first one."""
-    same = same_state(config, state.ghost.level)
-    before = same(state)
-    for name in sorted(fair_actions(fairness)):
-        action = BY_NAME[name]
-        if action.exists_in(config) and any(
-            same(post) != before for _, post in enabled_steps(config, state, action)
-        ):
-            return True
-    return False
-
-
 def stuck_property(config: Config, fairness: Sequence[str], prop_id: str = PROPERTY) -> Property:
     """The reachability property "a state that holds a conntrack `prop_id` follows, where the
     assumptions of `fairness` hold and no fair step that changes the state is enabled"."""
@@ -119,7 +104,7 @@ def stuck_property(config: Config, fairness: Sequence[str], prop_id: str = PROPE
         return (
             bool(held(state))
             and assumed(config, state, fair)
-            and not fair_move(config, state, fair)
+            and not fair_units(config, state, fair)
         )
 
     return Property(
@@ -145,11 +130,12 @@ def stuck_lasso(
     exhausted search: no such lasso; with a budget hit: not known)."""
     if config.granularity != "atomic":
         raise ValueError("the stutter search runs at granularity atomic")
-    found = explore(config, [stuck_property(config, fairness, prop_id)], max_states, level=LEVEL)
+    stuck = stuck_property(config, fairness, prop_id)
+    found = explore(config, [stuck], max_states, level=LEVEL)
     stats = found.stats
     if STUCK not in found.findings:
         return None, stats.states, stats.complete
-    steps = list(trace_of(found, stuck_property(config, fairness, prop_id)).steps)
+    steps = list(trace_of(found, stuck).steps)
     lasso = replayed(config, steps, len(steps), None, fairness, prop_id)
     if isinstance(lasso, str):
         raise AssertionError(f"the stuttering state is not a fair lasso: {lasso}")
@@ -157,7 +143,7 @@ def stuck_lasso(
 
 
 class Elsewhere:
-    """The lassos of one config found without its own liveness graph (`elsewhere`), with the
+    """The lassos of one config found without its own liveness graph, with the
     graphs of its fewer-slot versions built once for every fairness set."""
 
     def __init__(self, config: Config) -> None:
