@@ -9,6 +9,7 @@ from dataclasses import replace
 from nfct_spec.engines.explorer import Exploration, verdict
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import RELIABLE
+from nfct_spec.models.state import NO_TIMER, State, evolve, with_ct
 from nfct_spec.spec.catalogue import Property
 
 
@@ -57,6 +58,20 @@ def two_alive(variant: str) -> Config:
     """`small` with limit 2, so that two conntracks live at once (only NEW and DESTROY events,
     no userspace requests, to keep it small)."""
     return small(variant, nf_conntrack_max=2, event_bits=("NEW", "DESTROY"), requesters=())
+
+
+def forget_retry_timers(state: State) -> State:
+    """The state with every dying-list conntrack's pending timer set to 0 and a scheduled
+    worker at 0: what the untimed abstraction (`Config.retry_untimed`) keeps of a retry is
+    only that it is pending."""
+    kernel = state.kernel
+    for slot in kernel.dying:
+        ct = kernel.cts[slot]
+        if ct is not None and ct.timer != NO_TIMER:
+            kernel = with_ct(kernel, slot, evolve(ct, timer=0))
+    if kernel.worker > 0:
+        kernel = evolve(kernel, worker=0)
+    return evolve(state, kernel=kernel)
 
 
 def assert_same_findings(group: Sequence[Property], one: Exploration, other: Exploration) -> None:

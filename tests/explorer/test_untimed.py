@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
-from explorer_configs import assert_same_findings, small
+from explorer_configs import assert_same_findings, forget_retry_timers, small
 
 from nfct_spec.checking import searched
 from nfct_spec.engines.explorer import (
@@ -28,7 +28,7 @@ from nfct_spec.models.env import env_tick
 from nfct_spec.models.observers import OBLIGATIONS, level_name
 from nfct_spec.models.presets import suite
 from nfct_spec.models.redelivery import worker_delay
-from nfct_spec.models.state import NO_TIMER, State, evolve, with_ct
+from nfct_spec.models.state import NO_TIMER, State
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
 
@@ -69,19 +69,6 @@ def _plain(index: int) -> Exploration:
     return explore(config, group, level=level)
 
 
-def _forget_retry_timers(state: State) -> State:
-    """The state with every dying-list conntrack's pending timer set to 0 and a scheduled
-    worker at 0: what the abstraction keeps of a retry is only that it is pending."""
-    kernel = state.kernel
-    for slot in kernel.dying:
-        ct = kernel.cts[slot]
-        if ct is not None and ct.timer != NO_TIMER:
-            kernel = with_ct(kernel, slot, evolve(ct, timer=0))
-    if kernel.worker > 0:
-        kernel = evolve(kernel, worker=0)
-    return evolve(state, kernel=kernel)
-
-
 @pytest.mark.parametrize("config", CONFIGS, ids=[f"{c.variant}-{c.name}" for c in CONFIGS])
 def test_the_abstraction_covers_every_state_of_the_config(config: Config) -> None:
     """Without symmetry (slots in place; what the obligations observers keep), every
@@ -93,8 +80,8 @@ def test_the_abstraction_covers_every_state_of_the_config(config: Config) -> Non
     concrete = explore(config, [], level=OBLIGATIONS, symmetry=False)
     abstract = explore(config.with_(retry_untimed=True), [], level=OBLIGATIONS, symmetry=False)
     assert concrete.stats.complete and abstract.stats.complete
-    timed = {_forget_retry_timers(s) for s in concrete.states}
-    untimed = {_forget_retry_timers(s) for s in abstract.states}
+    timed = {forget_retry_timers(s) for s in concrete.states}
+    untimed = {forget_retry_timers(s) for s in abstract.states}
     assert timed <= untimed
     assert len(abstract.states) < len(concrete.states)
 

@@ -86,6 +86,10 @@ cycle of C and its image:
 
 So what A does not find C does not have. What A finds is only a candidate (a retry may stand in
 for time), and `nfct-spec explore --reduction untimed` then searches C for that entry.
+`tests/explorer/test_untimed_lemmas.py` checks the facts about single states and steps this
+starts from (the same steps up to the forgetting map, ticks and retries covered, a tick held
+back only for a due retry, held conntracks, assumptions and obligations kept, A reading no
+forgotten value) on every reachable state of those small configs.
 `tests/explorer/test_lasso_untimed.py` compares both on small configs, every entry under every
 fairness set (they agree), and shows that each rule is needed: without either, A misses a
 lasso that C has.
