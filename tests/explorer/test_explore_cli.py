@@ -220,3 +220,17 @@ def test_without_a_terminal_long_searches_print_plain_progress_lines(
     assert "2.6.31 (small) liveness: 1,000 states, symmetry-reduced" in out
     lines = [line for line in out.splitlines() if ": 1,000 states" in line]
     assert len(lines) == len(set(lines)), "each multiple is printed once per search"
+
+
+def test_without_a_terminal_a_partitioned_search_prints_progress_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes report at the end of each level, whose count is seldom a multiple of
+    `PLAIN_EVERY`: a line is printed when the count passes one."""
+    monkeypatch.setattr(explore_command, "PLAIN_EVERY", 1000)
+    args = _args(_config_file(tmp_path, "2.6.31"), tmp_path / "out")
+    assert main([*args, "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "[obligations]: 1," in line]
+    assert lines and "depth" in lines[0], out
+    assert "2.6.31 (small) [obligations]: exhausted, 1,917 states, depth 18" in out

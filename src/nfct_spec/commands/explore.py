@@ -318,13 +318,15 @@ def _ended(exploration: Exploration) -> str:
 
 
 def _plain_lines(progress: Progress, label: str) -> Callable[[int, str], None]:
-    """Without a terminal, a function that prints `label`, the state count and `info` once
-    per `PLAIN_EVERY` states (searches report every few thousand states; each multiple is
-    printed once); with one, a function that does nothing (the bars show it)."""
+    """Without a terminal, a function that prints `label`, the state count and `info` each
+    time the count passes a multiple of `PLAIN_EVERY` (the sequential search reports every few
+    thousand states, a partitioned one at the end of each level, which may pass several
+    multiples at once: one line then); with one, a function that does nothing (the bars show
+    it)."""
     printed = [0]
 
     def line(states: int, info: str) -> None:
-        if progress.console.is_terminal or states % PLAIN_EVERY or states == printed[0]:
+        if progress.console.is_terminal or states // PLAIN_EVERY <= printed[0] // PLAIN_EVERY:
             return
         printed[0] = states
         progress.console.print(f"  {label}: {states:,} states, {info}", markup=False)
