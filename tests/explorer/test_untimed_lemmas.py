@@ -64,9 +64,11 @@ def breaches(config: Config, forget: Forget = forget_retry_timers) -> dict[tuple
     assert concrete.stats.complete
     for state in concrete.states:
         image = forget(state)
+        before, before_image = same(state), same(image)
         for action in actions_of(config):
             name = action.name
-            mine = _moves(config, state, action, forget)
+            steps = list(enabled_steps(config, state, action))
+            mine = {(step.args, forget(post)) for step, post in steps}
             theirs = _moves(untimed, image, action, forget)
             if name == TICK:
                 if any(post != image and (args, post) not in theirs for args, post in mine):
@@ -78,14 +80,14 @@ def breaches(config: Config, forget: Forget = forget_retry_timers) -> dict[tuple
                     found.setdefault(("retries covered", name), state)
             elif mine != theirs:
                 found.setdefault(("same steps", name), state)
-            for step, post in enabled_steps(config, state, action):
+            ordinary = name != TICK and name not in RETRY_HANDLERS
+            for step, post in steps:
                 if obligation_broken(config, state, step, post) != obligation_broken(
                     untimed, image, step, forget(post)
                 ):
                     found.setdefault(("kept: broken obligations", name), state)
-                ordinary = name != TICK and name not in RETRY_HANDLERS
-                changed = same(post) != same(state)
-                if ordinary and changed != (same(forget(post)) != same(image)):
+                changed = same(post) != before
+                if ordinary and changed != (same(forget(post)) != before_image):
                     found.setdefault(("same steps: changes alike", name), state)
         for prop_id, held in HELD.items():
             if held(state) != held(image):
