@@ -26,6 +26,7 @@ A wrong f (one that also forgets a timer the kernel reads) breaks them, so the c
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from explorer_configs import forget_retry_timers
@@ -104,7 +105,20 @@ def breaches(config: Config, forget: Forget = forget_retry_timers) -> dict[tuple
     return found
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+def _distinct() -> list[str]:
+    """The liveness test configs, each once (2.6.31's `refilling` is its `ci.expectations`
+    by another name)."""
+    seen: list[Config] = []
+    names = []
+    for name, config in sorted(CONFIGS.items()):
+        unnamed = replace(config, name="")
+        if unnamed not in seen:
+            seen.append(unnamed)
+            names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("name", _distinct())
 def test_the_untimed_lemmas_hold(name: str) -> None:
     assert list(breaches(CONFIGS[name])) == []
 
