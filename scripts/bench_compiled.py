@@ -40,17 +40,16 @@ SEARCHES = (
 """(variant, slots, budget, search group) of each timed search."""
 
 BUILD = """
-import hashlib, sys
+import sys
 from pathlib import Path
 from setuptools import setup
 from mypyc.build import mypycify
+import nfct_spec.models
 models = Path("nfct_spec/models")
-sources = sorted(p for p in models.glob("*.py") if p.name != "_fingerprint.py")
-digest = hashlib.sha256()
-for path in sources:
-    digest.update(path.name.encode() + b"\\0" + path.read_bytes())
-(models / "_fingerprint.py").write_text(f'SOURCES = "{digest.hexdigest()}"\\n')
-keep = ("__init__.py", "config.py")
+# the hash the package compares its compiled build with (nothing is compiled yet here)
+(models / "_fingerprint.py").write_text(f'SOURCES = "{nfct_spec.models._source_hash()}"\\n')
+keep = ("__init__.py", "config.py", "_fingerprint.py")  # setup.py's INTERPRETED
+sources = sorted(models.glob("*.py"))
 paths = [str(p) for p in sources if p.name not in keep] + sys.argv.pop(1).split(",")
 setup(name="staged", ext_modules=mypycify(paths, group_name="nfct_spec.models.compiled",
       opt_level="3"))

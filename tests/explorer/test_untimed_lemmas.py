@@ -25,7 +25,7 @@ A wrong f (one that also forgets a timer the kernel reads) breaks them, so the c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import pytest
@@ -34,19 +34,20 @@ from test_lasso_untimed import CONFIGS
 
 from nfct_spec.engines.explorer import explore
 from nfct_spec.engines.lasso import LEVEL, RETRY_HANDLERS, same_state
+from nfct_spec.engines.lasso import TICK as TICK_UNIT
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import Action, Args, actions_of, enabled_steps
+from nfct_spec.models.registry import Args, Step, actions_of, enabled_steps
 from nfct_spec.models.state import NO_TIMER, State, evolve
 from nfct_spec.spec.fairness import HELD, assumptions_hold, obligation_broken
 
 Forget = Callable[[State], State]
 Moves = set[tuple[Args, State]]
-TICK = "env_tick"
+TICK = TICK_UNIT[0]
 
 
-def _moves(config: Config, state: State, action: Action, forget: Forget) -> Moves:
-    """The steps of `action` in `state`: arguments and successor up to `forget`."""
-    return {(step.args, forget(post)) for step, post in enabled_steps(config, state, action)}
+def _moves(steps: Iterable[tuple[Step, State]], forget: Forget) -> Moves:
+    """Steps as their arguments and successors up to `forget`."""
+    return {(step.args, forget(post)) for step, post in steps}
 
 
 def _retry_due(state: State) -> bool:
@@ -69,8 +70,8 @@ def breaches(config: Config, forget: Forget = forget_retry_timers) -> dict[tuple
         for action in actions_of(config):
             name = action.name
             steps = list(enabled_steps(config, state, action))
-            mine = {(step.args, forget(post)) for step, post in steps}
-            theirs = _moves(untimed, image, action, forget)
+            mine = _moves(steps, forget)
+            theirs = _moves(enabled_steps(untimed, image, action), forget)
             if name == TICK:
                 if any(post != image and (args, post) not in theirs for args, post in mine):
                     found.setdefault(("ticks covered", name), state)
@@ -100,7 +101,8 @@ def breaches(config: Config, forget: Forget = forget_retry_timers) -> dict[tuple
     for state in abstract.states:
         image = forget(state)
         for action in actions_of(untimed):
-            if _moves(untimed, state, action, forget) != _moves(untimed, image, action, forget):
+            here = _moves(enabled_steps(untimed, state, action), forget)
+            if here != _moves(enabled_steps(untimed, image, action), forget):
                 found.setdefault(("A reads no forgotten value", action.name), state)
     return found
 
