@@ -53,7 +53,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     A test that uses a fixture of `SERIAL_GROUPS`, or lives in tests/fuzz or tests/kernel,
     goes to that group; any other test goes to the group of its module, because many modules
     cache their explorations in module globals (`functools.cache`), which a worker of its own
-    would compute again."""
+    would compute again. `tests/unit/test_xdist_groups.py` checks that xdist turned the groups
+    into the test ids it schedules by."""
     for item in items:
         names = getattr(item, "fixturenames", ())
         group = next((g for fixture, g in SERIAL_GROUPS.items() if fixture in names), None)

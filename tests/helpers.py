@@ -28,9 +28,11 @@ def once_per_session(
     """`run(out)` once per test session, whichever pytest-xdist worker asks first: (its exit
     code, `out`). The others wait for it and share its output folder.
 
-    A session fixture is not enough: in a run of the whole suite on two workers, the setups of
-    `checked` (`nfct-spec check`, about 380 s) and of the first fuzz campaign (about 30 s)
-    were each measured twice, although each fixture's tests share one xdist group. The first
+    A session fixture is once per worker process. The tests of each such fixture share one
+    xdist group, but when the grouping was lost (pytest 9.2 with pytest-xdist 3.8, see
+    `tests/unit/test_xdist_groups.py`) the setups of `checked` (`nfct-spec check`, about 380 s
+    with both at once) and of the first fuzz campaign (about 30 s) were each measured twice in
+    a run of the whole suite; this keeps them once whatever the scheduling. The first
     caller holds a lock in the session's temporary folder (shared by the workers) while it
     runs; the exit code it leaves there tells the others it is done. A run that raises leaves
     no code, so the next caller runs it again."""
