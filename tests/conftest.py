@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from helpers import once_per_session
 from nfct_spec.cli import main
 
 settings.register_profile(
@@ -67,8 +66,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
-    """`nfct-spec check` at its default budget, run once per session whatever the workers
-    (`once_per_session`): (exit code, out dir)."""
-    return once_per_session(
-        tmp_path_factory, "check-out", lambda out: main(["check", "--out", str(out)])
-    )
+    """`nfct-spec check` at its default budget, run once per session: (exit code, out dir)."""
+    out = tmp_path_factory.mktemp("check") / "out"
+    return main(["check", "--out", str(out)]), out

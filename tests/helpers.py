@@ -3,14 +3,9 @@ record the tests that pin measured figures read."""
 
 from __future__ import annotations
 
-import fcntl
-import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from nfct_spec.checking import finding_on_step
 from nfct_spec.docs.figures import RECORD, Block, load_figures
@@ -20,32 +15,6 @@ from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.registry import ArgValue, Step, apply, successors
 from nfct_spec.models.state import Conntrack, State, initial_state
 from nfct_spec.spec.catalogue import BY_ID
-
-
-def once_per_session(
-    factory: pytest.TempPathFactory, name: str, run: Callable[[Path], int]
-) -> tuple[int, Path]:
-    """`run(out)` once per test session, whichever pytest-xdist worker asks first: (its exit
-    code, `out`). The others wait for it and share its output folder.
-
-    A session fixture is once per worker process. The tests of each such fixture share one
-    xdist group, but when the grouping was lost (pytest 9.2 with pytest-xdist 3.8, see
-    `tests/unit/test_xdist_groups.py`) the setups of `checked` (`nfct-spec check`, about 380 s
-    with both at once) and of the first fuzz campaign (about 30 s) were each measured twice in
-    a run of the whole suite; this keeps them once whatever the scheduling. The first
-    caller holds a lock in the session's temporary folder (shared by the workers) while it
-    runs; the exit code it leaves there tells the others it is done. A run that raises leaves
-    no code, so the next caller runs it again."""
-    root = factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent
-    out, done = root / name, root / f"{name}.exit-code"
-    with (root / f"{name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
-            done.write_text(str(run(out)))
-    return int(done.read_text()), out
-
 
 RELIABLE = ListenerConfig("conntrackd", ("new", "update", "destroy"), True, True, 1)
 """A conntrackd-like reliable listener (BE and NO_ENOBUFS) with a one-message buffer."""

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from fuzzing import fuzz
-from helpers import once_per_session
 
 
 def _require(module: str, what: str) -> None:
@@ -35,12 +34,10 @@ def _fuzz_extra() -> None:
 
 @pytest.fixture(scope="session")
 def first_campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    """One campaign of two workers on a fresh database, run once per session whatever the
-    workers (`once_per_session`): (exit code, output folder)."""
+    """One campaign of two workers on a fresh database: (exit code, output folder)."""
     _require("hypofuzz", "HypoFuzz")
-    yield once_per_session(
-        tmp_path_factory, "first-campaign", lambda out: fuzz(out, "--workers", "2")
-    )
+    out = tmp_path_factory.mktemp("fuzz") / "out"
+    yield fuzz(out, "--workers", "2"), out
 
 
 def _free_port() -> int:
