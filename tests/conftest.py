@@ -13,12 +13,14 @@ one worker by the groups of `SERIAL_GROUPS`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from nfct_spec.cli import main
+from nfct_spec.engines.hypothesis_constants import module_independent_generation
 
 settings.register_profile(
     "ci",
@@ -31,6 +33,16 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=30, stateful_step_count=25, deadline=None)
 settings.register_profile("deep", max_examples=2000, stateful_step_count=60, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _module_independent_hypothesis() -> Iterator[None]:
+    """Every Hypothesis test of the session draws without the constants of the modules the
+    worker happens to have imported (which depends on the tests it ran before), as the
+    engine's searches do."""
+    with module_independent_generation():
+        yield
+
 
 SERIAL_GROUPS: dict[str, str] = {
     "checked": "check",
