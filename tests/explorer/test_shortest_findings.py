@@ -22,13 +22,20 @@ SHORTEST = [
     ("2.6.30", {}, "destroy-before-free", 3),
 ]
 
-_CACHE: dict[tuple[str, str], Exploration] = {}
+_CACHE: dict[tuple[str, str, str | None], Exploration] = {}
 
 
-def _explored(variant: str, extra: dict[str, object]) -> Exploration:
-    key = (variant, repr(sorted(extra.items())))
+def _explored(variant: str, extra: dict[str, object], prop_id: str | None = None) -> Exploration:
+    """The small config of `variant` explored for every catalogue entry, or, for a config
+    changed by `extra`, for the one entry its row is about: the shortest length of a finding
+    does not depend on which other entries a search carries (their observers refine states,
+    never transitions), and the search stops once that entry is found instead of exhausting
+    a config that only this row uses (88 s of the suite for the `no-crash` row)."""
+    only = prop_id if extra else None
+    key = (variant, repr(sorted(extra.items())), only)
     if key not in _CACHE:
-        _CACHE[key] = explore(small(variant, **extra), CATALOGUE)
+        props = CATALOGUE if only is None else [BY_ID[only]]
+        _CACHE[key] = explore(small(variant, **extra), props)
     return _CACHE[key]
 
 
@@ -36,7 +43,7 @@ def _explored(variant: str, extra: dict[str, object]) -> Exploration:
 def test_main_findings_have_their_bfs_shortest_length_and_replay(
     variant: str, extra: dict[str, object], prop_id: str, length: int
 ) -> None:
-    exploration = _explored(variant, extra)
+    exploration = _explored(variant, extra, prop_id)
     prop = BY_ID[prop_id]
     trace = trace_of(exploration, prop)
     assert len(trace.steps) == length
@@ -49,7 +56,7 @@ def test_main_findings_have_their_bfs_shortest_length_and_replay(
 def test_no_shorter_prefix_of_a_finding_shows_it(
     variant: str, extra: dict[str, object], prop_id: str, length: int
 ) -> None:
-    exploration = _explored(variant, extra)
+    exploration = _explored(variant, extra, prop_id)
     trace = trace_of(exploration, BY_ID[prop_id])
     path = replay_steps(exploration.config, trace.steps)
     assert path is not None
