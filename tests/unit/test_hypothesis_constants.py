@@ -21,24 +21,14 @@ import contextlib, sys
 if sys.argv[2] != "-":
     sys.path.insert(0, sys.argv[2])
     import scratch_constants  # integer literals in the range of Hypothesis' feature-flag draw
-from hypothesis.stateful import run_state_machine_as_test
-from nfct_spec.engines.hypothesis_engine import (
-    AllFound, Collection, Profile, hypothesis_settings, machine_class, search,
-)
+from nfct_spec.engines import hypothesis_engine
 from nfct_spec.models.presets import preset
 from nfct_spec.spec.catalogue import BY_ID
 
-config, props = preset("ci", "2.6.31"), [BY_ID["table-bound"]]
-profile = Profile("probe", 60, 20, True)
-if sys.argv[1] == "search":
-    collection = search(config, props, profile, 0)
-else:
-    collection = Collection()
-    with contextlib.suppress(AllFound):
-        run_state_machine_as_test(
-            machine_class(config, props, collection),
-            settings=hypothesis_settings(profile, None),
-        )
+if sys.argv[1] == "bare":  # the same search without the hook
+    hypothesis_engine.module_independent_generation = contextlib.nullcontext
+profile = hypothesis_engine.Profile("probe", 60, 20, True)
+collection = hypothesis_engine.search(preset("ci", "2.6.31"), [BY_ID["table-bound"]], profile, 0)
 print(collection.examples, collection.steps)
 """
 
