@@ -80,6 +80,8 @@ SearchFn = Callable[
 """One breadth-first search (`_search`, or a pool's partitioned one)."""
 PROGRESS_EVERY = 5000
 NO_PARENT = -1
+RECENT_POSTS = 100_000
+"""How many successors the search remembers having canonicalised (see `_search`)."""
 
 
 @dataclass
@@ -338,7 +340,17 @@ def _search(
     level: int,
     por: bool,
 ) -> Exploration:
-    """The breadth-first search itself, in this process (see `explore`); with `por`, reduced."""
+    """The breadth-first search itself, in this process (see `explore`); with `por`, reduced.
+
+    Most successors were met before: on the two-slot 6.x reference config, of 76,450
+    successors 21,560 are stored representatives already and the other 54,890 are 14,594
+    distinct states. A canonical form costs about ten times a lookup, so a successor that is a
+    stored representative (the index holds nothing else) or one of the last `RECENT_POSTS`
+    successors canonicalised (whose representatives are stored since) is skipped before its
+    canonical form is computed. The set is cleared when full, which bounds its memory; what it
+    skips changes nothing the search stores, counts or finds (every transition is still
+    judged), only how often the same form is computed.
+    """
     canonical = Canonicaliser(config, level, flows=symmetry, listeners=symmetry, slots=symmetry)
     order = PartialOrder(config, level) if por else None
     on_states = [p for p in checked if not p.on_transitions]
@@ -382,6 +394,7 @@ def _search(
     assert root is not None
     frontier = [0]
     complete = True
+    recent: set[State] = set()
     with cycles_paused():
         while frontier and complete and not (checked and len(findings) == len(checked)):
             next_frontier: list[int] = []
@@ -393,6 +406,11 @@ def _search(
                 for step, post in taken:
                     stats.transitions += 1
                     judge_step(pre, step, post, pre_id)
+                    if post in index or post in recent:
+                        continue
+                    if len(recent) >= RECENT_POSTS:
+                        recent.clear()
+                    recent.add(post)
                     rep = canonical(post)
                     if rep in index:
                         continue

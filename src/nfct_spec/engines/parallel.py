@@ -59,6 +59,7 @@ from typing import Any
 from nfct_spec.checking import StateJudge
 from nfct_spec.engines.explorer import (
     NO_PARENT,
+    RECENT_POSTS,
     Exploration,
     Finding,
     ProgressFn,
@@ -415,6 +416,7 @@ class _Partition:
 
         transitions = 0
         me, recent = self.me, self.sent
+        seen: set[State] = set()
         for pre_id in self.frontier:
             pre = self.states[pre_id]
             taken: Iterable[tuple[Step, State]] = successors(config, pre)
@@ -424,6 +426,13 @@ class _Partition:
             for step, post in taken:
                 transitions += 1
                 judge_step(pre, step, post, pre_id)
+                # A stored representative, or a successor already canonicalised this level,
+                # needs no canonical form (as in the sequential search, `explorer._search`).
+                if post in self.index or post in seen:
+                    continue
+                if len(seen) >= RECENT_POSTS:
+                    seen.clear()
+                seen.add(post)
                 rep = canonical(post)
                 dest = owner(rep, workers)
                 batch = out[dest]
