@@ -7,7 +7,8 @@ expected to fire): a failed one fails its test.
 
 `scripts/test` runs the suite in worker processes (pytest-xdist, `--dist loadgroup`). Tests
 that share an expensive session fixture, or that must not run beside each other, are kept in
-one worker by the groups of `SERIAL_GROUPS`.
+one worker by the groups of `SERIAL_GROUPS`; the groups are handed out longest first
+(`tests/schedule.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from hypothesis import settings
 
 from nfct_spec.cli import main
 from nfct_spec.engines.hypothesis_constants import module_independent_generation
+from tests.schedule import GroupClock, longest_first, recorded_seconds
 
 settings.register_profile(
     "ci",
@@ -56,6 +58,25 @@ keeps their timings those of an idle machine); every fuzz test (by folder, below
 HypoFuzz workers of its own and shares the first campaign."""
 
 
+GROUPS: dict[str, str] = {}
+"""Test id -> its xdist group, filled at collection."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--group-seconds-out",
+        metavar="FILE",
+        type=Path,
+        help="write the seconds each xdist group took in this run to FILE (tests/schedule.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    out = config.getoption("group_seconds_out")
+    if out is not None:
+        config.pluginmanager.register(GroupClock(out, GROUPS), "group-clock")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Put each test in its xdist group; a no-op without xdist. It runs before xdist's own
@@ -65,7 +86,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     goes to that group; any other test goes to the group of its module, because many modules
     cache their explorations in module globals (`functools.cache`), which a worker of its own
     would compute again. `tests/unit/test_xdist_groups.py` checks that xdist turned the groups
-    into the test ids it schedules by."""
+    into the test ids it schedules by. The groups are then ordered longest first by their
+    recorded seconds (`tests/schedule.py`; `scripts/test` keeps xdist from reordering them)."""
     for item in items:
         names = getattr(item, "fixturenames", ())
         group = next((g for fixture, g in SERIAL_GROUPS.items() if fixture in names), None)
@@ -74,6 +96,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if group is None:
             group = item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(group))
+        GROUPS[item.nodeid] = group
+    longest_first(items, GROUPS, recorded_seconds())
 
 
 @pytest.fixture(scope="session")
