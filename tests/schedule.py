@@ -27,13 +27,16 @@ RECORD = Path(__file__).with_name("group_seconds.json")
 
 
 def recorded_seconds(path: Path = RECORD) -> dict[str, float]:
-    """The recorded seconds of each group; empty when there is no record."""
+    """The recorded seconds of each group; empty when there is no record. A record that is
+    not one stops the run with a one-line error naming the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        seconds = data["seconds"]
+        return {str(group): float(value) for group, value in seconds.items()}
     except FileNotFoundError:
         return {}
-    seconds = data["seconds"]
-    return {str(group): float(value) for group, value in seconds.items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise pytest.UsageError(f"{path}: not a record of group seconds ({exc!r})") from None
 
 
 class Test(Protocol):

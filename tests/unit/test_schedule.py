@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from tests.schedule import RECORD, GroupClock, group_of_report, longest_first, recorded_seconds
 
 
@@ -56,3 +58,12 @@ def test_the_recorded_groups_are_groups_of_this_suite() -> None:
     serial = {"check", "kernel", "fuzz"}
     stale = {g for g in names if g not in serial and not (tests.parent / g).is_file()}
     assert not stale, f"groups recorded that the suite no longer has: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("text", ["{", '{"seconds": [1, 2]}', '{"seconds": {"a": "x"}}', "[]"])
+def test_a_record_that_is_not_one_is_a_clear_error(tmp_path: Path, text: str) -> None:
+    bad = tmp_path / "seconds.json"
+    bad.write_text(text)
+    with pytest.raises(pytest.UsageError, match="not a record of group seconds"):
+        recorded_seconds(bad)
+    assert recorded_seconds(tmp_path / "missing.json") == {}
