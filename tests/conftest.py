@@ -7,8 +7,8 @@ expected to fire): a failed one fails its test.
 
 `scripts/test` runs the suite in worker processes (pytest-xdist, `--dist loadgroup`). Tests
 that share an expensive session fixture, or that must not run beside each other, are kept in
-one worker by the groups of `SERIAL_GROUPS`; the groups are handed out longest first
-(`tests/schedule.py`).
+one worker by the groups of `SERIAL_GROUPS` and `FOLDER_GROUPS`; the groups are handed out
+longest first (both in `tests/schedule.py`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from hypothesis import settings
 
 from nfct_spec.cli import main
 from nfct_spec.engines.hypothesis_constants import module_independent_generation
-from tests.schedule import GroupClock, longest_first, recorded_seconds
+from tests.schedule import (
+    FOLDER_GROUPS,
+    SERIAL_GROUPS,
+    GroupClock,
+    longest_first,
+    recorded_seconds,
+)
 
 settings.register_profile(
     "ci",
@@ -44,18 +50,6 @@ def _module_independent_hypothesis() -> Iterator[None]:
     engine's searches do."""
     with module_independent_generation():
         yield
-
-
-SERIAL_GROUPS: dict[str, str] = {
-    "checked": "check",
-    "live_kernel": "kernel",
-    "first_campaign": "fuzz",
-}
-"""Fixture -> the xdist group of every test that uses it. `checked` runs the whole main job
-once per worker that asks for it, so its tests share one worker; the live-kernel tests share
-their scenario cache and run one at a time (each creates its own namespaces, but one at a time
-keeps their timings those of an idle machine); every fuzz test (by folder, below) starts
-HypoFuzz workers of its own and shares the first campaign."""
 
 
 GROUPS: dict[str, str] = {}
@@ -91,7 +85,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = getattr(item, "fixturenames", ())
         group = next((g for fixture, g in SERIAL_GROUPS.items() if fixture in names), None)
-        if group is None and item.path.parent.name in ("fuzz", "kernel"):
+        if group is None and item.path.parent.name in FOLDER_GROUPS:
             group = item.path.parent.name
         if group is None:
             group = item.nodeid.split("::", 1)[0]

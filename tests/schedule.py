@@ -1,4 +1,4 @@
-"""The order the suite's xdist groups are handed to the workers: longest first.
+"""The suite's xdist groups, and the order they are handed to the workers: longest first.
 
 `scripts/test` runs the suite on two workers with `--dist loadgroup`, which gives each worker
 the next group whenever it is nearly out of tests. xdist's own order is by number of tests,
@@ -21,6 +21,20 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 import pytest
+
+SERIAL_GROUPS: dict[str, str] = {
+    "checked": "check",
+    "live_kernel": "kernel",
+    "first_campaign": "fuzz",
+}
+"""Fixture -> the xdist group of every test that uses it. `checked` runs the whole main job
+once per worker that asks for it, so its tests share one worker; the live-kernel tests share
+their scenario cache and run one at a time (each creates its own namespaces, but one at a time
+keeps their timings those of an idle machine); every fuzz test (by folder, below) starts
+HypoFuzz workers of its own and shares the first campaign."""
+FOLDER_GROUPS = ("fuzz", "kernel")
+"""Folders of tests/ whose tests form one group each (named after the folder)."""
+
 
 RECORD = Path(__file__).with_name("group_seconds.json")
 """The measured seconds of each group that order the run."""

@@ -9,7 +9,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.schedule import RECORD, GroupClock, group_of_report, longest_first, recorded_seconds
+from tests.schedule import (
+    FOLDER_GROUPS,
+    RECORD,
+    SERIAL_GROUPS,
+    GroupClock,
+    group_of_report,
+    longest_first,
+    recorded_seconds,
+)
 
 
 @dataclass
@@ -55,7 +63,7 @@ def test_the_recorded_groups_are_groups_of_this_suite() -> None:
     names = set(recorded_seconds(RECORD))
     assert names, "tests/group_seconds.json records no group"
     tests = Path(__file__).resolve().parents[1]
-    serial = {"check", "kernel", "fuzz"}
+    serial = {*SERIAL_GROUPS.values(), *FOLDER_GROUPS}
     stale = {g for g in names if g not in serial and not (tests.parent / g).is_file()}
     assert not stale, f"groups recorded that the suite no longer has: {sorted(stale)}"
 

@@ -84,6 +84,24 @@ RECENT_POSTS = 100_000
 """How many successors the search remembers having canonicalised (see `_search`)."""
 
 
+class RecentPosts:
+    """The successors a search put in canonical form lately, at most `RECENT_POSTS` of them
+    (the set is cleared when full, which bounds its memory): their representatives are
+    stored or proposed since, so meeting one again needs no canonical form."""
+
+    def __init__(self) -> None:
+        self.posts: set[State] = set()
+
+    def first_time(self, post: State) -> bool:
+        """Whether `post` is not among them; it is from now on."""
+        if post in self.posts:
+            return False
+        if len(self.posts) >= RECENT_POSTS:
+            self.posts.clear()
+        self.posts.add(post)
+        return True
+
+
 @dataclass
 class Stats:
     """What a search covered: distinct states, transitions, BFS depth, time and memory."""
@@ -346,9 +364,8 @@ def _search(
     successors 21,560 are stored representatives already and the other 54,890 are 14,594
     distinct states. A canonical form costs about ten times a lookup, so a successor that is a
     stored representative (the index holds nothing else) or one of the last `RECENT_POSTS`
-    successors canonicalised (whose representatives are stored since) is skipped before its
-    canonical form is computed. The set is cleared when full, which bounds its memory; what it
-    skips changes nothing the search stores, counts or finds (every transition is still
+    successors canonicalised (`RecentPosts`) is skipped before its canonical form is computed.
+    What it skips changes nothing the search stores, counts or finds (every transition is still
     judged), only how often the same form is computed.
     """
     canonical = Canonicaliser(config, level, flows=symmetry, listeners=symmetry, slots=symmetry)
@@ -394,7 +411,7 @@ def _search(
     assert root is not None
     frontier = [0]
     complete = True
-    recent: set[State] = set()
+    recent = RecentPosts()
     with cycles_paused():
         while frontier and complete and not (checked and len(findings) == len(checked)):
             next_frontier: list[int] = []
@@ -406,11 +423,8 @@ def _search(
                 for step, post in taken:
                     stats.transitions += 1
                     judge_step(pre, step, post, pre_id)
-                    if post in index or post in recent:
+                    if post in index or not recent.first_time(post):
                         continue
-                    if len(recent) >= RECENT_POSTS:
-                        recent.clear()
-                    recent.add(post)
                     rep = canonical(post)
                     if rep in index:
                         continue

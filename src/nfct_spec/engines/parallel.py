@@ -59,10 +59,10 @@ from typing import Any
 from nfct_spec.checking import StateJudge
 from nfct_spec.engines.explorer import (
     NO_PARENT,
-    RECENT_POSTS,
     Exploration,
     Finding,
     ProgressFn,
+    RecentPosts,
     Stats,
     _checks,
     _judge,
@@ -416,7 +416,7 @@ class _Partition:
 
         transitions = 0
         me, recent = self.me, self.sent
-        seen: set[State] = set()
+        seen = RecentPosts()
         for pre_id in self.frontier:
             pre = self.states[pre_id]
             taken: Iterable[tuple[Step, State]] = successors(config, pre)
@@ -428,11 +428,8 @@ class _Partition:
                 judge_step(pre, step, post, pre_id)
                 # A stored representative, or a successor already canonicalised this level,
                 # needs no canonical form (as in the sequential search, `explorer._search`).
-                if post in self.index or post in seen:
+                if post in self.index or not seen.first_time(post):
                     continue
-                if len(seen) >= RECENT_POSTS:
-                    seen.clear()
-                seen.add(post)
                 rep = canonical(post)
                 dest = owner(rep, workers)
                 batch = out[dest]
