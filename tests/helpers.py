@@ -4,17 +4,18 @@ record the tests that pin measured figures read."""
 from __future__ import annotations
 
 import signal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from nfct_spec.checking import finding_on_step
+from nfct_spec.checking import finding_on_step, searched
 from nfct_spec.docs.figures import RECORD, Block, load_figures
-from nfct_spec.engines.explorer import Exploration, explore
+from nfct_spec.engines.explorer import Exploration, explore, search_groups
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.registry import ArgValue, Step, apply, successors
 from nfct_spec.models.state import Conntrack, State, initial_state
-from nfct_spec.spec.catalogue import BY_ID
+from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
 
 RELIABLE = ListenerConfig("conntrackd", ("new", "update", "destroy"), True, True, 1)
 """A conntrackd-like reliable listener (BE and NO_ENOBUFS) with a one-message buffer."""
@@ -39,6 +40,20 @@ def bfs_depth(config: Config, prop_id: str, limit: int) -> int | None:
                     nxt.append(post)
         frontier = nxt
     return None
+
+
+@cache
+def searches_of(config: Config) -> dict[str, Exploration]:
+    """Every safety and witness entry `config` judges, mapped to the exhaustive search that
+    checked it: one search per group of entries, each keeping only the observers its entries
+    read (`search_groups`), as `nfct-spec explore` runs them. One search of every entry at once
+    would keep every observer, and the observers multiply the states."""
+    props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
+    found: dict[str, Exploration] = {}
+    for level, group in search_groups(props):
+        exploration = explore(config, group, level=level)
+        found.update((p.id, exploration) for p in group)
+    return found
 
 
 def step(action: str, **args: ArgValue) -> Step:

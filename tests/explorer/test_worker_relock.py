@@ -27,6 +27,7 @@ from nfct_spec.proofs.guard import encoding_gap
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
 from nfct_spec.spec.fairness import assumptions_hold, drain, unmet
+from tests.helpers import searches_of
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 REVIEW, RELEASED = "worker-review-relock", "worker-released-relock"
@@ -44,11 +45,6 @@ def era(name: str) -> Config:
 @cache
 def _explored(name: str, fixed: bool = True) -> Exploration:
     return explore(era(name).with_(ecache_work_fixed=fixed), [DEADLOCK_FREE])
-
-
-@cache
-def _explored_all(name: str) -> Exploration:
-    return explore(era(name), CATALOGUE)
 
 
 def test_the_pair_differs_only_by_the_review_flag() -> None:
@@ -91,11 +87,11 @@ def test_every_judged_safety_property_of_the_pair_gets_its_expected_verdict(name
     """The deadlock is the only thing the review era breaks: every other invariant and action
     property keeps the verdict of 6.x (the model stops in the state the run started from)."""
     config = era(name)
-    exploration = _explored_all(name)
+    searches = searches_of(config)
     judged = [p for p in CATALOGUE if p.kind in SAFETY_KINDS and searched(p, config)]
     assert DEADLOCK_FREE in judged
     for prop in judged:
-        found, scope = verdict(prop, exploration)
+        found, scope = verdict(prop, searches[prop.id])
         expected = prop.expected_for(config)
         wanted = {"holds": "exhausted", "violated": "violated"}[expected]
         assert found == wanted, f"{prop.id}: expected {expected}, got {found} ({scope})"

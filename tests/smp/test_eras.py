@@ -20,6 +20,7 @@ from nfct_spec.models.state import State, initial_state
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
 from nfct_spec.spec.properties import destroy_once
+from tests.helpers import searches_of
 
 SHORTEST = [
     # (config, property, BFS-shortest number of steps)
@@ -51,11 +52,6 @@ FIXED = [
 
 
 @cache
-def _explored(name: str) -> Exploration:
-    return explore(era(name), CATALOGUE)
-
-
-@cache
 def _explored_one(name: str, prop_id: str) -> Exploration:
     return explore(era(name), [BY_ID[prop_id]])
 
@@ -63,11 +59,11 @@ def _explored_one(name: str, prop_id: str) -> Exploration:
 @pytest.mark.parametrize("name", ERAS)
 def test_every_judged_property_of_an_era_gets_its_expected_verdict(name: str) -> None:
     config = era(name)
-    exploration = _explored(name)
+    searches = searches_of(config)
     judged = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
     assert {p.id for p in judged} >= {"destroy-once", "no-double-unlink", "no-timer-rearm"}
     for prop in judged:
-        found, scope = verdict(prop, exploration)
+        found, scope = verdict(prop, searches[prop.id])
         expected = prop.expected_for(config)
         wanted = {"holds": "exhausted", "violated": "violated"}[expected]
         assert found == wanted, f"{prop.id}: expected {expected}, got {found} ({scope})"

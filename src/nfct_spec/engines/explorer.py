@@ -531,7 +531,11 @@ def verdict(prop: Property, exploration: Exploration) -> tuple[str, str]:
 
     An expected finding that an exhaustive search did not show is `unknown`, not a pass or a
     refutation: the config is too small to show it (the catalogue claims it for some config).
+    A property the search did not check has no verdict here (ValueError): its observers may
+    not have been kept, so "exhausted" would claim what was never judged.
     """
+    if prop.id not in exploration.checked:
+        raise ValueError(f"the search did not check {prop.id}: it has no verdict on it")
     stats = exploration.stats
     finding = exploration.findings.get(prop.id)
     if finding is not None:
