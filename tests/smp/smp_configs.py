@@ -9,6 +9,7 @@ from pathlib import Path
 
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config, config_from_json
+from nfct_spec.models.observers import FULL
 from nfct_spec.models.registry import Step, actions_of, apply, enabled_steps, successors
 from nfct_spec.models.state import Kernel, State, evolve, initial_state
 
@@ -33,11 +34,11 @@ def era(name: str) -> Config:
     return config_from_json(json.loads((CONFIGS / f"{name}.json").read_text()))
 
 
-def reachable(config: Config, limit: int) -> Iterator[State]:
-    """Up to `limit` reachable states of an atomic config, breadth first (canonical forms
-    with every observer, so each stands for its renamings)."""
-    canon = Canonicaliser(config)
-    start = initial_state(config)
+def reachable(config: Config, limit: int, level: int = FULL) -> Iterator[State]:
+    """Up to `limit` reachable states of a config, breadth first, keeping the observers
+    `level` (canonical forms, so each stands for its renamings)."""
+    canon = Canonicaliser(config, level)
+    start = initial_state(config, level)
     seen = {canon(start)}
     queue = deque([start])
     while queue and len(seen) < limit:
