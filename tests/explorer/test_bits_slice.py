@@ -64,8 +64,10 @@ def test_the_slice_changes_no_verdict_and_no_shortest_length(variant: str, kept:
 def test_forgetting_the_new_bit_changes_no_verdict_of_the_receipts_search(variant: str) -> None:
     """The receipts search without NEWS decides its properties as the same search with NEWS,
     in fewer states; on a config with a listener without BE too, so that a receipts finding
-    (`may-lose-without-be`) is compared, and what that listener dropped is kept."""
-    for config in (small(variant), with_unreliable(variant)):
+    (`may-lose-without-be`) is compared, and what that listener dropped is kept (with one
+    flow: it shows that finding too, and with two the search with NEWS has 285,523 states on
+    2.6.31, 50 s of the suite)."""
+    for config in (small(variant), with_unreliable(variant, flows=1)):
         props = [p for p in CATALOGUE if p.kind != "liveness" and p.expected_for(config) != "n/a"]
         group = dict(search_groups(props))[RECEIPTS_ONLY]
         sliced = explore(config, group, level=RECEIPTS_ONLY)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from explorer_configs import small
 
-from nfct_spec.checking import searched
-from nfct_spec.engines.explorer import Exploration, explore, search_groups, trace_of, verdict
+from helpers import searches_of
+from nfct_spec.engines.explorer import Exploration, explore, trace_of, verdict
 from nfct_spec.minimize import first_finding, replay_steps
 from nfct_spec.replay import replay
-from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
+from nfct_spec.spec.catalogue import BY_ID
 
 SHORTEST = [
     # (variant, extra config, property, BFS-shortest number of steps)
@@ -85,17 +85,15 @@ def test_an_expected_finding_missing_from_an_exhausted_config_is_unknown_not_a_p
 def test_every_expected_verdict_of_the_small_configs_is_confirmed_or_too_small() -> None:
     for variant in ("2.6.30", "2.6.31"):
         config = small(variant)
-        props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
-        assert props
-        for level, group in search_groups(props):
-            exploration = explore(config, group, level=level)
-            for prop in group:
-                found, _ = verdict(prop, exploration)
-                expected = prop.expected_for(config)
-                if expected in ("holds", "no-witness"):
-                    assert found == "exhausted", (variant, prop.id)
-                else:
-                    assert found in ("violated", "witnessed", "unknown"), (variant, prop.id)
+        searches = searches_of(config)
+        assert searches
+        for prop_id, exploration in searches.items():
+            prop = BY_ID[prop_id]
+            found, _ = verdict(prop, exploration)
+            if prop.expected_for(config) in ("holds", "no-witness"):
+                assert found == "exhausted", (variant, prop.id)
+            else:
+                assert found in ("violated", "witnessed", "unknown"), (variant, prop.id)
 
 
 def test_a_verdict_on_a_property_the_search_did_not_check_is_refused() -> None:

@@ -195,9 +195,10 @@ def test_verdicts_of_spurious_and_unshown_findings() -> None:
     prop = BY_ID["one-place"]
     shown = Stats(states=7, transitions=9, depth=3, complete=True)
     stats = Stats(states=5, transitions=6, depth=2, complete=True, abstraction=UNTIMED, shown=shown)
-    exploration = Exploration(config, stats, spurious=frozenset({prop.id}))
+    checked = frozenset({prop.id})
+    exploration = Exploration(config, stats, checked=checked, spurious=checked)
     found, scope = verdict(prop, exploration)
     assert found == "exhausted" and scope.startswith("7 states")
-    exploration = Exploration(config, stats, unshown=frozenset({prop.id}))
+    exploration = Exploration(config, stats, checked=checked, unshown=checked)
     found, scope = verdict(prop, exploration)
     assert found == "unknown" and UNTIMED in scope and "budget" in scope
