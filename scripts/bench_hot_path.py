@@ -1,0 +1,139 @@
+"""What one state costs the explorer: its successors, their canonical forms and a hash.
+
+The explorer expands each stored state once: it asks the model for every enabled step with its
+successor, puts each successor it has not met lately in canonical form, and looks it up by
+hash. This script times those three parts on states of the reference config reached by seeded
+random walks (the same states for the same arguments), each part over all the states at once,
+the best of `--repeat` rounds, and prints the microseconds per state of each, the successors
+per state and the ceiling they put on the search's speed: the states per second of a search
+that did nothing but expand each state and put one successor in canonical form (a search puts
+each new state in canonical form once; most successors it meets again skip it). A search at
+50,000 states per second has 20 microseconds per state for everything.
+
+Usage: python scripts/bench_hot_path.py [--variants 2.6.31,6.x] [--slots 4] [--states 3000]
+       [--seed 0] [--repeat 3] [--record docs/figures.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench_explorer import reference
+
+from nfct_spec.docs.figures import record_row
+from nfct_spec.models.canonical import Canonicaliser
+from nfct_spec.models.config import Config
+from nfct_spec.models.observers import OBLIGATIONS
+from nfct_spec.models.registry import successors
+from nfct_spec.models.state import State, initial_state
+
+WALK = 40
+"""Steps per random walk before it starts again from the initial state."""
+TARGET_US = 1e6 / 50_000
+"""Microseconds per state at the explorer's target speed."""
+
+
+def walk_states(config: Config, count: int, seed: int) -> list[State]:
+    """`count` states met by seeded random walks from the initial state (obligations kept)."""
+    rnd = random.Random(f"hot-path/{config.variant}/{config.slots}/{seed}")
+    start = initial_state(config, OBLIGATIONS)
+    states: list[State] = []
+    state, steps = start, 0
+    while len(states) < count:
+        enabled = list(successors(config, state))
+        if not enabled or steps == WALK:
+            state, steps = start, 0
+            continue
+        state = rnd.choice(enabled)[1]
+        steps += 1
+        states.append(state)
+    return states
+
+
+def best_of(repeat: int, work: Callable[[], object]) -> float:
+    """The shortest of `repeat` runs of `work`, in seconds."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def measure(config: Config, count: int, seed: int, repeat: int) -> dict[str, float]:
+    """Microseconds per state of the successors and the hash, per successor of the canonical
+    form, and successors per state."""
+    states = walk_states(config, count, seed)
+    posts = [post for state in states for _, post in successors(config, state)]
+    canonical = Canonicaliser(config, OBLIGATIONS)
+
+    def expand() -> None:
+        for state in states:
+            for _ in successors(config, state):
+                pass
+
+    def canonicalise() -> None:
+        for post in posts:
+            canonical(post)
+
+    def hash_all() -> None:
+        for state in states:
+            hash(state)
+
+    per_state = 1e6 / len(states)
+    return {
+        "successors_us": best_of(repeat, expand) * per_state,
+        "canonical_us": best_of(repeat, canonicalise) * 1e6 / max(len(posts), 1),
+        "hash_us": best_of(repeat, hash_all) * per_state,
+        "fanout": len(posts) / len(states),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default="2.6.31,6.x")
+    parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument("--states", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--record", type=Path, help="write a row of `measured` to this file")
+    args = parser.parse_args()
+    if args.states < 1 or args.repeat < 1 or args.slots < 1:
+        parser.error("--states, --repeat and --slots must be positive")
+    parts = []
+    print("variant  slots  successors/state  successors us  canonical form us  hash us  ceiling/s")
+    for variant in args.variants.split(","):
+        config = reference(args.slots, variant)
+        m = measure(config, args.states, args.seed, args.repeat)
+        total = m["successors_us"] + m["canonical_us"] + m["hash_us"]
+        ceiling = 1e6 / total
+        print(
+            f"{variant:8} {args.slots:5}  {m['fanout']:16.1f}  {m['successors_us']:13.1f}  "
+            f"{m['canonical_us']:17.1f}  {m['hash_us']:7.1f}  {ceiling:9,.0f}"
+        )
+        parts.append(
+            f"{variant}: {m['successors_us']:.0f} us for the successors of a state "
+            f"({m['fanout']:.1f} of them), {m['canonical_us']:.0f} us for the canonical form "
+            f"of one, {m['hash_us']:.1f} us for a hash; at most {ceiling:,.0f} states/s"
+        )
+    print(f"(the target, 50,000 states/s, leaves {TARGET_US:.0f} us per state for everything)")
+    if args.record is not None:
+        command = "python scripts/bench_hot_path.py"
+        if args.slots != 4:
+            command += f" --slots {args.slots}"
+        figure = (
+            "; ".join(parts)
+            + f" (reference config, {args.slots} slots, obligations, {args.states:,} states of "
+            f"seeded walks; the target leaves {TARGET_US:.0f} us per state for everything)"
+        )
+        row = {"what": "what one state costs the explorer", "command": command, "figure": figure}
+        record_row(args.record, "measured", "what", row)
+        print(f"wrote a row of measured to {args.record}")
+
+
+if __name__ == "__main__":
+    main()

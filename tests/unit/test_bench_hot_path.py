@@ -1,0 +1,30 @@
+"""`scripts/bench_hot_path.py`: the states it times are the same for the same arguments, and
+each part it reports is measured on them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from bench_explorer import reference
+from bench_hot_path import measure, walk_states
+
+from nfct_spec.models.observers import OBLIGATIONS
+
+
+def test_the_walks_are_seeded_and_keep_the_obligations_observers() -> None:
+    config = reference(2, "2.6.31")
+    first = walk_states(config, 200, seed=0)
+    assert first == walk_states(config, 200, seed=0)
+    assert first != walk_states(config, 200, seed=1)
+    assert len(first) == 200 and len(set(first)) > 20
+    assert {state.ghost.level for state in first} == {OBLIGATIONS}
+
+
+def test_every_part_is_timed_and_the_fanout_counted() -> None:
+    parts = measure(reference(2, "6.x"), 100, seed=0, repeat=1)
+    assert set(parts) == {"successors_us", "canonical_us", "hash_us", "fanout"}
+    assert parts["fanout"] > 1
+    assert all(parts[name] > 0 for name in ("successors_us", "canonical_us", "hash_us"))
