@@ -70,7 +70,7 @@ from nfct_spec.models.observers import (
     kept_bits,
     settle,
 )
-from nfct_spec.models.state import Conntrack, Kernel, Message, Socket, State, evolve
+from nfct_spec.models.state import Conntrack, Kernel, Message, Socket, State, evolve, new_state
 
 ANONYMOUS = Message(slot=-1, flow=-1, bits=0)
 """What a queued message becomes when no observer reads messages."""
@@ -278,13 +278,13 @@ class Canonicaliser:
             kernel, ghost = forget_harmless_freed(
                 kernel, ghost, bool(level & NEWS), bool(level & (NEWS | DUPS))
             )
-        projected = State(kernel, ghost) if maps else state
+        projected = new_state(kernel, ghost) if maps else state
         n = len(kernel.cts)
         slot_map: dict[int, int] = {}
         flow_map: dict[int, int] = {}
         if self.slots or self.flows:
             kernel, ghost, slot_map, flow_map = self._relabel(kernel, ghost)
-        best = State(kernel, ghost)
+        best = new_state(kernel, ghost)
         order: Sequence[int] = ()
         if self.orders:
             best_key = repr(best)
@@ -606,7 +606,7 @@ def relabel(state: State, slot_map: dict[int, int], flow_map: dict[int, int]) ->
     numbers kept): the renaming the canonical form undoes, for tests of its invariance."""
     order = sorted(slot_map, key=slot_map.__getitem__)
     uids = {r.uid: r.uid for r in state.ghost.records}
-    return State(
+    return new_state(
         _rename(state.kernel, slot_map, flow_map, uids),
         _rename_ghost(state.ghost, order, slot_map, flow_map, uids, state.ghost.next_uid),
     )
@@ -637,7 +637,7 @@ def permute_listeners(state: State, order: Sequence[int]) -> State:
     calls = tuple(
         sorted(evolve(call, portid=_permute_pid(call.portid, order)) for call in kernel.calls)
     )
-    return State(
+    return new_state(
         evolve(kernel, cts=cts, sockets=sockets, calls=calls),
         replace(ghost, records=records, previous=previous),
     )

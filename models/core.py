@@ -36,6 +36,7 @@ from nfct_spec.models.state import (
     State,
     evolve,
     insert_sorted,
+    new_state,
     set_at,
     with_ct,
     without,
@@ -190,7 +191,7 @@ def _allocate(config: Config, state: State, flow: int, slot: int) -> State:
     ghost = state.ghost
     if ghost.level:
         ghost = observers.allocated(ghost, slot, flow, [s.open for s in kernel.sockets])
-    return nf_conntrack_event_cache(State(kernel, ghost), slot, IPCT_NEW)
+    return nf_conntrack_event_cache(new_state(kernel, ghost), slot, IPCT_NEW)
 
 
 def nf_conntrack_in(

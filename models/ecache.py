@@ -15,7 +15,7 @@ from nfct_spec.models import observers
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.netlink import ctnetlink_conntrack_event
-from nfct_spec.models.state import Conntrack, Message, State, evolve, with_ct
+from nfct_spec.models.state import Conntrack, Message, State, evolve, new_state, with_ct
 from nfct_spec.models.variants import variant_of
 
 
@@ -25,7 +25,7 @@ def nf_conntrack_event_cache(state: State, slot: int, bits: int) -> State:
     if ct is None or not ct.ecache or not bits:
         return state
     kernel = with_ct(state.kernel, slot, evolve(ct, cache=ct.cache | bits))
-    return State(kernel, observers.raised(state.ghost, slot, bits))
+    return new_state(kernel, observers.raised(state.ghost, slot, bits))
 
 
 def _confirmed(state: State, slot: int) -> bool:
@@ -52,7 +52,7 @@ def _send(
 ) -> tuple[State, int]:
     ghost = observers.reporting(state.ghost, slot)
     msg = Message(slot=slot, flow=ct.flow, bits=bits, uid=observers.uid_of(ghost, slot))
-    sent = ctnetlink_conntrack_event(config, State(state.kernel, ghost), msg, portid, report)
+    sent = ctnetlink_conntrack_event(config, new_state(state.kernel, ghost), msg, portid, report)
     if sent.ret == 0:
         return evolve(sent.state, ghost=observers.delivered(sent.state.ghost, slot, bits)), 0
     return sent.state, sent.ret

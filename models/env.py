@@ -11,7 +11,7 @@ from nfct_spec.models import observers
 from nfct_spec.models.config import Config
 from nfct_spec.models.core import death_by_timeout_now
 from nfct_spec.models.redelivery import nf_ct_delete
-from nfct_spec.models.state import NO_TIMER, Kernel, Socket, State, evolve, set_at
+from nfct_spec.models.state import NO_TIMER, Kernel, Socket, State, evolve, new_state, set_at
 from nfct_spec.models.variants import variant_of
 
 
@@ -45,7 +45,7 @@ def env_recv(config: Config, state: State, listener: str) -> State | None:
     if not sock.queue:
         sock = evolve(sock, congested=False)
     kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
-    return State(kernel, _collect(kernel, ghost))
+    return new_state(kernel, _collect(kernel, ghost))
 
 
 def _collect(kernel: Kernel, ghost: observers.Ghost) -> observers.Ghost:
@@ -63,7 +63,7 @@ def env_listener_close(config: Config, state: State, listener: str) -> State | N
     if i is None or not config.listener_churn or not state.kernel.sockets[i].open:
         return None
     kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=False)))
-    return State(kernel, _collect(kernel, state.ghost))
+    return new_state(kernel, _collect(kernel, state.ghost))
 
 
 def env_listener_open(config: Config, state: State, listener: str) -> State | None:
@@ -76,7 +76,7 @@ def env_listener_open(config: Config, state: State, listener: str) -> State | No
     if i is None or not config.listener_churn or state.kernel.sockets[i].open:
         return None
     kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=True)))
-    return State(kernel, observers.opened(state.ghost, i))
+    return new_state(kernel, observers.opened(state.ghost, i))
 
 
 def env_sysctl_write(config: Config, state: State, name: str, value: int) -> State | None:

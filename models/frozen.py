@@ -11,10 +11,13 @@ Compiled with the rest of the model, this is a few C loops.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
-_INDEX: dict[type, dict[str, int]] = {}
+_INDEX: Final[dict[type, dict[str, int]]] = {}
+TUPLE_NEW: Final = tuple.__new__
+"""`tuple.__new__`, looked up once: compiled, `tuple.__new__(...)` in a function body is a
+method lookup on each call."""
 
 
 def register(cls: type[T]) -> type[T]:
@@ -35,5 +38,5 @@ def evolve(obj: T, **changes: Any) -> T:
         if at is None:
             raise TypeError(f"{cls.__name__} has no field {name!r}")
         values[at] = value
-    result: T = tuple.__new__(cls, values)  # type: ignore[type-var]
+    result: T = TUPLE_NEW(cls, values)  # type: ignore[type-var]
     return result

@@ -18,6 +18,7 @@ from nfct_spec.models.state import (
     NO_TIMER,
     State,
     evolve,
+    new_state,
     set_at,
     with_ct,
     without,
@@ -68,7 +69,7 @@ def nf_conntrack_free(state: State, slot: int) -> State:
     if ghost.level:
         referenced = observers.referenced_uids([s.queue for s in kernel.sockets])
         ghost = observers.freed(ghost, slot, referenced)
-    return State(kernel, ghost)
+    return new_state(kernel, ghost)
 
 
 def nf_ct_put(state: State, slot: int) -> State:

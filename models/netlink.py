@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from nfct_spec.models import observers
 from nfct_spec.models.bits import GROUP_EXPECT, ct_group
 from nfct_spec.models.config import Config
-from nfct_spec.models.state import DROPS_CAP, Kernel, Message, Socket, State, evolve, set_at
+from nfct_spec.models.state import (
+    DROPS_CAP,
+    Kernel,
+    Message,
+    Socket,
+    State,
+    evolve,
+    new_state,
+    set_at,
+)
 from nfct_spec.models.variants import variant_of
 
 ENOBUFS = -105
@@ -59,7 +68,7 @@ def _overrun(config: Config, state: State, i: int, msg: Message) -> State:
             ghost = observers.expectation_lost(ghost)
     else:
         ghost = observers.overrun(ghost, i, msg.uid, msg.bits)
-    return State(kernel, ghost)
+    return new_state(kernel, ghost)
 
 
 def _accepts(config: Config, sock: Socket, i: int) -> bool:
@@ -74,7 +83,7 @@ def _queue(state: State, i: int, msg: Message) -> State:
     ghost = state.ghost
     if not msg.expect:
         ghost = observers.queued(ghost, i, msg.uid, msg.bits)
-    return State(kernel, ghost)
+    return new_state(kernel, ghost)
 
 
 def _multicast(

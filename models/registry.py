@@ -21,7 +21,7 @@ from nfct_spec.models import core, ctnetlink, env, redelivery, smp
 from nfct_spec.models.config import SYSCTLS, Config
 from nfct_spec.models.observers import settle
 from nfct_spec.models.sourcedoc import docstring
-from nfct_spec.models.state import NO_TIMER, State
+from nfct_spec.models.state import NO_TIMER, State, new_state
 from nfct_spec.models.variants import variant_of
 
 ArgValue = int | str | tuple[int, ...]
@@ -711,7 +711,7 @@ def _waits_for_lock(state: State, action: Action) -> bool:
 def settled(state: State) -> State:
     """The state as a step starts from it: the previous step's freed records dropped."""
     ghost = state.ghost
-    return State(state.kernel, settle(ghost)) if ghost.freed else state
+    return new_state(state.kernel, settle(ghost)) if ghost.freed else state
 
 
 def enabled_steps(config: Config, state: State, action: Action) -> Iterator[tuple[Step, State]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from nfct_spec.models.config import Config
-from nfct_spec.models.frozen import evolve, register
+from nfct_spec.models.frozen import TUPLE_NEW, evolve, register
 from nfct_spec.models.observers import FULL, Ghost, Record, initial_ghost
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "initial_state",
     "insert_sorted",
     "is_deadlock",
+    "new_state",
     "set_at",
     "with_ct",
     "without",
@@ -253,6 +254,14 @@ class State(NamedTuple):
             if record.live and record.slot == slot:
                 return record
         return None
+
+
+def new_state(kernel: Kernel, ghost: Ghost) -> State:
+    """`State(kernel, ghost)`, built directly: a NamedTuple class call runs the `__new__` that
+    `collections.namedtuple` generates in Python, about twice the cost of this, and the model
+    builds a state several times per step."""
+    state: State = TUPLE_NEW(State, (kernel, ghost))
+    return state
 
 
 def initial_state(config: Config, level: int = FULL) -> State:
