@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
+import timeit
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,12 +56,7 @@ def walk_states(config: Config, count: int, seed: int) -> list[State]:
 
 def best_of(repeat: int, work: Callable[[], object]) -> float:
     """The shortest of `repeat` runs of `work`, in seconds."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return min(timeit.repeat(work, number=1, repeat=repeat))
 
 
 def measure(config: Config, count: int, seed: int, repeat: int) -> dict[str, float]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, settings
 
+from helpers import searches_of
 from nfct_spec.checking import SAFETY_KINDS, searched
 from nfct_spec.cli import main
 from nfct_spec.engines.explorer import Exploration, explore, trace_of, verdict
@@ -27,7 +28,6 @@ from nfct_spec.proofs.guard import encoding_gap
 from nfct_spec.replay import replay
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
 from nfct_spec.spec.fairness import assumptions_hold, drain, unmet
-from tests.helpers import searches_of
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 REVIEW, RELEASED = "worker-review-relock", "worker-released-relock"

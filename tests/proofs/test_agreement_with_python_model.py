@@ -307,11 +307,7 @@ def _agree_on_walks(
         _check_walk(plan, counts, stats)
 
     check()
-    thin = {
-        a.name: counts[a.name]
-        for a in actions_for(family)
-        if counts[a.name] < CASES_PER_ACTION and a.name not in OUTSIDE_ENCODED_CONFIGS | SMP_WALKED
-    }
+    thin = {name: counts[name] for name in sampled if counts[name] < CASES_PER_ACTION}
     assert not thin, f"fewer than {CASES_PER_ACTION} cases: {thin}"
     assert stats["z3"] > 0 and stats["refused"] > 0
     return stats
