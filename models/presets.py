@@ -95,7 +95,7 @@ def _preset(name: str, variant: str) -> Config:
 def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
     """The configs of the explorer suite `name` for `variant`; ConfigError for an unknown name.
 
-    The `ci` suite splits what `ci` enables into five small configs, each with one reliable
+    The `ci` suite splits what `ci` enables into six small configs, each with one reliable
     listener (`conntrackd`, a one-message queue), limit 1, two memory slots (so at most two
     conntracks at once, allocated again and again), retry timeout 2, timeout 1 and only NEW
     and DESTROY events unless said otherwise, each adding the one feature some expected
@@ -108,13 +108,20 @@ def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
       (may-lose-without-be, may-duplicate);
     - `ci.expectations`: limit 2, expectations, timeout 2 (expectation-unreliable,
       flush-confirm-race, and the queue that traffic refills for the liveness lassos);
-    - `ci.allocations`: three slots and no userspace requests (an early drop whose
-      victim only moves to the dying list, aux-alloc-one-over);
+    - `ci.allocations`: three slots, no userspace requests and the STATUS event (an early
+      drop whose victim only moves to the dying list, aux-alloc-one-over; an early drop that
+      meets an ASSURED conntrack, which early-drop-spares-assured is about);
     - `ci.faults`: one flow, message-build failures and a listener that may close and open
       again (a DESTROY that cannot be built: destroy-before-free and destroy-eventually on
       2.6.31, while on 6.x the failure is reported to the reliable listener, which set
       NETLINK_NO_ENOBUFS, and both hold; a conntrack created while no listener was open:
-      auto-mode-late-listener on 6.x).
+      auto-mode-late-listener on 6.x);
+    - `ci.queues`: one flow and a two-message queue (a listener with two messages of one
+      conntrack, or of two conntracks with the same tuple and id, queued at once: what
+      nothing-after-destroy, identity-unique and, on 2.6.30, may-reorder are about).
+
+    Each member's additions are what some entry's premise needs (`nfct_spec.spec.premises`):
+    the suite reaches the premise of every entry it judges `holds` or `no-witness`.
 
     For 6.x every member starts in auto mode (`nf_conntrack_events` 2, the default of current
     kernels) and `ci.sysctl` writes 0, 1 and 2 instead of the retry timeout, which 6.x lacks.
@@ -152,6 +159,12 @@ def suite(name: str, variant: str = "2.6.31") -> tuple[Config, ...]:
             listeners=(expecting,),
             ct_timeout=2,
         ),
-        base.with_(name="ci.allocations", slots=3, requesters=()),
+        base.with_(
+            name="ci.allocations",
+            slots=3,
+            requesters=(),
+            event_bits=("NEW", "STATUS", "DESTROY"),
+        ),
         base.with_(name="ci.faults", flows=1, faults=("build_failure",), listener_churn=True),
+        base.with_(name="ci.queues", flows=1, listeners=(replace(RELIABLE, capacity=2),)),
     )

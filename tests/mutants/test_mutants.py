@@ -59,6 +59,8 @@ def test_check_catches_the_mutant(tmp_path: Path, mutant: Mutant) -> None:
     statuses = {r["engine"]: r["status"] for r in rows if r["property"] == mutant.caught_by}
     assert code == 1, statuses
     assert any(status not in ("ok", "unknown") for status in statuses.values()), statuses
+    if mutant.explorer_catches:
+        assert statuses["explorer"] not in ("ok", "unknown"), statuses
 
 
 def test_check_passes_the_model_as_written_on_every_mutants_property(tmp_path: Path) -> None:

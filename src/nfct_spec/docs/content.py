@@ -23,6 +23,7 @@ from nfct_spec.spec.auxiliary import AUXILIARY
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
 from nfct_spec.spec.claims import CLAIMS
 from nfct_spec.spec.fairness import FAIRNESS, READS_BEFORE_RETRIES
+from nfct_spec.spec.premises import PREMISES, SHOWN_IN, UNCONDITIONAL, docstring_summary
 
 MARKER = re.compile(r"\{\{prop:([a-z0-9-]+)\}\}")
 VARIANTS = tuple(MODELLED)
@@ -169,6 +170,7 @@ def properties_page(results: Results) -> Page:
                 "- assumed fairness: "
                 + "; ".join(f"`{f}` ({fair[f].statement})" for f in prop.fairness)
             )
+        out += _premise_lines(prop)
         if prop.kind == "liveness":
             out.append(
                 f"- the Z3 ranking proof assumes more: `{READS_BEFORE_RETRIES.id}` "
@@ -191,6 +193,19 @@ def properties_page(results: Results) -> Page:
             out += ["", "Traces:", "", *links]
         out.append("")
     return Page("properties", "Properties", "\n".join(out))
+
+
+def _premise_lines(prop: Property) -> list[str]:
+    """What a `holds` or `no-witness` verdict of the entry is about (`spec/premises.py`)."""
+    premise = PREMISES.get(prop.id)
+    if premise is not None:
+        return [
+            f"- premise (reached by the `ci` suite's `{SHOWN_IN[prop.id]}`): "
+            f"{docstring_summary(premise)}"
+        ]
+    if prop.id in UNCONDITIONAL:
+        return [f"- premise: none; it {UNCONDITIONAL[prop.id]}"]
+    return []
 
 
 def auxiliary_page() -> Page:

@@ -1,0 +1,118 @@
+"""The `ci` suite reaches the premise of every entry it judges `holds` or `no-witness`, so that
+no such verdict of `nfct-spec explore` and `nfct-spec check` is about a situation the suite
+never gets into (`nfct_spec.spec.premises`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from nfct_spec.engines.explorer import explore, trace_of
+from nfct_spec.models.config import Config
+from nfct_spec.models.observers import OBLIGATIONS
+from nfct_spec.models.presets import suite
+from nfct_spec.models.registry import apply
+from nfct_spec.models.state import initial_state
+from nfct_spec.spec.auxiliary import AUXILIARY
+from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
+from nfct_spec.spec.premises import (
+    EXEMPT,
+    PREMISE_LEVEL,
+    PREMISES,
+    SHOWN_IN,
+    UNCONDITIONAL,
+    premise_entry,
+)
+
+VARIANTS = ("2.6.30", "2.6.31", "6.x")
+PREMISE_BUDGET = 20_000
+"""States a premise search may store; each reaches its premise within a few hundred."""
+
+
+def _member(variant: str, name: str) -> Config:
+    return next(c for c in suite("ci", variant) if c.name == name)
+
+
+def _judged_without_finding(prop_id: str, variant: str) -> list[str]:
+    """The members of the variant's `ci` suite that judge the entry `holds` or `no-witness`."""
+    return [
+        config.name
+        for config in suite("ci", variant)
+        if BY_ID[prop_id].expected_for(config) in ("holds", "no-witness")
+    ]
+
+
+AUX_IDS = {entry.id for entry in AUXILIARY}
+CASES = [
+    (variant, prop_id)
+    for prop_id in PREMISES
+    for variant in VARIANTS
+    if (prop_id, variant) not in EXEMPT and _judged_without_finding(prop_id, variant)
+]
+
+
+def test_every_entry_the_suite_judges_without_a_finding_has_a_premise_or_says_why_not() -> None:
+    """Every catalogue entry (the auxiliary lemmas of the proofs aside) that some member of
+    some variant's suite judges `holds` or `no-witness` has a premise, is exempt in that
+    variant, or has no antecedent (`UNCONDITIONAL`)."""
+    missing = [
+        (prop.id, variant)
+        for prop in CATALOGUE
+        if prop.id not in AUX_IDS and prop.kind != "liveness"
+        for variant in VARIANTS
+        if _judged_without_finding(prop.id, variant)
+        and prop.id not in PREMISES
+        and prop.id not in UNCONDITIONAL
+        and (prop.id, variant) not in EXEMPT
+    ]
+    assert not missing
+    assert not set(PREMISES) & set(UNCONDITIONAL)
+    assert set(SHOWN_IN) == set(PREMISES)
+
+
+@pytest.mark.parametrize(("variant", "prop_id"), CASES, ids=[f"{v}-{p}" for v, p in CASES])
+def test_the_suite_reaches_the_premise(variant: str, prop_id: str) -> None:
+    """The member `SHOWN_IN` names judges the entry without a finding and reaches its premise:
+    the explorer's search for the premise as a witness finds it, and its trace replays through
+    the model to a last step that reaches it."""
+    name = SHOWN_IN[prop_id]
+    assert name in _judged_without_finding(prop_id, variant)
+    config = _member(variant, name)
+    entry = premise_entry(prop_id)
+    exploration = explore(config, [entry], level=PREMISE_LEVEL, max_states=PREMISE_BUDGET)
+    assert entry.id in exploration.findings, f"{name} does not reach the premise of {prop_id}"
+    trace = trace_of(exploration, entry)
+    state = initial_state(config)
+    for step in trace.steps:
+        pre, post = state, apply(config, state, step)
+        assert post is not None, f"{step} is not enabled on replay"
+        state = post
+    assert trace.steps and PREMISES[prop_id](config, pre, trace.steps[-1], state)
+
+
+def test_a_member_without_the_status_event_never_meets_an_assured_conntrack() -> None:
+    """The premise search can come back empty: without the STATUS event no packet sets
+    IPS_ASSURED_BIT, so the allocations member as it was before it had STATUS is exhausted
+    without an early drop that meets an ASSURED conntrack (and `early-drop-spares-assured`
+    held there for want of one). The premise reads only the kernel state, so the search keeps
+    only the obligations observers."""
+    config = _member("6.x", "ci.allocations").with_(event_bits=("NEW", "DESTROY"))
+    entry = replace(premise_entry("early-drop-spares-assured"), observes=OBLIGATIONS)
+    exploration = explore(config, [entry], level=OBLIGATIONS, max_states=PREMISE_BUDGET)
+    assert exploration.stats.complete
+    assert entry.id not in exploration.findings
+
+
+def test_the_properties_page_says_what_each_verdict_is_about() -> None:
+    """The specification document gives each entry's premise, and the member that reaches it,
+    or says why it has none."""
+    from nfct_spec.docs.content import properties_page
+
+    page = properties_page({}).markdown
+    for prop_id in PREMISES:
+        section = page.split(f"## {prop_id}\n", 1)[1].split("\n## ", 1)[0]
+        assert f"- premise (reached by the `ci` suite's `{SHOWN_IN[prop_id]}`): " in section
+    for prop_id in UNCONDITIONAL:
+        section = page.split(f"## {prop_id}\n", 1)[1].split("\n## ", 1)[0]
+        assert "- premise: none; it judges every state alike" in section
