@@ -5,25 +5,33 @@ and says nothing more if the config never reaches the situation the entry is abo
 drop never meets an ASSURED conntrack when no packet of the config ever sets IPS_ASSURED_BIT,
 so `early-drop-spares-assured` "holds" on it whatever early_drop() does. Each premise names
 that situation as a transition predicate `(config, pre, step, post)`, True on a step that
-reaches it; a state premise reads `post`. The suites the product checks by default must reach
-the premise of every entry they judge `holds` or `no-witness` (a test checks this on every
-search of the `ci` suite), so that each such verdict is about something the suite does.
+reaches it; a state premise reads `post`. The `ci` suite, which the product checks by
+default, must reach the premise of every entry it judges `holds` or `no-witness`: a test
+searches each premise, as a witness entry of its own (`premise_entry`), on the member
+`SHOWN_IN` names.
 
-Entries without a premise are listed in `UNCONDITIONAL` with the reason: their check has no
-antecedent (every state is judged the same way), or they are auxiliary lemmas of the
-inductive proofs, or they are judged only at the CPU-level granularity.
+Entries without a premise: those in `UNCONDITIONAL` (their check has no antecedent, every
+state is judged the same way), those a variant cannot reach in `EXEMPT` (with the reason), and
+by rule the auxiliary lemmas of the inductive proofs and the entries judged only at the
+CPU-level granularity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from nfct_spec.models.bits import GROUP_DESTROY, IPCT_DESTROY
+from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import BITS, IDS, OBLIGATIONS, RECEIPTS
 from nfct_spec.models.registry import Step
 from nfct_spec.models.state import Kernel, Message, State
-from nfct_spec.spec.properties import freed_records, freed_slots
+from nfct_spec.models.variants import MODELLED
+from nfct_spec.spec.properties import (
+    freed_records,
+    freed_slots,
+    int_arg,
+    reliable_destroy_listeners,
+)
 from nfct_spec.spec.records import Property
 
 Premise = Callable[[Config, State, Step, State], bool]
@@ -68,11 +76,8 @@ def missed_set(config: Config, pre: State, step: Step, post: State) -> bool:
 def reporting_freed(config: Config, pre: State, step: Step, post: State) -> bool:
     """A conntrack that reported events is freed while a listener with NETLINK_BROADCAST_ERROR
     subscribed to DESTROY is open."""
-    if not any(record.reporting for record in freed_records(pre, post)):
-        return False
-    return any(
-        listener.broadcast_error and GROUP_DESTROY in listener.groups and pre.kernel.sockets[i].open
-        for i, listener in enumerate(config.listeners)
+    return any(record.reporting for record in freed_records(pre, post)) and bool(
+        reliable_destroy_listeners(config, pre)
     )
 
 
@@ -81,35 +86,26 @@ def destroy_queued_with_another(config: Config, pre: State, step: Step, post: St
     the same tuple and id: the listener reads both, and the order is what the entry judges.
     (Read from the queues, not from the observers, which a search drops where a read cannot
     fail.)"""
-    return any(_same_id_pairs(sock.queue, destroy_first=None) for sock in post.kernel.sockets)
+    return any(_same_id_pair(sock.queue, destroy_first=False) for sock in post.kernel.sockets)
 
 
 def same_id_queued(config: Config, pre: State, step: Step, post: State) -> bool:
     """A listener's queue holds the DESTROY of a conntrack followed by a message of a later
     conntrack with the same tuple and id (allocated in the freed memory): two conntracks the
     listener can tell apart only by the order it reads them in."""
-    return any(_same_id_pairs(sock.queue, destroy_first=True) for sock in post.kernel.sockets)
+    return any(_same_id_pair(sock.queue, destroy_first=True) for sock in post.kernel.sockets)
 
 
-def _same_id_pairs(queue: tuple[Message, ...], destroy_first: bool | None) -> bool:
+def _same_id_pair(queue: tuple[Message, ...], destroy_first: bool) -> bool:
     """Two conntrack messages of one tuple and id in `queue`, one a DESTROY (with
     `destroy_first`, the earlier one)."""
-    for k, first in enumerate(queue):
-        for second in queue[k + 1 :]:
-            if (
-                first.expect
-                or second.expect
-                or (first.slot, first.flow)
-                != (
-                    second.slot,
-                    second.flow,
-                )
-            ):
+    messages = [m for m in queue if not m.expect]
+    for k, first in enumerate(messages):
+        for second in messages[k + 1 :]:
+            if (first.slot, first.flow) != (second.slot, second.flow):
                 continue
-            if destroy_first:
-                if first.bits & IPCT_DESTROY:
-                    return True
-            elif (first.bits | second.bits) & IPCT_DESTROY:
+            bits = first.bits if destroy_first else first.bits | second.bits
+            if bits & IPCT_DESTROY:
                 return True
     return False
 
@@ -149,9 +145,7 @@ def missed_on_plain_packet(config: Config, pre: State, step: Step, post: State) 
     """A packet that caches nothing meets a conntrack with missed events."""
     if step.action != "nf_conntrack_in" or step.kwargs.get("packet") != "plain":
         return False
-    flow = step.kwargs.get("flow")
-    slot = pre.hashed_slot_of_flow(flow if isinstance(flow, int) else -1)
-    ct = pre.ct(slot)
+    ct = pre.ct(pre.hashed_slot_of_flow(int_arg(step, "flow")))
     return ct is not None and bool(ct.missed)
 
 
@@ -163,13 +157,7 @@ def flush_meets_unconfirmed(config: Config, pre: State, step: Step, post: State)
 def silent_conntrack_freed(config: Config, pre: State, step: Step, post: State) -> bool:
     """A confirmed conntrack is freed while a listener with NETLINK_BROADCAST_ERROR subscribed
     to DESTROY is open."""
-    listening = any(
-        listener.broadcast_error
-        and GROUP_DESTROY in listener.groups
-        and post.kernel.sockets[i].open
-        for i, listener in enumerate(config.listeners)
-    )
-    return listening and any(
+    return bool(reliable_destroy_listeners(config, post)) and any(
         slot in pre.kernel.hash or slot in pre.kernel.dying for slot in freed_slots(pre, post)
     )
 
@@ -235,14 +223,13 @@ def premise_entry(prop_id: str) -> Property:
     """The premise of a catalogue entry as a witness entry of its own (`premise:ID`), which
     the explorer searches like any other: its finding is a shortest run that reaches it."""
     premise = PREMISES[prop_id]
-    variants = ("2.6.30", "2.6.31", "6.x")
     return Property(
         id=f"premise:{prop_id}",
         kind="non-guarantee",
         statement=docstring_summary(premise),
         source=f"the premise of {prop_id}",
-        expected=dict.fromkeys(variants, "witness"),
-        reasons=dict.fromkeys(variants, "the situation the entry is about"),
+        expected=dict.fromkeys(MODELLED, "witness"),
+        reasons=dict.fromkeys(MODELLED, "the situation the entry is about"),
         check=premise,
         observes=PREMISE_LEVEL,
     )

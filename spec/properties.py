@@ -71,7 +71,8 @@ def _subscribed_bits(config: Config, i: int) -> int:
     return mask
 
 
-def _reliable_destroy_listeners(config: Config, state: State) -> list[int]:
+def reliable_destroy_listeners(config: Config, state: State) -> list[int]:
+    """The listeners with NETLINK_BROADCAST_ERROR, subscribed to DESTROY, open in `state`."""
     return [
         i
         for i, listener in enumerate(config.listeners)
@@ -81,7 +82,8 @@ def _reliable_destroy_listeners(config: Config, state: State) -> list[int]:
     ]
 
 
-def _int_arg(step: Step, name: str) -> int:
+def int_arg(step: Step, name: str) -> int:
+    """An integer argument of the step (-1 if it has none by that name)."""
     value = step.kwargs.get(name)
     return value if isinstance(value, int) else -1
 
@@ -212,7 +214,7 @@ def destroy_before_free(config: Config, pre: State, step: Step, post: State) -> 
     for record in freed_records(pre, post):
         if not record.reporting:
             continue
-        for i in _reliable_destroy_listeners(config, post):
+        for i in reliable_destroy_listeners(config, post):
             if pre.kernel.sockets[i].open and not record.seen[i].has_destroy:
                 return False
     return True
@@ -327,7 +329,7 @@ def missed_waits(config: Config, pre: State, step: Step, post: State) -> bool:
         return False
     if pre.kernel.build_fail_armed:
         return False
-    slot = pre.hashed_slot_of_flow(_int_arg(step, "flow"))
+    slot = pre.hashed_slot_of_flow(int_arg(step, "flow"))
     ct = pre.ct(slot)
     if ct is None or not ct.missed:
         return False
@@ -354,7 +356,7 @@ def silent_destroy(config: Config, pre: State, step: Step, post: State) -> bool:
         ct = pre.ct(slot)
         assert ct is not None
         confirmed = slot in pre.kernel.hash or slot in pre.kernel.dying
-        if confirmed and not ct.ecache and _reliable_destroy_listeners(config, post):
+        if confirmed and not ct.ecache and reliable_destroy_listeners(config, post):
             return True
     return False
 
@@ -374,7 +376,7 @@ def early_drop_spares_assured(config: Config, pre: State, step: Step, post: Stat
     """An early drop never evicts an ASSURED conntrack."""
     if step.action != "early_drop":
         return True
-    victim = _int_arg(step, "victim")
+    victim = int_arg(step, "victim")
     ct = pre.ct(victim) if victim >= 0 else None
     return ct is None or not ct.assured
 
@@ -384,7 +386,7 @@ def flush_confirm_race(config: Config, pre: State, step: Step, post: State) -> b
     but will never report NEW nor DESTROY."""
     if step.action != "__nf_conntrack_confirm":
         return False
-    ct = post.ct(_int_arg(step, "slot"))
+    ct = post.ct(int_arg(step, "slot"))
     return ct is not None and ct.dying and ct.ecache
 
 

@@ -13,6 +13,7 @@ from nfct_spec.docs.figures import RECORD, Block, load_figures
 from nfct_spec.engines.explorer import Exploration, explore, search_groups
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.observers import OBLIGATIONS
+from nfct_spec.models.presets import suite
 from nfct_spec.models.registry import ArgValue, Step, apply, successors
 from nfct_spec.models.state import Conntrack, State, initial_state
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
@@ -54,6 +55,12 @@ def searches_of(config: Config) -> dict[str, Exploration]:
         exploration = explore(config, group, level=level)
         found.update((p.id, exploration) for p in group)
     return found
+
+
+def suite_member(variant: str, name: str) -> Config:
+    """The member `name` of the variant's `ci` suite."""
+    (config,) = [c for c in suite("ci", variant) if c.name == name]
+    return config
 
 
 def step(action: str, **args: ArgValue) -> Step:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import suite_member
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     Graph,
@@ -16,17 +17,10 @@ from nfct_spec.engines.lasso import (
     find_lasso,
 )
 from nfct_spec.minimize import liveness_tail
-from nfct_spec.models.config import Config
-from nfct_spec.models.presets import suite
 from nfct_spec.models.state import State
 from nfct_spec.spec.fairness import TIMERS_FIRE, obligations_met
 
 LIVE = ("destroy-eventually", "expiry-eventually")
-
-
-def _member(variant: str, name: str) -> Config:
-    (config,) = [c for c in suite("ci", variant) if c.name == name]
-    return config
 
 
 def _hashed_only(state: State) -> bool:
@@ -36,7 +30,7 @@ def _hashed_only(state: State) -> bool:
 
 @pytest.fixture(scope="module", params=["2.6.31", "6.x"])
 def graph(request: pytest.FixtureRequest) -> Graph:
-    return build_graph(_member(request.param, "ci.listeners"))
+    return build_graph(suite_member(request.param, "ci.listeners"))
 
 
 def test_a_live_conntrack_is_owed_by_expiry_eventually_only(graph: Graph) -> None:

@@ -8,12 +8,11 @@ from dataclasses import replace
 
 import pytest
 
+from helpers import run, suite_member
 from nfct_spec.engines.explorer import explore, trace_of
-from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.presets import suite
-from nfct_spec.models.registry import apply
-from nfct_spec.models.state import initial_state
+from nfct_spec.models.variants import MODELLED
 from nfct_spec.spec.auxiliary import AUXILIARY
 from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
 from nfct_spec.spec.premises import (
@@ -25,13 +24,9 @@ from nfct_spec.spec.premises import (
     premise_entry,
 )
 
-VARIANTS = ("2.6.30", "2.6.31", "6.x")
+VARIANTS = tuple(MODELLED)
 PREMISE_BUDGET = 20_000
 """States a premise search may store; each reaches its premise within a few hundred."""
-
-
-def _member(variant: str, name: str) -> Config:
-    return next(c for c in suite("ci", variant) if c.name == name)
 
 
 def _judged_without_finding(prop_id: str, variant: str) -> list[str]:
@@ -78,17 +73,15 @@ def test_the_suite_reaches_the_premise(variant: str, prop_id: str) -> None:
     the model to a last step that reaches it."""
     name = SHOWN_IN[prop_id]
     assert name in _judged_without_finding(prop_id, variant)
-    config = _member(variant, name)
+    config = suite_member(variant, name)
     entry = premise_entry(prop_id)
     exploration = explore(config, [entry], level=PREMISE_LEVEL, max_states=PREMISE_BUDGET)
     assert entry.id in exploration.findings, f"{name} does not reach the premise of {prop_id}"
-    trace = trace_of(exploration, entry)
-    state = initial_state(config)
-    for step in trace.steps:
-        pre, post = state, apply(config, state, step)
-        assert post is not None, f"{step} is not enabled on replay"
-        state = post
-    assert trace.steps and PREMISES[prop_id](config, pre, trace.steps[-1], state)
+    steps = trace_of(exploration, entry).steps
+    assert steps
+    pre = run(config, *steps[:-1])
+    post = run(config, steps[-1], start=pre)
+    assert PREMISES[prop_id](config, pre, steps[-1], post)
 
 
 def test_a_member_without_the_status_event_never_meets_an_assured_conntrack() -> None:
@@ -97,7 +90,7 @@ def test_a_member_without_the_status_event_never_meets_an_assured_conntrack() ->
     without an early drop that meets an ASSURED conntrack (and `early-drop-spares-assured`
     held there for want of one). The premise reads only the kernel state, so the search keeps
     only the obligations observers."""
-    config = _member("6.x", "ci.allocations").with_(event_bits=("NEW", "DESTROY"))
+    config = suite_member("6.x", "ci.allocations").with_(event_bits=("NEW", "DESTROY"))
     entry = replace(premise_entry("early-drop-spares-assured"), observes=OBLIGATIONS)
     exploration = explore(config, [entry], level=OBLIGATIONS, max_states=PREMISE_BUDGET)
     assert exploration.stats.complete

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import suite_member
 from nfct_spec.checking import StateJudge, finding_in_state
 from nfct_spec.engines.explorer import explore
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
-from nfct_spec.models.presets import suite
 from nfct_spec.models.state import State
 from nfct_spec.spec.auxiliary import AUXILIARY, Batch
 from nfct_spec.spec.catalogue import CATALOGUE
-
-
-def _member(variant: str, name: str) -> Config:
-    return next(c for c in suite("ci", variant) if c.name == name)
 
 
 def _reached(config: Config) -> list[State]:
@@ -26,7 +22,7 @@ def _reached(config: Config) -> list[State]:
 
 @pytest.mark.parametrize("variant", ["2.6.30", "2.6.31", "6.x"])
 def test_a_batch_gives_each_auxiliary_check_its_own_verdict(variant: str) -> None:
-    config = _member(variant, "ci.allocations")
+    config = suite_member(variant, "ci.allocations")
     ids = [p.id for p in AUXILIARY]
     batch = Batch(ids)
     broken_somewhere = 0
@@ -41,7 +37,7 @@ def test_a_batch_gives_each_auxiliary_check_its_own_verdict(variant: str) -> Non
 
 @pytest.mark.parametrize("variant", ["2.6.31", "6.x"])
 def test_the_judge_reports_each_property_once_at_its_first_finding(variant: str) -> None:
-    config = _member(variant, "ci.allocations")
+    config = suite_member(variant, "ci.allocations")
     props = [p for p in CATALOGUE if p.kind != "liveness" and not p.on_transitions]
     states = _reached(config)
     judge = StateJudge(config, props)
