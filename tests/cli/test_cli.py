@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from nfct_spec.cli import main
+from nfct_spec.engines.premises import note_in
 from nfct_spec.models.presets import preset, suite
 from nfct_spec.spec.catalogue import CATALOGUE
+from nfct_spec.spec.premises import EXEMPT, PREMISES, SHOWN_IN
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -67,6 +69,27 @@ def test_check_exhausts_the_ci_suite_and_confirms_every_expected_verdict(
         "violated",
         "exhausted",
     }
+
+
+def test_every_exhausted_verdict_of_the_explorer_says_where_its_premise_is_reached(
+    checked: tuple[int, Path],
+) -> None:
+    """Each entry with a premise that the explorer calls `exhausted` on the `ci` suite names
+    the member and depth at which its premise was reached (the member `SHOWN_IN` names is
+    searched first, and reaches it); an entry without one says nothing of a premise."""
+    _, out = checked
+    results = json.loads((out / "results.json").read_text())["results"]
+    exhausted = [r for r in results if r["engine"] == "explorer" and r["verdict"] == "exhausted"]
+    with_premise = [r for r in exhausted if (r["property"], r["variant"]) not in EXEMPT]
+    judged = {r["property"] for r in with_premise if r["property"] in PREMISES}
+    assert judged >= {"early-drop-spares-assured", "identity-unique", "nothing-after-destroy"}
+    for r in exhausted:
+        note = note_in(r["scope"])
+        if r["property"] in PREMISES and (r["property"], r["variant"]) not in EXEMPT:
+            shown = SHOWN_IN[r["property"]]
+            assert note.startswith(f"premise reached in {shown} at depth "), r
+        else:
+            assert not note, r
 
 
 def test_check_writes_a_trace_for_every_finding_and_each_replays(checked: tuple[int, Path]) -> None:

@@ -41,7 +41,9 @@ def test_explore_exhausts_a_small_config_and_writes_replayable_traces(tmp_path: 
     rows = {r["property"]: r for r in doc["results"]}
     assert {r["engine"] for r in rows.values()} == {"explorer"}
     assert rows["count-exact"]["verdict"] == "exhausted"
-    assert rows["count-exact"]["scope"] == "1917 states, 5700 transitions, depth 18"
+    assert rows["count-exact"]["scope"] == (
+        "1917 states, 5700 transitions, depth 18; premise reached in small at depth 2"
+    )
     assert rows["destroy-eventually"]["verdict"] == "exhausted"
     assert rows["table-bound"]["verdict"] == "violated"
     trace = out / rows["table-bound"]["trace"]
@@ -89,7 +91,8 @@ def test_untimed_retries_with_two_workers_give_the_same_verdicts(tmp_path: Path)
     safety = [s for s in run["searches"] if "liveness" not in s["observers"]]
     assert safety and all(s["abstraction"]["name"] == "retries untimed" for s in safety)
     rows = {r["property"]: r for r in docs[1]["results"]}
-    assert rows["count-exact"]["scope"].endswith("retries untimed")
+    scope, premise = rows["count-exact"]["scope"].split("; ")
+    assert scope.endswith("retries untimed") and premise.startswith("premise reached in small")
     assert main(["replay", str(untimed / rows["table-bound"]["trace"])]) == 0
     # The liveness entry is decided on the untimed graph alone and the timed graph is not
     # built; the lassos of the weaker fairness sets (which the untimed graph cannot give) are

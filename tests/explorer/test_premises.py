@@ -4,12 +4,17 @@ never gets into (`nfct_spec.spec.premises`)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from helpers import run, suite_member
+from nfct_spec.cli import main
 from nfct_spec.engines.explorer import explore, trace_of
+from nfct_spec.engines.premises import PremiseReach, note_in
+from nfct_spec.engines.suite import MemberVerdict, combine
 from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.presets import suite
 from nfct_spec.models.variants import MODELLED
@@ -109,3 +114,48 @@ def test_the_properties_page_says_what_each_verdict_is_about() -> None:
     for prop_id in UNCONDITIONAL:
         section = page.split(f"## {prop_id}\n", 1)[1].split("\n## ", 1)[0]
         assert "- premise: none; it judges every state alike" in section
+
+
+def _vacuous_config_file(tmp_path: Path) -> Path:
+    """The 6.x allocations member without the STATUS event (no ASSURED conntrack ever)."""
+    config = suite_member("6.x", "ci.allocations").with_(event_bits=("NEW", "DESTROY"))
+    path = tmp_path / "no-status.json"
+    path.write_text(json.dumps(config.to_json()), encoding="utf-8")
+    return path
+
+
+def test_a_verdict_about_a_situation_no_run_reaches_is_unknown_not_exhausted(
+    tmp_path: Path,
+) -> None:
+    """`nfct-spec explore --config` on a config that never reaches an entry's premise: the
+    entry's search is exhausted without a counterexample, and the verdict is `unknown` with
+    the reason (exit 3), not `exhausted`; an entry whose premise it reaches says where."""
+    out = tmp_path / "out"
+    args = ["explore", "--config", str(_vacuous_config_file(tmp_path)), "--out", str(out)]
+    args += ["--property", "early-drop-spares-assured", "--property", "table-bound"]
+    assert main(args) == 3
+    rows = {r["property"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    vacuous = rows["early-drop-spares-assured"]
+    assert (vacuous["verdict"], vacuous["expected"]) == ("unknown", "holds")
+    assert (
+        "vacuous: no run reaches the premise (early_drop() runs while an ASSURED"
+        in (vacuous["scope"])
+    )
+    reached = rows["table-bound"]
+    assert reached["verdict"] == "exhausted"
+    assert note_in(reached["scope"]).startswith("premise reached in ci.allocations at depth ")
+
+
+def test_an_unreached_premise_within_the_budget_leaves_the_verdict_unknown() -> None:
+    """The suite's rule: a premise the budget stops short of makes `exhausted` `unknown`."""
+    config = suite_member("6.x", "ci.sysctl")
+    member = MemberVerdict(config, "exhausted", "holds", "10 states", 10, True)
+    reach = PremiseReach("table-bound", None, 0, 5, complete=False)
+    verdict = combine("ci.sysctl", [member], "table-bound", premise=lambda: reach)
+    assert verdict is not None and verdict.verdict == "unknown"
+    assert verdict.scope == "10 states; " + reach.note()
+    assert reach.note().startswith("premise not reached within 5 states (")
+    found = PremiseReach("table-bound", "ci.sysctl", 4, 5, complete=True)
+    verdict = combine("ci.sysctl", [member], "table-bound", premise=lambda: found)
+    assert verdict is not None and verdict.verdict == "exhausted"
+    assert note_in(verdict.scope) == "premise reached in ci.sysctl at depth 4"

@@ -33,7 +33,7 @@ from nfct_spec.commands.common import (
     properties_from_ids,
     verdict_cell,
 )
-from nfct_spec.engines import lasso_sym, lasso_transfer
+from nfct_spec.engines import lasso_sym, lasso_transfer, premises
 from nfct_spec.engines.explorer import (
     UNTIMED,
     Exploration,
@@ -55,6 +55,7 @@ from nfct_spec.engines.lasso import (
 from nfct_spec.engines.lasso import LEVEL as LIVENESS_LEVEL
 from nfct_spec.engines.lasso_sym import Quotient
 from nfct_spec.engines.parallel import Pool
+from nfct_spec.engines.premises import PremiseReach
 from nfct_spec.engines.suite import (
     SHOWN_BY,
     SuiteVerdict,
@@ -440,8 +441,14 @@ def _weaker_lassos(runs: list[MemberRun], out: Path, console: Console) -> None:
 
 
 def _verdicts(
-    label: str, prop: Property, runs: list[MemberRun], shown_by: Mapping[str, tuple[str, ...]]
+    label: str,
+    prop: Property,
+    runs: list[MemberRun],
+    shown_by: Mapping[str, tuple[str, ...]],
+    max_states: int,
 ) -> SuiteVerdict | None:
+    """The verdict of the configs together; one they all hold is searched for its premise
+    (`nfct_spec.engines.premises`) on the configs that judge it, within `max_states` each."""
     if prop.kind == "liveness":
         members = [
             liveness_member(prop, run.config, run.outcomes[prop.id])
@@ -454,7 +461,12 @@ def _verdicts(
             for run in runs
             if (exploration := run.exploration_for(prop)) is not None
         ]
-    return combine(label, members, prop.id, shown_by)
+    judged = [m.config for m in members if m is not None]
+
+    def premise() -> PremiseReach | None:
+        return premises.reach(prop.id, judged, max_states)
+
+    return combine(label, members, prop.id, shown_by, premise)
 
 
 def explore_configs(
@@ -481,7 +493,7 @@ def explore_configs(
         searches += [line for run in runs for line in run.summary()]
     results: list[Result] = []
     for prop in props:
-        combined = _verdicts(label, prop, runs, shown_by)
+        combined = _verdicts(label, prop, runs, shown_by, max_states)
         if combined is None:
             continue
         trace = combined.trace(prop)
@@ -510,10 +522,11 @@ def results_table(results: list[Result]) -> Table:
     """The explorer's verdicts: expected -> found, and the config that decided it (`ci.*`:
     every config of the suite)."""
     table = Table(title="explorer: expected -> verdict")
-    for column in ("property", "variant", "verdict", "config"):
+    for column in ("property", "variant", "verdict", "config", "premise"):
         table.add_column(column)
     for r in results:
-        table.add_row(r.property_id, r.variant, verdict_cell(r), r.config)
+        note = premises.note_in(r.scope) if r.verdict in ("exhausted", "unknown") else ""
+        table.add_row(r.property_id, r.variant, verdict_cell(r), r.config, escape(note))
     return table
 
 

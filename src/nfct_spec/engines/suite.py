@@ -12,7 +12,9 @@ verdict on a property is then:
 2. **the finding**, if some member that expects it shows it: the shortest one (by BFS depth),
    with its trace; members that expect the property to hold are exhausted without it;
 3. **`exhausted`**, if every member expects the property to hold and every member was
-   exhausted: the scope sums their states;
+   exhausted: the scope sums their states, and says in which member the entry's premise was
+   reached (`nfct_spec.engines.premises`); when no member reaches it, the verdict is
+   `unknown` (the search was vacuous, or it cannot tell);
 4. **`unknown`** otherwise: a member's budget ran out, or no member shows an expected finding
    (the configs are too small for it; the report says so, it is never a pass).
 
@@ -27,11 +29,12 @@ gets no verdict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from nfct_spec.engines.explorer import Exploration, finding_depth, trace_of, verdict
 from nfct_spec.engines.lasso import LivenessOutcome, liveness_verdict
+from nfct_spec.engines.premises import PremiseReach
 from nfct_spec.models.config import Config
 from nfct_spec.results import PASSING
 from nfct_spec.spec.catalogue import Property
@@ -143,12 +146,15 @@ def combine(
     members: Sequence[MemberVerdict | None],
     prop_id: str = "",
     shown_by: Mapping[str, tuple[str, ...]] = SHOWN_BY,
+    premise: Callable[[], PremiseReach | None] | None = None,
 ) -> SuiteVerdict | None:
     """The suite's verdict from its members' (see the module docstring for the rules).
 
     `label` names the whole suite in a results row (`ci.*`); a suite of one config gives that
     config's own verdict and scope. `shown_by` names, per property id, the configs built to
-    show its finding."""
+    show its finding. `premise` searches the entry's premise (`nfct_spec.engines.premises`),
+    only when every member is exhausted without a finding: the scope says where it was
+    reached, and a premise not reached makes the verdict `unknown`."""
     judged = [m for m in members if m is not None]
     if not judged:
         return None
@@ -188,11 +194,16 @@ def combine(
     if unknown:
         return SuiteVerdict("unknown", unknown[0].expected, named(unknown[0]), label)
     if single:
-        return SuiteVerdict("exhausted", judged[0].expected, judged[0].scope, label)
-    states = sum(m.states for m in judged)
-    parts = ", ".join(f"{m.config.name} {m.states}" for m in judged)
-    scope = f"every state of {len(judged)} configs, {states} in all ({parts})"
-    return SuiteVerdict("exhausted", judged[0].expected, scope, label)
+        scope = judged[0].scope
+    else:
+        states = sum(m.states for m in judged)
+        parts = ", ".join(f"{m.config.name} {m.states}" for m in judged)
+        scope = f"every state of {len(judged)} configs, {states} in all ({parts})"
+    reach = premise() if premise is not None else None
+    if reach is None:
+        return SuiteVerdict("exhausted", judged[0].expected, scope, label)
+    verdict = "exhausted" if reach.reached else "unknown"
+    return SuiteVerdict(verdict, judged[0].expected, f"{scope}; {reach.note()}", label)
 
 
 def _others(best: MemberVerdict, judged: Sequence[MemberVerdict]) -> str:

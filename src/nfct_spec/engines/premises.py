@@ -1,0 +1,93 @@
+"""Whether the configs of an `exhausted` verdict ever get into the situation it is about.
+
+An exhaustive search without a counterexample says an entry holds on a config; if no run of
+the config reaches the entry's premise (`nfct_spec.spec.premises`), that is true and empty:
+`early-drop-spares-assured` holds on a config where no packet sets IPS_ASSURED_BIT whatever
+early_drop() does. So before the explorer calls an entry `exhausted`, it searches the entry's
+premise as a witness of its own on the same configs (the member that `SHOWN_IN` names first,
+then the others) and says where it was reached. A premise that every config is exhausted
+without, or that the budget stops short of, leaves the verdict `unknown`: "holds" would claim
+more than the search showed.
+
+Entries without a premise (`UNCONDITIONAL`, `EXEMPT`, the auxiliary lemmas of the proofs) keep
+their verdict as it is. Premises are step predicates of the atomic granularity (they name its
+actions), so smp configs, whose kernel functions are split into steps, are not judged here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nfct_spec.engines.explorer import explore, finding_depth
+from nfct_spec.models.config import Config
+from nfct_spec.spec.premises import EXEMPT, PREMISE_LEVEL, PREMISES, SHOWN_IN, premise_entry
+
+
+@dataclass(frozen=True)
+class PremiseReach:
+    """Where a premise was reached: `config` and the BFS `depth` of the first step that
+    reaches it (None: not reached); `states` searched in all, and whether every config
+    searched was exhausted (`complete`)."""
+
+    prop_id: str
+    config: str | None
+    depth: int
+    states: int
+    complete: bool
+
+    @property
+    def reached(self) -> bool:
+        """Some run of some config gets into the situation."""
+        return self.config is not None
+
+    def note(self) -> str:
+        """What a verdict's scope says about the premise."""
+        if self.config is not None:
+            return f"premise reached in {self.config} at depth {self.depth}"
+        what = premise_entry(self.prop_id).statement.rstrip(".")
+        if self.complete:
+            return f"vacuous: no run reaches the premise ({what}), {self.states} states searched"
+        return (
+            f"premise not reached within {self.states} states ({what}): the search may be vacuous"
+        )
+
+
+NOTES = ("premise reached in ", "vacuous: ", "premise not reached within ")
+"""How each note of `PremiseReach.note` starts."""
+
+
+def note_in(scope: str) -> str:
+    """The premise note a verdict's scope ends with ("" if none)."""
+    start = max(scope.rfind(f"; {note}") for note in NOTES)
+    return scope[start + 2 :] if start >= 0 else ""
+
+
+def has_premise(prop_id: str, config: Config) -> bool:
+    """Whether the entry's verdict on `config` is judged with its premise."""
+    return (
+        prop_id in PREMISES
+        and (prop_id, config.variant) not in EXEMPT
+        and config.granularity == "atomic"
+    )
+
+
+def reach(prop_id: str, configs: Sequence[Config], max_states: int) -> PremiseReach | None:
+    """Search the entry's premise on `configs` (the member `SHOWN_IN` names first) until one
+    reaches it, each search within `max_states` states; None when the entry has no premise on
+    them (`has_premise`)."""
+    judged = [c for c in configs if has_premise(prop_id, c)]
+    if not judged:
+        return None
+    shown = SHOWN_IN.get(prop_id)
+    judged.sort(key=lambda c: c.name != shown)
+    entry = premise_entry(prop_id)
+    states, complete = 0, True
+    for config in judged:
+        exploration = explore(config, [entry], max_states=max_states, level=PREMISE_LEVEL)
+        states += exploration.stats.states
+        if entry.id in exploration.findings:
+            depth = finding_depth(exploration, entry.id)
+            return PremiseReach(prop_id, config.name, depth, states, True)
+        complete = complete and exploration.stats.complete
+    return PremiseReach(prop_id, None, 0, states, complete)
