@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from nfct_spec.engines.explorer import explore, finding_depth
 from nfct_spec.models.config import Config
+from nfct_spec.spec.catalogue import BY_ID
 from nfct_spec.spec.premises import EXEMPT, PREMISE_LEVEL, PREMISES, SHOWN_IN, premise_entry
 
 
@@ -64,11 +65,14 @@ def note_in(scope: str) -> str:
 
 
 def has_premise(prop_id: str, config: Config) -> bool:
-    """Whether the entry's verdict on `config` is judged with its premise."""
+    """Whether the entry's verdict on `config` is judged with its premise: it has one, the
+    config is expected to give no finding (`holds`, `no-witness`), and the variant can reach
+    it (not `EXEMPT`)."""
     return (
         prop_id in PREMISES
         and (prop_id, config.variant) not in EXEMPT
         and config.granularity == "atomic"
+        and BY_ID[prop_id].expected_for(config) in ("holds", "no-witness")
     )
 
 
