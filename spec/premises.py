@@ -215,8 +215,20 @@ UNCONDITIONAL: Mapping[str, str] = {
 """Entries judged `holds` or `no-witness` somewhere whose check has no antecedent."""
 
 PREMISE_LEVEL = OBLIGATIONS | RECEIPTS | IDS | BITS
-"""The observers a search for a premise keeps: the records (`reporting`), and every queued
+"""The observers a search for a premise that reads queued messages keeps: every queued
 message as it is (no observer level below this forgets or blanks what a message says)."""
+
+READS_MESSAGES = frozenset({"nothing-after-destroy", "identity-unique", "may-reorder"})
+"""The entries whose premise reads what queued messages say (their tuple, slot and bits).
+Every other premise reads the kernel state, queue lengths and the obligations records
+(`reporting`), which a search keeping the OBLIGATIONS observers has as they are: far fewer
+states, so that a config that never reaches the premise is exhausted without it rather than
+cut by the budget."""
+
+
+def premise_level(prop_id: str) -> int:
+    """The observers the search for the entry's premise keeps."""
+    return PREMISE_LEVEL if prop_id in READS_MESSAGES else OBLIGATIONS
 
 
 def premise_entry(prop_id: str) -> Property:
@@ -231,7 +243,7 @@ def premise_entry(prop_id: str) -> Property:
         expected=dict.fromkeys(MODELLED, "witness"),
         reasons=dict.fromkeys(MODELLED, "the situation the entry is about"),
         check=premise,
-        observes=PREMISE_LEVEL,
+        observes=premise_level(prop_id),
     )
 
 

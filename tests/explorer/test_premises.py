@@ -5,14 +5,13 @@ never gets into (`nfct_spec.spec.premises`)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from helpers import run, suite_member
 from nfct_spec.cli import main
-from nfct_spec.engines.explorer import explore, trace_of
+from nfct_spec.engines.explorer import explore, finding_depth, trace_of
 from nfct_spec.engines.premises import PremiseReach, note_in
 from nfct_spec.engines.suite import MemberVerdict, combine
 from nfct_spec.models.observers import OBLIGATIONS
@@ -24,6 +23,7 @@ from nfct_spec.spec.premises import (
     EXEMPT,
     PREMISE_LEVEL,
     PREMISES,
+    READS_MESSAGES,
     SHOWN_IN,
     UNCONDITIONAL,
     premise_entry,
@@ -80,13 +80,29 @@ def test_the_suite_reaches_the_premise(variant: str, prop_id: str) -> None:
     assert name in _judged_without_finding(prop_id, variant)
     config = suite_member(variant, name)
     entry = premise_entry(prop_id)
-    exploration = explore(config, [entry], level=PREMISE_LEVEL, max_states=PREMISE_BUDGET)
+    exploration = explore(config, [entry], level=entry.observes, max_states=PREMISE_BUDGET)
     assert entry.id in exploration.findings, f"{name} does not reach the premise of {prop_id}"
     steps = trace_of(exploration, entry).steps
     assert steps
     pre = run(config, *steps[:-1])
     post = run(config, steps[-1], start=pre)
     assert PREMISES[prop_id](config, pre, steps[-1], post)
+
+
+@pytest.mark.parametrize(("variant", "prop_id"), CASES, ids=[f"{v}-{p}" for v, p in CASES])
+def test_a_premise_is_reached_at_the_same_depth_with_every_message_kept(
+    variant: str, prop_id: str
+) -> None:
+    """The observers a premise search keeps hide nothing the premise reads: with every queued
+    message kept as it is (`PREMISE_LEVEL`), the shortest run that reaches it is no shorter."""
+    config = suite_member(variant, SHOWN_IN[prop_id])
+    entry = premise_entry(prop_id)
+    depths = []
+    for level in (entry.observes, PREMISE_LEVEL):
+        exploration = explore(config, [entry], level=level, max_states=PREMISE_BUDGET)
+        depths.append(finding_depth(exploration, entry.id))
+    assert depths[0] == depths[1]
+    assert (entry.observes == PREMISE_LEVEL) is (prop_id in READS_MESSAGES)
 
 
 def test_a_member_without_the_status_event_never_meets_an_assured_conntrack() -> None:
@@ -96,7 +112,8 @@ def test_a_member_without_the_status_event_never_meets_an_assured_conntrack() ->
     held there for want of one). The premise reads only the kernel state, so the search keeps
     only the obligations observers."""
     config = suite_member("6.x", "ci.allocations").with_(event_bits=("NEW", "DESTROY"))
-    entry = replace(premise_entry("early-drop-spares-assured"), observes=OBLIGATIONS)
+    entry = premise_entry("early-drop-spares-assured")
+    assert entry.observes == OBLIGATIONS
     exploration = explore(config, [entry], level=OBLIGATIONS, max_states=PREMISE_BUDGET)
     assert exploration.stats.complete
     assert entry.id not in exploration.findings

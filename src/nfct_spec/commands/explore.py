@@ -35,6 +35,7 @@ from nfct_spec.commands.common import (
 )
 from nfct_spec.engines import lasso_sym, lasso_transfer, premises
 from nfct_spec.engines.explorer import (
+    PROGRESS_EVERY,
     UNTIMED,
     Exploration,
     Stats,
@@ -446,9 +447,11 @@ def _verdicts(
     runs: list[MemberRun],
     shown_by: Mapping[str, tuple[str, ...]],
     max_states: int,
+    progress: Progress,
 ) -> SuiteVerdict | None:
     """The verdict of the configs together; one they all hold is searched for its premise
-    (`nfct_spec.engines.premises`) on the configs that judge it, within `max_states` each."""
+    (`nfct_spec.engines.premises`) on the configs that judge it, within `max_states` each
+    (`_premise`)."""
     if prop.kind == "liveness":
         members = [
             liveness_member(prop, run.config, run.outcomes[prop.id])
@@ -464,9 +467,35 @@ def _verdicts(
     judged = [m.config for m in members if m is not None]
 
     def premise() -> PremiseReach | None:
-        return premises.reach(prop.id, judged, max_states)
+        return _premise(prop, judged, max_states, progress)
 
     return combine(label, members, prop.id, shown_by, premise)
+
+
+def _premise(
+    prop: Property, configs: list[Config], max_states: int, progress: Progress
+) -> PremiseReach | None:
+    """The premise search of one entry. Most end within a few hundred states, before the
+    search's first progress report; one that goes on (a config that may never reach the
+    premise) gets a progress bar, added at its first report, and a line when it ends."""
+    task: list[TaskID] = []
+    label = f"{configs[0].variant} premise of {prop.id}" if configs else ""
+    plain = _plain_lines(progress, label)
+
+    def report(config: Config, stats: Stats) -> None:
+        if not task and stats.states < PROGRESS_EVERY:
+            return
+        if not task:
+            task.append(progress.add_task(escape(label), total=max_states, info=""))
+        info = f"{config.name}, depth {stats.depth}"
+        progress.update(task[0], completed=stats.states, info=info)
+        plain(stats.states, info)
+
+    found = premises.reach(prop.id, configs, max_states, report)
+    if task and found is not None:
+        progress.update(task[0], total=found.states, completed=found.states)
+        progress.console.print(f"{label}: {found.note()}", markup=False)
+    return found
 
 
 def explore_configs(
@@ -493,7 +522,7 @@ def explore_configs(
         searches += [line for run in runs for line in run.summary()]
     results: list[Result] = []
     for prop in props:
-        combined = _verdicts(label, prop, runs, shown_by, max_states)
+        combined = _verdicts(label, prop, runs, shown_by, max_states, progress)
         if combined is None:
             continue
         trace = combined.trace(prop)

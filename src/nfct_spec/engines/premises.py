@@ -16,13 +16,14 @@ actions), so smp configs, whose kernel functions are split into steps, are not j
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nfct_spec.engines.explorer import explore, finding_depth
+from nfct_spec.engines.explorer import Stats, explore, finding_depth
 from nfct_spec.models.config import Config
 from nfct_spec.spec.catalogue import BY_ID
-from nfct_spec.spec.premises import EXEMPT, PREMISE_LEVEL, PREMISES, SHOWN_IN, premise_entry
+from nfct_spec.spec.premises import EXEMPT, PREMISES, SHOWN_IN, premise_entry
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,16 @@ def has_premise(prop_id: str, config: Config) -> bool:
     )
 
 
-def reach(prop_id: str, configs: Sequence[Config], max_states: int) -> PremiseReach | None:
+def reach(
+    prop_id: str,
+    configs: Sequence[Config],
+    max_states: int,
+    progress: Callable[[Config, Stats], None] | None = None,
+) -> PremiseReach | None:
     """Search the entry's premise on `configs` (the member `SHOWN_IN` names first) until one
     reaches it, each search within `max_states` states; None when the entry has no premise on
-    them (`has_premise`)."""
+    them (`has_premise`). `progress` is told of each search's progress every few thousand
+    states (a premise is mostly reached well before the first report)."""
     judged = [c for c in configs if has_premise(prop_id, c)]
     if not judged:
         return None
@@ -88,7 +95,10 @@ def reach(prop_id: str, configs: Sequence[Config], max_states: int) -> PremiseRe
     entry = premise_entry(prop_id)
     states, complete = 0, True
     for config in judged:
-        exploration = explore(config, [entry], max_states=max_states, level=PREMISE_LEVEL)
+        report = None if progress is None else functools.partial(progress, config)
+        exploration = explore(
+            config, [entry], max_states=max_states, level=entry.observes, progress=report
+        )
         states += exploration.stats.states
         if entry.id in exploration.findings:
             depth = finding_depth(exploration, entry.id)
