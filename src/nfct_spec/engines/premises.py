@@ -10,8 +10,12 @@ without, or that the budget stops short of, leaves the verdict `unknown`: "holds
 more than the search showed.
 
 Entries without a premise (`UNCONDITIONAL`, `EXEMPT`, the auxiliary lemmas of the proofs) keep
-their verdict as it is. Premises are step predicates of the atomic granularity (they name its
-actions), so smp configs, whose kernel functions are split into steps, are not judged here.
+their verdict as it is. Premises are step predicates written for the atomic granularity
+(three of them name its actions: early_drop(), the packet kinds of nf_conntrack_in(), the
+flush), and at the smp granularity, where kernel functions are split into steps, an entry is
+judged only where the catalogue restates it for an era (`Property.expected_for`); a premise
+entry restates none, so smp configs are not judged here (`reach` refuses a config it would
+not be searched on, rather than call the premise unreached).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from nfct_spec.checking import searched
 from nfct_spec.engines.explorer import Stats, explore, finding_depth
 from nfct_spec.models.config import Config
 from nfct_spec.spec.catalogue import BY_ID
@@ -95,6 +100,8 @@ def reach(
     entry = premise_entry(prop_id)
     states, complete = 0, True
     for config in judged:
+        if not searched(entry, config):
+            raise ValueError(f"{entry.id} is not searched on {config.name}: no verdict on it")
         report = None if progress is None else functools.partial(progress, config)
         exploration = explore(
             config, [entry], max_states=max_states, level=entry.observes, progress=report
