@@ -11,8 +11,9 @@ import pytest
 
 from helpers import run, suite_member
 from nfct_spec.cli import main
+from nfct_spec.docs.eras import era_config
 from nfct_spec.engines.explorer import explore, finding_depth, trace_of
-from nfct_spec.engines.premises import PremiseReach, note_in
+from nfct_spec.engines.premises import PremiseReach, note_in, reach
 from nfct_spec.engines.suite import MemberVerdict, combine
 from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.presets import suite
@@ -176,3 +177,15 @@ def test_an_unreached_premise_within_the_budget_leaves_the_verdict_unknown() -> 
     verdict = combine("ci.sysctl", [member], "table-bound", premise=lambda: found)
     assert verdict is not None and verdict.verdict == "exhausted"
     assert note_in(verdict.scope) == "premise reached in ci.sysctl at depth 4"
+
+
+def test_smp_configs_are_not_judged_by_premises() -> None:
+    """At the smp granularity the premise entries are `n/a` (the catalogue restates entries
+    per era, the premises are written for the atomic steps): no premise search, no note."""
+    config = era_config("smp-2.6.31")
+    assert config.granularity == "smp"
+    assert premise_entry("one-place").expected_for(config) == "n/a"
+    assert reach("one-place", [config], 1_000) is None
+    atomic = era_config("worker-review-relock")
+    found = reach("one-place", [atomic], 1_000)
+    assert found is not None and found.reached and found.depth == 2
