@@ -105,7 +105,8 @@ def crowded(variant: str) -> Config:
     writes: tuple[tuple[str, int], ...] = (("events_retry_timeout", 2), ("nf_conntrack_events", 0))
     if variant == "6.x":
         writes = (("nf_conntrack_events", 0), ("nf_conntrack_events", 2))
-    return preset("faults", variant).with_(
+    base = preset("faults", variant)
+    return base.with_(
         name="crowded",
         nf_conntrack_max=1,
         flows=6,
@@ -113,6 +114,7 @@ def crowded(variant: str) -> Config:
         ct_timeout=1,
         events_retry_timeout=1,
         sysctl_writes=writes,
+        listeners=tuple(replace(listener, capacity=1) for listener in base.listeners),
     )
 
 
@@ -137,8 +139,7 @@ def smp_crowded(era: str) -> Config:
     """A 2.6.31 smp config where the CPU-level races are frequent: two CPUs, two flows in a
     table of one entry (early drop), three memory slots, expiry after one tick, a retry bound
     of two (and writes of 1 and 0: a retry timeout of 0 crashes), flushes and deletes from the
-    tool and the listener, a reliable listener with a one-message queue, and the flags of
-    `era` (of SMP_WALK_ERAS)."""
+    tool and the listener, one-message queues, and the flags of `era` (of SMP_WALK_ERAS)."""
     base = preset("faults", "2.6.31")
     return base.with_(
         name=era,
@@ -151,6 +152,7 @@ def smp_crowded(era: str) -> Config:
         events_retry_timeout=2,
         sysctl_writes=(("events_retry_timeout", 1), ("events_retry_timeout", 0)),
         flush=True,
+        listeners=tuple(replace(listener, capacity=1) for listener in base.listeners),
         **SMP_WALK_ERAS[era],
     )
 

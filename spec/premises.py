@@ -231,12 +231,16 @@ def premise_level(prop_id: str) -> int:
     return PREMISE_LEVEL if prop_id in READS_MESSAGES else OBLIGATIONS
 
 
+PREFIX = "premise:"
+"""The id of a premise entry is the entry's own with this prefix."""
+
+
 def premise_entry(prop_id: str) -> Property:
     """The premise of a catalogue entry as a witness entry of its own (`premise:ID`), which
     the explorer searches like any other: its finding is a shortest run that reaches it."""
     premise = PREMISES[prop_id]
     return Property(
-        id=f"premise:{prop_id}",
+        id=f"{PREFIX}{prop_id}",
         kind="non-guarantee",
         statement=docstring_summary(premise),
         source=f"the premise of {prop_id}",

@@ -4,6 +4,7 @@ record the tests that pin measured figures read."""
 from __future__ import annotations
 
 import signal
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,13 @@ def suite_member(variant: str, name: str) -> Config:
     """The member `name` of the variant's `ci` suite."""
     (config,) = [c for c in suite("ci", variant) if c.name == name]
     return config
+
+
+def one_message_queues(config: Config) -> Config:
+    """`config` with a one-message queue at every listener: the `ci` preset as it was before
+    its `logger` got a two-message queue, for the stored runs and scenarios written on it
+    (one message fills a queue, the next is refused)."""
+    return config.with_(listeners=tuple(replace(x, capacity=1) for x in config.listeners))
 
 
 def step(action: str, **args: ArgValue) -> Step:

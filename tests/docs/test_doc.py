@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REUSED_SLOT
+from helpers import REUSED_SLOT, one_message_queues
 from nfct_spec.cli import main
 from nfct_spec.docs.build import GENERATED, generated, regenerate, update_readme
 from nfct_spec.docs.configs import configs_page
@@ -94,7 +94,7 @@ def test_every_diagram_is_well_formed_svg(site: Path) -> None:
 def test_a_diagram_names_each_message_by_its_conntrack_flow_and_id() -> None:
     """Conntrackd reads messages of two conntracks with the same tuple and id (the slot is
     allocated again); the logger's DESTROY of the first is refused."""
-    config = preset("ci", "2.6.31")
+    config = one_message_queues(preset("ci", "2.6.31"))
     path = replay_steps(config, REUSED_SLOT)
     assert path is not None
     svg = render_svg(make_trace(config, path, initial_state(config), {}))

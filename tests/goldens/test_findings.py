@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from helpers import confirm, new, packet, step
+from helpers import confirm, new, one_message_queues, packet, step
 from nfct_spec.checking import finding_verdict
 from nfct_spec.minimize import first_finding, liveness_tail, replay_steps
 from nfct_spec.models.presets import preset
@@ -224,7 +224,7 @@ GOLDENS = (
 
 @pytest.mark.parametrize("golden", GOLDENS, ids=str)
 def test_stored_run_shows_its_finding_at_its_last_step(golden: Golden) -> None:
-    config = preset("ci", golden.variant)
+    config = one_message_queues(preset("ci", golden.variant))
     prop = BY_ID[golden.prop]
     path = replay_steps(config, golden.steps)
     assert path is not None, "the stored run no longer replays"
@@ -238,14 +238,14 @@ LIVENESS = ("destroy-eventually", "expiry-eventually")
 
 
 def test_2_6_30_loses_the_destroy_for_good_so_destroy_eventually_fails() -> None:
-    config = preset("ci", "2.6.30")
+    config = one_message_queues(preset("ci", "2.6.30"))
     path = replay_steps(config, (NEW0, CONFIRM0, delete(0)))
     assert path is not None
     assert all(liveness_tail(config, path, prop_id) is not None for prop_id in LIVENESS)
 
 
 def test_2_6_31_delivers_the_same_destroy_once_the_listener_reads() -> None:
-    config = preset("ci", "2.6.31")
+    config = one_message_queues(preset("ci", "2.6.31"))
     path = replay_steps(config, (NEW0, CONFIRM0, delete(0)))
     assert path is not None
     assert all(liveness_tail(config, path, prop_id) is None for prop_id in LIVENESS)
@@ -262,7 +262,7 @@ def test_2_6_31_delivers_the_same_destroy_once_the_listener_reads() -> None:
 )
 def test_the_same_run_is_harmless_where_the_kernel_guarantees_it(prop: str, variant: str) -> None:
     (golden,) = [g for g in GOLDENS if g.prop == prop and g.variant == "2.6.31"]
-    config = preset("ci", variant)
+    config = one_message_queues(preset("ci", variant))
     path = replay_steps(config, golden.steps)
     assert path is not None
     assert first_finding(config, BY_ID[prop], path) is None
@@ -272,7 +272,7 @@ def test_the_same_run_is_harmless_where_the_kernel_guarantees_it(prop: str, vari
 def test_an_id_reused_in_order_does_not_break_identity_unique(golden: Golden) -> None:
     """The listener reads every message of the freed conntrack before any of the next one, so
     the reuse is a non-guarantee of ctnetlink ids, not a reordering across conntracks."""
-    config = preset("ci", golden.variant)
+    config = one_message_queues(preset("ci", golden.variant))
     path = replay_steps(config, golden.steps)
     assert path is not None
     assert first_finding(config, BY_ID["identity-unique"], path) is None

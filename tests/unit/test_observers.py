@@ -10,7 +10,7 @@ from functools import cache
 
 import pytest
 
-from helpers import PLAIN, RELIABLE, new, new_confirmed, run, step
+from helpers import PLAIN, RELIABLE, new, new_confirmed, one_message_queues, run, step
 from nfct_spec.checking import finding_on_step
 from nfct_spec.engines.sampling import quiet_slice
 from nfct_spec.models import observers
@@ -166,7 +166,7 @@ def test_with_receipts_uids_number_the_instances_in_creation_order() -> None:
 def test_reading_a_destroy_marks_every_conntrack_that_died_earlier_as_later() -> None:
     """The may-reorder observer: conntrack 0 dies first, conntrack 1 second, and conntrackd
     reads 1's DESTROY (its retry fired first) while 0's is still owed."""
-    cfg = preset("ci", "2.6.31")
+    cfg = one_message_queues(preset("ci", "2.6.31"))
     state = at(
         FULL,
         cfg,
@@ -186,7 +186,7 @@ def test_reading_a_destroy_marks_every_conntrack_that_died_earlier_as_later() ->
 
 
 def test_reading_a_destroy_in_death_order_sets_no_later_flag() -> None:
-    cfg = preset("ci", "2.6.31")
+    cfg = one_message_queues(preset("ci", "2.6.31"))
     state = at(
         FULL,
         cfg,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helpers import REUSED_SLOT, step
+from helpers import REUSED_SLOT, one_message_queues, step
 from nfct_spec.checking import finding_verdict
 from nfct_spec.minimize import replay_steps
 from nfct_spec.models.config import Config
@@ -45,7 +45,7 @@ def violation() -> Trace:
         step("nf_conntrack_in", flow=1, packet="new", slot=2),
         step("early_drop", victim=1),
     ]
-    return build(preset("ci", "2.6.31"), steps, "table-bound", 5)
+    return build(one_message_queues(preset("ci", "2.6.31")), steps, "table-bound", 5)
 
 
 @pytest.fixture
@@ -59,14 +59,14 @@ def witness() -> Trace:
         step("env_recv", listener="conntrackd"),
         step("ctnetlink_del_conntrack", flow=2, requester="conntrackd"),
     ]
-    return build(preset("ci", "2.6.31"), steps, "may-lose-without-be", 6)
+    return build(one_message_queues(preset("ci", "2.6.31")), steps, "may-lose-without-be", 6)
 
 
 @pytest.fixture
 def reuse() -> Trace:
     """id-reuse on 2.6.31 (`helpers.REUSED_SLOT`): the first conntrack of slot 2 stays
     observed after its free while the logger holds its NEW."""
-    return build(preset("ci", "2.6.31"), list(REUSED_SLOT), "id-reuse", 8)
+    return build(one_message_queues(preset("ci", "2.6.31")), list(REUSED_SLOT), "id-reuse", 8)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from helpers import step
+from helpers import one_message_queues, step
 from nfct_spec.cli import main
 from nfct_spec.minimize import liveness_tail, replay_steps
 from nfct_spec.models.observers import KERNEL
@@ -230,7 +230,7 @@ def test_minimize_keeps_a_lasso_a_lasso(lasso: Trace) -> None:
 def test_minimize_keeps_the_shape_of_a_liveness_trace(drained: bool) -> None:
     """The explorer's broken obligation ends where it broke; Hypothesis adds the fair drain
     that shows the DESTROY never arrives. Minimising keeps whichever the trace has."""
-    config = preset("ci", "2.6.30")
+    config = one_message_queues(preset("ci", "2.6.30"))
     steps = [
         step("env_listener_close", listener="logger"),
         step("env_listener_open", listener="logger"),

@@ -44,6 +44,7 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step, actions_of, enabled_steps
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
+from nfct_spec.spec.premises import PREFIX
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,12 @@ class Collection:
     """Per visited state: the enabled steps of each action, with their successors."""
     shown: dict[tuple[State, Step], tuple[Property, ...]] = field(default_factory=dict)
     """Per taken transition: the (non-liveness) properties whose finding it is."""
+    watched: tuple[Property, ...] = ()
+    """Witness entries the runs are watched for without searching for them: the premises of
+    the entries searched (`nfct_spec.spec.premises`). They take no part in the generation
+    (no target, no early stop), so the runs are those of the search without them."""
+    reached: dict[str, int] = field(default_factory=dict)
+    """Per watched entry: how many runs reached it."""
 
 
 def _rule_for(name: str) -> Callable[..., None]:
@@ -123,6 +130,7 @@ class ModelMachine(RuleBasedStateMachine):
         self.state = initial_state(self.config)
         self.path: list[tuple[Step, State]] = []
         self.peaks = {"dying": 0, "queued": 0, "count": 0, "findings": 0}
+        self.reached: set[str] = set()
         self.collection.examples += 1
         if self.collection.progress is not None:
             self.collection.progress(self.collection.examples, len(self.collection.found))
@@ -171,12 +179,15 @@ class ModelMachine(RuleBasedStateMachine):
                 self.collection.shown.clear()
             shown = self.collection.shown[key] = tuple(
                 prop
-                for prop in self.props
+                for prop in (*self.props, *self.collection.watched)
                 if prop.kind != "liveness"
                 and finding_on_step(prop, self.config, pre, step, successor)
             )
         for prop in shown:
-            self._record(prop)
+            if prop.id.startswith(PREFIX):
+                self.reached.add(prop.id)
+            else:
+                self._record(prop)
         self._refresh()
 
     @precondition(lambda self: not self.options)
@@ -193,6 +204,8 @@ class ModelMachine(RuleBasedStateMachine):
             for prop in pending:
                 if prop.id in shown:
                     self._record(prop)
+        for prop_id in self.reached:
+            self.collection.reached[prop_id] = self.collection.reached.get(prop_id, 0) + 1
         for label, value in self.peaks.items():
             target(float(value), label=label)
         if len(self.collection.found) == len(self.props):
@@ -257,10 +270,11 @@ def search(
     seed: int,
     database_dir: Path | None = None,
     progress: ProgressFn | None = None,
+    watched: Sequence[Property] = (),
 ) -> Collection:
     """Run one Hypothesis search over `config`, collecting the first run showing each
-    property's finding."""
-    collection = Collection(progress=progress)
+    property's finding, and counting the runs that reach each of `watched` (`Collection`)."""
+    collection = Collection(progress=progress, watched=tuple(watched))
     cls = machine_class(config, props, collection)
     if not profile.derandomize:
         hypothesis.seed(seed)(cls)

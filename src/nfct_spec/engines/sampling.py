@@ -17,12 +17,14 @@ from pathlib import Path
 
 from nfct_spec.checking import finding_verdict, searched
 from nfct_spec.engines.hypothesis_engine import Profile, search
+from nfct_spec.engines.premises import has_premise
 from nfct_spec.minimize import first_finding, liveness_tail, minimize
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step
 from nfct_spec.models.state import initial_state
 from nfct_spec.results import Result
 from nfct_spec.spec.catalogue import Property
+from nfct_spec.spec.premises import premise_entry
 from nfct_spec.traces import Trace, make_trace
 from nfct_spec.viewer.minimize import minimize_trace
 
@@ -64,6 +66,10 @@ def _trace(config: Config, prop: Property, steps: list[Step], profile: Profile, 
     return minimize_trace(make_trace(config, path, initial_state(config), meta))
 
 
+def _premise(prop_id: str) -> str:
+    return premise_entry(prop_id).statement.rstrip(".")
+
+
 def check_sampling(
     config: Config,
     props: Sequence[Property],
@@ -72,9 +78,16 @@ def check_sampling(
     database_dir: Path | None = None,
     progress: ProgressFn | None = None,
 ) -> list[Checked]:
-    """Sample the config with Hypothesis and give one result per applicable property."""
+    """Sample the config with Hypothesis and give one result per applicable property.
+
+    The runs are watched for the premise of each entry that has one (`has_premise`), without
+    changing them: a `sampled` verdict says in how many runs the premise was reached, and one
+    whose premise no run reached is `unknown` ("vacuous"), since the sample never got into the
+    situation the entry is about."""
     props = [p for p in props if searched(p, config)]
+    watched = [premise_entry(p.id) for p in props if has_premise(p.id, config)]
     found: dict[str, list[Step]] = {}
+    reached: dict[str, int] = {}
     examples = steps = 0
     slices = (("full", config), ("quiet", quiet_slice(config)))
     for name, sliced in slices:
@@ -83,11 +96,13 @@ def check_sampling(
             if progress is not None:
                 progress(name, runs, nfound)
 
-        collection = search(sliced, props, profile, seed, database_dir, report)
+        collection = search(sliced, props, profile, seed, database_dir, report, watched)
         examples += collection.examples
         steps += collection.steps
         for prop_id, prop_steps in collection.found.items():
             found.setdefault(prop_id, prop_steps)
+        for prop_id, runs in collection.reached.items():
+            reached[prop_id] = reached.get(prop_id, 0) + runs
     scope = (
         f"{examples} runs, {steps} steps over {len(slices)} environment slices "
         f"(profile {profile.name}, seed {seed})"
@@ -100,6 +115,13 @@ def check_sampling(
         if trace is None:
             verdict = "unknown" if expected in ("violated", "witness") else "sampled"
             scope_text = f"no finding in {scope}"
+            if has_premise(prop.id, config):
+                runs = reached.get(premise_entry(prop.id).id, 0)
+                if runs:
+                    scope_text += f"; premise reached in {runs} of {examples} runs"
+                else:
+                    verdict = "unknown"
+                    scope_text += f"; vacuous: no run reached the premise ({_premise(prop.id)})"
         else:
             verdict = "witnessed" if finding_verdict(prop) == "witness" else "violated"
             scope_text = f"trace of {len(trace.steps)} steps, found in {scope}"
