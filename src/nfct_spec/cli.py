@@ -8,7 +8,8 @@ Exit codes, the same for every command:
      monitor not as expected)
   2  bad input or usage: a file that cannot be read or has the wrong shape, an unknown option
      or value, an output that would replace a file of the user's (one line on stderr)
-  3  unknown: a budget or a solver timeout left some verdict undecided
+  3  unknown: a budget or a solver timeout left some verdict undecided, or no run reached
+     the premise of an entry expected to hold (the verdict would be vacuous)
   4  the live kernel is unavailable (not root, no network namespaces, no conntrack or
      ctnetlink, tools missing)
   5  the live kernel answered something nfct-spec cannot handle (say a netlink message it
