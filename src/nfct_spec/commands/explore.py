@@ -107,7 +107,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--max-states",
         type=int,
         default=DEFAULT_MAX_STATES,
-        help="stop (verdict unknown) after this many distinct states per config",
+        help="stop (verdict unknown) after this many distinct states per config; also the "
+        "budget of each premise search (an entry exhausted without a finding is searched "
+        "for its premise, and is unknown if no run reaches it)",
     )
     cmd.add_argument("--property", action="append", help="property id (repeatable)")
     cmd.add_argument(
