@@ -189,3 +189,23 @@ def test_smp_configs_are_not_judged_by_premises() -> None:
     atomic = era_config("worker-review-relock")
     found = reach("one-place", [atomic], 1_000)
     assert found is not None and found.reached and found.depth == 2
+
+
+def test_a_long_premise_search_says_how_it_ended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A premise search that runs past the first progress report (the 6.x faults member, whose
+    one-message queue never holds two messages: 11,500 states with every message kept) prints
+    a line when it ends, and the entry it was about is `unknown`, vacuous."""
+    config = suite_member("6.x", "ci.faults")
+    path = tmp_path / "faults.json"
+    path.write_text(json.dumps(config.to_json()), encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["explore", "--config", str(path), "--out", str(out)]
+    assert main([*args, "--property", "nothing-after-destroy"]) == 3
+    printed = capsys.readouterr().out
+    assert "6.x premise of nothing-after-destroy: vacuous: no run reaches the premise" in (
+        " ".join(printed.split())
+    )
+    (row,) = json.loads((out / "results.json").read_text())["results"]
+    assert row["verdict"] == "unknown" and "vacuous" in note_in(row["scope"])
