@@ -8,7 +8,10 @@ that situation as a transition predicate `(config, pre, step, post)`, True on a 
 reaches it; a state premise reads `post`. The `ci` suite, which the product checks by
 default, must reach the premise of every entry it judges `holds` or `no-witness`: a test
 searches each premise, as a witness entry of its own (`premise_entry`), on the member
-`SHOWN_IN` names.
+`SHOWN_IN` names. The engines use the same entries: the explorer searches an entry's premise
+before it calls the entry `exhausted`, and Hypothesis watches its runs for it before it
+calls the entry `sampled`; a premise no run reaches makes the verdict `unknown`
+(`nfct_spec.engines.premises`, `nfct_spec.engines.sampling`).
 
 Entries without a premise: those in `UNCONDITIONAL` (their check has no antecedent, every
 state is judged the same way), those a variant cannot reach in `EXEMPT` (with the reason), and
