@@ -71,7 +71,8 @@ def default_jobs() -> int:
 OUTCOMES = {
     0: "every verdict as expected",
     1: "some verdict NOT as expected",
-    3: "some expected finding was not found within the budget (unknown)",
+    3: "some verdict unknown (an expected finding not found within the budget, or an entry "
+    "expected to hold whose premise no run reached)",
 }
 """What a checking command's exit code says (`nfct_spec.results.exit_code`)."""
 
