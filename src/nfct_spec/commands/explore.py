@@ -481,7 +481,7 @@ def _premise(
     search's first progress report; one that goes on (a config that may never reach the
     premise) gets a progress bar, added at its first report, and a line when it ends."""
     task: list[TaskID] = []
-    label = f"{configs[0].variant} premise of {prop.id}" if configs else ""
+    label = f"{configs[0].variant} premise of {prop.id}"
     plain = _plain_lines(progress, label)
 
     def report(config: Config, stats: Stats) -> None:

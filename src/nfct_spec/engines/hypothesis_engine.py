@@ -44,7 +44,6 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step, actions_of, enabled_steps
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
-from nfct_spec.spec.premises import PREFIX
 
 
 @dataclass(frozen=True)
@@ -184,7 +183,7 @@ class ModelMachine(RuleBasedStateMachine):
                 and finding_on_step(prop, self.config, pre, step, successor)
             )
         for prop in shown:
-            if prop.id.startswith(PREFIX):
+            if prop in self.collection.watched:
                 self.reached.add(prop.id)
             else:
                 self._record(prop)

@@ -52,12 +52,17 @@ class PremiseReach:
         """What a verdict's scope says about the premise."""
         if self.config is not None:
             return f"premise reached in {self.config} at depth {self.depth}"
-        what = premise_entry(self.prop_id).statement.rstrip(".")
+        what = situation(self.prop_id)
         if self.complete:
             return f"vacuous: no run reaches the premise ({what}), {self.states} states searched"
         return (
             f"premise not reached within {self.states} states ({what}): the search may be vacuous"
         )
+
+
+def situation(prop_id: str) -> str:
+    """The entry's premise in words (its predicate's summary), as verdicts quote it."""
+    return premise_entry(prop_id).statement.rstrip(".")
 
 
 NOTES = ("premise reached in ", "vacuous: ", "premise not reached within ")

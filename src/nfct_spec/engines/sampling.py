@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nfct_spec.checking import finding_verdict, searched
 from nfct_spec.engines.hypothesis_engine import Profile, search
-from nfct_spec.engines.premises import has_premise
+from nfct_spec.engines.premises import has_premise, situation
 from nfct_spec.minimize import first_finding, liveness_tail, minimize
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step
@@ -64,10 +64,6 @@ def _trace(config: Config, prop: Property, steps: list[Step], profile: Profile, 
         "variant": config.variant,
     }
     return minimize_trace(make_trace(config, path, initial_state(config), meta))
-
-
-def _premise(prop_id: str) -> str:
-    return premise_entry(prop_id).statement.rstrip(".")
 
 
 def check_sampling(
@@ -121,7 +117,7 @@ def check_sampling(
                     scope_text += f"; premise reached in {runs} of {examples} runs"
                 else:
                     verdict = "unknown"
-                    scope_text += f"; vacuous: no run reached the premise ({_premise(prop.id)})"
+                    scope_text += f"; vacuous: no run reached the premise ({situation(prop.id)})"
         else:
             verdict = "witnessed" if finding_verdict(prop) == "witness" else "violated"
             scope_text = f"trace of {len(trace.steps)} steps, found in {scope}"
