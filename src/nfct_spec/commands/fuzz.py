@@ -41,7 +41,7 @@ from nfct_spec.engines.fuzz_campaign import (
     write_campaign,
 )
 from nfct_spec.engines.fuzz_harvest import ENGINE, Found, replay_database, verdicts
-from nfct_spec.engines.fuzz_log import LogReader, Progress
+from nfct_spec.engines.fuzz_log import LogReader, Progress, Reached
 from nfct_spec.engines.fuzz_status import Coverage, CoverageReader
 from nfct_spec.engines.sampling import Checked
 from nfct_spec.models.config import Config
@@ -90,9 +90,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 @dataclass
 class Outcome:
-    """How a campaign went: the findings and the totals that make its scope."""
+    """How a campaign went: the findings, the runs that reached each watched premise, and
+    the totals that make its scope."""
 
     found: Found
+    premises: Reached
+    variant_runs: dict[str, int]
     runs: int
     steps: int
     states: int
@@ -257,6 +260,8 @@ def _fuzz(
     found: Found = {key: f.steps for key, f in progress.findings.items()}
     return Outcome(
         found,
+        progress.premises,
+        progress.variant_runs,
         progress.runs,
         progress.steps,
         progress.states,
@@ -327,7 +332,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"a replay of the {replayed.examples} examples of database {campaign.database} "
             f"({replayed.steps} steps)"
         )
-        checked = verdicts(configs, props, replayed.found, scope, {"database": campaign.database})
+        checked = verdicts(
+            configs,
+            props,
+            replayed.found,
+            scope,
+            {"database": campaign.database},
+            replayed.reached,
+            replayed.variant_examples,
+        )
         run_record: dict[str, Any] = {
             "command": "fuzz",
             "replay": True,
@@ -346,7 +359,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"(database {campaign.database})"
     )
     meta = {"database": campaign.database, "workers": args.workers, "hours": round(hours, 4)}
-    checked = verdicts(configs, props, outcome.found, scope, meta)
+    checked = verdicts(
+        configs, props, outcome.found, scope, meta, outcome.premises, outcome.variant_runs
+    )
     run_record = {
         "command": "fuzz",
         "replay": False,

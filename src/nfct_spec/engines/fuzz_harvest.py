@@ -5,7 +5,10 @@ campaign runs, or from replaying the example database (`replay_database`). Eithe
 replayed and minimised under the full config (a run of the quiet slice is a run of the config
 too), saved as a trace, and turned into a verdict against the catalogue's expectation: a
 finding is `violated` or `witnessed`; no finding is `sampled` where the property is expected
-to hold and `unknown` where a finding was expected (never a pass).
+to hold and `unknown` where a finding was expected (never a pass). A `sampled` verdict of an
+entry judged with its premise says in how many runs the premise was reached, and is `unknown`
+when no run reached it, in `check`'s words (`nfct_spec.engines.premises.sampled_note`); the
+counts come from the workers' logs, or from the replayed runs.
 
 Replaying the database needs only Hypothesis: the covering examples and failures HypoFuzz
 kept for each campaign test are copied into an in-memory database under the test's key and
@@ -23,7 +26,9 @@ from hypothesis.database import ExampleDatabase, InMemoryExampleDatabase, choice
 
 from nfct_spec.checking import finding_verdict, searched
 from nfct_spec.engines.fuzz_campaign import Campaign, campaign_tests, open_database
+from nfct_spec.engines.fuzz_log import Reached
 from nfct_spec.engines.fuzz_machine import RUN_HEALTH_CHECKS, given_test
+from nfct_spec.engines.premises import has_premise, sampled_note
 from nfct_spec.engines.sampling import Checked
 from nfct_spec.minimize import first_finding, liveness_tail, minimize
 from nfct_spec.models.config import Config
@@ -31,6 +36,7 @@ from nfct_spec.models.registry import Step
 from nfct_spec.models.state import initial_state
 from nfct_spec.results import Result
 from nfct_spec.spec.catalogue import Property
+from nfct_spec.spec.premises import premise_entry
 from nfct_spec.traces import Trace, make_trace
 from nfct_spec.viewer.minimize import minimize_trace
 
@@ -69,8 +75,12 @@ def verdicts(
     found: Found,
     scope: str,
     meta: Mapping[str, Any],
+    reached: Mapping[tuple[str, str], int],
+    runs: Mapping[str, int],
 ) -> list[Checked]:
-    """One result per config and applicable property, with a minimised trace per finding."""
+    """One result per config and applicable property, with a minimised trace per finding;
+    `reached`: how many runs reached each watched premise, per (variant, premise entry id),
+    out of the variant's `runs`."""
     out: list[Checked] = []
     for config in configs:
         for prop in props:
@@ -82,6 +92,11 @@ def verdicts(
             if trace is None:
                 verdict = "unknown" if expected in ("violated", "witness") else "sampled"
                 text = f"no finding in {scope}"
+                if has_premise(prop.id, config):
+                    entry_id = premise_entry(prop.id).id
+                    reached_runs = reached.get((config.variant, entry_id), 0)
+                    verdict, note = sampled_note(prop.id, reached_runs, runs.get(config.variant, 0))
+                    text += f"; {note}"
             else:
                 verdict = "witnessed" if finding_verdict(prop) == "witness" else "violated"
                 text = f"trace of {len(trace.steps)} steps, found in {scope}"
@@ -101,11 +116,15 @@ def verdicts(
 
 @dataclass(frozen=True)
 class Replayed:
-    """What replaying the database gave: findings and how many examples were run."""
+    """What replaying the database gave: findings, how many examples were run, and how many
+    of them reached each watched premise."""
 
     found: Found
     examples: int
     steps: int
+    reached: Reached
+    variant_examples: dict[str, int]
+    """Examples run per variant (what a premise count is out of)."""
 
 
 def stored_examples(database: ExampleDatabase, key: bytes) -> list[bytes]:
@@ -122,9 +141,12 @@ def stored_examples(database: ExampleDatabase, key: bytes) -> list[bytes]:
 
 
 def replay_database(campaign: Campaign) -> Replayed:
-    """Run every stored example of every campaign test and collect the findings."""
+    """Run every stored example of every campaign test; collect the findings and count the
+    examples that reached each watched premise."""
     database = open_database(campaign.database)
     found: Found = {}
+    reached: Reached = {}
+    variant_examples: dict[str, int] = {}
     examples = steps = 0
     for test in campaign_tests(campaign, fail_on_holds=False, log=False):
         entries = stored_examples(database, test.database_key)
@@ -146,6 +168,11 @@ def replay_database(campaign: Campaign) -> Replayed:
         collection = test.target.collection
         examples += collection.examples
         steps += collection.steps
+        variant = test.config.variant
+        variant_examples[variant] = variant_examples.get(variant, 0) + collection.examples
         for prop_id, prop_steps in collection.found.items():
             found.setdefault((test.config.variant, prop_id), prop_steps)
-    return Replayed(found, examples, steps)
+        for entry_id, runs in collection.reached.items():
+            key = (test.config.variant, entry_id)
+            reached[key] = reached.get(key, 0) + runs
+    return Replayed(found, examples, steps, reached, variant_examples)

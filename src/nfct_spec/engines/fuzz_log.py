@@ -2,11 +2,14 @@
 
 HypoFuzz runs the campaign's tests in worker processes of its own and reports runs and coverage
 to the example database. What only the model knows is written here by each worker into the
-campaign folder: its runs and steps, the digests of the distinct states it reached, and the
-steps of the first run that showed each finding. A finding is written at once (one line, then
-flushed), with the counters and state digests so far, so that a campaign that ends on it (or
-is interrupted) keeps it and counts the run that showed it; otherwise counters and state
-digests are written at most once a second.
+campaign folder: its runs and steps, the digests of the distinct states it reached, the
+steps of the first run that showed each finding, and per variant its runs and how many of
+them reached each watched premise (`nfct_spec.engines.fuzz_machine`), which a `sampled`
+verdict quotes. A finding is written at once (one line, then flushed), with the counters
+and state digests so far, so that a campaign that ends on it (or is interrupted) keeps it and
+counts the run that showed it; so is the first run to reach each premise, so that such a
+campaign does not call the premise unreached. Otherwise counters and state digests are
+written at most once a second.
 
 State digests are `hash(state)`: the campaign starts its workers with a fixed PYTHONHASHSEED,
 so equal states have equal digests in every worker and the union over workers counts distinct
@@ -19,7 +22,7 @@ import json
 import os
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,9 @@ from nfct_spec.models.state import State
 FLUSH_SECONDS = 1.0
 _DIGEST = struct.Struct("<Q")
 _MASK = (1 << 64) - 1
+
+Reached = dict[tuple[str, str], int]
+"""Runs that reached a watched premise, per (variant, premise entry id)."""
 
 
 class WorkerLog:
@@ -42,6 +48,8 @@ class WorkerLog:
         self.runs = 0
         self.steps = 0
         self.findings = 0
+        self.premises: Reached = {}
+        self.variant_runs: dict[str, int] = {}
         self._seen: set[int] = set()
         self._pending: list[int] = []
         self._flushed = 0.0
@@ -49,9 +57,12 @@ class WorkerLog:
         self._states = directory / f"{self.pid}.states"
         self._found = directory / f"{self.pid}.findings.jsonl"
 
-    def run_started(self) -> None:
-        """Count a run; write the counters if the last write is a second old."""
+    def run_started(self, variant: str = "") -> None:
+        """Count a run (of `variant`'s config, when given); write the counters if the last
+        write is a second old."""
         self.runs += 1
+        if variant:
+            self.variant_runs[variant] = self.variant_runs.get(variant, 0) + 1
         now = time.monotonic()
         if now - self._flushed >= FLUSH_SECONDS:
             self.flush()
@@ -64,6 +75,15 @@ class WorkerLog:
         if digest not in self._seen:
             self._seen.add(digest)
             self._pending.append(digest)
+
+    def premise_reached(self, variant: str, entry_id: str) -> None:
+        """Count a run that reached a watched premise (the first such run at once, later ones
+        with the counters)."""
+        key = (variant, entry_id)
+        first = key not in self.premises
+        self.premises[key] = self.premises.get(key, 0) + 1
+        if first:
+            self.flush()
 
     def finding(
         self, test: str, variant: str, prop_id: str, steps: Sequence[Step], test_run: int
@@ -90,10 +110,34 @@ class WorkerLog:
             with self._states.open("ab") as out:
                 out.write(b"".join(_DIGEST.pack(d) for d in self._pending))
             self._pending.clear()
-        stats = {"runs": self.runs, "steps": self.steps, "time": time.time()}
+        stats = {
+            "runs": self.runs,
+            "steps": self.steps,
+            "time": time.time(),
+            "premises": _premises_to_json(self.premises),
+            "variant_runs": dict(sorted(self.variant_runs.items())),
+        }
         tmp = self._stats.with_suffix(".tmp")
         tmp.write_text(json.dumps(stats), encoding="utf-8")
         tmp.replace(self._stats)
+
+
+def _premises_to_json(premises: Reached) -> dict[str, dict[str, int]]:
+    """The stats file's form of the premise counts: runs per premise entry id per variant."""
+    out: dict[str, dict[str, int]] = {}
+    for (variant, entry_id), runs in sorted(premises.items()):
+        out.setdefault(variant, {})[entry_id] = runs
+    return out
+
+
+def _premises_from_json(stats: Mapping[str, Any]) -> Reached:
+    """The premise counts of a stats file; none in one written before they were counted."""
+    data = stats.get("premises", {})
+    return {
+        (str(variant), str(entry_id)): int(runs)
+        for variant, entries in data.items()
+        for entry_id, runs in entries.items()
+    }
 
 
 _LOGS: dict[tuple[int, str], WorkerLog] = {}
@@ -132,6 +176,10 @@ class Progress:
     workers: int = 0
     findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
     """The first logged finding per (variant, property)."""
+    premises: Reached = field(default_factory=dict)
+    """Runs that reached each watched premise, over the workers."""
+    variant_runs: dict[str, int] = field(default_factory=dict)
+    """Runs per variant, over the workers (what a premise count is out of)."""
 
 
 class LogReader:
@@ -176,6 +224,13 @@ class LogReader:
         progress.runs = sum(int(s.get("runs", 0)) for s in self._stats.values())
         progress.steps = sum(int(s.get("steps", 0)) for s in self._stats.values())
         progress.workers = len(self._stats)
+        progress.premises = {}
+        progress.variant_runs = {}
+        for stats in self._stats.values():
+            for key, runs in _premises_from_json(stats).items():
+                progress.premises[key] = progress.premises.get(key, 0) + runs
+            for variant, runs in stats.get("variant_runs", {}).items():
+                progress.variant_runs[variant] = progress.variant_runs.get(variant, 0) + int(runs)
         progress.states = len(self._states)
         return progress
 

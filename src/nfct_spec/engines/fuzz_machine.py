@@ -28,6 +28,14 @@ registry action at a time and evaluates every given catalogue property after eve
   not a RuleBasedStateMachine; choosing among one rule per action by preconditions also cost,
   under tracing, as much as a step).
 
+Each run is also watched for the premises of its properties on its config
+(`nfct_spec.engines.premises.has_premise`): a run that reaches one is counted once for it, in
+the test's collection and the worker's log, so that a `sampled` verdict of the campaign can
+say in how many runs the situation it is about came up (`nfct_spec.engines.fuzz_harvest`).
+Premises are evaluated like the property checks, outside coverage and memoised, and take no
+part in the run (no event, no target, no failure): the campaign's search is the one it would
+be without them.
+
 With `guidance`, each run also reports the peaks of `nfct_spec.engines.fuzz_guidance` as
 `hypothesis.target()` observations and every distinct observer state as an event.
 """
@@ -50,11 +58,13 @@ from nfct_spec.checking import finding_in_state, finding_on_step
 from nfct_spec.engines.fuzz_guidance import PEAKS, Features, features
 from nfct_spec.engines.fuzz_log import worker_log
 from nfct_spec.engines.hypothesis_engine import Collection
+from nfct_spec.engines.premises import has_premise
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step, actions_of, apply, enabled_steps
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.spec.fairness import assumptions_hold, drain, obligations_met
+from nfct_spec.spec.premises import premise_entry
 
 CACHE_SIZE = 1 << 15
 """Entries per memo (per machine class and worker process): some 100 MB at most in all."""
@@ -103,7 +113,8 @@ def _memoised(fn: F, size: int) -> F:
 
 
 class Memo:
-    """The memoised step enumeration and property evaluations of one (config, properties)."""
+    """The memoised step enumeration, property evaluations and watched premises of one
+    (config, properties)."""
 
     def __init__(self, config: Config, props: Sequence[Property], size: int = CACHE_SIZE):
         self.config = config
@@ -113,10 +124,12 @@ class Memo:
         self.state_props = tuple(p for p in checked if not p.on_transitions)
         self.step_props = tuple(p for p in checked if p.on_transitions)
         self.live_props = tuple(p.id for p in props if p.kind == "liveness")
+        self.watched = tuple(premise_entry(p.id) for p in props if has_premise(p.id, config))
         self._steps: dict[Step, Step] = {}
         self.enabled = _memoised(self._enabled, size)
         self.in_state = _memoised(self._in_state, size)
         self.on_step = _memoised(self._on_step, size)
+        self.premises = _memoised(self._premises, size)
         self.live_broken = _memoised(self._live_broken, size)
         self.features = _memoised(self._features, size)
 
@@ -140,6 +153,10 @@ class Memo:
         return tuple(
             p.id for p in self.step_props if finding_on_step(p, self.config, pre, step, post)
         )
+
+    def _premises(self, pre: State, step: Step, post: State) -> tuple[str, ...]:
+        """The ids of the watched premise entries the step reaches."""
+        return tuple(p.id for p in self.watched if finding_on_step(p, self.config, pre, step, post))
 
     def _live_broken(self, state: State) -> tuple[str, ...]:
         """The liveness properties whose obligations the bounded fair drain from the last
@@ -193,10 +210,11 @@ class FuzzRun:
         self.path: list[Step] = []
         self.peaks = dict.fromkeys(PEAKS, 0)
         self.observed: set[str] = set()
+        self.premised: set[str] = set()
         target.collection.examples += 1
         with harness():
             if target.log_dir is not None:
-                worker_log(target.log_dir).run_started()
+                worker_log(target.log_dir).run_started(self.memo.config.variant)
             for prop_id in self._reached(self.state, self.memo.in_state(self.state)):
                 self._record(prop_id)
 
@@ -234,6 +252,19 @@ class FuzzRun:
                 + "; ".join(str(step) for step in self.path)
             )
 
+    def _watch(self, reached: tuple[str, ...]) -> None:
+        """Count this run for each watched premise it reaches for the first time (called
+        under `harness`, before the step's findings: one of them may end the run)."""
+        target_ = self.target
+        for entry_id in reached:
+            if entry_id in self.premised:
+                continue
+            self.premised.add(entry_id)
+            counts = target_.collection.reached
+            counts[entry_id] = counts.get(entry_id, 0) + 1
+            if target_.log_dir is not None:
+                worker_log(target_.log_dir).premise_reached(self.memo.config.variant, entry_id)
+
     def step(self, data: st.DataObject) -> None:
         """Draw an action among the enabled ones, then one of its enabled steps, and take it;
         stutter when nothing is enabled (the kernel crashed or the bounded run is over)."""
@@ -245,7 +276,8 @@ class FuzzRun:
         self.advance(steps[data.draw(_index(len(steps)))] if len(steps) > 1 else steps[0])
 
     def advance(self, step: Step) -> None:
-        """Take one step (under coverage), then evaluate every property on it (outside)."""
+        """Take one step (under coverage), then watch the premises and evaluate every property
+        on it (outside)."""
         pre = self.state
         post = apply(self.memo.config, pre, step)
         if post is None:
@@ -255,6 +287,8 @@ class FuzzRun:
         self.target.collection.steps += 1
         memo = self.memo
         with harness():
+            if memo.watched:
+                self._watch(memo.premises(pre, step, post))
             found = memo.in_state(post) + memo.on_step(pre, step, post)
             for prop_id in self._reached(post, found):
                 self._record(prop_id)

@@ -65,8 +65,19 @@ def situation(prop_id: str) -> str:
     return premise_entry(prop_id).statement.rstrip(".")
 
 
+def sampled_note(prop_id: str, reached_runs: int, runs: int) -> tuple[str, str]:
+    """The verdict of a sample without a finding of an entry judged with its premise
+    (`has_premise`), and the note its scope ends with: `sampled`, saying in how many of the
+    `runs` the premise was reached, or `unknown` when no run reached it, since a sample that
+    never got into the situation the entry is about shows nothing of it. One wording for
+    `nfct-spec check`'s Hypothesis searches and `nfct-spec fuzz`'s campaigns."""
+    if reached_runs:
+        return "sampled", f"premise reached in {reached_runs} of {runs} runs"
+    return "unknown", f"vacuous: no run reached the premise ({situation(prop_id)})"
+
+
 NOTES = ("premise reached in ", "vacuous: ", "premise not reached within ")
-"""How each note of `PremiseReach.note` starts."""
+"""How each note of `PremiseReach.note` and `sampled_note` starts."""
 
 
 def note_in(scope: str) -> str:
