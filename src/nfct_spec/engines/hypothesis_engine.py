@@ -123,6 +123,8 @@ class ModelMachine(RuleBasedStateMachine):
     props: ClassVar[tuple[Property, ...]]
     collection: ClassVar[Collection]
     fail_on: ClassVar[frozenset[str]]
+    start: ClassVar[tuple[tuple[Step, State], ...]] = ()
+    """Steps every run takes first, judged like the drawn ones (`search`'s `start`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -137,6 +139,8 @@ class ModelMachine(RuleBasedStateMachine):
         for prop in self.props:
             if finding_in_state(prop, self.config, self.state):
                 self._record(prop)
+        for step, successor in self.start:
+            self.advance(step, successor)
 
     def _refresh(self) -> None:
         cached = self.collection.options.get(self.state)
@@ -216,14 +220,17 @@ def machine_class(
     props: Sequence[Property],
     collection: Collection,
     fail_on: frozenset[str] = frozenset(),
+    start: Sequence[tuple[Step, State]] = (),
 ) -> type[ModelMachine]:
     """A state machine class for one config that records findings of `props`; a finding of a
-    property in `fail_on` fails the run at once (the pytest invariant suite uses this)."""
+    property in `fail_on` fails the run at once (the pytest invariant suite uses this). Every
+    run takes the steps of `start` first (each with the state it leads to)."""
     namespace: dict[str, Any] = {
         "config": config,
         "props": tuple(props),
         "collection": collection,
         "fail_on": fail_on,
+        "start": tuple(start),
     }
     for action in actions_of(config):
         namespace[f"rule_{action.name.lstrip('_')}"] = _rule_for(action.name)
@@ -270,11 +277,15 @@ def search(
     database_dir: Path | None = None,
     progress: ProgressFn | None = None,
     watched: Sequence[Property] = (),
+    start: Sequence[tuple[Step, State]] = (),
 ) -> Collection:
     """Run one Hypothesis search over `config`, collecting the first run showing each
-    property's finding, and counting the runs that reach each of `watched` (`Collection`)."""
+    property's finding, and counting the runs that reach each of `watched` (`Collection`).
+
+    With `start` (a run's first steps, each with its state), every run takes those steps
+    first and Hypothesis draws only what follows: the runs of the config that begin so."""
     collection = Collection(progress=progress, watched=tuple(watched))
-    cls = machine_class(config, props, collection)
+    cls = machine_class(config, props, collection, start=start)
     if not profile.derandomize:
         hypothesis.seed(seed)(cls)
     started = time.perf_counter()

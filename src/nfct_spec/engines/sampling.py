@@ -17,7 +17,8 @@ from pathlib import Path
 
 from nfct_spec.checking import finding_verdict, searched
 from nfct_spec.engines.hypothesis_engine import Profile, search
-from nfct_spec.engines.premises import has_premise, situation
+from nfct_spec.engines.premise_runs import PremiseRuns, premise_runs
+from nfct_spec.engines.premises import has_premise, sampled_note
 from nfct_spec.minimize import first_finding, liveness_tail, minimize
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step
@@ -66,6 +67,28 @@ def _trace(config: Config, prop: Property, steps: list[Step], profile: Profile, 
     return minimize_trace(make_trace(config, path, initial_state(config), meta))
 
 
+def _premise_runs_scope(missed: dict[str, PremiseRuns]) -> str:
+    """What the scope of every verdict adds about the runs sampled from premises."""
+    ran = [extra for extra in missed.values() if extra.collection is not None]
+    if not ran:
+        return ""
+    runs = sum(extra.collection.examples for extra in ran if extra.collection is not None)
+    return f", and {runs} runs from the shortest runs into {len(ran)} premise(s) they missed"
+
+
+def _premise_note(
+    prop_id: str, reached: int, runs: int, extra: PremiseRuns | None
+) -> tuple[str, str]:
+    """The verdict and scope note of an entry sampled without a finding: its premise reached
+    by the sample's own runs, or else by the runs sampled from the shortest run into it."""
+    verdict, note = sampled_note(prop_id, reached, runs)
+    if extra is None:
+        return verdict, note
+    if extra.collection is not None and extra.collection.reached:
+        return "sampled", f"premise reached in 0 of {runs} runs; {extra.note()}"
+    return verdict, f"{note}; {extra.note()}"
+
+
 def check_sampling(
     config: Config,
     props: Sequence[Property],
@@ -77,9 +100,11 @@ def check_sampling(
     """Sample the config with Hypothesis and give one result per applicable property.
 
     The runs are watched for the premise of each entry that has one (`has_premise`), without
-    changing them: a `sampled` verdict says in how many runs the premise was reached, and one
-    whose premise no run reached is `unknown` ("vacuous"), since the sample never got into the
-    situation the entry is about."""
+    changing them: a `sampled` verdict says in how many runs the premise was reached. For a
+    premise no run reached, runs that begin with the explorer's shortest run into it are
+    sampled too (`nfct_spec.engines.premise_runs`; their findings count like any other); if
+    the explorer does not reach it either, the verdict is `unknown` ("vacuous"), since the
+    sample never got into the situation the entry is about."""
     props = [p for p in props if searched(p, config)]
     watched = [premise_entry(p.id) for p in props if has_premise(p.id, config)]
     found: dict[str, list[Step]] = {}
@@ -99,10 +124,22 @@ def check_sampling(
             found.setdefault(prop_id, prop_steps)
         for prop_id, runs in collection.reached.items():
             reached[prop_id] = reached.get(prop_id, 0) + runs
+    missed = {
+        p.id: premise_runs(config, props, p.id, profile, seed)
+        for p in props
+        if has_premise(p.id, config)
+        and p.id not in found
+        and not reached.get(premise_entry(p.id).id)
+    }
+    for extra in missed.values():
+        if extra.collection is not None:
+            for prop_id, prop_steps in extra.collection.found.items():
+                found.setdefault(prop_id, prop_steps)
     scope = (
         f"{examples} runs, {steps} steps over {len(slices)} environment slices "
         f"(profile {profile.name}, seed {seed})"
     )
+    scope += _premise_runs_scope(missed)
     out: list[Checked] = []
     for prop in props:
         expected = prop.expected_for(config)
@@ -113,11 +150,8 @@ def check_sampling(
             scope_text = f"no finding in {scope}"
             if has_premise(prop.id, config):
                 runs = reached.get(premise_entry(prop.id).id, 0)
-                if runs:
-                    scope_text += f"; premise reached in {runs} of {examples} runs"
-                else:
-                    verdict = "unknown"
-                    scope_text += f"; vacuous: no run reached the premise ({situation(prop.id)})"
+                verdict, note = _premise_note(prop.id, runs, examples, missed.get(prop.id))
+                scope_text += f"; {note}"
         else:
             verdict = "witnessed" if finding_verdict(prop) == "witness" else "violated"
             scope_text = f"trace of {len(trace.steps)} steps, found in {scope}"
