@@ -1,14 +1,16 @@
-"""What one state costs the explorer: its successors, their canonical forms and a hash.
+"""What one state costs the explorer: its successors, their canonical forms, a hash, the judges.
 
 The explorer expands each stored state once: it asks the model for every enabled step with its
-successor, puts each successor it has not met lately in canonical form, and looks it up by
-hash. This script times those three parts on states of the reference config reached by seeded
-random walks (the same states for the same arguments), each part over all the states at once,
-the best of `--repeat` rounds, and prints the microseconds per state of each, the successors
-per state and the ceiling they put on the search's speed: the states per second of a search
-that did nothing but expand each state and put one successor in canonical form (a search puts
-each new state in canonical form once; most successors it meets again skip it). A search at
-50,000 states per second has 20 microseconds per state for everything.
+successor, judges the entries it checks on the state and on each step, puts each successor it
+has not met lately in canonical form, and looks it up by hash. This script times those parts
+on states of the reference config reached by seeded random walks (the same states for the same
+arguments), each part over all the states at once, the best of `--repeat` rounds, and prints
+the microseconds per state of each, the successors per state and the ceilings they put on the
+search's speed: the states per second of a search that did nothing but expand each state and
+put one successor in canonical form (a search puts each new state in canonical form once; most
+successors it meets again skip it), and of one that also judged every entry expected to hold
+at the obligations level (those a search judges to the end). A search at 50,000 states per
+second has 20 microseconds per state for everything.
 
 Usage: python scripts/bench_hot_path.py [--variants 2.6.31,6.x] [--slots 4] [--states 3000]
        [--seed 0] [--repeat 3] [--record docs/figures.json]
@@ -24,12 +26,14 @@ from pathlib import Path
 
 from bench_explorer import reference
 
+from nfct_spec.checking import StateJudge, finding_on_step
 from nfct_spec.docs.figures import record_row
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.registry import successors
 from nfct_spec.models.state import State, initial_state
+from nfct_spec.spec.catalogue import CATALOGUE, Property
 
 WALK = 40
 """Steps per random walk before it starts again from the initial state."""
@@ -59,12 +63,39 @@ def best_of(repeat: int, work: Callable[[], object]) -> float:
     return min(timeit.repeat(work, number=1, repeat=repeat))
 
 
+def held_entries(config: Config) -> list[Property]:
+    """The safety entries a search of the config at the obligations level judges on every
+    state and step, and judges to the end: those expected to hold (an entry with a finding is
+    dropped once it is found)."""
+    return [
+        p
+        for p in CATALOGUE
+        if p.kind != "liveness"
+        and p.check is not None
+        and p.expected_for(config) == "holds"
+        and (p.observes or 0) <= OBLIGATIONS
+    ]
+
+
 def measure(config: Config, count: int, seed: int, repeat: int) -> dict[str, float]:
-    """Microseconds per state of the successors and the hash, per successor of the canonical
-    form, and successors per state."""
+    """Microseconds per state of the successors, of judging every held entry on the state and
+    on each of its steps (as the explorer does), and of the hash; per successor of the
+    canonical form; and successors per state."""
     states = walk_states(config, count, seed)
-    posts = [post for state in states for _, post in successors(config, state)]
+    steps = [(state, step, post) for state in states for step, post in successors(config, state)]
+    posts = [post for _, _, post in steps]
     canonical = Canonicaliser(config, OBLIGATIONS)
+    held = held_entries(config)
+    on_steps = [p for p in held if p.on_transitions]
+
+    def judge() -> None:
+        judge_state = StateJudge(config, held)
+        for state in states:
+            if judge_state(state):
+                raise AssertionError(f"an entry expected to hold fails on {state}")
+        for pre, step, post in steps:
+            for prop in on_steps:
+                finding_on_step(prop, config, pre, step, post)
 
     def expand() -> None:
         for state in states:
@@ -83,6 +114,7 @@ def measure(config: Config, count: int, seed: int, repeat: int) -> dict[str, flo
     return {
         "successors_us": best_of(repeat, expand) * per_state,
         "canonical_us": best_of(repeat, canonicalise) * 1e6 / max(len(posts), 1),
+        "judges_us": best_of(repeat, judge) * per_state,
         "hash_us": best_of(repeat, hash_all) * per_state,
         "fanout": len(posts) / len(states),
     }
@@ -100,20 +132,27 @@ def main() -> None:
     if args.states < 1 or args.repeat < 1 or args.slots < 1:
         parser.error("--states, --repeat and --slots must be positive")
     parts = []
-    print("variant  slots  successors/state  successors us  canonical form us  hash us  ceiling/s")
+    print(
+        "variant  slots  successors/state  successors us  canonical form us  hash us  "
+        "ceiling/s  judges us  ceiling judged/s"
+    )
     for variant in args.variants.split(","):
         config = reference(args.slots, variant)
         m = measure(config, args.states, args.seed, args.repeat)
         total = m["successors_us"] + m["canonical_us"] + m["hash_us"]
-        ceiling = 1e6 / total
+        ceiling, judged = 1e6 / total, 1e6 / (total + m["judges_us"])
         print(
             f"{variant:8} {args.slots:5}  {m['fanout']:16.1f}  {m['successors_us']:13.1f}  "
-            f"{m['canonical_us']:17.1f}  {m['hash_us']:7.1f}  {ceiling:9,.0f}"
+            f"{m['canonical_us']:17.1f}  {m['hash_us']:7.1f}  {ceiling:9,.0f}  "
+            f"{m['judges_us']:9.1f}  {judged:16,.0f}"
         )
         parts.append(
             f"{variant}: {m['successors_us']:.0f} us for the successors of a state "
             f"({m['fanout']:.1f} of them), {m['canonical_us']:.0f} us for the canonical form "
-            f"of one, {m['hash_us']:.1f} us for a hash; at most {ceiling:,.0f} states/s"
+            f"of one, {m['hash_us']:.1f} us for a hash; at most {ceiling:,.0f} states/s; "
+            f"{m['judges_us']:.0f} us to judge the {len(held_entries(config))} entries "
+            f"expected to hold on the state and its steps, at most {judged:,.0f} states/s "
+            "with them"
         )
     print(f"(the target, 50,000 states/s, leaves {TARGET_US:.0f} us per state for everything)")
     if args.record is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from bench_explorer import reference
-from bench_hot_path import measure, walk_states
+from bench_hot_path import held_entries, measure, walk_states
 
 from nfct_spec.models.observers import OBLIGATIONS
 
@@ -25,6 +25,17 @@ def test_the_walks_are_seeded_and_keep_the_obligations_observers() -> None:
 
 def test_every_part_is_timed_and_the_fanout_counted() -> None:
     parts = measure(reference(2, "6.x"), 100, seed=0, repeat=1)
-    assert set(parts) == {"successors_us", "canonical_us", "hash_us", "fanout"}
+    assert set(parts) == {"successors_us", "canonical_us", "hash_us", "judges_us", "fanout"}
     assert parts["fanout"] > 1
     assert all(parts[name] > 0 for name in ("successors_us", "canonical_us", "hash_us"))
+    assert parts["judges_us"] > 0
+
+
+def test_the_judged_entries_are_those_a_search_judges_to_the_end() -> None:
+    """Entries expected to hold, at the obligations level, with a check: `table-bound` holds
+    on 6.x and is judged, on 2.6.31 it is violated (dropped at its finding) and is not."""
+    on_6x = {p.id for p in held_entries(reference(2, "6.x"))}
+    on_2631 = {p.id for p in held_entries(reference(2, "2.6.31"))}
+    assert "table-bound" in on_6x and "table-bound" not in on_2631
+    assert "count-exact" in on_6x and "count-exact" in on_2631
+    assert "destroy-eventually" not in on_6x
