@@ -26,17 +26,19 @@ from pathlib import Path
 
 from bench_explorer import reference
 
-from nfct_spec.checking import StateJudge, finding_on_step
+from nfct_spec.checking import StateJudge, finding_in_state, finding_on_step
 from nfct_spec.docs.figures import record_row
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
-from nfct_spec.models.registry import successors
+from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, initial_state
+from nfct_spec.spec.auxiliary import Batch, batchable
 from nfct_spec.spec.catalogue import CATALOGUE, Property
 
 WALK = 40
 """Steps per random walk before it starts again from the initial state."""
+Transition = tuple[State, Step, State]
 TARGET_US = 1e6 / 50_000
 """Microseconds per state at the explorer's target speed."""
 
@@ -120,6 +122,39 @@ def measure(config: Config, count: int, seed: int, repeat: int) -> dict[str, flo
     }
 
 
+def _on_states(config: Config, prop: Property, states: list[State]) -> Callable[[], object]:
+    """Judge one state entry on every state."""
+    return lambda: [finding_in_state(prop, config, state) for state in states]
+
+
+def _on_steps(config: Config, prop: Property, steps: list[Transition]) -> Callable[[], object]:
+    """Judge one step entry on every step."""
+    return lambda: [finding_on_step(prop, config, *step) for step in steps]
+
+
+def judge_parts(config: Config, count: int, seed: int, repeat: int) -> dict[str, float]:
+    """Microseconds per state of each part of the judges `measure` times together: the
+    auxiliary invariants as the one batch a search judges them in, every other state entry
+    alone, and each step entry on the state's steps."""
+    states = walk_states(config, count, seed)
+    steps = [(state, step, post) for state in states for step, post in successors(config, state)]
+    held = held_entries(config)
+    batched = [str(batchable(p.check)) for p in held if batchable(p.check) is not None]
+    parts: dict[str, Callable[[], object]] = {}
+    if batched:
+        batch = Batch(batched)
+        parts[f"the {len(batched)} auxiliary invariants, one batch"] = lambda: [
+            batch.failing(config, state) for state in states
+        ]
+    for prop in held:
+        if prop.on_transitions:
+            parts[f"{prop.id} (on steps)"] = _on_steps(config, prop, steps)
+        elif batchable(prop.check) is None:
+            parts[prop.id] = _on_states(config, prop, states)
+    per_state = 1e6 / len(states)
+    return {name: best_of(repeat, work) * per_state for name, work in parts.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default="2.6.31,6.x")
@@ -128,6 +163,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--record", type=Path, help="write a row of `measured` to this file")
+    parser.add_argument(
+        "--judges", action="store_true", help="also time each part of the judges apart"
+    )
     args = parser.parse_args()
     if args.states < 1 or args.repeat < 1 or args.slots < 1:
         parser.error("--states, --repeat and --slots must be positive")
@@ -154,6 +192,9 @@ def main() -> None:
             f"expected to hold on the state and its steps, at most {judged:,.0f} states/s "
             "with them"
         )
+        if args.judges:
+            for name, us in judge_parts(config, args.states, args.seed, args.repeat).items():
+                print(f"  {variant} judge {name}: {us:.1f} us per state")
     print(f"(the target, 50,000 states/s, leaves {TARGET_US:.0f} us per state for everything)")
     if args.record is not None:
         command = "python scripts/bench_hot_path.py"

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from bench_explorer import reference
-from bench_hot_path import held_entries, measure, walk_states
+from bench_hot_path import held_entries, judge_parts, measure, walk_states
 
 from nfct_spec.models.observers import OBLIGATIONS
 
@@ -39,3 +39,16 @@ def test_the_judged_entries_are_those_a_search_judges_to_the_end() -> None:
     assert "table-bound" in on_6x and "table-bound" not in on_2631
     assert "count-exact" in on_6x and "count-exact" in on_2631
     assert "destroy-eventually" not in on_6x
+
+
+def test_each_part_of_the_judges_is_timed_apart() -> None:
+    """One part per judged entry, the auxiliary invariants as one batch; step entries say so."""
+    config = reference(2, "2.6.31")
+    parts = judge_parts(config, 50, seed=0, repeat=1)
+    held = held_entries(config)
+    assert "destroy-before-free (on steps)" in parts and "count-exact" in parts
+    (batch,) = [name for name in parts if name.endswith("auxiliary invariants, one batch")]
+    batched = int(batch.split()[1])
+    assert batched > 0
+    assert len(parts) == 1 + len(held) - batched
+    assert all(us > 0 for us in parts.values())
