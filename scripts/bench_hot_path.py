@@ -65,6 +65,11 @@ def best_of(repeat: int, work: Callable[[], object]) -> float:
     return min(timeit.repeat(work, number=1, repeat=repeat))
 
 
+def transitions(config: Config, states: list[State]) -> list[Transition]:
+    """Every step of every state, with its successor (what the judges of steps read)."""
+    return [(state, step, post) for state in states for step, post in successors(config, state)]
+
+
 def held_entries(config: Config) -> list[Property]:
     """The safety entries a search of the config at the obligations level judges on every
     state and step, and judges to the end: those expected to hold (an entry with a finding is
@@ -84,7 +89,7 @@ def measure(config: Config, count: int, seed: int, repeat: int) -> dict[str, flo
     on each of its steps (as the explorer does), and of the hash; per successor of the
     canonical form; and successors per state."""
     states = walk_states(config, count, seed)
-    steps = [(state, step, post) for state in states for step, post in successors(config, state)]
+    steps = transitions(config, states)
     posts = [post for _, _, post in steps]
     canonical = Canonicaliser(config, OBLIGATIONS)
     held = held_entries(config)
@@ -137,7 +142,7 @@ def judge_parts(config: Config, count: int, seed: int, repeat: int) -> dict[str,
     auxiliary invariants as the one batch a search judges them in, every other state entry
     alone, and each step entry on the state's steps."""
     states = walk_states(config, count, seed)
-    steps = [(state, step, post) for state in states for step, post in successors(config, state)]
+    steps = transitions(config, states)
     held = held_entries(config)
     batched = [str(batchable(p.check)) for p in held if batchable(p.check) is not None]
     parts: dict[str, Callable[[], object]] = {}

@@ -24,7 +24,6 @@ from nfct_spec.engines.premise_runs import premise_runs
 from nfct_spec.engines.premises import has_premise
 from nfct_spec.models.presets import preset
 from nfct_spec.spec.catalogue import CATALOGUE
-from nfct_spec.spec.premises import premise_entry
 
 
 def main() -> None:
@@ -44,17 +43,14 @@ def main() -> None:
             started = time.perf_counter()
             extra = premise_runs(config, props, prop.id, profile, 0)
             seconds = time.perf_counter() - started
-            collection = extra.collection
-            runs = collection.examples if collection is not None else 0
-            reached = collection.reached.get(premise_entry(prop.id).id, 0) if collection else 0
-            found = collection is not None and prop.id in collection.found
+            found = extra.collection is not None and prop.id in extra.collection.found
             row = {
                 "variant": variant,
                 "entry": prop.id,
                 "steps": extra.prefix if extra.prefix is not None else "not reached",
                 "states": extra.states,
-                "runs": runs,
-                "reached": reached,
+                "runs": extra.runs,
+                "reached": extra.reached,
                 "finding": "yes" if found else "no",
                 "s": round(seconds, 1),
             }

@@ -15,8 +15,8 @@ def test_a_finding_writes_the_counters_of_the_run_that_showed_it(tmp_path: Path)
     log = WorkerLog(tmp_path)
     reader = LogReader(tmp_path)
     state = initial_state(preset("tiny"))
-    log.run_started()  # the first run writes the counters at once
-    log.run_started()  # the second, within the second: not written yet
+    log.run_started("6.x")  # the first run writes the counters at once
+    log.run_started("6.x")  # the second, within the second: not written yet
     log.reached(state)
     log.reached(state)
     assert reader.read().steps == 0

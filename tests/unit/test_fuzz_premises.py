@@ -187,8 +187,8 @@ def test_the_first_run_to_reach_a_premise_is_written_at_once(tmp_path: Path) -> 
     later runs wait for the next write of the counters, as runs do."""
     log, reader = WorkerLog(tmp_path), LogReader(tmp_path)
     key = ("6.x", "premise:one-place")
-    log.run_started()  # the first run writes the counters at once
-    log.run_started()  # the second, within the second: not written yet
+    log.run_started("6.x")  # the first run writes the counters at once
+    log.run_started("6.x")  # the second, within the second: not written yet
     log.premise_reached(*key)
     assert (reader.read().runs, reader.read().premises) == (2, {key: 1})
     log.premise_reached(*key)

@@ -57,12 +57,11 @@ class WorkerLog:
         self._states = directory / f"{self.pid}.states"
         self._found = directory / f"{self.pid}.findings.jsonl"
 
-    def run_started(self, variant: str = "") -> None:
-        """Count a run (of `variant`'s config, when given); write the counters if the last
-        write is a second old."""
+    def run_started(self, variant: str) -> None:
+        """Count a run of `variant`'s config; write the counters if the last write is a
+        second old."""
         self.runs += 1
-        if variant:
-            self.variant_runs[variant] = self.variant_runs.get(variant, 0) + 1
+        self.variant_runs[variant] = self.variant_runs.get(variant, 0) + 1
         now = time.monotonic()
         if now - self._flushed >= FLUSH_SECONDS:
             self.flush()

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 from nfct_spec.engines.explorer import explore, trace_of
 from nfct_spec.engines.hypothesis_engine import Collection, Profile, search
+from nfct_spec.minimize import replay_steps
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import Step, apply
-from nfct_spec.models.state import State, initial_state
+from nfct_spec.models.registry import Step
+from nfct_spec.models.state import State
 from nfct_spec.spec.catalogue import Property
 from nfct_spec.spec.premises import premise_entry, premise_level
 
@@ -45,15 +46,26 @@ class PremiseRuns:
     states: int
     collection: Collection | None
 
+    @property
+    def runs(self) -> int:
+        """Runs sampled (none when the explorer did not reach the premise)."""
+        return 0 if self.collection is None else self.collection.examples
+
+    @property
+    def reached(self) -> int:
+        """Of those runs, how many reached the premise."""
+        if self.collection is None:
+            return 0
+        return self.collection.reached.get(premise_entry(self.prop_id).id, 0)
+
     def note(self) -> str:
         """What the entry's verdict says about these runs."""
         if self.collection is None:
             return f"no run into it within {self.states:,} states of the explorer"
-        runs = self.collection.examples
         return (
-            f"{runs} runs sampled from the shortest run into it ({self.prefix} steps, found by "
-            f"the explorer in {self.states:,} states), the premise reached in "
-            f"{self.collection.reached.get(premise_entry(self.prop_id).id, 0)} of them"
+            f"{self.runs} runs sampled from the shortest run into it ({self.prefix} steps, "
+            f"found by the explorer in {self.states:,} states), the premise reached in "
+            f"{self.reached} of them"
         )
 
 
@@ -67,14 +79,9 @@ def shortest_into(
     found = explore(config, [premise], max_states, level=premise_level(prop_id))
     if premise.id not in found.findings:
         return None, found.stats.states
-    state = initial_state(config)
-    path: list[tuple[Step, State]] = []
-    for step in trace_of(found, premise).steps:
-        post = apply(config, state, step)
-        if post is None:
-            raise AssertionError(f"the explorer's run into {premise.id} does not replay: {step}")
-        path.append((step, post))
-        state = post
+    path = replay_steps(config, trace_of(found, premise).steps)
+    if path is None:
+        raise AssertionError(f"the explorer's run into {premise.id} does not replay")
     return path, found.stats.states
 
 

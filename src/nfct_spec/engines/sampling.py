@@ -69,10 +69,10 @@ def _trace(config: Config, prop: Property, steps: list[Step], profile: Profile, 
 
 def _premise_runs_scope(missed: dict[str, PremiseRuns]) -> str:
     """What the scope of every verdict adds about the runs sampled from premises."""
-    ran = [extra for extra in missed.values() if extra.collection is not None]
+    ran = [extra for extra in missed.values() if extra.runs]
     if not ran:
         return ""
-    runs = sum(extra.collection.examples for extra in ran if extra.collection is not None)
+    runs = sum(extra.runs for extra in ran)
     return f", and {runs} runs from the shortest runs into {len(ran)} premise(s) they missed"
 
 
@@ -84,7 +84,7 @@ def _premise_note(
     verdict, note = sampled_note(prop_id, reached, runs)
     if extra is None:
         return verdict, note
-    if extra.collection is not None and extra.collection.reached:
+    if extra.reached:
         return "sampled", f"premise reached in 0 of {runs} runs; {extra.note()}"
     return verdict, f"{note}; {extra.note()}"
 
