@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nfct_spec.docs.figures import RECORD, record_block
+from nfct_spec.docs.figures import RECORD, record_argument, record_block
 
 HERE = Path(__file__).resolve().parent.parent
 ALSO = ("nfct_spec/engines/explorer.py", "nfct_spec/checking.py", "nfct_spec/spec/vocab.py")
@@ -122,7 +122,7 @@ def timed(search: tuple[str, int, int, str], path: Path | None) -> dict[str, obj
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--record", type=Path, default=HERE / RECORD)
+    parser.add_argument("--record", type=record_argument, default=HERE / RECORD)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:

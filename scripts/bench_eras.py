@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nfct_spec.docs.figures import RECORD, record_block, record_row
+from nfct_spec.docs.figures import RECORD, record_argument, record_block, record_row
 from nfct_spec.files import InputError
 from nfct_spec.results import load_results
 
@@ -125,10 +125,8 @@ def main() -> None:
     """Run (or read) `nfct-spec eras`, print and record."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, help="results.json of an `nfct-spec eras` run")
-    parser.add_argument("--record", type=Path, default=ROOT / RECORD)
+    parser.add_argument("--record", type=record_argument, default=ROOT / RECORD)
     args = parser.parse_args()
-    if not args.record.is_file():
-        parser.error(f"--record {args.record}: no such figures file")
     command = shlex.join(["python", "scripts/bench_eras.py", *sys.argv[1:]])
     if args.results is None:
         out = Path(tempfile.mkdtemp(prefix="bench-eras-"))

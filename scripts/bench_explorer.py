@@ -11,6 +11,9 @@ it. A search that reaches `--budget` states stops and is reported as not exhaust
 
 Slots: the reference config with 1, 2, ... slots (obligations only, the search of every
 kernel-only property such as table-bound), which is where the state space grows.
+`--slots-only` runs only this series, and with `--untimed` it searches each `--variants`
+variant with its DESTROY retries untimed (the abstraction the reference config is exhausted
+on), without the properties, to the end unless `--budget` cuts it (block `slots-untimed`).
 
 Growth: the same listener options with a 1-message queue, limit 1, retry timeout 2, timeout 1,
 two slots, for 2 to `--max-flows` flows, with and without symmetry reduction.
@@ -50,6 +53,7 @@ only those searches (a row replaces the row of the same search whatever its budg
 Usage: python scripts/bench_explorer.py [--slots 4] [--budget 300000] [--lean]
        [--variants 2.6.31,6.x] [--reference-only] [--untimed] [--searches LEVELS]
        [--suite-only | --no-suite] [--por-only | --no-por] [--workers-only | --no-workers]
+       [--slots-only [--untimed]]
        [--record docs/figures.json]
 """
 
@@ -65,7 +69,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from nfct_spec.docs.figures import RECORD, load_figures, record_block, record_row
+from nfct_spec.docs.figures import RECORD, load_figures, record_argument, record_block, record_row
 from nfct_spec.engines import lasso_sym
 from nfct_spec.engines.explorer import Stats, explore, peak_rss_mib, search_groups
 from nfct_spec.engines.lasso import FULL_FAIRNESS
@@ -560,7 +564,12 @@ def main() -> None:
         help="reference config with only NEW and DESTROY, timeout 1, no userspace requests",
     )
     parser.add_argument(
-        "--record", type=Path, default=ROOT / RECORD, help="the figures record to write"
+        "--record", type=record_argument, default=ROOT / RECORD, help="the figures record to write"
+    )
+    parser.add_argument(
+        "--slots-only",
+        action="store_true",
+        help="only the state count by memory slots (with --untimed: per variant, retries untimed)",
     )
     parser.add_argument("--por-only", action="store_true", help="only the POR comparison")
     parser.add_argument("--no-por", action="store_true", help="skip the POR comparison")
@@ -572,6 +581,17 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    if args.slots_only:
+        variants = args.variants.split(",")
+        unknown = sorted(set(variants) - set(VARIANTS))
+        if unknown:
+            parser.error(f"unknown variant {', '.join(unknown)} (one of {', '.join(VARIANTS)})")
+        if args.untimed:
+            untimed_slot_series(args.record, args.slots, args.budget, variants)
+        else:
+            slot_series(args)
+        print(f"\nwrote the figures to {args.record}")
+        return
     if args.por_only or args.workers_only:
         if args.por_only:
             por_figures(args.record, args.budget, args.slots)
@@ -637,6 +657,28 @@ def main() -> None:
     if args.reference_only:
         print(f"\nwrote the figures to {args.record}")
         return
+    slot_series(args)
+    growth_series(args)
+    if suite_figures is not None:
+        members, total, peak, rate = suite_figures
+        figure = (
+            f"the `ci` suite: all {members} configs (3 variants) exhausted in {total:.0f} s, "
+            f"{peak:.0f} MiB, {rate:,.0f} states/s with every catalogue entry checked; the "
+            f"reference config ({args.slots} slots) is {'' if exhausted else 'not '}exhausted "
+            f"within {args.budget:,} states per search"
+        )
+        row = {"what": "the explorer benchmark", "command": COMMAND, "figure": figure}
+        record_row(args.record, "measured", "what", row)
+    if not args.no_por:
+        por_figures(args.record, args.budget, args.slots)
+    if not args.no_workers:
+        worker_figures(args.record, args.budget)
+    print(f"\nwrote the figures to {args.record}")
+
+
+def slot_series(args: argparse.Namespace) -> None:
+    """The reference config (2.6.31) with 1 to `--slots` memory slots, obligations only,
+    within the budget (block `slots`)."""
     print("\n## State count by memory slots (reference config, obligations only)\n")
     print("| slots | states | transitions | depth | seconds |")
     print("|---|---|---|---|---|")
@@ -673,6 +715,67 @@ def main() -> None:
             "rows": slot_rows,
         },
     )
+
+
+def untimed_slot_series(record: Path, slots: int, budget: int, variants: list[str]) -> None:
+    """The reference config of each variant with 1 to `slots` memory slots, its DESTROY
+    retries untimed, obligations kept and no property judged (block `slots-untimed`): how the
+    state space the reference config is exhausted on grows with the conntracks that can exist
+    at once. Peak memory is the process's so far (the searches run one after the other)."""
+    print("\n## State count by memory slots (reference config, retries untimed, obligations)\n")
+    print("| variant | slots | states | transitions | depth | seconds | states/s | peak MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows: list[dict[str, object]] = []
+    for variant in variants:
+        for count in range(1, slots + 1):
+            config = reference(count, variant)
+            a = explore(
+                config, [], max_states=budget, level=OBLIGATIONS, untimed=True, progress=_progress
+            ).stats
+            peak = round(peak_rss_mib())
+            print(
+                f"| {variant} | {count} | {_count(a)} | {a.transitions} | {a.depth} "
+                f"| {a.seconds:.1f} | {a.states_per_second:,.0f} | {peak} |",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "variant": variant,
+                    "slots": count,
+                    "states": a.states if a.complete else f"more than {a.states:,} (the budget)",
+                    "transitions": a.transitions,
+                    "depth": a.depth if a.complete else f"beyond {a.depth}",
+                    "seconds": round(a.seconds, 1),
+                    "rate": round(a.states_per_second, -2),
+                    "peak": peak,
+                }
+            )
+    record_block(
+        record,
+        "slots-untimed",
+        {
+            "about": "The reference config with N memory slots, DESTROY retries untimed, "
+            "obligations kept, no property judged: the state space each search of "
+            "`--reduction untimed` starts from.",
+            "command": COMMAND,
+            "columns": [
+                ["variant", "variant"],
+                ["slots", "N slots"],
+                ["states", "states"],
+                ["transitions", "transitions"],
+                ["depth", "depth"],
+                ["seconds", "s"],
+                ["rate", "states/s"],
+                ["peak", "peak MiB"],
+            ],
+            "rows": rows,
+        },
+    )
+
+
+def growth_series(args: argparse.Namespace) -> None:
+    """The growth config for 2 to `--max-flows` flows, with and without symmetry (block
+    `growth`)."""
     print("\n## State count by number of flows (growth config, obligations only)\n")
     print("| flows | reduced | seconds | unreduced | seconds | ratio |")
     print("|---|---|---|---|---|---|")
@@ -711,21 +814,6 @@ def main() -> None:
             "rows": growth_rows,
         },
     )
-    if suite_figures is not None:
-        members, total, peak, rate = suite_figures
-        figure = (
-            f"the `ci` suite: all {members} configs (3 variants) exhausted in {total:.0f} s, "
-            f"{peak:.0f} MiB, {rate:,.0f} states/s with every catalogue entry checked; the "
-            f"reference config ({args.slots} slots) is {'' if exhausted else 'not '}exhausted "
-            f"within {args.budget:,} states per search"
-        )
-        row = {"what": "the explorer benchmark", "command": COMMAND, "figure": figure}
-        record_row(args.record, "measured", "what", row)
-    if not args.no_por:
-        por_figures(args.record, args.budget, args.slots)
-    if not args.no_workers:
-        worker_figures(args.record, args.budget)
-    print(f"\nwrote the figures to {args.record}")
 
 
 if __name__ == "__main__":

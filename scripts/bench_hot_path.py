@@ -22,12 +22,11 @@ import argparse
 import random
 import timeit
 from collections.abc import Callable
-from pathlib import Path
 
 from bench_explorer import reference
 
 from nfct_spec.checking import StateJudge, finding_in_state, finding_on_step
-from nfct_spec.docs.figures import record_row
+from nfct_spec.docs.figures import record_argument, record_row
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
@@ -167,7 +166,9 @@ def main() -> None:
     parser.add_argument("--states", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--record", type=Path, help="write a row of `measured` to this file")
+    parser.add_argument(
+        "--record", type=record_argument, help="write a row of `measured` to this file"
+    )
     parser.add_argument(
         "--judges", action="store_true", help="also time each part of the judges apart"
     )

@@ -37,11 +37,10 @@ import shlex
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 from bench_explorer import reference
 
-from nfct_spec.docs.figures import RECORD, load_figures, record_block, record_row
+from nfct_spec.docs.figures import RECORD, load_figures, record_argument, record_block, record_row
 from nfct_spec.engines import lasso, lasso_sym, lasso_transfer
 from nfct_spec.engines.explorer import peak_rss_mib
 from nfct_spec.spec.fairness import LIVENESS
@@ -179,7 +178,7 @@ def main() -> None:
     parser.add_argument("--timed", action="store_true")
     parser.add_argument("--no-weaker", dest="weaker", action="store_false")
     parser.add_argument("--weaker-elsewhere", action="store_true")
-    parser.add_argument("--record", type=Path, default=RECORD)
+    parser.add_argument("--record", type=record_argument, default=RECORD)
     args = parser.parse_args()
     if args.timed and not args.untimed:
         parser.error("--timed compares with the search of --untimed: give both")

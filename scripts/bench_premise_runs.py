@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from nfct_spec.checking import searched
-from nfct_spec.docs.figures import record_block
+from nfct_spec.docs.figures import record_argument, record_block
 from nfct_spec.engines.hypothesis_engine import PROFILES
 from nfct_spec.engines.premise_runs import premise_runs
 from nfct_spec.engines.premises import has_premise
@@ -30,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", default="2.6.30,2.6.31,6.x")
     parser.add_argument("--profile", default="ci", choices=sorted(PROFILES))
-    parser.add_argument("--record", type=Path)
+    parser.add_argument("--record", type=record_argument)
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     rows: list[dict[str, object]] = []

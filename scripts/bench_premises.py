@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from nfct_spec.commands.common import load_config
-from nfct_spec.docs.figures import record_block
+from nfct_spec.docs.figures import record_argument, record_block
 from nfct_spec.engines.premises import PremiseReach, reach
 from nfct_spec.models.config import Config
 from nfct_spec.models.presets import suite
@@ -51,7 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", default="2.6.30,2.6.31,6.x")
     parser.add_argument("--budget", type=int, default=200_000)
-    parser.add_argument("--record", type=Path)
+    parser.add_argument("--record", type=record_argument)
     args = parser.parse_args()
     rows: dict[str, dict[str, object]] = {p: {"entry": p} for p in PREMISES}
     columns = [["entry", "entry", "code"]]

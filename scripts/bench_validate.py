@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from nfct_spec.docs.figures import RECORD, record_block
+from nfct_spec.docs.figures import RECORD, record_argument, record_block
 from nfct_spec.kernel.conformance import TooLarge, Validation, validate
 from nfct_spec.kernel.netns import KernelUnavailable
 from nfct_spec.kernel.observe import ObservedTrace, load, save
@@ -65,10 +65,8 @@ def main() -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--recordings", type=Path, help="validate these recordings instead")
     source.add_argument("--keep", type=Path, help="save the runs' recordings here")
-    parser.add_argument("--record", type=Path, default=ROOT / RECORD)
+    parser.add_argument("--record", type=record_argument, default=ROOT / RECORD)
     args = parser.parse_args()
-    if not args.record.is_file():
-        parser.error(f"--record {args.record}: no such figures file")
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
     try:

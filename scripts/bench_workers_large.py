@@ -19,11 +19,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from bench_explorer import ROOT, _groups, reference
 
-from nfct_spec.docs.figures import RECORD, record_row
+from nfct_spec.docs.figures import RECORD, record_argument, record_row
 from nfct_spec.engines.explorer import Stats, explore
 from nfct_spec.engines.parallel import Pool
 from nfct_spec.models.observers import OBLIGATIONS
@@ -71,7 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument(
-        "--record", type=Path, default=ROOT / RECORD, help="the figures record to write"
+        "--record", type=record_argument, default=ROOT / RECORD, help="the figures record to write"
     )
     parser.add_argument("--only", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

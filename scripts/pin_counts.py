@@ -23,7 +23,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from nfct_spec.docs.figures import RECORD, record_block
+from nfct_spec.docs.figures import RECORD, record_argument, record_block
 from nfct_spec.engines.explorer import explore
 from nfct_spec.engines.lasso import build_graph
 from nfct_spec.engines.lasso_sym import build_quotient
@@ -88,7 +88,7 @@ def row(label: str, config: Config) -> dict[str, object]:
 def main() -> int:
     """Explore every pinned config and write the block."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--record", type=Path, default=ROOT / RECORD)
+    parser.add_argument("--record", type=record_argument, default=ROOT / RECORD)
     args = parser.parse_args()
     rows = []
     for label, variant, flows, extra in PINNED:

@@ -14,11 +14,13 @@ may name its own (`command` in the row) when it came from another run.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 from nfct_spec.files import (
+    InputError,
     ShapeError,
     expect_list,
     expect_object,
@@ -76,6 +78,18 @@ def figures_from_json(data: object) -> dict[str, Block]:
 def load_figures(path: Path) -> dict[str, Block]:
     """Read the record; InputError names the file and the field."""
     return load_json(path, WHAT, figures_from_json)
+
+
+def record_argument(value: str) -> Path:
+    """The `--record` of a measuring script (an argparse `type`): a figures record that exists
+    and reads, checked before the measurement starts, so that a wrong path is a one-line usage
+    error at once rather than a traceback after hours of measuring."""
+    path = Path(value)
+    try:
+        load_figures(path)
+    except (InputError, ShapeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
 
 
 def cell(value: object) -> str:
