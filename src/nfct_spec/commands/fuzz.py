@@ -9,6 +9,12 @@ rewritten. The example database (a folder under the output folder by default, or
 every covering and failing example: a campaign on the same database replays them first, and
 machines sharing one Redis share their finds. `--replay` reports what the database holds
 without fuzzing. Ctrl-C ends a campaign early and still reports what it found (exit 130).
+
+Before it reports, a campaign (or a replay) gives each premise none of its runs reached the
+second chance `check` gives it: runs sampled from the explorer's shortest run into the premise
+(`nfct_spec.engines.fuzz_harvest.sample_premise`), one line of progress per premise. A
+campaign ended by Ctrl-C skips them (its premises stay vacuous), and Ctrl-C during them reports
+the premises sampled so far (exit 130): the findings are never lost to an interrupt.
 """
 
 from __future__ import annotations
@@ -40,7 +46,17 @@ from nfct_spec.engines.fuzz_campaign import (
     open_database,
     write_campaign,
 )
-from nfct_spec.engines.fuzz_harvest import ENGINE, Found, replay_database, verdicts
+from nfct_spec.engines.fuzz_harvest import (
+    ENGINE,
+    PREMISE_PROFILE,
+    PREMISE_SEED,
+    Found,
+    Missed,
+    missed_premises,
+    replay_database,
+    sample_premise,
+    verdicts,
+)
 from nfct_spec.engines.fuzz_log import LogReader, Progress, Reached
 from nfct_spec.engines.fuzz_status import Coverage, CoverageReader
 from nfct_spec.engines.sampling import Checked
@@ -272,6 +288,49 @@ def _fuzz(
     )
 
 
+def _sample_missed(
+    configs: list[Config],
+    props: list[Property],
+    found: Found,
+    reached: Reached,
+    console: Console,
+    interrupted: bool = False,
+) -> tuple[Missed, bool]:
+    """Sample runs into each premise no run reached (`missed_premises`), one line per premise
+    as each is done; and whether the command was interrupted (`interrupted`: the campaign
+    was, so none is sampled; or Ctrl-C came during them, and those done so far are kept)."""
+    pending = missed_premises(configs, props, found, reached)
+    if not pending:
+        return {}, interrupted
+    if interrupted:
+        console.print(
+            f"premise runs: none, the campaign was interrupted ({len(pending)} premise(s) "
+            "no run reached stay vacuous)"
+        )
+        return {}, True
+    console.print(
+        f"premise runs: {len(pending)} premise(s) no run reached; sampling runs from the "
+        f"explorer's shortest run into each (profile {PREMISE_PROFILE.name}, seed {PREMISE_SEED})"
+    )
+    missed: Missed = {}
+    try:
+        for config, prop_id in pending:
+            started = time.monotonic()
+            extra = sample_premise(config, props, prop_id)
+            missed[(config.variant, prop_id)] = extra
+            console.print(
+                f"premise runs: {config.variant} {prop_id}: {extra.note()} "
+                f"({time.monotonic() - started:.1f} s)"
+            )
+    except KeyboardInterrupt:
+        console.print(
+            f"premise runs: interrupted ({len(pending) - len(missed)} premise(s) not sampled "
+            "stay vacuous)"
+        )
+        return missed, True
+    return missed, False
+
+
 def _table(results: list[Result], variants: list[str]) -> Table:
     table = Table(title="property x variant (expected -> hypofuzz verdict)")
     table.add_column("property")
@@ -332,6 +391,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"a replay of the {replayed.examples} examples of database {campaign.database} "
             f"({replayed.steps} steps)"
         )
+        missed, stopped = _sample_missed(configs, props, replayed.found, replayed.reached, console)
         checked = verdicts(
             configs,
             props,
@@ -340,6 +400,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             {"database": campaign.database},
             replayed.reached,
             replayed.variant_examples,
+            missed,
         )
         run_record: dict[str, Any] = {
             "command": "fuzz",
@@ -347,10 +408,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             "database": campaign.database,
             "examples": replayed.examples,
             "steps": replayed.steps,
+            "premise_runs": len(missed),
             "started": when,
             "elapsed_seconds": round(time.time() - started, 2),
         }
-        return _report(args, configs, checked, run_record, console)
+        code = _report(args, configs, checked, run_record, console)
+        return INTERRUPTED if stopped else code
     outcome = _fuzz(args, campaign, console, _expected_findings(configs, props))
     hours = outcome.seconds / 3600
     scope = (
@@ -359,8 +422,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"(database {campaign.database})"
     )
     meta = {"database": campaign.database, "workers": args.workers, "hours": round(hours, 4)}
+    missed, stopped = _sample_missed(
+        configs, props, outcome.found, outcome.premises, console, outcome.interrupted
+    )
     checked = verdicts(
-        configs, props, outcome.found, scope, meta, outcome.premises, outcome.variant_runs
+        configs, props, outcome.found, scope, meta, outcome.premises, outcome.variant_runs, missed
     )
     run_record = {
         "command": "fuzz",
@@ -371,9 +437,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "runs": outcome.runs,
         "steps": outcome.steps,
         "states": outcome.states,
-        "interrupted": outcome.interrupted,
+        "interrupted": stopped,
         "stopped_when_found": args.stop_when_found,
         "restarts": outcome.restarts,
+        "premise_runs": len(missed),
         "guidance": campaign.guidance,
         "started": when,
         "elapsed_seconds": round(time.time() - started, 2),
@@ -386,7 +453,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             "failures": outcome.coverage.failures,
         }
     code = _report(args, configs, checked, run_record, console)
-    if outcome.interrupted:
+    if stopped:
         console.print("interrupted: the campaign's findings so far are saved")
         return INTERRUPTED
     return code

@@ -10,6 +10,14 @@ entry judged with its premise says in how many runs the premise was reached, and
 when no run reached it, in `check`'s words (`nfct_spec.engines.premises.sampled_note`); the
 counts come from the workers' logs, or from the replayed runs.
 
+A premise no run of the campaign reached gets `check`'s second chance
+(`nfct_spec.engines.premise_runs`): runs that begin with the explorer's shortest run into it
+are sampled after the campaign (`missed_premises`, `sample_premise`), their findings are
+findings of the campaign's verdicts like its own (a HypoFuzz campaign spreads its runs as
+coverage leads it, so whether it met a rare premise says as little about the config as a
+`check` sample that missed it), and the verdict and scope say so in `check`'s words
+(`premise_note`, `premise_runs_scope`).
+
 Replaying the database needs only Hypothesis: the covering examples and failures HypoFuzz
 kept for each campaign test are copied into an in-memory database under the test's key and
 run by Hypothesis' own reuse phase, with a target that records findings instead of failing.
@@ -28,7 +36,14 @@ from nfct_spec.checking import finding_verdict, searched
 from nfct_spec.engines.fuzz_campaign import Campaign, campaign_tests, open_database
 from nfct_spec.engines.fuzz_log import Reached
 from nfct_spec.engines.fuzz_machine import RUN_HEALTH_CHECKS, given_test
-from nfct_spec.engines.premises import has_premise, sampled_note
+from nfct_spec.engines.hypothesis_engine import PROFILES
+from nfct_spec.engines.premise_runs import (
+    PremiseRuns,
+    premise_note,
+    premise_runs,
+    premise_runs_scope,
+)
+from nfct_spec.engines.premises import has_premise
 from nfct_spec.engines.sampling import Checked
 from nfct_spec.minimize import first_finding, liveness_tail, minimize
 from nfct_spec.models.config import Config
@@ -43,6 +58,18 @@ from nfct_spec.viewer.minimize import minimize_trace
 ENGINE = "hypofuzz"
 Found = dict[tuple[str, str], Sequence[Step]]
 """Steps of a run showing a finding, per (variant, property id)."""
+Missed = dict[tuple[str, str], PremiseRuns]
+"""The runs sampled from the shortest run into a premise the campaign missed, per (variant,
+property id)."""
+PREMISE_PROFILE = PROFILES["ci"]
+"""The budget of the runs sampled into a missed premise: `nfct-spec check`'s default profile
+(derandomized, 30 steps per run after the prefix; `premise_runs` sets how many runs), since a
+campaign has no Hypothesis profile of its own (HypoFuzz decides how its runs are spent). Being
+derandomized, the runs are the same after every campaign and replay on every machine, and
+the same as `check` with its defaults samples into that premise for the same entries, so the
+two commands' verdicts on a premise both missed agree."""
+PREMISE_SEED = 0
+"""`check`'s default seed (unused by a derandomized profile, but recorded in the traces)."""
 
 
 def finding_trace(
@@ -69,6 +96,45 @@ def finding_trace(
     return minimize_trace(make_trace(config, path, initial_state(config), full_meta))
 
 
+def missed_premises(
+    configs: Sequence[Config],
+    props: Sequence[Property],
+    found: Found,
+    reached: Mapping[tuple[str, str], int],
+) -> list[tuple[Config, str]]:
+    """The entries, with their config, judged with a premise (`has_premise`) that no run
+    reached and that have no finding: those `sample_premise` gives a second chance, as
+    `check` does (an entry with a finding needs none, its verdict says what was found)."""
+    return [
+        (config, prop.id)
+        for config in configs
+        for prop in props
+        if searched(prop, config)
+        and has_premise(prop.id, config)
+        and (config.variant, prop.id) not in found
+        and not reached.get((config.variant, premise_entry(prop.id).id))
+    ]
+
+
+def sample_premise(config: Config, props: Sequence[Property], prop_id: str) -> PremiseRuns:
+    """Runs of `config` that begin with the explorer's shortest run into `prop_id`'s premise,
+    judging every entry of `props` the config is searched for, as `check` samples them
+    (`PREMISE_PROFILE`, `PREMISE_SEED`)."""
+    judged = [p for p in props if searched(p, config)]
+    return premise_runs(config, judged, prop_id, PREMISE_PROFILE, PREMISE_SEED)
+
+
+def _premise_findings(extras: Sequence[PremiseRuns]) -> dict[str, tuple[Sequence[Step], str]]:
+    """The first run showing each finding in the runs sampled into missed premises, with the
+    entry whose premise those runs began in."""
+    out: dict[str, tuple[Sequence[Step], str]] = {}
+    for extra in extras:
+        if extra.collection is not None:
+            for prop_id, steps in extra.collection.found.items():
+                out.setdefault(prop_id, (steps, extra.prop_id))
+    return out
+
+
 def verdicts(
     configs: Sequence[Config],
     props: Sequence[Property],
@@ -77,29 +143,47 @@ def verdicts(
     meta: Mapping[str, Any],
     reached: Mapping[tuple[str, str], int],
     runs: Mapping[str, int],
+    missed: Mapping[tuple[str, str], PremiseRuns] | None = None,
 ) -> list[Checked]:
     """One result per config and applicable property, with a minimised trace per finding;
     `reached`: how many runs reached each watched premise, per (variant, premise entry id),
-    out of the variant's `runs`."""
+    out of the variant's `runs`; `missed`: the runs sampled into premises none of them reached
+    (`sample_premise`), whose findings count like the campaign's own (the campaign's first),
+    and which the scope of every verdict of their variant counts, as `check`'s scopes do."""
+    missed = missed or {}
     out: list[Checked] = []
     for config in configs:
+        extras = [extra for (variant, _), extra in missed.items() if variant == config.variant]
+        from_premises = _premise_findings(extras)
+        config_scope = scope + premise_runs_scope(extras)
         for prop in props:
             if not searched(prop, config):
                 continue
             expected = prop.expected_for(config)
             steps = found.get((config.variant, prop.id))
-            trace = None if steps is None else finding_trace(config, prop, steps, meta)
+            trace_meta = meta
+            if steps is None and prop.id in from_premises:
+                steps, into = from_premises[prop.id]
+                trace_meta = {
+                    **meta,
+                    "profile": PREMISE_PROFILE.name,
+                    "seed": PREMISE_SEED,
+                    "premise_runs": into,
+                }
+            trace = None if steps is None else finding_trace(config, prop, steps, trace_meta)
             if trace is None:
                 verdict = "unknown" if expected in ("violated", "witness") else "sampled"
-                text = f"no finding in {scope}"
+                text = f"no finding in {config_scope}"
                 if has_premise(prop.id, config):
                     entry_id = premise_entry(prop.id).id
                     reached_runs = reached.get((config.variant, entry_id), 0)
-                    verdict, note = sampled_note(prop.id, reached_runs, runs.get(config.variant, 0))
+                    extra = missed.get((config.variant, prop.id))
+                    variant_runs = runs.get(config.variant, 0)
+                    verdict, note = premise_note(prop.id, reached_runs, variant_runs, extra)
                     text += f"; {note}"
             else:
                 verdict = "witnessed" if finding_verdict(prop) == "witness" else "violated"
-                text = f"trace of {len(trace.steps)} steps, found in {scope}"
+                text = f"trace of {len(trace.steps)} steps, found in {config_scope}"
             result = Result(
                 prop.id,
                 config.variant,

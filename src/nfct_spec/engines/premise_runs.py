@@ -12,15 +12,20 @@ and then samples runs that begin with those steps: every property is judged on e
 them, prefix included, exactly as on the other runs, so what they find or do not find is
 evidence about the config in the situation the entry is about. The explorer's budget bounds
 the search; a premise it does not reach leaves the verdict as vacuous as before.
+
+`nfct-spec fuzz` gives its campaigns the same second chance (`nfct_spec.engines.fuzz_harvest`),
+so the verdicts and scopes of both commands are worded here, once (`premise_note`,
+`premise_runs_scope`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from nfct_spec.engines.explorer import explore, trace_of
 from nfct_spec.engines.hypothesis_engine import Collection, Profile, search
+from nfct_spec.engines.premises import sampled_note
 from nfct_spec.minimize import replay_steps
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step
@@ -103,3 +108,27 @@ def premise_runs(
     premise = premise_entry(prop_id)
     collection = search(config, props, budget, seed, watched=[premise], start=path)
     return PremiseRuns(prop_id, len(path), states, collection)
+
+
+def premise_runs_scope(missed: Iterable[PremiseRuns]) -> str:
+    """What the scope of every verdict of a config adds about the runs sampled from the
+    premises its runs missed ("" when none was sampled)."""
+    ran = [extra for extra in missed if extra.runs]
+    if not ran:
+        return ""
+    runs = sum(extra.runs for extra in ran)
+    return f", and {runs} runs from the shortest runs into {len(ran)} premise(s) they missed"
+
+
+def premise_note(
+    prop_id: str, reached: int, runs: int, extra: PremiseRuns | None
+) -> tuple[str, str]:
+    """The verdict and scope note of an entry sampled without a finding: its premise reached
+    in `reached` of the sample's own `runs`, or else by the runs sampled from the shortest
+    run into it (`extra`, None when none were sampled)."""
+    verdict, note = sampled_note(prop_id, reached, runs)
+    if extra is None:
+        return verdict, note
+    if extra.reached:
+        return "sampled", f"premise reached in 0 of {runs} runs; {extra.note()}"
+    return verdict, f"{note}; {extra.note()}"

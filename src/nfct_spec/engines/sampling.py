@@ -17,8 +17,8 @@ from pathlib import Path
 
 from nfct_spec.checking import finding_verdict, searched
 from nfct_spec.engines.hypothesis_engine import Profile, search
-from nfct_spec.engines.premise_runs import PremiseRuns, premise_runs
-from nfct_spec.engines.premises import has_premise, sampled_note
+from nfct_spec.engines.premise_runs import premise_note, premise_runs, premise_runs_scope
+from nfct_spec.engines.premises import has_premise
 from nfct_spec.minimize import first_finding, liveness_tail, minimize
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step
@@ -65,28 +65,6 @@ def _trace(config: Config, prop: Property, steps: list[Step], profile: Profile, 
         "variant": config.variant,
     }
     return minimize_trace(make_trace(config, path, initial_state(config), meta))
-
-
-def _premise_runs_scope(missed: dict[str, PremiseRuns]) -> str:
-    """What the scope of every verdict adds about the runs sampled from premises."""
-    ran = [extra for extra in missed.values() if extra.runs]
-    if not ran:
-        return ""
-    runs = sum(extra.runs for extra in ran)
-    return f", and {runs} runs from the shortest runs into {len(ran)} premise(s) they missed"
-
-
-def _premise_note(
-    prop_id: str, reached: int, runs: int, extra: PremiseRuns | None
-) -> tuple[str, str]:
-    """The verdict and scope note of an entry sampled without a finding: its premise reached
-    by the sample's own runs, or else by the runs sampled from the shortest run into it."""
-    verdict, note = sampled_note(prop_id, reached, runs)
-    if extra is None:
-        return verdict, note
-    if extra.reached:
-        return "sampled", f"premise reached in 0 of {runs} runs; {extra.note()}"
-    return verdict, f"{note}; {extra.note()}"
 
 
 def check_sampling(
@@ -139,7 +117,7 @@ def check_sampling(
         f"{examples} runs, {steps} steps over {len(slices)} environment slices "
         f"(profile {profile.name}, seed {seed})"
     )
-    scope += _premise_runs_scope(missed)
+    scope += premise_runs_scope(missed.values())
     out: list[Checked] = []
     for prop in props:
         expected = prop.expected_for(config)
@@ -150,7 +128,7 @@ def check_sampling(
             scope_text = f"no finding in {scope}"
             if has_premise(prop.id, config):
                 runs = reached.get(premise_entry(prop.id).id, 0)
-                verdict, note = _premise_note(prop.id, runs, examples, missed.get(prop.id))
+                verdict, note = premise_note(prop.id, runs, examples, missed.get(prop.id))
                 scope_text += f"; {note}"
         else:
             verdict = "witnessed" if finding_verdict(prop) == "witness" else "violated"
