@@ -26,13 +26,13 @@ from nfct_spec.models.observers import KERNEL, OBLIGATIONS
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.invariants import BY_ID as TERMS
 from nfct_spec.spec.invariants import Pred
+from nfct_spec.spec.lazy import LazyProjection
 from nfct_spec.spec.params import Params, concrete_params
 from nfct_spec.spec.records import Override, Property, prop
 from nfct_spec.spec.terms import truth
 from nfct_spec.spec.vocab import (
     OBSERVER_FIELDS,
     AState,
-    LazyProjection,
     Shape,
     project,
     shape_for,

@@ -395,18 +395,3 @@ def _listed(value: Any) -> Any:
 def project(config: Config, state: State, shape: Shape) -> AState:
     """The abstract state of a model state (plain Python values, arrays as lists)."""
     return {f.name: _listed(PROJECTIONS[f.name](state, shape)) for f in FIELDS}
-
-
-class LazyProjection(dict[str, Any]):
-    """The abstract state of one model state, each field computed when first read (a check
-    reads a few fields, and the engines check every state they meet)."""
-
-    def __init__(self, state: State, shape: Shape) -> None:
-        super().__init__()
-        self.state = state
-        self.shape = shape
-
-    def __missing__(self, key: str) -> Any:
-        value = PROJECTIONS[key](self.state, self.shape)
-        self[key] = value
-        return value
