@@ -746,8 +746,7 @@ def untimed_slot_series(record: Path, slots: int, budget: int, variants: list[st
                     "transitions": a.transitions,
                     "depth": a.depth if a.complete else f"beyond {a.depth}",
                     "seconds": round(a.seconds, 1),
-                    "rate": round(a.states_per_second, -2),
-                    "peak": peak,
+                    "rate": int(round(a.states_per_second, -2)),
                 }
             )
     record_block(
@@ -766,7 +765,6 @@ def untimed_slot_series(record: Path, slots: int, budget: int, variants: list[st
                 ["depth", "depth"],
                 ["seconds", "s"],
                 ["rate", "states/s"],
-                ["peak", "peak MiB"],
             ],
             "rows": rows,
         },
