@@ -14,6 +14,8 @@ kernel-only property such as table-bound), which is where the state space grows.
 `--slots-only` runs only this series, and with `--untimed` it searches each `--variants`
 variant with its DESTROY retries untimed (the abstraction the reference config is exhausted
 on), without the properties, to the end unless `--budget` cuts it (block `slots-untimed`).
+`--listeners-only L` does the same for 1 to L copies of the reference listener on `--slots`
+slots (block `listeners-untimed`).
 
 Growth: the same listener options with a 1-message queue, limit 1, retry timeout 2, timeout 1,
 two slots, for 2 to `--max-flows` flows, with and without symmetry reduction.
@@ -53,7 +55,7 @@ only those searches (a row replaces the row of the same search whatever its budg
 Usage: python scripts/bench_explorer.py [--slots 4] [--budget 300000] [--lean]
        [--variants 2.6.31,6.x] [--reference-only] [--untimed] [--searches LEVELS]
        [--suite-only | --no-suite] [--por-only | --no-por] [--workers-only | --no-workers]
-       [--slots-only [--untimed]]
+       [--slots-only [--untimed]] [--listeners-only L]
        [--record docs/figures.json]
 """
 
@@ -571,6 +573,12 @@ def main() -> None:
         action="store_true",
         help="only the state count by memory slots (with --untimed: per variant, retries untimed)",
     )
+    parser.add_argument(
+        "--listeners-only",
+        type=int,
+        metavar="L",
+        help="only the state count by listeners, 1 to L of them (retries untimed, per variant)",
+    )
     parser.add_argument("--por-only", action="store_true", help="only the POR comparison")
     parser.add_argument("--no-por", action="store_true", help="skip the POR comparison")
     parser.add_argument(
@@ -581,6 +589,16 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    if args.listeners_only is not None:
+        variants = args.variants.split(",")
+        unknown = sorted(set(variants) - set(VARIANTS))
+        if unknown:
+            parser.error(f"unknown variant {', '.join(unknown)} (one of {', '.join(VARIANTS)})")
+        if args.listeners_only < 1:
+            parser.error(f"--listeners-only must be at least 1, got {args.listeners_only}")
+        listener_series(args.record, args.slots, args.listeners_only, args.budget, variants)
+        print(f"\nwrote the figures to {args.record}")
+        return
     if args.slots_only:
         variants = args.variants.split(",")
         unknown = sorted(set(variants) - set(VARIANTS))
@@ -760,6 +778,60 @@ def untimed_slot_series(record: Path, slots: int, budget: int, variants: list[st
             "columns": [
                 ["variant", "variant"],
                 ["slots", "N slots"],
+                ["states", "states"],
+                ["transitions", "transitions"],
+                ["depth", "depth"],
+                ["seconds", "s"],
+                ["rate", "states/s"],
+            ],
+            "rows": rows,
+        },
+    )
+
+
+def listener_series(
+    record: Path, slots: int, listeners: int, budget: int, variants: list[str]
+) -> None:
+    """The reference config of each variant with `slots` memory slots and 1 to `listeners`
+    copies of its listener, retries untimed, obligations kept and no property judged (block
+    `listeners-untimed`): how the state space grows with the sockets events go to."""
+    print(f"\n## State count by listeners (reference config, {slots} slots, retries untimed)\n")
+    print("| variant | listeners | states | transitions | depth | seconds | states/s |")
+    print("|---|---|---|---|---|---|---|")
+    rows: list[dict[str, object]] = []
+    for variant in variants:
+        for count in range(1, listeners + 1):
+            copies = tuple(replace(LISTENER, name=f"listener{i}") for i in range(count))
+            config = reference(slots, variant).with_(listeners=copies)
+            a = explore(
+                config, [], max_states=budget, level=OBLIGATIONS, untimed=True, progress=_progress
+            ).stats
+            print(
+                f"| {variant} | {count} | {_count(a)} | {a.transitions} | {a.depth} "
+                f"| {a.seconds:.1f} | {a.states_per_second:,.0f} |",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "variant": variant,
+                    "listeners": count,
+                    "states": a.states if a.complete else f"more than {a.states:,} (the budget)",
+                    "transitions": a.transitions,
+                    "depth": a.depth if a.complete else f"beyond {a.depth}",
+                    "seconds": round(a.seconds, 1),
+                    "rate": int(round(a.states_per_second, -2)),
+                }
+            )
+    record_block(
+        record,
+        "listeners-untimed",
+        {
+            "about": f"The reference config with {slots} memory slots and N copies of its "
+            "listener, DESTROY retries untimed, obligations kept, no property judged.",
+            "command": COMMAND,
+            "columns": [
+                ["variant", "variant"],
+                ["listeners", "N listeners"],
                 ["states", "states"],
                 ["transitions", "transitions"],
                 ["depth", "depth"],
