@@ -25,19 +25,20 @@ from nfct_spec.models.columns import (
     observer_columns,
     socket_columns,
 )
-from nfct_spec.models.state import NO_TIMER, Conntrack, State
-from nfct_spec.spec.vocab import PROJECTIONS, Shape
+from nfct_spec.models.state import Conntrack, State
+from nfct_spec.spec.vocab import FIELDS, PROJECTIONS, Shape
 
 Group = Callable[[State, Shape], dict[str, Any]]
-
-_FREE = Conntrack(flow=0, ecache=False, assured=False, dying=False, timer=NO_TIMER)
-"""What a free slot (or one beyond the config's) projects to: each per-conntrack field's
-default, in `Conntrack`'s field order."""
 
 _CT_FIELDS = ("flow", "ecache", "assured", "dbit", "timer", "cache", "missed", "pid")
 """The abstract name of each `Conntrack` field, in the record's order."""
 
 assert len(_CT_FIELDS) == len(Conntrack._fields)
+
+_DEFAULTS = {field.name: field.default for field in FIELDS}
+_FREE = Conntrack._make(_DEFAULTS[name] for name in _CT_FIELDS)
+"""What a free slot (or one beyond the config's) projects to: each per-conntrack field's
+default, in `Conntrack`'s field order."""
 
 
 def _conntracks(state: State, shape: Shape) -> dict[str, Any]:
