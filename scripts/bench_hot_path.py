@@ -12,8 +12,13 @@ successors it meets again skip it), and of one that also judged every entry expe
 at the obligations level (those a search judges to the end). A search at 50,000 states per
 second has 20 microseconds per state for everything.
 
+With `--judges` each part of the judges is timed apart, and with `--actions` the successors
+per action (through the registry, with the steps per state each gives) and the action
+functions alone, called with every argument their domains give: what the registry adds is
+the difference.
+
 Usage: python scripts/bench_hot_path.py [--variants 2.6.31,6.x] [--slots 4] [--states 3000]
-       [--seed 0] [--repeat 3] [--record docs/figures.json]
+       [--seed 0] [--repeat 3] [--judges] [--actions] [--record docs/figures.json]
 """
 
 from __future__ import annotations
@@ -22,15 +27,16 @@ import argparse
 import random
 import timeit
 from collections.abc import Callable
+from typing import NamedTuple
 
 from bench_explorer import reference
 
 from nfct_spec.checking import StateJudge, finding_in_state, finding_on_step
-from nfct_spec.docs.figures import record_argument, record_row
+from nfct_spec.docs.figures import record_argument, record_block, record_row
 from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
-from nfct_spec.models.registry import Step, successors
+from nfct_spec.models.registry import Action, Step, actions_of, enabled_steps, settled, successors
 from nfct_spec.models.state import State, initial_state
 from nfct_spec.spec.auxiliary import Batch, batchable
 from nfct_spec.spec.catalogue import CATALOGUE, Property
@@ -159,6 +165,54 @@ def judge_parts(config: Config, count: int, seed: int, repeat: int) -> dict[str,
     return {name: best_of(repeat, work) * per_state for name, work in parts.items()}
 
 
+def action_parts(config: Config, count: int, seed: int, repeat: int) -> list[ActionCost]:
+    """Where the successors' time goes: per action of the config, the microseconds per state
+    its steps take through the registry and the steps per state it gives (most costly
+    first); and, as the first row, the bodies of the actions alone (each action function
+    called with every argument its domain gives, in the settled state), so that what the
+    registry adds (domains, steps, the enabledness rules) is the difference."""
+    states = walk_states(config, count, seed)
+    actions = actions_of(config)
+    calls = [
+        (action.fn, settled_state, kwargs)
+        for state in states
+        for settled_state in (settled(state),)
+        for action in actions
+        for kwargs in action.domain(config, settled_state)
+    ]
+    per_state = 1e6 / len(states)
+
+    def bodies() -> None:
+        for fn, state, kwargs in calls:
+            fn(config, state, **kwargs)
+
+    rows = [ActionCost("(the action functions alone)", best_of(repeat, bodies) * per_state, 0.0)]
+    for action in actions:
+        steps = sum(1 for state in states for _ in enabled_steps(config, state, action))
+
+        def expand(action: Action = action) -> None:
+            for state in states:
+                for _ in enabled_steps(config, state, action):
+                    pass
+
+        rows.append(ActionCost(action.name, best_of(repeat, expand) * per_state, steps / count))
+    return [rows[0], *sorted(rows[1:], key=lambda row: -row.us)]
+
+
+ACTION_ROWS = 6
+"""The most costly actions of each variant the record keeps (after the row of the bodies)."""
+
+
+class ActionCost(NamedTuple):
+    """One row of `action_parts`."""
+
+    name: str
+    us: float
+    """Microseconds per state."""
+    steps: float
+    """Enabled steps per state."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default="2.6.31,6.x")
@@ -172,10 +226,16 @@ def main() -> None:
     parser.add_argument(
         "--judges", action="store_true", help="also time each part of the judges apart"
     )
+    parser.add_argument(
+        "--actions",
+        action="store_true",
+        help="also time the successors per action, and the action functions alone",
+    )
     args = parser.parse_args()
     if args.states < 1 or args.repeat < 1 or args.slots < 1:
         parser.error("--states, --repeat and --slots must be positive")
     parts = []
+    action_rows: list[dict[str, object]] = []
     print(
         "variant  slots  successors/state  successors us  canonical form us  hash us  "
         "ceiling/s  judges us  ceiling judged/s"
@@ -201,6 +261,21 @@ def main() -> None:
         if args.judges:
             for name, us in judge_parts(config, args.states, args.seed, args.repeat).items():
                 print(f"  {variant} judge {name}: {us:.1f} us per state")
+        if args.actions:
+            for row in action_parts(config, args.states, args.seed, args.repeat):
+                per_step = f", {row.us / row.steps:.1f} us per step" if row.steps else ""
+                steps = f" ({row.steps:.3f} steps per state{per_step})" if row.steps else ""
+                print(f"  {variant} successors {row.name}: {row.us:.1f} us per state{steps}")
+                if len(action_rows) < (ACTION_ROWS + 1) * len(parts):
+                    action_rows.append(
+                        {
+                            "variant": variant,
+                            "action": row.name,
+                            "us": round(row.us, 1),
+                            "steps": round(row.steps, 2) if row.steps else None,
+                            "per_step": round(row.us / row.steps, 1) if row.steps else None,
+                        }
+                    )
     print(f"(the target, 50,000 states/s, leaves {TARGET_US:.0f} us per state for everything)")
     if args.record is not None:
         command = "python scripts/bench_hot_path.py"
@@ -213,6 +288,23 @@ def main() -> None:
         )
         row = {"what": "what one state costs the explorer", "command": command, "figure": figure}
         record_row(args.record, "measured", "what", row)
+    if args.record is not None and action_rows:
+        record_block(
+            args.record,
+            "hot-path-actions",
+            {
+                "about": "Where the successors' time goes, per action, on the same states.",
+                "command": "python scripts/bench_hot_path.py --actions",
+                "columns": [
+                    ["variant", "variant"],
+                    ["action", "action"],
+                    ["us", "µs per state"],
+                    ["steps", "steps per state"],
+                    ["per_step", "µs per step"],
+                ],
+                "rows": action_rows,
+            },
+        )
         print(f"wrote a row of measured to {args.record}")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from bench_explorer import reference
-from bench_hot_path import held_entries, judge_parts, measure, walk_states
+from bench_hot_path import action_parts, held_entries, judge_parts, measure, walk_states
 
 from nfct_spec.models.observers import OBLIGATIONS
 
@@ -52,3 +52,14 @@ def test_each_part_of_the_judges_is_timed_apart() -> None:
     assert batched > 0
     assert len(parts) == 1 + len(held) - batched
     assert all(us > 0 for us in parts.values())
+
+
+def test_the_successors_are_split_by_action_with_the_bodies_first() -> None:
+    config = reference(2, "2.6.31")
+    rows = action_parts(config, 100, seed=0, repeat=1)
+    bodies, *actions = rows
+    assert bodies.name == "(the action functions alone)" and bodies.us > 0
+    assert [row.us for row in actions] == sorted((row.us for row in actions), reverse=True)
+    fanout = measure(config, 100, seed=0, repeat=1)["fanout"]
+    assert abs(sum(row.steps for row in actions) - fanout) < 1e-9
+    assert {row.name for row in actions if row.steps} >= {"nf_conntrack_in", "env_tick"}
