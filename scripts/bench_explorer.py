@@ -588,22 +588,18 @@ def main() -> None:
         "--no-workers", action="store_true", help="skip the 1 against 2 workers comparison"
     )
     args = parser.parse_args()
+    variants = args.variants.split(",")
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant {', '.join(unknown)} (one of {', '.join(VARIANTS)})")
 
     if args.listeners_only is not None:
-        variants = args.variants.split(",")
-        unknown = sorted(set(variants) - set(VARIANTS))
-        if unknown:
-            parser.error(f"unknown variant {', '.join(unknown)} (one of {', '.join(VARIANTS)})")
         if args.listeners_only < 1:
             parser.error(f"--listeners-only must be at least 1, got {args.listeners_only}")
         listener_series(args.record, args.slots, args.listeners_only, args.budget, variants)
         print(f"\nwrote the figures to {args.record}")
         return
     if args.slots_only:
-        variants = args.variants.split(",")
-        unknown = sorted(set(variants) - set(VARIANTS))
-        if unknown:
-            parser.error(f"unknown variant {', '.join(unknown)} (one of {', '.join(VARIANTS)})")
         if args.untimed:
             untimed_slot_series(args.record, args.slots, args.budget, variants)
         else:
@@ -628,10 +624,6 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     rates: list[float] = []
     exhausted = True
-    variants = args.variants.split(",")
-    unknown = sorted(set(variants) - set(VARIANTS))
-    if unknown:
-        parser.error(f"unknown variant {', '.join(unknown)} (one of {', '.join(VARIANTS)})")
     wanted = {name for name in args.searches.split(",") if name}
     for variant in variants:
         config = reference(args.slots, variant, args.lean)
@@ -736,56 +728,21 @@ def slot_series(args: argparse.Namespace) -> None:
 
 
 def untimed_slot_series(record: Path, slots: int, budget: int, variants: list[str]) -> None:
-    """The reference config of each variant with 1 to `slots` memory slots, its DESTROY
-    retries untimed, obligations kept and no property judged (block `slots-untimed`): how the
-    state space the reference config is exhausted on grows with the conntracks that can exist
-    at once. Peak memory is the process's so far (the searches run one after the other)."""
-    print("\n## State count by memory slots (reference config, retries untimed, obligations)\n")
-    print("| variant | slots | states | transitions | depth | seconds | states/s | peak MiB |")
-    print("|---|---|---|---|---|---|---|---|")
-    rows: list[dict[str, object]] = []
-    for variant in variants:
-        for count in range(1, slots + 1):
-            config = reference(count, variant)
-            a = explore(
-                config, [], max_states=budget, level=OBLIGATIONS, untimed=True, progress=_progress
-            ).stats
-            peak = round(peak_rss_mib())
-            print(
-                f"| {variant} | {count} | {_count(a)} | {a.transitions} | {a.depth} "
-                f"| {a.seconds:.1f} | {a.states_per_second:,.0f} | {peak} |",
-                flush=True,
-            )
-            rows.append(
-                {
-                    "variant": variant,
-                    "slots": count,
-                    "states": a.states if a.complete else f"more than {a.states:,} (the budget)",
-                    "transitions": a.transitions,
-                    "depth": a.depth if a.complete else f"beyond {a.depth}",
-                    "seconds": round(a.seconds, 1),
-                    "rate": int(round(a.states_per_second, -2)),
-                }
-            )
-    record_block(
+    """The reference config of each variant with 1 to `slots` memory slots (block
+    `slots-untimed`): how the state space the reference config is exhausted on grows with the
+    conntracks that can exist at once."""
+    runs = [
+        (variant, count, reference(count, variant))
+        for variant in variants
+        for count in range(1, slots + 1)
+    ]
+    untimed_series(
         record,
         "slots-untimed",
-        {
-            "about": "The reference config with N memory slots, DESTROY retries untimed, "
-            "obligations kept, no property judged: the state space each search of "
-            "`--reduction untimed` starts from.",
-            "command": COMMAND,
-            "columns": [
-                ["variant", "variant"],
-                ["slots", "N slots"],
-                ["states", "states"],
-                ["transitions", "transitions"],
-                ["depth", "depth"],
-                ["seconds", "s"],
-                ["rate", "states/s"],
-            ],
-            "rows": rows,
-        },
+        "The reference config with N memory slots",
+        ("slots", "N slots"),
+        runs,
+        budget,
     )
 
 
@@ -793,45 +750,75 @@ def listener_series(
     record: Path, slots: int, listeners: int, budget: int, variants: list[str]
 ) -> None:
     """The reference config of each variant with `slots` memory slots and 1 to `listeners`
-    copies of its listener, retries untimed, obligations kept and no property judged (block
-    `listeners-untimed`): how the state space grows with the sockets events go to."""
-    print(f"\n## State count by listeners (reference config, {slots} slots, retries untimed)\n")
-    print("| variant | listeners | states | transitions | depth | seconds | states/s |")
-    print("|---|---|---|---|---|---|---|")
-    rows: list[dict[str, object]] = []
-    for variant in variants:
-        for count in range(1, listeners + 1):
-            copies = tuple(replace(LISTENER, name=f"listener{i}") for i in range(count))
-            config = reference(slots, variant).with_(listeners=copies)
-            a = explore(
-                config, [], max_states=budget, level=OBLIGATIONS, untimed=True, progress=_progress
-            ).stats
-            print(
-                f"| {variant} | {count} | {_count(a)} | {a.transitions} | {a.depth} "
-                f"| {a.seconds:.1f} | {a.states_per_second:,.0f} |",
-                flush=True,
-            )
-            rows.append(
-                {
-                    "variant": variant,
-                    "listeners": count,
-                    "states": a.states if a.complete else f"more than {a.states:,} (the budget)",
-                    "transitions": a.transitions,
-                    "depth": a.depth if a.complete else f"beyond {a.depth}",
-                    "seconds": round(a.seconds, 1),
-                    "rate": int(round(a.states_per_second, -2)),
-                }
-            )
-    record_block(
+    copies of its listener (block `listeners-untimed`): how the state space grows with the
+    sockets events go to."""
+    runs = [
+        (
+            variant,
+            count,
+            reference(slots, variant).with_(
+                listeners=tuple(replace(LISTENER, name=f"listener{i}") for i in range(count))
+            ),
+        )
+        for variant in variants
+        for count in range(1, listeners + 1)
+    ]
+    untimed_series(
         record,
         "listeners-untimed",
+        f"The reference config with {slots} memory slots and N copies of its listener",
+        ("listeners", "N listeners"),
+        runs,
+        budget,
+    )
+
+
+def untimed_series(
+    record: Path,
+    block: str,
+    what: str,
+    column: tuple[str, str],
+    runs: list[tuple[str, int, Config]],
+    budget: int,
+) -> None:
+    """Search each config of `runs` (variant, N, config) with its DESTROY retries untimed,
+    obligations kept and no property judged, to the end unless `budget` cuts it; print a row
+    each and write block `block` (`column`: the key and label of N). Peak memory is printed,
+    not recorded: it is the process's so far, and the searches run one after the other."""
+    key, label = column
+    print(f"\n## {what}, retries untimed, obligations kept\n")
+    print(f"| variant | {key} | states | transitions | depth | seconds | states/s | peak MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows: list[dict[str, object]] = []
+    for variant, count, config in runs:
+        a = explore(
+            config, [], max_states=budget, level=OBLIGATIONS, untimed=True, progress=_progress
+        ).stats
+        print(
+            f"| {variant} | {count} | {_count(a)} | {a.transitions} | {a.depth} "
+            f"| {a.seconds:.1f} | {a.states_per_second:,.0f} | {peak_rss_mib():,.0f} |",
+            flush=True,
+        )
+        rows.append(
+            {
+                "variant": variant,
+                key: count,
+                "states": a.states if a.complete else f"more than {a.states:,} (the budget)",
+                "transitions": a.transitions,
+                "depth": a.depth if a.complete else f"beyond {a.depth}",
+                "seconds": round(a.seconds, 1),
+                "rate": int(round(a.states_per_second, -2)),
+            }
+        )
+    record_block(
+        record,
+        block,
         {
-            "about": f"The reference config with {slots} memory slots and N copies of its "
-            "listener, DESTROY retries untimed, obligations kept, no property judged.",
+            "about": f"{what}, DESTROY retries untimed, obligations kept, no property judged.",
             "command": COMMAND,
             "columns": [
                 ["variant", "variant"],
-                ["listeners", "N listeners"],
+                [key, label],
                 ["states", "states"],
                 ["transitions", "transitions"],
                 ["depth", "depth"],

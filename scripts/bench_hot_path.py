@@ -46,6 +46,8 @@ WALK = 40
 Transition = tuple[State, Step, State]
 TARGET_US = 1e6 / 50_000
 """Microseconds per state at the explorer's target speed."""
+ACTION_ROWS = 6
+"""The most costly actions of each variant the record keeps (after the row of the bodies)."""
 
 
 def walk_states(config: Config, count: int, seed: int) -> list[State]:
@@ -199,10 +201,6 @@ def action_parts(config: Config, count: int, seed: int, repeat: int) -> list[Act
     return [rows[0], *sorted(rows[1:], key=lambda row: -row.us)]
 
 
-ACTION_ROWS = 6
-"""The most costly actions of each variant the record keeps (after the row of the bodies)."""
-
-
 class ActionCost(NamedTuple):
     """One row of `action_parts`."""
 
@@ -262,20 +260,21 @@ def main() -> None:
             for name, us in judge_parts(config, args.states, args.seed, args.repeat).items():
                 print(f"  {variant} judge {name}: {us:.1f} us per state")
         if args.actions:
-            for row in action_parts(config, args.states, args.seed, args.repeat):
+            costs = action_parts(config, args.states, args.seed, args.repeat)
+            for row in costs:
                 per_step = f", {row.us / row.steps:.1f} us per step" if row.steps else ""
                 steps = f" ({row.steps:.3f} steps per state{per_step})" if row.steps else ""
                 print(f"  {variant} successors {row.name}: {row.us:.1f} us per state{steps}")
-                if len(action_rows) < (ACTION_ROWS + 1) * len(parts):
-                    action_rows.append(
-                        {
-                            "variant": variant,
-                            "action": row.name,
-                            "us": round(row.us, 1),
-                            "steps": round(row.steps, 2) if row.steps else None,
-                            "per_step": round(row.us / row.steps, 1) if row.steps else None,
-                        }
-                    )
+            action_rows += [
+                {
+                    "variant": variant,
+                    "action": row.name,
+                    "us": round(row.us, 1),
+                    "steps": round(row.steps, 2) if row.steps else None,
+                    "per_step": round(row.us / row.steps, 1) if row.steps else None,
+                }
+                for row in costs[: ACTION_ROWS + 1]
+            ]
     print(f"(the target, 50,000 states/s, leaves {TARGET_US:.0f} us per state for everything)")
     if args.record is not None:
         command = "python scripts/bench_hot_path.py"
@@ -288,6 +287,7 @@ def main() -> None:
         )
         row = {"what": "what one state costs the explorer", "command": command, "figure": figure}
         record_row(args.record, "measured", "what", row)
+        print(f"wrote a row of measured to {args.record}")
     if args.record is not None and action_rows:
         record_block(
             args.record,
@@ -305,7 +305,7 @@ def main() -> None:
                 "rows": action_rows,
             },
         )
-        print(f"wrote a row of measured to {args.record}")
+        print(f"wrote block hot-path-actions to {args.record}")
 
 
 if __name__ == "__main__":

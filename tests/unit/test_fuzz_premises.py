@@ -205,7 +205,7 @@ def test_a_campaign_verdict_says_in_how_many_runs_its_premise_was_reached_or_is_
     results = {
         c.result.property_id: c.result
         for c in verdicts(
-            [config], props, {}, "a campaign", {}, reached, {config.variant: 40, "2.6.31": 90}
+            [config], props, {}, "a campaign", {}, reached, {config.variant: 40, "2.6.31": 90}, {}
         )
     }
     for prop_id in ("early-drop-spares-assured", "one-place"):

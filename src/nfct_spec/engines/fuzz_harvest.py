@@ -143,14 +143,13 @@ def verdicts(
     meta: Mapping[str, Any],
     reached: Mapping[tuple[str, str], int],
     runs: Mapping[str, int],
-    missed: Mapping[tuple[str, str], PremiseRuns] | None = None,
+    missed: Mapping[tuple[str, str], PremiseRuns],
 ) -> list[Checked]:
     """One result per config and applicable property, with a minimised trace per finding;
     `reached`: how many runs reached each watched premise, per (variant, premise entry id),
     out of the variant's `runs`; `missed`: the runs sampled into premises none of them reached
     (`sample_premise`), whose findings count like the campaign's own (the campaign's first),
     and which the scope of every verdict of their variant counts, as `check`'s scopes do."""
-    missed = missed or {}
     out: list[Checked] = []
     for config in configs:
         extras = [extra for (variant, _), extra in missed.items() if variant == config.variant]
