@@ -31,6 +31,13 @@ no action and no property of the search can tell apart:
   same role. Permuting them permutes the sockets, the per-listener observer fields and the
   netlink port ids that conntracks remember for re-sends (listener i has port id i + 1, see
   `Config.portid`). The representative is the permutation with the smallest encoding.
+- **The 2.6.31 dying list as a set.** Each dying-list conntrack retries on its own timer, the
+  list is added to at the head and unlinked from, and neither a step nor a property reads its
+  order, so the safety searches sort it and leave the dying-list position out of the slot
+  order (`dying_order_observable`). Where something reads the order it is kept: 6.x walks its
+  redelivery list from the head, and 2.6.31's nf_ct_release_dying_list() of another
+  namespace's exit kills in list order. The liveness searches keep it (a renaming does not
+  reorder a list).
 - **A slice:** `Socket.drops` (sk_drops) is read by no action and no property (only the viewer
   shows it): the canonical form sets it to 0.
 
@@ -71,6 +78,7 @@ from nfct_spec.models.observers import (
     settle,
 )
 from nfct_spec.models.state import Conntrack, Kernel, Message, Socket, State, evolve, new_state
+from nfct_spec.models.variants import variant_of
 
 ANONYMOUS = Message(slot=-1, flow=-1, bits=0)
 """What a queued message becomes when no observer reads messages."""
@@ -82,6 +90,18 @@ Renaming = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 NO_RENAMING: Renaming = ((), (), ())
 """What `Canonicaliser._canonical` returns for the renaming when it was not asked for it."""
+
+
+def dying_order_observable(config: Config) -> bool:
+    """Whether anything can tell two orders of the dying list apart.
+
+    In 2.6.31 each dying-list conntrack retries on its own timer (death_by_event()), the list
+    is only added to at the head and unlinked from, and no property reads its order; the one
+    walk of it, nf_ct_release_dying_list() in another namespace's exit
+    (`Config.other_netns_exit`), kills in list order. In 6.x the list is the redelivery list
+    that ecache_work_evict_list() walks from the head, stopping at the first failure. 2.6.30
+    has no dying list."""
+    return not variant_of(config.variant).retry_timer or config.other_netns_exit
 
 
 def listener_classes(config: Config) -> tuple[tuple[int, ...], ...]:
@@ -151,11 +171,15 @@ def project_ghost(ghost: Ghost, level: int, lossy: Sequence[bool]) -> Ghost:
     )
 
 
-def _ct_key(kernel: Kernel, slot: int, ct: Conntrack, record: Record | None) -> tuple[object, ...]:
-    """What a conntrack looks like without its slot and flow names (for the slot order)."""
+def _ct_key(
+    kernel: Kernel, slot: int, ct: Conntrack, record: Record | None, ordered: bool
+) -> tuple[object, ...]:
+    """What a conntrack looks like without its slot and flow names (for the slot order); its
+    dying-list position only when the dying list is `ordered` (`dying_order_observable`)."""
+    dying = kernel.dying
     place = (
         0 if slot in kernel.unconfirmed else 1 if slot in kernel.hash else 2,
-        kernel.dying.index(slot) if slot in kernel.dying else -1,
+        (dying.index(slot) if ordered else 0) if slot in dying else -1,
     )
     fields = (ct.ecache, ct.assured, ct.dying, ct.timer, ct.cache, ct.missed, ct.pid)
     if record is None:
@@ -175,7 +199,7 @@ def _record_key(
     return (*fields, record.seen, death, where)
 
 
-def slot_keys(kernel: Kernel, ghost: Ghost) -> dict[int, tuple[object, ...]]:
+def slot_keys(kernel: Kernel, ghost: Ghost, ordered: bool = True) -> dict[int, tuple[object, ...]]:
     """With receipts: what each slot in use looks like without slot, flow and instance names,
     the key of the slot order (its live conntrack, the records of its instances in creation
     order with their messages' queue positions and their places in the order of deaths, with
@@ -208,7 +232,7 @@ def slot_keys(kernel: Kernel, ghost: Ghost) -> dict[int, tuple[object, ...]]:
         working = tuple(sorted(calls.get(slot, ())))
         if ct is None and not held and flow < 0 and not refs and not working:
             continue
-        live = () if ct is None else _ct_key(kernel, slot, ct, None)
+        live = () if ct is None else _ct_key(kernel, slot, ct, None, ordered)
         instances = tuple(_record_key(ghost, r, queued) for r in held)
         keys[slot] = (ct is None, live, instances, flow < 0, readers, refs, working)
         named = {r.flow for r in held}
@@ -240,8 +264,10 @@ class Canonicaliser:
         listeners: bool = True,
         slots: bool = True,
         forget_freed: bool = True,
+        dying_order: bool | None = None,
     ) -> None:
         self.level = level
+        self.dying_order = dying_order_observable(config) if dying_order is None else dying_order
         self.forget_freed = forget_freed
         self.lossy = tuple(not listener.broadcast_error for listener in config.listeners)
         self.flows = flows
@@ -284,6 +310,10 @@ class Canonicaliser:
         flow_map: dict[int, int] = {}
         if self.slots or self.flows:
             kernel, ghost, slot_map, flow_map = self._relabel(kernel, ghost)
+        if not self.dying_order and len(kernel.dying) > 1:
+            dying = tuple(sorted(kernel.dying))
+            if dying != kernel.dying:
+                kernel = evolve(kernel, dying=dying)
         best = new_state(kernel, ghost)
         order: Sequence[int] = ()
         if self.orders:
@@ -305,13 +335,13 @@ class Canonicaliser:
     def _slot_order(self, kernel: Kernel, ghost: Ghost) -> list[int]:
         order: list[int] = []
         if self.level & RECEIPTS:
-            keys = slot_keys(kernel, ghost)
+            keys = slot_keys(kernel, ghost, self.dying_order)
             live = sorted(keys, key=keys.__getitem__)
         else:
             by_slot = {r.slot: r for r in ghost.records}
             live = sorted(
                 (s for s, ct in enumerate(kernel.cts) if ct is not None),
-                key=lambda s: _ct_key(kernel, s, kernel.cts[s], by_slot.get(s)),  # type: ignore[arg-type]
+                key=lambda s: _ct_key(kernel, s, kernel.cts[s], by_slot.get(s), self.dying_order),  # type: ignore[arg-type]
             )
         order.extend(live)
         if kernel.alloc_slot >= 0 and kernel.alloc_slot not in order:

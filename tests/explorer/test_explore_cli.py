@@ -42,7 +42,7 @@ def test_explore_exhausts_a_small_config_and_writes_replayable_traces(tmp_path: 
     assert {r["engine"] for r in rows.values()} == {"explorer"}
     assert rows["count-exact"]["verdict"] == "exhausted"
     assert rows["count-exact"]["scope"] == (
-        "1917 states, 5700 transitions, depth 18; premise reached in small at depth 2"
+        "1885 states, 5624 transitions, depth 18; premise reached in small at depth 2"
     )
     assert rows["destroy-eventually"]["verdict"] == "exhausted"
     assert rows["table-bound"]["verdict"] == "violated"
@@ -219,7 +219,7 @@ def test_without_a_terminal_long_searches_print_plain_progress_lines(
     assert main(_args(_config_file(tmp_path, "2.6.31"), tmp_path / "out")) == 0
     out = capsys.readouterr().out
     assert "2.6.31 (small) [obligations]: 1,000 states, depth" in out
-    assert "2.6.31 (small) [obligations]: exhausted, 1,917 states, depth 18" in out
+    assert "2.6.31 (small) [obligations]: exhausted, 1,885 states, depth 18" in out
     assert "2.6.31 (small) liveness: 1,000 states, symmetry-reduced" in out
     lines = [line for line in out.splitlines() if ": 1,000 states" in line]
     assert len(lines) == len(set(lines)), "each multiple is printed once per search"
@@ -236,4 +236,4 @@ def test_without_a_terminal_a_partitioned_search_prints_progress_lines(
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if "[obligations]: 1," in line]
     assert lines and "depth" in lines[0], out
-    assert "2.6.31 (small) [obligations]: exhausted, 1,917 states, depth 18" in out
+    assert "2.6.31 (small) [obligations]: exhausted, 1,885 states, depth 18" in out

@@ -106,7 +106,7 @@ def _renaming_commutes(config: Config, limit: int) -> int:
     """For the first `limit` states of the quotient's own BFS: each real step of a state,
     renamed by the renaming that takes the state to its representative, is enabled in the
     representative and reaches the representative of the step's successor."""
-    canonical = Canonicaliser(config, lasso.LEVEL)
+    canonical = Canonicaliser(config, lasso.LEVEL, dying_order=True)
     namer = lasso_sym.Namer(config)
     graph = lasso.build_graph(config, limit)
     checked = 0

@@ -52,7 +52,9 @@ def compare(config: Config, limit: int | None = None) -> tuple[int, dict[str, in
     """Walk the config (its first `limit` states breadth-first, or all); return the number of
     transitions and, per property, how many transitions showed its finding (in both forms
     alike)."""
-    canonical = Canonicaliser(config, FULL, flows=False, listeners=False, slots=False)
+    canonical = Canonicaliser(
+        config, FULL, flows=False, listeners=False, slots=False, dying_order=True
+    )
     props = [BY_ID[pid] for pid in STEP_FORMS if searched(BY_ID[pid], config)]
     state_props = [p for p in STATE_PROPS if searched(p, config)]
     root = canonical(initial_state(config, FULL))

@@ -349,6 +349,16 @@ def _shown_again(
     return first
 
 
+def canonicaliser(config: Config, level: int, symmetry: bool) -> Canonicaliser:
+    """The canonical form of a safety search: with `symmetry` every reduction (the symmetries
+    and the 2.6.31 dying list as a set), without it none of them (the states of the search
+    are then the model's own, observers projected)."""
+    reduced = None if symmetry else True
+    return Canonicaliser(
+        config, level, flows=symmetry, listeners=symmetry, slots=symmetry, dying_order=reduced
+    )
+
+
 def _search(
     config: Config,
     checked: Sequence[Property],
@@ -368,7 +378,7 @@ def _search(
     What it skips changes nothing the search stores, counts or finds (every transition is still
     judged), only how often the same form is computed.
     """
-    canonical = Canonicaliser(config, level, flows=symmetry, listeners=symmetry, slots=symmetry)
+    canonical = canonicaliser(config, level, symmetry)
     order = PartialOrder(config, level) if por else None
     on_states = [p for p in checked if not p.on_transitions]
     on_steps = [p for p in checked if p.on_transitions]

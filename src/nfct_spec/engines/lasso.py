@@ -293,7 +293,7 @@ LEVEL = OBLIGATIONS
 def same_state(config: Config, level: int) -> Canonicaliser:
     """What two states must share to count as the same state of a lasso: everything at the
     given observer level, except the previous step's freed records (no renaming)."""
-    return Canonicaliser(config, level, flows=False, listeners=False, slots=False)
+    return Canonicaliser(config, level, flows=False, listeners=False, slots=False, dying_order=True)
 
 
 def build_graph(

@@ -319,7 +319,7 @@ def build_quotient(
     state count every `PROGRESS_EVERY` states."""
     if not applies(config):
         raise ValueError("the symmetry-reduced liveness search needs granularity atomic")
-    canonical = Canonicaliser(config, LEVEL)
+    canonical = Canonicaliser(config, LEVEL, dying_order=True)
     share = Interner()
     start, _, renaming = canonical.renaming(initial_state(config, LEVEL))
     graph = Quotient(config, renaming)

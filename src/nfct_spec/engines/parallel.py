@@ -66,9 +66,9 @@ from nfct_spec.engines.explorer import (
     Stats,
     _checks,
     _judge,
+    canonicaliser,
 )
 from nfct_spec.engines.por import PartialOrder, ReductionStats
-from nfct_spec.models.canonical import Canonicaliser
 from nfct_spec.models.config import Config
 from nfct_spec.models.intern import Interner
 from nfct_spec.models.registry import Step, successors
@@ -271,7 +271,7 @@ class Pool:
     ) -> Exploration:
         """The exploration with the states on the paths of its findings (fetched from their
         owners) and its findings pointing at them."""
-        canonical = Canonicaliser(config, level, flows=symmetry, listeners=symmetry, slots=symmetry)
+        canonical = canonicaliser(config, level, symmetry)
         result = Exploration(
             config,
             stats,
@@ -334,9 +334,7 @@ class _Partition:
         self.config = config
         self.props = [BY_ID[i] for i in ids]
         self.level = level
-        self.canonical = Canonicaliser(
-            config, level, flows=symmetry, listeners=symmetry, slots=symmetry
-        )
+        self.canonical = canonicaliser(config, level, symmetry)
         self.order = PartialOrder(config, level) if por else None
         self.index: dict[State, int] = {}
         self.states: list[State] = []

@@ -116,7 +116,9 @@ class PartialOrder:
 
     def __init__(self, config: Config, level: int, bound: int = CLOSURE_BOUND) -> None:
         self.config = config
-        self.same = Canonicaliser(config, level, flows=False, listeners=False, slots=False)
+        self.same = Canonicaliser(
+            config, level, flows=False, listeners=False, slots=False, dying_order=True
+        )
         self.bound = bound
         self.deferrable = deferrable_actions(config.variant)
         self.stats = ReductionStats()
