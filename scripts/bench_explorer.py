@@ -790,10 +790,12 @@ def untimed_series(
     print(f"| variant | {key} | states | transitions | depth | seconds | states/s | peak MiB |")
     print("|---|---|---|---|---|---|---|---|")
     rows: list[dict[str, object]] = []
+    loads = [_load()]
     for variant, count, config in runs:
         a = explore(
             config, [], max_states=budget, level=OBLIGATIONS, untimed=True, progress=_progress
         ).stats
+        loads.append(_load())
         print(
             f"| {variant} | {count} | {_count(a)} | {a.transitions} | {a.depth} "
             f"| {a.seconds:.1f} | {a.states_per_second:,.0f} | {peak_rss_mib():,.0f} |",
@@ -816,6 +818,8 @@ def untimed_series(
         {
             "about": f"{what}, DESTROY retries untimed, obligations kept, no property judged.",
             "command": COMMAND,
+            "after": "Measured with {conditions}.",
+            "values": {"conditions": _conditions(loads)},
             "columns": [
                 ["variant", "variant"],
                 [key, label],
