@@ -67,20 +67,25 @@ def _crowded_states(config: Config, walks: int = 200, length: int = 40) -> list[
     return list(found)
 
 
-@pytest.mark.parametrize("netns", [False, True], ids=["plain", "netns-exit"])
+@pytest.mark.parametrize(
+    ("changes", "walks", "least"),
+    [({}, 200, 100), ({"netns_exit": True}, 200, 100), ({"granularity": "smp"}, 1000, 20)],
+    ids=["plain", "netns-exit", "smp"],
+)
 def test_reordering_the_dying_list_changes_no_step_and_no_finding(
-    netns: bool,
+    changes: dict[str, object], walks: int, least: int
 ) -> None:
-    """On every crowded state of the search: the same steps, successors equal once their dying
+    """On every crowded state of the walks: the same steps, successors equal once their dying
     lists are sorted, and every state and step entry judged the same (the namespace exit of
-    `Config.netns_exit` does not walk the list either)."""
-    config = _crowded(netns_exit=netns)
+    `Config.netns_exit` does not walk the list either, nor does a step of a CPU at granularity
+    smp)."""
+    config = _crowded(**changes)
     assert not dying_order_observable(config)
+    crowded = _crowded_states(config, walks, length=80 if walks > 200 else 40)
+    assert len(crowded) >= least, "the config puts several conntracks on the dying list"
     props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
     on_states = [p for p in props if not p.on_transitions]
     on_steps = [p for p in props if p.on_transitions]
-    crowded = _crowded_states(config)
-    assert len(crowded) > 100, "the config puts several conntracks on the dying list"
     for state in crowded:
         mine = list(successors(config, state))
         for other in _reorderings(state):
