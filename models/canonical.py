@@ -104,6 +104,14 @@ def dying_order_observable(config: Config) -> bool:
     return not variant_of(config.variant).retry_timer or config.other_netns_exit
 
 
+def unreduced(config: Config, level: int) -> Canonicaliser:
+    """The canonical form that merges nothing: the observers of `level` projected (and the
+    previous step's freed records dropped), slot, flow and listener names and the dying list's
+    order kept. What two states must share to be the same state of a search without
+    reductions, of a lasso, or of the partial-order reduction's commutation check."""
+    return Canonicaliser(config, level, flows=False, listeners=False, slots=False, dying_order=True)
+
+
 def listener_classes(config: Config) -> tuple[tuple[int, ...], ...]:
     """Groups of listener indices whose configs differ only by name (groups of one dropped)."""
     by_shape: dict[object, list[int]] = {}
@@ -199,7 +207,7 @@ def _record_key(
     return (*fields, record.seen, death, where)
 
 
-def slot_keys(kernel: Kernel, ghost: Ghost, ordered: bool = True) -> dict[int, tuple[object, ...]]:
+def slot_keys(kernel: Kernel, ghost: Ghost, ordered: bool) -> dict[int, tuple[object, ...]]:
     """With receipts: what each slot in use looks like without slot, flow and instance names,
     the key of the slot order (its live conntrack, the records of its instances in creation
     order with their messages' queue positions and their places in the order of deaths, with

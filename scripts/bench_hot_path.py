@@ -175,13 +175,11 @@ def action_parts(config: Config, count: int, seed: int, repeat: int) -> list[Act
     registry adds (domains, steps, the enabledness rules) is the difference."""
     states = walk_states(config, count, seed)
     actions = actions_of(config)
-    calls = [
-        (action.fn, settled_state, kwargs)
-        for state in states
-        for settled_state in (settled(state),)
-        for action in actions
-        for kwargs in action.domain(config, settled_state)
-    ]
+    calls = []
+    for state in states:
+        ready = settled(state)
+        for action in actions:
+            calls += [(action.fn, ready, kwargs) for kwargs in action.domain(config, ready)]
     per_state = 1e6 / len(states)
 
     def bodies() -> None:

@@ -46,7 +46,7 @@ from nfct_spec.checking import (
     searched,
 )
 from nfct_spec.engines.por import Judge, PartialOrder, ReductionStats
-from nfct_spec.models.canonical import Canonicaliser
+from nfct_spec.models.canonical import Canonicaliser, unreduced
 from nfct_spec.models.config import Config
 from nfct_spec.models.intern import Interner
 from nfct_spec.models.observers import (
@@ -353,10 +353,7 @@ def canonicaliser(config: Config, level: int, symmetry: bool) -> Canonicaliser:
     """The canonical form of a safety search: with `symmetry` every reduction (the symmetries
     and the 2.6.31 dying list as a set), without it none of them (the states of the search
     are then the model's own, observers projected)."""
-    reduced = None if symmetry else True
-    return Canonicaliser(
-        config, level, flows=symmetry, listeners=symmetry, slots=symmetry, dying_order=reduced
-    )
+    return Canonicaliser(config, level) if symmetry else unreduced(config, level)
 
 
 def _search(

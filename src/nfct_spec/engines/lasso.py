@@ -107,7 +107,7 @@ from itertools import pairwise
 import networkx as nx
 
 from nfct_spec.engines.explorer import PROGRESS_EVERY, peak_rss_mib
-from nfct_spec.models.canonical import Canonicaliser
+from nfct_spec.models.canonical import Canonicaliser, unreduced
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.registry import BY_NAME, Args, Step, apply, enabled_steps, successors
@@ -293,7 +293,7 @@ LEVEL = OBLIGATIONS
 def same_state(config: Config, level: int) -> Canonicaliser:
     """What two states must share to count as the same state of a lasso: everything at the
     given observer level, except the previous step's freed records (no renaming)."""
-    return Canonicaliser(config, level, flows=False, listeners=False, slots=False, dying_order=True)
+    return unreduced(config, level)
 
 
 def build_graph(

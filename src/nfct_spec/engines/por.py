@@ -63,7 +63,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from nfct_spec.models.canonical import Canonicaliser
+from nfct_spec.models.canonical import unreduced
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import Step, actions_for, successors, take
 from nfct_spec.models.state import State
@@ -116,9 +116,7 @@ class PartialOrder:
 
     def __init__(self, config: Config, level: int, bound: int = CLOSURE_BOUND) -> None:
         self.config = config
-        self.same = Canonicaliser(
-            config, level, flows=False, listeners=False, slots=False, dying_order=True
-        )
+        self.same = unreduced(config, level)
         self.bound = bound
         self.deferrable = deferrable_actions(config.variant)
         self.stats = ReductionStats()
