@@ -36,8 +36,10 @@ no action and no property of the search can tell apart:
   order, so the safety searches sort it and leave the dying-list position out of the slot
   order (`dying_order_observable`). Where something reads the order it is kept: 6.x walks its
   redelivery list from the head, and 2.6.31's nf_ct_release_dying_list() of another
-  namespace's exit kills in list order. The liveness searches keep it (a renaming does not
-  reorder a list).
+  namespace's exit kills in list order. The liveness search on the symmetry-reduced graph
+  sorts it too (`nfct_spec.engines.lasso_sym`: the reorderings are a bisimulation that keeps
+  step labels, so the lift then stands for classes of real states); the unreduced liveness
+  graph keeps it.
 - **A slice:** `Socket.drops` (sk_drops) is read by no action and no property (only the viewer
   shows it): the canonical form sets it to 0.
 

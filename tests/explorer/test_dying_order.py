@@ -13,17 +13,19 @@ import itertools
 import random
 
 import pytest
-from explorer_configs import assert_same_findings, small, two_alive
+from explorer_configs import assert_same_findings, refilling, small, two_alive
 
 from nfct_spec.checking import finding_in_state, finding_on_step, searched
-from nfct_spec.engines import explorer
+from nfct_spec.engines import explorer, lasso_sym
 from nfct_spec.engines.explorer import explore, search_groups
+from nfct_spec.engines.lasso import FULL_FAIRNESS, assumed, fair_units, weaker_fairness_sets
 from nfct_spec.models.canonical import Canonicaliser, dying_order_observable
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import FULL, OBLIGATIONS
 from nfct_spec.models.registry import successors
 from nfct_spec.models.state import State, evolve, initial_state
 from nfct_spec.spec.catalogue import CATALOGUE
+from nfct_spec.spec.fairness import HELD, LIVENESS, obligation_broken
 
 
 def _crowded(variant: str = "2.6.31", **changes: object) -> Config:
@@ -101,6 +103,48 @@ def test_reordering_the_dying_list_changes_no_step_and_no_finding(
                 assert finding_in_state(prop, config, state) == finding_in_state(
                     prop, config, other
                 ), prop.id
+
+
+@pytest.mark.parametrize("changes", [{}, {"netns_exit": True}], ids=["plain", "netns-exit"])
+def test_reordering_the_dying_list_changes_no_liveness_judgement(
+    changes: dict[str, object],
+) -> None:
+    """What the liveness search on the symmetry-reduced graph reads, on every crowded state of
+    the walks (granularity atomic, the only one it handles): the conntracks each liveness
+    entry follows (as a set: `destroy-eventually` lists them in dying-list order), whether each fairness set's assumptions hold, the fairness instances
+    enabled with a step that changes the state, and which steps break an obligation, all the
+    same for every reordering of the dying list (`lasso_sym` merges these states)."""
+    config = _crowded(**changes)
+    crowded = _crowded_states(config)
+    assert len(crowded) >= 100, "the config puts several conntracks on the dying list"
+    sets = [FULL_FAIRNESS, *weaker_fairness_sets()]
+    for state in crowded:
+        mine = list(successors(config, state))
+        for other in _reorderings(state):
+            for prop_id in LIVENESS:
+                assert set(HELD[prop_id](state)) == set(HELD[prop_id](other)), prop_id
+            for fairness in sets:
+                assert assumed(config, state, fairness) == assumed(config, other, fairness)
+                assert fair_units(config, state, fairness) == fair_units(config, other, fairness)
+            theirs = list(successors(config, other))
+            for (step, post), (_, moved) in zip(mine, theirs, strict=True):
+                assert obligation_broken(config, state, step, post) == obligation_broken(
+                    config, other, step, moved
+                ), step
+
+
+def test_the_liveness_quotient_merges_orders_only_where_nothing_reads_them() -> None:
+    """The symmetry-reduced liveness graph sorts the 2.6.31 dying list (fewer nodes than
+    keeping its order; `test_lasso_sym` compares its verdicts and lengths with the unreduced
+    graph) and keeps the order where a step reads it."""
+    merged = lasso_sym.build_quotient(refilling("2.6.31"))
+    kept = lasso_sym.build_quotient(refilling("2.6.31"), dying_order=True)
+    assert not merged.ordered and kept.ordered
+    assert merged.complete and kept.complete
+    assert len(merged.states) < len(kept.states)
+    other = refilling("2.6.31").with_(other_netns_exit=True)
+    assert lasso_sym.build_quotient(other, 20_000).ordered
+    assert lasso_sym.build_quotient(refilling("6.x"), 20_000).ordered
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ from explorer_configs import refilling, small, two_alive
 from nfct_spec.engines import lasso, lasso_sym
 from nfct_spec.engines.lasso import FULL_FAIRNESS, Lasso, check_lasso, weaker_fairness_sets
 from nfct_spec.engines.lasso_transfer import embed, stuck_lasso
-from nfct_spec.models.canonical import dying_order_observable
 from nfct_spec.models.config import Config
 from nfct_spec.models.registry import apply
 from nfct_spec.models.state import initial_state
@@ -62,11 +61,8 @@ def test_stutter_search_finds_what_the_graph_finds(name: str) -> None:
             if theirs is None or theirs.cycle:
                 assert ours is None, case
                 assert exhausted, case
-                if dying_order_observable(config):
-                    assert states == len(graph(name).states), case
-                else:
-                    # The safety search merges 2.6.31 dying-list orders, the graph keeps them.
-                    assert states < len(graph(name).states), case
+                # Both merge the 2.6.31 dying-list orders (and keep them where they are read).
+                assert states == len(graph(name).states), case
                 continue
             assert ours is not None, case
             assert not ours.cycle

@@ -33,6 +33,19 @@ Sistla's treatment of symmetry under fairness):
   every weak instance enabled in every state of S (the largest H-closed part of what every
   node enables, renamed) is taken in S.
 
+- **The 2.6.31 dying list as a set.** Where nothing reads the dying list's order
+  (`canonical.dying_order_observable`), the representatives sort it, as the safety searches'
+  do. Two states that differ only in that order enable the same steps, with the same
+  arguments, to successors that again differ only in it, and every property, assumption and
+  fairness instance judges them alike: a bisimulation that keeps step labels, finer than any
+  renaming. So a pair (n, g) of the lift stands for the real states g(representative) in
+  every order of the dying list; the lift's paths, the instances they enable and take, and
+  its fair cycles are those of each of these real states. A cycle of the lift run from one
+  real state ends in the same class, possibly in another order; repeated, it reaches a real
+  state for the second time (there are finitely many orders), which closes a real cycle that
+  enables and takes what the lifted one does. The real component below is then built state by
+  state, not pair by pair.
+
 A witness is rebuilt as real states: the BFS-shortest path of the quotient to the component
 is lifted step by step, the real component is built from its end by the lift, and the
 unreduced Streett search of `nfct_spec.engines.lasso` finds the fair cycle in it (it must: a
@@ -250,6 +263,10 @@ class Quotient:
     complete: bool = True
     transitions: int = 0
     broken: list[tuple[int, Step]] = field(default_factory=list)
+    ordered: bool = True
+    """Whether the representatives keep the dying list's order: then a pair (node, renaming)
+    of the lift is one real state; otherwise it is a class of real states that differ in that
+    order only, and the real component is built state by state (`SymLiveness.real_cycle`)."""
 
     def renaming_id(self, g: Renaming) -> int:
         """The index of a renaming (added if new)."""
@@ -312,17 +329,21 @@ def all_successors(config: Config, state: State) -> Iterator[tuple[Step, State]]
 
 
 def build_quotient(
-    config: Config, max_states: int | None = None, progress: Callable[[int], None] | None = None
+    config: Config,
+    max_states: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    dying_order: bool | None = None,
 ) -> Quotient:
     """Breadth-first construction of the annotated quotient (observers of `LEVEL`, slot, flow
-    and listener symmetry), noting the steps that break an obligation; `progress` is told the
-    state count every `PROGRESS_EVERY` states."""
+    and listener symmetry, and the dying list as a set where nothing reads its order, unless
+    `dying_order` says to keep it), noting the steps that break an obligation; `progress` is
+    told the state count every `PROGRESS_EVERY` states."""
     if not applies(config):
         raise ValueError("the symmetry-reduced liveness search needs granularity atomic")
-    canonical = Canonicaliser(config, LEVEL, dying_order=True)
+    canonical = Canonicaliser(config, LEVEL, dying_order=dying_order)
     share = Interner()
     start, _, renaming = canonical.renaming(initial_state(config, LEVEL))
-    graph = Quotient(config, renaming)
+    graph = Quotient(config, renaming, ordered=canonical.dying_order)
     graph.renaming_id(identity(config))
     start = share(start)
     graph.states.append(start)
@@ -595,21 +616,23 @@ class SymLiveness:
         sub.states.append(first)
         sub.index[first] = 0
         sub.out.append([])
+        ordered = graph.ordered
         at: dict[tuple[int, int], int] = {(root, g): 0}
-        queue = deque([(root, g, first)])
+        seen = {(root, g, 0)}
+        queue = deque([(root, g, 0)])
         h = nx.DiGraph()
         h.add_node(0)
         while queue:
-            u, k, state = queue.popleft()
-            src = at[(u, k)]
+            u, k, src = queue.popleft()
+            state = sub.states[src]
             for v, e in m.succ(u):
                 if v not in comp:
                     continue
                 step, _, gid, _ = graph.edge(e)
                 real_step = self.namer.step(step, graph.renamings[k])
                 nk = group.mul(k, group.inv(gid))
-                dst = at.get((v, nk))
-                if dst is None:
+                found = at.get((v, nk)) if ordered else None
+                if found is None:
                     post = take(config, state, real_step)
                     assert post is not None, f"{real_step} is not enabled in the lift"
                     key = same(post)
@@ -620,8 +643,13 @@ class SymLiveness:
                         sub.states.append(key)
                         sub.out.append([])
                         h.add_node(dst)
-                    at[(v, nk)] = dst
-                    queue.append((v, nk, key))
+                    if ordered:
+                        at[(v, nk)] = dst
+                    if (v, nk, dst) not in seen:
+                        seen.add((v, nk, dst))
+                        queue.append((v, nk, dst))
+                else:
+                    dst = found
                 if (real_step, dst) not in sub.out[src]:
                     sub.out[src].append((real_step, dst))
                     h.add_edge(src, dst)
