@@ -111,9 +111,10 @@ def test_reordering_the_dying_list_changes_no_liveness_judgement(
 ) -> None:
     """What the liveness search on the symmetry-reduced graph reads, on every crowded state of
     the walks (granularity atomic, the only one it handles): the conntracks each liveness
-    entry follows (as a set: `destroy-eventually` lists them in dying-list order), whether each fairness set's assumptions hold, the fairness instances
-    enabled with a step that changes the state, and which steps break an obligation, all the
-    same for every reordering of the dying list (`lasso_sym` merges these states)."""
+    entry follows (as a set: `destroy-eventually` lists them in dying-list order), whether
+    each fairness set's assumptions hold, the fairness instances enabled with a step that
+    changes the state, and which steps break an obligation, all the same for every reordering
+    of the dying list (`lasso_sym` merges these states)."""
     config = _crowded(**changes)
     crowded = _crowded_states(config)
     assert len(crowded) >= 100, "the config puts several conntracks on the dying list"
