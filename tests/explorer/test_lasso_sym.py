@@ -186,3 +186,49 @@ def test_every_step_argument_is_known_to_the_renaming() -> None:
     namer = lasso_sym.Namer(small("6.x"))
     with pytest.raises(ValueError, match="'call'"):
         namer.args((("call", 0),), lasso_sym.identity(small("6.x")))
+
+
+def test_lassos_through_merged_dying_orders_are_real() -> None:
+    """The 2.6.31 quotient merges states whose dying lists differ only in order, so a pair of
+    its lift is a class of real states and `real_cycle` builds the real component state by
+    state. Every fair component with two conntracks on the dying list somewhere (three slots,
+    limit 2), under every fairness set, is rebuilt into a lasso that replays and passes the
+    unreduced lasso check; some of them run through a dying list that is not in the sorted
+    order of the representatives (the rebuild meets the real orders, not only the merged one).
+    The quotient that keeps the order has a fair component under exactly the same sets."""
+    config = two_alive("2.6.31").with_(slots=3)
+    merged = lasso_sym.build_quotient(config)
+    kept = lasso_sym.build_quotient(config, dying_order=True)
+    assert not merged.ordered and len(merged.states) < len(kept.states)
+    rebuilt = unsorted = 0
+    for fairness in FAIRNESS_SETS:
+        for prop_id in LIVENESS:
+            verdicts = []
+            for graph in (merged, kept):
+                search = lasso_sym.SymLiveness(graph, fairness, prop_id)
+                m = search.marked()
+                fair = [c for c in search.components(m) if search.fair_able(m, c)]
+                verdicts.append(bool(fair))
+                if graph is kept:
+                    continue
+                for comp, *_ in fair:
+                    if all(len(graph.states[m.node[u]].kernel.dying) < 2 for u in comp):
+                        continue
+                    found = search.rebuild(m, comp, min(comp), stuck=False)
+                    trace = lasso.lasso_trace(config, found, fairness, prop_id)
+                    assert replay(trace).ok
+                    assert trace.loop is not None
+                    assert (
+                        check_lasso(
+                            config, trace.states, trace.steps, trace.loop, fairness, prop_id
+                        )
+                        is None
+                    )
+                    rebuilt += 1
+                    unsorted += any(
+                        list(state.kernel.dying) != sorted(state.kernel.dying)
+                        for state in trace.states
+                    )
+            assert verdicts[0] == verdicts[1], (prop_id, fairness)
+    assert rebuilt > 100
+    assert unsorted > 0
