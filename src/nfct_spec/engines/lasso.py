@@ -141,6 +141,11 @@ What it does not use, and why:
   renaming on every edge and lifts each component through the group of renamings that map it
   onto itself; this graph is that search's oracle (and the search at granularity smp, whose
   steps name calls by a position the renaming changes).
+- *The 2.6.31 dying list as a set*, here: the unreduced graph keeps the order, as the oracle
+  must. `nfct_spec.engines.lasso_sym` does sort it where nothing reads it
+  (`canonical.dying_order_observable`): reordering the list is a bisimulation that keeps step
+  labels, so fairness instances, assumptions and obligations are the same in every order, and
+  a cycle of classes repeated from a real state closes a real cycle.
 - *Partial-order reduction* (`nfct_spec.engines.por`): it keeps whether a finding is reachable,
   not cycles. On a cycle of a reduced graph a deferred step may be taken later or never, so a
   fair lasso of the full graph may have no fair counterpart, and an unfair one may look fair.
