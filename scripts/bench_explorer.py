@@ -52,7 +52,10 @@ only those searches (a row replaces the row of the same search whatever its budg
 `--searches` keeps only the search groups named by their observers (for example
 `obligations+receipts`), to measure one without the others.
 
-Usage: python scripts/bench_explorer.py [--slots 4] [--budget 300000] [--lean]
+`--flows` sets the reference config's flows for its searches (`--flows 5 --slots 5`: the
+five-flow, five-slot config, the reference's limit of 3 kept; its rows name the flows).
+
+Usage: python scripts/bench_explorer.py [--slots 4] [--flows 4] [--budget 300000] [--lean]
        [--variants 2.6.31,6.x] [--reference-only] [--untimed] [--searches LEVELS]
        [--suite-only | --no-suite] [--por-only | --no-por] [--workers-only | --no-workers]
        [--slots-only [--untimed]] [--listeners-only L]
@@ -94,14 +97,14 @@ LEAN = {"event_bits": ("NEW", "DESTROY"), "ct_timeout": 1, "requesters": ()}
 events, a timeout of 1 tick, no userspace requests)."""
 
 
-def reference(slots: int, variant: str = "2.6.31", lean: bool = False) -> Config:
+def reference(slots: int, variant: str = "2.6.31", lean: bool = False, flows: int = 4) -> Config:
     """The reference config of the benchmark (with `lean`, the smallest choices of what the
-    reference leaves open)."""
+    reference leaves open; `flows` other than 4 for the larger configs of `--flows`)."""
     config = Config(
         name="reference",
         variant=variant,
         nf_conntrack_max=3,
-        flows=4,
+        flows=flows,
         slots=slots,
         listeners=(LISTENER,),
         events_retry_timeout=3,
@@ -537,6 +540,13 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=300_000)
     parser.add_argument("--max-flows", type=int, default=5)
     parser.add_argument(
+        "--flows",
+        type=int,
+        default=4,
+        help="flows of the reference config's searches (default 4; for example --flows 5 "
+        "--slots 5 for the five-flow, five-slot config)",
+    )
+    parser.add_argument(
         "--variants",
         default="2.6.31,6.x",
         help="the variants of the reference config, comma-separated (default 2.6.31,6.x)",
@@ -588,6 +598,8 @@ def main() -> None:
         "--no-workers", action="store_true", help="skip the 1 against 2 workers comparison"
     )
     args = parser.parse_args()
+    if args.flows < 1 or args.slots < 1:
+        parser.error(f"--flows and --slots must be at least 1, got {args.flows} and {args.slots}")
     variants = args.variants.split(",")
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
@@ -619,14 +631,15 @@ def main() -> None:
         return
 
     lean = ", lean" if args.lean else ""
-    print(f"## Reference config ({args.slots} slots{lean}, budget {args.budget:,})\n")
+    flows = f", {args.flows} flows" if args.flows != 4 else ""
+    print(f"## Reference config ({args.slots} slots{flows}{lean}, budget {args.budget:,})\n")
     print("| variant | observers | exhausted | states | transitions | depth | seconds | states/s |")
     print("|---|---|---|---|---|---|---|---|")
     rates: list[float] = []
     exhausted = True
     wanted = {name for name in args.searches.split(",") if name}
     for variant in variants:
-        config = reference(args.slots, variant, args.lean)
+        config = reference(args.slots, variant, args.lean, args.flows)
         groups = _groups(config)
         named = {level_name(level) for level, _ in groups}
         if wanted - named:
@@ -653,7 +666,7 @@ def main() -> None:
                 f"| {s.states_per_second:.0f} |",
                 flush=True,
             )
-            run = f"{variant}, {level_name(level)}, {args.slots} slots{lean}"
+            run = f"{variant}, {level_name(level)}, {args.slots} slots{flows}{lean}"
             if s.abstraction is not None:
                 run = f"{run}, {s.abstraction}"
             label = run if s.complete else f"{run}, budget {args.budget:,}"
