@@ -38,7 +38,9 @@ from nfct_spec.models.state import (
     insert_sorted,
     new_state,
     set_at,
+    set_ct,
     with_ct,
+    with_kernel,
     without,
 )
 from nfct_spec.models.variants import variant_of
@@ -77,7 +79,7 @@ def death_by_timeout_now(config: Config, state: State, slot: int) -> State:
     ct = state.ct(slot)
     assert ct is not None
     state = note_death(state, slot)
-    state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
+    state = set_ct(state, slot, evolve(ct, timer=NO_TIMER))
     if config.delete_test_and_set_dying:
         # nf_ct_delete() with the guard of the timer removal: DYING before the report.
         state = set_dying_bit(state, slot)
@@ -102,7 +104,7 @@ def death_by_event(config: Config, state: State, slot: int) -> State | None:
     ct = state.ct(slot)
     if ct is None or slot not in state.kernel.dying or ct.timer == NO_TIMER:
         return None
-    state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
+    state = set_ct(state, slot, evolve(ct, timer=NO_TIMER))
     state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
     if ret < 0:
         return arm_retry_timer(state, slot)
@@ -143,7 +145,7 @@ def nf_ct_release_dying_list(config: Config, state: State) -> State | None:
         ct = state.ct(slot)
         if ct is None or ct.timer == NO_TIMER:
             continue
-        state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
+        state = set_ct(state, slot, evolve(ct, timer=NO_TIMER))
         state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
         if ret < 0:
             state = arm_retry_timer(state, slot)
@@ -151,7 +153,7 @@ def nf_ct_release_dying_list(config: Config, state: State) -> State | None:
                 return state
             continue
         state = set_dying_bit(state, slot)
-        return evolve(state, kernel=evolve(state.kernel, crashed=CRASH_DEADLOCK_CONNTRACK_LOCK))
+        return with_kernel(state, evolve(state.kernel, crashed=CRASH_DEADLOCK_CONNTRACK_LOCK))
     return state
 
 
@@ -246,8 +248,8 @@ def nf_conntrack_in(
         kernel = evolve(state.kernel, ct_count=state.kernel.ct_count + 1)
         limit = config.nf_conntrack_max
         if limit and kernel.ct_count > limit:
-            return evolve(state, kernel=evolve(kernel, alloc_pending=flow, alloc_slot=slot))
-        return _allocate(config, evolve(state, kernel=kernel), flow, slot)
+            return with_kernel(state, evolve(kernel, alloc_pending=flow, alloc_slot=slot))
+        return _allocate(config, with_kernel(state, kernel), flow, slot)
     if hashed < 0 or slot != -1:
         return None
     ct = state.kernel.cts[hashed]
@@ -259,7 +261,7 @@ def nf_conntrack_in(
     # handler is running on another CPU, granularity smp) stays so.
     timer = config.ct_timeout if ct.timer != NO_TIMER else NO_TIMER
     ct = evolve(ct, timer=timer, assured=ct.assured or packet == "assure")
-    state = evolve(state, kernel=with_ct(state.kernel, hashed, ct))
+    state = set_ct(state, hashed, ct)
     state = nf_conntrack_event_cache(state, hashed, bits)
     return nf_ct_deliver_cached_events(config, state, hashed)
 
@@ -293,7 +295,7 @@ def early_drop(config: Config, state: State, victim: int) -> State | None:
         kernel = evolve(
             state.kernel, ct_count=state.kernel.ct_count - 1, alloc_pending=-1, alloc_slot=-1
         )
-        return evolve(state, kernel=kernel)
+        return with_kernel(state, kernel)
     ct = state.ct(victim)
     if ct is None or victim not in state.kernel.hash or ct.assured:
         return None
@@ -307,7 +309,7 @@ def early_drop(config: Config, state: State, victim: int) -> State | None:
             kernel = evolve(
                 state.kernel, ct_count=state.kernel.ct_count - 1, alloc_pending=-1, alloc_slot=-1
             )
-            return evolve(state, kernel=kernel)
+            return with_kernel(state, kernel)
         return _allocate(config, state, flow, slot)
     state = death_by_timeout_now(config, state, victim)
     if state.kernel.crashed:
@@ -336,7 +338,7 @@ def __nf_conntrack_confirm(config: Config, state: State, slot: int) -> State | N
         hash=insert_sorted(state.kernel.hash, slot),
     )
     kernel = with_ct(kernel, slot, evolve(ct, timer=config.ct_timeout))
-    return nf_ct_deliver_cached_events(config, evolve(state, kernel=kernel), slot)
+    return nf_ct_deliver_cached_events(config, with_kernel(state, kernel), slot)
 
 
 def destroy_conntrack(config: Config, state: State, slot: int) -> State | None:

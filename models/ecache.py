@@ -15,7 +15,15 @@ from nfct_spec.models import observers
 from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.netlink import ctnetlink_conntrack_event
-from nfct_spec.models.state import Conntrack, Message, State, evolve, new_state, with_ct
+from nfct_spec.models.state import (
+    Conntrack,
+    State,
+    evolve,
+    new_message,
+    new_state,
+    set_ct,
+    with_ct,
+)
 from nfct_spec.models.variants import variant_of
 
 
@@ -51,11 +59,13 @@ def _send(
     config: Config, state: State, slot: int, ct: Conntrack, bits: int, portid: int, report: bool
 ) -> tuple[State, int]:
     ghost = observers.reporting(state.ghost, slot)
-    msg = Message(slot=slot, flow=ct.flow, bits=bits, uid=observers.uid_of(ghost, slot))
-    sent = ctnetlink_conntrack_event(config, new_state(state.kernel, ghost), msg, portid, report)
-    if sent.ret == 0:
-        return evolve(sent.state, ghost=observers.delivered(sent.state.ghost, slot, bits)), 0
-    return sent.state, sent.ret
+    msg = new_message(slot, ct.flow, bits, observers.uid_of(ghost, slot))
+    state, ret = ctnetlink_conntrack_event(
+        config, new_state(state.kernel, ghost), msg, portid, report
+    )
+    if ret == 0:
+        return new_state(state.kernel, observers.delivered(state.ghost, slot, bits)), 0
+    return state, ret
 
 
 def nf_conntrack_eventmask_report(
@@ -99,7 +109,7 @@ def nf_conntrack_eventmask_report(
             ct = evolve(ct, missed=ct.missed | eventmask)
     elif missed:
         ct = evolve(ct, missed=ct.missed & ~missed)
-    return evolve(state, kernel=with_ct(state.kernel, slot, ct)), ret
+    return set_ct(state, slot, ct), ret
 
 
 def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> State:
@@ -115,7 +125,7 @@ def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> Stat
         return state
     events = ct.cache
     ct = evolve(ct, cache=0)
-    state = evolve(state, kernel=with_ct(state.kernel, slot, ct))
+    state = set_ct(state, slot, ct)
     retry = variant_of(config.variant).missed_every_packet and ct.missed
     if not _confirmed(state, slot) or ct.dying or not (events or retry):
         return state
@@ -130,4 +140,4 @@ def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> Stat
         ct = evolve(ct, missed=ct.missed | events)
     elif missed:
         ct = evolve(ct, missed=ct.missed & ~missed)
-    return evolve(state, kernel=with_ct(state.kernel, slot, ct))
+    return set_ct(state, slot, ct)

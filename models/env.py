@@ -11,7 +11,16 @@ from nfct_spec.models import observers
 from nfct_spec.models.config import Config
 from nfct_spec.models.core import death_by_timeout_now
 from nfct_spec.models.redelivery import nf_ct_delete
-from nfct_spec.models.state import NO_TIMER, Kernel, Socket, State, evolve, new_state, set_at
+from nfct_spec.models.state import (
+    NO_TIMER,
+    Kernel,
+    Socket,
+    State,
+    evolve,
+    new_state,
+    set_at,
+    with_kernel,
+)
 from nfct_spec.models.variants import variant_of
 
 
@@ -94,11 +103,11 @@ def env_sysctl_write(config: Config, state: State, name: str, value: int) -> Sta
     if name == "nf_conntrack_events" and variant.events_sysctl:
         if kernel.nf_conntrack_events == value:
             return None
-        return evolve(state, kernel=evolve(kernel, nf_conntrack_events=value))
+        return with_kernel(state, evolve(kernel, nf_conntrack_events=value))
     if name == "events_retry_timeout" and variant.retry_sysctl:
         if kernel.events_retry_timeout == value:
             return None
-        return evolve(state, kernel=evolve(kernel, events_retry_timeout=value))
+        return with_kernel(state, evolve(kernel, events_retry_timeout=value))
     return None
 
 
@@ -109,7 +118,7 @@ def env_fault_arm(config: Config, state: State) -> State | None:
     """
     if "build_failure" not in config.faults or state.kernel.build_fail_armed:
         return None
-    return evolve(state, kernel=evolve(state.kernel, build_fail_armed=True))
+    return with_kernel(state, evolve(state.kernel, build_fail_armed=True))
 
 
 def env_tick(config: Config, state: State) -> State | None:
@@ -143,7 +152,7 @@ def env_tick(config: Config, state: State) -> State | None:
         for slot, ct in enumerate(kernel.cts)
     )
     worker = kernel.worker - 1 if kernel.worker > 0 else kernel.worker
-    return evolve(state, kernel=evolve(kernel, cts=cts, worker=worker))
+    return with_kernel(state, evolve(kernel, cts=cts, worker=worker))
 
 
 def env_netns_exit(config: Config, state: State, order: tuple[int, ...]) -> State | None:
@@ -189,7 +198,7 @@ def env_netns_exit(config: Config, state: State, order: tuple[int, ...]) -> Stat
         return None
     if sorted(order) != list(kernel.hash):
         return None
-    state = evolve(state, kernel=evolve(kernel, exiting=True))
+    state = with_kernel(state, evolve(kernel, exiting=True))
     mainline = variant_of(config.variant).single_winner_delete
     for slot in order:
         if mainline:

@@ -20,7 +20,9 @@ from nfct_spec.models.state import (
     evolve,
     new_state,
     set_at,
+    set_ct,
     with_ct,
+    with_kernel,
     without,
 )
 
@@ -31,7 +33,7 @@ def nf_ct_delete_from_lists(state: State, slot: int) -> State:
     kernel = evolve(
         kernel, hash=without(kernel.hash, slot), unconfirmed=without(kernel.unconfirmed, slot)
     )
-    return evolve(state, kernel=kernel)
+    return with_kernel(state, kernel)
 
 
 def nf_conntrack_free(state: State, slot: int) -> State:
@@ -52,10 +54,10 @@ def nf_conntrack_free(state: State, slot: int) -> State:
             dying=without(kernel.dying, slot),
             refs=set_at(kernel.refs, slot, kernel.refs[slot] - 1),
         )
-        return evolve(state, kernel=kernel)
+        return with_kernel(state, kernel)
     if kernel.refs:
         if any(c.slot == slot and c.pc not in ("put", "put_base") for c in kernel.calls):
-            return evolve(state, kernel=evolve(kernel, crashed=CRASH_USE_AFTER_FREE))
+            return with_kernel(state, evolve(kernel, crashed=CRASH_USE_AFTER_FREE))
         kernel = evolve(kernel, refs=set_at(kernel.refs, slot, 0))
     kernel = evolve(
         kernel,
@@ -79,12 +81,12 @@ def nf_ct_put(state: State, slot: int) -> State:
     kernel = state.kernel
     ct = state.ct(slot)
     if ct is None or not kernel.refs or kernel.refs[slot] <= 0:
-        return evolve(state, kernel=evolve(kernel, crashed=CRASH_USE_AFTER_FREE))
+        return with_kernel(state, evolve(kernel, crashed=CRASH_USE_AFTER_FREE))
     if kernel.refs[slot] > 1:
         refs = set_at(kernel.refs, slot, kernel.refs[slot] - 1)
-        return evolve(state, kernel=evolve(kernel, refs=refs))
+        return with_kernel(state, evolve(kernel, refs=refs))
     if slot in kernel.hash or slot in kernel.dying or slot in kernel.unconfirmed:
-        return evolve(state, kernel=evolve(kernel, crashed=CRASH_FREED_LINKED))
+        return with_kernel(state, evolve(kernel, crashed=CRASH_FREED_LINKED))
     return nf_conntrack_free(state, slot)
 
 
@@ -98,7 +100,7 @@ def nf_ct_insert_dying_list(state: State, slot: int) -> State:
     dying list and no timer.
     """
     kernel = evolve(state.kernel, dying=(slot, *state.kernel.dying))
-    state = evolve(state, kernel=kernel)
+    state = with_kernel(state, kernel)
     return arm_retry_timer(state, slot)
 
 
@@ -118,7 +120,7 @@ def nf_ct_dying_list_add(config: Config, state: State, slot: int) -> State:
     kernel = evolve(state.kernel, dying=(slot, *state.kernel.dying))
     if kernel.worker < 0:
         kernel = evolve(kernel, worker=config.worker_first_delay, dwork_pending=True)
-    return evolve(state, kernel=kernel)
+    return with_kernel(state, kernel)
 
 
 def nf_conntrack_ecache_work(config: Config, state: State) -> State:
@@ -128,7 +130,7 @@ def nf_conntrack_ecache_work(config: Config, state: State) -> State:
     kernel = state.kernel
     if not config.retry_by_worker or not kernel.dwork_pending:
         return state
-    return evolve(state, kernel=evolve(kernel, worker=0, dwork_pending=False))
+    return with_kernel(state, evolve(kernel, worker=0, dwork_pending=False))
 
 
 def arm_retry_timer(state: State, slot: int) -> State:
@@ -137,9 +139,9 @@ def arm_retry_timer(state: State, slot: int) -> State:
     assert ct is not None
     if state.kernel.events_retry_timeout <= 0:
         kernel = with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER))
-        return evolve(state, kernel=evolve(kernel, crashed=CRASH_MOD_ZERO))
+        return with_kernel(state, evolve(kernel, crashed=CRASH_MOD_ZERO))
     ct = evolve(ct, timer=state.kernel.events_retry_timeout - 1)
-    return evolve(state, kernel=with_ct(state.kernel, slot, ct))
+    return set_ct(state, slot, ct)
 
 
 def note_death(state: State, slot: int) -> State:
@@ -154,4 +156,4 @@ def set_dying_bit(state: State, slot: int) -> State:
     """set_bit(IPS_DYING_BIT, &ct->status): no more events will be sent for it."""
     ct = state.ct(slot)
     assert ct is not None
-    return evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, dying=True)))
+    return set_ct(state, slot, evolve(ct, dying=True))

@@ -13,8 +13,6 @@ failures (`p->failure`), and the nfnetlink_has_listeners() fast path for echo re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from nfct_spec.models import observers
 from nfct_spec.models.bits import GROUP_EXPECT, ct_group
 from nfct_spec.models.config import Config
@@ -27,19 +25,12 @@ from nfct_spec.models.state import (
     evolve,
     new_state,
     set_at,
+    with_kernel,
 )
 from nfct_spec.models.variants import variant_of
 
 ENOBUFS = -105
 EAGAIN = -11
-
-
-@dataclass(frozen=True)
-class Send:
-    """The outcome of one send: the new state and the value ctnetlink returns (0 or ENOBUFS)."""
-
-    state: State
-    ret: int
 
 
 def has_listeners(config: Config, kernel: Kernel, group: str) -> bool:
@@ -140,13 +131,14 @@ def _build_failure(config: Config, state: State, group: str) -> State:
         else sock
         for sock, listener in zip(state.kernel.sockets, config.listeners, strict=True)
     )
-    return evolve(state, kernel=evolve(state.kernel, sockets=sockets, build_fail_armed=False))
+    return with_kernel(state, evolve(state.kernel, sockets=sockets, build_fail_armed=False))
 
 
 def ctnetlink_conntrack_event(
     config: Config, state: State, msg: Message, portid: int, report: bool
-) -> Send:
-    """Send one conntrack event message; ret < 0 means "not delivered, keep it".
+) -> tuple[State, int]:
+    """Send one conntrack event message: the new state and the value ctnetlink returns (0, or
+    ENOBUFS < 0, which means "not delivered, keep it").
 
     No listener in the group and no echo asked: delivered (nothing to do). With `report`
     (NLM_F_ECHO) the multicast skips the requester and the echo is unicast to it; an echo
@@ -155,17 +147,17 @@ def ctnetlink_conntrack_event(
     """
     group = ct_group(msg.bits)
     if not report and not has_listeners(config, state.kernel, group):
-        return Send(state, 0)
+        return state, 0
     if state.kernel.build_fail_armed:
         failed = _build_failure(config, state, group)
-        return Send(failed, ENOBUFS if _reports_build_failure(config, state, group) else 0)
+        return failed, ENOBUFS if _reports_build_failure(config, state, group) else 0
     exclude = portid if report else 0
     state, err = _multicast(config, state, msg, group, exclude)
     if report:
         state, err2 = _unicast(config, state, msg, portid)
         if err in (0, 1):
             err = err2
-    return Send(state, ENOBUFS if err in (ENOBUFS, EAGAIN) else 0)
+    return state, ENOBUFS if err in (ENOBUFS, EAGAIN) else 0
 
 
 def _reports_build_failure(config: Config, state: State, group: str) -> bool:

@@ -21,7 +21,14 @@ from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.ecache import nf_conntrack_eventmask_report
 from nfct_spec.models.lists import nf_conntrack_free, nf_ct_delete_from_lists, note_death
-from nfct_spec.models.state import DEADLOCK_DYING_LOCK, NO_TIMER, State, evolve, with_ct
+from nfct_spec.models.state import (
+    DEADLOCK_DYING_LOCK,
+    NO_TIMER,
+    State,
+    evolve,
+    with_ct,
+    with_kernel,
+)
 
 
 def _schedule_on_failure(config: Config, state: State) -> State:
@@ -51,8 +58,8 @@ def _kick_on_success(state: State) -> State:
     run the worker at once if the redelivery list is not empty, else clear the flag."""
     kernel = state.kernel
     if kernel.dying:
-        return evolve(state, kernel=evolve(kernel, worker=0))
-    return evolve(state, kernel=evolve(kernel, dwork_pending=False))
+        return with_kernel(state, evolve(kernel, worker=0))
+    return with_kernel(state, evolve(kernel, dwork_pending=False))
 
 
 def nf_ct_delete(
@@ -71,11 +78,11 @@ def nf_ct_delete(
         return state, False
     state = note_death(state, slot)
     kernel = with_ct(state.kernel, slot, evolve(ct, dying=True, timer=NO_TIMER))
-    state = evolve(state, kernel=kernel)
+    state = with_kernel(state, kernel)
     state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, portid, report)
     if ret < 0:
         state = nf_ct_delete_from_lists(state, slot)
-        state = evolve(state, kernel=evolve(state.kernel, dying=(slot, *state.kernel.dying)))
+        state = with_kernel(state, evolve(state.kernel, dying=(slot, *state.kernel.dying)))
         return _schedule_on_failure(config, state), False
     if state.kernel.dwork_pending:
         state = _kick_on_success(state)
@@ -137,7 +144,7 @@ def ecache_work(config: Config, state: State) -> State | None:
     kernel = state.kernel
     if kernel.worker != 0:
         return None
-    start = evolve(state, kernel=evolve(kernel, worker=-1))
+    start = with_kernel(state, evolve(kernel, worker=-1))
     state = start
     delivered: list[int] = []
     delay = -1
@@ -154,10 +161,10 @@ def ecache_work(config: Config, state: State) -> State | None:
         sent += 1
         if sent == config.ecache_batch:
             if config.worker_relocks_twice:
-                return evolve(start, kernel=evolve(start.kernel, crashed=DEADLOCK_DYING_LOCK))
+                return with_kernel(start, evolve(start.kernel, crashed=DEADLOCK_DYING_LOCK))
             sent = 0
     for slot in delivered:
         state = nf_conntrack_free(state, slot)
     if delay >= 0:
-        state = evolve(state, kernel=evolve(state.kernel, worker=delay))
+        state = with_kernel(state, evolve(state.kernel, worker=delay))
     return state

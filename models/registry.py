@@ -723,11 +723,26 @@ def enabled_steps(config: Config, state: State, action: Action) -> Iterator[tupl
     if _waits_for_lock(state, action):
         return
     state = settled(state)
-    fn = action.fn
+    fn, name = action.fn, action.name
     for kwargs in action.domain(config, state):
         successor = fn(config, state, **kwargs)
         if successor is not None:
-            yield Step(action.name, tuple(kwargs.items())), successor
+            yield _interned_step(name, tuple(kwargs.items())), successor
+
+
+_STEPS: dict[tuple[str, Args], Step] = {}
+"""Every step the registry has given, by action and arguments. A config has a few hundred
+distinct steps and a search meets each millions of times: a look-up here is cheaper than
+building the frozen dataclass again, and equal steps are then one object (shared by the
+graphs that store them)."""
+
+
+def _interned_step(action: str, args: Args) -> Step:
+    key = (action, args)
+    found = _STEPS.get(key)
+    if found is None:
+        found = _STEPS[key] = Step(action, args)
+    return found
 
 
 def successors(config: Config, state: State) -> Iterator[tuple[Step, State]]:

@@ -72,7 +72,8 @@ from nfct_spec.models.state import (
     State,
     evolve,
     set_at,
-    with_ct,
+    set_ct,
+    with_kernel,
     without,
 )
 from nfct_spec.models.variants import variant_of
@@ -100,7 +101,7 @@ def in_handler_body(call: Call) -> bool:
 
 
 def _with_calls(state: State, calls: tuple[Call, ...]) -> State:
-    return evolve(state, kernel=evolve(state.kernel, calls=tuple(sorted(calls))))
+    return with_kernel(state, evolve(state.kernel, calls=tuple(sorted(calls))))
 
 
 def _push(state: State, call: Call) -> State:
@@ -136,7 +137,7 @@ def _room(config: Config, state: State) -> bool:
 
 def _get_ref(state: State, slot: int) -> State:
     refs = state.kernel.refs
-    return evolve(state, kernel=evolve(state.kernel, refs=set_at(refs, slot, refs[slot] + 1)))
+    return with_kernel(state, evolve(state.kernel, refs=set_at(refs, slot, refs[slot] + 1)))
 
 
 # --- entries: a CPU starts a kernel function --------------------------------------------------
@@ -182,7 +183,7 @@ def death_by_timeout_expire(config: Config, state: State, slot: int) -> State | 
         return None
     if slot in state.kernel.dying or slot in state.kernel.unconfirmed:
         return None
-    state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
+    state = set_ct(state, slot, evolve(ct, timer=NO_TIMER))
     return _push(state, Call(TIMER, slot, "test_dying"))
 
 
@@ -285,7 +286,7 @@ def del_timer(config: Config, state: State, call: int) -> State | None:
         # With a separate retry timer, a dying conntrack's ct->timeout is idle (its owner
         # took it before the dying list) and `timer` is the event cache's retry timer.
         return _set(state, call, evolve(current, pc="put"))
-    state = evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER)))
+    state = set_ct(state, slot, evolve(ct, timer=NO_TIMER))
     takes = config.delete_takes_timer if current.fn == CTNETLINK else config.iterator_takes_timer
     if takes:
         body = "test_dying" if config.delete_test_and_set_dying else "report"
@@ -378,7 +379,7 @@ def set_dying(config: Config, state: State, call: int) -> State | None:
 def _set_dying(state: State, slot: int) -> State:
     ct = state.ct(slot)
     assert ct is not None
-    return evolve(state, kernel=with_ct(state.kernel, slot, evolve(ct, dying=True)))
+    return set_ct(state, slot, evolve(ct, dying=True))
 
 
 def unlink(config: Config, state: State, call: int) -> State | None:
@@ -395,8 +396,8 @@ def unlink(config: Config, state: State, call: int) -> State | None:
     slot = current.slot
     kernel = state.kernel
     if slot not in kernel.hash:
-        return evolve(state, kernel=evolve(kernel, crashed=CRASH_DOUBLE_UNLINK))
-    state = evolve(state, kernel=evolve(kernel, hash=without(kernel.hash, slot)))
+        return with_kernel(state, evolve(kernel, crashed=CRASH_DOUBLE_UNLINK))
+    state = with_kernel(state, evolve(kernel, hash=without(kernel.hash, slot)))
     return _set(state, call, evolve(current, pc="insert_dying" if current.failed else "put_base"))
 
 
@@ -419,9 +420,9 @@ def insert_dying(config: Config, state: State, call: int) -> State | None:
     assert ct is not None
     kernel = state.kernel
     if slot in kernel.dying:
-        return evolve(state, kernel=evolve(kernel, crashed=CRASH_DOUBLE_DYING))
+        return with_kernel(state, evolve(kernel, crashed=CRASH_DOUBLE_DYING))
     if ct.timer != NO_TIMER:
-        return evolve(state, kernel=evolve(kernel, crashed=CRASH_TIMER_PENDING))
+        return with_kernel(state, evolve(kernel, crashed=CRASH_TIMER_PENDING))
     state = nf_ct_dying_list_add(config, state, slot)
     return _set(state, call, _after_put(current) if not current.held else evolve(current, pc="put"))
 
@@ -487,7 +488,7 @@ def ecache_work_evict_list(config: Config, state: State) -> State | None:
     kernel = state.kernel
     if kernel.worker != 0:
         return None
-    state = evolve(state, kernel=evolve(kernel, worker=-1))
+    state = with_kernel(state, evolve(kernel, worker=-1))
     delivered: list[int] = []
     delay = -1
     for slot in kernel.dying:
@@ -506,4 +507,4 @@ def ecache_work_evict_list(config: Config, state: State) -> State | None:
         state = nf_conntrack_free(state, slot)
         if state.kernel.crashed:
             return state
-    return evolve(state, kernel=evolve(state.kernel, worker=delay, dwork_pending=delay > 0))
+    return with_kernel(state, evolve(state.kernel, worker=delay, dwork_pending=delay > 0))

@@ -51,9 +51,12 @@ __all__ = [
     "initial_state",
     "insert_sorted",
     "is_deadlock",
+    "new_message",
     "new_state",
     "set_at",
+    "set_ct",
     "with_ct",
+    "with_kernel",
     "without",
 ]
 
@@ -140,6 +143,13 @@ class Message(NamedTuple):
     bits: int
     expect: bool = False
     uid: int = -1
+
+
+def new_message(slot: int, flow: int, bits: int, uid: int) -> Message:
+    """A conntrack event message, built directly (see `new_state`: the class call runs the
+    `__new__` that `collections.namedtuple` generates in Python)."""
+    message: Message = TUPLE_NEW(Message, (slot, flow, bits, False, uid))
+    return message
 
 
 EXPECT_MESSAGE = Message(slot=-1, flow=-1, bits=0, expect=True)
@@ -285,9 +295,29 @@ def initial_state(config: Config, level: int = FULL) -> State:
     return State(kernel=kernel, ghost=initial_ghost(config, level))
 
 
+def with_kernel(state: State, kernel: Kernel) -> State:
+    """The state with another kernel part: `evolve(state, kernel=kernel)` without the keyword
+    dict and the copy by field name (the model swaps the kernel part several times per
+    step)."""
+    result: State = TUPLE_NEW(State, (kernel, state.ghost))
+    return result
+
+
 def with_ct(kernel: Kernel, slot: int, ct: Conntrack | None) -> Kernel:
-    """The kernel with slot `slot` holding `ct` (None frees it)."""
-    return evolve(kernel, cts=set_at(kernel.cts, slot, ct))
+    """The kernel with slot `slot` holding `ct` (None frees it). Built by position (`cts` is
+    the record's first field), as `evolve` does, without its keyword dict."""
+    cts = list(kernel.cts)
+    cts[slot] = ct
+    values: list[Any] = list(kernel)
+    values[0] = tuple(cts)
+    result: Kernel = TUPLE_NEW(Kernel, values)
+    return result
+
+
+def set_ct(state: State, slot: int, ct: Conntrack | None) -> State:
+    """The state whose slot `slot` holds `ct`: `with_kernel(state, with_ct(state.kernel, slot,
+    ct))`."""
+    return with_kernel(state, with_ct(state.kernel, slot, ct))
 
 
 def set_at(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
