@@ -105,6 +105,45 @@ def test_reordering_the_dying_list_changes_no_step_and_no_finding(
                 ), prop.id
 
 
+def test_reordering_the_dying_list_on_every_state_of_a_search() -> None:
+    """Not only the states walks meet: on every state of the exhausted obligations search of a
+    three-slot config where two conntracks can wait on the dying list, every reordering takes
+    the same steps to the same successors up to the order, and every entry the search judges,
+    and every liveness judgement, is the same."""
+    config = two_alive("2.6.31").with_(slots=3)
+    search = explore(config, [], level=OBLIGATIONS)
+    assert search.stats.complete
+    props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
+    props = [p for p in props if not p.observes & ~OBLIGATIONS]
+    on_states = [p for p in props if not p.on_transitions]
+    on_steps = [p for p in props if p.on_transitions]
+    crowded = [state for state in search.states if len(state.kernel.dying) > 1]
+    assert len(crowded) > 500 and len(on_states) > 10 and on_steps
+    for state in crowded:
+        mine = list(successors(config, state))
+        for other in _reorderings(state):
+            theirs = list(successors(config, other))
+            assert [step for step, _ in mine] == [step for step, _ in theirs]
+            for (step, post), (_, moved) in zip(mine, theirs, strict=True):
+                assert _sorted_dying(post) == _sorted_dying(moved), step
+                assert obligation_broken(config, state, step, post) == obligation_broken(
+                    config, other, step, moved
+                ), step
+                for prop in on_steps:
+                    assert finding_on_step(prop, config, state, step, post) == finding_on_step(
+                        prop, config, other, step, moved
+                    ), prop.id
+            for prop in on_states:
+                assert finding_in_state(prop, config, state) == finding_in_state(
+                    prop, config, other
+                ), prop.id
+            for fairness in [FULL_FAIRNESS, *weaker_fairness_sets()]:
+                assert assumed(config, state, fairness) == assumed(config, other, fairness)
+                assert fair_units(config, state, fairness) == fair_units(config, other, fairness)
+            for prop_id in LIVENESS:
+                assert set(HELD[prop_id](state)) == set(HELD[prop_id](other)), prop_id
+
+
 @pytest.mark.parametrize("changes", [{}, {"netns_exit": True}], ids=["plain", "netns-exit"])
 def test_reordering_the_dying_list_changes_no_liveness_judgement(
     changes: dict[str, object],
