@@ -24,8 +24,12 @@ Rows go to block `liveness` of the figures record (docs/figures.json, or `--reco
 run: a run replaces the row of the same variant and slots. Each variant runs in a process of
 its own (its peak memory is its own).
 
+`--kept-order` also builds the graph that keeps the dying list's order (2.6.31 sorts it where
+nothing reads it, `nfct_spec.engines.lasso_sym`) and says whether its search agrees the same
+way, with its state count.
+
 Usage: python scripts/bench_liveness.py [--variants 2.6.31,6.x] [--slots 2] [--budget N]
-       [--unreduced] [--untimed [--timed]] [--no-weaker | --weaker-elsewhere]
+       [--unreduced] [--untimed [--timed]] [--no-weaker | --weaker-elsewhere] [--kept-order]
        [--record docs/figures.json]
 """
 
@@ -54,6 +58,7 @@ COLUMNS = [
     ["unreduced", "unreduced states"],
     ["agrees", "unreduced search agrees"],
     ["timed", "search of the timed config agrees"],
+    ["kept", "search keeping the dying-list order agrees"],
     ["transitions", "transitions"],
     ["graph_seconds", "graph s"],
     ["destroy", "destroy-eventually"],
@@ -78,6 +83,7 @@ def measure(
     timed: bool = False,
     weaker: bool = True,
     weaker_elsewhere: bool = False,
+    kept_order: bool = False,
 ) -> dict[str, object]:
     """One row: the graph, both entries under the full fairness set, the weaker lassos."""
     config = reference(slots, variant)
@@ -127,6 +133,7 @@ def measure(
         "unreduced": None,
         "agrees": None,
         "timed": None,
+        "kept": None,
         "transitions": graph.transitions,
         "graph_seconds": round(built, 1),
         "destroy": verdicts[LIVENESS[0]],
@@ -139,6 +146,13 @@ def measure(
         plain = lasso.build_graph(config, budget)
         row["unreduced"] = f"{len(plain.states):,}" + ("" if plain.complete else " (budget)")
         row["agrees"] = _agreement(graph, plain) if plain.complete and graph.complete else None
+    if kept_order:
+        ordered = lasso_sym.build_quotient(config, budget, dying_order=True)
+        row["kept"] = (
+            f"{_agreement(graph, ordered)}, {len(ordered.states):,} states"
+            if ordered.complete and graph.complete
+            else f"not searched ({len(ordered.states):,} states, the budget)"
+        )
     if untimed and timed:
         concrete = lasso_sym.build_quotient(config.with_(retry_untimed=False), budget)
         row["timed"] = (
@@ -150,7 +164,8 @@ def measure(
 
 
 def _agreement(graph: lasso_sym.Quotient, plain: lasso.Graph | lasso_sym.Quotient) -> str:
-    """Whether the other search (unreduced, or of the timed config) finds a broken obligation
+    """Whether the other search (unreduced, of the timed config, or keeping the dying list's
+    order) finds a broken obligation
     and a fair lasso exactly where this one does, for both entries under every fairness
     set."""
     cases = [
@@ -178,6 +193,7 @@ def main() -> None:
     parser.add_argument("--timed", action="store_true")
     parser.add_argument("--no-weaker", dest="weaker", action="store_false")
     parser.add_argument("--weaker-elsewhere", action="store_true")
+    parser.add_argument("--kept-order", action="store_true")
     parser.add_argument("--record", type=record_argument, default=RECORD)
     args = parser.parse_args()
     if args.timed and not args.untimed:
@@ -199,6 +215,7 @@ def main() -> None:
                 args.timed,
                 args.weaker,
                 args.weaker_elsewhere,
+                args.kept_order,
             ).result()
         row["command"] = command
         if BLOCK not in (load_figures(args.record) if args.record.exists() else {}):
@@ -218,7 +235,7 @@ def main() -> None:
             record_row(args.record, BLOCK, "run", row)
             block = load_figures(args.record)[BLOCK]
             if block["columns"] != COLUMNS:
-                rows = [{"agrees": None, "timed": None, **r} for r in block["rows"]]
+                rows = [{"agrees": None, "timed": None, "kept": None, **r} for r in block["rows"]]
                 record_block(args.record, BLOCK, {**block, "columns": COLUMNS, "rows": rows})
 
 
