@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from nfct_spec.engines.explorer import explore, finding_depth, trace_of, verdict
 from nfct_spec.models.config import config_from_json
+from nfct_spec.replay import replay
+from nfct_spec.spec.catalogue import BY_ID
 
 REFERENCE = Path(__file__).resolve().parents[2] / "configs" / "reference"
 
@@ -27,3 +30,22 @@ def test_the_reference_config_file_is_the_reference_config(variant: str) -> None
     assert set(config.event_bits) == {"NEW", "STATUS", "DESTROY"}
     assert config.requesters == ("conntrack",)
     assert not (config.expectations or config.faults or config.sysctl_writes)
+
+
+def test_the_five_slot_config_shows_what_four_slots_cannot() -> None:
+    """`five-slots-2.6.31.json` is the 2.6.31 reference config with five flows and five memory
+    slots: on four slots `aux-alloc-one-over` cannot be shown (its violation needs five
+    conntracks at once, which 2.6.31's early_drop() allows when the victim's DESTROY fails), on
+    five the search with the retries untimed shows it at BFS depth 8, and the trace replays."""
+    five = config_from_json(json.loads((REFERENCE / "five-slots-2.6.31.json").read_text()))
+    four = config_from_json(json.loads((REFERENCE / "reference-2.6.31.json").read_text()))
+    assert (five.flows, five.slots) == (5, 5)
+    assert five.with_(flows=4, slots=4, name="reference") == four
+    prop = BY_ID["aux-alloc-one-over"]
+    assert prop.expected_for(five) == "violated"
+    search = explore(five, [prop], untimed=True)
+    assert verdict(prop, search)[0] == "violated"
+    assert finding_depth(search, prop.id) == 8
+    trace = trace_of(search, prop)
+    assert len(trace.steps) == 8
+    assert replay(trace).ok
