@@ -299,17 +299,18 @@ def with_kernel(state: State, kernel: Kernel) -> State:
     """The state with another kernel part: `evolve(state, kernel=kernel)` without the keyword
     dict and the copy by field name (the model swaps the kernel part several times per
     step)."""
-    result: State = TUPLE_NEW(State, (kernel, state.ghost))
-    return result
+    return new_state(kernel, state.ghost)
+
+
+_CTS = Kernel._fields.index("cts")
+"""Where `Kernel.cts` sits in the record (`with_ct` builds the kernel by position)."""
 
 
 def with_ct(kernel: Kernel, slot: int, ct: Conntrack | None) -> Kernel:
-    """The kernel with slot `slot` holding `ct` (None frees it). Built by position (`cts` is
-    the record's first field), as `evolve` does, without its keyword dict."""
-    cts = list(kernel.cts)
-    cts[slot] = ct
+    """The kernel with slot `slot` holding `ct` (None frees it). Built by position, as
+    `evolve` does, without its keyword dict."""
     values: list[Any] = list(kernel)
-    values[0] = tuple(cts)
+    values[_CTS] = set_at(kernel.cts, slot, ct)
     result: Kernel = TUPLE_NEW(Kernel, values)
     return result
 

@@ -22,9 +22,9 @@ from nfct_spec.engines.lasso import FULL_FAIRNESS, assumed, fair_units, weaker_f
 from nfct_spec.models.canonical import Canonicaliser, dying_order_observable
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import FULL, OBLIGATIONS
-from nfct_spec.models.registry import successors
+from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import State, evolve, initial_state
-from nfct_spec.spec.catalogue import CATALOGUE
+from nfct_spec.spec.catalogue import CATALOGUE, Property
 from nfct_spec.spec.fairness import HELD, LIVENESS, obligation_broken
 
 
@@ -69,6 +69,54 @@ def _crowded_states(config: Config, walks: int = 200, length: int = 40) -> list[
     return list(found)
 
 
+Successors = list[tuple[Step, State]]
+
+
+def _alike_to_the_safety_searches(
+    config: Config,
+    state: State,
+    other: State,
+    mine: Successors,
+    theirs: Successors,
+    props: list[Property],
+) -> None:
+    """`state` and its reordering `other` (with their successors) take the same steps to
+    successors equal once their dying lists are sorted, and every entry of `props` judges
+    them, and each step, the same."""
+    assert [step for step, _ in mine] == [step for step, _ in theirs]
+    for (step, post), (_, moved) in zip(mine, theirs, strict=True):
+        assert _sorted_dying(post) == _sorted_dying(moved), step
+        for prop in props:
+            if prop.on_transitions:
+                assert finding_on_step(prop, config, state, step, post) == finding_on_step(
+                    prop, config, other, step, moved
+                ), prop.id
+    for prop in props:
+        if not prop.on_transitions:
+            assert finding_in_state(prop, config, state) == finding_in_state(prop, config, other), (
+                prop.id
+            )
+
+
+def _alike_to_the_liveness_search(
+    config: Config, state: State, other: State, mine: Successors, theirs: Successors
+) -> None:
+    """What the liveness search on the symmetry-reduced graph reads is the same for `state` and
+    its reordering `other`: the conntracks each liveness entry follows (as a set:
+    `destroy-eventually` lists them in dying-list order), whether each fairness set's
+    assumptions hold, the fairness instances enabled with a step that changes the state, and
+    which steps break an obligation."""
+    for prop_id in LIVENESS:
+        assert set(HELD[prop_id](state)) == set(HELD[prop_id](other)), prop_id
+    for fairness in [FULL_FAIRNESS, *weaker_fairness_sets()]:
+        assert assumed(config, state, fairness) == assumed(config, other, fairness)
+        assert fair_units(config, state, fairness) == fair_units(config, other, fairness)
+    for (step, post), (_, moved) in zip(mine, theirs, strict=True):
+        assert obligation_broken(config, state, step, post) == obligation_broken(
+            config, other, step, moved
+        ), step
+
+
 @pytest.mark.parametrize(
     ("changes", "walks", "least"),
     [({}, 200, 100), ({"netns_exit": True}, 200, 100), ({"granularity": "smp"}, 1000, 20)],
@@ -86,23 +134,11 @@ def test_reordering_the_dying_list_changes_no_step_and_no_finding(
     crowded = _crowded_states(config, walks, length=80 if walks > 200 else 40)
     assert len(crowded) >= least, "the config puts several conntracks on the dying list"
     props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
-    on_states = [p for p in props if not p.on_transitions]
-    on_steps = [p for p in props if p.on_transitions]
     for state in crowded:
         mine = list(successors(config, state))
         for other in _reorderings(state):
             theirs = list(successors(config, other))
-            assert [step for step, _ in mine] == [step for step, _ in theirs]
-            for (step, post), (_, moved) in zip(mine, theirs, strict=True):
-                assert _sorted_dying(post) == _sorted_dying(moved), step
-                for prop in on_steps:
-                    assert finding_on_step(prop, config, state, step, post) == finding_on_step(
-                        prop, config, other, step, moved
-                    ), prop.id
-            for prop in on_states:
-                assert finding_in_state(prop, config, state) == finding_in_state(
-                    prop, config, other
-                ), prop.id
+            _alike_to_the_safety_searches(config, state, other, mine, theirs, props)
 
 
 def test_reordering_the_dying_list_on_every_state_of_a_search() -> None:
@@ -123,54 +159,26 @@ def test_reordering_the_dying_list_on_every_state_of_a_search() -> None:
         mine = list(successors(config, state))
         for other in _reorderings(state):
             theirs = list(successors(config, other))
-            assert [step for step, _ in mine] == [step for step, _ in theirs]
-            for (step, post), (_, moved) in zip(mine, theirs, strict=True):
-                assert _sorted_dying(post) == _sorted_dying(moved), step
-                assert obligation_broken(config, state, step, post) == obligation_broken(
-                    config, other, step, moved
-                ), step
-                for prop in on_steps:
-                    assert finding_on_step(prop, config, state, step, post) == finding_on_step(
-                        prop, config, other, step, moved
-                    ), prop.id
-            for prop in on_states:
-                assert finding_in_state(prop, config, state) == finding_in_state(
-                    prop, config, other
-                ), prop.id
-            for fairness in [FULL_FAIRNESS, *weaker_fairness_sets()]:
-                assert assumed(config, state, fairness) == assumed(config, other, fairness)
-                assert fair_units(config, state, fairness) == fair_units(config, other, fairness)
-            for prop_id in LIVENESS:
-                assert set(HELD[prop_id](state)) == set(HELD[prop_id](other)), prop_id
+            _alike_to_the_safety_searches(config, state, other, mine, theirs, props)
+            _alike_to_the_liveness_search(config, state, other, mine, theirs)
 
 
 @pytest.mark.parametrize("changes", [{}, {"netns_exit": True}], ids=["plain", "netns-exit"])
 def test_reordering_the_dying_list_changes_no_liveness_judgement(
     changes: dict[str, object],
 ) -> None:
-    """What the liveness search on the symmetry-reduced graph reads, on every crowded state of
-    the walks (granularity atomic, the only one it handles): the conntracks each liveness
-    entry follows (as a set: `destroy-eventually` lists them in dying-list order), whether
-    each fairness set's assumptions hold, the fairness instances enabled with a step that
-    changes the state, and which steps break an obligation, all the same for every reordering
-    of the dying list (`lasso_sym` merges these states)."""
+    """What the liveness search on the symmetry-reduced graph reads
+    (`_alike_to_the_liveness_search`), on every crowded state of the walks (granularity atomic,
+    the only one it handles), is the same for every reordering of the dying list (`lasso_sym`
+    merges these states)."""
     config = _crowded(**changes)
     crowded = _crowded_states(config)
     assert len(crowded) >= 100, "the config puts several conntracks on the dying list"
-    sets = [FULL_FAIRNESS, *weaker_fairness_sets()]
     for state in crowded:
         mine = list(successors(config, state))
         for other in _reorderings(state):
-            for prop_id in LIVENESS:
-                assert set(HELD[prop_id](state)) == set(HELD[prop_id](other)), prop_id
-            for fairness in sets:
-                assert assumed(config, state, fairness) == assumed(config, other, fairness)
-                assert fair_units(config, state, fairness) == fair_units(config, other, fairness)
             theirs = list(successors(config, other))
-            for (step, post), (_, moved) in zip(mine, theirs, strict=True):
-                assert obligation_broken(config, state, step, post) == obligation_broken(
-                    config, other, step, moved
-                ), step
+            _alike_to_the_liveness_search(config, state, other, mine, theirs)
 
 
 def test_the_liveness_quotient_merges_orders_only_where_nothing_reads_them() -> None:
