@@ -30,7 +30,10 @@ from nfct_spec.models.netlink import ctnetlink_expect_event
 from nfct_spec.models.redelivery import nf_ct_delete
 from nfct_spec.models.state import (
     CRASH_DEADLOCK_CONNTRACK_LOCK,
+    CT_ASSURED,
+    CT_TIMER,
     EXPECT_MESSAGE,
+    K_CT_COUNT,
     NO_TIMER,
     Conntrack,
     State,
@@ -39,6 +42,8 @@ from nfct_spec.models.state import (
     new_state,
     set_at,
     set_ct,
+    set_field,
+    set_fields,
     with_ct,
     with_kernel,
     without,
@@ -79,7 +84,7 @@ def death_by_timeout_now(config: Config, state: State, slot: int) -> State:
     ct = state.ct(slot)
     assert ct is not None
     state = note_death(state, slot)
-    state = set_ct(state, slot, evolve(ct, timer=NO_TIMER))
+    state = set_ct(state, slot, set_field(ct, CT_TIMER, NO_TIMER))
     if config.delete_test_and_set_dying:
         # nf_ct_delete() with the guard of the timer removal: DYING before the report.
         state = set_dying_bit(state, slot)
@@ -104,7 +109,7 @@ def death_by_event(config: Config, state: State, slot: int) -> State | None:
     ct = state.ct(slot)
     if ct is None or slot not in state.kernel.dying or ct.timer == NO_TIMER:
         return None
-    state = set_ct(state, slot, evolve(ct, timer=NO_TIMER))
+    state = set_ct(state, slot, set_field(ct, CT_TIMER, NO_TIMER))
     state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
     if ret < 0:
         return arm_retry_timer(state, slot)
@@ -145,7 +150,7 @@ def nf_ct_release_dying_list(config: Config, state: State) -> State | None:
         ct = state.ct(slot)
         if ct is None or ct.timer == NO_TIMER:
             continue
-        state = set_ct(state, slot, evolve(ct, timer=NO_TIMER))
+        state = set_ct(state, slot, set_field(ct, CT_TIMER, NO_TIMER))
         state, ret = nf_conntrack_eventmask_report(config, state, slot, IPCT_DESTROY, 0, False)
         if ret < 0:
             state = arm_retry_timer(state, slot)
@@ -245,7 +250,7 @@ def nf_conntrack_in(
             other = state.kernel.cts[u]
             if other is not None and other.flow == flow:
                 return None
-        kernel = evolve(state.kernel, ct_count=state.kernel.ct_count + 1)
+        kernel = set_field(state.kernel, K_CT_COUNT, state.kernel.ct_count + 1)
         limit = config.nf_conntrack_max
         if limit and kernel.ct_count > limit:
             return with_kernel(state, evolve(kernel, alloc_pending=flow, alloc_slot=slot))
@@ -260,7 +265,7 @@ def nf_conntrack_in(
     # __nf_ct_refresh_acct(): mod_timer_pending(), so a timer that is not pending (its
     # handler is running on another CPU, granularity smp) stays so.
     timer = config.ct_timeout if ct.timer != NO_TIMER else NO_TIMER
-    ct = evolve(ct, timer=timer, assured=ct.assured or packet == "assure")
+    ct = set_fields(ct, CT_TIMER, timer, CT_ASSURED, ct.assured or packet == "assure")
     state = set_ct(state, hashed, ct)
     state = nf_conntrack_event_cache(state, hashed, bits)
     return nf_ct_deliver_cached_events(config, state, hashed)
@@ -337,7 +342,7 @@ def __nf_conntrack_confirm(config: Config, state: State, slot: int) -> State | N
         unconfirmed=without(state.kernel.unconfirmed, slot),
         hash=insert_sorted(state.kernel.hash, slot),
     )
-    kernel = with_ct(kernel, slot, evolve(ct, timer=config.ct_timeout))
+    kernel = with_ct(kernel, slot, set_field(ct, CT_TIMER, config.ct_timeout))
     return nf_ct_deliver_cached_events(config, with_kernel(state, kernel), slot)
 
 

@@ -21,7 +21,13 @@ from nfct_spec.models.lists import (
     set_dying_bit,
 )
 from nfct_spec.models.redelivery import nf_ct_delete
-from nfct_spec.models.state import NO_TIMER, State, evolve, set_ct
+from nfct_spec.models.state import (
+    CT_TIMER,
+    NO_TIMER,
+    State,
+    set_ct,
+    set_field,
+)
 from nfct_spec.models.variants import variant_of
 
 
@@ -79,7 +85,7 @@ def ctnetlink_del_conntrack(
     )
     ct = state.ct(slot)
     assert ct is not None
-    state = set_ct(state, slot, evolve(ct, timer=NO_TIMER))
+    state = set_ct(state, slot, set_field(ct, CT_TIMER, NO_TIMER))
     if ret < 0 and variant_of(config.variant).reliable:
         state = nf_ct_delete_from_lists(state, slot)
         return nf_ct_insert_dying_list(state, slot)

@@ -16,12 +16,15 @@ from nfct_spec.models.bits import IPCT_DESTROY
 from nfct_spec.models.config import Config
 from nfct_spec.models.netlink import ctnetlink_conntrack_event
 from nfct_spec.models.state import (
+    CT_CACHE,
+    CT_MISSED,
+    CT_PID,
     Conntrack,
     State,
-    evolve,
     new_message,
     new_state,
     set_ct,
+    set_field,
     with_ct,
 )
 from nfct_spec.models.variants import variant_of
@@ -32,7 +35,7 @@ def nf_conntrack_event_cache(state: State, slot: int, bits: int) -> State:
     ct = state.ct(slot)
     if ct is None or not ct.ecache or not bits:
         return state
-    kernel = with_ct(state.kernel, slot, evolve(ct, cache=ct.cache | bits))
+    kernel = with_ct(state.kernel, slot, set_field(ct, CT_CACHE, ct.cache | bits))
     return new_state(kernel, observers.raised(state.ghost, slot, bits))
 
 
@@ -104,11 +107,11 @@ def nf_conntrack_eventmask_report(
     if ret < 0:
         remember = eventmask & IPCT_DESTROY and ct.pid == 0 and portid != 0
         if remember:
-            ct = evolve(ct, pid=portid)
+            ct = set_field(ct, CT_PID, portid)
         if variant.single_winner_delete or not remember:
-            ct = evolve(ct, missed=ct.missed | eventmask)
+            ct = set_field(ct, CT_MISSED, ct.missed | eventmask)
     elif missed:
-        ct = evolve(ct, missed=ct.missed & ~missed)
+        ct = set_field(ct, CT_MISSED, ct.missed & ~missed)
     return set_ct(state, slot, ct), ret
 
 
@@ -124,7 +127,7 @@ def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> Stat
     if ct is None or not ct.ecache or no_event_cb(config, state):
         return state
     events = ct.cache
-    ct = evolve(ct, cache=0)
+    ct = set_field(ct, CT_CACHE, 0)
     state = set_ct(state, slot, ct)
     retry = variant_of(config.variant).missed_every_packet and ct.missed
     if not _confirmed(state, slot) or ct.dying or not (events or retry):
@@ -137,7 +140,7 @@ def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> Stat
     ct = state.ct(slot)
     assert ct is not None
     if ret < 0:
-        ct = evolve(ct, missed=ct.missed | events)
+        ct = set_field(ct, CT_MISSED, ct.missed | events)
     elif missed:
-        ct = evolve(ct, missed=ct.missed & ~missed)
+        ct = set_field(ct, CT_MISSED, ct.missed & ~missed)
     return set_ct(state, slot, ct)

@@ -12,13 +12,19 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.core import death_by_timeout_now
 from nfct_spec.models.redelivery import nf_ct_delete
 from nfct_spec.models.state import (
+    CT_TIMER,
+    K_SOCKETS,
     NO_TIMER,
+    SOCK_CONGESTED,
+    SOCK_QUEUE,
+    SOCK_SK_ERR,
     Kernel,
     Socket,
     State,
     evolve,
     new_state,
     set_at,
+    set_field,
     with_kernel,
 )
 from nfct_spec.models.variants import variant_of
@@ -45,15 +51,15 @@ def env_recv(config: Config, state: State, listener: str) -> State | None:
         return None
     ghost = state.ghost
     if sock.sk_err:
-        sock = evolve(sock, sk_err=False)
+        sock = set_field(sock, SOCK_SK_ERR, False)
     else:
         msg, rest = sock.queue[0], sock.queue[1:]
-        sock = evolve(sock, queue=rest)
+        sock = set_field(sock, SOCK_QUEUE, rest)
         if not msg.expect and ghost.level:
             ghost = observers.read(ghost, i, msg.uid, msg.bits)
     if not sock.queue:
-        sock = evolve(sock, congested=False)
-    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
+        sock = set_field(sock, SOCK_CONGESTED, False)
+    kernel = set_field(state.kernel, K_SOCKETS, set_at(state.kernel.sockets, i, sock))
     return new_state(kernel, _collect(kernel, ghost))
 
 
@@ -146,7 +152,7 @@ def env_tick(config: Config, state: State) -> State | None:
     if not counting or due:
         return None
     cts = tuple(
-        evolve(ct, timer=ct.timer - 1)
+        set_field(ct, CT_TIMER, ct.timer - 1)
         if ct is not None and ct.timer > 0 and slot not in still
         else ct
         for slot, ct in enumerate(kernel.cts)

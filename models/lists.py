@@ -15,12 +15,16 @@ from nfct_spec.models.state import (
     CRASH_FREED_LINKED,
     CRASH_MOD_ZERO,
     CRASH_USE_AFTER_FREE,
+    CT_DYING,
+    CT_TIMER,
+    K_DYING,
     NO_TIMER,
     State,
     evolve,
     new_state,
     set_at,
     set_ct,
+    set_field,
     with_ct,
     with_kernel,
     without,
@@ -99,7 +103,7 @@ def nf_ct_insert_dying_list(state: State, slot: int) -> State:
     division by zero in the kernel: the model enters the crashed state with the conntrack on the
     dying list and no timer.
     """
-    kernel = evolve(state.kernel, dying=(slot, *state.kernel.dying))
+    kernel = set_field(state.kernel, K_DYING, (slot, *state.kernel.dying))
     state = with_kernel(state, kernel)
     return arm_retry_timer(state, slot)
 
@@ -117,7 +121,7 @@ def nf_ct_dying_list_add(config: Config, state: State, slot: int) -> State:
     """
     if not config.retry_by_worker:
         return nf_ct_insert_dying_list(state, slot)
-    kernel = evolve(state.kernel, dying=(slot, *state.kernel.dying))
+    kernel = set_field(state.kernel, K_DYING, (slot, *state.kernel.dying))
     if kernel.worker < 0:
         kernel = evolve(kernel, worker=config.worker_first_delay, dwork_pending=True)
     return with_kernel(state, kernel)
@@ -138,9 +142,9 @@ def arm_retry_timer(state: State, slot: int) -> State:
     ct = state.ct(slot)
     assert ct is not None
     if state.kernel.events_retry_timeout <= 0:
-        kernel = with_ct(state.kernel, slot, evolve(ct, timer=NO_TIMER))
+        kernel = with_ct(state.kernel, slot, set_field(ct, CT_TIMER, NO_TIMER))
         return with_kernel(state, evolve(kernel, crashed=CRASH_MOD_ZERO))
-    ct = evolve(ct, timer=state.kernel.events_retry_timeout - 1)
+    ct = set_field(ct, CT_TIMER, state.kernel.events_retry_timeout - 1)
     return set_ct(state, slot, ct)
 
 
@@ -149,11 +153,11 @@ def note_death(state: State, slot: int) -> State:
     ct = state.ct(slot)
     if ct is None or not state.ghost.level:
         return state
-    return evolve(state, ghost=observers.died(state.ghost, slot, ct.ecache))
+    return new_state(state.kernel, observers.died(state.ghost, slot, ct.ecache))
 
 
 def set_dying_bit(state: State, slot: int) -> State:
     """set_bit(IPS_DYING_BIT, &ct->status): no more events will be sent for it."""
     ct = state.ct(slot)
     assert ct is not None
-    return set_ct(state, slot, evolve(ct, dying=True))
+    return set_ct(state, slot, set_field(ct, CT_DYING, True))

@@ -18,6 +18,11 @@ from nfct_spec.models.bits import GROUP_EXPECT, ct_group
 from nfct_spec.models.config import Config
 from nfct_spec.models.state import (
     DROPS_CAP,
+    K_SOCKETS,
+    SOCK_CONGESTED,
+    SOCK_DROPS,
+    SOCK_QUEUE,
+    SOCK_SK_ERR,
     Kernel,
     Message,
     Socket,
@@ -25,6 +30,8 @@ from nfct_spec.models.state import (
     evolve,
     new_state,
     set_at,
+    set_field,
+    set_fields,
     with_kernel,
 )
 from nfct_spec.models.variants import variant_of
@@ -50,9 +57,9 @@ def _overrun(config: Config, state: State, i: int, msg: Message) -> State:
     sock = state.kernel.sockets[i]
     listener = config.listeners[i]
     if not listener.no_enobufs and not sock.congested:
-        sock = evolve(sock, congested=True, sk_err=True)
-    sock = evolve(sock, drops=min(sock.drops + 1, DROPS_CAP))
-    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
+        sock = set_fields(sock, SOCK_CONGESTED, True, SOCK_SK_ERR, True)
+    sock = set_field(sock, SOCK_DROPS, min(sock.drops + 1, DROPS_CAP))
+    kernel = set_field(state.kernel, K_SOCKETS, set_at(state.kernel.sockets, i, sock))
     ghost = state.ghost
     if msg.expect:
         if listener.broadcast_error:
@@ -69,8 +76,8 @@ def _accepts(config: Config, sock: Socket, i: int) -> bool:
 
 def _queue(state: State, i: int, msg: Message) -> State:
     sock = state.kernel.sockets[i]
-    sock = evolve(sock, queue=(*sock.queue, msg))
-    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, sock))
+    sock = set_field(sock, SOCK_QUEUE, (*sock.queue, msg))
+    kernel = set_field(state.kernel, K_SOCKETS, set_at(state.kernel.sockets, i, sock))
     ghost = state.ghost
     if not msg.expect:
         ghost = observers.queued(ghost, i, msg.uid, msg.bits)

@@ -31,11 +31,11 @@ Records are kept sorted by `uid`, an instance number that the explorer renumbers
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW, IPCT_STATUS
 from nfct_spec.models.frozen import evolve as replace
-from nfct_spec.models.frozen import register
+from nfct_spec.models.frozen import position, register, set_field, set_fields
 
 if TYPE_CHECKING:
     from nfct_spec.models.config import Config
@@ -178,6 +178,19 @@ class Ghost(NamedTuple):
 
 NO_PREVIOUS = (-1, 0)
 
+_GENERATED: Final = position(Record, "generated")
+_PENDING: Final = position(Record, "pending")
+_REPORTING: Final = position(Record, "reporting")
+_DIED: Final = position(Record, "died")
+_LIVE: Final = position(Record, "live")
+_SEEN: Final = position(Record, "seen")
+_NEXT_UID: Final = position(Ghost, "next_uid")
+_RECORDS: Final = position(Ghost, "records")
+_DEATHS: Final = position(Ghost, "deaths")
+_FREED: Final = position(Ghost, "freed")
+"""The positions of the fields written on every step (`set_field`, one copy without
+`replace`'s keyword dict)."""
+
 
 def initial_ghost(config: Config, level: int) -> Ghost:
     """The ghost after boot: no instance yet."""
@@ -202,11 +215,11 @@ def live_index(ghost: Ghost, slot: int) -> int:
 
 def _put(ghost: Ghost, index: int, record: Record) -> Ghost:
     records = ghost.records
-    return replace(ghost, records=(*records[:index], record, *records[index + 1 :]))
+    return set_field(ghost, _RECORDS, (*records[:index], record, *records[index + 1 :]))
 
 
 def _seen_put(record: Record, i: int, seen: Seen) -> Record:
-    return replace(record, seen=(*record.seen[:i], seen, *record.seen[i + 1 :]))
+    return set_field(record, _SEEN, (*record.seen[:i], seen, *record.seen[i + 1 :]))
 
 
 def allocated(ghost: Ghost, slot: int, flow: int, open_sockets: Sequence[bool]) -> Ghost:
@@ -226,7 +239,7 @@ def allocated(ghost: Ghost, slot: int, flow: int, open_sockets: Sequence[bool]) 
         uid, next_uid = slot, ghost.next_uid
     record = Record(uid=uid, slot=slot, flow=flow, seen=seen)
     records = tuple(sorted((*ghost.records, record)))
-    return replace(ghost, next_uid=next_uid, records=records)
+    return set_fields(ghost, _NEXT_UID, next_uid, _RECORDS, records)
 
 
 def raised(ghost: Ghost, slot: int, bits: int) -> Ghost:
@@ -238,7 +251,7 @@ def raised(ghost: Ghost, slot: int, bits: int) -> Ghost:
     return _put(
         ghost,
         index,
-        replace(record, generated=record.generated | bits, pending=record.pending | bits),
+        set_fields(record, _GENERATED, record.generated | bits, _PENDING, record.pending | bits),
     )
 
 
@@ -250,7 +263,7 @@ def delivered(ghost: Ghost, slot: int, bits: int) -> Ghost:
     record = ghost.records[index]
     if not record.pending & bits:
         return ghost
-    return _put(ghost, index, replace(record, pending=record.pending & ~bits))
+    return _put(ghost, index, set_field(record, _PENDING, record.pending & ~bits))
 
 
 def reporting(ghost: Ghost, slot: int) -> Ghost:
@@ -258,7 +271,7 @@ def reporting(ghost: Ghost, slot: int) -> Ghost:
     index = live_index(ghost, slot)
     if index < 0 or ghost.records[index].reporting:
         return ghost
-    return _put(ghost, index, replace(ghost.records[index], reporting=True))
+    return _put(ghost, index, set_field(ghost.records[index], _REPORTING, True))
 
 
 def died(ghost: Ghost, slot: int, ecache: bool) -> Ghost:
@@ -267,10 +280,10 @@ def died(ghost: Ghost, slot: int, ecache: bool) -> Ghost:
     index = live_index(ghost, slot)
     if index < 0 or ghost.records[index].died:
         return ghost
-    record = replace(ghost.records[index], died=True)
+    record = set_field(ghost.records[index], _DIED, True)
     ghost = _put(ghost, index, record)
     if ghost.level & RECEIPTS:
-        ghost = replace(ghost, deaths=(*ghost.deaths, record.uid))
+        ghost = set_field(ghost, _DEATHS, (*ghost.deaths, record.uid))
     return raised(ghost, slot, IPCT_DESTROY) if ecache else ghost
 
 
@@ -373,14 +386,14 @@ def freed(ghost: Ghost, slot: int, referenced: Sequence[frozenset[int]]) -> Ghos
     index = live_index(ghost, slot)
     if index < 0:
         return ghost
-    record = replace(ghost.records[index], live=False)
+    record = set_field(ghost.records[index], _LIVE, False)
     if ghost.level & IDS:
         readers = sum(1 << i for i, s in enumerate(record.seen) if s.got)
         ghost = replace(
             ghost,
             previous=(*ghost.previous[:slot], (record.flow, readers), *ghost.previous[slot + 1 :]),
         )
-    ghost = replace(ghost, freed=(*ghost.freed, record))
+    ghost = set_field(ghost, _FREED, (*ghost.freed, record))
     if ghost.level & HISTORY:
         return _put(ghost, index, record)
     if ghost.level & RECEIPTS and any(record.uid in queued for queued in referenced):
@@ -390,7 +403,7 @@ def freed(ghost: Ghost, slot: int, referenced: Sequence[frozenset[int]]) -> Ghos
 
 def settle(ghost: Ghost) -> Ghost:
     """The ghost at the start of a step: the records freed by the previous step are gone."""
-    return replace(ghost, freed=()) if ghost.freed else ghost
+    return set_field(ghost, _FREED, ()) if ghost.freed else ghost
 
 
 def _strip(record: Record, referenced: Sequence[frozenset[int]]) -> Record:
@@ -424,10 +437,12 @@ def collect(ghost: Ghost, referenced: Sequence[frozenset[int]]) -> Ghost:
 
 
 def _drop(ghost: Ghost, uids: set[int]) -> Ghost:
-    return replace(
+    return set_fields(
         ghost,
-        records=tuple(r for r in ghost.records if r.uid not in uids),
-        deaths=tuple(u for u in ghost.deaths if u not in uids),
+        _RECORDS,
+        tuple(r for r in ghost.records if r.uid not in uids),
+        _DEATHS,
+        tuple(u for u in ghost.deaths if u not in uids),
     )
 
 

@@ -19,10 +19,10 @@ conntrack once no property can still fail on it.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from nfct_spec.models.config import Config
-from nfct_spec.models.frozen import TUPLE_NEW, evolve, register
+from nfct_spec.models.frozen import TUPLE_NEW, evolve, position, register, set_field, set_fields
 from nfct_spec.models.observers import FULL, Ghost, Record, initial_ghost
 
 __all__ = [
@@ -33,11 +33,25 @@ __all__ = [
     "CRASH_MOD_ZERO",
     "CRASH_TIMER_PENDING",
     "CRASH_USE_AFTER_FREE",
+    "CT_ASSURED",
+    "CT_CACHE",
+    "CT_DYING",
+    "CT_MISSED",
+    "CT_PID",
+    "CT_TIMER",
     "DEADLOCK",
     "DEADLOCK_DYING_LOCK",
     "DROPS_CAP",
     "EXPECT_MESSAGE",
+    "K_CTS",
+    "K_CT_COUNT",
+    "K_DYING",
+    "K_SOCKETS",
     "NO_TIMER",
+    "SOCK_CONGESTED",
+    "SOCK_DROPS",
+    "SOCK_QUEUE",
+    "SOCK_SK_ERR",
     "Call",
     "Conntrack",
     "Ghost",
@@ -55,6 +69,8 @@ __all__ = [
     "new_state",
     "set_at",
     "set_ct",
+    "set_field",
+    "set_fields",
     "with_ct",
     "with_kernel",
     "without",
@@ -266,6 +282,24 @@ class State(NamedTuple):
         return None
 
 
+CT_ASSURED: Final = position(Conntrack, "assured")
+CT_CACHE: Final = position(Conntrack, "cache")
+CT_DYING: Final = position(Conntrack, "dying")
+CT_MISSED: Final = position(Conntrack, "missed")
+CT_PID: Final = position(Conntrack, "pid")
+CT_TIMER: Final = position(Conntrack, "timer")
+SOCK_CONGESTED: Final = position(Socket, "congested")
+SOCK_DROPS: Final = position(Socket, "drops")
+SOCK_QUEUE: Final = position(Socket, "queue")
+SOCK_SK_ERR: Final = position(Socket, "sk_err")
+K_CTS: Final = position(Kernel, "cts")
+K_CT_COUNT: Final = position(Kernel, "ct_count")
+K_DYING: Final = position(Kernel, "dying")
+K_SOCKETS: Final = position(Kernel, "sockets")
+"""The positions of the fields the model's hot paths write with `set_field` (one copy of the
+record, without `evolve`'s keyword dict)."""
+
+
 def new_state(kernel: Kernel, ghost: Ghost) -> State:
     """`State(kernel, ghost)`, built directly: a NamedTuple class call runs the `__new__` that
     `collections.namedtuple` generates in Python, about twice the cost of this, and the model
@@ -302,17 +336,9 @@ def with_kernel(state: State, kernel: Kernel) -> State:
     return new_state(kernel, state.ghost)
 
 
-_CTS = Kernel._fields.index("cts")
-"""Where `Kernel.cts` sits in the record (`with_ct` builds the kernel by position)."""
-
-
 def with_ct(kernel: Kernel, slot: int, ct: Conntrack | None) -> Kernel:
-    """The kernel with slot `slot` holding `ct` (None frees it). Built by position, as
-    `evolve` does, without its keyword dict."""
-    values: list[Any] = list(kernel)
-    values[_CTS] = set_at(kernel.cts, slot, ct)
-    result: Kernel = TUPLE_NEW(Kernel, values)
-    return result
+    """The kernel with slot `slot` holding `ct` (None frees it)."""
+    return set_field(kernel, K_CTS, set_at(kernel.cts, slot, ct))
 
 
 def set_ct(state: State, slot: int, ct: Conntrack | None) -> State:

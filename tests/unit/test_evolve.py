@@ -1,4 +1,5 @@
-"""`evolve` is NamedTuple._replace() for the state records, only faster."""
+"""`evolve` is NamedTuple._replace() for the state records, only faster; `set_field` and
+`set_fields` are the same by position, and the positions the model names are its fields'."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from nfct_spec.models import observers, state
+from nfct_spec.models.frozen import position, set_field, set_fields
 from nfct_spec.models.observers import FULL, Record, Seen
 from nfct_spec.models.state import Conntrack, Ghost, Kernel, Message, Socket, State, evolve
 
@@ -57,3 +60,42 @@ def test_evolve_refuses_an_unknown_field_and_keeps_records_immutable(obj: Any) -
 def test_evolve_refuses_a_class_that_is_not_registered() -> None:
     with pytest.raises(KeyError):
         evolve((1, 2), x=1)
+
+
+@pytest.mark.parametrize("obj", SAMPLES, ids=lambda o: type(o).__name__)
+def test_set_field_and_set_fields_are_evolve_by_position(obj: Any) -> None:
+    names = type(obj)._fields
+    for name in names:
+        at = position(type(obj), name)
+        assert names[at] == name
+        new = set_field(obj, at, ("changed", name))
+        assert new == evolve(obj, **{name: ("changed", name)}) and type(new) is type(obj)
+    first, last = names[0], names[-1]
+    both = set_fields(obj, position(type(obj), first), 1, position(type(obj), last), 2)
+    assert both == evolve(obj, **{first: 1, last: 2}) and type(both) is type(obj)
+
+
+def test_position_refuses_an_unknown_field() -> None:
+    with pytest.raises(TypeError, match="no field 'no_such_field'"):
+        position(Conntrack, "no_such_field")
+
+
+@pytest.mark.parametrize("module", [state, observers], ids=lambda m: m.__name__)
+def test_the_positions_the_model_writes_name_the_fields_they_are_called_after(module: Any) -> None:
+    """Each position constant (`CT_TIMER`, `_RECORDS`, ...) is the position of the field its
+    name ends with, in the class its prefix stands for: a field added or moved later cannot
+    leave a hot path writing the wrong one."""
+    prefixes = {"CT": Conntrack, "SOCK": Socket, "K": Kernel}
+    checked = 0
+    for name, value in vars(module).items():
+        if module is state and name.split("_")[0] in prefixes:
+            cls = prefixes[name.split("_")[0]]
+            field = name.split("_", 1)[1].lower()
+            assert isinstance(value, int) and cls._fields[value] == field, name
+            checked += 1
+        elif module is observers and name.startswith("_") and name.isupper():
+            field = name[1:].lower()
+            owners = [c for c in (observers.Record, observers.Ghost) if field in c._fields]
+            assert len(owners) == 1 and owners[0]._fields[value] == field, name
+            checked += 1
+    assert checked >= 10
