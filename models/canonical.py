@@ -57,14 +57,23 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import replace as dataclass_replace
+from typing import Any
 
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW
 from nfct_spec.models.config import Config
+from nfct_spec.models.frozen import TUPLE_NEW, set_field, set_fields
 from nfct_spec.models.frozen import evolve as replace
 from nfct_spec.models.observers import (
     BITS,
     DUPS,
     FULL,
+    GHOST_DEATHS,
+    GHOST_EXP_LOST,
+    GHOST_FREED,
+    GHOST_LEVEL,
+    GHOST_NEXT_UID,
+    GHOST_PREVIOUS,
+    GHOST_RECORDS,
     HISTORY,
     IDS,
     KERNEL,
@@ -72,6 +81,11 @@ from nfct_spec.models.observers import (
     NO_PREVIOUS,
     OBLIGATIONS,
     ORDER,
+    REC_FLOW,
+    REC_GENERATED,
+    REC_SEEN,
+    REC_SLOT,
+    REC_UID,
     RECEIPTS,
     Ghost,
     Record,
@@ -79,7 +93,29 @@ from nfct_spec.models.observers import (
     kept_bits,
     settle,
 )
-from nfct_spec.models.state import Conntrack, Kernel, Message, Socket, State, evolve, new_state
+from nfct_spec.models.state import (
+    CT_FLOW,
+    K_ALLOC_PENDING,
+    K_ALLOC_SLOT,
+    K_CALLS,
+    K_CTS,
+    K_DYING,
+    K_HASH,
+    K_REFS,
+    K_SOCKETS,
+    K_UNCONFIRMED,
+    SOCK_DROPS,
+    SOCK_QUEUE,
+    Call,
+    Conntrack,
+    Kernel,
+    Message,
+    Socket,
+    State,
+    evolve,
+    new_message,
+    new_state,
+)
 from nfct_spec.models.variants import variant_of
 
 ANONYMOUS = Message(slot=-1, flow=-1, bits=0)
@@ -157,7 +193,7 @@ def _project_record(record: Record, level: int, lossy: Sequence[bool]) -> Record
     generated = record.generated if level & BITS else 0
     if generated == record.generated and seen == record.seen:
         return record
-    return replace(record, generated=generated, seen=seen)
+    return set_fields(record, REC_GENERATED, generated, REC_SEEN, seen)
 
 
 def project_ghost(ghost: Ghost, level: int, lossy: Sequence[bool]) -> Ghost:
@@ -167,18 +203,22 @@ def project_ghost(ghost: Ghost, level: int, lossy: Sequence[bool]) -> Ghost:
     dropped (`Seen.dropped`) is read only by `may-lose-without-be`, of such listeners only and
     of the DESTROY bit only, so the rest of it is forgotten at every level."""
     if level == KERNEL:
-        return ghost if ghost == Ghost(level=KERNEL) else Ghost(level=KERNEL)
-    records = tuple(
+        return ghost if ghost == KERNEL_GHOST else KERNEL_GHOST
+    values: list[Any] = list(ghost)
+    values[GHOST_LEVEL] = level
+    values[GHOST_RECORDS] = tuple(
         _project_record(r, level, lossy) for r in ghost.records if r.live or level & RECEIPTS
     )
-    return Ghost(
-        level=level,
-        next_uid=ghost.next_uid,
-        records=records,
-        deaths=ghost.deaths if level & RECEIPTS and level & ORDER else (),
-        exp_lost=ghost.exp_lost and bool(level & RECEIPTS),
-        previous=ghost.previous if level & IDS else (),
-    )
+    values[GHOST_DEATHS] = ghost.deaths if level & RECEIPTS and level & ORDER else ()
+    values[GHOST_EXP_LOST] = ghost.exp_lost and bool(level & RECEIPTS)
+    values[GHOST_PREVIOUS] = ghost.previous if level & IDS else ()
+    values[GHOST_FREED] = ()
+    projected: Ghost = TUPLE_NEW(Ghost, values)
+    return projected
+
+
+KERNEL_GHOST = Ghost(level=KERNEL)
+"""The ghost of a search that keeps no observer."""
 
 
 def _ct_key(
@@ -303,7 +343,9 @@ class Canonicaliser:
         kernel = state.kernel
         ghost = project_ghost(settle(state.ghost), level, self.lossy)
         if any(sock.drops for sock in kernel.sockets):
-            kernel = evolve(kernel, sockets=tuple(evolve(s, drops=0) for s in kernel.sockets))
+            kernel = set_field(
+                kernel, K_SOCKETS, tuple(set_field(s, SOCK_DROPS, 0) for s in kernel.sockets)
+            )
         if not level & RECEIPTS:
             kernel = _anonymise(kernel)
         elif not level & BITS:
@@ -323,7 +365,7 @@ class Canonicaliser:
         if not self.dying_order and len(kernel.dying) > 1:
             dying = tuple(sorted(kernel.dying))
             if dying != kernel.dying:
-                kernel = evolve(kernel, dying=dying)
+                kernel = set_field(kernel, K_DYING, dying)
         best = new_state(kernel, ghost)
         order: Sequence[int] = ()
         if self.orders:
@@ -426,10 +468,10 @@ def _anonymise(kernel: Kernel) -> Kernel:
     if all(m is ANONYMOUS for sock in kernel.sockets for m in sock.queue):
         return kernel
     sockets = tuple(
-        evolve(sock, queue=(ANONYMOUS,) * len(sock.queue)) if sock.queue else sock
+        set_field(sock, SOCK_QUEUE, (ANONYMOUS,) * len(sock.queue)) if sock.queue else sock
         for sock in kernel.sockets
     )
-    return evolve(kernel, sockets=sockets)
+    return set_field(kernel, K_SOCKETS, sockets)
 
 
 FORGETS_FREED = (RECEIPTS, RECEIPTS | NEWS, RECEIPTS | DUPS)
@@ -559,12 +601,7 @@ def _rename_message(
     the cycle collector frees (and a search pauses it)."""
     if m.slot < 0:
         return m
-    return evolve(
-        m,
-        slot=slot_map[m.slot],
-        flow=_flow(flow_map, m.flow),
-        uid=uid_map.get(m.uid, -1),
-    )
+    return new_message(slot_map[m.slot], _flow(flow_map, m.flow), m.bits, uid_map.get(m.uid, -1))
 
 
 def _rename(
@@ -574,34 +611,36 @@ def _rename(
     for old, ct in enumerate(kernel.cts):
         if ct is not None:
             flow = _flow(flow_map, ct.flow)
-            cts[slot_map[old]] = ct if flow == ct.flow else evolve(ct, flow=flow)
+            cts[slot_map[old]] = ct if flow == ct.flow else set_field(ct, CT_FLOW, flow)
 
-    sockets = tuple(
-        evolve(
-            sock, queue=tuple(_rename_message(m, slot_map, flow_map, uid_map) for m in sock.queue)
+    values: list[Any] = list(kernel)
+    values[K_CTS] = tuple(cts)
+    values[K_UNCONFIRMED] = tuple(sorted(slot_map[s] for s in kernel.unconfirmed))
+    values[K_HASH] = tuple(sorted(slot_map[s] for s in kernel.hash))
+    values[K_DYING] = tuple(slot_map[s] for s in kernel.dying)
+    values[K_SOCKETS] = tuple(
+        set_field(
+            sock,
+            SOCK_QUEUE,
+            tuple(_rename_message(m, slot_map, flow_map, uid_map) for m in sock.queue),
         )
         if sock.queue
         else sock
         for sock in kernel.sockets
     )
-    return evolve(
-        kernel,
-        cts=tuple(cts),
-        unconfirmed=tuple(sorted(slot_map[s] for s in kernel.unconfirmed)),
-        hash=tuple(sorted(slot_map[s] for s in kernel.hash)),
-        dying=tuple(slot_map[s] for s in kernel.dying),
-        sockets=sockets,
-        alloc_pending=_flow(flow_map, kernel.alloc_pending),
-        alloc_slot=slot_map[kernel.alloc_slot] if kernel.alloc_slot >= 0 else -1,
-        **_rename_smp(kernel, slot_map),
-    )
+    values[K_ALLOC_PENDING] = _flow(flow_map, kernel.alloc_pending)
+    values[K_ALLOC_SLOT] = slot_map[kernel.alloc_slot] if kernel.alloc_slot >= 0 else -1
+    if kernel.refs:
+        values[K_REFS], values[K_CALLS] = _rename_smp(kernel, slot_map)
+    renamed: Kernel = TUPLE_NEW(Kernel, values)
+    return renamed
 
 
-def _rename_smp(kernel: Kernel, slot_map: dict[int, int]) -> dict[str, object]:
-    """The smp fields renamed: each slot's reference count moves with it, and so does the slot
-    of each call in progress (the calls are kept sorted)."""
-    if not kernel.refs:
-        return {}
+def _rename_smp(
+    kernel: Kernel, slot_map: dict[int, int]
+) -> tuple[tuple[int, ...], tuple[Call, ...]]:
+    """The smp fields renamed (`refs`, `calls`): each slot's reference count moves with it, and
+    so does the slot of each call in progress (the calls are kept sorted)."""
     refs = [0] * len(kernel.refs)
     for old, count in enumerate(kernel.refs):
         refs[slot_map[old]] = count
@@ -611,7 +650,7 @@ def _rename_smp(kernel: Kernel, slot_map: dict[int, int]) -> dict[str, object]:
             for call in kernel.calls
         )
     )
-    return {"refs": tuple(refs), "calls": calls}
+    return tuple(refs), calls
 
 
 def _rename_ghost(
@@ -624,21 +663,34 @@ def _rename_ghost(
 ) -> Ghost:
     records = sorted(
         (
-            replace(r, uid=uid_map[r.uid], slot=slot_map[r.slot], flow=_flow(flow_map, r.flow))
+            _renamed_record(r, uid_map[r.uid], slot_map[r.slot], _flow(flow_map, r.flow))
             for r in ghost.records
         ),
-        key=lambda r: r.uid,
+        key=_uid,
     )
     previous = ghost.previous
     if previous:
         previous = tuple((_flow(flow_map, previous[old][0]), previous[old][1]) for old in order)
-    return replace(
-        ghost,
-        next_uid=next_uid,
-        records=tuple(records),
-        deaths=tuple(uid_map[u] for u in ghost.deaths),
-        previous=previous,
-    )
+    values: list[Any] = list(ghost)
+    values[GHOST_NEXT_UID] = next_uid
+    values[GHOST_RECORDS] = tuple(records)
+    values[GHOST_DEATHS] = tuple(uid_map[u] for u in ghost.deaths)
+    values[GHOST_PREVIOUS] = previous
+    renamed: Ghost = TUPLE_NEW(Ghost, values)
+    return renamed
+
+
+def _renamed_record(record: Record, uid: int, slot: int, flow: int) -> Record:
+    values: list[Any] = list(record)
+    values[REC_UID] = uid
+    values[REC_SLOT] = slot
+    values[REC_FLOW] = flow
+    renamed: Record = TUPLE_NEW(Record, values)
+    return renamed
+
+
+def _uid(record: Record) -> int:
+    return record.uid
 
 
 def relabel(state: State, slot_map: dict[int, int], flow_map: dict[int, int]) -> State:

@@ -178,18 +178,24 @@ class Ghost(NamedTuple):
 
 NO_PREVIOUS = (-1, 0)
 
-_GENERATED: Final = position(Record, "generated")
-_PENDING: Final = position(Record, "pending")
-_REPORTING: Final = position(Record, "reporting")
-_DIED: Final = position(Record, "died")
-_LIVE: Final = position(Record, "live")
-_SEEN: Final = position(Record, "seen")
-_NEXT_UID: Final = position(Ghost, "next_uid")
-_RECORDS: Final = position(Ghost, "records")
-_DEATHS: Final = position(Ghost, "deaths")
-_FREED: Final = position(Ghost, "freed")
-"""The positions of the fields written on every step (`set_field`, one copy without
-`replace`'s keyword dict)."""
+REC_UID: Final = position(Record, "uid")
+REC_SLOT: Final = position(Record, "slot")
+REC_FLOW: Final = position(Record, "flow")
+REC_GENERATED: Final = position(Record, "generated")
+REC_PENDING: Final = position(Record, "pending")
+REC_REPORTING: Final = position(Record, "reporting")
+REC_DIED: Final = position(Record, "died")
+REC_LIVE: Final = position(Record, "live")
+REC_SEEN: Final = position(Record, "seen")
+GHOST_NEXT_UID: Final = position(Ghost, "next_uid")
+GHOST_RECORDS: Final = position(Ghost, "records")
+GHOST_DEATHS: Final = position(Ghost, "deaths")
+GHOST_FREED: Final = position(Ghost, "freed")
+GHOST_LEVEL: Final = position(Ghost, "level")
+GHOST_EXP_LOST: Final = position(Ghost, "exp_lost")
+GHOST_PREVIOUS: Final = position(Ghost, "previous")
+"""The positions of the fields written on every step and by every canonical form (`set_field`,
+one copy without `replace`'s keyword dict)."""
 
 
 def initial_ghost(config: Config, level: int) -> Ghost:
@@ -215,11 +221,11 @@ def live_index(ghost: Ghost, slot: int) -> int:
 
 def _put(ghost: Ghost, index: int, record: Record) -> Ghost:
     records = ghost.records
-    return set_field(ghost, _RECORDS, (*records[:index], record, *records[index + 1 :]))
+    return set_field(ghost, GHOST_RECORDS, (*records[:index], record, *records[index + 1 :]))
 
 
 def _seen_put(record: Record, i: int, seen: Seen) -> Record:
-    return set_field(record, _SEEN, (*record.seen[:i], seen, *record.seen[i + 1 :]))
+    return set_field(record, REC_SEEN, (*record.seen[:i], seen, *record.seen[i + 1 :]))
 
 
 def allocated(ghost: Ghost, slot: int, flow: int, open_sockets: Sequence[bool]) -> Ghost:
@@ -239,7 +245,7 @@ def allocated(ghost: Ghost, slot: int, flow: int, open_sockets: Sequence[bool]) 
         uid, next_uid = slot, ghost.next_uid
     record = Record(uid=uid, slot=slot, flow=flow, seen=seen)
     records = tuple(sorted((*ghost.records, record)))
-    return set_fields(ghost, _NEXT_UID, next_uid, _RECORDS, records)
+    return set_fields(ghost, GHOST_NEXT_UID, next_uid, GHOST_RECORDS, records)
 
 
 def raised(ghost: Ghost, slot: int, bits: int) -> Ghost:
@@ -251,7 +257,9 @@ def raised(ghost: Ghost, slot: int, bits: int) -> Ghost:
     return _put(
         ghost,
         index,
-        set_fields(record, _GENERATED, record.generated | bits, _PENDING, record.pending | bits),
+        set_fields(
+            record, REC_GENERATED, record.generated | bits, REC_PENDING, record.pending | bits
+        ),
     )
 
 
@@ -263,7 +271,7 @@ def delivered(ghost: Ghost, slot: int, bits: int) -> Ghost:
     record = ghost.records[index]
     if not record.pending & bits:
         return ghost
-    return _put(ghost, index, set_field(record, _PENDING, record.pending & ~bits))
+    return _put(ghost, index, set_field(record, REC_PENDING, record.pending & ~bits))
 
 
 def reporting(ghost: Ghost, slot: int) -> Ghost:
@@ -271,7 +279,7 @@ def reporting(ghost: Ghost, slot: int) -> Ghost:
     index = live_index(ghost, slot)
     if index < 0 or ghost.records[index].reporting:
         return ghost
-    return _put(ghost, index, set_field(ghost.records[index], _REPORTING, True))
+    return _put(ghost, index, set_field(ghost.records[index], REC_REPORTING, True))
 
 
 def died(ghost: Ghost, slot: int, ecache: bool) -> Ghost:
@@ -280,10 +288,10 @@ def died(ghost: Ghost, slot: int, ecache: bool) -> Ghost:
     index = live_index(ghost, slot)
     if index < 0 or ghost.records[index].died:
         return ghost
-    record = set_field(ghost.records[index], _DIED, True)
+    record = set_field(ghost.records[index], REC_DIED, True)
     ghost = _put(ghost, index, record)
     if ghost.level & RECEIPTS:
-        ghost = set_field(ghost, _DEATHS, (*ghost.deaths, record.uid))
+        ghost = set_field(ghost, GHOST_DEATHS, (*ghost.deaths, record.uid))
     return raised(ghost, slot, IPCT_DESTROY) if ecache else ghost
 
 
@@ -386,14 +394,14 @@ def freed(ghost: Ghost, slot: int, referenced: Sequence[frozenset[int]]) -> Ghos
     index = live_index(ghost, slot)
     if index < 0:
         return ghost
-    record = set_field(ghost.records[index], _LIVE, False)
+    record = set_field(ghost.records[index], REC_LIVE, False)
     if ghost.level & IDS:
         readers = sum(1 << i for i, s in enumerate(record.seen) if s.got)
         ghost = replace(
             ghost,
             previous=(*ghost.previous[:slot], (record.flow, readers), *ghost.previous[slot + 1 :]),
         )
-    ghost = set_field(ghost, _FREED, (*ghost.freed, record))
+    ghost = set_field(ghost, GHOST_FREED, (*ghost.freed, record))
     if ghost.level & HISTORY:
         return _put(ghost, index, record)
     if ghost.level & RECEIPTS and any(record.uid in queued for queued in referenced):
@@ -403,7 +411,7 @@ def freed(ghost: Ghost, slot: int, referenced: Sequence[frozenset[int]]) -> Ghos
 
 def settle(ghost: Ghost) -> Ghost:
     """The ghost at the start of a step: the records freed by the previous step are gone."""
-    return set_field(ghost, _FREED, ()) if ghost.freed else ghost
+    return set_field(ghost, GHOST_FREED, ()) if ghost.freed else ghost
 
 
 def _strip(record: Record, referenced: Sequence[frozenset[int]]) -> Record:
@@ -439,9 +447,9 @@ def collect(ghost: Ghost, referenced: Sequence[frozenset[int]]) -> Ghost:
 def _drop(ghost: Ghost, uids: set[int]) -> Ghost:
     return set_fields(
         ghost,
-        _RECORDS,
+        GHOST_RECORDS,
         tuple(r for r in ghost.records if r.uid not in uids),
-        _DEATHS,
+        GHOST_DEATHS,
         tuple(u for u in ghost.deaths if u not in uids),
     )
 

@@ -36,6 +36,7 @@ __all__ = [
     "CT_ASSURED",
     "CT_CACHE",
     "CT_DYING",
+    "CT_FLOW",
     "CT_MISSED",
     "CT_PID",
     "CT_TIMER",
@@ -43,10 +44,16 @@ __all__ = [
     "DEADLOCK_DYING_LOCK",
     "DROPS_CAP",
     "EXPECT_MESSAGE",
+    "K_ALLOC_PENDING",
+    "K_ALLOC_SLOT",
+    "K_CALLS",
     "K_CTS",
     "K_CT_COUNT",
     "K_DYING",
+    "K_HASH",
+    "K_REFS",
     "K_SOCKETS",
+    "K_UNCONFIRMED",
     "NO_TIMER",
     "SOCK_CONGESTED",
     "SOCK_DROPS",
@@ -288,6 +295,7 @@ CT_DYING: Final = position(Conntrack, "dying")
 CT_MISSED: Final = position(Conntrack, "missed")
 CT_PID: Final = position(Conntrack, "pid")
 CT_TIMER: Final = position(Conntrack, "timer")
+CT_FLOW: Final = position(Conntrack, "flow")
 SOCK_CONGESTED: Final = position(Socket, "congested")
 SOCK_DROPS: Final = position(Socket, "drops")
 SOCK_QUEUE: Final = position(Socket, "queue")
@@ -296,8 +304,14 @@ K_CTS: Final = position(Kernel, "cts")
 K_CT_COUNT: Final = position(Kernel, "ct_count")
 K_DYING: Final = position(Kernel, "dying")
 K_SOCKETS: Final = position(Kernel, "sockets")
-"""The positions of the fields the model's hot paths write with `set_field` (one copy of the
-record, without `evolve`'s keyword dict)."""
+K_UNCONFIRMED: Final = position(Kernel, "unconfirmed")
+K_HASH: Final = position(Kernel, "hash")
+K_ALLOC_PENDING: Final = position(Kernel, "alloc_pending")
+K_ALLOC_SLOT: Final = position(Kernel, "alloc_slot")
+K_REFS: Final = position(Kernel, "refs")
+K_CALLS: Final = position(Kernel, "calls")
+"""The positions of the fields the model's hot paths and the canonical form write with
+`set_field` or by position (one copy of the record, without `evolve`'s keyword dict)."""
 
 
 def new_state(kernel: Kernel, ghost: Ghost) -> State:
