@@ -63,11 +63,12 @@ def _send(
 ) -> tuple[State, int]:
     ghost = observers.reporting(state.ghost, slot)
     msg = new_message(slot, ct.flow, bits, observers.uid_of(ghost, slot))
-    state, ret = ctnetlink_conntrack_event(
-        config, new_state(state.kernel, ghost), msg, portid, report
-    )
+    if ghost is not state.ghost:
+        state = new_state(state.kernel, ghost)
+    state, ret = ctnetlink_conntrack_event(config, state, msg, portid, report)
     if ret == 0:
-        return new_state(state.kernel, observers.delivered(state.ghost, slot, bits)), 0
+        ghost = observers.delivered(state.ghost, slot, bits)
+        return (state if ghost is state.ghost else new_state(state.kernel, ghost)), 0
     return state, ret
 
 
@@ -102,7 +103,7 @@ def nf_conntrack_eventmask_report(
     item_pid = ct.pid or portid
     missed = 0 if ct.pid else ct.missed
     state, ret = _send(config, state, slot, ct, eventmask | missed, item_pid, report)
-    ct = state.ct(slot)
+    ct = sent = state.ct(slot)
     assert ct is not None
     if ret < 0:
         remember = eventmask & IPCT_DESTROY and ct.pid == 0 and portid != 0
@@ -112,7 +113,7 @@ def nf_conntrack_eventmask_report(
             ct = set_field(ct, CT_MISSED, ct.missed | eventmask)
     elif missed:
         ct = set_field(ct, CT_MISSED, ct.missed & ~missed)
-    return set_ct(state, slot, ct), ret
+    return (state if ct is sent else set_ct(state, slot, ct)), ret
 
 
 def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> State:
@@ -127,8 +128,9 @@ def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> Stat
     if ct is None or not ct.ecache or no_event_cb(config, state):
         return state
     events = ct.cache
-    ct = set_field(ct, CT_CACHE, 0)
-    state = set_ct(state, slot, ct)
+    if events:
+        ct = set_field(ct, CT_CACHE, 0)
+        state = set_ct(state, slot, ct)
     retry = variant_of(config.variant).missed_every_packet and ct.missed
     if not _confirmed(state, slot) or ct.dying or not (events or retry):
         return state
@@ -137,10 +139,10 @@ def nf_ct_deliver_cached_events(config: Config, state: State, slot: int) -> Stat
         return state
     missed = ct.missed
     state, ret = _send(config, state, slot, ct, events | missed, 0, False)
-    ct = state.ct(slot)
+    ct = sent = state.ct(slot)
     assert ct is not None
     if ret < 0:
         ct = set_field(ct, CT_MISSED, ct.missed | events)
     elif missed:
         ct = set_field(ct, CT_MISSED, ct.missed & ~missed)
-    return set_ct(state, slot, ct)
+    return state if ct is sent else set_ct(state, slot, ct)

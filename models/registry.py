@@ -716,18 +716,31 @@ def settled(state: State) -> State:
 
 def enabled_steps(config: Config, state: State, action: Action) -> Iterator[tuple[Step, State]]:
     """Every enabled step of one action in `state`, with its successor, in domain order."""
-    if state.kernel.crashed:
+    return _enabled(config, state, (action,))
+
+
+def _enabled(
+    config: Config, state: State, actions: tuple[Action, ...]
+) -> Iterator[tuple[Step, State]]:
+    """Every enabled step of `actions` in `state`, in their order then domain order. One
+    generator for all of them: the checks that concern the state alone (crashed, an allocation
+    waiting for early_drop, the previous step's freed records) are made once, not once per
+    action, and no generator is set up per action (a state is tried against some twenty)."""
+    kernel = state.kernel
+    if kernel.crashed:
         return
-    if state.kernel.alloc_pending >= 0 and action.name != "early_drop":
-        return
-    if _waits_for_lock(state, action):
-        return
+    waiting = kernel.alloc_pending >= 0
     state = settled(state)
-    fn, name = action.fn, action.name
-    for kwargs in action.domain(config, state):
-        successor = fn(config, state, **kwargs)
-        if successor is not None:
-            yield _interned_step(name, tuple(kwargs.items())), successor
+    for action in actions:
+        if waiting and action.name != "early_drop":
+            continue
+        if _waits_for_lock(state, action):
+            continue
+        fn, name = action.fn, action.name
+        for kwargs in action.domain(config, state):
+            successor = fn(config, state, **kwargs)
+            if successor is not None:
+                yield _interned_step(name, tuple(kwargs.items())), successor
 
 
 _STEPS: dict[tuple[str, Args], Step] = {}
@@ -747,8 +760,7 @@ def _interned_step(action: str, args: Args) -> Step:
 
 def successors(config: Config, state: State) -> Iterator[tuple[Step, State]]:
     """Every enabled step in `state`, in registry then domain order (deterministic)."""
-    for action in actions_of(config):
-        yield from enabled_steps(config, state, action)
+    return _enabled(config, state, actions_of(config))
 
 
 def step_from_json(data: Mapping[str, Any]) -> Step:
