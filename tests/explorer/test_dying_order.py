@@ -9,43 +9,31 @@ the order: the same verdicts and shortest lengths, in fewer states."""
 
 from __future__ import annotations
 
-import itertools
 import random
 
 import pytest
 from explorer_configs import assert_same_findings, refilling, small, two_alive
 
-from nfct_spec.checking import finding_in_state, finding_on_step, searched
+from nfct_spec.checking import searched
 from nfct_spec.engines import explorer, lasso_sym
+from nfct_spec.engines.dying_order import (
+    differences,
+    liveness_differences,
+    reorderings,
+)
 from nfct_spec.engines.explorer import explore, search_groups
-from nfct_spec.engines.lasso import FULL_FAIRNESS, assumed, fair_units, weaker_fairness_sets
 from nfct_spec.models.canonical import Canonicaliser, dying_order_observable
 from nfct_spec.models.config import Config
 from nfct_spec.models.observers import FULL, OBLIGATIONS
-from nfct_spec.models.registry import Step, successors
-from nfct_spec.models.state import State, evolve, initial_state
-from nfct_spec.spec.catalogue import CATALOGUE, Property
-from nfct_spec.spec.fairness import HELD, LIVENESS, obligation_broken
+from nfct_spec.models.registry import successors
+from nfct_spec.models.state import State, initial_state
+from nfct_spec.spec.catalogue import CATALOGUE
 
 
 def _crowded(variant: str = "2.6.31", **changes: object) -> Config:
     """Three conntracks at once, so that up to three wait on the dying list behind a
     one-message queue."""
     return small(variant, flows=3, slots=3, nf_conntrack_max=3, **changes)
-
-
-def _sorted_dying(state: State) -> State:
-    kernel = state.kernel
-    return evolve(state, kernel=evolve(kernel, dying=tuple(sorted(kernel.dying))))
-
-
-def _reorderings(state: State) -> list[State]:
-    dying = state.kernel.dying
-    return [
-        evolve(state, kernel=evolve(state.kernel, dying=order))
-        for order in itertools.permutations(dying)
-        if order != dying
-    ]
 
 
 def _kept_order(config: Config, level: int, **options: bool) -> Canonicaliser:
@@ -69,54 +57,6 @@ def _crowded_states(config: Config, walks: int = 200, length: int = 40) -> list[
     return list(found)
 
 
-Successors = list[tuple[Step, State]]
-
-
-def _alike_to_the_safety_searches(
-    config: Config,
-    state: State,
-    other: State,
-    mine: Successors,
-    theirs: Successors,
-    props: list[Property],
-) -> None:
-    """`state` and its reordering `other` (with their successors) take the same steps to
-    successors equal once their dying lists are sorted, and every entry of `props` judges
-    them, and each step, the same."""
-    assert [step for step, _ in mine] == [step for step, _ in theirs]
-    for (step, post), (_, moved) in zip(mine, theirs, strict=True):
-        assert _sorted_dying(post) == _sorted_dying(moved), step
-        for prop in props:
-            if prop.on_transitions:
-                assert finding_on_step(prop, config, state, step, post) == finding_on_step(
-                    prop, config, other, step, moved
-                ), prop.id
-    for prop in props:
-        if not prop.on_transitions:
-            assert finding_in_state(prop, config, state) == finding_in_state(prop, config, other), (
-                prop.id
-            )
-
-
-def _alike_to_the_liveness_search(
-    config: Config, state: State, other: State, mine: Successors, theirs: Successors
-) -> None:
-    """What the liveness search on the symmetry-reduced graph reads is the same for `state` and
-    its reordering `other`: the conntracks each liveness entry follows (as a set:
-    `destroy-eventually` lists them in dying-list order), whether each fairness set's
-    assumptions hold, the fairness instances enabled with a step that changes the state, and
-    which steps break an obligation."""
-    for prop_id in LIVENESS:
-        assert set(HELD[prop_id](state)) == set(HELD[prop_id](other)), prop_id
-    for fairness in [FULL_FAIRNESS, *weaker_fairness_sets()]:
-        assert assumed(config, state, fairness) == assumed(config, other, fairness)
-        assert fair_units(config, state, fairness) == fair_units(config, other, fairness)
-    for (step, post), (_, moved) in zip(mine, theirs, strict=True):
-        assert obligation_broken(config, state, step, post) == obligation_broken(
-            config, other, step, moved
-        ), step
-
-
 @pytest.mark.parametrize(
     ("changes", "walks", "least"),
     [({}, 200, 100), ({"netns_exit": True}, 200, 100), ({"granularity": "smp"}, 1000, 20)],
@@ -135,10 +75,7 @@ def test_reordering_the_dying_list_changes_no_step_and_no_finding(
     assert len(crowded) >= least, "the config puts several conntracks on the dying list"
     props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
     for state in crowded:
-        mine = list(successors(config, state))
-        for other in _reorderings(state):
-            theirs = list(successors(config, other))
-            _alike_to_the_safety_searches(config, state, other, mine, theirs, props)
+        assert differences(config, state, props, liveness=False) == []
 
 
 def test_reordering_the_dying_list_on_every_state_of_a_search() -> None:
@@ -156,11 +93,7 @@ def test_reordering_the_dying_list_on_every_state_of_a_search() -> None:
     crowded = [state for state in search.states if len(state.kernel.dying) > 1]
     assert len(crowded) > 500 and len(on_states) > 10 and on_steps
     for state in crowded:
-        mine = list(successors(config, state))
-        for other in _reorderings(state):
-            theirs = list(successors(config, other))
-            _alike_to_the_safety_searches(config, state, other, mine, theirs, props)
-            _alike_to_the_liveness_search(config, state, other, mine, theirs)
+        assert differences(config, state, props) == []
 
 
 @pytest.mark.parametrize("changes", [{}, {"netns_exit": True}], ids=["plain", "netns-exit"])
@@ -168,7 +101,7 @@ def test_reordering_the_dying_list_changes_no_liveness_judgement(
     changes: dict[str, object],
 ) -> None:
     """What the liveness search on the symmetry-reduced graph reads
-    (`_alike_to_the_liveness_search`), on every crowded state of the walks (granularity atomic,
+    (`dying_order.liveness_differences`), on every crowded state of the walks (granularity atomic,
     the only one it handles), is the same for every reordering of the dying list (`lasso_sym`
     merges these states)."""
     config = _crowded(**changes)
@@ -176,9 +109,9 @@ def test_reordering_the_dying_list_changes_no_liveness_judgement(
     assert len(crowded) >= 100, "the config puts several conntracks on the dying list"
     for state in crowded:
         mine = list(successors(config, state))
-        for other in _reorderings(state):
+        for other in reorderings(state):
             theirs = list(successors(config, other))
-            _alike_to_the_liveness_search(config, state, other, mine, theirs)
+            assert liveness_differences(config, state, other, mine, theirs) == []
 
 
 def test_the_liveness_quotient_merges_orders_only_where_nothing_reads_them() -> None:
@@ -233,7 +166,7 @@ def test_the_canonical_form_forgets_the_order_only_where_nothing_reads_it(
     config = _crowded()
     canonical = Canonicaliser(config, level)
     for state in _crowded_states(config):
-        for other in _reorderings(state):
+        for other in reorderings(state):
             assert canonical(other) == canonical(state)
     mainline = _crowded("6.x")
     assert dying_order_observable(mainline)
@@ -243,7 +176,7 @@ def test_the_canonical_form_forgets_the_order_only_where_nothing_reads_it(
     assert any(
         canonical(other) != canonical(state)
         for state in _crowded_states(mainline)
-        for other in _reorderings(state)
+        for other in reorderings(state)
     )
 
 
@@ -252,15 +185,10 @@ def test_the_canonical_form_forgets_the_order_only_where_nothing_reads_it(
 )
 def test_the_step_check_tells_apart_an_order_that_is_read(config: Config) -> None:
     """The check of the first test is not blind: where a step walks the list in order, some
-    reordering of some crowded state takes another step or reaches another successor."""
+    reordering of some crowded state takes another step or reaches another successor, and
+    `differences` says which order shows it."""
     assert dying_order_observable(config)
-    differs = 0
-    for state in _crowded_states(config):
-        mine = list(successors(config, state))
-        for other in _reorderings(state):
-            theirs = list(successors(config, other))
-            differs += [step for step, _ in mine] != [step for step, _ in theirs] or any(
-                _sorted_dying(post) != _sorted_dying(moved)
-                for (_, post), (_, moved) in zip(mine, theirs, strict=False)
-            )
-    assert differs
+    told = [found for state in _crowded_states(config) for found in differences(config, state, [])]
+    assert told
+    assert all(found.startswith("dying list (") for found in told)
+    assert any("steps differ" in found or "successors differ" in found for found in told)
