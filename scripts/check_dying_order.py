@@ -79,6 +79,7 @@ def main() -> int:
         f"{'exhausted' if search.stats.complete else 'NOT exhausted (budget)'}, {searched_s:.0f} s",
         file=sys.stderr,
     )
+    total = sum(1 for state in search.states if len(state.kernel.dying) > 1)
     crowded = orders = 0
     found: list[str] = []
     for state in search.states:
@@ -89,7 +90,8 @@ def main() -> int:
         found += differences(config, state, props)
         if crowded % PROGRESS == 0:
             print(
-                f"  {crowded:,} crowded states checked, {len(found)} differences", file=sys.stderr
+                f"  {crowded:,} of {total:,} crowded states checked, {len(found)} differences",
+                file=sys.stderr,
             )
     seconds = time.perf_counter() - started
     for line in found[:20]:
