@@ -38,8 +38,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             (
                 "ecache",
-                "ct = evolve(ct, missed=ct.missed | events)",
-                "ct = evolve(ct, missed=events)",
+                "ct = set_field(ct, CT_MISSED, ct.missed | events)",
+                "ct = set_field(ct, CT_MISSED, events)",
             ),
         ),
         "2.6.31",
@@ -138,8 +138,8 @@ MUTANTS += (
         (
             (
                 "netlink",
-                "sock = evolve(sock, congested=True, sk_err=True)",
-                "sock = evolve(sock, sk_err=True)",
+                "sock = set_fields(sock, SOCK_CONGESTED, True, SOCK_SK_ERR, True)",
+                "sock = set_field(sock, SOCK_SK_ERR, True)",
             ),
         ),
         "6.x",
