@@ -165,9 +165,8 @@ def measure(
 
 def _agreement(graph: lasso_sym.Quotient, plain: lasso.Graph | lasso_sym.Quotient) -> str:
     """Whether the other search (unreduced, of the timed config, or keeping the dying list's
-    order) finds a broken obligation
-    and a fair lasso exactly where this one does, for both entries under every fairness
-    set."""
+    order) finds a broken obligation and a fair lasso exactly where this one does, for both
+    entries under every fairness set."""
     cases = [
         (prop_id, fairness)
         for prop_id in LIVENESS

@@ -32,27 +32,15 @@ from pathlib import Path
 
 from bench_explorer import reference
 
-from nfct_spec.checking import searched
 from nfct_spec.docs.figures import record_argument, record_row
-from nfct_spec.engines.dying_order import differences
+from nfct_spec.engines.dying_order import differences, obligations_entries
 from nfct_spec.engines.explorer import explore, peak_rss_mib
 from nfct_spec.models.canonical import dying_order_observable
-from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
-from nfct_spec.spec.catalogue import CATALOGUE, Property
 
 PROGRESS = 20_000
 """Report progress every this many crowded states."""
 WHAT = "the dying-list order, checked on every state"
-
-
-def obligations_entries(config: Config) -> list[Property]:
-    """The safety entries the obligations-level search of the config judges."""
-    return [
-        p
-        for p in CATALOGUE
-        if p.kind != "liveness" and searched(p, config) and not p.observes & ~OBLIGATIONS
-    ]
 
 
 def main() -> int:

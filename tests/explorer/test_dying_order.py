@@ -19,6 +19,7 @@ from nfct_spec.engines import explorer, lasso_sym
 from nfct_spec.engines.dying_order import (
     differences,
     liveness_differences,
+    obligations_entries,
     reorderings,
 )
 from nfct_spec.engines.explorer import explore, search_groups
@@ -86,8 +87,7 @@ def test_reordering_the_dying_list_on_every_state_of_a_search() -> None:
     config = two_alive("2.6.31").with_(slots=3)
     search = explore(config, [], level=OBLIGATIONS)
     assert search.stats.complete
-    props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
-    props = [p for p in props if not p.observes & ~OBLIGATIONS]
+    props = obligations_entries(config)
     on_states = [p for p in props if not p.on_transitions]
     on_steps = [p for p in props if p.on_transitions]
     crowded = [state for state in search.states if len(state.kernel.dying) > 1]

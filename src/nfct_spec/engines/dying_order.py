@@ -16,15 +16,26 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from nfct_spec.checking import finding_in_state, finding_on_step
+from nfct_spec.checking import finding_in_state, finding_on_step, searched
 from nfct_spec.engines.lasso import FULL_FAIRNESS, assumed, fair_units, weaker_fairness_sets
 from nfct_spec.models.config import Config
+from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.registry import Step, successors
 from nfct_spec.models.state import K_DYING, State, set_field, with_kernel
-from nfct_spec.spec.catalogue import Property
+from nfct_spec.spec.catalogue import CATALOGUE, Property
 from nfct_spec.spec.fairness import HELD, LIVENESS, obligation_broken
 
 Successors = list[tuple[Step, State]]
+
+
+def obligations_entries(config: Config) -> list[Property]:
+    """The safety entries the obligations-level search of the config judges (those the
+    reordering must not tell apart)."""
+    return [
+        p
+        for p in CATALOGUE
+        if p.kind != "liveness" and searched(p, config) and not p.observes & ~OBLIGATIONS
+    ]
 
 
 def with_dying(state: State, dying: tuple[int, ...]) -> State:
