@@ -13,7 +13,6 @@ from nfct_spec.models.core import death_by_timeout_now
 from nfct_spec.models.redelivery import nf_ct_delete
 from nfct_spec.models.state import (
     CT_TIMER,
-    K_SOCKETS,
     NO_TIMER,
     SOCK_CONGESTED,
     SOCK_QUEUE,
@@ -23,9 +22,9 @@ from nfct_spec.models.state import (
     State,
     evolve,
     new_state,
-    set_at,
     set_field,
     with_kernel,
+    with_socket,
 )
 from nfct_spec.models.variants import variant_of
 
@@ -59,7 +58,7 @@ def env_recv(config: Config, state: State, listener: str) -> State | None:
             ghost = observers.read(ghost, i, msg.uid, msg.bits)
     if not sock.queue:
         sock = set_field(sock, SOCK_CONGESTED, False)
-    kernel = set_field(state.kernel, K_SOCKETS, set_at(state.kernel.sockets, i, sock))
+    kernel = with_socket(state.kernel, i, sock)
     return new_state(kernel, _collect(kernel, ghost))
 
 
@@ -77,7 +76,7 @@ def env_listener_close(config: Config, state: State, listener: str) -> State | N
     i = _listener(config, listener)
     if i is None or not config.listener_churn or not state.kernel.sockets[i].open:
         return None
-    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=False)))
+    kernel = with_socket(state.kernel, i, Socket(open=False))
     return new_state(kernel, _collect(kernel, state.ghost))
 
 
@@ -90,7 +89,7 @@ def env_listener_open(config: Config, state: State, listener: str) -> State | No
     i = _listener(config, listener)
     if i is None or not config.listener_churn or state.kernel.sockets[i].open:
         return None
-    kernel = evolve(state.kernel, sockets=set_at(state.kernel.sockets, i, Socket(open=True)))
+    kernel = with_socket(state.kernel, i, Socket(open=True))
     return new_state(kernel, observers.opened(state.ghost, i))
 
 

@@ -61,6 +61,12 @@ def set_field(obj: T, at: int, value: Any) -> T:
     return result
 
 
+def set_at(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
+    """A copy of a plain tuple with one position replaced (the lists of slots, sockets and
+    observer records; `set_field` is its counterpart for records)."""
+    return (*values[:index], value, *values[index + 1 :])
+
+
 def set_fields(obj: T, at: int, value: Any, at2: int, value2: Any) -> T:
     """`set_field` of two fields at once."""
     values: list[Any] = list(obj)  # type: ignore[call-overload]

@@ -18,7 +18,6 @@ from nfct_spec.models.bits import GROUP_EXPECT, ct_group
 from nfct_spec.models.config import Config
 from nfct_spec.models.state import (
     DROPS_CAP,
-    K_SOCKETS,
     SOCK_CONGESTED,
     SOCK_DROPS,
     SOCK_QUEUE,
@@ -29,10 +28,10 @@ from nfct_spec.models.state import (
     State,
     evolve,
     new_state,
-    set_at,
     set_field,
     set_fields,
     with_kernel,
+    with_socket,
 )
 from nfct_spec.models.variants import variant_of
 
@@ -59,7 +58,7 @@ def _overrun(config: Config, state: State, i: int, msg: Message) -> State:
     if not listener.no_enobufs and not sock.congested:
         sock = set_fields(sock, SOCK_CONGESTED, True, SOCK_SK_ERR, True)
     sock = set_field(sock, SOCK_DROPS, min(sock.drops + 1, DROPS_CAP))
-    kernel = set_field(state.kernel, K_SOCKETS, set_at(state.kernel.sockets, i, sock))
+    kernel = with_socket(state.kernel, i, sock)
     ghost = state.ghost
     if msg.expect:
         if listener.broadcast_error:
@@ -77,7 +76,7 @@ def _accepts(config: Config, sock: Socket, i: int) -> bool:
 def _queue(state: State, i: int, msg: Message) -> State:
     sock = state.kernel.sockets[i]
     sock = set_field(sock, SOCK_QUEUE, (*sock.queue, msg))
-    kernel = set_field(state.kernel, K_SOCKETS, set_at(state.kernel.sockets, i, sock))
+    kernel = with_socket(state.kernel, i, sock)
     ghost = state.ghost
     if not msg.expect:
         ghost = observers.queued(ghost, i, msg.uid, msg.bits)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from nfct_spec.models.bits import IPCT_DESTROY, IPCT_NEW, IPCT_STATUS
 from nfct_spec.models.frozen import evolve as replace
-from nfct_spec.models.frozen import position, register, set_field, set_fields
+from nfct_spec.models.frozen import position, register, set_at, set_field, set_fields
 
 if TYPE_CHECKING:
     from nfct_spec.models.config import Config
@@ -220,12 +220,11 @@ def live_index(ghost: Ghost, slot: int) -> int:
 
 
 def _put(ghost: Ghost, index: int, record: Record) -> Ghost:
-    records = ghost.records
-    return set_field(ghost, GHOST_RECORDS, (*records[:index], record, *records[index + 1 :]))
+    return set_field(ghost, GHOST_RECORDS, set_at(ghost.records, index, record))
 
 
 def _seen_put(record: Record, i: int, seen: Seen) -> Record:
-    return set_field(record, REC_SEEN, (*record.seen[:i], seen, *record.seen[i + 1 :]))
+    return set_field(record, REC_SEEN, set_at(record.seen, i, seen))
 
 
 def allocated(ghost: Ghost, slot: int, flow: int, open_sockets: Sequence[bool]) -> Ghost:
@@ -361,7 +360,7 @@ def _note_previous_reader(ghost: Ghost, i: int, record: Record) -> Ghost:
         return ghost
     previous = ghost.previous
     entry = (flow, readers | 1 << i)
-    return replace(ghost, previous=(*previous[: record.slot], entry, *previous[record.slot + 1 :]))
+    return replace(ghost, previous=set_at(previous, record.slot, entry))
 
 
 def _fold_relations(ghost: Ghost, i: int, record: Record, bits: int) -> Ghost:
@@ -399,7 +398,7 @@ def freed(ghost: Ghost, slot: int, referenced: Sequence[frozenset[int]]) -> Ghos
         readers = sum(1 << i for i, s in enumerate(record.seen) if s.got)
         ghost = replace(
             ghost,
-            previous=(*ghost.previous[:slot], (record.flow, readers), *ghost.previous[slot + 1 :]),
+            previous=set_at(ghost.previous, slot, (record.flow, readers)),
         )
     ghost = set_field(ghost, GHOST_FREED, (*ghost.freed, record))
     if ghost.level & HISTORY:

@@ -19,10 +19,18 @@ conntrack once no property can still fail on it.
 
 from __future__ import annotations
 
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from nfct_spec.models.config import Config
-from nfct_spec.models.frozen import TUPLE_NEW, evolve, position, register, set_field, set_fields
+from nfct_spec.models.frozen import (
+    TUPLE_NEW,
+    evolve,
+    position,
+    register,
+    set_at,
+    set_field,
+    set_fields,
+)
 from nfct_spec.models.observers import FULL, Ghost, Record, initial_ghost
 
 __all__ = [
@@ -80,6 +88,7 @@ __all__ = [
     "set_fields",
     "with_ct",
     "with_kernel",
+    "with_socket",
     "without",
 ]
 
@@ -355,15 +364,15 @@ def with_ct(kernel: Kernel, slot: int, ct: Conntrack | None) -> Kernel:
     return set_field(kernel, K_CTS, set_at(kernel.cts, slot, ct))
 
 
+def with_socket(kernel: Kernel, i: int, sock: Socket) -> Kernel:
+    """The kernel with listener `i`'s socket replaced by `sock`."""
+    return set_field(kernel, K_SOCKETS, set_at(kernel.sockets, i, sock))
+
+
 def set_ct(state: State, slot: int, ct: Conntrack | None) -> State:
     """The state whose slot `slot` holds `ct`: `with_kernel(state, with_ct(state.kernel, slot,
     ct))`."""
     return with_kernel(state, with_ct(state.kernel, slot, ct))
-
-
-def set_at(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    """A copy of a tuple with one position replaced."""
-    return (*values[:index], value, *values[index + 1 :])
 
 
 def insert_sorted(values: tuple[int, ...], value: int) -> tuple[int, ...]:

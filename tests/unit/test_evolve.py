@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from nfct_spec.models import observers, state
-from nfct_spec.models.frozen import position, set_field, set_fields
+from nfct_spec.models.frozen import position, set_at, set_field, set_fields
 from nfct_spec.models.observers import FULL, Record, Seen
 from nfct_spec.models.state import Conntrack, Ghost, Kernel, Message, Socket, State, evolve
 
@@ -100,3 +100,15 @@ def test_the_positions_the_model_writes_name_the_fields_they_are_called_after(mo
         assert value == cls._fields.index(field.lower()), name
         checked += 1
     assert checked >= 12
+
+
+def test_set_at_and_with_socket_replace_one_position() -> None:
+    """`set_at` copies a plain tuple with one item replaced; `with_socket` is the kernel with
+    one listener's socket replaced, every other field and socket kept."""
+    assert set_at((1, 2, 3), 0, 9) == (9, 2, 3)
+    assert set_at((1, 2, 3), 2, 9) == (1, 2, 9)
+    kernel = evolve(KERNEL, sockets=(Socket(open=True), Socket(open=False)))
+    closed = Socket(open=False, sk_err=True)
+    changed = state.with_socket(kernel, 0, closed)
+    assert changed == evolve(kernel, sockets=(closed, Socket(open=False)))
+    assert type(changed) is Kernel and kernel.sockets[0] == Socket(open=True)
