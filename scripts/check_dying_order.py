@@ -17,14 +17,20 @@ abstraction `nfct-spec explore --reduction untimed` searches the reference confi
 `--record` writes the outcome as the row "the dying-list order, checked on every state" of
 the `measured` block (docs/figures.json).
 
+`--workers N` shares the crowded states among N processes forked after the search (state i
+goes to worker i mod N; each reports its own progress), which on the four-slot reference
+divides the hours of the check by the cores given; the outcome is the same whatever N.
+
 Usage: python scripts/check_dying_order.py [--variant 2.6.31] [--slots 4] [--untimed]
-       [--budget N] [--record docs/figures.json]
+       [--budget N] [--workers 1] [--record docs/figures.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
+import resource
 import shlex
 import sys
 import time
@@ -34,13 +40,18 @@ from bench_explorer import reference
 
 from nfct_spec.docs.figures import record_argument, record_row
 from nfct_spec.engines.dying_order import differences, obligations_entries
-from nfct_spec.engines.explorer import explore, peak_rss_mib
+from nfct_spec.engines.explorer import Exploration, explore, peak_rss_mib
 from nfct_spec.models.canonical import dying_order_observable
+from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
+from nfct_spec.spec.catalogue import Property
 
 PROGRESS = 20_000
 """Report progress every this many crowded states."""
 WHAT = "the dying-list order, checked on every state"
+
+_SHARED: tuple[Config, Exploration, list[Property], int] | None = None
+"""What the forked workers read (inherited, not pickled): config, search, entries, workers."""
 
 
 def main() -> int:
@@ -49,10 +60,11 @@ def main() -> int:
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--untimed", action="store_true")
     parser.add_argument("--budget", type=int, default=10_000_000)
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--record", type=record_argument)
     args = parser.parse_args()
-    if args.slots < 1 or args.budget < 1:
-        parser.error("--slots and --budget must be positive")
+    if args.slots < 1 or args.budget < 1 or args.workers < 1:
+        parser.error("--slots, --budget and --workers must be positive")
     config = reference(args.slots, args.variant)
     if args.untimed:
         config = config.with_(retry_untimed=True)
@@ -67,20 +79,16 @@ def main() -> int:
         f"{'exhausted' if search.stats.complete else 'NOT exhausted (budget)'}, {searched_s:.0f} s",
         file=sys.stderr,
     )
-    total = sum(1 for state in search.states if len(state.kernel.dying) > 1)
-    crowded = orders = 0
-    found: list[str] = []
-    for state in search.states:
-        if len(state.kernel.dying) < 2:
-            continue
-        crowded += 1
-        orders += math.factorial(len(state.kernel.dying)) - 1
-        found += differences(config, state, props)
-        if crowded % PROGRESS == 0:
-            print(
-                f"  {crowded:,} of {total:,} crowded states checked, {len(found)} differences",
-                file=sys.stderr,
-            )
+    global _SHARED
+    _SHARED = (config, search, props, args.workers)
+    if args.workers == 1:
+        shares = [_check_share(0)]
+    else:
+        with multiprocessing.get_context("fork").Pool(args.workers) as pool:
+            shares = pool.map(_check_share, range(args.workers))
+    crowded = sum(share[0] for share in shares)
+    orders = sum(share[1] for share in shares)
+    found = [line for share in shares for line in share[2]]
     seconds = time.perf_counter() - started
     for line in found[:20]:
         print(line)
@@ -88,7 +96,7 @@ def main() -> int:
         f"{search.stats.states:,} states ({'exhausted' if search.stats.complete else 'budget'}), "
         f"{crowded:,} with two or more dying conntracks, {orders:,} other orders checked against "
         f"{len(props)} entries and the liveness judgements: {len(found)} differences, "
-        f"{seconds:.0f} s, peak {peak_rss_mib():,.0f} MiB"
+        f"{seconds:.0f} s, peak {_peak_mib():,.0f} MiB"
     )
     print(summary)
     if args.record is not None:
@@ -99,6 +107,35 @@ def main() -> int:
     if found:
         return 1
     return 0 if search.stats.complete else 3
+
+
+def _check_share(worker: int) -> tuple[int, int, list[str]]:
+    """Check every crowded state whose rank among the crowded is `worker` modulo the workers:
+    (crowded states checked, other orders checked, differences)."""
+    assert _SHARED is not None
+    config, search, props, workers = _SHARED
+    crowded_states = [state for state in search.states if len(state.kernel.dying) > 1]
+    mine = crowded_states[worker::workers]
+    who = f"worker {worker}: " if workers > 1 else ""
+    orders = 0
+    found: list[str] = []
+    for done, state in enumerate(mine, 1):
+        orders += math.factorial(len(state.kernel.dying)) - 1
+        found += differences(config, state, props)
+        if done % PROGRESS == 0:
+            print(
+                f"  {who}{done:,} of {len(mine):,} crowded states checked, "
+                f"{len(found)} differences",
+                file=sys.stderr,
+                flush=True,
+            )
+    return len(mine), orders, found
+
+
+def _peak_mib() -> float:
+    """The peak resident set size of this process or of its largest worker, in MiB."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return max(peak_rss_mib(), children)
 
 
 def _record(path: Path, command: str, figure: str) -> None:

@@ -24,6 +24,17 @@ def _run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
     return check_dying_order.main()
 
 
+def _judge_by_the_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every entry's judgement of a state read the head of its dying list."""
+    original = dying_order.finding_in_state
+
+    def reads_the_order(prop: object, config: object, state: object) -> object:
+        head = state.kernel.dying[:1]  # type: ignore[attr-defined]
+        return (original(prop, config, state), head)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dying_order, "finding_in_state", reads_the_order)
+
+
 def test_every_crowded_state_of_the_two_slot_search_is_checked_and_recorded(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -44,13 +55,7 @@ def test_a_difference_fails_the_check(
 ) -> None:
     """Not a check that cannot fail: an entry that reads the order makes it exit 1 and name
     the order that shows it."""
-    original = dying_order.finding_in_state
-
-    def reads_the_order(prop: object, config: object, state: object) -> object:
-        head = state.kernel.dying[:1]  # type: ignore[attr-defined]
-        return (original(prop, config, state), head)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(dying_order, "finding_in_state", reads_the_order)
+    _judge_by_the_order(monkeypatch)
     assert _run(monkeypatch, "--slots", "2", "--untimed", "--budget", "3000") == 1
     out = capsys.readouterr().out
     assert "dying list (" in out and "judges the state differently" in out
@@ -59,4 +64,23 @@ def test_a_difference_fails_the_check(
 def test_a_variant_that_reads_the_order_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit) as exc:
         _run(monkeypatch, "--variant", "6.x", "--slots", "2")
+    assert exc.value.code == 2
+
+
+def test_workers_share_the_states_and_find_what_one_finds(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--workers 2` checks the same crowded states and orders as one process, and a
+    difference in either worker's share still fails the check."""
+    assert _run(monkeypatch, "--slots", "2", "--untimed", "--workers", "2") == 0
+    out = capsys.readouterr().out
+    assert "5,766 states (exhausted), 1,950 with two or more dying conntracks, 1,950 other" in out
+    assert ": 0 differences" in out
+    _judge_by_the_order(monkeypatch)
+    assert _run(monkeypatch, "--slots", "2", "--untimed", "--workers", "2") == 1
+
+
+def test_workers_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit) as exc:
+        _run(monkeypatch, "--slots", "2", "--workers", "0")
     assert exc.value.code == 2
