@@ -396,10 +396,7 @@ def freed(ghost: Ghost, slot: int, referenced: Sequence[frozenset[int]]) -> Ghos
     record = set_field(ghost.records[index], REC_LIVE, False)
     if ghost.level & IDS:
         readers = sum(1 << i for i, s in enumerate(record.seen) if s.got)
-        ghost = replace(
-            ghost,
-            previous=set_at(ghost.previous, slot, (record.flow, readers)),
-        )
+        ghost = replace(ghost, previous=set_at(ghost.previous, slot, (record.flow, readers)))
     ghost = set_field(ghost, GHOST_FREED, (*ghost.freed, record))
     if ghost.level & HISTORY:
         return _put(ghost, index, record)

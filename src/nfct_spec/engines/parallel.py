@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
-import resource
 import signal
 import time
 import traceback
@@ -67,6 +66,7 @@ from nfct_spec.engines.explorer import (
     _checks,
     _judge,
     canonicaliser,
+    peak_rss_mib,
 )
 from nfct_spec.engines.por import PartialOrder, ReductionStats
 from nfct_spec.models.config import Config
@@ -230,7 +230,7 @@ class Pool:
         result = self._exploration(config, checked, symmetry, level, stats, firsts)
         finals: list[tuple[float, float, ReductionStats]] = self._all("finish")
         stats.seconds = time.perf_counter() - started
-        stats.peak_rss_mib = _peak_rss_mib() + sum(peak for peak, _, _ in finals)
+        stats.peak_rss_mib = peak_rss_mib() + sum(peak for peak, _, _ in finals)
         stats.cpu_seconds = time.process_time() - cpu + sum(spent for _, spent, _ in finals)
         if por:
             stats.reduction = ReductionStats()
@@ -310,10 +310,6 @@ class Pool:
         messages[worker] = ("node", sid)
         answer: tuple[State, Ref | None] = self._ask(messages)[worker]
         return answer
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class _Partition:
@@ -469,7 +465,7 @@ class _Partition:
         """This worker's peak memory, the processor time it spent on the search, and what its
         reduction did."""
         reduction = ReductionStats() if self.order is None else self.order.stats
-        return _peak_rss_mib(), time.process_time() - self.cpu, reduction
+        return peak_rss_mib(), time.process_time() - self.cpu, reduction
 
 
 _MESSAGES = frozenset({"stop", "search", "start", "expand", "commit", "node", "finish", "ping"})
