@@ -43,6 +43,7 @@ from nfct_spec.engines.explorer import (
     search_groups,
     untimed_applies,
 )
+from nfct_spec.engines.folding import folded_searches, separate_searches
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     PROPERTY,
@@ -131,6 +132,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="worker processes for the safety searches, each owning a hash partition of the "
         "states (default 1: the sequential search in this process)",
     )
+    cmd.add_argument(
+        "--separate-searches",
+        action="store_true",
+        help="search each group of entries on its own, with only the observers it reads "
+        "(by default a coarser group is judged on a finer search as it runs, and searched on "
+        "its own only if that search leaves some of its entries undecided)",
+    )
 
 
 @dataclass
@@ -174,6 +182,7 @@ class MemberRun:
                 "variant": self.config.variant,
                 "config": self.config.name,
                 "observers": level_name(exploration.level),
+                "folded": sorted(exploration.folded),
                 "exhausted": stats.complete,
                 "states": stats.states,
                 "transitions": stats.transitions,
@@ -268,6 +277,9 @@ class Search:
     por: bool = False
     pool: Pool | None = None
     untimed: bool = False
+    fold: bool = True
+    """Judge coarser groups on a finer search that decides them (`nfct_spec.engines.folding`)
+    instead of searching each group on its own."""
 
 
 def _safety(
@@ -277,8 +289,11 @@ def _safety(
     progress: Progress,
     level: int,
     how: Search,
+    riders: Sequence[Property] = (),
 ) -> Exploration:
     label = f"{config.variant} ({config.name}) [{level_name(level)}]"
+    if riders:
+        label = f"{label} +{len(riders)} coarser"
     task: TaskID = progress.add_task(escape(label), total=max_states, info="")
     plain = _plain_lines(progress, label)
 
@@ -299,6 +314,7 @@ def _safety(
         por=how.por,
         pool=how.pool,
         untimed=how.untimed,
+        riders=riders,
     )
     progress.update(task, total=exploration.stats.states, completed=exploration.stats.states)
     if not progress.console.is_terminal:
@@ -342,13 +358,12 @@ def _member(
     config: Config, props: list[Property], max_states: int, progress: Progress, how: Search
 ) -> MemberRun:
     checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
-    run = MemberRun(
-        config,
-        [
-            _safety(config, group, max_states, progress, level, how)
-            for level, group in search_groups(checked)
-        ],
-    )
+
+    def search(level: int, group: list[Property], riders: list[Property]) -> Exploration:
+        return _safety(config, group, max_states, progress, level, how, riders)
+
+    searches = folded_searches if how.fold else separate_searches
+    run = MemberRun(config, searches(search_groups(checked), search))
     live = [p.id for p in props if p.kind == "liveness" and searched(p, config)]
     if live:
         label = f"{config.variant} ({config.name}) liveness"
@@ -588,19 +603,20 @@ def explore_groups(
     lassos: bool = True,
     reduction: str = "symmetry",
     workers: int = 1,
+    fold: bool = True,
     **run_fields: object,
 ) -> list[Result]:
     """Explore every group with progress bars, merge the results into results.json (the run
     record lists each search's figures, the configs are keyed `variant/name`), print the
-    table, and return the results. `reduction` (`REDUCTIONS`) and `workers` say how the
-    safety searches run; `run_fields` add to the run record."""
+    table, and return the results. `reduction` (`REDUCTIONS`), `workers` and `fold` say how
+    the safety searches run; `run_fields` add to the run record."""
     fresh_subdir(out, TRACES)
     started = time.time()
     results: list[Result] = []
     searches: list[dict[str, object]] = []
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(Pool(workers)) if workers > 1 else None
-        how = Search(por=reduction == "por", pool=pool, untimed=reduction == "untimed")
+        how = Search(por=reduction == "por", pool=pool, untimed=reduction == "untimed", fold=fold)
         progress = stack.enter_context(progress_bars(console))
         for label, configs in groups:
             results += explore_configs(
@@ -611,6 +627,7 @@ def explore_groups(
         **run_fields,
         "reduction": reduction,
         "workers": workers,
+        "folded": fold,
         "max_states": max_states,
         "searches": searches,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -641,6 +658,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console,
         reduction=args.reduction,
         workers=args.workers,
+        fold=not args.separate_searches,
     )
     elapsed = time.time() - started
     console.print(f"results in {out / 'results.json'}, traces in {out / TRACES} ({elapsed:.1f} s)")

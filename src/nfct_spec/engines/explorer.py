@@ -74,10 +74,20 @@ UNTIMED = "retries untimed"
 
 ProgressFn = Callable[["Stats"], None]
 SearchFn = Callable[
-    [Config, Sequence[Property], "int | None", bool, "ProgressFn | None", int, bool],
+    [
+        Config,
+        Sequence[Property],
+        "int | None",
+        bool,
+        "ProgressFn | None",
+        int,
+        bool,
+        "frozenset[str] | None",
+    ],
     "Exploration",
 ]
-"""One breadth-first search (`_search`, or a pool's partitioned one)."""
+"""One breadth-first search (`_search`, or a pool's partitioned one); its last argument is the
+goal (see `_search`)."""
 PROGRESS_EVERY = 5000
 NO_PARENT = -1
 RECENT_POSTS = 100_000
@@ -180,6 +190,9 @@ class Exploration:
     spurious: frozenset[str] = frozenset()
     """Properties the abstract search found that the search of the config as it is, exhausted,
     did not find: the abstract finding needs a run the config does not have."""
+    folded: frozenset[str] = frozenset()
+    """Entries of coarser groups this search decided as riders (`nfct_spec.engines.folding`):
+    their own searches were left out."""
     reachable: bool = True
     """Whether `index` holds every state the search reached. A search with partial-order
     reduction keeps only the unreduced search that showed its findings."""
@@ -269,6 +282,7 @@ def explore(
     por: bool = False,
     pool: Pool | None = None,
     untimed: bool = False,
+    riders: Sequence[Property] = (),
 ) -> Exploration:
     """Breadth-first search of every reachable canonical state, checking `props`.
 
@@ -276,6 +290,10 @@ def explore(
     keeps the observers `level` (by default those the checked properties read). It stops
     early, incomplete, once `max_states` distinct states are stored; and, complete for its
     purpose, once every checked property has its finding (nothing is left to decide).
+
+    `riders` are checked too, on every state and step, but do not keep the search going: it
+    stops once each of `props` has its finding, whether the riders have theirs or not
+    (`nfct_spec.engines.folding` judges coarser groups on a finer search this way).
 
     With `por`, the search is partial-order reduced (`nfct_spec.engines.por`); the properties
     it finds are then searched again without it, and their findings, depths and traces are
@@ -294,6 +312,8 @@ def explore(
     are searched as they are.
     """
     checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
+    goal = frozenset(p.id for p in checked)
+    checked += [p for p in riders if p.kind != "liveness" and searched(p, config)]
     if level is None:
         level = observers_for(checked)
     blind = [p for p in checked if p.observes & ~level]
@@ -308,12 +328,12 @@ def explore(
         if por:
             raise ValueError("a search is either partial-order reduced or untimed, not both")
         abstract = config.with_(retry_untimed=True)
-        first = search(abstract, checked, max_states, symmetry, progress, level, False)
+        first = search(abstract, checked, max_states, symmetry, progress, level, False, goal)
         first.stats.abstraction = UNTIMED
         return _shown_again(search, first, config, checked, max_states, symmetry, level)
     if not por:
-        return search(config, checked, max_states, symmetry, progress, level, False)
-    reduced = search(config, checked, max_states, symmetry, progress, level, True)
+        return search(config, checked, max_states, symmetry, progress, level, False, goal)
+    reduced = search(config, checked, max_states, symmetry, progress, level, True, goal)
     return _shown_again(search, reduced, config, checked, max_states, symmetry, level)
 
 
@@ -344,7 +364,7 @@ def _shown_again(
         first.findings.clear()
         first.index, first.states, first.parents = {}, [], array("q")
         return first
-    shown = search(config, found, max_states, symmetry, None, level, False)
+    shown = search(config, found, max_states, symmetry, None, level, False, None)
     first.stats.shown = shown.stats
     first.findings, first.canonical = shown.findings, shown.canonical
     first.index, first.states, first.parents = shown.index, shown.states, shown.parents
@@ -371,8 +391,11 @@ def _search(
     progress: ProgressFn | None,
     level: int,
     por: bool,
+    goal: frozenset[str] | None,
 ) -> Exploration:
     """The breadth-first search itself, in this process (see `explore`); with `por`, reduced.
+    It stops early once every property of `goal` (by default every checked one; `explore`'s
+    riders are not in it) has its finding.
 
     Most successors were met before: on the two-slot 6.x reference config, of 76,450
     successors 21,560 are stored representatives already and the other 54,890 are 14,594
@@ -384,6 +407,8 @@ def _search(
     """
     canonical = canonicaliser(config, level, symmetry)
     order = PartialOrder(config, level) if por else None
+    if goal is None:
+        goal = frozenset(p.id for p in checked)
     on_states = [p for p in checked if not p.on_transitions]
     on_steps = [p for p in checked if p.on_transitions]
     stats = Stats()
@@ -427,7 +452,7 @@ def _search(
     complete = True
     recent = RecentPosts()
     with cycles_paused():
-        while frontier and complete and not (checked and len(findings) == len(checked)):
+        while frontier and complete and not (goal and goal <= findings.keys()):
             next_frontier: list[int] = []
             for pre_id in frontier:
                 pre = states[pre_id]

@@ -194,11 +194,14 @@ class Pool:
         progress: ProgressFn | None,
         level: int,
         por: bool,
+        goal: frozenset[str] | None,
     ) -> Exploration:
         """The explorer's search (`nfct_spec.engines.explorer._search`), partitioned among the
-        workers."""
+        workers; it stops early once every property of `goal` (by default every checked one)
+        has its finding."""
         started, cpu = time.perf_counter(), time.process_time()
         ids = tuple(p.id for p in checked)
+        wanted = frozenset(ids) if goal is None else goal
         self._all("search", config, ids, symmetry, level, por)
         stats = Stats()
         firsts: dict[str, tuple[Ref, Step | None, State | None]] = {}
@@ -216,7 +219,7 @@ class Pool:
             if progress is not None:
                 progress(stats)
             frontier = stored > 0
-            if not frontier or cut or (ids and len(firsts) == len(ids)):
+            if not frontier or cut or (wanted and wanted <= firsts.keys()):
                 break
             pending = []
             for index, (transitions, count, first) in enumerate(
