@@ -6,7 +6,12 @@ leaves searches out (otherwise it would only cost the riders' judging)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from explorer_configs import small
@@ -144,3 +149,38 @@ def test_a_pool_stops_a_folded_search_where_one_process_does(pool: Pool) -> None
         return [(e.level, e.stats.states, e.folded) for e in runs]
 
     assert figures(shared) == figures(alone)
+
+
+def _explore_cli(out: Path, *extra: str) -> dict[str, Any]:
+    command = [sys.executable, "-m", "nfct_spec.cli", "explore", "--variant", "2.6.30"]
+    done = subprocess.run(
+        [*command, "--out", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    record: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return record
+
+
+def test_explore_folds_by_default_and_separates_on_request(tmp_path: Path) -> None:
+    folded = _explore_cli(tmp_path / "folded")
+    separate = _explore_cli(tmp_path / "separate", "--separate-searches")
+
+    def verdicts(record: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        return {
+            r["property"]: (r["verdict"], r["scope"].split(";")[0].split(": ")[-1])
+            for r in record["results"]
+        }
+
+    mine, theirs = verdicts(folded), verdicts(separate)
+    assert {k: v[0] for k, v in mine.items()} == {k: v[0] for k, v in theirs.items()}
+    found = {k: v[1] for k, v in mine.items() if v[1].startswith("BFS-shortest")}
+    assert found and found == {k: v[1] for k, v in theirs.items() if k in found}
+    run, alone = folded["run"], separate["run"]
+    assert run["folded"] is True and alone["folded"] is False
+    assert len(run["searches"]) < len(alone["searches"])
+    assert any(line.get("folded") for line in run["searches"])
+    assert not any(line.get("folded") for line in alone["searches"])

@@ -247,6 +247,8 @@ class MemberRun:
                         f", findings shown without it in {stats.shown.states:,} states, "
                         f"{stats.shown.seconds:.1f} s"
                     )
+            if exploration.folded:
+                reduced += f", {len(exploration.folded)} entries of coarser groups decided here"
             lines.append(
                 f"{self.config.variant} {self.config.name} [{level_name(exploration.level)}]: "
                 f"{done}, {stats.states:,} states, {stats.transitions:,} transitions, "
@@ -332,7 +334,7 @@ def _ended(exploration: Exploration) -> str:
     or stopped by the state budget."""
     if exploration.stats.complete:
         return "exhausted"
-    if len(exploration.findings) == len(exploration.checked):
+    if exploration.goal and exploration.goal <= exploration.findings.keys():
         return "every finding shown"
     return "NOT exhausted (budget)"
 

@@ -184,6 +184,9 @@ class Exploration:
     level: int = FULL
     checked: frozenset[str] = frozenset()
     """The ids of the properties the search checked."""
+    goal: frozenset[str] = frozenset()
+    """The ids of the properties whose findings, all shown, end the search early (the checked
+    ones but for `explore`'s riders)."""
     unshown: frozenset[str] = frozenset()
     """Properties the reduced or abstract search found that the search of the config as it is
     did not show within the budget (their verdict is `unknown`: no BFS-shortest trace)."""
@@ -330,11 +333,14 @@ def explore(
         abstract = config.with_(retry_untimed=True)
         first = search(abstract, checked, max_states, symmetry, progress, level, False, goal)
         first.stats.abstraction = UNTIMED
-        return _shown_again(search, first, config, checked, max_states, symmetry, level)
-    if not por:
-        return search(config, checked, max_states, symmetry, progress, level, False, goal)
-    reduced = search(config, checked, max_states, symmetry, progress, level, True, goal)
-    return _shown_again(search, reduced, config, checked, max_states, symmetry, level)
+        result = _shown_again(search, first, config, checked, max_states, symmetry, level)
+    elif not por:
+        result = search(config, checked, max_states, symmetry, progress, level, False, goal)
+    else:
+        reduced = search(config, checked, max_states, symmetry, progress, level, True, goal)
+        result = _shown_again(search, reduced, config, checked, max_states, symmetry, level)
+    result.goal = goal
+    return result
 
 
 def untimed_applies(config: Config) -> bool:
