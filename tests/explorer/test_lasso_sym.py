@@ -232,3 +232,53 @@ def test_lassos_through_merged_dying_orders_are_real() -> None:
             assert verdicts[0] == verdicts[1], (prop_id, fairness)
     assert rebuilt > 100
     assert unsorted > 0
+
+
+def _flat(graph: lasso_sym.Quotient) -> tuple[object, ...]:
+    return (
+        graph.states,
+        graph.first,
+        graph.step_of,
+        graph.dst_of,
+        graph.renaming_of,
+        graph.changes,
+        graph.steps,
+        graph.renamings,
+        graph.broken,
+        graph.cut,
+        graph.complete,
+        graph.transitions,
+    )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        *(c for v in ("2.6.31", "6.x") for c in suite("ci", v)),
+        CONFIGS["refilling 2.6.31"],
+        two_alive("2.6.31").with_(slots=3),
+        two_alive("6.x").with_(slots=3, retry_untimed=True),
+    ],
+    ids=lambda c: f"{c.variant}-{c.name}-{c.slots}",
+)
+def test_the_renaming_shortcuts_build_the_same_quotient(config: Config) -> None:
+    """A successor that is a stored representative gets the identity renaming, and one renamed
+    recently what that renaming gave (`build_quotient`'s shortcuts): the same states, edges,
+    renamings, changes and broken steps as renaming every successor, also when the budget cuts
+    the graph."""
+    assert _flat(lasso_sym.build_quotient(config)) == _flat(
+        lasso_sym.build_quotient(config, shortcuts=False)
+    )
+    cut = len(lasso_sym.build_quotient(config).states) // 2
+    assert _flat(lasso_sym.build_quotient(config, cut)) == _flat(
+        lasso_sym.build_quotient(config, cut, shortcuts=False)
+    )
+
+
+def test_the_renaming_shortcuts_survive_a_full_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the memory of recent renamings fills it starts again, and the graph stays the same."""
+    config = two_alive("2.6.31").with_(slots=3)
+    monkeypatch.setattr(lasso_sym, "RECENT_RENAMINGS", 50)
+    assert _flat(lasso_sym.build_quotient(config)) == _flat(
+        lasso_sym.build_quotient(config, shortcuts=False)
+    )
