@@ -109,8 +109,6 @@ from nfct_spec.traces import Trace
 
 T = TypeVar("T")
 
-RECENT_RENAMINGS = 100_000
-"""How many successors' renamings `build_quotient` remembers (see there)."""
 SLOT_ARGS = frozenset({"slot", "victim"})
 """The step arguments that name a memory slot (-1: none)."""
 NAMING_ARGS = SLOT_ARGS | {"flow", "listener", "requester", "order"}
@@ -335,7 +333,7 @@ def build_quotient(
     max_states: int | None = None,
     progress: Callable[[int], None] | None = None,
     dying_order: bool | None = None,
-    shortcuts: bool = True,
+    shortcut: bool = True,
 ) -> Quotient:
     """Breadth-first construction of the annotated quotient (observers of `LEVEL`, slot, flow
     and listener symmetry, and the dying list as a set where nothing reads its order, unless
@@ -343,12 +341,13 @@ def build_quotient(
     told the state count every `PROGRESS_EVERY` states.
 
     Every edge needs the renaming to its representative, which costs about as much as the
-    successor itself; with `shortcuts` most successors skip it. A successor that is a stored
-    representative gets the identity (the renaming `Canonicaliser.renaming` gives a
-    representative: its slots are already in their order, and a tie keeps their places), and
-    one of the last `RECENT_RENAMINGS` successors renamed gets what that call gave (on the
-    three-slot 2.6.31 reference, a quarter and two fifths of all successors). The graph is
-    the same either way (`shortcuts=False` renames every successor: the tests compare)."""
+    successor itself. With `shortcut`, a successor that is a stored representative (about a
+    quarter of them) takes the identity without it: that is the renaming
+    `Canonicaliser.renaming` gives a representative (its slots are in their order already, a
+    tie keeps their places, and a listener order is taken only when it is smaller), so the
+    graph is the same either way (`shortcut=False` renames every successor: the tests
+    compare). Remembering the renamings of recent successors too was measured and left out:
+    on four slots it saved nothing more and cost memory."""
     if not applies(config):
         raise ValueError("the symmetry-reduced liveness search needs granularity atomic")
     canonical = Canonicaliser(config, LEVEL, dying_order=dying_order)
@@ -359,7 +358,6 @@ def build_quotient(
     start = share(start)
     graph.states.append(start)
     graph.index[start] = 0
-    recent: dict[State, tuple[int, int, State]] = {}
     node = 0
     with cycles_paused():
         while node < len(graph.states):
@@ -369,35 +367,28 @@ def build_quotient(
                 graph.transitions += 1
                 if obligation_broken(config, pre, step, raw):
                     graph.broken.append((node, step))
-                found = graph.index.get(raw) if shortcuts else None
-                if found is not None:
-                    dst, g_id, projected = found, unchanged, raw
+                dst = graph.index.get(raw) if shortcut else None
+                if dst is not None:
+                    g_id, changed = unchanged, raw != pre
                 else:
-                    known = recent.get(raw) if shortcuts else None
-                    if known is None:
-                        post, projected, g = canonical.renaming(raw)
-                        dst_or_none = graph.index.get(post)
-                        if dst_or_none is None:
-                            if max_states is not None and len(graph.states) >= max_states:
-                                graph.complete = False
-                                graph.cut.add(node)
-                                continue
-                            dst_or_none = len(graph.states)
-                            post = share(post)
-                            graph.index[post] = dst_or_none
-                            graph.states.append(post)
-                            if progress is not None and len(graph.states) % PROGRESS_EVERY == 0:
-                                progress(len(graph.states))
-                        known = (dst_or_none, graph.renaming_id(g), projected)
-                        if shortcuts:
-                            if len(recent) >= RECENT_RENAMINGS:
-                                recent.clear()
-                            recent[raw] = known
-                    dst, g_id, projected = known
+                    post, projected, g = canonical.renaming(raw)
+                    dst = graph.index.get(post)
+                    if dst is None:
+                        if max_states is not None and len(graph.states) >= max_states:
+                            graph.complete = False
+                            graph.cut.add(node)
+                            continue
+                        dst = len(graph.states)
+                        post = share(post)
+                        graph.index[post] = dst
+                        graph.states.append(post)
+                        if progress is not None and len(graph.states) % PROGRESS_EVERY == 0:
+                            progress(len(graph.states))
+                    g_id, changed = graph.renaming_id(g), projected != pre
                 graph.step_of.append(graph.step_id(step))
                 graph.dst_of.append(dst)
                 graph.renaming_of.append(g_id)
-                graph.changes.append(projected != pre)
+                graph.changes.append(changed)
             node += 1
         graph.first.append(len(graph.dst_of))
     return graph
