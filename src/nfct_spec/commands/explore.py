@@ -43,7 +43,7 @@ from nfct_spec.engines.explorer import (
     search_groups,
     untimed_applies,
 )
-from nfct_spec.engines.folding import folded_searches, separate_searches
+from nfct_spec.engines.folding import folded_searches, separate_searches, settle
 from nfct_spec.engines.lasso import (
     FULL_FAIRNESS,
     PROPERTY,
@@ -58,6 +58,7 @@ from nfct_spec.engines.lasso import LEVEL as LIVENESS_LEVEL
 from nfct_spec.engines.lasso_sym import Quotient
 from nfct_spec.engines.parallel import Pool
 from nfct_spec.engines.premises import PremiseReach
+from nfct_spec.engines.quotient_safety import SafetyJudge, judged_exploration
 from nfct_spec.engines.suite import (
     SHOWN_BY,
     SuiteVerdict,
@@ -183,6 +184,7 @@ class MemberRun:
                 "config": self.config.name,
                 "observers": level_name(exploration.level),
                 "folded": sorted(exploration.folded),
+                "on_liveness_graph": stats.liveness_graph,
                 "exhausted": stats.complete,
                 "states": stats.states,
                 "transitions": stats.transitions,
@@ -247,7 +249,9 @@ class MemberRun:
                         f", findings shown without it in {stats.shown.states:,} states, "
                         f"{stats.shown.seconds:.1f} s"
                     )
-            if exploration.folded:
+            if stats.liveness_graph:
+                reduced += f", {len(exploration.checked)} entries judged on the liveness graph"
+            elif exploration.folded:
                 reduced += f", {len(exploration.folded)} entries of coarser groups decided here"
             lines.append(
                 f"{self.config.variant} {self.config.name} [{level_name(exploration.level)}]: "
@@ -360,32 +364,89 @@ def _member(
     config: Config, props: list[Property], max_states: int, progress: Progress, how: Search
 ) -> MemberRun:
     checked = [p for p in props if p.kind != "liveness" and searched(p, config)]
-
-    def search(level: int, group: list[Property], riders: list[Property]) -> Exploration:
-        return _safety(config, group, max_states, progress, level, how, riders)
-
-    searches = folded_searches if how.fold else separate_searches
-    run = MemberRun(config, searches(search_groups(checked), search))
+    groups = search_groups(checked)
     live = [p.id for p in props if p.kind == "liveness" and searched(p, config)]
+    untimed = how.untimed and untimed_applies(config)
+    run = MemberRun(config, [])
+    done: list[Exploration] = []
     if live:
         label = f"{config.variant} ({config.name}) liveness"
         task = progress.add_task(label, total=None, info="")
         started = time.perf_counter()
         plain = _plain_lines(progress, label)
-
         kind = _kind(config)
 
         def report(states: int) -> None:
             progress.update(task, info=f"{states} states ({kind})")
             plain(states, f"{kind}, {time.perf_counter() - started:.0f} s")
 
-        _live(run, live, max_states, report, how.untimed and untimed_applies(config))
+        riders = _graph_riders(config, groups, how)
+        first = _first_graph(run, riders, max_states, report, untimed)
+        if first is not None:
+            done.append(first)
+        run.liveness_seconds = time.perf_counter() - started
+
+    def search(level: int, group: list[Property], riders: list[Property]) -> Exploration:
+        return _safety(config, group, max_states, progress, level, how, riders)
+
+    if how.fold:
+        run.explorations = folded_searches(groups, search, done)
+    else:
+        run.explorations = separate_searches(groups, search)
+    if live:
+        started = time.perf_counter()
+        _live(run, live, max_states, report, untimed)
         _, graph = run.graphs()[-1]
         progress.update(task, info=f"{len(graph.states)} states ({kind})")
-        run.liveness_seconds = time.perf_counter() - started
+        run.liveness_seconds += time.perf_counter() - started
         progress.update(task, total=1, completed=1)
     progress.console.print(run.line(), markup=False)
     return run
+
+
+def _graph_riders(
+    config: Config, groups: Sequence[tuple[int, list[Property]]], how: Search
+) -> list[Property]:
+    """The entries judged on the liveness graph as it is built: with folded searches, those
+    of the obligations group, whose search stores the graph's states
+    (`nfct_spec.engines.quotient_safety`). None where the graph is the unreduced one, nor
+    when the safety searches are asked to run partial-order reduced or on workers (the graph
+    is built in this process, unreduced but for symmetry): they then run as asked."""
+    if not how.fold or how.por or how.pool is not None or not lasso_sym.applies(config):
+        return []
+    return list(dict(groups).get(LIVENESS_LEVEL, []))
+
+
+def _first_graph(
+    run: MemberRun,
+    riders: list[Property],
+    max_states: int,
+    report: Callable[[int], None],
+    untimed: bool,
+) -> Exploration | None:
+    """The liveness graph `_live` searches first (that of the untimed abstraction with
+    `untimed`, else the config's), built before the safety searches with `riders` judged on
+    it; the exploration of the riders it decided (None without riders)."""
+    config = run.config
+    target = config.with_(retry_untimed=True) if untimed else config
+    exploration = None
+    if riders:
+        judge = SafetyJudge(target, riders)
+        started = time.perf_counter()
+        graph: Graph | Quotient = lasso_sym.build_quotient(
+            target, max_states, progress=report, judge=judge
+        )
+        assert isinstance(graph, Quotient)
+        seconds = time.perf_counter() - started
+        exploration = judged_exploration(graph, judge, seconds, config, max_states)
+        settle(exploration, riders)
+    else:
+        graph = _liveness_graph(target, max_states, report)
+    if untimed:
+        run.untimed = graph
+    else:
+        run.graph = graph
+    return exploration
 
 
 def _live(
@@ -399,18 +460,20 @@ def _live(
     the config with its DESTROY retries untimed: an entry it exhausts holds in the config (the
     argument is `nfct_spec.engines.lasso`'s "Untimed retries"); what it finds, or a graph cut
     at the budget, is only a candidate, and the entry is searched again on the config as it
-    is."""
+    is. A graph built already (`_first_graph`) is not built again."""
     config = run.config
     todo = list(live)
     if untimed:
-        run.untimed = _liveness_graph(config.with_(retry_untimed=True), max_states, report)
+        if run.untimed is None:
+            run.untimed = _liveness_graph(config.with_(retry_untimed=True), max_states, report)
         for prop_id in live:
             outcome = lasso_sym.check_any(run.untimed, FULL_FAIRNESS, prop_id)
             if outcome.complete and outcome.broken is None and outcome.lasso is None:
                 run.outcomes[prop_id] = outcome
                 todo.remove(prop_id)
     if todo:
-        run.graph = _liveness_graph(config, max_states, report)
+        if run.graph is None:
+            run.graph = _liveness_graph(config, max_states, report)
         for prop_id in todo:
             run.outcomes[prop_id] = lasso_sym.check_any(run.graph, FULL_FAIRNESS, prop_id)
 

@@ -138,6 +138,9 @@ class Stats:
     without it that showed them."""
     abstraction: str | None = None
     """The abstraction the search worked on (`UNTIMED`), None for the config as it is."""
+    liveness_graph: bool = False
+    """Whether the entries were judged on the liveness graph as it was built
+    (`nfct_spec.engines.quotient_safety`): the figures are the graph's."""
 
     @property
     def states_per_second(self) -> float:
@@ -148,6 +151,8 @@ class Stats:
     def scope(self) -> str:
         """The scope line of an `exhausted` verdict."""
         line = f"{self.states} states, {self.transitions} transitions, depth {self.depth}"
+        if self.liveness_graph:
+            line = f"{line} of the liveness graph"
         if self.abstraction is not None:
             line = f"{line}, {self.abstraction}"
         return line if self.reduction is None else f"{line}, partial-order reduced"
@@ -333,12 +338,12 @@ def explore(
         abstract = config.with_(retry_untimed=True)
         first = search(abstract, checked, max_states, symmetry, progress, level, False, goal)
         first.stats.abstraction = UNTIMED
-        result = _shown_again(search, first, config, checked, max_states, symmetry, level)
+        result = shown_again(search, first, config, checked, max_states, symmetry, level)
     elif not por:
         result = search(config, checked, max_states, symmetry, progress, level, False, goal)
     else:
         reduced = search(config, checked, max_states, symmetry, progress, level, True, goal)
-        result = _shown_again(search, reduced, config, checked, max_states, symmetry, level)
+        result = shown_again(search, reduced, config, checked, max_states, symmetry, level)
     result.goal = goal
     return result
 
@@ -350,8 +355,8 @@ def untimed_applies(config: Config) -> bool:
     return config.variant != "2.6.30" and config.granularity == "atomic"
 
 
-def _shown_again(
-    search: SearchFn,
+def shown_again(
+    search: SearchFn | None,
     first: Exploration,
     config: Config,
     checked: list[Property],
@@ -363,7 +368,10 @@ def _shown_again(
     properties it found shown again by the plain search of `config` (which stops once it
     has them all): its findings, paths and canonical forms replace those of `first`, whose
     statistics stay. A property the plain search does not show is `unshown`, or `spurious`
-    when `first` was abstract and the plain search exhausted the config."""
+    when `first` was abstract and the plain search exhausted the config. `search` shows them
+    (by default the sequential search in this process)."""
+    if search is None:
+        search = _search
     first.config, first.reachable = config, False
     found = [p for p in checked if p.id in first.findings]
     if not found:

@@ -17,7 +17,8 @@ wherever the search stopped: breadth-first order judges every shallower state fi
 exhausts its scope; otherwise it leaves that search and is searched in its own group, as
 without folding. The cost is the riders' judging on the finer search, paid whether or not
 that search ends up exhausted; the saving is every coarser search whose entries were all
-decided.
+decided. Explorations that decided entries before (`done`: the obligations entries judged on
+the liveness graph, `nfct_spec.engines.quotient_safety`) take those entries off the riders.
 """
 
 from __future__ import annotations
@@ -65,29 +66,37 @@ def rider_decided(exploration: Exploration, prop_id: str) -> bool:
     return stats.complete
 
 
+def settle(exploration: Exploration, riders: Sequence[Property]) -> None:
+    """Leave in `exploration` only the riders it decided (`rider_decided`), noted as folded:
+    an undecided one is searched elsewhere, as if this search had never judged it."""
+    dropped = {p.id for p in riders if not rider_decided(exploration, p.id)}
+    if dropped:
+        exploration.findings = {k: v for k, v in exploration.findings.items() if k not in dropped}
+        exploration.checked = exploration.checked - dropped
+        exploration.unshown -= dropped
+        exploration.spurious -= dropped
+    exploration.folded = frozenset(p.id for p in riders) - dropped
+
+
 def folded_searches(
-    groups: Sequence[tuple[int, list[Property]]], search: GroupSearch
+    groups: Sequence[tuple[int, list[Property]]],
+    search: GroupSearch,
+    done: Sequence[Exploration] = (),
 ) -> list[Exploration]:
     """Every group searched, the coarser ones folded into finer searches where those decide
-    them (see the module docstring). Each entry ends up in the `checked` set of exactly one
-    exploration, the one whose verdict stands; the explorations are in the order they ran."""
-    decided: set[str] = set()
-    runs: list[Exploration] = []
+    them (see the module docstring); the entries checked by the explorations `done` already
+    (settled) are decided and not searched again. Each entry ends up in the `checked` set of
+    exactly one exploration, the one whose verdict stands; the explorations are `done`, then
+    the searches in the order they ran."""
+    runs = list(done)
+    decided: set[str] = set().union(*(e.checked for e in runs))
     for level, group in fold_order(groups):
         own = [p for p in group if p.id not in decided]
         if not own:
             continue
         riders = riders_for(level, groups, decided)
         exploration = search(level, own, riders)
-        dropped = {p.id for p in riders if not rider_decided(exploration, p.id)}
-        if dropped:
-            exploration.findings = {
-                k: v for k, v in exploration.findings.items() if k not in dropped
-            }
-            exploration.checked = exploration.checked - dropped
-            exploration.unshown -= dropped
-            exploration.spurious -= dropped
-        exploration.folded = frozenset(p.id for p in riders) - dropped
+        settle(exploration, riders)
         decided |= exploration.checked
         runs.append(exploration)
     return runs

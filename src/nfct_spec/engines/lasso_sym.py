@@ -69,7 +69,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import networkx as nx
 
@@ -108,6 +108,15 @@ from nfct_spec.spec.fairness import (
 from nfct_spec.traces import Trace
 
 T = TypeVar("T")
+
+
+class QuotientJudge(Protocol):
+    """What `build_quotient` shows a judge: each node as it is stored, each step as taken."""
+
+    def state(self, node: int, state: State) -> None: ...
+
+    def step(self, node: int, pre: State, step: Step, post: State) -> None: ...
+
 
 SLOT_ARGS = frozenset({"slot", "victim"})
 """The step arguments that name a memory slot (-1: none)."""
@@ -258,6 +267,8 @@ class Quotient:
     step_ids: dict[Step, int] = field(default_factory=dict)
     renamings: list[Renaming] = field(default_factory=list)
     renaming_ids: dict[Renaming, int] = field(default_factory=dict)
+    parents: array[int] = field(default_factory=lambda: array("q"))
+    """The node each node was first reached from (-1 for the first): a BFS tree."""
     cut: set[int] = field(default_factory=set)
     """Nodes some of whose edges were not stored (a budget)."""
     complete: bool = True
@@ -334,6 +345,7 @@ def build_quotient(
     progress: Callable[[int], None] | None = None,
     dying_order: bool | None = None,
     shortcut: bool = True,
+    judge: QuotientJudge | None = None,
 ) -> Quotient:
     """Breadth-first construction of the annotated quotient (observers of `LEVEL`, slot, flow
     and listener symmetry, and the dying list as a set where nothing reads its order, unless
@@ -347,7 +359,10 @@ def build_quotient(
     tie keeps their places, and a listener order is taken only when it is smaller), so the
     graph is the same either way (`shortcut=False` renames every successor: the tests
     compare). Remembering the renamings of recent successors too was measured and left out:
-    on four slots it saved nothing more and cost memory."""
+    on four slots it saved nothing more and cost memory.
+
+    A `judge` is shown every node as it is stored and every step as it is taken, in
+    breadth-first order (`nfct_spec.engines.quotient_safety` judges safety entries so)."""
     if not applies(config):
         raise ValueError("the symmetry-reduced liveness search needs granularity atomic")
     canonical = Canonicaliser(config, LEVEL, dying_order=dying_order)
@@ -358,6 +373,9 @@ def build_quotient(
     start = share(start)
     graph.states.append(start)
     graph.index[start] = 0
+    graph.parents.append(-1)
+    if judge is not None:
+        judge.state(0, start)
     node = 0
     with cycles_paused():
         while node < len(graph.states):
@@ -367,6 +385,8 @@ def build_quotient(
                 graph.transitions += 1
                 if obligation_broken(config, pre, step, raw):
                     graph.broken.append((node, step))
+                if judge is not None:
+                    judge.step(node, pre, step, raw)
                 dst = graph.index.get(raw) if shortcut else None
                 if dst is not None:
                     g_id, changed = unchanged, raw != pre
@@ -382,6 +402,9 @@ def build_quotient(
                         post = share(post)
                         graph.index[post] = dst
                         graph.states.append(post)
+                        graph.parents.append(node)
+                        if judge is not None:
+                            judge.state(dst, post)
                         if progress is not None and len(graph.states) % PROGRESS_EVERY == 0:
                             progress(len(graph.states))
                     g_id, changed = graph.renaming_id(g), projected != pre
