@@ -4,6 +4,7 @@ record the tests that pin measured figures read."""
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -11,13 +12,19 @@ from typing import Any
 
 from nfct_spec.checking import finding_on_step, searched
 from nfct_spec.docs.figures import RECORD, Block, load_figures
-from nfct_spec.engines.explorer import Exploration, explore, search_groups
+from nfct_spec.engines.explorer import (
+    Exploration,
+    explore,
+    finding_depth,
+    search_groups,
+    verdict,
+)
 from nfct_spec.models.config import Config, ListenerConfig
 from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.presets import suite
 from nfct_spec.models.registry import ArgValue, Step, apply, successors
 from nfct_spec.models.state import Conntrack, State, initial_state
-from nfct_spec.spec.catalogue import BY_ID, CATALOGUE
+from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
 
 RELIABLE = ListenerConfig("conntrackd", ("new", "update", "destroy"), True, True, 1)
 """A conntrackd-like reliable listener (BE and NO_ENOBUFS) with a one-message buffer."""
@@ -44,15 +51,34 @@ def bfs_depth(config: Config, prop_id: str, limit: int) -> int | None:
     return None
 
 
+def safety_groups(config: Config) -> list[tuple[int, list[Property]]]:
+    """The groups of the safety and witness entries `config` judges, as `nfct-spec explore`
+    searches them (`search_groups`)."""
+    return search_groups([p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)])
+
+
+def verdicts_and_depths(
+    exploration: Exploration, ids: Iterable[str]
+) -> dict[str, tuple[str, int | None]]:
+    """Per entry, the verdict of `exploration` and, when it has a finding, the finding's
+    BFS depth: what two searches of the same entries must agree on."""
+    return {
+        i: (
+            verdict(BY_ID[i], exploration)[0],
+            finding_depth(exploration, i) if i in exploration.findings else None,
+        )
+        for i in ids
+    }
+
+
 @cache
 def searches_of(config: Config) -> dict[str, Exploration]:
     """Every safety and witness entry `config` judges, mapped to the exhaustive search that
     checked it: one search per group of entries, each keeping only the observers its entries
     read (`search_groups`), as `nfct-spec explore` runs them. One search of every entry at once
     would keep every observer, and the observers multiply the states."""
-    props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
     found: dict[str, Exploration] = {}
-    for level, group in search_groups(props):
+    for level, group in safety_groups(config):
         exploration = explore(config, group, level=level)
         found.update((p.id, exploration) for p in group)
     return found

@@ -16,14 +16,12 @@ from typing import Any
 import pytest
 from explorer_configs import small
 
-from nfct_spec.checking import searched
+from helpers import safety_groups, verdicts_and_depths
 from nfct_spec.engines.explorer import (
     Exploration,
     explore,
-    finding_depth,
     search_groups,
     trace_of,
-    verdict,
 )
 from nfct_spec.engines.folding import (
     GroupSearch,
@@ -37,16 +35,12 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS, RECEIPTS
 from nfct_spec.models.presets import suite
 from nfct_spec.replay import replay
-from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
+from nfct_spec.spec.catalogue import BY_ID, Property
 
 VARIANTS = ("2.6.30", "2.6.31", "6.x")
 
 Outcome = dict[str, tuple[str, int | None]]
 """Per entry: its verdict and, when found, its finding's depth."""
-
-
-def _groups(config: Config) -> list[tuple[int, list[Property]]]:
-    return search_groups([p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)])
 
 
 def _searcher(config: Config, **options: object) -> GroupSearch:
@@ -61,15 +55,13 @@ def _outcome(runs: list[Exploration]) -> Outcome:
     holds it (an entry decided twice, or by no search, fails here)."""
     found: Outcome = {}
     for exploration in runs:
-        for prop_id in exploration.checked:
-            assert prop_id not in found, f"{prop_id} decided by two searches"
-            depth = finding_depth(exploration, prop_id) if prop_id in exploration.findings else None
-            found[prop_id] = (verdict(BY_ID[prop_id], exploration)[0], depth)
+        assert not found.keys() & exploration.checked, "an entry decided by two searches"
+        found.update(verdicts_and_depths(exploration, exploration.checked))
     return found
 
 
 def _compare(config: Config, **options: object) -> tuple[list[Exploration], list[Exploration]]:
-    groups = _groups(config)
+    groups = safety_groups(config)
     folded = folded_searches(groups, _searcher(config, **options))
     separate = separate_searches(groups, _searcher(config, **options))
     mine, theirs = _outcome(folded), _outcome(separate)
@@ -110,7 +102,7 @@ def test_folding_keeps_verdicts_with_untimed_retries(variant: str) -> None:
 
 def test_a_budget_sends_undecided_riders_to_their_own_search() -> None:
     config = small("2.6.31")
-    groups = _groups(config)
+    groups = safety_groups(config)
     finest, _ = fold_order(groups)[0]
     cut = explore(config, dict(groups)[finest], level=finest).stats.states // 3
     folded, _ = _compare(config, max_states=cut)
@@ -140,7 +132,7 @@ def pool() -> Iterator[Pool]:
 
 def test_a_pool_stops_a_folded_search_where_one_process_does(pool: Pool) -> None:
     config = small("6.x")
-    groups = _groups(config)
+    groups = safety_groups(config)
     alone = folded_searches(groups, _searcher(config))
     shared = folded_searches(groups, _searcher(config, pool=pool))
     assert _outcome(shared) == _outcome(alone)

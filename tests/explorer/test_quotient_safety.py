@@ -9,15 +9,12 @@ from __future__ import annotations
 import pytest
 from explorer_configs import small
 
-from nfct_spec.checking import searched
+from helpers import safety_groups, verdicts_and_depths
 from nfct_spec.engines import lasso_sym
 from nfct_spec.engines.explorer import (
     Exploration,
     explore,
-    finding_depth,
-    search_groups,
     trace_of,
-    verdict,
 )
 from nfct_spec.engines.folding import settle
 from nfct_spec.engines.quotient_safety import SafetyJudge, judged_exploration
@@ -25,14 +22,13 @@ from nfct_spec.models.config import Config
 from nfct_spec.models.observers import OBLIGATIONS
 from nfct_spec.models.presets import suite
 from nfct_spec.replay import replay
-from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
+from nfct_spec.spec.catalogue import BY_ID, Property
 
 MEMBERS = [c for v in ("2.6.30", "2.6.31", "6.x") for c in suite("ci", v)]
 
 
 def _obligations(config: Config) -> list[Property]:
-    props = [p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)]
-    return dict(search_groups(props))[OBLIGATIONS]
+    return dict(safety_groups(config))[OBLIGATIONS]
 
 
 def _judged(config: Config, max_states: int | None = None) -> tuple[Exploration, int]:
@@ -43,16 +39,6 @@ def _judged(config: Config, max_states: int | None = None) -> tuple[Exploration,
     return exploration, len(graph.states)
 
 
-def _outcome(exploration: Exploration, ids: set[str]) -> dict[str, tuple[str, int | None]]:
-    return {
-        i: (
-            verdict(BY_ID[i], exploration)[0],
-            finding_depth(exploration, i) if i in exploration.findings else None,
-        )
-        for i in ids
-    }
-
-
 @pytest.mark.parametrize("config", MEMBERS, ids=lambda c: f"{c.variant}-{c.name}")
 def test_the_graph_judges_what_the_obligations_search_judges(config: Config) -> None:
     group = _obligations(config)
@@ -61,7 +47,7 @@ def test_the_graph_judges_what_the_obligations_search_judges(config: Config) -> 
     searched_alone = explore(config, group, level=OBLIGATIONS)
     everything = explore(config, [], level=OBLIGATIONS)
     assert nodes == everything.stats.states
-    assert _outcome(on_graph, ids) == _outcome(searched_alone, ids)
+    assert verdicts_and_depths(on_graph, ids) == verdicts_and_depths(searched_alone, ids)
     for prop_id in on_graph.findings:
         report = replay(trace_of(on_graph, BY_ID[prop_id]))
         assert report.ok, (prop_id, report.message)
@@ -78,7 +64,7 @@ def test_the_untimed_graph_shows_its_findings_on_the_config(variant: str) -> Non
         on_graph = judged_exploration(graph, judge, 0.0, config, None)
         assert on_graph.config == config and on_graph.stats.liveness_graph
         alone = explore(config, group, level=OBLIGATIONS, untimed=True)
-        assert _outcome(on_graph, ids) == _outcome(alone, ids), config.name
+        assert verdicts_and_depths(on_graph, ids) == verdicts_and_depths(alone, ids), config.name
         for prop_id in on_graph.findings:
             assert replay(trace_of(on_graph, BY_ID[prop_id])).ok, prop_id
 

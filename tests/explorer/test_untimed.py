@@ -12,13 +12,12 @@ from functools import cache
 import pytest
 from explorer_configs import assert_same_findings, forget_retry_timers, small
 
-from nfct_spec.checking import searched
+from helpers import safety_groups
 from nfct_spec.engines.explorer import (
     UNTIMED,
     Exploration,
     Stats,
     explore,
-    search_groups,
     trace_of,
     untimed_applies,
     verdict,
@@ -30,7 +29,7 @@ from nfct_spec.models.presets import suite
 from nfct_spec.models.redelivery import worker_delay
 from nfct_spec.models.state import NO_TIMER, State
 from nfct_spec.replay import replay
-from nfct_spec.spec.catalogue import BY_ID, CATALOGUE, Property
+from nfct_spec.spec.catalogue import BY_ID, Property
 
 CONFIGS = [
     config
@@ -45,15 +44,11 @@ CONFIGS = [
 and the small config with one and two conntracks alive at once, for both variants."""
 
 
-def _groups(config: Config) -> list[tuple[int, list[Property]]]:
-    return search_groups([p for p in CATALOGUE if p.kind != "liveness" and searched(p, config)])
-
-
 CASES = [
     (config, level, group)
     for config in CONFIGS
     if config.name != "small-limit-2"
-    for level, group in _groups(config)
+    for level, group in safety_groups(config)
 ]
 """The search groups compared with the plain search: those of every config but the largest,
 whose covering (below) is checked all the same."""

@@ -429,17 +429,16 @@ def _first_graph(
     it; the exploration of the riders it decided (None without riders)."""
     config = run.config
     target = config.with_(retry_untimed=True) if untimed else config
+    graph: Graph | Quotient
     exploration = None
     if riders:
         judge = SafetyJudge(target, riders)
         started = time.perf_counter()
-        graph: Graph | Quotient = lasso_sym.build_quotient(
-            target, max_states, progress=report, judge=judge
-        )
-        assert isinstance(graph, Quotient)
+        quotient = lasso_sym.build_quotient(target, max_states, progress=report, judge=judge)
         seconds = time.perf_counter() - started
-        exploration = judged_exploration(graph, judge, seconds, config, max_states)
+        exploration = judged_exploration(quotient, judge, seconds, config, max_states)
         settle(exploration, riders)
+        graph = quotient
     else:
         graph = _liveness_graph(target, max_states, report)
     if untimed:

@@ -423,8 +423,6 @@ def _search(
     order = PartialOrder(config, level) if por else None
     if goal is None:
         goal = frozenset(p.id for p in checked)
-    on_states = [p for p in checked if not p.on_transitions]
-    on_steps = [p for p in checked if p.on_transitions]
     stats = Stats()
     result = Exploration(
         config, stats, canonical=canonical, level=level, checked=frozenset(p.id for p in checked)
@@ -432,19 +430,8 @@ def _search(
     index, states, parents = result.index, result.states, result.parents
     findings = result.findings
     started, cpu = time.perf_counter(), time.process_time()
-    state_judge = StateJudge(config, on_states)
-    step_checks = _checks(on_steps, findings)
-
-    def judge_state(state: State, sid: int) -> None:
-        for prop in state_judge(state):
-            findings.setdefault(prop.id, Finding(sid, None, None))
-
-    def judge_step(pre: State, step: Step, post: State, pre_id: int) -> None:
-        nonlocal step_checks
-        for prop, check, safety in step_checks:
-            if bool(check(config, pre, step, post)) is not safety:
-                findings[prop.id] = Finding(pre_id, step, post)
-                step_checks = _checks(on_steps, findings)
+    judges = Judges(config, checked, findings)
+    judge_state, judge_step = judges.state, judges.step
 
     def add(state: State, parent: int) -> State | None:
         """Store a new canonical state (its parts shared with those stored before); None once
@@ -502,6 +489,34 @@ def _search(
     if progress is not None:
         progress(stats)
     return result
+
+
+class Judges:
+    """The checks of a search's properties: each state property on every state it is shown,
+    each step property on every step, until its first (shallowest) finding, written to
+    `findings` (the search's own, or a dict of their own)."""
+
+    def __init__(
+        self, config: Config, props: Sequence[Property], findings: dict[str, Finding]
+    ) -> None:
+        self.config = config
+        self.props = list(props)
+        self.findings = findings
+        self._states = StateJudge(config, [p for p in props if not p.on_transitions])
+        self._on_steps = [p for p in props if p.on_transitions]
+        self._steps = _checks(self._on_steps, findings)
+
+    def state(self, state: State, sid: int) -> None:
+        """Judge the stored state `sid`."""
+        for prop in self._states(state):
+            self.findings.setdefault(prop.id, Finding(sid, None, None))
+
+    def step(self, pre: State, step: Step, post: State, pre_id: int) -> None:
+        """Judge a step from the stored state `pre_id`."""
+        for prop, check, safety in self._steps:
+            if bool(check(self.config, pre, step, post)) is not safety:
+                self.findings[prop.id] = Finding(pre_id, step, post)
+                self._steps = _checks(self._on_steps, self.findings)
 
 
 def _judge(

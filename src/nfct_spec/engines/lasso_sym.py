@@ -111,11 +111,12 @@ T = TypeVar("T")
 
 
 class QuotientJudge(Protocol):
-    """What `build_quotient` shows a judge: each node as it is stored, each step as taken."""
+    """What `build_quotient` shows a judge (`explorer.Judges`): each node as it is stored,
+    each step as it is taken from a node."""
 
-    def state(self, node: int, state: State) -> None: ...
+    def state(self, state: State, sid: int) -> None: ...
 
-    def step(self, node: int, pre: State, step: Step, post: State) -> None: ...
+    def step(self, pre: State, step: Step, post: State, pre_id: int) -> None: ...
 
 
 SLOT_ARGS = frozenset({"slot", "victim"})
@@ -375,7 +376,7 @@ def build_quotient(
     graph.index[start] = 0
     graph.parents.append(-1)
     if judge is not None:
-        judge.state(0, start)
+        judge.state(start, 0)
     node = 0
     with cycles_paused():
         while node < len(graph.states):
@@ -386,7 +387,7 @@ def build_quotient(
                 if obligation_broken(config, pre, step, raw):
                     graph.broken.append((node, step))
                 if judge is not None:
-                    judge.step(node, pre, step, raw)
+                    judge.step(pre, step, raw, node)
                 dst = graph.index.get(raw) if shortcut else None
                 if dst is not None:
                     g_id, changed = unchanged, raw != pre
@@ -404,7 +405,7 @@ def build_quotient(
                         graph.states.append(post)
                         graph.parents.append(node)
                         if judge is not None:
-                            judge.state(dst, post)
+                            judge.state(post, dst)
                         if progress is not None and len(graph.states) % PROGRESS_EVERY == 0:
                             progress(len(graph.states))
                     g_id, changed = graph.renaming_id(g), projected != pre

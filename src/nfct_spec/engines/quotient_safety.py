@@ -27,11 +27,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nfct_spec.checking import SAFETY_KINDS, StateJudge
 from nfct_spec.engines.explorer import (
     UNTIMED,
     Exploration,
-    Finding,
+    Judges,
     Stats,
     canonicaliser,
     peak_rss_mib,
@@ -40,40 +39,17 @@ from nfct_spec.engines.explorer import (
 from nfct_spec.engines.lasso import LEVEL
 from nfct_spec.engines.lasso_sym import Quotient
 from nfct_spec.models.config import Config
-from nfct_spec.models.registry import Step
-from nfct_spec.models.state import State
 from nfct_spec.spec.catalogue import Property
 
 
-class SafetyJudge:
-    """Judges safety entries on the nodes and steps `build_quotient` shows it, keeping the
-    first (shallowest) finding of each."""
+class SafetyJudge(Judges):
+    """The judges of safety entries on the nodes and steps `build_quotient` shows them, with
+    findings of their own; only entries that read no more than the graph's observers."""
 
     def __init__(self, config: Config, props: Sequence[Property]) -> None:
         if any(p.observes & ~LEVEL for p in props):
             raise ValueError("the liveness graph keeps the obligations observers only")
-        self.config = config
-        self.props = list(props)
-        self.findings: dict[str, Finding] = {}
-        self._states = StateJudge(config, [p for p in props if not p.on_transitions])
-        self._steps = [
-            (p, p.check, p.kind in SAFETY_KINDS)
-            for p in props
-            if p.on_transitions and p.check is not None
-        ]
-
-    def state(self, node: int, state: State) -> None:
-        for prop in self._states(state):
-            self.findings.setdefault(prop.id, Finding(node, None, None))
-
-    def step(self, node: int, pre: State, step: Step, post: State) -> None:
-        found = False
-        for prop, check, safety in self._steps:
-            if bool(check(self.config, pre, step, post)) is not safety:
-                self.findings[prop.id] = Finding(node, step, post)
-                found = True
-        if found:
-            self._steps = [c for c in self._steps if c[0].id not in self.findings]
+        super().__init__(config, props, {})
 
 
 def _depth(graph: Quotient) -> int:
